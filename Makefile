@@ -1,0 +1,62 @@
+# latticepush — see README.md. `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+NATS_VERSION ?= v2.15.2
+CACHE        ?= $(HOME)/.cache/latticepush
+NATS_SERVER  := $(CACHE)/nats-server-$(NATS_VERSION)/nats-server
+BIN          := bin/latticepush
+GOTEST_FLAGS ?=
+FUZZTIME     ?= 5m
+
+export LATTICEPUSH_NATS_SERVER := $(NATS_SERVER)
+
+.PHONY: help build deps prereqs nats-server test unit demo bench fuzz vet fmt-check tidy-check clean
+
+help: ## list targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/latticepush
+	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/latticepush
+
+prereqs: ## install Debian packages the lab and tests need (idempotent)
+	./internal/tools/install-prereqs.sh
+
+nats-server: $(NATS_SERVER) ## build the pinned nats-server into the cache (once)
+
+$(NATS_SERVER):
+	mkdir -p $(dir $@)
+	GOBIN=$(abspath $(dir $@)) go install github.com/nats-io/nats-server/v2@$(NATS_VERSION)
+
+deps: prereqs nats-server ## everything tests and the demo need
+
+vet: ## go vet + gofmt check
+	go vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+fmt-check: build ## gofmt and `latticepush fmt -check` on the examples
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(BIN) fmt -check examples/*/inventory.hcl
+
+test: deps vet ## install what is needed, then run every test (lab included; needs root)
+	go test -count=1 -timeout 75m $(GOTEST_FLAGS) ./...
+
+unit: ## fast tests only (no lab, no root)
+	go test -short -count=1 ./...
+
+demo: deps build ## bring up the lab, plan, apply, verify, tear down (KEEP=1 keeps the lab)
+	./internal/tools/demo.sh
+
+bench: deps build ## benchmarks against a 50-host lab and Ansible; writes BENCHMARKS.md
+	WITH_ANSIBLE=1 ./internal/tools/install-prereqs.sh
+	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./internal/bench/ | tee bench.out
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	go test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./inventory/
+
+tidy-check: ## go.mod and go.sum are tidy
+	go mod tidy && git diff --exit-code go.mod go.sum
+
+clean:
+	rm -rf bin bench.out

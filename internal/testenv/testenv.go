@@ -1,0 +1,74 @@
+// Package testenv finds what tests need from the machine (the pinned nats-server build, root,
+// network namespaces) and decides what happens when it is missing: under CI=true the test
+// fails with a clear message; elsewhere it is skipped with the same message. Never silently.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// NATSVersion is the nats-server release the Makefile builds and the tests run.
+const NATSVersion = "v2.15.2"
+
+// InCI reports whether the tests run in CI (CI=true), where nothing may be skipped.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Unavailable fails the test under CI and skips it elsewhere, with msg either way.
+func Unavailable(t testing.TB, msg string) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("%s (CI=true: this must not be skipped; run `make deps` as root)", msg)
+	}
+	t.Skipf("%s (run `make deps` as root, or `make test`)", msg)
+}
+
+// NATSServerPath returns the path of the pinned nats-server binary, or "" when it is absent.
+// It looks at $LATTICEPUSH_NATS_SERVER, then the Makefile's cache location.
+func NATSServerPath() string {
+	if p := os.Getenv("LATTICEPUSH_NATS_SERVER"); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(home, ".cache", "latticepush", "nats-server-"+NATSVersion, "nats-server")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return ""
+}
+
+// NATSServer returns the pinned nats-server binary or ends the test (see Unavailable).
+func NATSServer(t testing.TB) string {
+	t.Helper()
+	p := NATSServerPath()
+	if p == "" {
+		Unavailable(t, "nats-server "+NATSVersion+" not built")
+	}
+	return p
+}
+
+// RequireRoot ends the test (see Unavailable) unless it runs as root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Unavailable(t, "lab tests need root (network namespaces, sshd, runit)")
+	}
+}
+
+// RequireCommand ends the test (see Unavailable) unless name is on PATH or is an absolute
+// path that exists. It returns the path.
+func RequireCommand(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Unavailable(t, name+" not installed")
+	}
+	return p
+}

@@ -1,0 +1,245 @@
+package inventory
+
+import (
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Role names known to latticepush. A host carries one or more of them.
+const (
+	RoleHub       = "hub"
+	RoleLeaf      = "leaf"
+	RoleWasmcloud = "wasmcloud"
+)
+
+// Service managers a host can run its services under.
+const (
+	ServiceManagerSystemd = "systemd"
+	ServiceManagerRunit   = "runit"
+)
+
+// Inventory is a decoded, defaulted and validated description of one lattice.
+// Every value is resolved: role settings are merged into each host, defaults applied.
+// Hosts are sorted by name. An Inventory is immutable once Load returns it.
+type Inventory struct {
+	// Filename is the path the inventory was loaded from, as given to Load.
+	Filename string
+	// Dir is the directory relative paths in the inventory are resolved against.
+	Dir string
+	// Digest is a sha256 (hex) of the inventory source bytes, recorded in plans and audit records.
+	Digest string
+
+	Lattice Lattice
+	Auth    Auth
+	Hosts   []*Host
+	// Roles holds the role blocks as written (after defaults), keyed by role name.
+	Roles map[string]*Role
+}
+
+// Lattice is the wasmCloud lattice and the JetStream domain its hub homes.
+type Lattice struct {
+	Name     string // [A-Za-z0-9_-]+
+	JSDomain string // single subject token
+	// AliasOldDomain keeps the previous domain answering on the hubs after a domain cutover
+	// (an undocumented NATS mapping table, see design §7). Default true.
+	AliasOldDomain bool
+	// AliasDomain is the old domain the hubs keep answering for, when AliasOldDomain is set
+	// and an alias is wanted. Empty means no alias. Set by the operator as `previous_js_domain`.
+	PreviousJSDomain string
+	DeclRange        hcl.Range
+	JSDomainRange    hcl.Range
+}
+
+// Auth is the v1 auth model: config-mode accounts, no operator/JWT (design §3).
+//
+// On the hubs: account SYS (user "sys"), account LATTICE with JetStream holding the users
+// "leaf" (what leaves authenticate with) and "latticepush" (the deployer's own checks).
+// Leaves have no accounts block: local clients land in $G, bridged to LATTICE by the leaf link.
+type Auth struct {
+	SystemPassword Secret
+	LeafPassword   Secret
+	CheckPassword  Secret
+	// SecretsFile is the operator's 0600 file holding generated secrets (host seeds, passwords).
+	SecretsFile string
+}
+
+// Host is one machine with its fully merged settings.
+type Host struct {
+	Name    string
+	Address string
+	Roles   []string // sorted, unique
+	Labels  map[string]string
+
+	SSH            SSH
+	ServiceManager string
+	Parallelism    int
+
+	// Exactly one of Hub and Leaf is set when the host runs a nats-server; both nil otherwise.
+	Hub  *NATS
+	Leaf *NATS
+	// Wasmcloud is set when the host runs a wasmCloud host.
+	Wasmcloud *Wasmcloud
+
+	// Rollout settings per role this host has, keyed by role name.
+	Rollout map[string]Rollout
+
+	DeclRange    hcl.Range
+	AddressRange hcl.Range
+	RolesRange   hcl.Range
+}
+
+// HasRole reports whether the host carries the named role.
+func (h *Host) HasRole(role string) bool {
+	for _, r := range h.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// NATS returns the host's nats-server settings (hub or leaf), or nil if it runs none.
+func (h *Host) NATS() *NATS {
+	if h.Hub != nil {
+		return h.Hub
+	}
+	return h.Leaf
+}
+
+// SSH holds how latticepush reaches a host. Empty fields fall back to ~/.ssh/config, then to
+// OpenSSH's defaults.
+type SSH struct {
+	User         string
+	Port         int    // 0: from ssh_config, else 22
+	IdentityFile string // "~" expanded by remote/
+	KnownHosts   string
+	ProxyJump    string
+	Become       bool
+	ConfigFile   string // ssh_config to read; default ~/.ssh/config
+	// StrictHostKeyChecking is "yes" (default) or "accept-new".
+	StrictHostKeyChecking string
+}
+
+// NATS is one nats-server's settings, for a hub node or a leaf.
+type NATS struct {
+	ServerName string // defaults to the host name
+	// ClusterName is the hub cluster's name (hubs only).
+	ClusterName string
+
+	ClientHost   string // listen host for clients; hub default 0.0.0.0, leaf default 127.0.0.1
+	ClientPort   int
+	HTTPHost     string // monitoring listen host; default 127.0.0.1 (reached over SSH)
+	HTTPPort     int
+	ClusterPort  int // hubs only
+	LeafnodePort int // hubs only
+
+	// JetStream. Hubs always run it with Lattice.JSDomain; leaves only if JetStreamDomain is set.
+	JetStreamDomain string // leaves: own, optional domain; hubs: empty (the lattice's domain is used)
+	StoreDir        string
+	MaxFileStore    string // size as NATS writes it, e.g. "20GB"
+	MaxMemoryStore  string
+
+	LameDuckDuration    string // e.g. "30s"
+	LameDuckGracePeriod string // e.g. "10s"
+
+	Binary     string // path of nats-server on the host
+	ConfigFile string // path of the rendered config on the host
+	LogFile    string // optional
+
+	DeclRange hcl.Range
+	// DomainRange points at a leaf's jetstream_domain attribute, when set.
+	DomainRange hcl.Range
+}
+
+// Wasmcloud is one wasmCloud 1.x host's settings.
+type Wasmcloud struct {
+	Binary    string            // path of the wasmcloud binary on the host
+	EnvFile   string            // path of the rendered environment file
+	Labels    map[string]string // role labels merged with the host's labels
+	NATSHost  string            // bare host, no scheme; default 127.0.0.1
+	NATSPort  int               // default: the machine's nats-server client port
+	HostSeed  Secret            // SN… server nkey seed, from the secrets file
+	LogLevel  string
+	Heartbeat int // seconds; 0 means the host's default
+	DeclRange hcl.Range
+}
+
+// Rollout is how a role's hosts are changed during apply.
+type Rollout struct {
+	// Batch is the number of hosts changed at once, or a percentage ("25%").
+	Batch string
+	// MaxFailures is how many hosts may fail their gate before the rollout stops (default 0).
+	MaxFailures int
+	// MaxUnreachable is how many hosts of the role a plan or apply may leave out because they
+	// cannot be reached (reported, never silently).
+	MaxUnreachable int
+	DeclRange      hcl.Range
+}
+
+// BatchSize resolves Batch against n hosts: a number, or a percentage rounded down, at least 1.
+func (r Rollout) BatchSize(n int) int {
+	if n <= 0 {
+		return 0
+	}
+	b := r.Batch
+	size := 1
+	if b != "" {
+		if b[len(b)-1] == '%' {
+			p := atoiSafe(b[:len(b)-1])
+			size = n * p / 100
+		} else {
+			size = atoiSafe(b)
+		}
+	}
+	if size < 1 {
+		size = 1
+	}
+	if size > n {
+		size = n
+	}
+	return size
+}
+
+func atoiSafe(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+		if n > 1<<20 {
+			return 1 << 20
+		}
+	}
+	return n
+}
+
+// Role is a role block as written in the inventory, after defaults.
+type Role struct {
+	Name      string
+	DeclRange hcl.Range
+}
+
+// Host returns the host with the given name, or nil.
+func (inv *Inventory) Host(name string) *Host {
+	i := sort.Search(len(inv.Hosts), func(i int) bool { return inv.Hosts[i].Name >= name })
+	if i < len(inv.Hosts) && inv.Hosts[i].Name == name {
+		return inv.Hosts[i]
+	}
+	return nil
+}
+
+// HostsWithRole returns the hosts carrying role, in name order.
+func (inv *Inventory) HostsWithRole(role string) []*Host {
+	var out []*Host
+	for _, h := range inv.Hosts {
+		if h.HasRole(role) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Hubs returns the hub nodes in name order.
+func (inv *Inventory) Hubs() []*Host { return inv.HostsWithRole(RoleHub) }
