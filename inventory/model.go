@@ -60,8 +60,12 @@ type Auth struct {
 	SystemPassword Secret
 	LeafPassword   Secret
 	CheckPassword  Secret
-	// SecretsFile is the operator's 0600 file holding generated secrets (host seeds, passwords).
+	// SecretsFile is the operator's 0600 file holding generated secrets (host seeds, passwords),
+	// resolved against Inventory.Dir. Default "secrets.json" next to the inventory.
 	SecretsFile string
+	// SecretsEnv maps a password's name ("leaf_password") to the environment variable that
+	// supplies it (`secrets { env = {...} }`); when that variable is set it wins over the file.
+	SecretsEnv map[string]string
 }
 
 // Host is one machine with its fully merged settings.
@@ -154,14 +158,17 @@ type NATS struct {
 
 // Wasmcloud is one wasmCloud 1.x host's settings.
 type Wasmcloud struct {
-	Binary    string            // path of the wasmcloud binary on the host
-	EnvFile   string            // path of the rendered environment file
-	Labels    map[string]string // role labels merged with the host's labels
-	NATSHost  string            // bare host, no scheme; default 127.0.0.1
-	NATSPort  int               // default: the machine's nats-server client port
-	HostSeed  Secret            // SN… server nkey seed, from the secrets file
-	LogLevel  string
-	Heartbeat int // seconds; 0 means the host's default
+	Binary   string            // path of the wasmcloud binary on the host
+	EnvFile  string            // path of the rendered environment file
+	Labels   map[string]string // role labels merged with the host's labels
+	NATSHost string            // bare host, no scheme; default 127.0.0.1
+	NATSPort int               // default: the machine's nats-server client port
+	HostSeed Secret            // SN… server nkey seed, from the secrets file
+	// HostID is the public server nkey (N…) of HostSeed: the wasmCloud host ID that verify
+	// looks for. Empty when the inventory was loaded with Options.SkipSecrets.
+	HostID    string
+	LogLevel  string // empty: the host's default
+	Heartbeat int    // heartbeat_interval, seconds; 0 means the host's default
 	DeclRange hcl.Range
 }
 

@@ -1,0 +1,9 @@
+// Package inventory decodes an HCL inventory into a resolved, validated Inventory: the lattice,
+// its hosts with every setting merged (defaults, then role, then host), and its secrets.
+//
+// Load returns hcl.Diagnostics, never prints: every problem it finds (syntax, unknown
+// attributes, topology rules) comes back together, each with the source range it is about,
+// for the caller to render with the Loader's Files. The package does no network or SSH I/O;
+// it reads the inventory, the secrets file and the environment, and GenerateSecrets writes
+// the secrets file.
+package inventory

@@ -1,0 +1,98 @@
+package inventory
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+)
+
+// Options change what Load requires.
+type Options struct {
+	// SkipSecrets decodes and validates without reading the secrets file or the environment:
+	// every Secret in the result is unset. For commands that never need a value (fmt, graph,
+	// render without secrets); validate, plan and apply load secrets.
+	SkipSecrets bool
+	// LookupEnv reads environment variables named in `secrets { env = {...} }`.
+	// Nil means os.LookupEnv.
+	LookupEnv func(name string) (string, bool)
+}
+
+func (o Options) lookupEnv(name string) (string, bool) {
+	if o.LookupEnv != nil {
+		return o.LookupEnv(name)
+	}
+	return os.LookupEnv(name)
+}
+
+// Loader loads inventories and keeps the parsed source of every file it read, so the caller
+// can print diagnostics with snippets (hcl.NewDiagnosticTextWriter). A Loader is not safe for
+// concurrent use.
+type Loader struct {
+	parser *hclparse.Parser
+}
+
+// NewLoader returns an empty Loader.
+func NewLoader() *Loader {
+	return &Loader{parser: hclparse.NewParser()}
+}
+
+// Files returns the parsed files by filename, for diagnostic snippets.
+func (l *Loader) Files() map[string]*hcl.File {
+	return l.parser.Files()
+}
+
+// Load reads the inventory at path with a fresh Loader. Use a Loader directly to print
+// diagnostics with source snippets.
+func Load(path string, opts Options) (*Inventory, hcl.Diagnostics) {
+	return NewLoader().Load(path, opts)
+}
+
+// Load reads, decodes, resolves and validates the inventory at path, then reads its secrets
+// unless opts.SkipSecrets. It returns every problem it finds as diagnostics, each with the
+// source range it is about. The Inventory is nil if and only if the diagnostics hold an error;
+// warnings come with a usable Inventory.
+func (l *Loader) Load(path string, opts Options) (*Inventory, hcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read inventory",
+			Detail:   fmt.Sprintf("%v. Pass the path of an inventory .hcl file.", err),
+		}}
+	}
+	return l.LoadSource(path, src, opts)
+}
+
+// LoadSource is Load for an inventory already in memory; filename names it in diagnostics and
+// relative paths in it (the secrets file) are resolved against filename's directory.
+func (l *Loader) LoadSource(filename string, src []byte, opts Options) (*Inventory, hcl.Diagnostics) {
+	file, diags := l.parser.ParseHCL(src, filename)
+	if diags.HasErrors() {
+		// A body with syntax errors decodes into noise; report the syntax errors alone.
+		return nil, diags
+	}
+
+	var fs fileSchema
+	// hclsyntax already adds "Did you mean" to unknown arguments and blocks.
+	diags = append(diags, gohcl.DecodeBody(file.Body, nil, &fs)...)
+
+	sum := sha256.Sum256(src)
+	d := newDecoded(&fs)
+	inv := d.resolve(filename, filepath.Dir(filename), hex.EncodeToString(sum[:]))
+	diags = append(diags, d.diags...)
+	diags = append(diags, validate(inv, d)...)
+
+	if !opts.SkipSecrets {
+		diags = append(diags, loadSecrets(inv, d, opts)...)
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return inv, diags
+}
