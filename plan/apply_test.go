@@ -1,0 +1,334 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latticepush/latticepush/inventory"
+)
+
+type applyFixture struct {
+	inv   *inventory.Inventory
+	d     Desired
+	opts  Options
+	fleet *fakeFleet
+	gates *fakeGates
+}
+
+func newApplyFixture(t *testing.T, example string, start func(*inventory.Inventory, Desired) map[string]Facts) *applyFixture {
+	inv := loadExample(t, example, nil)
+	d := fakeDesired(inv, true)
+	configs := map[string]string{}
+	for _, h := range inv.Hosts {
+		if n := h.NATS(); n != nil {
+			configs[h.Name] = n.ConfigFile
+		}
+	}
+	ff := newFakeFleet(start(inv, d), configs)
+	return &applyFixture{inv: inv, d: d, fleet: ff, gates: &fakeGates{ff: ff, failGate: map[string]bool{}}}
+}
+
+func (fx *applyFixture) plan(t *testing.T) (*Plan, []Probe) {
+	t.Helper()
+	probes := Probes(fx.inv, fx.d, fx.opts)
+	p, err := Build(fx.inv, fx.d, fx.fleet.Observe(context.Background(), probes), fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, probes
+}
+
+func (fx *applyFixture) apply(ctx context.Context, p *Plan, probes []Probe, events func(Event)) (*Result, error) {
+	replan := func(facts map[string]Facts) (*Plan, error) { return Build(fx.inv, fx.d, facts, fx.opts) }
+	return Apply(ctx, p, probes, replan, fx.fleet, fx.gates, ApplyOptions{Events: events, GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
+}
+
+func results(r *Result) map[string]string {
+	out := map[string]string{}
+	for _, u := range r.Units {
+		out[u.Unit] = u.Result
+	}
+	return out
+}
+
+func (fx *applyFixture) assertUnlockedNoTemps(t *testing.T) {
+	t.Helper()
+	for name, h := range fx.fleet.hosts {
+		if h.locked {
+			t.Errorf("%s still locked", name)
+		}
+	}
+	if n := fx.fleet.tempCount(); n != 0 {
+		t.Errorf("%d staged temp files left behind", n)
+	}
+}
+
+func TestApply_EmptyFleetConvergesThenNoop(t *testing.T) {
+	fx := newApplyFixture(t, "lab", empty)
+	p, probes := fx.plan(t)
+	res, err := fx.apply(context.Background(), p, probes, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, r := range results(res) {
+		if r != "applied" {
+			t.Errorf("%s: %s, want applied", id, r)
+		}
+	}
+	if !fx.gates.verified {
+		t.Error("apply did not verify")
+	}
+	fx.assertUnlockedNoTemps(t)
+	// Hubs first: every hub was started before any leaf.
+	var order []string
+	for _, l := range fx.fleet.log {
+		if strings.HasSuffix(l, "nats-server start") {
+			order = append(order, strings.Fields(l)[0])
+		}
+	}
+	if want := []string{"hub-1", "hub-2", "hub-3", "edge-1", "edge-2", "edge-3"}; !reflect.DeepEqual(order, want) {
+		t.Errorf("start order %v, want %v", order, want)
+	}
+	if got := fx.fleet.log; !contains(got, "buckets 3") {
+		t.Error("lattice buckets were not ensured")
+	}
+
+	// The second plan has nothing to do, and applying it touches nothing.
+	p2, probes := fx.plan(t)
+	if p2.HasChanges() {
+		t.Fatalf("second plan has changes: %s", p2.Summary())
+	}
+	before := len(fx.fleet.log)
+	if _, err := fx.apply(context.Background(), p2, probes, nil); err != nil {
+		t.Fatal(err)
+	}
+	if extra := fx.fleet.log[before:]; len(extra) != 0 {
+		t.Errorf("no-change apply did %v", extra)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestApply_StalePlanRefused(t *testing.T) {
+	fx := newApplyFixture(t, "lab", converged)
+	p, probes := fx.plan(t)
+	// Between plan and apply, someone edits a file on edge-2.
+	fx.fleet.hosts["edge-2"].files["/etc/sv/wasmcloud/run"] = []byte("#!/bin/sh\nexec edited\n")
+	_, err := fx.apply(context.Background(), p, probes, nil)
+	if !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "edge-2: what was observed on the host changed") {
+		t.Fatalf("err %v, want a stale plan naming edge-2", err)
+	}
+	if ops := fx.fleet.opsOf("edge-2"); len(ops) != 0 {
+		t.Errorf("stale apply touched edge-2: %v", ops)
+	}
+	fx.assertUnlockedNoTemps(t)
+
+	// A plan made against an empty host is stale once the host is no longer empty.
+	fx = newApplyFixture(t, "lab", empty)
+	p, probes = fx.plan(t)
+	fx.fleet.hosts["hub-1"].files["/etc/nats/nats-server.conf"] = []byte("port: 4222\n")
+	if _, err := fx.apply(context.Background(), p, probes, nil); !errors.Is(err, ErrStale) {
+		t.Fatalf("host empty at plan time, not at apply: err %v", err)
+	}
+}
+
+func TestApply_GateFailureRollsBackAndStops(t *testing.T) {
+	fx := newApplyFixture(t, "lab", converged)
+	for _, h := range []string{"edge-1", "edge-2", "edge-3"} {
+		fx.fleet.hosts[h].files["/etc/sv/wasmcloud/run"] = []byte("#!/bin/sh\nexec old\n")
+	}
+	fx.gates.failGate["edge-1"] = true
+	p, probes := fx.plan(t)
+	res, err := fx.apply(context.Background(), p, probes, nil)
+	if !errors.Is(err, ErrRolledBack) || !strings.Contains(err.Error(), "edge-1/wasmcloud") {
+		t.Fatalf("err %v, want rolled back naming edge-1/wasmcloud", err)
+	}
+	got := results(res)
+	if got["edge-1/wasmcloud"] != "rollback failed" && got["edge-1/wasmcloud"] != "rolled back" {
+		t.Errorf("edge-1: %s", got["edge-1/wasmcloud"])
+	}
+	if string(fx.fleet.hosts["edge-1"].files["/etc/sv/wasmcloud/run"]) != "#!/bin/sh\nexec old\n" {
+		t.Error("edge-1's previous run script was not restored")
+	}
+	for _, h := range []string{"edge-2", "edge-3"} {
+		if got[h+"/wasmcloud"] != "not reached" {
+			t.Errorf("%s: %s, want not reached", h, got[h+"/wasmcloud"])
+		}
+		for _, op := range fx.fleet.opsOf(h) {
+			if strings.HasPrefix(op, "swap") || strings.Contains(op, "restart") {
+				t.Errorf("%s was changed after the rollout stopped: %s", h, op)
+			}
+		}
+	}
+	if fx.gates.verified {
+		t.Error("verify ran after a rollback")
+	}
+	fx.assertUnlockedNoTemps(t)
+}
+
+func TestApply_HubStartFailureRollsBackOthersUntouched(t *testing.T) {
+	fx := newApplyFixture(t, "lab", converged)
+	for _, h := range fx.inv.Hubs() {
+		fx.fleet.hosts[h.Name].files["/etc/sv/nats-server/run"] = []byte("#!/bin/sh\nold\n")
+	}
+	fx.fleet.failOn["hub-2 restart"] = errors.New("once: nats-server exited: address already in use")
+	p, probes := fx.plan(t)
+	res, err := fx.apply(context.Background(), p, probes, nil)
+	if !errors.Is(err, ErrRolledBack) {
+		t.Fatalf("err %v", err)
+	}
+	got := results(res)
+	if got["hub-1/nats-server"] != "not reached" || got["hub-3/nats-server"] != "not reached" || got["hub-2/nats-server"] != "rolled back" {
+		t.Errorf("results %v: hub-2 (first follower) rolled back, hub-3 and hub-1 (leader) not reached", got)
+	}
+	if string(fx.fleet.hosts["hub-2"].files["/etc/sv/nats-server/run"]) != "#!/bin/sh\nold\n" {
+		t.Error("hub-2 not restored")
+	}
+	for _, h := range []string{"hub-1", "hub-3"} {
+		for _, op := range fx.fleet.opsOf(h) {
+			if strings.HasPrefix(op, "swap") || strings.Contains(op, "restart") {
+				t.Errorf("%s touched: %s", h, op)
+			}
+		}
+	}
+	fx.assertUnlockedNoTemps(t)
+}
+
+func TestApply_UnconfirmedReloadRollsBack(t *testing.T) {
+	fx := newApplyFixture(t, "lab", converged)
+	leaf := fx.inv.Host("edge-1")
+	old := strings.Replace(string(fx.d["edge-1"][0].Content), `"30s"`, `"31s"`, 1)
+	old = strings.Replace(old, "lame_duck_duration", "# x\nlame_duck_duration", 1)
+	_ = leaf
+	// Make the change reloadable: same parsed config except a comment → reload (formatting).
+	fx.fleet.hosts["edge-1"].files["/etc/nats/nats-server.conf"] = []byte("# old\n" + string(fx.d["edge-1"][0].Content))
+	fx.fleet.hosts["edge-1"].digest = "sha256:" + sha([]byte("# old\n"+string(fx.d["edge-1"][0].Content)))
+	fx.fleet.failOn["edge-1 reload-silently"] = errors.New("reload failed, exit 0")
+	p, probes := fx.plan(t)
+	if a := p.Unit("edge-1/nats-server").Action; a != Reload {
+		t.Fatalf("action %s, want reload", a)
+	}
+	_, err := fx.apply(context.Background(), p, probes, nil)
+	if !errors.Is(err, ErrRolledBack) || !strings.Contains(err.Error(), "not confirmed") {
+		t.Fatalf("err %v, want an unconfirmed reload rolled back", err)
+	}
+	fx.assertUnlockedNoTemps(t)
+}
+
+func TestApply_LockHeldRefusesEverything(t *testing.T) {
+	fx := newApplyFixture(t, "lab", empty)
+	p, probes := fx.plan(t)
+	fx.fleet.hosts["edge-3"].locked = true
+	_, err := fx.apply(context.Background(), p, probes, nil)
+	if err == nil || !strings.Contains(err.Error(), "edge-3: locked by another apply") {
+		t.Fatalf("err %v", err)
+	}
+	if n := len(fx.fleet.log); n != 0 {
+		t.Errorf("a refused apply did %v", fx.fleet.log)
+	}
+	fx.fleet.hosts["edge-3"].locked = false
+	fx.assertUnlockedNoTemps(t)
+}
+
+func TestApply_StageFailureChangesNothing(t *testing.T) {
+	fx := newApplyFixture(t, "lab", empty)
+	p, probes := fx.plan(t)
+	fx.fleet.failOn["edge-2 stage"] = errors.New("no space left on device")
+	_, err := fx.apply(context.Background(), p, probes, nil)
+	if err == nil || !strings.Contains(err.Error(), "nothing was swapped in or restarted") {
+		t.Fatalf("err %v", err)
+	}
+	for _, l := range fx.fleet.log {
+		if strings.Contains(l, " swap") || strings.Contains(l, " start") {
+			t.Errorf("changed after a failed stage: %s", l)
+		}
+	}
+	fx.assertUnlockedNoTemps(t)
+}
+
+func TestApply_InterruptStopsAtBatchBoundary(t *testing.T) {
+	fx := newApplyFixture(t, "lab", empty)
+	p, probes := fx.plan(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := fx.apply(ctx, p, probes, func(e Event) {
+		if e.Type == "unit_start" && e.Unit == "edge-1/nats-server" {
+			cancel()
+		}
+	})
+	if err == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want canceled", err)
+	}
+	got := results(res)
+	if got["edge-1/nats-server"] != "applied" {
+		t.Errorf("the unit in progress did not finish: %s", got["edge-1/nats-server"])
+	}
+	if got["edge-2/nats-server"] != "not reached" {
+		t.Errorf("edge-2: %s, want not reached", got["edge-2/nats-server"])
+	}
+	fx.assertUnlockedNoTemps(t)
+}
+
+func TestApply_CutoverStopsAllThenStartsAll(t *testing.T) {
+	fx := newApplyFixture(t, "domain-change", converged)
+	for _, h := range fx.inv.Hubs() {
+		old := strings.Replace(string(fx.d[h.Name][0].Content), `domain: "central"`, `domain: "hub"`, 1)
+		fx.fleet.hosts[h.Name].files[h.Hub.ConfigFile] = []byte(old)
+		fx.fleet.hosts[h.Name].digest = "sha256:" + sha([]byte(old))
+	}
+	fx.opts.AllowDomainChange = true
+	probes := Probes(fx.inv, fx.d, fx.opts)
+	facts := fx.fleet.Observe(context.Background(), probes)
+	for _, h := range fx.inv.Hubs() {
+		facts[h.Name].NATS.Domain = "hub" // what /varz says
+	}
+	p, err := Build(fx.inv, fx.d, facts, fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replan := func(map[string]Facts) (*Plan, error) { return p, nil }
+	_, err = Apply(context.Background(), p, probes, replan, fx.fleet, fx.gates, ApplyOptions{GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No hub starts before every hub has stopped.
+	lastStop, firstStart := -1, len(fx.fleet.log)
+	for i, l := range fx.fleet.log {
+		if strings.HasPrefix(l, "hub-") && strings.HasSuffix(l, "nats-server stop") {
+			lastStop = i
+		}
+		if strings.HasPrefix(l, "hub-") && strings.HasSuffix(l, "nats-server start") && i < firstStart {
+			firstStart = i
+		}
+	}
+	if lastStop < 0 || firstStart < lastStop {
+		t.Fatalf("cutover order wrong (last stop %d, first start %d): %v", lastStop, firstStart, fx.fleet.log)
+	}
+	// A hub that cannot start on the new domain puts every hub back.
+	fx = newApplyFixture(t, "domain-change", converged)
+	fx.fleet.failOn["hub-3 start"] = errors.New("invalid domain")
+	for _, h := range fx.inv.Hubs() {
+		old := strings.Replace(string(fx.d[h.Name][0].Content), `domain: "central"`, `domain: "hub"`, 1)
+		fx.fleet.hosts[h.Name].files[h.Hub.ConfigFile] = []byte(old)
+	}
+	_, err = Apply(context.Background(), p, probes, replan, fx.fleet, fx.gates, ApplyOptions{GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
+	if !errors.Is(err, ErrRolledBack) {
+		t.Fatalf("failed cutover: err %v", err)
+	}
+	for _, h := range []string{"hub-1", "hub-2"} {
+		if c := string(fx.fleet.hosts[h].files["/etc/nats/nats-server.conf"]); !strings.Contains(c, `domain: "hub"`) {
+			t.Errorf("%s not restored to the old domain", h)
+		}
+	}
+}

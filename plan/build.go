@@ -1,0 +1,288 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+
+	"github.com/latticepush/latticepush/inventory"
+)
+
+// DesiredFile is one file a host should hold, as rendered.
+type DesiredFile struct {
+	Path    string
+	Mode    uint32
+	Service string // the service that reads it: ServiceNATS or ServiceWasmcloud
+	Secret  bool   // holds a secret: shown redacted, written 0600
+	Content []byte // secrets revealed: what is uploaded and hashed
+	Display []byte // secrets replaced by placeholders: what diffs show
+}
+
+// Desired is every host's desired files, keyed by host name.
+type Desired map[string][]DesiredFile
+
+// Options select hosts and allow the changes plan refuses by default.
+type Options struct {
+	Targets  []string // only these hosts (all when empty)
+	Excludes []string // never these hosts
+	// AllowDomainChange permits a cutover of the hub's JetStream domain (design §7).
+	AllowDomainChange bool
+	// Replace names hub hosts whose server_name or cluster name may change: an explicit
+	// node replacement. Any other identity change is refused.
+	Replace []string
+}
+
+// Selected reports whether host is in scope under Targets and Excludes.
+func (o Options) Selected(host string) bool {
+	for _, e := range o.Excludes {
+		if e == host {
+			return false
+		}
+	}
+	if len(o.Targets) == 0 {
+		return true
+	}
+	for _, t := range o.Targets {
+		if t == host {
+			return true
+		}
+	}
+	return false
+}
+
+// Probes lists what to observe on every selected host.
+func Probes(inv *inventory.Inventory, desired Desired, opts Options) []Probe {
+	var out []Probe
+	for _, h := range inv.Hosts {
+		if !opts.Selected(h.Name) {
+			continue
+		}
+		pr := Probe{Host: h.Name}
+		for _, f := range desired[h.Name] {
+			pr.Files = append(pr.Files, f.Path)
+		}
+		if n := h.NATS(); n != nil {
+			pr.Services = append(pr.Services, ServiceNATS)
+			pr.NATS = &NATSProbe{Binary: n.Binary, MonitorAddr: MonitorAddr(n)}
+			for _, f := range desired[h.Name] {
+				if f.Path == n.ConfigFile {
+					pr.NATS.DesiredConfig = f.Content
+				}
+			}
+		}
+		if h.Wasmcloud != nil {
+			pr.Services = append(pr.Services, ServiceWasmcloud)
+		}
+		out = append(out, pr)
+	}
+	return out
+}
+
+// MonitorAddr is where a nats-server's monitoring listener is reached from the host itself.
+func MonitorAddr(n *inventory.NATS) string {
+	host := n.HTTPHost
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n.HTTPPort))
+}
+
+// Build decides, from the desired files and what was observed, what apply will do.
+// It returns an error (and no plan) when the change must not be made as asked: a hub
+// identity change, a domain change without AllowDomainChange, too many unreachable hosts,
+// or a desired config that the host's nats-server rejects.
+func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, opts Options) (*Plan, error) {
+	p := &Plan{
+		FormatVersion:   FormatVersion,
+		Inventory:       inv.Filename,
+		InventoryDigest: inv.Digest,
+		Lattice:         inv.Lattice.Name,
+		Domain:          inv.Lattice.JSDomain,
+		Targets:         opts.Targets,
+		Excludes:        opts.Excludes,
+		Fingerprints:    map[string]string{},
+	}
+	red := newRedactor(inv)
+	var errs []error
+	unreachableByRole := map[string]int{}
+	for _, h := range inv.Hosts {
+		if !opts.Selected(h.Name) {
+			continue
+		}
+		f, ok := facts[h.Name]
+		if !ok {
+			f = Facts{Host: h.Name, Err: "not observed"}
+		}
+		p.Fingerprints[h.Name] = f.fingerprint()
+		if !f.Reachable() {
+			p.Unreachable = append(p.Unreachable, Unreachable{Host: h.Name, Roles: h.Roles, Error: f.Err})
+			for _, r := range h.Roles {
+				unreachableByRole[r]++
+			}
+			continue
+		}
+		units, err := hostUnits(inv, h, desired[h.Name], f, opts, red)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p.Units = append(p.Units, units...)
+	}
+	for _, role := range []string{inventory.RoleHub, inventory.RoleLeaf, inventory.RoleWasmcloud} {
+		n := unreachableByRole[role]
+		if n == 0 {
+			continue
+		}
+		max := maxUnreachable(inv, role)
+		if n > max {
+			errs = append(errs, fmt.Errorf("%d %s host%s unreachable, more than %s rollout.max_unreachable = %d; "+
+				"bring them back, leave them out with -exclude, or raise max_unreachable", n, role, plural(n), role, max))
+		}
+	}
+	if err := planCutover(inv, facts, p, opts); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	sort.Slice(p.Units, func(i, j int) bool { return p.Units[i].ID() < p.Units[j].ID() })
+	p.Waves = buildWaves(inv, p, facts)
+	hubs := len(inv.Hubs())
+	p.EnsureBuckets = true
+	p.BucketReplicas = min(3, hubs)
+	return p, nil
+}
+
+func maxUnreachable(inv *inventory.Inventory, role string) int {
+	max := -1
+	for _, h := range inv.HostsWithRole(role) {
+		if r, ok := h.Rollout[role]; ok && (max < 0 || r.MaxUnreachable < max) {
+			max = r.MaxUnreachable
+		}
+	}
+	if max < 0 {
+		return 0
+	}
+	return max
+}
+
+// hostUnits decides the action of every service on one reachable host.
+func hostUnits(inv *inventory.Inventory, h *inventory.Host, files []DesiredFile, f Facts, opts Options, red *redactor) ([]*Unit, error) {
+	var units []*Unit
+	if n := h.NATS(); n != nil {
+		role := inventory.RoleLeaf
+		if h.Hub != nil {
+			role = inventory.RoleHub
+		}
+		u := &Unit{Host: h.Name, Service: ServiceNATS, Role: role, ConfigPath: n.ConfigFile, Binary: n.Binary, MonitorAddr: MonitorAddr(n)}
+		if err := decideNATS(inv, h, n, u, files, f, opts, red); err != nil {
+			return nil, err
+		}
+		units = append(units, u)
+	}
+	if h.Wasmcloud != nil {
+		u := &Unit{Host: h.Name, Service: ServiceWasmcloud, Role: inventory.RoleWasmcloud}
+		decideService(h, u, files, f, red)
+		if u.Action == Noop && len(u.Files) > 0 {
+			u.Action = Restart
+			u.Reasons = append(u.Reasons, "the wasmCloud host reads its environment only at start")
+		}
+		units = append(units, u)
+	}
+	return units, nil
+}
+
+// decideService fills the unit's file changes and the actions every service shares: start a
+// service that does not run, restart after a service definition change.
+func decideService(h *inventory.Host, u *Unit, files []DesiredFile, f Facts, red *redactor) {
+	sf := f.Services[u.Service]
+	u.WasRunning = sf.Running
+	newFiles := 0
+	for _, d := range files {
+		if d.Service != u.Service {
+			continue
+		}
+		fc, changed := compareFile(d, f.Files[d.Path], red)
+		if !changed {
+			continue
+		}
+		if fc.Op == "create" {
+			newFiles++
+		}
+		u.Files = append(u.Files, fc)
+		if isServiceDefinition(h, d.Path) && fc.Op != "mode" {
+			if h.ServiceManager == inventory.ServiceManagerSystemd {
+				u.DaemonReload = true
+			}
+			u.Action = Restart
+			u.Reasons = append(u.Reasons, "service definition "+d.Path+" changes")
+		}
+	}
+	if !sf.Enabled {
+		u.Enable = true
+	}
+	if !sf.Running {
+		u.Action = Restart
+		u.Start = newFiles > 0 && newFiles == countService(files, u.Service)
+		if u.Start {
+			u.Reasons = append(u.Reasons, "first start")
+		} else {
+			u.Reasons = append(u.Reasons, u.Service+" is not running")
+		}
+	}
+	if u.Action == "" {
+		u.Action = Noop
+	}
+}
+
+func countService(files []DesiredFile, svc string) int {
+	n := 0
+	for _, f := range files {
+		if f.Service == svc {
+			n++
+		}
+	}
+	return n
+}
+
+// isServiceDefinition reports whether path is a unit file or run script rather than a config.
+func isServiceDefinition(h *inventory.Host, path string) bool {
+	if n := h.NATS(); n != nil && path == n.ConfigFile {
+		return false
+	}
+	if h.Wasmcloud != nil && path == h.Wasmcloud.EnvFile {
+		return false
+	}
+	return true
+}
+
+// compareFile compares a desired file with what the host holds.
+func compareFile(d DesiredFile, have FileFact, red *redactor) (FileChange, bool) {
+	sum := sha256.Sum256(d.Content)
+	fc := FileChange{Path: d.Path, Mode: d.Mode, Secret: d.Secret, NewSHA256: hex.EncodeToString(sum[:]), content: d.Content}
+	switch {
+	case !have.Exists:
+		fc.Op = "create"
+		fc.Diff = unifiedDiff(d.Path, nil, d.Display)
+		return fc, true
+	case have.SHA256 != fc.NewSHA256:
+		fc.Op = "update"
+		fc.OldSHA256 = have.SHA256
+		fc.OldMode = have.Mode
+		if have.Content != nil {
+			fc.Diff = unifiedDiff(d.Path, red.redact(have.Content), d.Display)
+		}
+		return fc, true
+	case have.Mode != d.Mode:
+		fc.Op = "mode"
+		fc.OldSHA256 = have.SHA256
+		fc.OldMode = have.Mode
+		return fc, true
+	}
+	return fc, false
+}
+

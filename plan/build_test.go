@@ -1,0 +1,272 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/latticepush/latticepush/inventory"
+)
+
+func actions(p *Plan) map[string]Action {
+	out := map[string]Action{}
+	for _, u := range p.Units {
+		out[u.ID()] = u.Action
+	}
+	return out
+}
+
+func TestBuild_EmptyFleetStartsEverythingHubFirst(t *testing.T) {
+	inv := loadExample(t, "lab", nil)
+	d := fakeDesired(inv, true)
+	p, err := Build(inv, d, empty(inv, d), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range p.Units {
+		if u.Action != Restart || !u.Start || !u.Enable {
+			t.Errorf("%s: action %s start=%v enable=%v, want a first start", u.ID(), u.Action, u.Start, u.Enable)
+		}
+	}
+	var names []string
+	for _, w := range p.Waves {
+		names = append(names, w.Name)
+	}
+	if want := []string{"hub", "leaf", "wasmcloud"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("waves %v, want %v", names, want)
+	}
+	if got := p.Waves[0].Batches; len(got) != 3 || len(got[0]) != 1 {
+		t.Errorf("hub wave batches %v, want one node at a time", got)
+	}
+	// examples/lab: leaf batch = "50%" of 3 leaves -> 1; wasmcloud batch = 1.
+	if got := len(p.Waves[1].Batches); got != 3 {
+		t.Errorf("leaf wave has %d batches, want 3", got)
+	}
+	if !p.HasChanges() {
+		t.Error("HasChanges = false for an empty fleet")
+	}
+	if p.BucketReplicas != 3 || !p.EnsureBuckets {
+		t.Errorf("buckets: ensure=%v replicas=%d, want true/3", p.EnsureBuckets, p.BucketReplicas)
+	}
+}
+
+func TestBuild_ConvergedFleetIsNoop(t *testing.T) {
+	inv := loadExample(t, "lab", nil)
+	d := fakeDesired(inv, true)
+	p, err := Build(inv, d, converged(inv, d), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.HasChanges() || len(p.Waves) != 0 {
+		t.Fatalf("converged fleet: changes=%v waves=%v, want none", p.HasChanges(), p.Waves)
+	}
+	if got, want := p.Summary(), "Plan: 9 unchanged."; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+}
+
+func TestBuild_ReloadVersusRestart(t *testing.T) {
+	inv := loadExample(t, "lab", nil)
+	d := fakeDesired(inv, true)
+	facts := converged(inv, d)
+
+	// The leaf's running config lists only two hubs: a remotes change, reloadable on 2.14+.
+	leaf := inv.Host("edge-1")
+	old := bytes.Replace(natsConf(inv, leaf, true), []byte(`, "nats-leaf://leaf:`+inv.Auth.LeafPassword.Reveal()+`@198.18.0.13:7422"`), nil, 1)
+	f := facts["edge-1"]
+	f.Files[leaf.Leaf.ConfigFile] = FileFact{Exists: true, Mode: 0o600, SHA256: sha(old), Content: old}
+	facts["edge-1"] = f
+
+	// hub-2 runs an old lame-duck duration: not reloadable.
+	hub := inv.Host("hub-2")
+	oldHub := bytes.Replace(natsConf(inv, hub, true), []byte(`lame_duck_duration: "30s"`), []byte(`lame_duck_duration: "45s"`), 1)
+	f = facts["hub-2"]
+	f.Files[hub.Hub.ConfigFile] = FileFact{Exists: true, Mode: 0o600, SHA256: sha(oldHub), Content: oldHub}
+	facts["hub-2"] = f
+
+	p, err := Build(inv, d, facts, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := actions(p)
+	if got["edge-1/nats-server"] != Reload {
+		t.Errorf("edge-1 leaf remotes change: %s, want reload (%v)", got["edge-1/nats-server"], p.Unit("edge-1/nats-server").Reasons)
+	}
+	if got["hub-2/nats-server"] != Restart {
+		t.Errorf("hub-2 lame_duck_duration change: %s, want restart", got["hub-2/nats-server"])
+	}
+	if r := strings.Join(p.Unit("hub-2/nats-server").Reasons, ";"); !strings.Contains(r, "lame_duck_duration") {
+		t.Errorf("hub-2 reasons %q do not name lame_duck_duration", r)
+	}
+
+	// The same remotes change on a 2.12 server needs a restart.
+	f = facts["edge-1"]
+	f.NATS.Version = "2.12.15"
+	p, err = Build(inv, d, facts, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := actions(p)["edge-1/nats-server"]; a != Restart {
+		t.Errorf("remotes change on 2.12: %s, want restart", a)
+	}
+}
+
+func TestBuild_HubRestartsFollowersFirstLeaderLast(t *testing.T) {
+	inv := loadExample(t, "lab", func(s string) string {
+		return strings.Replace(s, `cluster_name           = "hub"`, "cluster_name = \"hub\"\n    client_port = 4333", 1)
+	})
+	d := fakeDesired(inv, true)
+	facts := converged(inv, d)
+	for _, h := range inv.Hubs() {
+		f := facts[h.Name]
+		old := bytes.Replace(d[h.Name][0].Content, []byte(":4333"), []byte(":4222"), 1)
+		f.Files[h.Hub.ConfigFile] = FileFact{Exists: true, Mode: 0o600, SHA256: sha(old), Content: old}
+		f.NATS.MetaLeader = "hub-1"
+		f.NATS.ClientPort = 4222
+	}
+	p, err := Build(inv, d, facts, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"hub-2/nats-server"}, {"hub-3/nats-server"}, {"hub-1/nats-server"}}
+	if p.Waves[0].Name != "hub" || !reflect.DeepEqual(p.Waves[0].Batches, want) {
+		t.Fatalf("hub wave %v, want %v (meta leader hub-1 last)", p.Waves[0].Batches, want)
+	}
+}
+
+func TestBuild_DomainChangeIsACutoverNeverARoll(t *testing.T) {
+	inv := loadExample(t, "domain-change", nil)
+	d := fakeDesired(inv, true)
+	facts := converged(inv, d)
+	for _, h := range inv.Hubs() {
+		facts[h.Name].NATS.Domain = "hub"
+		facts[h.Name].NATS.RunningDigest = "sha256:old"
+	}
+	_, err := Build(inv, d, facts, Options{})
+	if err == nil || !strings.Contains(err.Error(), "-allow-domain-change") || !strings.Contains(err.Error(), `from "hub" to "central"`) {
+		t.Fatalf("domain change without -allow-domain-change: err %v", err)
+	}
+	p, err := Build(inv, d, facts, Options{AllowDomainChange: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Cutover == nil || p.Cutover.From != "hub" || p.Cutover.To != "central" || !p.Cutover.Alias {
+		t.Fatalf("cutover %+v", p.Cutover)
+	}
+	for _, w := range p.Waves {
+		if w.Name == "hub" {
+			t.Fatalf("a domain change produced a node-by-node hub wave: %v", w.Batches)
+		}
+	}
+	if w := p.Waves[0]; w.Name != "cutover" || len(w.Batches) != 1 || len(w.Batches[0]) != 3 {
+		t.Fatalf("first wave %+v, want one cutover step holding all 3 hubs", w)
+	}
+	leafWave := p.Waves[1]
+	if leafWave.Name != "leaf" || len(leafWave.GateOnly) != 3 {
+		t.Errorf("after a cutover every leaf is gated: %+v", leafWave)
+	}
+
+	// A cutover needs every hub in scope.
+	_, err = Build(inv, d, facts, Options{AllowDomainChange: true, Excludes: []string{"hub-3"}})
+	if err == nil || !strings.Contains(err.Error(), "hub-3") {
+		t.Errorf("cutover without hub-3: err %v, want it named", err)
+	}
+}
+
+func TestBuild_RefusesHubIdentityChange(t *testing.T) {
+	inv := loadExample(t, "lab", nil)
+	d := fakeDesired(inv, true)
+	facts := converged(inv, d)
+	facts["hub-2"].NATS.ServerName = "old-hub-2"
+	_, err := Build(inv, d, facts, Options{})
+	if err == nil || !strings.Contains(err.Error(), `server_name would change from "old-hub-2" to "hub-2"`) {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := Build(inv, d, facts, Options{Replace: []string{"hub-2"}}); err != nil {
+		t.Fatalf("with -replace hub-2: %v", err)
+	}
+}
+
+func TestBuild_Unreachable(t *testing.T) {
+	inv := loadExample(t, "lab", nil)
+	d := fakeDesired(inv, true)
+	facts := converged(inv, d)
+	facts["edge-2"] = Facts{Host: "edge-2", Err: "dial tcp: connection refused"}
+	_, err := Build(inv, d, facts, Options{})
+	if err == nil || !strings.Contains(err.Error(), "1 leaf host unreachable, more than leaf rollout.max_unreachable = 0") {
+		t.Fatalf("err %v", err)
+	}
+	p, err := Build(inv, d, facts, Options{Excludes: []string{"edge-2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Unit("edge-2/nats-server") != nil || len(p.Unreachable) != 0 {
+		t.Errorf("excluded host still planned")
+	}
+	p, err = Build(loadExample(t, "lab", func(s string) string {
+		s = strings.Replace(s, `batch = "50%"`, "batch = \"50%\"\n    max_unreachable = 1", 1)
+		return strings.Replace(s, `batch = 1`, "batch = 1\n    max_unreachable = 1", 1)
+	}), d, facts, Options{})
+	if err != nil {
+		t.Fatalf("within max_unreachable: %v", err)
+	}
+	if len(p.Unreachable) != 1 || p.Unreachable[0].Host != "edge-2" || !strings.Contains(p.Summary(), "1 host unreachable") {
+		t.Errorf("unreachable %+v, summary %q", p.Unreachable, p.Summary())
+	}
+}
+
+func TestBuild_PendingReloadFromLiveState(t *testing.T) {
+	inv := loadExample(t, "lab", nil)
+	d := fakeDesired(inv, true)
+	facts := converged(inv, d)
+	facts["edge-3"].NATS.RunningDigest = "sha256:previous"
+	facts["hub-3"].NATS.RunningDigest = "sha256:previous"
+	facts["hub-3"].NATS.ClientPort = 4999
+	p, err := Build(inv, d, facts, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := actions(p)["edge-3/nats-server"]; a != Reload {
+		t.Errorf("files in place, running digest differs: %s, want reload", a)
+	}
+	if a := actions(p)["hub-3/nats-server"]; a != Restart {
+		t.Errorf("running on another client port: %s, want restart", a)
+	}
+	facts = converged(inv, d)
+	f := facts["edge-1"]
+	f.Services[ServiceWasmcloud] = ServiceFact{Enabled: true}
+	if p, _ = Build(inv, d, facts, Options{}); actions(p)["edge-1/wasmcloud"] != Restart {
+		t.Errorf("stopped wasmCloud host: %s, want restart", actions(p)["edge-1/wasmcloud"])
+	}
+}
+
+func TestBuild_SecretsNeverInPlanOrDiff(t *testing.T) {
+	inv := loadExample(t, "lab", nil)
+	d := fakeDesired(inv, true)
+	facts := converged(inv, d)
+	// A rotated leaf password: the host holds an old value the inventory no longer knows.
+	h := inv.Host("hub-1")
+	old := bytes.ReplaceAll(d["hub-1"][0].Content, []byte(inv.Auth.LeafPassword.Reveal()), []byte("OLD-secret-value"))
+	facts["hub-1"].Files[h.Hub.ConfigFile] = FileFact{Exists: true, Mode: 0o600, SHA256: sha(old), Content: old}
+	p, err := Build(inv, d, facts, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(p)
+	for _, secret := range []string{inv.Auth.LeafPassword.Reveal(), "OLD-secret-value", inv.Host("edge-1").Wasmcloud.HostSeed.Reveal()} {
+		if bytes.Contains(buf.Bytes(), []byte(secret)) || bytes.Contains(js, []byte(secret)) {
+			t.Errorf("a secret value appears in the plan")
+		}
+	}
+	diff := p.Unit("hub-1/nats-server").Files[0].Diff
+	if !strings.Contains(diff, "-accounts { LATTICE { jetstream: enabled, users: [ {user: leaf, password: "+inventory.Redacted+"} ] } }") ||
+		!strings.Contains(diff, "+accounts { LATTICE { jetstream: enabled, users: [ {user: leaf, password: \"${secret:leaf_password}\"} ] } }") {
+		t.Errorf("diff does not show the rotation redacted:\n%s", diff)
+	}
+}

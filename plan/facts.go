@@ -1,0 +1,143 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Probe says what to observe on one host, in one round trip.
+type Probe struct {
+	Host string
+	// Files are the managed paths whose state (and, for small files, content) is wanted.
+	Files []string
+	// Services are the services latticepush manages on the host ("nats-server", "wasmcloud").
+	Services []string
+	// NATS is set when the host runs a nats-server.
+	NATS *NATSProbe
+}
+
+// NATSProbe asks a host about its nats-server.
+type NATSProbe struct {
+	Binary string // nats-server on the host; its -t gives the desired digest
+	// DesiredConfig is the rendered config (secrets revealed). The host's own nats-server
+	// parses it (`nats-server -t -c /dev/stdin`) and prints its digest: the value /varz
+	// config_digest shows once the server runs that config.
+	DesiredConfig []byte
+	// MonitorAddr is host:port of the monitoring listener, reached through the SSH connection.
+	MonitorAddr string
+}
+
+// Facts is what was observed on one host. A host that could not be reached has Err set and
+// nothing else.
+type Facts struct {
+	Host string
+	Err  string
+
+	Files    map[string]FileFact
+	Services map[string]ServiceFact
+	NATS     *NATSFacts
+}
+
+// Reachable reports whether the host answered.
+func (f Facts) Reachable() bool { return f.Err == "" }
+
+// FileFact is one managed file as found on the host.
+type FileFact struct {
+	Exists bool
+	Mode   uint32 // permission bits
+	Size   int64
+	SHA256 string // hex
+	// Content is the file's bytes when it is small enough to diff (the host adapter decides);
+	// nil otherwise. Never printed as is: plan redacts secrets before showing a diff.
+	Content []byte
+}
+
+// ServiceFact is one service's state.
+type ServiceFact struct {
+	Running bool
+	PID     int
+	Enabled bool
+}
+
+// NATSFacts is what the host's nats-server says about itself.
+type NATSFacts struct {
+	Version string // `nats-server --version`, e.g. "2.15.2"
+	// DesiredDigest is the digest the host's nats-server -t printed for the desired config,
+	// or empty when that failed (DesiredError then says why).
+	DesiredDigest string
+	DesiredError  string
+	// The rest comes from the running server's monitoring endpoints; empty when it is down.
+	RunningDigest string // /varz config_digest
+	ServerName    string // /varz server_name
+	Domain        string // /varz jetstream.config.domain
+	ClusterName   string // /varz cluster.name
+	MetaLeader    string // /jsz meta_cluster.leader, as this node sees it
+	Healthy       bool   // /healthz 200
+	// Listening ports as /varz reports them (port, http_port, cluster.port, leaf.port); 0 when
+	// not listening. They tell a pending restart from a pending reload.
+	ClientPort   int
+	HTTPPort     int
+	ClusterPort  int
+	LeafnodePort int
+}
+
+// fingerprint is a digest of the facts that drive a decision: file hashes and modes, service
+// up/down, versions and digests. It leaves out what changes without meaning a change (PIDs,
+// uptimes, which hub currently leads).
+func (f Facts) fingerprint() string {
+	var b strings.Builder
+	if !f.Reachable() {
+		b.WriteString("unreachable\n")
+	}
+	paths := make([]string, 0, len(f.Files))
+	for p := range f.Files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		ff := f.Files[p]
+		if !ff.Exists {
+			b.WriteString("file " + p + " absent\n")
+			continue
+		}
+		b.WriteString("file " + p + " " + ff.SHA256 + " " + octal(ff.Mode) + "\n")
+	}
+	svcs := make([]string, 0, len(f.Services))
+	for s := range f.Services {
+		svcs = append(svcs, s)
+	}
+	sort.Strings(svcs)
+	for _, s := range svcs {
+		sf := f.Services[s]
+		b.WriteString("service " + s + " running=" + boolStr(sf.Running) + " enabled=" + boolStr(sf.Enabled) + "\n")
+	}
+	if n := f.NATS; n != nil {
+		b.WriteString("nats " + n.Version + " desired=" + n.DesiredDigest + " running=" + n.RunningDigest +
+			" name=" + n.ServerName + " domain=" + n.Domain + " cluster=" + n.ClusterName +
+			" ports=" + itoa(n.ClientPort) + "," + itoa(n.HTTPPort) + "," + itoa(n.ClusterPort) + "," + itoa(n.LeafnodePort) + "\n")
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:])
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func boolStr(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func octal(m uint32) string {
+	const digits = "01234567"
+	out := []byte{'0', '0', '0', '0'}
+	for i := 3; i >= 0; i-- {
+		out[i] = digits[m&7]
+		m >>= 3
+	}
+	return string(out)
+}

@@ -1,0 +1,310 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// fakeFleet is an in-memory fleet for the executor's unit tests: files, services and the
+// running config digest per host, with the digest of a config defined as "sha256:"+sha(bytes)
+// (as the facts in helpers_test.go do). The lab tests run the same executor against real
+// hosts; this one makes every failure path cheap to reach.
+type fakeFleet struct {
+	mu     sync.Mutex
+	hosts  map[string]*fakeHost
+	facts  func() map[string]Facts
+	log    []string
+	failOn map[string]error // "host op" -> error, e.g. "edge-2 start"
+}
+
+type fakeHost struct {
+	f       *fakeFleet
+	name    string
+	files   map[string][]byte
+	temps   map[string][]byte
+	backups map[string][]byte
+	running map[string]bool
+	digest  string // running nats config digest
+	locked  bool
+	config  string // nats config path
+}
+
+func newFakeFleet(facts map[string]Facts, configs map[string]string) *fakeFleet {
+	ff := &fakeFleet{hosts: map[string]*fakeHost{}, failOn: map[string]error{}}
+	for name, f := range facts {
+		h := &fakeHost{f: ff, name: name, files: map[string][]byte{}, temps: map[string][]byte{}, backups: map[string][]byte{},
+			running: map[string]bool{}, config: configs[name]}
+		for p, fi := range f.Files {
+			if fi.Exists {
+				h.files[p] = fi.Content
+			}
+		}
+		for s, sf := range f.Services {
+			h.running[s] = sf.Running
+		}
+		if f.NATS != nil {
+			h.digest = f.NATS.RunningDigest
+		}
+		ff.hosts[name] = h
+	}
+	return ff
+}
+
+func (ff *fakeFleet) record(format string, args ...any) {
+	ff.log = append(ff.log, fmt.Sprintf(format, args...))
+}
+
+// fail returns the injected error for host and op. An error whose text starts with "once:"
+// fires a single time: the rollback that follows then succeeds.
+func (ff *fakeFleet) fail(host, op string) error {
+	err := ff.failOn[host+" "+op]
+	if err != nil && strings.HasPrefix(err.Error(), "once:") {
+		delete(ff.failOn, host+" "+op)
+	}
+	return err
+}
+
+// Observe reports the fake hosts' current state in the same shape as converged().
+func (ff *fakeFleet) Observe(ctx context.Context, probes []Probe) map[string]Facts {
+	ff.mu.Lock()
+	defer ff.mu.Unlock()
+	out := map[string]Facts{}
+	for _, pr := range probes {
+		h := ff.hosts[pr.Host]
+		if err := ff.fail(pr.Host, "observe"); err != nil {
+			out[pr.Host] = Facts{Host: pr.Host, Err: err.Error()}
+			continue
+		}
+		f := Facts{Host: pr.Host, Files: map[string]FileFact{}, Services: map[string]ServiceFact{}}
+		for _, p := range pr.Files {
+			if c, ok := h.files[p]; ok {
+				f.Files[p] = FileFact{Exists: true, Mode: modeOf(p), SHA256: sha(c), Size: int64(len(c)), Content: c}
+			} else {
+				f.Files[p] = FileFact{}
+			}
+		}
+		for _, s := range pr.Services {
+			f.Services[s] = ServiceFact{Running: h.running[s], Enabled: h.running[s] || h.files[svcRun(s)] != nil}
+		}
+		if pr.NATS != nil {
+			nf := &NATSFacts{Version: "2.15.2", DesiredDigest: "sha256:" + sha(pr.NATS.DesiredConfig)}
+			if h.running[ServiceNATS] {
+				nf.RunningDigest = h.digest
+				if strings.HasPrefix(pr.Host, "hub-") {
+					nf.MetaLeader = "hub-1"
+				}
+			}
+			f.NATS = nf
+		}
+		out[pr.Host] = f
+	}
+	return out
+}
+
+func modeOf(path string) uint32 {
+	if strings.HasSuffix(path, "/run") {
+		return 0o755
+	}
+	return 0o600
+}
+
+func svcRun(s string) string { return "/etc/sv/" + s + "/run" }
+
+func (ff *fakeFleet) Host(ctx context.Context, name string) (Host, error) {
+	ff.mu.Lock()
+	defer ff.mu.Unlock()
+	if err := ff.fail(name, "connect"); err != nil {
+		return nil, err
+	}
+	return ff.hosts[name], nil
+}
+
+var errLocked = errors.New("locked by another apply")
+
+func (h *fakeHost) Lock(ctx context.Context, owner LockOwner) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	if h.locked {
+		return errLocked
+	}
+	h.locked = true
+	return nil
+}
+
+func (h *fakeHost) Unlock(ctx context.Context) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	h.locked = false
+	return nil
+}
+
+func (h *fakeHost) Stage(ctx context.Context, files []StageFile) ([]Staged, error) {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	var out []Staged
+	for _, f := range files {
+		if err := h.f.fail(h.name, "stage"); err != nil {
+			return out, err
+		}
+		tmp := f.Path + ".tmp"
+		h.temps[tmp] = f.Content
+		_, had := h.files[f.Path]
+		out = append(out, Staged{Path: f.Path, Temp: tmp, HadPrevious: had})
+	}
+	h.f.record("%s stage %d", h.name, len(files))
+	return out, nil
+}
+
+func (h *fakeHost) CheckNATS(ctx context.Context, binary, path string) (string, error) {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	if err := h.f.fail(h.name, "check"); err != nil {
+		return "", err
+	}
+	return "sha256:" + sha(h.temps[path]), nil
+}
+
+func (h *fakeHost) Swap(ctx context.Context, staged []Staged) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	for _, s := range staged {
+		if old, ok := h.files[s.Path]; ok {
+			h.backups[s.Path] = old
+		}
+		h.files[s.Path] = h.temps[s.Temp]
+		delete(h.temps, s.Temp)
+	}
+	h.f.record("%s swap", h.name)
+	return nil
+}
+
+func (h *fakeHost) Restore(ctx context.Context, staged []Staged) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	for _, s := range staged {
+		if s.HadPrevious {
+			h.files[s.Path] = h.backups[s.Path]
+		} else {
+			delete(h.files, s.Path)
+		}
+	}
+	h.f.record("%s restore", h.name)
+	return nil
+}
+
+func (h *fakeHost) Discard(ctx context.Context, staged []Staged) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	for _, s := range staged {
+		delete(h.temps, s.Temp)
+	}
+	h.f.record("%s discard %d", h.name, len(staged))
+	return nil
+}
+
+func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	h.f.record("%s %s %s", h.name, svc, op)
+	if err := h.f.fail(h.name, string(op)); err != nil {
+		if op == OpStart || op == OpRestart {
+			h.running[svc] = false
+		}
+		return err
+	}
+	switch op {
+	case OpStart, OpRestart:
+		h.running[svc] = true
+		if svc == ServiceNATS {
+			h.digest = "sha256:" + sha(h.files[h.config])
+		}
+	case OpReload:
+		if svc == ServiceNATS && h.f.fail(h.name, "reload-silently") == nil {
+			h.digest = "sha256:" + sha(h.files[h.config])
+		}
+	case OpStop:
+		h.running[svc] = false
+	}
+	return nil
+}
+
+func (h *fakeHost) RunningDigest(ctx context.Context, addr string) (string, error) {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	if !h.running[ServiceNATS] {
+		return "", errors.New("connection refused")
+	}
+	return h.digest, nil
+}
+
+func (h *fakeHost) Audit(ctx context.Context, rec AuditRecord) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	h.f.record("%s audit %s", h.name, strings.Join(rec.Units, ","))
+	return nil
+}
+
+// fakeGates passes a gate when the unit's service runs, unless told to fail it.
+type fakeGates struct {
+	ff       *fakeFleet
+	failGate map[string]bool // host -> gate fails
+	verified bool
+}
+
+func (g *fakeGates) check(host, svc string) error {
+	g.ff.mu.Lock()
+	defer g.ff.mu.Unlock()
+	if g.failGate[host] {
+		return fmt.Errorf("%s: gate failed", host)
+	}
+	if !g.ff.hosts[host].running[svc] {
+		return fmt.Errorf("%s: %s not running", host, svc)
+	}
+	return nil
+}
+
+func (g *fakeGates) HubNode(ctx context.Context, host string) error   { return g.check(host, ServiceNATS) }
+func (g *fakeGates) Leaf(ctx context.Context, host string) error      { return g.check(host, ServiceNATS) }
+func (g *fakeGates) Wasmcloud(ctx context.Context, host string) error { return g.check(host, ServiceWasmcloud) }
+func (g *fakeGates) EnsureBuckets(ctx context.Context, replicas int) error {
+	g.ff.mu.Lock()
+	defer g.ff.mu.Unlock()
+	g.ff.record("buckets %d", replicas)
+	return nil
+}
+func (g *fakeGates) Verify(ctx context.Context) (string, error) {
+	g.verified = true
+	return "all checks passed", nil
+}
+
+// opsOf lists the recorded operations that mention host, in order.
+func (ff *fakeFleet) opsOf(host string) []string {
+	ff.mu.Lock()
+	defer ff.mu.Unlock()
+	var out []string
+	for _, l := range ff.log {
+		if strings.HasPrefix(l, host+" ") {
+			out = append(out, strings.TrimPrefix(l, host+" "))
+		}
+	}
+	return out
+}
+
+func (ff *fakeFleet) tempCount() int {
+	ff.mu.Lock()
+	defer ff.mu.Unlock()
+	n := 0
+	names := make([]string, 0)
+	for name, h := range ff.hosts {
+		n += len(h.temps)
+		if len(h.temps) > 0 {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return n
+}

@@ -1,0 +1,105 @@
+package plan
+
+import (
+	"context"
+	"time"
+)
+
+// Fleet is how apply reaches hosts. cmd/latticepush implements it over remote/ (SSH); tests
+// use the lab or an in-process SSH server. Implementations are safe for concurrent use.
+type Fleet interface {
+	// Observe gathers the facts of every probe, in parallel, one round trip per host. An
+	// unreachable host is reported in its Facts (Err), not as an error.
+	Observe(ctx context.Context, probes []Probe) map[string]Facts
+	// Host returns the named host, connected.
+	Host(ctx context.Context, name string) (Host, error)
+}
+
+// Host is one connected host.
+type Host interface {
+	// Lock takes the host's deploy lock; it fails with the holder's details when another
+	// apply holds it.
+	Lock(ctx context.Context, owner LockOwner) error
+	Unlock(ctx context.Context) error
+	// Stage uploads files to temporary names in their target directories, checked by size
+	// and hash, with their final mode. Nothing that a service reads changes.
+	Stage(ctx context.Context, files []StageFile) ([]Staged, error)
+	// CheckNATS runs the host's own `nats-server -t -c` on a staged config and returns the
+	// digest it prints.
+	CheckNATS(ctx context.Context, binary, path string) (digest string, err error)
+	// Swap moves staged files into place atomically, keeping each previous file as a backup.
+	Swap(ctx context.Context, staged []Staged) error
+	// Restore puts the backups of the given paths back (removing files that were new).
+	Restore(ctx context.Context, staged []Staged) error
+	// Discard removes staged temporary files that were never swapped.
+	Discard(ctx context.Context, staged []Staged) error
+	// Service runs a service-manager operation.
+	Service(ctx context.Context, svc string, op ServiceOp) error
+	// RunningDigest returns the running nats-server's /varz config_digest.
+	RunningDigest(ctx context.Context, monitorAddr string) (string, error)
+	// Audit records on the host what was applied.
+	Audit(ctx context.Context, rec AuditRecord) error
+}
+
+// Gates are the health checks apply waits on (implemented over verify/).
+type Gates interface {
+	// HubNode passes when the node answers /healthz 200, the cluster has a meta leader, the
+	// peers are current and every node runs the same domain.
+	HubNode(ctx context.Context, host string) error
+	// Leaf passes when the leaf's link is up and the hub domain answers through it.
+	Leaf(ctx context.Context, host string) error
+	// Wasmcloud passes when the host answers host.get from the hub side with the right
+	// lattice, domain and labels.
+	Wasmcloud(ctx context.Context, host string) error
+	// EnsureBuckets creates the lattice buckets on the hub with replicas when missing.
+	EnsureBuckets(ctx context.Context, replicas int) error
+	// Verify runs every check of `latticepush verify`; it returns a one-line summary and an
+	// error when a check fails.
+	Verify(ctx context.Context) (summary string, err error)
+}
+
+// StageFile is a file to upload.
+type StageFile struct {
+	Path    string
+	Mode    uint32
+	Content []byte
+}
+
+// Staged is an uploaded temporary file waiting to be swapped in.
+type Staged struct {
+	Path string // final path
+	Temp string // temporary path in the same directory
+	// HadPrevious is set when a file already existed at Path (a backup is kept on Swap).
+	HadPrevious bool
+}
+
+// ServiceOp is a service-manager operation.
+type ServiceOp string
+
+// Service operations. Restart of a nats-server drains it with lame duck mode first.
+const (
+	OpEnable       ServiceOp = "enable"
+	OpStart        ServiceOp = "start"
+	OpStop         ServiceOp = "stop"
+	OpRestart      ServiceOp = "restart"
+	OpReload       ServiceOp = "reload"
+	OpDaemonReload ServiceOp = "daemon-reload"
+)
+
+// LockOwner identifies an apply in a host's lock.
+type LockOwner struct {
+	User    string    `json:"user"`
+	Host    string    `json:"host"` // the machine latticepush runs on
+	PID     int       `json:"pid"`
+	Command string    `json:"command"`
+	Time    time.Time `json:"time"`
+}
+
+// AuditRecord is what apply leaves on a changed host.
+type AuditRecord struct {
+	Time            time.Time `json:"time"`
+	Owner           LockOwner `json:"owner"`
+	InventoryDigest string    `json:"inventory_digest"`
+	Units           []string  `json:"units"` // "nats-server: reload", ...
+	Result          string    `json:"result"`
+}

@@ -1,0 +1,196 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+)
+
+// FormatVersion is the version of the plan's JSON document and of plan files. A minor bump
+// only adds fields; a reader rejects a different major version.
+const FormatVersion = "1.0"
+
+// Action is what happens to one unit (a service on a host).
+type Action string
+
+// The actions, from least to most disruptive (design §5).
+const (
+	// Noop: files match and the running server runs the desired config.
+	Noop Action = "noop"
+	// Reload: files differ (or the running config does) and every changed key is reloadable.
+	Reload Action = "reload"
+	// Restart: a non-reloadable key changed, a service definition changed, or the service is down.
+	Restart Action = "restart"
+	// Cutover: the hub's JetStream domain changes; every hub stops, then every hub starts.
+	Cutover Action = "cutover"
+)
+
+// Symbol is the mark shown before a unit in the human plan, as Terraform marks its actions.
+func (a Action) Symbol() string {
+	switch a {
+	case Reload:
+		return "~"
+	case Restart:
+		return "-/+"
+	case Cutover:
+		return "!!"
+	default:
+		return " "
+	}
+}
+
+// Service names latticepush manages.
+const (
+	ServiceNATS      = "nats-server"
+	ServiceWasmcloud = "wasmcloud"
+)
+
+// Unit is one service on one host and what the plan does to it.
+type Unit struct {
+	Host    string   `json:"host"`
+	Service string   `json:"service"`
+	Role    string   `json:"role"` // hub, leaf or wasmcloud: the wave it belongs to
+	Action  Action   `json:"action"`
+	Reasons []string `json:"reasons,omitempty"`
+	// Start is set when the service has never run under latticepush here (its files are new).
+	Start bool `json:"start,omitempty"`
+	// Enable is set when the service must be enabled (runit link, systemctl enable).
+	Enable bool `json:"enable,omitempty"`
+	// DaemonReload is set when a systemd unit file changes.
+	DaemonReload bool         `json:"daemon_reload,omitempty"`
+	Files        []FileChange `json:"files,omitempty"`
+	// DesiredDigest is what the host's nats-server printed for the desired config
+	// (nats-server units only); reload and restart are confirmed against /varz config_digest.
+	DesiredDigest string `json:"desired_digest,omitempty"`
+	// ConfigPath, Binary and MonitorAddr say where the unit's nats-server lives on the host.
+	ConfigPath  string `json:"-"`
+	Binary      string `json:"-"`
+	MonitorAddr string `json:"-"`
+	// WasRunning records whether the service ran when observed: a rollback restores that.
+	WasRunning bool `json:"-"`
+}
+
+// ID names the unit as "host/service".
+func (u *Unit) ID() string { return u.Host + "/" + u.Service }
+
+// Changes reports whether applying the unit touches the host.
+func (u *Unit) Changes() bool { return u.Action != Noop || len(u.Files) > 0 || u.Enable }
+
+// FileChange is one managed file that differs from what the host holds.
+type FileChange struct {
+	Path string `json:"path"`
+	// Op is "create", "update" or "mode".
+	Op        string `json:"op"`
+	Mode      uint32 `json:"mode"`
+	OldMode   uint32 `json:"old_mode,omitempty"`
+	Secret    bool   `json:"secret,omitempty"`
+	OldSHA256 string `json:"old_sha256,omitempty"`
+	NewSHA256 string `json:"new_sha256"`
+	// Diff is a unified diff with every secret replaced by its placeholder; empty when the
+	// current content is unknown or the file is new and holds secrets only.
+	Diff string `json:"diff,omitempty"`
+	// content is the desired bytes, secrets revealed. Never serialized.
+	content []byte
+}
+
+// Content returns the desired bytes (secrets revealed), for upload.
+func (f FileChange) Content() []byte { return f.content }
+
+// Wave is one step of the rollout: its batches run in order, each gated before the next.
+type Wave struct {
+	Name        string     `json:"name"` // "hub", "cutover", "leaf", "wasmcloud"
+	Batches     [][]string `json:"batches"`
+	MaxFailures int        `json:"max_failures"`
+	// GateOnly lists units that change nothing but whose gate must pass in this wave (the
+	// leaves after a cutover, which reconnect on their own and learn the new mappings).
+	GateOnly []string `json:"gate_only,omitempty"`
+}
+
+// Unreachable is a host the plan leaves out because it could not be reached.
+type Unreachable struct {
+	Host  string   `json:"host"`
+	Roles []string `json:"roles"`
+	Error string   `json:"error"`
+}
+
+// CutoverInfo describes a JetStream domain change (design §7).
+type CutoverInfo struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Alias bool   `json:"alias"` // hubs keep answering for From through the mapping table
+	// Consequences lists what breaks or must be repointed, found in the inventory and live.
+	Consequences []string `json:"consequences"`
+}
+
+// Plan is what apply will do: units, waves, and the facts that drove each decision.
+type Plan struct {
+	FormatVersion   string       `json:"format_version"`
+	Inventory       string       `json:"inventory"`
+	InventoryDigest string       `json:"inventory_digest"`
+	Lattice         string       `json:"lattice"`
+	Domain          string       `json:"js_domain"`
+	Targets         []string     `json:"targets,omitempty"`
+	Excludes        []string     `json:"excludes,omitempty"`
+	Units           []*Unit      `json:"units"`
+	Waves           []Wave       `json:"waves"`
+	Cutover         *CutoverInfo `json:"cutover,omitempty"`
+	// EnsureBuckets says apply creates the lattice buckets on the hub (with the hub's replica
+	// count) after the hub wave when they are missing. Replicas is that count.
+	EnsureBuckets   bool          `json:"ensure_buckets"`
+	BucketReplicas  int           `json:"bucket_replicas"`
+	Unreachable     []Unreachable `json:"unreachable,omitempty"`
+	Warnings        []string      `json:"warnings,omitempty"`
+	// Fingerprints holds, per host, a digest of the observations that drove its decisions.
+	Fingerprints map[string]string `json:"fingerprints"`
+}
+
+// Unit returns the unit with the given ID, or nil.
+func (p *Plan) Unit(id string) *Unit {
+	for _, u := range p.Units {
+		if u.ID() == id {
+			return u
+		}
+	}
+	return nil
+}
+
+// HasChanges reports whether applying the plan changes anything.
+func (p *Plan) HasChanges() bool {
+	for _, u := range p.Units {
+		if u.Changes() {
+			return true
+		}
+	}
+	return false
+}
+
+// Summary is a one-line count of the plan's actions, e.g.
+// "Plan: 1 cutover, 2 reload, 3 restart, 4 unchanged; 1 host unreachable."
+func (p *Plan) Summary() string {
+	counts := map[Action]int{}
+	for _, u := range p.Units {
+		a := u.Action
+		if a == Noop && u.Changes() {
+			a = Reload // files only (mode change): applied without a service action
+		}
+		counts[a]++
+	}
+	var parts []string
+	for _, a := range []Action{Cutover, Restart, Reload} {
+		if counts[a] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
+		}
+	}
+	parts = append(parts, fmt.Sprintf("%d unchanged", counts[Noop]))
+	s := "Plan: " + strings.Join(parts, ", ")
+	if n := len(p.Unreachable); n > 0 {
+		s += fmt.Sprintf("; %d host%s unreachable", n, plural(n))
+	}
+	return s + "."
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,109 @@
+package plan
+
+import (
+	"github.com/latticepush/latticepush/inventory"
+)
+
+// buildWaves orders the changing units: the hub first, one node at a time with the meta
+// leader last (one leader election instead of several); then leaves in batches; then
+// wasmCloud hosts in batches (design §5). A cutover replaces the hub wave with one step
+// holding every hub, and gates every leaf afterwards, changed or not.
+func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wave {
+	var waves []Wave
+	byRole := map[string][]*Unit{}
+	for _, u := range p.Units {
+		byRole[u.Role] = append(byRole[u.Role], u)
+	}
+	if p.Cutover != nil {
+		var ids []string
+		for _, u := range byRole[inventory.RoleHub] {
+			ids = append(ids, u.ID())
+		}
+		waves = append(waves, Wave{Name: "cutover", Batches: [][]string{ids}})
+	} else if hubs := changing(byRole[inventory.RoleHub]); len(hubs) > 0 {
+		leader := metaLeader(inv, facts)
+		w := Wave{Name: inventory.RoleHub}
+		var last []string
+		for _, u := range hubs {
+			if u.Host == leader {
+				last = []string{u.ID()}
+				continue
+			}
+			w.Batches = append(w.Batches, []string{u.ID()})
+		}
+		if last != nil {
+			w.Batches = append(w.Batches, last)
+		}
+		waves = append(waves, w)
+	}
+	for _, role := range []string{inventory.RoleLeaf, inventory.RoleWasmcloud} {
+		units := byRole[role]
+		w := Wave{Name: role}
+		ch := changing(units)
+		if len(ch) > 0 {
+			r := roleRollout(inv, role)
+			w.MaxFailures = r.MaxFailures
+			size := r.BatchSize(len(inv.HostsWithRole(role)))
+			for i := 0; i < len(ch); i += size {
+				var batch []string
+				for _, u := range ch[i:min(i+size, len(ch))] {
+					batch = append(batch, u.ID())
+				}
+				w.Batches = append(w.Batches, batch)
+			}
+		}
+		if p.Cutover != nil && role == inventory.RoleLeaf {
+			for _, u := range units {
+				if !u.Changes() {
+					w.GateOnly = append(w.GateOnly, u.ID())
+				}
+			}
+		}
+		if len(w.Batches) > 0 || len(w.GateOnly) > 0 {
+			waves = append(waves, w)
+		}
+	}
+	return waves
+}
+
+func changing(units []*Unit) []*Unit {
+	var out []*Unit
+	for _, u := range units {
+		if u.Changes() {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// roleRollout returns the role's rollout settings (the first host's; they come from the role).
+func roleRollout(inv *inventory.Inventory, role string) inventory.Rollout {
+	for _, h := range inv.HostsWithRole(role) {
+		if r, ok := h.Rollout[role]; ok {
+			return r
+		}
+	}
+	return inventory.Rollout{Batch: "1"}
+}
+
+// metaLeader returns the host whose server is the JetStream meta leader, as most hubs see it.
+func metaLeader(inv *inventory.Inventory, facts map[string]Facts) string {
+	votes := map[string]int{}
+	for _, h := range inv.Hubs() {
+		if f, ok := facts[h.Name]; ok && f.NATS != nil && f.NATS.MetaLeader != "" {
+			votes[f.NATS.MetaLeader]++
+		}
+	}
+	best, n := "", 0
+	for name, v := range votes {
+		if v > n || (v == n && name < best) {
+			best, n = name, v
+		}
+	}
+	for _, h := range inv.Hubs() {
+		if h.Hub.ServerName == best {
+			return h.Name
+		}
+	}
+	return ""
+}
