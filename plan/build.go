@@ -285,4 +285,3 @@ func compareFile(d DesiredFile, have FileFact, red *redactor) (FileChange, bool)
 	}
 	return fc, false
 }
-

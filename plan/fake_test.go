@@ -267,9 +267,13 @@ func (g *fakeGates) check(host, svc string) error {
 	return nil
 }
 
-func (g *fakeGates) HubNode(ctx context.Context, host string) error   { return g.check(host, ServiceNATS) }
-func (g *fakeGates) Leaf(ctx context.Context, host string) error      { return g.check(host, ServiceNATS) }
-func (g *fakeGates) Wasmcloud(ctx context.Context, host string) error { return g.check(host, ServiceWasmcloud) }
+func (g *fakeGates) HubNode(ctx context.Context, host string) error {
+	return g.check(host, ServiceNATS)
+}
+func (g *fakeGates) Leaf(ctx context.Context, host string) error { return g.check(host, ServiceNATS) }
+func (g *fakeGates) Wasmcloud(ctx context.Context, host string) error {
+	return g.check(host, ServiceWasmcloud)
+}
 func (g *fakeGates) EnsureBuckets(ctx context.Context, replicas int) error {
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()

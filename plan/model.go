@@ -135,10 +135,10 @@ type Plan struct {
 	Cutover         *CutoverInfo `json:"cutover,omitempty"`
 	// EnsureBuckets says apply creates the lattice buckets on the hub (with the hub's replica
 	// count) after the hub wave when they are missing. Replicas is that count.
-	EnsureBuckets   bool          `json:"ensure_buckets"`
-	BucketReplicas  int           `json:"bucket_replicas"`
-	Unreachable     []Unreachable `json:"unreachable,omitempty"`
-	Warnings        []string      `json:"warnings,omitempty"`
+	EnsureBuckets  bool          `json:"ensure_buckets"`
+	BucketReplicas int           `json:"bucket_replicas"`
+	Unreachable    []Unreachable `json:"unreachable,omitempty"`
+	Warnings       []string      `json:"warnings,omitempty"`
 	// Fingerprints holds, per host, a digest of the observations that drove its decisions.
 	Fingerprints map[string]string `json:"fingerprints"`
 }
