@@ -1,0 +1,276 @@
+package render
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"time"
+
+	"github.com/latticepush/latticepush/inventory"
+)
+
+// Accounts and users of the v1 auth model (design §3). Leaves have no accounts block: their
+// local clients land in $G, which the leaf link binds to LATTICE through user UserLeaf.
+const (
+	AccountSystem  = "SYS"
+	AccountLattice = "LATTICE"
+	UserSystem     = "sys"
+	UserLeaf       = "leaf"
+	UserCheck      = "latticepush"
+)
+
+// Well-known secret names, for placeholders of an inventory loaded without secrets.
+const (
+	secretSystem = "system_password"
+	secretLeaf   = "leaf_password"
+	secretCheck  = "check_password"
+)
+
+// anyAddress is what hub cluster and leafnode listeners bind to: peers and leaves reach a
+// hub by its inventory address, which may be a name or sit behind NAT.
+const anyAddress = "0.0.0.0"
+
+func (r *renderer) natsFile(n *inventory.NATS) (File, error) {
+	var w confWriter
+	w.b.WriteString(r.header())
+	var err error
+	if r.h.Hub != nil {
+		err = r.hubConf(&w, n)
+	} else {
+		err = r.leafConf(&w, n)
+	}
+	if err != nil {
+		return File{}, err
+	}
+	return r.file(n.ConfigFile, KindNATSConfig, ServiceNATS, w.b.Bytes(), 0o644), nil
+}
+
+// common writes the top-level keys every server has.
+func (r *renderer) common(w *confWriter, n *inventory.NATS) error {
+	w.kv("server_name", quote(n.ServerName))
+	w.kv("listen", quote(hostPort(n.ClientHost, n.ClientPort)))
+	w.kv("http", quote(hostPort(n.HTTPHost, n.HTTPPort)))
+	w.kv("pid_file", quote(PIDFile))
+	if n.LogFile != "" {
+		w.kv("log_file", quote(n.LogFile))
+	}
+	if _, err := lameDuck(n); err != nil {
+		return err
+	}
+	if n.LameDuckDuration != "" {
+		w.kv("lame_duck_duration", quote(n.LameDuckDuration))
+	}
+	if n.LameDuckGracePeriod != "" {
+		w.kv("lame_duck_grace_period", quote(n.LameDuckGracePeriod))
+	}
+	return nil
+}
+
+// lameDuck checks the lame-duck settings and returns how long a lame-duck stop may take:
+// grace period plus duration (nats-server defaults where unset).
+func lameDuck(n *inventory.NATS) (time.Duration, error) {
+	dur, grace := 2*time.Minute, 10*time.Second
+	var err error
+	if n.LameDuckDuration != "" {
+		if _, dur, err = duration("lame_duck_duration", n.LameDuckDuration); err != nil {
+			return 0, err
+		}
+		if dur < 30*time.Second {
+			return 0, fmt.Errorf("lame_duck_duration = %q: nats-server refuses less than 30s", n.LameDuckDuration)
+		}
+	}
+	if n.LameDuckGracePeriod != "" {
+		if _, grace, err = duration("lame_duck_grace_period", n.LameDuckGracePeriod); err != nil {
+			return 0, err
+		}
+	}
+	if grace >= dur {
+		return 0, fmt.Errorf("lame_duck_grace_period (%s) must be shorter than lame_duck_duration (%s)", grace, dur)
+	}
+	return grace + dur, nil
+}
+
+// jetstream writes a jetstream block homing domain.
+func jetstream(w *confWriter, n *inventory.NATS, domain string) error {
+	if n.StoreDir == "" {
+		return fmt.Errorf("JetStream needs store_dir")
+	}
+	w.open("jetstream {")
+	w.kv("store_dir", quote(n.StoreDir))
+	w.kv("domain", quote(domain))
+	for _, l := range []struct{ key, v string }{
+		{"max_memory_store", n.MaxMemoryStore},
+		{"max_file_store", n.MaxFileStore},
+	} {
+		if l.v == "" {
+			continue
+		}
+		v, err := size(l.key, l.v)
+		if err != nil {
+			return err
+		}
+		w.kv(l.key, v)
+	}
+	w.close("}")
+	return nil
+}
+
+func (r *renderer) hubConf(w *confWriter, n *inventory.NATS) error {
+	if n.MaxFileStore == "" || n.MaxMemoryStore == "" {
+		// A reload may raise an explicit limit but never turn a dynamic one explicit (nats.md §1).
+		return fmt.Errorf("hub needs explicit max_file_store and max_memory_store")
+	}
+	if err := r.common(w, n); err != nil {
+		return err
+	}
+	// A wasmCloud host on a hub machine cannot send a user and password (wasmCloud 1.x
+	// authenticates with JWT/nkey only); connections without credentials then become user
+	// "leaf": exactly the rights every edge wasmCloud host gets through its leaf.
+	if r.h.Wasmcloud != nil {
+		w.kv("no_auth_user", quote(UserLeaf))
+	}
+
+	w.line("")
+	if err := jetstream(w, n, r.inv.Lattice.JSDomain); err != nil {
+		return err
+	}
+
+	w.line("")
+	w.open("cluster {")
+	w.kv("name", quote(n.ClusterName))
+	w.kv("listen", quote(hostPort(anyAddress, n.ClusterPort)))
+	var routes []string
+	for _, p := range r.inv.Hubs() {
+		routes = append(routes, "nats-route://"+hostPort(p.Address, p.Hub.ClusterPort))
+	}
+	sort.Strings(routes)
+	w.open("routes: [")
+	for _, u := range routes {
+		w.line(quote(u))
+	}
+	w.close("]")
+	w.close("}")
+
+	w.line("")
+	w.open("leafnodes {")
+	w.kv("listen", quote(hostPort(anyAddress, n.LeafnodePort)))
+	w.close("}")
+
+	w.line("")
+	return r.accounts(w)
+}
+
+func (r *renderer) accounts(w *confWriter) error {
+	type user struct {
+		name, secretName string
+		s                inventory.Secret
+	}
+	users := func(us ...user) error {
+		w.open("users: [")
+		for _, u := range us {
+			pw, err := r.secret(u.s, u.secretName)
+			if err != nil {
+				return err
+			}
+			if err := checkPassword(u.secretName, pw); err != nil {
+				return err
+			}
+			w.line("{user: " + quote(u.name) + ", password: " + quote(pw) + "}")
+		}
+		w.close("]")
+		return nil
+	}
+	a := r.inv.Auth
+	w.open("accounts {")
+	w.open(AccountSystem + " {")
+	if err := users(user{UserSystem, secretSystem, a.SystemPassword}); err != nil {
+		return err
+	}
+	w.close("}")
+	w.open(AccountLattice + " {")
+	w.kv("jetstream", "enabled")
+	if err := users(
+		user{UserLeaf, secretLeaf, a.LeafPassword},
+		user{UserCheck, secretCheck, a.CheckPassword},
+	); err != nil {
+		return err
+	}
+	if old := r.inv.Lattice.PreviousJSDomain; old != "" && r.inv.Lattice.AliasOldDomain {
+		aliasMappings(w, old)
+	}
+	w.close("}")
+	w.close("}")
+	w.kv("system_account", quote(AccountSystem))
+	return nil
+}
+
+// aliasMappings writes the table that keeps $JS.<old>.API answering on the hubs after a domain
+// change: the same table nats-server generates for its own domain (nats.md §7). Hubs only: a
+// leaf with JetStream that loaded it would answer those requests itself.
+func aliasMappings(w *confWriter, old string) {
+	w.line("# Temporary alias for the previous JetStream domain " + quote(old) + " (design §7):")
+	w.line("# clients still on it keep working until they move. Not documented by NATS.")
+	w.open("mappings: {")
+	for _, m := range [][2]string{
+		{"INFO", "$JS.API.INFO"},
+		{"STREAM.>", "$JS.API.STREAM.>"},
+		{"CONSUMER.>", "$JS.API.CONSUMER.>"},
+		{"DIRECT.>", "$JS.API.DIRECT.>"},
+		{"META.>", "$JS.API.META.>"},
+		{"SERVER.>", "$JS.API.SERVER.>"},
+		{"ACCOUNT.>", "$JS.API.ACCOUNT.>"},
+		{"$KV.>", "$KV.>"},
+		{"$OBJ.>", "$OBJ.>"},
+	} {
+		w.line(quote("$JS."+old+".API."+m[0]) + ": " + quote(m[1]))
+	}
+	w.close("}")
+}
+
+func (r *renderer) leafConf(w *confWriter, n *inventory.NATS) error {
+	if err := r.common(w, n); err != nil {
+		return err
+	}
+	if n.JetStreamDomain != "" {
+		w.line("")
+		if err := jetstream(w, n, n.JetStreamDomain); err != nil {
+			return err
+		}
+	}
+
+	hubs := r.inv.Hubs()
+	if len(hubs) == 0 {
+		return fmt.Errorf("a leaf needs at least one hub to connect to")
+	}
+	pw, err := r.secret(r.inv.Auth.LeafPassword, secretLeaf)
+	if err != nil {
+		return err
+	}
+	if err := checkPassword(secretLeaf, pw); err != nil {
+		return err
+	}
+	userinfo := url.UserPassword(UserLeaf, pw).String()
+	if !r.opts.RevealSecrets {
+		userinfo = UserLeaf + ":" + pw // keep the placeholder readable
+	}
+	var urls []string
+	for _, hub := range hubs {
+		urls = append(urls, "nats-leaf://"+userinfo+"@"+hostPort(hub.Address, hub.Hub.LeafnodePort))
+	}
+	sort.Strings(urls)
+
+	w.line("")
+	w.line("# Every hub: a leaf that knows one URL never finds the others if that one is down.")
+	w.open("leafnodes {")
+	w.open("remotes: [")
+	w.open("{")
+	w.open("urls: [")
+	for _, u := range urls {
+		w.line(quote(u))
+	}
+	w.close("]")
+	w.close("}")
+	w.close("]")
+	w.close("}")
+	return nil
+}

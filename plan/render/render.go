@@ -1,0 +1,174 @@
+// Package render turns a resolved inventory into the exact bytes each host holds: nats-server
+// configs, wasmCloud environment files and service definitions (systemd units or runit service
+// directories), plus a Graphviz picture of the topology.
+//
+// Rendering is a pure function of the inventory: no I/O, no clock, no randomness, and nothing
+// inventory-wide inside a host's files (no digest, no list of unrelated hosts), so editing one
+// host never changes another host's bytes. Secrets appear as their placeholders unless
+// Options.RevealSecrets is set; files holding secrets are marked Secret and get mode 0600.
+package render
+
+import (
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/latticepush/latticepush/inventory"
+)
+
+// Service names: the systemd unit name without ".service", and the runit service directory.
+const (
+	ServiceNATS      = "nats-server"
+	ServiceWasmcloud = "wasmcloud"
+)
+
+// PIDFile is where every rendered nats-server writes its pid; `nats-server --signal
+// reload=PIDFile` (or ldm=) addresses it without pgrep.
+const PIDFile = "/run/nats-server.pid"
+
+// RunitDir is the directory holding the runit service directories latticepush renders
+// (/etc/sv/<service>); the host's runsvdir is expected to see them through links.
+const RunitDir = "/etc/sv"
+
+// SystemdDir is where rendered systemd units are written.
+const SystemdDir = "/etc/systemd/system"
+
+// Kind says what a file is, and so what a change to it requires.
+type Kind string
+
+const (
+	// KindNATSConfig is a nats-server.conf: a change is applied by reload or restart, decided
+	// from the changed keys and confirmed by /varz config_digest.
+	KindNATSConfig Kind = "nats-config"
+	// KindEnv is the wasmCloud environment file: a change needs a restart of the host.
+	KindEnv Kind = "env"
+	// KindUnit is a systemd unit: a change needs `systemctl daemon-reload`, then a restart.
+	KindUnit Kind = "unit"
+	// KindRunit is a file of a runit service directory (run, check, control/t, log/run):
+	// runsv reads it at the next start of the service.
+	KindRunit Kind = "runit"
+)
+
+// File is one rendered file of one host.
+type File struct {
+	// Path is absolute on the host.
+	Path string
+	// Mode is the permission bits to set: 0600 for Secret files, 0755 for scripts, else 0644.
+	Mode os.FileMode
+	// Content is the exact bytes; with Options.RevealSecrets false, secrets are placeholders.
+	Content []byte
+	// Secret is true when Content holds (or, unrevealed, stands for) a secret value.
+	Secret bool
+	// Service is the service that consumes the file: ServiceNATS or ServiceWasmcloud.
+	Service string
+	Kind    Kind
+}
+
+// Options change how files are rendered.
+type Options struct {
+	// RevealSecrets writes secret values (what gets uploaded). When false every secret renders
+	// as its Placeholder, "${secret:<name>}", for plans, diffs and `render -o`.
+	RevealSecrets bool
+}
+
+// All renders every host of inv, keyed by host name.
+func All(inv *inventory.Inventory, opts Options) (map[string][]File, error) {
+	out := make(map[string][]File, len(inv.Hosts))
+	for _, h := range inv.Hosts {
+		files, err := Host(inv, h, opts)
+		if err != nil {
+			return nil, err
+		}
+		out[h.Name] = files
+	}
+	return out, nil
+}
+
+// Host renders the files host h holds, sorted by path. h must belong to inv. Errors name
+// the host and say which inventory setting to fix.
+func Host(inv *inventory.Inventory, h *inventory.Host, opts Options) ([]File, error) {
+	r := &renderer{inv: inv, h: h, opts: opts}
+	files, err := r.host()
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", h.Name, err)
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, nil
+}
+
+// renderer holds what every file of one host is rendered from.
+type renderer struct {
+	inv  *inventory.Inventory
+	h    *inventory.Host
+	opts Options
+	// usedSecret is set by secret() while one file renders.
+	usedSecret bool
+}
+
+func (r *renderer) host() ([]File, error) {
+	var files []File
+	n := r.h.NATS()
+	if n != nil {
+		conf, err := r.natsFile(n)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, conf)
+	}
+	if r.h.Wasmcloud != nil {
+		env, err := r.envFile(r.h.Wasmcloud)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, env)
+	}
+	var svc []File
+	var err error
+	switch r.h.ServiceManager {
+	case inventory.ServiceManagerSystemd:
+		svc, err = r.systemdFiles()
+	case inventory.ServiceManagerRunit:
+		svc, err = r.runitFiles()
+	default:
+		err = fmt.Errorf("service_manager %q: must be %q or %q", r.h.ServiceManager,
+			inventory.ServiceManagerSystemd, inventory.ServiceManagerRunit)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(files, svc...), nil
+}
+
+// secret returns s's value or placeholder and records that the current file holds a secret.
+// name is the secret's well-known name, used for the placeholder when s was never loaded
+// (an inventory loaded without secrets).
+func (r *renderer) secret(s inventory.Secret, name string) (string, error) {
+	r.usedSecret = true
+	if !r.opts.RevealSecrets {
+		if s.Name() == "" {
+			s = inventory.NewSecret(name, "", "")
+		}
+		return s.Placeholder(), nil
+	}
+	if !s.IsSet() {
+		return "", fmt.Errorf("secret %s has no value: load the inventory with its secrets "+
+			"(`latticepush secrets` generates missing ones)", name)
+	}
+	return s.Reveal(), nil
+}
+
+// file wraps content rendered for service, resetting the secret tracking.
+func (r *renderer) file(path string, kind Kind, service string, content []byte, mode os.FileMode) File {
+	f := File{Path: path, Mode: mode, Content: content, Secret: r.usedSecret, Service: service, Kind: kind}
+	if f.Secret {
+		f.Mode = 0o600
+	}
+	r.usedSecret = false
+	return f
+}
+
+// header is the first comment line of every file: who wrote it for which host. It holds
+// nothing that changes with other hosts.
+func (r *renderer) header() string {
+	return "# Generated by latticepush for " + r.h.Name + ". Do not edit: changes are overwritten by the next apply.\n"
+}
