@@ -1,0 +1,19 @@
+// Package lab brings up a real multi-host fleet on one Linux machine, for latticepush's tests,
+// benchmarks and demo. Each host is a network namespace with its own address on a per-lab
+// bridge, plus mount, UTS and PID namespaces whose process 1 is runit's runsvdir supervising a
+// real OpenSSH sshd. Every host has its own /etc and /var (overlays over the machine's), its
+// own /root, /home, /etc/nats, /var/lib/nats, /etc/wasmcloud and runit directories (/etc/sv,
+// /etc/service), a fresh /run and /tmp, and /usr/local/bin holding the binaries the Spec names.
+//
+// Root logs in with the lab's ed25519 key; so does SudoUser, a non-root user with passwordless
+// sudo. Host keys are checked: the lab writes a known_hosts file and an ssh_config.
+//
+// Labs are registered under BaseDir. Two labs never share a bridge, an address range or a name;
+// allocation happens under a lock. Down removes everything a lab created (processes it started,
+// namespaces, links, state) and works on a half-built or crashed lab. A lab that is not
+// Persistent belongs to the process that created it: once that process is gone, the next Up
+// (or DownStale) removes it, so an interrupted test run cannot leave hosts behind for long.
+//
+// The package needs root and the tools named by Prerequisites; it never changes the machine's
+// own /etc. It prints nothing.
+package lab
