@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
@@ -91,8 +92,25 @@ func (l *Loader) LoadSource(filename string, src []byte, opts Options) (*Invento
 	if !opts.SkipSecrets {
 		diags = append(diags, loadSecrets(inv, d, opts)...)
 	}
+	sortDiagnostics(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	return inv, diags
+}
+
+// sortDiagnostics orders diagnostics as the file reads: by file, then position; those without
+// a source range first.
+func sortDiagnostics(diags hcl.Diagnostics) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		default:
+			return a.Start.Byte < b.Start.Byte
+		}
+	})
 }

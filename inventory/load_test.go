@@ -142,3 +142,52 @@ func TestGenerateSecrets_ThenLoad(t *testing.T) {
 		t.Errorf("without env: %v", diags)
 	}
 }
+
+// TestExamplesValidate loads every example with secrets generated for it, as an operator
+// would after `latticepush secrets`: each must load with no diagnostic at all.
+func TestExamplesValidate(t *testing.T) {
+	examples, err := filepath.Glob(filepath.Join("..", "examples", "*", "inventory.hcl"))
+	if err != nil || len(examples) < 3 {
+		t.Fatalf("examples: %v, %v", examples, err)
+	}
+	// Copy the whole tree: domain-change shares the lab's secrets file.
+	root := t.TempDir()
+	for _, src := range examples {
+		name := filepath.Base(filepath.Dir(src))
+		raw, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(root, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name, "inventory.hcl"), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, src := range examples {
+		name := filepath.Base(filepath.Dir(src))
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(root, name, "inventory.hcl")
+			inv, diags := Load(path, Options{SkipSecrets: true})
+			if len(diags) > 0 {
+				t.Fatalf("Load without secrets:\n%s", dumpDiags(diags))
+			}
+			if _, err := GenerateSecrets(inv, Options{LookupEnv: noEnv}); err != nil {
+				t.Fatal(err)
+			}
+			inv, diags = Load(path, Options{LookupEnv: noEnv})
+			if len(diags) > 0 {
+				t.Fatalf("Load:\n%s", dumpDiags(diags))
+			}
+			for _, h := range inv.Hosts {
+				if h.Wasmcloud != nil && !h.Wasmcloud.HostSeed.IsSet() {
+					t.Errorf("%s: no host seed", h.Name)
+				}
+			}
+			if !inv.Auth.LeafPassword.IsSet() {
+				t.Error("no leaf password")
+			}
+		})
+	}
+}

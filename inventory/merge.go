@@ -34,10 +34,18 @@ type decoded struct {
 	roles map[string]*roleBlock // the first block of each known role
 	hosts map[*Host]*hostBlock
 	diags hcl.Diagnostics // problems found while resolving (duplicate or unknown roles)
+	// unknownRoles marks hosts that list a role that does not exist, so validation does not
+	// pile consequences onto the "Unknown role" error.
+	unknownRoles map[*hostBlock]bool
 }
 
 func newDecoded(fs *fileSchema) *decoded {
-	return &decoded{fs: fs, roles: map[string]*roleBlock{}, hosts: map[*Host]*hostBlock{}}
+	return &decoded{
+		fs:           fs,
+		roles:        map[string]*roleBlock{},
+		hosts:        map[*Host]*hostBlock{},
+		unknownRoles: map[*hostBlock]bool{},
+	}
 }
 
 var knownRoles = []string{RoleHub, RoleLeaf, RoleWasmcloud}
@@ -125,6 +133,7 @@ func (d *decoded) resolveHost(hb *hostBlock) *Host {
 	for _, r := range hb.Roles {
 		if !slices.Contains(knownRoles, r) {
 			d.diags = append(d.diags, unknownRole(r, hb.RolesRange))
+			d.unknownRoles[hb] = true
 			continue
 		}
 		if !slices.Contains(h.Roles, r) {

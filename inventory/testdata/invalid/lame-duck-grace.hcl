@@ -1,0 +1,20 @@
+lattice "default" {
+  js_domain = "hub"
+}
+
+role "hub" {
+  nats {
+    cluster_name           = "hub"
+    lame_duck_grace_period = "45s"
+  }
+}
+
+host "hub-1" {
+  address = "10.0.0.11"
+  roles   = ["hub"]
+}
+
+host "edge-1" {
+  address = "10.0.1.21"
+  roles   = ["leaf", "wasmcloud"]
+}
