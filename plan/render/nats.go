@@ -90,8 +90,8 @@ func lameDuck(n *inventory.NATS) (time.Duration, error) {
 	return grace + dur, nil
 }
 
-// jetstream writes a jetstream block homing domain.
-func jetstream(w *confWriter, n *inventory.NATS, domain string) error {
+// jetStreamBlock writes a jetstream block homing domain.
+func jetStreamBlock(w *confWriter, n *inventory.NATS, domain string) error {
 	if n.StoreDir == "" {
 		return fmt.Errorf("JetStream needs store_dir")
 	}
@@ -131,7 +131,7 @@ func (r *renderer) hubConf(w *confWriter, n *inventory.NATS) error {
 	}
 
 	w.line("")
-	if err := jetstream(w, n, r.inv.Lattice.JSDomain); err != nil {
+	if err := jetStreamBlock(w, n, r.inv.Lattice.JSDomain); err != nil {
 		return err
 	}
 
@@ -233,7 +233,7 @@ func (r *renderer) leafConf(w *confWriter, n *inventory.NATS) error {
 	}
 	if n.JetStreamDomain != "" {
 		w.line("")
-		if err := jetstream(w, n, n.JetStreamDomain); err != nil {
+		if err := jetStreamBlock(w, n, n.JetStreamDomain); err != nil {
 			return err
 		}
 	}
