@@ -92,7 +92,7 @@ func (d *decoded) resolve(filename, dir, digest string) *Inventory {
 				Severity: hcl.DiagError,
 				Summary:  "Duplicate role block",
 				Detail: fmt.Sprintf("Role %q is already declared at %s. Merge the two blocks into one.",
-					rb.Name, prev.DeclRange),
+					rb.Name, pos(prev.DeclRange)),
 				Subject: rb.NameRange.Ptr(),
 			})
 			continue

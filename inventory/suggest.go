@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/agext/levenshtein"
+	"github.com/hashicorp/hcl/v2"
 )
 
 // didYouMean returns ` Did you mean "x"?` for the candidate closest to given, or "" when none
@@ -19,4 +20,9 @@ func didYouMean(given string, candidates []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" Did you mean %q?", best)
+}
+
+// pos formats where r starts as file:line:col, the form editors and the CLI use.
+func pos(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }

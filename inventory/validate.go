@@ -205,7 +205,7 @@ func (v *validator) uniqueNames() {
 		}
 		if prev, dup := seen[hb.Name]; dup {
 			v.errorf(hb.NameRange, "Duplicate host",
-				"Host %q is already declared at %s. Rename one of them or merge the two blocks.", hb.Name, prev.DeclRange)
+				"Host %q is already declared at %s. Rename one of them or merge the two blocks.", hb.Name, pos(prev.DeclRange))
 			continue
 		}
 		seen[hb.Name] = hb

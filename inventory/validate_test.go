@@ -72,7 +72,7 @@ func TestLoad_Rules(t *testing.T) {
 		{"leaf-domain-is-hub-domain", []wantDiag{errorAt(20, "Leaf domain equals the hub domain", `Give the leaf its own domain (e.g. "edge-1")`)}},
 		{"duplicate-leaf-domain", []wantDiag{errorAt(33, "Duplicate leaf domain", `edge-2 and edge-3 both have jetstream_domain "edge"`)}},
 		{"hub-own-domain", []wantDiag{errorAt(15, "jetstream_domain on a hub", "Remove it here")}},
-		{"duplicate-host", []wantDiag{errorAt(21, "Duplicate host", "duplicate-host.hcl:16,1-14")}},
+		{"duplicate-host", []wantDiag{errorAt(21, "Duplicate host", "duplicate-host.hcl:16:1.")}},
 		{"host-name-space", []wantDiag{errorAt(16, "Invalid host name", "(no spaces)")}},
 		{"duplicate-server-name", []wantDiag{errorAt(25, "Duplicate server_name", `edge-1 and edge-2 both use server_name "edge-1"`)}},
 		{"two-hub-clusters", []wantDiag{errorAt(30, "More than one hub cluster", `hub-3 is in cluster "other" but hub hub-1 is in cluster "hub"`)}},

@@ -1,0 +1,29 @@
+# validate --json golden input: one warning (two hubs) and two errors.
+lattice "default" {
+  js_domain = "hub"
+}
+
+role "hub" {
+  nats {
+    cluster_name = "hub"
+  }
+}
+
+host "hub-1" {
+  address = "10.0.0.11"
+  roles   = ["hub"]
+}
+
+host "hub-2" {
+  address = "10.0.0.12"
+  roles   = ["hub"]
+}
+
+host "edge-1" {
+  address = "10.0.1.21"
+  roles   = ["leaf"]
+  nats {
+    jetstream_domain = "hub"
+    client_prot      = 4222
+  }
+}
