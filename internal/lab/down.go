@@ -78,7 +78,7 @@ func (f *Fleet) stopServices(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var g errgroup.Group
-	g.SetLimit(16)
+	g.SetLimit(64) // mostly waiting: sv polls the service's status every ~420 ms
 	for _, h := range f.st.Hosts {
 		init := h.initOf()
 		if !init.alive() {

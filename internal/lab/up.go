@@ -240,8 +240,8 @@ func (f *Fleet) waitSSH(ctx context.Context, exited <-chan string) error {
 	go func() {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(64)
-		for _, h := range f.Hosts {
-			g.Go(func() error { return waitBanner(gctx, netip.AddrPortFrom(h.Addr, 22).String()) })
+		for _, h := range f.st.Hosts {
+			g.Go(func() error { return waitBanner(gctx, h.Veth, netip.AddrPortFrom(h.Addr, 22).String()) })
 		}
 		done <- g.Wait()
 	}()
@@ -258,11 +258,21 @@ func (f *Fleet) waitSSH(ctx context.Context, exited <-chan string) error {
 	}
 }
 
-// waitBanner dials addr until it sends an SSH banner or ctx ends.
-func waitBanner(ctx context.Context, addr string) error {
+// waitBanner dials addr until it sends an SSH banner or ctx ends. It dials only once the
+// host's link is up (its init sets the address first): a SYN sent earlier waits a full ARP
+// retransmit interval (1 s) for an answer.
+func waitBanner(ctx context.Context, veth, addr string) error {
 	var d net.Dialer
+	operstate := "/sys/class/net/" + veth + "/operstate"
 	for {
-		conn, err := d.DialContext(ctx, "tcp", addr)
+		var err error
+		if b, _ := os.ReadFile(operstate); string(bytes.TrimSpace(b)) != "up" {
+			err = errors.New("link down")
+		}
+		var conn net.Conn
+		if err == nil {
+			conn, err = d.DialContext(ctx, "tcp", addr)
+		}
 		if err == nil {
 			conn.SetDeadline(time.Now().Add(2 * time.Second))
 			line, rerr := bufio.NewReader(conn).ReadString('\n')
