@@ -1,0 +1,126 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/latticepush/latticepush/internal/testenv"
+	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/remote/sshtest"
+)
+
+// TestRunit_RealSupervisor drives a real runsvdir supervising a real nats-server through
+// an in-process SSH connection: enable, restart (a new pid), lame-duck stop (the process
+// exits and is not restarted), start again.
+func TestRunit_RealSupervisor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts runsvdir and nats-server")
+	}
+	runsvdir := testenv.RequireCommand(t, "runsvdir")
+	testenv.RequireCommand(t, "sv")
+	natsServer := testenv.NATSServer(t)
+
+	root := t.TempDir()
+	svDir, serviceDir := filepath.Join(root, "sv"), filepath.Join(root, "service")
+	os.MkdirAll(filepath.Join(svDir, "nats"), 0o755)
+	os.MkdirAll(serviceDir, 0o755)
+	port := freePort(t)
+	conf := filepath.Join(root, "nats.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("listen: 127.0.0.1:%d\nlame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n", port)), 0o644)
+	run := fmt.Sprintf("#!/bin/sh\nexec %s -c %s 2>&1\n", natsServer, conf)
+	os.WriteFile(filepath.Join(svDir, "nats", "run"), []byte(run), 0o755)
+	past := time.Now().Add(-2 * time.Second)
+	os.Chtimes(serviceDir, past, past)
+
+	sup := exec.Command(runsvdir, serviceDir)
+	if err := sup.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		exec.Command("sv", "-w", "5", "down", filepath.Join(serviceDir, "nats")).Run()
+		sup.Process.Signal(syscall.SIGHUP) // runsvdir TERMs its runsv children and exits
+		sup.Wait()
+	})
+
+	srv := sshtest.New(t)
+	c := dialTest(t, srv)
+	m, _ := New("runit", c, Options{Wait: 15 * time.Second, ServiceDir: serviceDir, SvDir: svDir})
+	ctx := context.Background()
+	pidFile := filepath.Join(serviceDir, "nats", "supervise", "pid")
+
+	if err := m.Enable(ctx, "nats"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx, "nats"); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, m, true)
+	before, _ := os.ReadFile(pidFile)
+	if err := m.Restart(ctx, "nats"); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(pidFile)
+	if strings.TrimSpace(string(before)) == strings.TrimSpace(string(after)) {
+		st, _ := exec.Command("sv", "status", filepath.Join(serviceDir, "nats")).CombinedOutput()
+		t.Fatalf("restart kept pid %s (%s)", before, st)
+	}
+	if err := m.LameDuckStop(ctx, "nats", natsServer); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, m, false)
+	if conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+		conn.Close()
+		t.Fatal("nats-server still answers after lame-duck stop")
+	}
+	if err := m.Start(ctx, "nats"); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, m, true)
+}
+
+func waitActive(t *testing.T, m Manager, want bool) {
+	t.Helper()
+	for range 50 {
+		if ok, err := m.IsActive(context.Background(), "nats"); err != nil {
+			t.Fatal(err)
+		} else if ok == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("service never became active=%v", want)
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func dialTest(t *testing.T, srv *sshtest.Server) *remote.Client {
+	t.Helper()
+	dir := t.TempDir()
+	signer, priv := sshtest.NewKey(t)
+	sshtest.WriteKey(t, filepath.Join(dir, "id"), priv, nil)
+	srv.Authorize(signer.PublicKey())
+	os.WriteFile(filepath.Join(dir, "known_hosts"), []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	p := remote.NewPool(remote.Options{AgentSocket: "none"})
+	t.Cleanup(func() { p.Close() })
+	c, err := p.Connect(context.Background(), remote.Target{Address: "127.0.0.1", Port: srv.Port(), User: "t",
+		IdentityFiles: []string{filepath.Join(dir, "id")}, KnownHostsFile: filepath.Join(dir, "known_hosts"), ConfigFile: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
