@@ -60,7 +60,8 @@ func (c *Client) Lattice() string { return c.lattice }
 // expected; a missing expected id is not an error (compare the result yourself).
 //
 // The returned hosts are valid even when err is not nil: err joins the problems with
-// individual replies (not a 1.x envelope, success=false, ErrDuplicateHost). If ctx ends before
+// individual replies (not a 1.x envelope, success=false, ErrDuplicateHost; duplicates are
+// only seen while Ping still gathers, so use no expect set to look for them). If ctx ends before
 // the window, Ping returns what it has gathered with ctx.Err().
 func (c *Client) Ping(ctx context.Context, expect []string, window time.Duration) ([]Host, error) {
 	if window <= 0 {
