@@ -36,6 +36,11 @@ type Options struct {
 	Replace []string
 }
 
+// OptionsOf returns the options a saved plan was made with, to rebuild it for comparison.
+func OptionsOf(p *Plan) Options {
+	return Options{Targets: p.Targets, Excludes: p.Excludes, Replace: p.Replace, AllowDomainChange: p.Cutover != nil}
+}
+
 // Selected reports whether host is in scope under Targets and Excludes.
 func (o Options) Selected(host string) bool {
 	for _, e := range o.Excludes {
@@ -104,6 +109,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		Domain:          inv.Lattice.JSDomain,
 		Targets:         opts.Targets,
 		Excludes:        opts.Excludes,
+		Replace:         opts.Replace,
 		Fingerprints:    map[string]string{},
 	}
 	red := newRedactor(inv)

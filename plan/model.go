@@ -123,16 +123,18 @@ type CutoverInfo struct {
 
 // Plan is what apply will do: units, waves, and the facts that drove each decision.
 type Plan struct {
-	FormatVersion   string       `json:"format_version"`
-	Inventory       string       `json:"inventory"`
-	InventoryDigest string       `json:"inventory_digest"`
-	Lattice         string       `json:"lattice"`
-	Domain          string       `json:"js_domain"`
-	Targets         []string     `json:"targets,omitempty"`
-	Excludes        []string     `json:"excludes,omitempty"`
-	Units           []*Unit      `json:"units"`
-	Waves           []Wave       `json:"waves"`
-	Cutover         *CutoverInfo `json:"cutover,omitempty"`
+	FormatVersion   string   `json:"format_version"`
+	Inventory       string   `json:"inventory"`
+	InventoryDigest string   `json:"inventory_digest"`
+	Lattice         string   `json:"lattice"`
+	Domain          string   `json:"js_domain"`
+	Targets         []string `json:"targets,omitempty"`
+	Excludes        []string `json:"excludes,omitempty"`
+	// Replace names the hub nodes whose identity change was allowed (-replace).
+	Replace []string     `json:"replace,omitempty"`
+	Units   []*Unit      `json:"units"`
+	Waves   []Wave       `json:"waves"`
+	Cutover *CutoverInfo `json:"cutover,omitempty"`
 	// EnsureBuckets says apply creates the lattice buckets on the hub (with the hub's replica
 	// count) after the hub wave when they are missing. Replicas is that count.
 	EnsureBuckets  bool          `json:"ensure_buckets"`

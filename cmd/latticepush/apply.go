@@ -1,13 +1,194 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/latticepush/latticepush/plan"
+)
 
 func newApplyCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "apply",
-		Short: "apply (not implemented yet)",
+	var f planFlags
+	var autoApprove bool
+	cmd := &cobra.Command{
+		Use:   "apply PLANFILE | INVENTORY",
+		Short: "carry out a plan: stage, swap, reload or restart hub first, gated, then verify",
+		Long: `apply locks every host, re-observes it and refuses a stale plan, uploads every changed file
+next to its destination, checks staged configs with each host's own nats-server, then runs
+the waves: hub nodes one at a time (meta leader last), leaves and wasmCloud hosts in batches,
+each gated by the checks of ` + "`latticepush verify`" + `. A failed gate restores that host's previous
+files and restarts it; the rollout stops once the role's max_failures is exceeded. Then it
+verifies the whole lattice, leaves an audit record on each changed host and unlocks.
+
+Given an inventory, apply plans first and asks before changing anything (--auto-approve skips
+the question). Given a saved plan file, it applies exactly that plan or refuses it.
+
+` + exitCodesHelp,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errNotYet("apply")
+			ctx := cmd.Context()
+			saved, invPath, err := readPlanArg(args[0])
+			if err != nil {
+				return err
+			}
+			opts := f.options()
+			if saved != nil {
+				opts = plan.OptionsOf(saved)
+			}
+			s, err := g.newSession(ctx, invPath, opts)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			p := saved
+			if p == nil {
+				if p, err = s.plan(ctx); err != nil {
+					return err
+				}
+				if !f.json {
+					g.printPlan(p)
+				}
+				if !p.HasChanges() {
+					if f.json {
+						return g.emitJSON(map[string]any{"type": "result", "changes": false})
+					}
+					return nil
+				}
+				if !autoApprove {
+					if err := g.confirm(); err != nil {
+						return err
+					}
+				}
+			}
+			events := g.progress(f.json)
+			res, err := plan.Apply(ctx, p, s.probes, s.build, s.fleet, s.gates(), plan.ApplyOptions{Owner: lockOwner(args), Events: events})
+			return g.finishApply(res, err, f.json)
 		},
 	}
+	f.add(cmd)
+	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking (for CI)")
+	return cmd
+}
+
+// readPlanArg tells a saved plan file from an inventory. For a plan it returns the plan and
+// the inventory it was made from.
+func readPlanArg(path string) (*plan.Plan, string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
+		return nil, path, nil
+	}
+	p, err := plan.Read(bytes.NewReader(data))
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	return p, p.Inventory, nil
+}
+
+// confirm asks the operator to type "yes" on a terminal.
+func (g *globals) confirm() error {
+	in, ok := g.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) {
+		return errors.New("apply needs confirmation, and standard input is not a terminal: review the plan and pass --auto-approve, or save it with `plan --out FILE` and apply the file")
+	}
+	fmt.Fprint(g.stdout, "\nDo you want to apply these changes? Only 'yes' will be accepted: ")
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		return errAborted
+	}
+	return nil
+}
+
+// progress returns the event sink: JSON lines, or one plain line per event.
+func (g *globals) progress(asJSON bool) func(plan.Event) {
+	start := time.Now()
+	return func(e plan.Event) {
+		if asJSON {
+			_ = g.emitJSON(e)
+			return
+		}
+		t := fmt.Sprintf("[%6.1fs]", time.Since(start).Seconds())
+		switch e.Type {
+		case "phase":
+			fmt.Fprintf(g.stdout, "%s == %s: %s\n", t, e.Phase, e.Message)
+		case "unit_start":
+			fmt.Fprintf(g.stdout, "%s    %s: %s ...\n", t, e.Unit, e.Action)
+		case "wait":
+			fmt.Fprintf(g.stdout, "%s    %s: %s\n", t, e.Unit, e.Message)
+		case "unit_done":
+			fmt.Fprintf(g.stdout, "%s    %s: done (%.1fs)\n", t, orWave(e), e.Elapsed)
+		case "unit_failed":
+			fmt.Fprintf(g.stdout, "%s    %s: FAILED: %s\n", t, orWave(e), e.Message)
+		case "rolled_back":
+			fmt.Fprintf(g.stdout, "%s    %s: rolled back: %s\n", t, e.Unit, e.Message)
+		default:
+			fmt.Fprintf(g.stdout, "%s    %s: %s\n", t, e.Type, e.Message)
+		}
+	}
+}
+
+func orWave(e plan.Event) string {
+	if e.Unit != "" {
+		return e.Unit
+	}
+	return e.Wave
+}
+
+func (g *globals) emitJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(g.stdout, "%s\n", b)
+	return err
+}
+
+// finishApply prints the per-unit table (or the JSON result) and maps the outcome to an exit
+// code: 1 for a failed or rolled-back apply, 3 when the final verification failed.
+func (g *globals) finishApply(res *plan.Result, err error, asJSON bool) error {
+	if asJSON {
+		doc := map[string]any{"type": "result", "result": res}
+		if err != nil {
+			doc["error"] = err.Error()
+		}
+		_ = g.emitJSON(doc)
+	} else if res != nil && len(res.Units) > 0 {
+		fmt.Fprintln(g.stdout, "\nUnit                      Action    Result        Time")
+		for _, u := range res.Units {
+			fmt.Fprintf(g.stdout, "%-25s %-9s %-13s %5.1fs\n", u.Unit, u.Action, u.Result, u.Duration)
+		}
+		if res.Verify != "" {
+			fmt.Fprintf(g.stdout, "\nVerify: %s\n", res.Verify)
+		}
+	}
+	switch {
+	case err != nil && errors.Is(err, context.Canceled):
+		return &exitStatus{code: exitCanceled, err: fmt.Errorf("interrupted: %w", err)}
+	case err != nil:
+		if asJSON {
+			return silentExit(exitError)
+		}
+		return &exitStatus{code: exitError, err: err}
+	case res != nil && res.VerifyError != "":
+		if !asJSON {
+			fmt.Fprintf(g.stderr, "Verify failed after apply: %s\nRun `latticepush verify` for the details.\n", res.VerifyError)
+		}
+		return silentExit(exitVerify)
+	}
+	if !asJSON {
+		fmt.Fprintln(g.stdout, "\nApply complete.")
+	}
+	return nil
 }

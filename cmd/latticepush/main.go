@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -25,10 +26,28 @@ func main() {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRootCommand(g)
-	root.SetArgs(args)
+	root.SetArgs(normalizeFlags(args))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	return g.exitCode(err)
+}
+
+// normalizeFlags accepts Terraform's single-dash long flags (-json, -out=F, -auto-approve)
+// by rewriting them to the double-dash form cobra parses. Single-letter flags (-o DIR) and
+// everything after "--" are left alone.
+func normalizeFlags(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		name, _, _ := strings.Cut(a, "=")
+		if len(name) > 2 && a[0] == '-' && a[1] != '-' {
+			a = "-" + a
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -1,13 +1,214 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/latticepush/latticepush/internal/fleet"
+	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/verify"
+)
+
+// planFlags are the options plan and apply share.
+type planFlags struct {
+	targets           []string
+	excludes          []string
+	allowDomainChange bool
+	replace           []string
+	json              bool
+}
+
+func (f *planFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringSliceVar(&f.targets, "target", nil, "only these hosts (repeatable, or comma-separated)")
+	cmd.Flags().StringSliceVar(&f.excludes, "exclude", nil, "never these hosts (repeatable, or comma-separated)")
+	cmd.Flags().BoolVar(&f.allowDomainChange, "allow-domain-change", false, "allow a JetStream domain cutover (every hub stops, then starts)")
+	cmd.Flags().StringSliceVar(&f.replace, "replace", nil, "hub nodes whose server_name or cluster name may change (node replacement)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "machine-readable output")
+}
+
+func (f *planFlags) options() plan.Options {
+	return plan.Options{Targets: f.targets, Excludes: f.excludes, AllowDomainChange: f.allowDomainChange, Replace: f.replace}
+}
 
 func newPlanCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "plan",
-		Short: "plan (not implemented yet)",
+	var f planFlags
+	var out string
+	var detailed bool
+	cmd := &cobra.Command{
+		Use:   "plan INVENTORY",
+		Short: "show what apply would change, on which host, in which order",
+		Long: `plan connects to every host (one SSH connection each, bounded in parallel), observes the
+managed files, services and running nats-server config in one round trip per host, and
+shows per unit (a service on a host) whether it is unchanged, reloaded, restarted or cut
+over, with a unified diff of every file (secrets redacted) and the waves apply will run.
+
+With --out FILE the plan is saved (mode 0600, no secrets) for ` + "`latticepush apply FILE`" + `, which
+refuses it if anything it observed has changed since.
+
+` + exitCodesHelp,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errNotYet("plan")
+			s, err := g.newSession(cmd.Context(), args[0], f.options())
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			p, err := s.plan(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				if err := writePlanFile(out, p); err != nil {
+					return err
+				}
+			}
+			if f.json {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(p); err != nil {
+					return err
+				}
+			} else {
+				g.printPlan(p)
+				if out != "" {
+					fmt.Fprintf(g.stdout, "\nSaved the plan to %s. Apply exactly this plan with:\n  latticepush apply %s\n", out, out)
+				}
+			}
+			if detailed && p.HasChanges() {
+				return silentExit(exitChanges)
+			}
+			return nil
 		},
 	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file (mode 0600) for apply")
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when the plan has changes, 0 when it has none")
+	return cmd
 }
+
+// session is one command's connection to the fleet: the inventory, its rendered files, the
+// SSH pool and the adapters plan and verify run over.
+type session struct {
+	inv     *inventory.Inventory
+	desired plan.Desired
+	opts    plan.Options
+	pool    *remote.Pool
+	fleet   *fleet.Fleet
+	probes  []plan.Probe
+}
+
+func (g *globals) newSession(ctx context.Context, path string, opts plan.Options) (*session, error) {
+	inv, err := g.loadInventory(path, inventory.Options{})
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range append(append([]string{}, opts.Targets...), opts.Excludes...) {
+		if inv.Host(name) == nil {
+			return nil, fmt.Errorf("no host %q in %s: -target and -exclude take host names", name, path)
+		}
+	}
+	desired, err := plan.Render(inv)
+	if err != nil {
+		return nil, err
+	}
+	pool := remote.NewPool(g.remoteOptions())
+	s := &session{inv: inv, desired: desired, opts: opts, pool: pool, fleet: fleet.New(inv, pool, fleet.Options{})}
+	s.probes = plan.Probes(inv, desired, opts)
+	return s, nil
+}
+
+// remoteOptions asks for key passphrases and the sudo password on the terminal, when there
+// is one; without a terminal such hosts fail with an error that says so.
+func (g *globals) remoteOptions() remote.Options {
+	var o remote.Options
+	in, ok := g.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) {
+		return o
+	}
+	o.Passphrase = func(keyFile string) ([]byte, error) {
+		fmt.Fprintf(g.stderr, "Passphrase for %s: ", keyFile)
+		defer fmt.Fprintln(g.stderr)
+		return term.ReadPassword(int(in.Fd()))
+	}
+	o.BecomePassword = func() ([]byte, error) {
+		fmt.Fprint(g.stderr, "sudo password: ")
+		defer fmt.Fprintln(g.stderr)
+		return term.ReadPassword(int(in.Fd()))
+	}
+	return o
+}
+
+func (s *session) close() { s.pool.Close() }
+
+func (s *session) plan(ctx context.Context) (*plan.Plan, error) {
+	facts := s.fleet.Observe(ctx, s.probes)
+	if err := ctx.Err(); err != nil {
+		return nil, errCanceled
+	}
+	return s.build(facts)
+}
+
+func (s *session) build(facts map[string]plan.Facts) (*plan.Plan, error) {
+	p, err := plan.Build(s.inv, s.desired, facts, s.opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot plan:\n%w", err)
+	}
+	if abs, err := filepath.Abs(s.inv.Filename); err == nil {
+		p.Inventory = abs
+	}
+	return p, nil
+}
+
+func (s *session) gates() *fleet.Gates {
+	return fleet.NewGates(s.fleet, verify.Options{})
+}
+
+// writePlanFile writes p to path with mode 0600, atomically.
+func writePlanFile(path string, p *plan.Plan) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".latticepush-plan-*")
+	if err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := plan.Write(tmp, p); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	return nil
+}
+
+// lockOwner says who holds the host locks during an apply.
+func lockOwner(args []string) plan.LockOwner {
+	o := plan.LockOwner{PID: os.Getpid(), Time: time.Now().UTC(), Command: "latticepush apply"}
+	if u, err := user.Current(); err == nil {
+		o.User = u.Username
+	}
+	o.Host, _ = os.Hostname()
+	if len(args) > 0 {
+		o.Command += " " + args[0]
+	}
+	return o
+}
+
+var errAborted = errors.New("apply canceled: nothing was changed")

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/latticepush/latticepush/plan"
+)
+
+// printPlan writes the human view of a plan: per host, each unit's action and reasons and
+// every changed file's diff (already redacted), then the waves in order and a summary.
+func (g *globals) printPlan(p *plan.Plan) {
+	w := g.stdout
+	color, _ := g.terminal(w)
+	paint := func(a plan.Action, s string) string {
+		if !color {
+			return s
+		}
+		switch a {
+		case plan.Reload:
+			return "\x1b[33m" + s + "\x1b[0m"
+		case plan.Restart:
+			return "\x1b[35m" + s + "\x1b[0m"
+		case plan.Cutover:
+			return "\x1b[31;1m" + s + "\x1b[0m"
+		}
+		return s
+	}
+	fmt.Fprintf(w, "Lattice %q, JetStream domain %q (inventory %s)\n", p.Lattice, p.Domain, p.Inventory)
+	if p.Cutover != nil {
+		fmt.Fprintf(w, "\n%s JetStream domain cutover: %s -> %s\n", paint(plan.Cutover, "!!"), p.Cutover.From, p.Cutover.To)
+		for _, c := range p.Cutover.Consequences {
+			fmt.Fprintf(w, "   - %s\n", c)
+		}
+	}
+	host := ""
+	for _, u := range p.Units {
+		if !u.Changes() {
+			continue
+		}
+		if u.Host != host {
+			host = u.Host
+			fmt.Fprintf(w, "\n  %s\n", host)
+		}
+		what := string(u.Action)
+		if u.Start {
+			what = "start"
+		} else if u.Action == plan.Noop {
+			what = "update files"
+		}
+		fmt.Fprintf(w, "  %s %s: %s\n", paint(u.Action, fmt.Sprintf("%3s", u.Action.Symbol())), u.Service, what)
+		for _, r := range u.Reasons {
+			fmt.Fprintf(w, "        %s\n", r)
+		}
+		for _, f := range u.Files {
+			mode := fmt.Sprintf("%04o", f.Mode)
+			if f.Op == "mode" || (f.OldMode != 0 && f.OldMode != f.Mode) {
+				mode = fmt.Sprintf("%04o -> %04o", f.OldMode, f.Mode)
+			}
+			fmt.Fprintf(w, "        %s %s (%s)\n", fileSymbol(f.Op), f.Path, mode)
+			writeIndented(w, f.Diff, "          ", color)
+		}
+	}
+	if len(p.Waves) > 0 {
+		fmt.Fprintf(w, "\nWaves, each gated before the next:\n")
+		for i, wave := range p.Waves {
+			var steps []string
+			for _, b := range wave.Batches {
+				steps = append(steps, strings.Join(hostsOf(b), " + "))
+			}
+			line := strings.Join(steps, " -> ")
+			if len(wave.GateOnly) > 0 {
+				if line != "" {
+					line += "; "
+				}
+				line += "then gate " + strings.Join(hostsOf(wave.GateOnly), ", ")
+			}
+			fmt.Fprintf(w, "  %d. %-9s %s\n", i+1, wave.Name, line)
+		}
+	}
+	for _, u := range p.Unreachable {
+		fmt.Fprintf(w, "\nUnreachable, left out: %s (%s): %s\n", u.Host, strings.Join(u.Roles, ", "), u.Error)
+	}
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(w, "\nWarning: %s\n", warn)
+	}
+	fmt.Fprintf(w, "\n%s\n", p.Summary())
+	if !p.HasChanges() {
+		fmt.Fprintln(w, "No changes: every host runs what the inventory says.")
+	}
+}
+
+func fileSymbol(op string) string {
+	switch op {
+	case "create":
+		return "+"
+	case "mode":
+		return "m"
+	}
+	return "~"
+}
+
+func hostsOf(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		h, svc, _ := strings.Cut(id, "/")
+		out[i] = h
+		if svc == plan.ServiceWasmcloud {
+			out[i] = h + "(wasmcloud)"
+		}
+	}
+	return out
+}
+
+func writeIndented(w io.Writer, diff, indent string, color bool) {
+	if diff == "" {
+		return
+	}
+	for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
+		if color {
+			switch {
+			case strings.HasPrefix(l, "+") && !strings.HasPrefix(l, "+++"):
+				l = "\x1b[32m" + l + "\x1b[0m"
+			case strings.HasPrefix(l, "-") && !strings.HasPrefix(l, "---"):
+				l = "\x1b[31m" + l + "\x1b[0m"
+			}
+		}
+		fmt.Fprintf(w, "%s%s\n", indent, l)
+	}
+}

@@ -1,0 +1,246 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/remote/service"
+)
+
+// AuditLog is where apply appends its record on every host it changed (one JSON per line).
+const AuditLog = "/var/lib/latticepush/audit.log"
+
+// Fleet implements plan.Fleet over one remote.Pool: one SSH connection per host, dialled on
+// first use and shared by facts, uploads, service commands and forwarded connections.
+type Fleet struct {
+	inv  *inventory.Inventory
+	pool *remote.Pool
+	// Parallelism bounds hosts worked on at once; default the inventory's parallelism.
+	parallelism int
+	// ServiceWait bounds a service manager's wait for a state change.
+	serviceWait time.Duration
+	lockOpts    remote.LockOptions
+}
+
+// Options tune a Fleet.
+type Options struct {
+	Parallelism int           // default: the highest parallelism in the inventory, else 32
+	ServiceWait time.Duration // default 90s (a lame-duck stop takes grace + a little)
+	Lock        remote.LockOptions
+}
+
+// New returns a Fleet for inv's hosts over pool. The caller closes the pool.
+func New(inv *inventory.Inventory, pool *remote.Pool, opts Options) *Fleet {
+	f := &Fleet{inv: inv, pool: pool, parallelism: opts.Parallelism, serviceWait: opts.ServiceWait, lockOpts: opts.Lock}
+	if f.parallelism <= 0 {
+		for _, h := range inv.Hosts {
+			f.parallelism = max(f.parallelism, h.Parallelism)
+		}
+		if f.parallelism <= 0 {
+			f.parallelism = 32
+		}
+	}
+	if f.serviceWait <= 0 {
+		f.serviceWait = 90 * time.Second
+	}
+	return f
+}
+
+var _ plan.Fleet = (*Fleet)(nil)
+
+func (f *Fleet) client(ctx context.Context, name string) (*remote.Client, error) {
+	h := f.inv.Host(name)
+	if h == nil {
+		return nil, fmt.Errorf("%s: not in the inventory", name)
+	}
+	return f.pool.Connect(ctx, Target(h))
+}
+
+// Observe gathers every probe's facts in parallel, bounded by the fleet's parallelism.
+func (f *Fleet) Observe(ctx context.Context, probes []plan.Probe) map[string]plan.Facts {
+	out := make(map[string]plan.Facts, len(probes))
+	var mu sync.Mutex
+	g := new(errgroup.Group)
+	g.SetLimit(f.parallelism)
+	for _, pr := range probes {
+		g.Go(func() error {
+			facts := f.observe(ctx, pr)
+			mu.Lock()
+			out[pr.Host] = facts
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return out
+}
+
+// Host returns the named host, connected.
+func (f *Fleet) Host(ctx context.Context, name string) (plan.Host, error) {
+	c, err := f.client(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	h := f.inv.Host(name)
+	mgr, err := service.New(h.ServiceManager, c, service.Options{Become: h.SSH.Become, Wait: f.serviceWait})
+	if err != nil {
+		return nil, err
+	}
+	return &host{f: f, inv: h, c: c, svc: mgr}, nil
+}
+
+// host implements plan.Host for one connected host.
+type host struct {
+	f   *Fleet
+	inv *inventory.Host
+	c   *remote.Client
+	svc service.Manager
+
+	mu   sync.Mutex
+	lock *remote.Lock
+}
+
+var _ plan.Host = (*host)(nil)
+
+func (h *host) Lock(ctx context.Context, owner plan.LockOwner) error {
+	l, err := h.c.Lock(ctx, remote.LockInfo{User: owner.User, Host: owner.Host, PID: owner.PID, Command: owner.Command, Time: owner.Time}, h.f.lockOpts)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.lock = l
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *host) Unlock(ctx context.Context) error {
+	h.mu.Lock()
+	l := h.lock
+	h.lock = nil
+	h.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	return l.Unlock(ctx)
+}
+
+func (h *host) Stage(ctx context.Context, files []plan.StageFile) ([]plan.Staged, error) {
+	var out []plan.Staged
+	for _, f := range files {
+		st, err := h.c.Stage(ctx, f.Path, f.Content, fs.FileMode(f.Mode), remote.StageOptions{})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, plan.Staged{Path: st.Path, Temp: st.Temp})
+	}
+	return out, nil
+}
+
+func (h *host) CheckNATS(ctx context.Context, binary, path string) (string, error) {
+	res, err := h.c.Run(ctx, []string{binary, "-t", "-c", path}, remote.RunOptions{Become: h.inv.SSH.Become, Timeout: time.Minute})
+	out := string(bytes.TrimSpace(append(res.Stdout, res.Stderr...)))
+	if err != nil {
+		var ee *remote.ExitError
+		if errors.As(err, &ee) {
+			return "", errors.New(out)
+		}
+		return "", err
+	}
+	m := digestRE.FindStringSubmatch(out)
+	if m == nil {
+		return "", fmt.Errorf("no digest in %q (nats-server 2.11+ prints one)", out)
+	}
+	return m[1], nil
+}
+
+func (h *host) Swap(ctx context.Context, staged []plan.Staged) error {
+	for _, s := range staged {
+		if err := h.c.Swap(ctx, remote.StagedFile{Path: s.Path, Temp: s.Temp}); err != nil {
+			return fmt.Errorf("%s: %w", s.Path, err)
+		}
+	}
+	return nil
+}
+
+func (h *host) Restore(ctx context.Context, staged []plan.Staged) error {
+	var errs []error
+	for _, s := range staged {
+		if err := h.c.Restore(ctx, s.Path); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (h *host) Discard(ctx context.Context, staged []plan.Staged) error {
+	var errs []error
+	for _, s := range staged {
+		if err := h.c.Discard(ctx, remote.StagedFile{Path: s.Path, Temp: s.Temp}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (h *host) Service(ctx context.Context, svc string, op plan.ServiceOp) error {
+	nats := svc == plan.ServiceNATS && h.inv.NATS() != nil
+	switch op {
+	case plan.OpEnable:
+		return h.svc.Enable(ctx, svc)
+	case plan.OpDaemonReload:
+		return h.svc.DaemonReload(ctx)
+	case plan.OpStart:
+		return h.svc.Start(ctx, svc)
+	case plan.OpReload:
+		return h.svc.Reload(ctx, svc)
+	case plan.OpStop:
+		if nats {
+			return h.svc.LameDuckStop(ctx, svc, h.inv.NATS().Binary)
+		}
+		return h.svc.Stop(ctx, svc)
+	case plan.OpRestart:
+		if !nats {
+			return h.svc.Restart(ctx, svc)
+		}
+		// Drain first: lame duck moves clients and leaves and hands off Raft leadership.
+		if err := h.svc.LameDuckStop(ctx, svc, h.inv.NATS().Binary); err != nil {
+			return err
+		}
+		return h.svc.Start(ctx, svc)
+	}
+	return fmt.Errorf("unknown service operation %q", op)
+}
+
+func (h *host) RunningDigest(ctx context.Context, addr string) (string, error) {
+	var v struct {
+		ConfigDigest string `json:"config_digest"`
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := getJSON(ctx, monitorClient(h.c), "http://"+addr+"/varz", &v); err != nil {
+		return "", err
+	}
+	return v.ConfigDigest, nil
+}
+
+const auditScript = `mkdir -p "$(dirname "$1")" && cat >> "$1" && chmod 0600 "$1"`
+
+func (h *host) Audit(ctx context.Context, rec plan.AuditRecord) error {
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	_, err = h.c.Run(ctx, remote.Script(auditScript, AuditLog), remote.RunOptions{Stdin: bytes.NewReader(append(line, '\n')), Become: h.inv.SSH.Become})
+	return err
+}

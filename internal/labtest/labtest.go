@@ -1,0 +1,198 @@
+// Package labtest brings up a lab lattice for tests and benchmarks: a real fleet from
+// internal/lab (sshd, runit, nats-server, the wasmCloud stand-in) and a matching inventory,
+// made from examples/lab/inventory.hcl with the lab's addresses, key and known_hosts, and
+// fresh secrets. Under CI=true a lab that cannot start fails the test; elsewhere it skips.
+package labtest
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latticepush/latticepush/internal/lab"
+	"github.com/latticepush/latticepush/internal/testenv"
+	"github.com/latticepush/latticepush/inventory"
+)
+
+// Env is a running lab with its inventory.
+type Env struct {
+	Lab *lab.Fleet
+	// Dir holds the inventory and its secrets file.
+	Dir string
+	// Path is the inventory file.
+	Path string
+}
+
+// Spec says what lattice to bring up.
+type Spec struct {
+	// Name of the lab; default derived from the test name.
+	Name string
+	// Edges is the number of edge machines (leaf + wasmCloud); default 3.
+	Edges int
+	// Edit changes the inventory source before it is written (e.g. shorter timeouts).
+	Edit func(src string) string
+}
+
+var (
+	standinOnce sync.Once
+	standinPath string
+	standinErr  error
+)
+
+// Standin builds the wasmCloud stand-in once per test binary and returns its path.
+func Standin(tb testing.TB) string {
+	tb.Helper()
+	standinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "latticepush-standin-")
+		if err != nil {
+			standinErr = err
+			return
+		}
+		standinPath = filepath.Join(dir, "wasmcloud")
+		cmd := exec.Command("go", "build", "-o", standinPath, "./internal/lab/wasmcloud-standin")
+		cmd.Dir = moduleRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			standinErr = fmt.Errorf("build the wasmCloud stand-in: %v\n%s", err, out)
+		}
+	})
+	if standinErr != nil {
+		tb.Fatal(standinErr)
+	}
+	return standinPath
+}
+
+// moduleRoot is the repository root (this file is internal/labtest/labtest.go).
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
+}
+
+var addrRE = regexp.MustCompile(`198\.18\.0\.(\d+)`)
+
+// Up brings up a lab lattice and registers its teardown with tb.Cleanup.
+func Up(tb testing.TB, spec Spec) *Env {
+	tb.Helper()
+	testenv.RequireRoot(tb)
+	if err := lab.CheckPrerequisites(); err != nil {
+		testenv.Unavailable(tb, "the lab cannot start: "+err.Error())
+	}
+	natsBin := testenv.NATSServer(tb)
+	standin := Standin(tb)
+	if spec.Edges == 0 {
+		spec.Edges = 3
+	}
+	if spec.Name == "" {
+		spec.Name = labName(tb.Name())
+	}
+	src, err := os.ReadFile(filepath.Join(moduleRoot(), "examples", "lab", "inventory.hcl"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	inv := string(src)
+	inv = withEdges(inv, spec.Edges)
+	if spec.Edit != nil {
+		inv = spec.Edit(inv)
+	}
+	var hosts []lab.HostSpec
+	for _, m := range regexp.MustCompile(`host "([^"]+)" \{\s*address = "198\.18\.0\.(\d+)"`).FindAllStringSubmatch(inv, -1) {
+		hosts = append(hosts, lab.HostSpec{Name: m[1]})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	fl, err := lab.Up(ctx, lab.Spec{Name: spec.Name, Hosts: hosts,
+		Binaries: map[string]string{"nats-server": natsBin, "wasmcloud": standin}})
+	if err != nil {
+		testenv.Unavailable(tb, "the lab cannot start: "+err.Error())
+	}
+	tb.Cleanup(func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := fl.Down(dctx); err != nil {
+			tb.Errorf("lab down: %v", err)
+		}
+	})
+	// Point the inventory at the lab's addresses, key and known_hosts.
+	byName := map[string]netip.Addr{}
+	for _, h := range fl.Hosts {
+		byName[h.Name] = h.Addr
+	}
+	inv = regexp.MustCompile(`host "([^"]+)" \{\s*address = "[^"]+"`).ReplaceAllStringFunc(inv, func(m string) string {
+		name := regexp.MustCompile(`host "([^"]+)"`).FindStringSubmatch(m)[1]
+		return addrRE.ReplaceAllString(m, byName[name].String())
+	})
+	inv = strings.ReplaceAll(inv, "/run/latticepush-lab/demo/id_ed25519", fl.KeyPath)
+	inv = strings.ReplaceAll(inv, "/run/latticepush-lab/demo/known_hosts", fl.KnownHostsPath)
+	dir := tb.TempDir()
+	env := &Env{Lab: fl, Dir: dir, Path: filepath.Join(dir, "inventory.hcl")}
+	if err := os.WriteFile(env.Path, []byte(inv), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	i, diags := inventory.Load(env.Path, inventory.Options{SkipSecrets: true})
+	if diags.HasErrors() {
+		tb.Fatalf("lab inventory: %v", diags)
+	}
+	if _, err := inventory.GenerateSecrets(i, inventory.Options{}); err != nil {
+		tb.Fatal(err)
+	}
+	return env
+}
+
+// Inventory loads the env's inventory (with secrets); edit, when set, rewrites it first.
+func (e *Env) Inventory(tb testing.TB) *inventory.Inventory {
+	tb.Helper()
+	inv, diags := inventory.Load(e.Path, inventory.Options{})
+	if diags.HasErrors() {
+		tb.Fatalf("lab inventory: %v", diags)
+	}
+	return inv
+}
+
+// Edit rewrites the env's inventory source with fn.
+func (e *Env) Edit(tb testing.TB, fn func(string) string) {
+	tb.Helper()
+	src, err := os.ReadFile(e.Path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(e.Path, []byte(fn(string(src))), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// withEdges rewrites the example's three edge hosts into n edge hosts edge-1..edge-n.
+func withEdges(src string, n int) string {
+	i := strings.Index(src, `host "edge-1"`)
+	if i < 0 || n == 3 {
+		return src
+	}
+	var b strings.Builder
+	b.WriteString(src[:i])
+	for k := 1; k <= n; k++ {
+		zone := "a"
+		if k%2 == 0 {
+			zone = "b"
+		}
+		fmt.Fprintf(&b, "host \"edge-%d\" {\n  address = \"198.18.0.%d\"\n  roles   = [\"leaf\", \"wasmcloud\"]\n  labels  = { zone = %q }\n}\n\n", k, 20+k, zone)
+	}
+	return strings.TrimRight(b.String(), "\n") + "\n"
+}
+
+// labName makes a lab name ([a-z0-9-], at most 32 characters) from a test name.
+func labName(test string) string {
+	s := strings.ToLower(test)
+	s = regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(s, "-")
+	s = strings.Trim(s, "-")
+	if len(s) > 26 {
+		s = s[len(s)-26:]
+	}
+	return strings.Trim("t-"+s, "-")
+}
