@@ -1,0 +1,159 @@
+package verify
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/latticepush/latticepush/inventory"
+)
+
+// probeBucket ensures the probe bucket on the hub, asked from the hub side, with min(3, hubs)
+// replicas. The leaves never create it: a leaf that answers for the hub's domain must not be
+// able to pass the round trip by creating its own copy.
+func (r *round) probeBucket(ctx context.Context) Result {
+	r.bucketOnce.Do(func() { r.bucketResult = r.ensureProbeBucket(ctx) })
+	return r.bucketResult
+}
+
+func (r *round) ensureProbeBucket(ctx context.Context) Result {
+	bucket := r.opts.ProbeBucket
+	nc, hub, err := r.hubSide(ctx)
+	if err != nil {
+		return fail(CheckDomainProbeBucket, "", err.Error(), "bring the hub nodes up (see the hub checks)")
+	}
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(r.opts.Timeout))
+	if err != nil {
+		return fail(CheckDomainProbeBucket, hub, err.Error(), "")
+	}
+	sctx, cancel := r.step(ctx)
+	defer cancel()
+	kv, err := js.KeyValue(sctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		replicas := min(3, len(r.inv.Hubs()))
+		kv, err = js.CreateKeyValue(sctx, jetstream.KeyValueConfig{
+			Bucket:      bucket,
+			Description: "latticepush verify: proves the hub's JetStream domain answers through every leaf",
+			History:     1,
+			MaxBytes:    1 << 20,
+			Replicas:    replicas,
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) { // another run created it meanwhile
+			kv, err = js.KeyValue(sctx, bucket)
+		}
+	}
+	if err != nil {
+		return fail(CheckDomainProbeBucket, hub, fmt.Sprintf("bucket %s via %s: %v", bucket, hub, err),
+			"the hub's JetStream must accept requests from user "+checkUser+" in account "+hubAccount+": see the hub checks")
+	}
+	st, err := js.Stream(sctx, "KV_"+kv.Bucket())
+	if err != nil {
+		return fail(CheckDomainProbeBucket, hub, fmt.Sprintf("stream KV_%s via %s: %v", bucket, hub, err), "see the hub checks")
+	}
+	info := st.CachedInfo()
+	ev := fmt.Sprintf("bucket %s, %d replica(s)", bucket, info.Config.Replicas)
+	if info.Cluster != nil {
+		ev += fmt.Sprintf(" on cluster %s (leader %s)", info.Cluster.Name, info.Cluster.Leader)
+	}
+	return pass(CheckDomainProbeBucket, hub, ev)
+}
+
+// checkDomainReach proves the hub's domain from a client on the leaf: account info through
+// jetstream.NewWithDomain, then a KV put/get on the probe bucket. Its second result proves it
+// was the hub that answered: the probe stream's cluster is the hub cluster (a leaf given the
+// hub's domain answers account info for it too, reference/nats.md §0.6).
+func (r *round) checkDomainReach(ctx context.Context, leaf *inventory.Host) (reach, proof Result) {
+	d := r.inv.Lattice.JSDomain
+	notChecked := func(why string) Result {
+		return fail(CheckDomainHubAnswers, leaf.Name, "not checked: "+why, "fix "+CheckDomainReach+" first")
+	}
+	if b := r.probeBucket(ctx); !b.OK {
+		why := "the probe bucket is not on the hub (see " + CheckDomainProbeBucket + ")"
+		return fail(CheckDomainReach, leaf.Name, "not checked: "+why, "fix "+CheckDomainProbeBucket+" first"), notChecked(why)
+	}
+	nc, err := r.connect(ctx, leaf)
+	if err != nil {
+		return fail(CheckDomainReach, leaf.Name, err.Error(), fixUnreachable(leaf)), notChecked("no client connection to the leaf")
+	}
+	defer nc.Close()
+	js, err := jetstream.NewWithDomain(nc, d, jetstream.WithDefaultTimeout(r.opts.Timeout))
+	if err != nil {
+		return fail(CheckDomainReach, leaf.Name, err.Error(), ""), notChecked(err.Error())
+	}
+
+	sctx, cancel := r.step(ctx)
+	defer cancel()
+	start := time.Now()
+	ai, err := js.AccountInfo(sctx)
+	if err != nil {
+		// "jetstream not enabled" is what an unreachable domain looks like (reference/nats.md §0.5).
+		ev := fmt.Sprintf("domain %q not reachable from %s's client port: %v", d, leaf.Name, err)
+		fix := fmt.Sprintf("check the leaf link (%s, %s) and that the hubs run JetStream with domain %q", CheckLeafRemote, CheckLeafSeenByHub, d)
+		if errors.Is(err, context.DeadlineExceeded) {
+			fix = "the domain answers but JetStream is degraded (meta quorum?): see the hub checks"
+		}
+		return fail(CheckDomainReach, leaf.Name, ev, fix), notChecked("domain not reachable")
+	}
+
+	kv, err := js.KeyValue(sctx, r.opts.ProbeBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		ev := fmt.Sprintf("domain %q answered account info (%d streams) but has no bucket %s, which the hub has: another JetStream answers for %q on this leaf", d, ai.Streams, r.opts.ProbeBucket, d)
+		fix := fmt.Sprintf("a server reachable from %s runs JetStream with domain %q: give it its own domain (see %s)", leaf.Name, d, CheckHygieneDomain)
+		return fail(CheckDomainReach, leaf.Name, ev, fix),
+			fail(CheckDomainHubAnswers, leaf.Name, fmt.Sprintf("the JetStream answering for %q through %s lacks the hub's probe bucket", d, leaf.Name), fix)
+	}
+	if err != nil {
+		return fail(CheckDomainReach, leaf.Name, fmt.Sprintf("bucket %s through domain %q: %v", r.opts.ProbeBucket, d, err), "see the hub checks"),
+			notChecked("the probe bucket could not be opened")
+	}
+	key, val := probeKey(leaf.Name), probeValue(leaf.Name)
+	rev, err := kv.Put(sctx, key, val)
+	if err == nil {
+		var e jetstream.KeyValueEntry
+		if e, err = kv.Get(sctx, key); err == nil && (e.Revision() != rev || string(e.Value()) != string(val)) {
+			err = fmt.Errorf("read back revision %d %q, wrote revision %d %q", e.Revision(), e.Value(), rev, val)
+		}
+	}
+	if err != nil {
+		reach = fail(CheckDomainReach, leaf.Name, fmt.Sprintf("KV round trip %s/%s through domain %q: %v", r.opts.ProbeBucket, key, d, err),
+			"the domain answers but writes fail: see the hub checks (meta leader, peers current)")
+	} else {
+		reach = pass(CheckDomainReach, leaf.Name, fmt.Sprintf("domain %q: account info ok, KV put/get %s/%s revision %d in %s",
+			d, r.opts.ProbeBucket, key, rev, time.Since(start).Round(time.Millisecond)))
+	}
+
+	st, err := js.Stream(sctx, "KV_"+r.opts.ProbeBucket)
+	if err != nil {
+		return reach, fail(CheckDomainHubAnswers, leaf.Name, fmt.Sprintf("stream info KV_%s through domain %q: %v", r.opts.ProbeBucket, d, err), "see "+CheckDomainReach)
+	}
+	info, want := st.CachedInfo(), r.hubCluster()
+	if info.Cluster == nil || info.Cluster.Name != want {
+		got := "(none: not clustered)"
+		if info.Cluster != nil {
+			got = fmt.Sprintf("%q (leader %s)", info.Cluster.Name, info.Cluster.Leader)
+		}
+		return reach, fail(CheckDomainHubAnswers, leaf.Name,
+			fmt.Sprintf("the probe stream answering for domain %q through %s is on cluster %s, not the hub cluster %q", d, leaf.Name, got, want),
+			fmt.Sprintf("a server other than the hub answers for domain %q: give it its own domain (see %s)", d, CheckHygieneDomain))
+	}
+	return reach, pass(CheckDomainHubAnswers, leaf.Name,
+		fmt.Sprintf("stream KV_%s answered from cluster %q (leader %s)", r.opts.ProbeBucket, info.Cluster.Name, info.Cluster.Leader))
+}
+
+var keyUnsafe = regexp.MustCompile(`[^-/_=.a-zA-Z0-9]`)
+
+// probeKey is the leaf's own key in the probe bucket, so leaves probing at once never collide.
+func probeKey(leaf string) string { return "probe." + keyUnsafe.ReplaceAllString(leaf, "_") }
+
+// probeValue is unique per write, so the read back proves this round trip.
+func probeValue(leaf string) []byte {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return []byte(fmt.Sprintf("%s %s %s", leaf, time.Now().UTC().Format(time.RFC3339Nano), hex.EncodeToString(b)))
+}

@@ -1,0 +1,160 @@
+package verify
+
+import (
+	"cmp"
+	"context"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/latticepush/latticepush/inventory"
+)
+
+// Check names: stable identifiers, shown in reports and in -json output. The part before the
+// first dot is the check's group.
+const (
+	CheckHubHealthz      = "hub.healthz"       // /healthz 200 on the node
+	CheckHubMetaLeader   = "hub.meta-leader"   // the node knows the one meta leader all nodes agree on
+	CheckHubPeersCurrent = "hub.peers-current" // asked of the meta leader: every peer current
+	CheckHubRoutes       = "hub.routes"        // a route to every other hub node
+	CheckHubDomain       = "hub.domain"        // the node's JetStream domain is the lattice's
+
+	CheckLeafRemote    = "leaf.remote-connected" // the leaf's own /leafz shows its remote up
+	CheckLeafSeenByHub = "leaf.seen-by-hub"      // some hub's /leafz lists the leaf
+
+	CheckDomainProbeBucket = "domain.probe-bucket"    // the probe bucket exists on the hub
+	CheckDomainReach       = "domain.reach"           // account info + KV round trip through the leaf
+	CheckDomainHubAnswers  = "domain.answered-by-hub" // the stream that answered is the hub's
+
+	CheckHygieneDomain      = "hygiene.leaf-domain"  // the leaf does not claim the hub's domain
+	CheckHygieneStrayBucket = "hygiene.stray-bucket" // no lattice bucket in the leaf's own JetStream
+
+	CheckWasmcloudHostGet    = "wasmcloud.host-get"   // host.get.<id> answered from the hub side
+	CheckWasmcloudPing       = "wasmcloud.ping"       // ping reply: lattice, js_domain, labels
+	CheckWasmcloudMembership = "wasmcloud.membership" // hosts answering ping == inventory
+)
+
+// checkOrder is the order checks appear in a report: the order a reader reasons in, each
+// group building on the ones before it.
+var checkOrder = []string{
+	CheckHubHealthz, CheckHubMetaLeader, CheckHubPeersCurrent, CheckHubRoutes, CheckHubDomain,
+	CheckLeafRemote, CheckLeafSeenByHub,
+	CheckDomainProbeBucket, CheckDomainReach, CheckDomainHubAnswers,
+	CheckHygieneDomain, CheckHygieneStrayBucket,
+	CheckWasmcloudHostGet, CheckWasmcloudPing, CheckWasmcloudMembership,
+}
+
+// Result is the outcome of one check on one host (Host is empty for lattice-wide checks).
+// Evidence says what was observed, pass or fail; Fix, set only when failing, says what to do.
+type Result struct {
+	Check    string `json:"check"`
+	Group    string `json:"group"`
+	Host     string `json:"host,omitempty"`
+	OK       bool   `json:"ok"`
+	Evidence string `json:"evidence"`
+	Fix      string `json:"fix,omitempty"`
+}
+
+func pass(check, host, evidence string) Result {
+	return Result{Check: check, Group: groupOf(check), Host: host, OK: true, Evidence: evidence}
+}
+
+func fail(check, host, evidence, fix string) Result {
+	return Result{Check: check, Group: groupOf(check), Host: host, Evidence: evidence, Fix: fix}
+}
+
+func groupOf(check string) string {
+	g, _, _ := strings.Cut(check, ".")
+	return g
+}
+
+// Report holds every result of a run, ordered by group, check and host.
+type Report struct {
+	Results []Result `json:"results"`
+}
+
+// OK reports whether every check passed. An empty report is not OK: nothing was proven.
+func (r Report) OK() bool {
+	return len(r.Results) > 0 && allOK(r.Results)
+}
+
+// Failed returns the failing results, in report order.
+func (r Report) Failed() []Result {
+	var out []Result
+	for _, res := range r.Results {
+		if !res.OK {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func allOK(rs []Result) bool {
+	for _, r := range rs {
+		if !r.OK {
+			return false
+		}
+	}
+	return true
+}
+
+func sortResults(rs []Result) {
+	slices.SortStableFunc(rs, func(a, b Result) int {
+		return cmp.Or(
+			cmp.Compare(slices.Index(checkOrder, a.Check), slices.Index(checkOrder, b.Check)),
+			cmp.Compare(a.Host, b.Host),
+		)
+	})
+}
+
+// Dialer opens a connection to addr as seen from a host (network is "tcp"). It has the
+// signature of net.Dialer.DialContext and of the SSH client's DialContext.
+type Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// Target is how verify reaches one inventory host.
+type Target struct {
+	Host *inventory.Host
+	// Dial connects to addresses as seen on the host (its monitoring and client ports).
+	Dial Dialer
+	// Err, when set, is why the host cannot be reached at all (e.g. the SSH connection failed):
+	// every check on the host fails with it and nothing is dialed.
+	Err error
+}
+
+// Options tune a run. The zero value is usable: every field has a default.
+type Options struct {
+	// Timeout bounds each network step (a dial, an HTTP request, a NATS request). Default 5s.
+	Timeout time.Duration
+	// Parallelism bounds the checks running at once. Default 8.
+	Parallelism int
+	// ProbeBucket is the KV bucket the domain round trip writes to, created on the hub with
+	// min(3, hubs) replicas when absent. Default "latticepush_probe".
+	ProbeBucket string
+	// PingWait is how long replies to a wasmCloud ping are gathered. Default 2s.
+	PingWait time.Duration
+	// GateTimeout bounds how long a gate polls when ctx has no earlier deadline. Default 60s.
+	GateTimeout time.Duration
+}
+
+// DefaultProbeBucket is the probe bucket's name unless Options.ProbeBucket says otherwise.
+const DefaultProbeBucket = "latticepush_probe"
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.Parallelism <= 0 {
+		o.Parallelism = 8
+	}
+	if o.ProbeBucket == "" {
+		o.ProbeBucket = DefaultProbeBucket
+	}
+	if o.PingWait <= 0 {
+		o.PingWait = 2 * time.Second
+	}
+	if o.GateTimeout <= 0 {
+		o.GateTimeout = 60 * time.Second
+	}
+	return o
+}
