@@ -153,4 +153,3 @@ type ctxDialer struct {
 }
 
 func (d ctxDialer) Dial(network, addr string) (net.Conn, error) { return d.dial(d.ctx, network, addr) }
-
