@@ -210,3 +210,15 @@ func TestConnect_CancelledContext(t *testing.T) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }
+
+func TestConnect_KnownHostsEditIsSeenByNextDial(t *testing.T) {
+	srv := sshtest.New(t)
+	f := newFixture(t, srv)
+	os.WriteFile(f.knownHosts, nil, 0o600)
+	p := newPool(t, Options{})
+	if _, err := p.Connect(context.Background(), f.target(srv)); err == nil {
+		t.Fatal("unknown host accepted")
+	}
+	os.WriteFile(f.knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	connect(t, p, f.target(srv))
+}

@@ -51,8 +51,9 @@ type hostKeys struct {
 	files  []string
 	dummy  ssh.PublicKey
 	mu     sync.Mutex
-	cb     ssh.HostKeyCallback // nil until loaded; reset after a write
+	cb     ssh.HostKeyCallback // nil when no file exists
 	loaded bool
+	sig    string // size and mtime of each file when cb was loaded
 }
 
 var (
@@ -76,18 +77,26 @@ func hostKeysFor(files []string) *hostKeys {
 	return h
 }
 
+// callback returns the checker for the files as they are now: it re-reads them when one
+// changed (size or mtime) since the last read, so an edit by the operator or another
+// process is seen by the next dial.
 func (h *hostKeys) callback() (ssh.HostKeyCallback, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.loaded {
-		return h.cb, nil
-	}
-	var existing []string
+	var (
+		existing []string
+		sig      strings.Builder
+	)
 	for _, f := range h.files {
-		if _, err := os.Stat(f); err == nil {
+		if st, err := os.Stat(f); err == nil {
 			existing = append(existing, f)
+			fmt.Fprintf(&sig, "%s %d %d\n", f, st.Size(), st.ModTime().UnixNano())
 		}
 	}
+	if h.loaded && h.sig == sig.String() {
+		return h.cb, nil
+	}
+	h.cb, h.sig = nil, sig.String()
 	if len(existing) > 0 {
 		cb, err := knownhosts.New(existing...)
 		if err != nil {
