@@ -2,7 +2,9 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -26,6 +28,9 @@ func (c *Client) withSFTP(ctx context.Context, fn func(*sftp.Client) error) erro
 	err = fn(sc)
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if errors.Is(err, sftp.ErrSSHFxConnectionLost) || errors.Is(err, io.EOF) {
+		c.closeSFTP() // the next call starts a new SFTP session
 	}
 	return err
 }

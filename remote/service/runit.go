@@ -21,8 +21,11 @@ func (r *Runit) sv(ctx context.Context, verb, name string) error {
 	return r.do(ctx, "sv", "-w", r.waitSeconds(), verb, r.dir(name))
 }
 
+// Start runs `sv -w N up`.
 func (r *Runit) Start(ctx context.Context, name string) error { return r.sv(ctx, "up", name) }
-func (r *Runit) Stop(ctx context.Context, name string) error  { return r.sv(ctx, "down", name) }
+
+// Stop runs `sv -w N down`.
+func (r *Runit) Stop(ctx context.Context, name string) error { return r.sv(ctx, "down", name) }
 
 // runitRestart restarts and then waits for a new pid: `sv -w restart` alone can report ok
 // for a process started within the same second (its timestamps have one-second
@@ -69,6 +72,7 @@ i=0; until sv status "$2" >/dev/null 2>&1; do
   sleep 0.1
 done`
 
+// Enable links the service into the supervised directory and waits for runsv.
 func (r *Runit) Enable(ctx context.Context, name string) error {
 	return r.do(ctx, remote.Script(runitEnable, path.Join(r.opt.SvDir, name), r.dir(name), r.waitSeconds())...)
 }
@@ -86,6 +90,7 @@ i=0; while kill -0 "$pid" 2>/dev/null; do
 done
 sv -w "$3" down "$1"`
 
+// LameDuckStop is `sv once`, lame duck to the supervised pid, wait, `sv down`.
 func (r *Runit) LameDuckStop(ctx context.Context, name, natsServer string) error {
 	return r.do(ctx, remote.Script(runitLameDuck, r.dir(name), natsServer, r.waitSeconds())...)
 }

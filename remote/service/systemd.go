@@ -11,21 +11,32 @@ type Systemd struct{ base }
 
 var _ Manager = (*Systemd)(nil)
 
+// Start runs `systemctl start`.
 func (s *Systemd) Start(ctx context.Context, name string) error {
 	return s.do(ctx, "systemctl", "start", "--", name)
 }
+
+// Stop runs `systemctl stop`.
 func (s *Systemd) Stop(ctx context.Context, name string) error {
 	return s.do(ctx, "systemctl", "stop", "--", name)
 }
+
+// Restart runs `systemctl restart`.
 func (s *Systemd) Restart(ctx context.Context, name string) error {
 	return s.do(ctx, "systemctl", "restart", "--", name)
 }
+
+// Reload runs `systemctl reload` (the unit's ExecReload).
 func (s *Systemd) Reload(ctx context.Context, name string) error {
 	return s.do(ctx, "systemctl", "reload", "--", name)
 }
+
+// Enable runs `systemctl enable`.
 func (s *Systemd) Enable(ctx context.Context, name string) error {
 	return s.do(ctx, "systemctl", "enable", "--", name)
 }
+
+// DaemonReload runs `systemctl daemon-reload`; call it after a unit file changed.
 func (s *Systemd) DaemonReload(ctx context.Context) error {
 	return s.do(ctx, "systemctl", "daemon-reload")
 }
@@ -50,6 +61,7 @@ i=0; while kill -0 "$pid" 2>/dev/null; do
 done
 systemctl stop -- "$1"`
 
+// LameDuckStop signals lame duck to the unit's MainPID, waits, then stops the unit.
 func (s *Systemd) LameDuckStop(ctx context.Context, name, natsServer string) error {
 	return s.do(ctx, remote.Script(systemdLameDuck, name, natsServer, s.waitSeconds())...)
 }
