@@ -1,13 +1,28 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/plan/render"
+	"github.com/spf13/cobra"
+)
 
 func newGraphCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "graph",
-		Short: "graph (not implemented yet)",
+		Use:   "graph INVENTORY",
+		Short: "Print the topology as Graphviz DOT (hub cluster, leaves, wasmCloud hosts, domains)",
+		Long: `Graph prints the lattice's topology in Graphviz DOT, offline: the hub cluster and the
+JetStream domain it homes, every edge machine with its leaf node (and own domain, if any)
+and wasmCloud host, the leaf links and the hosts' NATS connections. For a picture:
+
+  latticepush graph inventory.hcl | dot -Tsvg > topology.svg`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errNotYet("graph")
+			inv, err := g.loadInventory(args[0], inventory.Options{SkipSecrets: true})
+			if err != nil {
+				return err
+			}
+			_, err = g.stdout.Write(render.Graph(inv))
+			return err
 		},
 	}
 }
