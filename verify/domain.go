@@ -71,11 +71,11 @@ func (r *round) ensureProbeBucket(ctx context.Context) Result {
 func (r *round) checkDomainReach(ctx context.Context, leaf *inventory.Host) (reach, proof Result) {
 	d := r.inv.Lattice.JSDomain
 	notChecked := func(why string) Result {
-		return fail(CheckDomainHubAnswers, leaf.Name, "not checked: "+why, "fix "+CheckDomainReach+" first")
+		return fail(CheckDomainHubAnswers, leaf.Name, "not checked: "+why, "see "+CheckDomainReach)
 	}
 	if b := r.probeBucket(ctx); !b.OK {
 		why := "the probe bucket is not on the hub (see " + CheckDomainProbeBucket + ")"
-		return fail(CheckDomainReach, leaf.Name, "not checked: "+why, "fix "+CheckDomainProbeBucket+" first"), notChecked(why)
+		return fail(CheckDomainReach, leaf.Name, "not checked: "+why, "see "+CheckDomainProbeBucket), notChecked(why)
 	}
 	nc, err := r.connect(ctx, leaf)
 	if err != nil {

@@ -78,7 +78,7 @@ func (r *round) dialer(host *inventory.Host) (Dialer, error) {
 	case !ok:
 		return nil, fmt.Errorf("no connection to %s (the host was not dialed)", host.Name)
 	case t.Err != nil:
-		return nil, fmt.Errorf("%s unreachable: %w", host.Name, t.Err)
+		return nil, fmt.Errorf("unreachable: %w", t.Err)
 	case t.Dial == nil:
 		return nil, fmt.Errorf("no connection to %s (no dialer)", host.Name)
 	}
@@ -123,7 +123,7 @@ func (r *round) connect(ctx context.Context, host *inventory.Host, extra ...nats
 	}, extra...)
 	nc, err := nats.Connect("nats://"+addr, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("NATS client port %s on %s: %w", addr, host.Name, timedOut(err, r.opts.Timeout))
+		return nil, fmt.Errorf("NATS client port %s: %w", addr, timedOut(err, r.opts.Timeout))
 	}
 	return nc, nil
 }
@@ -132,7 +132,7 @@ func (r *round) connect(ctx context.Context, host *inventory.Host, extra ...nats
 // LATTICE: where the lattice is observed "from the hub side".
 func (r *round) hubSide(ctx context.Context) (*nats.Conn, string, error) {
 	r.hubOnce.Do(func() {
-		var errs []error
+		var why []string
 		for _, h := range r.inv.Hubs() {
 			nc, err := r.connect(ctx, h, nats.UserInfo(checkUser, r.inv.Auth.CheckPassword.Reveal()))
 			if err == nil {
@@ -141,12 +141,12 @@ func (r *round) hubSide(ctx context.Context) (*nats.Conn, string, error) {
 				r.mu.Unlock()
 				return
 			}
-			errs = append(errs, err)
+			why = append(why, h.Name+": "+err.Error())
 		}
-		if len(errs) == 0 {
-			errs = append(errs, errors.New("the inventory has no hub"))
+		if len(why) == 0 {
+			why = append(why, "the inventory has no hub")
 		}
-		r.hubErr = fmt.Errorf("no hub accepts a client connection: %w", errors.Join(errs...))
+		r.hubErr = errors.New("no hub accepts a client connection: " + strings.Join(why, "; "))
 	})
 	return r.hubConn, r.hubHost, r.hubErr
 }
