@@ -77,14 +77,14 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 			Severity: hcl.DiagError,
 			Summary:  "Secrets file missing",
 			Detail:   fmt.Sprintf("The secrets file %s does not exist. %s", inv.Auth.SecretsFile, rerun),
-			Subject:  subject.Ptr(),
+			Subject:  subject,
 		}}
 	case err != nil:
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read secrets file",
 			Detail:   fmt.Sprintf("%v. Fix or remove the file, then run `latticepush secrets %s`.", err, inv.Filename),
-			Subject:  subject.Ptr(),
+			Subject:  subject,
 		}}
 	}
 	if mode&0o077 != 0 {
@@ -93,7 +93,7 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 			Summary:  "Secrets file readable by others",
 			Detail: fmt.Sprintf("%s has mode %04o; it holds passwords and host seeds. Run `chmod 600 %s`.",
 				inv.Auth.SecretsFile, mode, inv.Auth.SecretsFile),
-			Subject: subject.Ptr(),
+			Subject: subject,
 		})
 	}
 
@@ -154,7 +154,7 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 			Summary:  "Missing secrets",
 			Detail: fmt.Sprintf("%s has no value for %s. %s",
 				inv.Auth.SecretsFile, strings.Join(missing, ", "), rerun),
-			Subject: subject.Ptr(),
+			Subject: subject,
 		})
 	}
 	return diags
@@ -176,15 +176,20 @@ func serverSeedID(seed string) (string, error) {
 	return kp.PublicKey()
 }
 
-// secretsSubject is the range diagnostics about secrets point at.
-func secretsSubject(d *decoded) hcl.Range {
+// secretsSubject is the range diagnostics about secrets point at: the file attribute, else
+// the secrets block, else the lattice block; nil when the file has none of them.
+func secretsSubject(d *decoded) *hcl.Range {
+	r := d.fs.Lattice.DeclRange
 	if s := d.fs.Secrets; s != nil {
+		r = s.DeclRange
 		if s.File != nil {
-			return s.FileRange
+			r = s.FileRange
 		}
-		return s.DeclRange
 	}
-	return d.fs.Lattice.DeclRange
+	if r == (hcl.Range{}) {
+		return nil
+	}
+	return &r
 }
 
 // GenerateSecrets creates or completes inv's secrets file (Auth.SecretsFile): a 32-byte random

@@ -10,9 +10,11 @@ import (
 // validate applies the topology rules of design §3 to a resolved inventory and returns every
 // violation, each pointing at the attribute or block to fix.
 //
-// One rule of design §3 is not checked here because it holds by construction: every leaf's
+// Two rules of design §3 are not checked here because they hold by construction: every leaf's
 // remotes list all hub leafnode URLs, since plan/ renders them from the hub hosts of this same
-// inventory rather than from anything the operator writes.
+// inventory rather than from anything the operator writes; and every wasmCloud host's
+// WASMCLOUD_JS_DOMAIN is Lattice.JSDomain, which has no per-host setting. The identity rule
+// (no silent change of a hub's server_name or cluster_name) needs the live servers: plan/.
 func validate(inv *Inventory, d *decoded) hcl.Diagnostics {
 	v := &validator{inv: inv, d: d}
 	v.lattice()
@@ -46,10 +48,13 @@ func (v *validator) add(sev hcl.DiagnosticSeverity, subject hcl.Range, summary, 
 		Severity: sev,
 		Summary:  summary,
 		Detail:   fmt.Sprintf(detail, args...),
-		Subject:  subject.Ptr(),
+	}
+	if subject != (hcl.Range{}) {
+		d.Subject = subject.Ptr()
 	}
 	for _, prev := range v.diags {
-		if prev.Severity == d.Severity && prev.Summary == d.Summary && prev.Detail == d.Detail && *prev.Subject == *d.Subject {
+		if prev.Severity == d.Severity && prev.Summary == d.Summary && prev.Detail == d.Detail &&
+			(prev.Subject == nil) == (d.Subject == nil) && (d.Subject == nil || *prev.Subject == *d.Subject) {
 			return
 		}
 	}
@@ -79,6 +84,9 @@ func (v *validator) natsAttr(h *Host, name string) hcl.Range {
 
 func (v *validator) lattice() {
 	l := &v.d.fs.Lattice
+	if l.DeclRange == (hcl.Range{}) {
+		return // no lattice block: gohcl reported it
+	}
 	if !isName(l.Name) {
 		v.errorf(l.NameRange, "Invalid lattice name",
 			"Lattice name %q may only contain letters, digits, '_' and '-': wasmCloud puts it in NATS subjects and in the LATTICEDATA_<name> bucket name.", l.Name)
