@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,7 @@ func TestApply_EmptyFleetConvergesThenNoop(t *testing.T) {
 			order = append(order, strings.Fields(l)[0])
 		}
 	}
+	sort.Strings(order[:3])
 	if want := []string{"hub-1", "hub-2", "hub-3", "edge-1", "edge-2", "edge-3"}; !reflect.DeepEqual(order, want) {
 		t.Errorf("start order %v, want %v", order, want)
 	}

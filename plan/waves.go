@@ -23,8 +23,25 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 	} else if hubs := changing(byRole[inventory.RoleHub]); len(hubs) > 0 {
 		leader := metaLeader(inv, facts)
 		w := Wave{Name: inventory.RoleHub}
+		// Without a running quorum, a JetStream cluster cannot become healthy one node at a
+		// time: the nodes that are down start together (a first deployment, or a cluster
+		// that lost quorum), and only then are running nodes restarted one by one.
+		var down []string
+		if running := runningHubs(inv, facts); running < len(inv.Hubs())/2+1 {
+			for _, u := range hubs {
+				if !u.WasRunning {
+					down = append(down, u.ID())
+				}
+			}
+		}
+		if len(down) > 0 {
+			w.Batches = append(w.Batches, down)
+		}
 		var last []string
 		for _, u := range hubs {
+			if len(down) > 0 && !u.WasRunning {
+				continue
+			}
 			if u.Host == leader {
 				last = []string{u.ID()}
 				continue
@@ -106,4 +123,15 @@ func metaLeader(inv *inventory.Inventory, facts map[string]Facts) string {
 		}
 	}
 	return ""
+}
+
+// runningHubs counts the hub nodes whose nats-server was observed running.
+func runningHubs(inv *inventory.Inventory, facts map[string]Facts) int {
+	n := 0
+	for _, h := range inv.Hubs() {
+		if f, ok := facts[h.Name]; ok && f.Services[ServiceNATS].Running {
+			n++
+		}
+	}
+	return n
 }
