@@ -35,8 +35,7 @@ type Fleet struct {
 	// SudoUser logs in with the same key and runs `sudo -n` without a password.
 	SudoUser string
 
-	st      *state
-	started []*exec.Cmd // processes this Fleet value started; Down reaps them
+	st *state
 }
 
 // Host is one lab host.
@@ -218,4 +217,15 @@ func (f *Fleet) writeSSHFiles(clientKey []byte, clientPub ssh.PublicKey, hostPub
 		return err
 	}
 	return os.WriteFile(f.SSHConfigPath, []byte(cfg.String()), 0o644)
+}
+
+// Probe reports whether the host's sshd answers now (within a second): nil, or why not.
+func (f *Fleet) Probe(ctx context.Context, host string) error {
+	h, err := f.hostState(host)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return waitBanner(ctx, h.Veth, netip.AddrPortFrom(h.Addr, 22).String())
 }

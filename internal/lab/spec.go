@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"regexp"
-	"strings"
 )
 
 // BaseDir is where labs are registered: each lab has an entry named after it, its state
@@ -157,5 +156,4 @@ func labID(name string) string {
 func bridgeName(id string) string          { return "lp" + id }
 func vethName(id string, i int) string     { return fmt.Sprintf("lp%sv%d", id, i) }
 func netnsName(id, host string) string     { return "lp" + id + "-" + host }
-func isLabLink(name string) bool           { return strings.HasPrefix(name, "lp") && len(name) >= 10 }
 func hostDir(stateDir, host string) string { return filepath.Join(stateDir, "hosts", host) }

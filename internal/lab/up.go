@@ -221,11 +221,11 @@ func (f *Fleet) start(h *hostState, initPath, bin string, exited chan<- string) 
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("host %s: %w", h.Name, err)
 	}
-	f.started = append(f.started, cmd)
 	h.Unshare, _ = identify(cmd.Process.Pid)
 	name := h.Name
 	go func() {
-		cmd.Wait()
+		cmd.Wait() // reaps it; Down kills it by PID, from any process
+
 		exited <- name
 	}()
 	return nil
