@@ -58,8 +58,11 @@ func (s *session) gates() *fleet.Gates {
 
 func (s *session) apply(ctx context.Context, p *plan.Plan) (*plan.Result, error) {
 	return plan.Apply(ctx, p, s.probes, s.build, s.fleet, s.gates(), plan.ApplyOptions{
-		Owner:  plan.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()},
-		Events: func(e plan.Event) { s.events = append(s.events, e); s.t.Logf("%s %s %s %s %s", e.Type, e.Phase, e.Unit, e.Action, e.Message) },
+		Owner: plan.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()},
+		Events: func(e plan.Event) {
+			s.events = append(s.events, e)
+			s.t.Logf("%s %s %s %s %s", e.Type, e.Phase, e.Unit, e.Action, e.Message)
+		},
 	})
 }
 
