@@ -29,6 +29,9 @@ func (f *Fleet) Down(ctx context.Context) error {
 	if _, err := os.Stat(filepath.Join(st.StateDir, stateFile)); errors.Is(err, os.ErrNotExist) {
 		return nil // already down
 	}
+	for i := range st.Hosts {
+		st.Hosts[i].unshareOf(st.StateDir)
+	}
 	var errs []error
 	f.stopServices(ctx)
 	var killed []procID

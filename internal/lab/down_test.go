@@ -92,6 +92,25 @@ func TestDownLeavesNothing(t *testing.T) {
 		}
 	})
 
+	t.Run("UnrecordedProcesses", func(t *testing.T) {
+		// As after an Up killed between starting a host and saving its PID: the state names
+		// no process, and Down must still find (only) this lab's.
+		f := upLab(t, "unrec", 2, nil)
+		fp := footprintOf(f)
+		for i := range f.st.Hosts {
+			want := f.st.Hosts[i].Unshare
+			f.st.Hosts[i].Unshare, f.st.Hosts[i].Init = procID{}, procID{}
+			if got := f.st.Hosts[i].unshareOf(f.StateDir); got != want {
+				t.Fatalf("host %s: found %+v, want %+v", f.st.Hosts[i].Name, got, want)
+			}
+			f.st.Hosts[i].Unshare = procID{}
+		}
+		if err := f.Down(ctx); err != nil {
+			t.Fatal(err)
+		}
+		assertGone(t, fp)
+	})
+
 	t.Run("CrashedHost", func(t *testing.T) {
 		f := upLab(t, "crash", 2, nil)
 		init := f.st.Hosts[0].initOf()

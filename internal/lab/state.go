@@ -129,6 +129,29 @@ func (p procID) children() []int {
 	return pids
 }
 
+// unshareOf returns the process the lab started for the host. If the state does not record
+// it (Up was killed between starting it and saving), it finds it by its command line, which
+// names the host's directory inside this lab's state directory.
+func (h *hostState) unshareOf(stateDir string) procID {
+	if h.Unshare.PID != 0 {
+		return h.Unshare
+	}
+	want := "\x00" + hostDir(stateDir, h.Name) + "\x00"
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range cmdlines {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.HasPrefix(string(b), "unshare\x00") || !strings.Contains(string(b), want) {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if id, err := identify(pid); err == nil {
+			h.Unshare = id
+			return id
+		}
+	}
+	return procID{}
+}
+
 // initOf returns the host's process 1, finding it as the unshare process's child if the
 // state does not record it yet.
 func (h *hostState) initOf() procID {
