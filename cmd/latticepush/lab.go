@@ -67,6 +67,9 @@ known_hosts land where the inventory looks for them; else to the inventory's dir
 }
 
 func (g *globals) runLabUp(ctx context.Context, a labUpArgs) error {
+	if err := lab.CheckPrerequisites(); err != nil {
+		return err
+	}
 	inv, err := g.loadInventory(a.inventory, inventory.Options{SkipSecrets: true})
 	if err != nil {
 		return err
