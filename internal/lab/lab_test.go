@@ -45,8 +45,13 @@ func upLab(t *testing.T, name string, n int, mutate func(*Spec)) *Fleet {
 	return f
 }
 
+// requireLab ends the test unless a lab can start here (see testenv.Unavailable). `make unit`
+// (-short) leaves lab tests out on purpose; `make test` and CI run them.
 func requireLab(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("lab tests bring up network namespaces; not with -short")
+	}
 	testenv.RequireRoot(t)
 	if err := CheckPrerequisites(); err != nil {
 		testenv.Unavailable(t, err.Error())
