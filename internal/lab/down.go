@@ -61,7 +61,7 @@ func (f *Fleet) Down(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("lab %s: down: %w (state kept in %s; retry `latticepush lab down --name %s`)", st.Name, errors.Join(errs...), st.StateDir, st.Name)
+		return fmt.Errorf("lab %s: down: %w (state kept in %s; retry `latticepush lab down %s`)", st.Name, errors.Join(errs...), st.StateDir, st.Name)
 	}
 	if m := mountsUnder(st.StateDir); len(m) > 0 {
 		return fmt.Errorf("lab %s: down: mounts remain under %s: %s; not removing it", st.Name, st.StateDir, strings.Join(m, ", "))

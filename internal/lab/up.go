@@ -69,14 +69,14 @@ func reserve(ctx context.Context, spec *Spec) (*Fleet, error) {
 		}
 	}
 	if st, dup := labs[spec.Name]; dup {
-		return nil, fmt.Errorf("lab %s is already up (state in %s); take it down with `latticepush lab down --name %s`", spec.Name, st.StateDir, spec.Name)
+		return nil, fmt.Errorf("lab %s is already up (state in %s); take it down with `latticepush lab down %s`", spec.Name, st.StateDir, spec.Name)
 	}
 	if _, err := os.Lstat(filepath.Join(BaseDir, spec.Name)); err == nil && filepath.Join(BaseDir, spec.Name) != spec.StateDir {
 		return nil, fmt.Errorf("lab %s: %s exists; remove it or choose another name", spec.Name, filepath.Join(BaseDir, spec.Name))
 	}
 	id := labID(spec.Name)
 	if _, err := net.InterfaceByName(bridgeName(id)); err == nil {
-		return nil, fmt.Errorf("lab %s: link %s exists already (a lab of that name is half down?); run `latticepush lab down --name %s`", spec.Name, bridgeName(id), spec.Name)
+		return nil, fmt.Errorf("lab %s: link %s exists but no lab state names it; delete it with `ip link del %[2]s`", spec.Name, bridgeName(id))
 	}
 	used, err := usedPrefixes(labs)
 	if err != nil {
@@ -107,11 +107,11 @@ func reserve(ctx context.Context, spec *Spec) (*Fleet, error) {
 	}
 	f := newFleet(st)
 	if err := register(spec.Name, spec.StateDir); err != nil {
-		return f, errors.Join(err, f.Down(ctx))
+		return nil, errors.Join(err, f.Down(ctx))
 	}
 	gw := netip.PrefixFrom(spec.Subnet.Addr().Next(), 24)
 	if err := ipBatch(ctx, "link add "+st.Bridge+" type bridge", "addr add "+gw.String()+" dev "+st.Bridge, "link set "+st.Bridge+" up"); err != nil {
-		return f, errors.Join(fmt.Errorf("lab %s: bridge: %w", spec.Name, err), f.Down(ctx))
+		return nil, errors.Join(fmt.Errorf("lab %s: bridge: %w", spec.Name, err), f.Down(ctx))
 	}
 	return f, nil
 }
