@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path"
@@ -216,6 +218,29 @@ func TestFleet(t *testing.T) {
 		}
 		if out, err := f.Exec(ctx, h, "sv", "status", "lab-sleeper"); err != nil || !strings.Contains(string(out), "run: lab-sleeper: (pid "+pid2+")") {
 			t.Errorf("Exec sv status: %v: %s", err, out)
+		}
+	})
+
+	t.Run("LinkDownUp", func(t *testing.T) {
+		h := f.Hosts[4].Name
+		if err := f.LinkDown(h); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := net.DialTimeout("tcp", netip.AddrPortFrom(f.Hosts[4].Addr, 22).String(), time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s accepts connections with its link down", h)
+		}
+		if !f.Running(h) {
+			t.Errorf("%s stopped running when its link went down", h)
+		}
+		if err := f.LinkUp(h); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for err := f.Probe(ctx, h); err != nil; err = f.Probe(ctx, h) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s does not answer after LinkUp: %v", h, err)
+			}
 		}
 	})
 
