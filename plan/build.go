@@ -31,6 +31,9 @@ type Options struct {
 	Excludes []string // never these hosts
 	// AllowDomainChange permits a cutover of the hub's JetStream domain (design §7).
 	AllowDomainChange bool
+	// DomainScan is what a live scan found about the domain the hubs run now (see
+	// DomainChange); a cutover lists it among its consequences.
+	DomainScan *DomainScan
 	// Replace names hub hosts whose server_name or cluster name may change: an explicit
 	// node replacement. Any other identity change is refused.
 	Replace []string

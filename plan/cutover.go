@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,28 +15,14 @@ import (
 // domain; it stops every hub and starts every hub.
 func planCutover(inv *inventory.Inventory, facts map[string]Facts, p *Plan, opts Options) error {
 	want := inv.Lattice.JSDomain
-	live := map[string][]string{} // domain -> hubs running it
-	for _, h := range inv.Hubs() {
-		f, ok := facts[h.Name]
-		if !ok || !f.Reachable() || f.NATS == nil || !f.Services[ServiceNATS].Running {
-			continue
-		}
-		if f.NATS.Domain != "" && f.NATS.Domain != want {
-			live[f.NATS.Domain] = append(live[f.NATS.Domain], h.Name)
-		}
-	}
-	if len(live) == 0 {
+	from := DomainChange(inv, facts)
+	if len(from) == 0 {
 		return nil
 	}
-	var from []string
-	for d := range live {
-		from = append(from, d)
-	}
-	sort.Strings(from)
 	info := &CutoverInfo{From: strings.Join(from, ","), To: want}
 	info.Alias = inv.Lattice.AliasOldDomain && inv.Lattice.PreviousJSDomain != "" && len(from) == 1 &&
 		inv.Lattice.PreviousJSDomain == from[0]
-	info.Consequences = cutoverConsequences(inv, info)
+	info.Consequences = cutoverConsequences(inv, info, opts.DomainScan)
 	if !opts.AllowDomainChange {
 		return fmt.Errorf("the hub's JetStream domain would change from %q to %q. A domain cannot be reloaded "+
 			"or changed node by node (a mixed-domain cluster reports healthy and is broken), so this is a "+
@@ -72,6 +59,39 @@ func planCutover(inv *inventory.Inventory, facts map[string]Facts, p *Plan, opts
 	return nil
 }
 
+// DomainChange returns the JetStream domains that running hub nodes serve other than the
+// inventory's, sorted: empty when the domain does not change. Callers scan what those
+// domains' users are (verify.ScanAPIPrefix) and hand it to Build as Options.DomainScan.
+func DomainChange(inv *inventory.Inventory, facts map[string]Facts) []string {
+	want := inv.Lattice.JSDomain
+	var from []string
+	for _, h := range inv.Hubs() {
+		f, ok := facts[h.Name]
+		if !ok || !f.Reachable() || f.NATS == nil || !f.Services[ServiceNATS].Running {
+			continue
+		}
+		if d := f.NATS.Domain; d != "" && d != want && !slices.Contains(from, d) {
+			from = append(from, d)
+		}
+	}
+	sort.Strings(from)
+	return from
+}
+
+// DomainScan is what a live scan found about the users of the domain the hubs run now.
+type DomainScan struct {
+	// Domain is the domain scanned for; the scan is used only when it is the one left.
+	Domain string `json:"domain"`
+	// Scanned names the JetStream domains that were listed, with the host they were listed
+	// through: `"hub" via hub-1`.
+	Scanned []string `json:"scanned,omitempty"`
+	// Streams describe, one line each, streams whose mirror or sources store the API
+	// prefix $JS.<Domain>.API: they stop silently after the change and must be recreated.
+	Streams []string `json:"streams,omitempty"`
+	// Unscanned names each JetStream that could not be listed, and why.
+	Unscanned []string `json:"unscanned,omitempty"`
+}
+
 func isAre(n int) string {
 	if n == 1 {
 		return "is"
@@ -80,7 +100,7 @@ func isAre(n int) string {
 }
 
 // cutoverConsequences lists, from the inventory, what a domain change touches.
-func cutoverConsequences(inv *inventory.Inventory, info *CutoverInfo) []string {
+func cutoverConsequences(inv *inventory.Inventory, info *CutoverInfo, scan *DomainScan) []string {
 	var out []string
 	var hubs, leaves, hosts []string
 	for _, h := range inv.Hosts {
@@ -102,8 +122,26 @@ func cutoverConsequences(inv *inventory.Inventory, info *CutoverInfo) []string {
 	if len(hosts) > 0 {
 		out = append(out, fmt.Sprintf("wasmCloud hosts restart with WASMCLOUD_JS_DOMAIN=%s: %s", info.To, strings.Join(hosts, ", ")))
 	}
-	out = append(out, fmt.Sprintf("clients that address domain %q fail%s; mirrors and sources that store the API "+
-		"prefix $JS.%s.API stop silently and must be recreated (nats.md §7)", info.From,
-		map[bool]string{true: " once the alias is removed", false: " at once"}[info.Alias], info.From))
+	when := " at once"
+	if info.Alias {
+		when = " once the alias is removed"
+	}
+	out = append(out, fmt.Sprintf("clients that address domain %q fail%s; repoint them to %q", info.From, when, info.To))
+	prefix := "$JS." + info.From + ".API"
+	switch {
+	case scan == nil || scan.Domain != info.From:
+		out = append(out, fmt.Sprintf("mirrors and sources that store the API prefix %s stop silently and must be "+
+			"deleted and created again (nats.md §7); they were not scanned for", prefix))
+	default:
+		for _, st := range scan.Streams {
+			out = append(out, "recreate after the change (it stops silently, and its mirror cannot be edited): "+st)
+		}
+		for _, u := range scan.Unscanned {
+			out = append(out, fmt.Sprintf("not scanned for %s, look there by hand: %s", prefix, u))
+		}
+		if len(scan.Streams) == 0 {
+			out = append(out, fmt.Sprintf("no mirror or source stores %s in the JetStream domains scanned: %s", prefix, strings.Join(scan.Scanned, ", ")))
+		}
+	}
 	return out
 }

@@ -34,6 +34,9 @@ func (s ExternalStream) String() string {
 // DomainScan is what ScanAPIPrefix found.
 type DomainScan struct {
 	Streams []ExternalStream `json:"streams,omitempty"`
+	// Scanned names each JetStream that was listed, with the host it was listed through:
+	// `"hub" via hub-1`.
+	Scanned []string `json:"scanned,omitempty"`
 	// Unscanned names each JetStream that could not be listed, and why: the scan is then
 	// incomplete, and the operator has to look there by hand.
 	Unscanned []string `json:"unscanned,omitempty"`
@@ -85,6 +88,7 @@ func (r *round) scanStreams(ctx context.Context, nc *nats.Conn, via, prefix stri
 	if err != nil {
 		return fmt.Errorf("account info: %w", err)
 	}
+	scan.Scanned = append(scan.Scanned, fmt.Sprintf("%q via %s", ai.Domain, via))
 	found := func(si *jetstream.StreamInfo, kind string, src *jetstream.StreamSource) {
 		if src == nil || src.External == nil || src.External.APIPrefix != prefix {
 			return
