@@ -10,10 +10,14 @@ import (
 	"time"
 )
 
-// cutover changes the hub's JetStream domain (design §7): preflight (every hub healthy), swap
-// every hub's config, stop every hub (lame duck), start every hub, wait for quorum. A failure
-// before the stop changes nothing; a hub that does not come back healthy on the new domain
-// puts every hub back on its previous config, again all together.
+// cutover changes the hub's JetStream domain (design §7): preflight (every hub reachable, the
+// cluster healthy on the domain it runs), swap every hub's config, stop every hub (lame
+// duck), start every hub, wait for quorum and a meta leader on the new domain, then, with the
+// alias, prove the old domain answers through every leaf. A failure before the stop changes
+// nothing; a hub that does not come back healthy on the new domain puts every hub back on
+// its previous config, again all together, gated on the old domain. Once the hub runs the
+// new domain, later failures (a leaf or wasmCloud gate) leave it there, alias included: a
+// rerun plans no cutover and converges the rest.
 func (a *applier) cutover(ctx context.Context, w Wave) error {
 	units := make([]*Unit, 0, len(w.Batches[0]))
 	for _, id := range w.Batches[0] {
@@ -21,14 +25,8 @@ func (a *applier) cutover(ctx context.Context, w Wave) error {
 	}
 	a.emit(Event{Type: "phase", Phase: "cutover", Wave: w.Name,
 		Message: fmt.Sprintf("JetStream domain %s -> %s on %d hub nodes", a.p.Cutover.From, a.p.Cutover.To, len(units))})
-	a.phase("preflight", "every hub node must be healthy before the cutover")
-	for _, u := range units {
-		if err := a.gate(ctx, u); err != nil {
-			return fmt.Errorf("cutover preflight: %s is not healthy, nothing was changed: %w", u.Host, err)
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("interrupted before the cutover; nothing was changed: %w", err)
+	if err := a.cutoverPreflight(ctx, units); err != nil {
+		return err
 	}
 	// From here on the cutover runs to its end: stopping halfway is the one state worse
 	// than either side.
@@ -50,13 +48,14 @@ func (a *applier) cutover(ctx context.Context, w Wave) error {
 		})
 	}
 	if err == nil {
-		err = a.startAndGate(ctx, units)
+		err = a.startAndGate(ctx, units, a.gate)
 	}
 	if err == nil {
 		for _, u := range units {
 			a.setResult(u, "applied", nil, time.Since(start))
 		}
 		a.emit(Event{Type: "unit_done", Wave: w.Name, Message: fmt.Sprintf("every hub runs domain %s", a.p.Cutover.To), Elapsed: time.Since(start).Seconds()})
+		a.checkAlias(ctx)
 		return nil
 	}
 	a.emit(Event{Type: "unit_failed", Wave: w.Name, Message: "cutover failed, putting every hub back: " + err.Error()})
@@ -75,7 +74,9 @@ func (a *applier) cutover(ctx context.Context, w Wave) error {
 		for _, u := range units {
 			u.DesiredDigest = "" // the previous config's digest is not known here; the gate decides
 		}
-		rerr = a.startAndGate(ctx, units)
+		rerr = a.startAndGate(ctx, units, func(ctx context.Context, u *Unit) error {
+			return a.hubOn(ctx, u.Host, a.p.Cutover.From)
+		})
 	}
 	result := "rolled back"
 	if rerr != nil {
@@ -88,8 +89,9 @@ func (a *applier) cutover(ctx context.Context, w Wave) error {
 	return fmt.Errorf("%w: domain cutover: %v", ErrRolledBack, err)
 }
 
-// startAndGate starts every hub node, confirms each runs its config, and waits for quorum.
-func (a *applier) startAndGate(ctx context.Context, units []*Unit) error {
+// startAndGate starts every hub node, confirms each runs its config, and waits for quorum
+// with gate.
+func (a *applier) startAndGate(ctx context.Context, units []*Unit, gate func(context.Context, *Unit) error) error {
 	err := a.allHubs(ctx, units, "starting every hub node", func(u *Unit) error {
 		return a.hosts[u.Host].Service(ctx, u.Service, OpStart)
 	})
@@ -103,11 +105,93 @@ func (a *applier) startAndGate(ctx context.Context, units []*Unit) error {
 		return err
 	}
 	return a.allHubs(ctx, units, "waiting for quorum and a meta leader", func(u *Unit) error {
-		return a.gate(ctx, u)
+		return gate(ctx, u)
 	})
 }
 
-// allHubs runs fn on every unit at once and joins the errors.
+// CutoverGates are the checks a domain cutover needs beyond Gates: the same checks against
+// a domain other than the inventory's. Gates without them (test fakes) get HubNode for the
+// preflight and no alias check.
+type CutoverGates interface {
+	// HubNodeOn is HubNode with the hub expected on domain: before a cutover, and after a
+	// rollback, the hub runs the old domain.
+	HubNodeOn(ctx context.Context, host, domain string) error
+	// LeafOn is Leaf for domain: with the alias on, the old domain must still answer through
+	// every leaf, and from the hub (the probe stream's cluster proves it).
+	LeafOn(ctx context.Context, host, domain string) error
+}
+
+// preflightTimeout bounds the cutover's preflight: it proves a healthy hub, it does not wait
+// for one.
+const preflightTimeout = 30 * time.Second
+
+// cutoverPreflight refuses the cutover unless the hub is healthy on the domain it runs now:
+// every node answers, one meta leader, every peer current (one gate covers the cluster).
+func (a *applier) cutoverPreflight(ctx context.Context, units []*Unit) error {
+	from := a.p.Cutover.From
+	if strings.Contains(from, ",") {
+		a.emit(Event{Type: "warning", Phase: "preflight", Message: fmt.Sprintf("the hub nodes run several domains (%s): "+
+			"the cluster is already split (nats.md §7); the cutover stops and starts every node to repair it", from)})
+		return nil
+	}
+	a.phase("preflight", fmt.Sprintf("every hub node must be reachable and the cluster healthy on domain %s before the cutover", from))
+	pctx, cancel := context.WithTimeout(ctx, min(preflightTimeout, a.opts.GateTimeout))
+	defer cancel()
+	if err := a.hubOn(pctx, units[0].Host, from); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted before the cutover; nothing was changed: %w", ctx.Err())
+		}
+		return fmt.Errorf("cutover preflight: the hub is not healthy on domain %s; nothing was changed: %w", from, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted before the cutover; nothing was changed: %w", err)
+	}
+	return nil
+}
+
+// hubOn is the hub gate with the hub expected on domain.
+func (a *applier) hubOn(ctx context.Context, host, domain string) error {
+	cg, ok := a.gates.(CutoverGates)
+	if !ok {
+		return a.gates.HubNode(ctx, host)
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
+	defer cancel()
+	return cg.HubNodeOn(ctx, host, domain)
+}
+
+// checkAlias proves, when the alias is on, that the old domain answers through every leaf:
+// the leaves reconnected to the restarted hubs and learned the alias's subjects (interest in
+// mappings is sent only when a leaf connection is set up, nats.md §2). A failure is a
+// warning, not a stop: clients on the old domain fail until they move, and the next waves
+// move the wasmCloud hosts.
+func (a *applier) checkAlias(ctx context.Context) {
+	cg, ok := a.gates.(CutoverGates)
+	if !ok || !a.p.Cutover.Alias {
+		return
+	}
+	var leaves []*Unit
+	for _, u := range a.p.Units {
+		if u.Role == "leaf" && u.Service == ServiceNATS {
+			leaves = append(leaves, u)
+		}
+	}
+	if len(leaves) == 0 {
+		return
+	}
+	from := a.p.Cutover.From
+	err := a.allHubs(ctx, leaves, fmt.Sprintf("the old domain %s answers through every leaf (alias)", from), func(u *Unit) error {
+		gctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
+		defer cancel()
+		return cg.LeafOn(gctx, u.Host, from)
+	})
+	if err != nil {
+		a.emit(Event{Type: "warning", Phase: "cutover", Message: fmt.Sprintf("the alias for domain %s does not answer "+
+			"everywhere; clients still on it fail until they move to %s: %v", from, a.p.Cutover.To, err)})
+	}
+}
+
+// allHubs runs fn on every unit at once (hub nodes, or leaves) and joins the errors.
 func (a *applier) allHubs(ctx context.Context, units []*Unit, what string, fn func(*Unit) error) error {
 	a.phase("cutover", what)
 	var mu sync.Mutex
