@@ -219,7 +219,11 @@ func (a *applier) rollback(ctx context.Context, h Host, u *Unit, staged []Staged
 		}
 	}
 	if !u.WasRunning {
-		if err := h.Service(ctx, u.Service, OpStop); err != nil {
+		op := OpStop
+		if u.Enable {
+			op = OpDisable // a first start: no supervisor may keep trying to run it
+		}
+		if err := h.Service(ctx, u.Service, op); err != nil {
 			errs = append(errs, err)
 		}
 		return errors.Join(errs...)

@@ -226,7 +226,7 @@ func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error 
 		if svc == ServiceNATS && h.f.fail(h.name, "reload-silently") == nil {
 			h.digest = "sha256:" + sha(h.files[h.config])
 		}
-	case OpStop:
+	case OpStop, OpDisable:
 		h.running[svc] = false
 	}
 	return nil

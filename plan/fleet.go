@@ -79,6 +79,7 @@ type ServiceOp string
 // Service operations. Restart of a nats-server drains it with lame duck mode first.
 const (
 	OpEnable       ServiceOp = "enable"
+	OpDisable      ServiceOp = "disable"
 	OpStart        ServiceOp = "start"
 	OpStop         ServiceOp = "stop"
 	OpRestart      ServiceOp = "restart"

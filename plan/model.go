@@ -62,11 +62,11 @@ type Unit struct {
 	// (nats-server units only); reload and restart are confirmed against /varz config_digest.
 	DesiredDigest string `json:"desired_digest,omitempty"`
 	// ConfigPath, Binary and MonitorAddr say where the unit's nats-server lives on the host.
-	ConfigPath  string `json:"-"`
-	Binary      string `json:"-"`
-	MonitorAddr string `json:"-"`
+	ConfigPath  string `json:"config_path,omitempty"`
+	Binary      string `json:"binary,omitempty"`
+	MonitorAddr string `json:"monitor_addr,omitempty"`
 	// WasRunning records whether the service ran when observed: a rollback restores that.
-	WasRunning bool `json:"-"`
+	WasRunning bool `json:"was_running"`
 }
 
 // ID names the unit as "host/service".

@@ -31,3 +31,19 @@ func (g *Gates) onDomain(domain string) *inventory.Inventory {
 	inv.Lattice.JSDomain = domain
 	return &inv
 }
+
+// DomainScan scans every reachable JetStream domain (the hub's through a hub node, each
+// leaf's own through its client port) for streams whose mirror or sources store the API
+// prefix of from, the domain the hubs run now (plan.DomainChange). It returns nil unless
+// from names exactly one domain: the planner then says the scan was not done.
+func (f *Fleet) DomainScan(ctx context.Context, from []string) *plan.DomainScan {
+	if len(from) != 1 {
+		return nil
+	}
+	vs := verify.ScanAPIPrefix(ctx, f.inv, f.Targets(ctx), from[0], verify.Options{})
+	ps := &plan.DomainScan{Domain: from[0], Scanned: vs.Scanned, Unscanned: vs.Unscanned}
+	for _, s := range vs.Streams {
+		ps.Streams = append(ps.Streams, s.String())
+	}
+	return ps
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/plan/render"
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/remote/service"
 )
@@ -121,7 +123,29 @@ func (h *host) Lock(ctx context.Context, owner plan.LockOwner) error {
 	h.mu.Lock()
 	h.lock = l
 	h.mu.Unlock()
+	// A run that lost its connection mid-stage leaves its temporary copies behind. Holding
+	// the lock, no other run is staging here, so they can go now.
+	if _, err := h.c.RemoveStrays(ctx, h.managedDirs()); err != nil {
+		h.Unlock(context.WithoutCancel(ctx))
+		return err
+	}
 	return nil
+}
+
+// managedDirs are the directories latticepush stages files into on this host.
+func (h *host) managedDirs() []string {
+	var dirs []string
+	for _, svc := range []string{plan.ServiceNATS, plan.ServiceWasmcloud} {
+		dirs = append(dirs, render.RunitDir+"/"+svc, render.RunitDir+"/"+svc+"/log")
+	}
+	dirs = append(dirs, render.SystemdDir)
+	if n := h.inv.NATS(); n != nil && n.ConfigFile != "" {
+		dirs = append(dirs, path.Dir(n.ConfigFile))
+	}
+	if w := h.inv.Wasmcloud; w != nil && w.EnvFile != "" {
+		dirs = append(dirs, path.Dir(w.EnvFile))
+	}
+	return dirs
 }
 
 func (h *host) Unlock(ctx context.Context) error {
@@ -198,6 +222,8 @@ func (h *host) Service(ctx context.Context, svc string, op plan.ServiceOp) error
 	switch op {
 	case plan.OpEnable:
 		return h.svc.Enable(ctx, svc)
+	case plan.OpDisable:
+		return h.svc.Disable(ctx, svc)
 	case plan.OpDaemonReload:
 		return h.svc.DaemonReload(ctx)
 	case plan.OpStart:
@@ -213,9 +239,12 @@ func (h *host) Service(ctx context.Context, svc string, op plan.ServiceOp) error
 		if !nats {
 			return h.svc.Restart(ctx, svc)
 		}
-		// Drain first: lame duck moves clients and leaves and hands off Raft leadership.
+		// Drain first: lame duck moves clients and leaves and hands off Raft leadership. A
+		// server that is not serving (crash-looping on a refused config) just goes down.
 		if err := h.svc.LameDuckStop(ctx, svc, h.inv.NATS().Binary); err != nil {
-			return err
+			if err2 := h.svc.Stop(ctx, svc); err2 != nil {
+				return fmt.Errorf("%w; stop: %v", err, err2)
+			}
 		}
 		return h.svc.Start(ctx, svc)
 	}

@@ -21,8 +21,32 @@ func (r *Runit) sv(ctx context.Context, verb, name string) error {
 	return r.do(ctx, "sv", "-w", r.waitSeconds(), verb, r.dir(name))
 }
 
-// Start runs `sv -w N up`.
-func (r *Runit) Start(ctx context.Context, name string) error { return r.sv(ctx, "up", name) }
+// runitStart brings the service up and waits until it runs and its check script (if any)
+// passes. A service that keeps exiting right after start (runsv restarting it with new pids:
+// a config the server refuses at start, a port already taken) is stopped and reported after
+// its third restart instead of after the whole wait. $1 service dir, $2 seconds.
+const runitStart = `sv up "$1" || exit
+last=$(cat "$1/supervise/pid" 2>/dev/null); restarts=0; i=0
+while :; do
+  case $(sv status "$1" 2>/dev/null) in
+  run:*)
+    if [ ! -x "$1/check" ] || (cd "$1" && ./check >/dev/null 2>&1); then exit 0; fi ;;
+  esac
+  pid=$(cat "$1/supervise/pid" 2>/dev/null)
+  if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$pid" != "$last" ]; then restarts=$((restarts+1)); last=$pid; fi
+  if [ "$restarts" -ge 3 ]; then
+    sv down "$1" >/dev/null 2>&1
+    echo "$1 keeps exiting right after it starts (restarted $restarts times); its log says why" >&2; exit 1
+  fi
+  i=$((i+1)); if [ "$i" -gt $(($2*10)) ]; then echo "$1 not up (or its check not passing) within $2s" >&2; exit 1; fi
+  sleep 0.1
+done`
+
+// Start brings the service up and waits for it (and its check script) to pass; a crash loop
+// fails fast (see runitStart).
+func (r *Runit) Start(ctx context.Context, name string) error {
+	return r.do(ctx, remote.Script(runitStart, r.dir(name), r.waitSeconds())...)
+}
 
 // Stop runs `sv -w N down`.
 func (r *Runit) Stop(ctx context.Context, name string) error { return r.sv(ctx, "down", name) }
@@ -72,18 +96,30 @@ i=0; until sv status "$2" >/dev/null 2>&1; do
   sleep 0.1
 done`
 
+// runitDisable stops the service and removes its supervised link; runsv then exits.
+// $1 supervised link, $2 seconds.
+const runitDisable = `if [ -L "$1" ] || [ -e "$1" ]; then sv -w "$2" down "$1" >/dev/null 2>&1; rm -f -- "$1"; fi`
+
+// Disable stops the service and unlinks it from the supervised directory.
+func (r *Runit) Disable(ctx context.Context, name string) error {
+	return r.do(ctx, remote.Script(runitDisable, r.dir(name), r.waitSeconds())...)
+}
+
 // Enable links the service into the supervised directory and waits for runsv.
 func (r *Runit) Enable(ctx context.Context, name string) error {
 	return r.do(ctx, remote.Script(runitEnable, path.Join(r.opt.SvDir, name), r.dir(name), r.waitSeconds())...)
 }
 
 // runitLameDuck tells runsv not to restart the service (`sv once`), signals lame duck to
-// the supervised pid, waits for it to exit, then marks the service down.
+// the supervised pid, waits for it to exit, then marks the service down. A process that is
+// already gone (one that exits right after start) is fine: the service just goes down.
 // $1 service dir, $2 nats-server, $3 seconds.
 const runitLameDuck = `pid=$(cat "$1/supervise/pid" 2>/dev/null)
 if [ -z "$pid" ] || [ "$pid" = 0 ]; then exec sv -w "$3" down "$1"; fi
 sv once "$1" || exit
-"$2" --signal ldm="$pid" || exit
+if ! "$2" --signal ldm="$pid"; then
+  kill -0 "$pid" 2>/dev/null && exit 1
+fi
 i=0; while kill -0 "$pid" 2>/dev/null; do
   i=$((i+1)); if [ "$i" -gt $(($3*10)) ]; then echo "nats-server $pid still running after $3s of lame duck" >&2; exit 124; fi
   sleep 0.1

@@ -34,6 +34,9 @@ type Manager interface {
 	// Enable makes the service start at boot (systemd) or supervised (runit), and returns
 	// once the supervisor knows it.
 	Enable(ctx context.Context, name string) error
+	// Disable undoes Enable and stops the service: used when a first start is rolled back,
+	// so no supervisor keeps trying to run a service whose files were removed.
+	Disable(ctx context.Context, name string) error
 	// DaemonReload makes the manager re-read unit files after one changed (systemd); a
 	// no-op for runit.
 	DaemonReload(ctx context.Context) error

@@ -48,6 +48,7 @@ func transcript(t *testing.T, kind string, opt Options) string {
 	for _, step := range []func() error{
 		func() error { return m.DaemonReload(ctx) },
 		func() error { return m.Enable(ctx, "nats") },
+		func() error { return m.Disable(ctx, "nats") },
 		func() error { return m.Start(ctx, "nats") },
 		func() error { return m.Reload(ctx, "nats") },
 		func() error { return m.Restart(ctx, "nats") },

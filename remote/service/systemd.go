@@ -31,6 +31,11 @@ func (s *Systemd) Reload(ctx context.Context, name string) error {
 	return s.do(ctx, "systemctl", "reload", "--", name)
 }
 
+// Disable runs `systemctl disable --now`.
+func (s *Systemd) Disable(ctx context.Context, name string) error {
+	return s.do(ctx, "systemctl", "disable", "--now", "--", name)
+}
+
 // Enable runs `systemctl enable`.
 func (s *Systemd) Enable(ctx context.Context, name string) error {
 	return s.do(ctx, "systemctl", "enable", "--", name)
