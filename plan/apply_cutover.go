@@ -130,6 +130,7 @@ const preflightTimeout = 30 * time.Second
 func (a *applier) cutoverPreflight(ctx context.Context, units []*Unit) error {
 	from := a.p.Cutover.From
 	if strings.Contains(from, ",") {
+		// Split across domains, no quorum can be proven: the cutover is the repair.
 		a.emit(Event{Type: "warning", Phase: "preflight", Message: fmt.Sprintf("the hub nodes run several domains (%s): "+
 			"the cluster is already split (nats.md §7); the cutover stops and starts every node to repair it", from)})
 		return nil

@@ -19,10 +19,25 @@ func planCutover(inv *inventory.Inventory, facts map[string]Facts, p *Plan, opts
 	if len(from) == 0 {
 		return nil
 	}
+	split := len(from) > 1
+	for _, h := range inv.Hubs() {
+		if f, ok := facts[h.Name]; ok && f.NATS != nil && f.Services[ServiceNATS].Running && f.NATS.Domain == want {
+			split = true // some nodes already run the new domain: a node-by-node change was begun
+			from = append(from, want)
+			sort.Strings(from)
+			break
+		}
+	}
+	// From lists every domain the running hubs serve when they disagree: the cluster is split
+	// already, and apply skips a preflight that cannot pass (nats.md §7).
 	info := &CutoverInfo{From: strings.Join(from, ","), To: want}
-	info.Alias = inv.Lattice.AliasOldDomain && inv.Lattice.PreviousJSDomain != "" && len(from) == 1 &&
+	info.Alias = inv.Lattice.AliasOldDomain && inv.Lattice.PreviousJSDomain != "" && !split &&
 		inv.Lattice.PreviousJSDomain == from[0]
 	info.Consequences = cutoverConsequences(inv, info, opts.DomainScan)
+	if split {
+		info.Consequences = append([]string{fmt.Sprintf("the hub is split across domains %s: it reports healthy "+
+			"and is broken (a node-by-node change was begun); the cutover repairs it", info.From)}, info.Consequences...)
+	}
 	if !opts.AllowDomainChange {
 		return fmt.Errorf("the hub's JetStream domain would change from %q to %q. A domain cannot be reloaded "+
 			"or changed node by node (a mixed-domain cluster reports healthy and is broken), so this is a "+

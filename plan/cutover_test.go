@@ -18,6 +18,7 @@ func TestCutover_NeverARollingDomainChange(t *testing.T) {
 		edit    func(src string) string
 		facts   func(inv *inventory.Inventory, f map[string]Facts)
 		refused string // substring of the refusal; "" = planned
+		from    string // the cutover's From, when checked
 	}
 	oldDomain := func(hubs ...string) func(*inventory.Inventory, map[string]Facts) {
 		return func(inv *inventory.Inventory, f map[string]Facts) {
@@ -29,9 +30,9 @@ func TestCutover_NeverARollingDomainChange(t *testing.T) {
 	}
 	all := oldDomain("hub-1", "hub-2", "hub-3")
 	scenarios := []scenario{
-		{name: "every hub on the old domain", facts: all},
-		{name: "a naive roll half done: hub-3 already on the new domain", facts: oldDomain("hub-1", "hub-2")},
-		{name: "only the meta leader left on the old domain", facts: oldDomain("hub-1")},
+		{name: "every hub on the old domain", facts: all, from: "hub"},
+		{name: "a naive roll half done: hub-3 already on the new domain", facts: oldDomain("hub-1", "hub-2"), from: "central,hub"},
+		{name: "only the meta leader left on the old domain", facts: oldDomain("hub-1"), from: "central,hub"},
 		{name: "alias off", edit: func(s string) string {
 			return strings.Replace(s, `previous_js_domain = "hub"`, "previous_js_domain = \"hub\"\n  alias_old_domain = false", 1)
 		}, facts: all},
@@ -73,6 +74,9 @@ func TestCutover_NeverARollingDomainChange(t *testing.T) {
 			}
 			if p.Cutover == nil {
 				t.Fatalf("no cutover; waves %+v", p.Waves)
+			}
+			if sc.from != "" && p.Cutover.From != sc.from {
+				t.Errorf("cutover from %q, want %q", p.Cutover.From, sc.from)
 			}
 			for _, w := range p.Waves {
 				if w.Name == inventory.RoleHub {
