@@ -37,9 +37,9 @@ vet: ## go vet + gofmt check
 
 fmt-check: build ## gofmt and `latticepush fmt -check` on the examples
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
-	$(BIN) fmt -check examples/*/inventory.hcl
+	$(BIN) fmt --check examples/*/inventory.hcl
 
-test: deps vet ## install what is needed, then run every test (lab included; needs root)
+test: deps vet fmt-check ## install what is needed, then run every test (lab included; needs root)
 	go test -count=1 -timeout 75m $(GOTEST_FLAGS) ./...
 
 unit: ## fast tests only (no lab, no root)
@@ -52,8 +52,12 @@ bench: deps build ## benchmarks against a 50-host lab and Ansible; writes BENCHM
 	WITH_ANSIBLE=1 ./internal/tools/install-prereqs.sh
 	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./internal/bench/ | tee bench.out
 
-fuzz: ## run every fuzz target for FUZZTIME each
-	go test -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME) ./inventory/
+fuzz: ## run every fuzz target for FUZZTIME each (corpora land in testdata/fuzz)
+	@set -e; for pkg in $$(go list ./...); do \
+	  for t in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$t"; go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; \
+	  done; \
+	done
 
 tidy-check: ## go.mod and go.sum are tidy
 	go mod tidy && git diff --exit-code go.mod go.sum

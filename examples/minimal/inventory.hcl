@@ -11,7 +11,7 @@ secrets {
 
 defaults {
   ssh {
-    user = "deploy"
+    user   = "deploy"
     become = true
   }
   service_manager = "systemd"
