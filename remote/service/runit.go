@@ -21,22 +21,34 @@ func (r *Runit) sv(ctx context.Context, verb, name string) error {
 	return r.do(ctx, "sv", "-w", r.waitSeconds(), verb, r.dir(name))
 }
 
-// runitStart brings the service up and waits until it runs and its check script (if any)
-// passes. A service that keeps exiting right after start (runsv restarting it with new pids:
-// a config the server refuses at start, a port already taken) is stopped and reported after
-// its third restart instead of after the whole wait. $1 service dir, $2 seconds.
+// runitStart brings the service up and waits until it runs and its check script passes
+// (without one: until the same process has run for a second). A service that keeps exiting
+// right after start (a config the server refuses at start, a port already taken) is stopped
+// and reported after its third new pid, or after 3 s of runsv waiting to restart it, instead
+// of after the whole wait. $1 service dir, $2 seconds.
 const runitStart = `sv up "$1" || exit
-last=$(cat "$1/supervise/pid" 2>/dev/null); restarts=0; i=0
+last=$(cat "$1/supervise/pid" 2>/dev/null); restarts=0; i=0; stable=""; up=0; waiting=0
 while :; do
-  case $(sv status "$1" 2>/dev/null) in
+  st=$(sv status "$1" 2>/dev/null)
+  case $st in
   run:*)
-    if [ ! -x "$1/check" ] || (cd "$1" && ./check >/dev/null 2>&1); then exit 0; fi ;;
+    if [ -x "$1/check" ]; then
+      (cd "$1" && ./check >/dev/null 2>&1) && exit 0
+    else
+      # Without a check script, "run" is proof only once the same process lasted a second.
+      p=$(cat "$1/supervise/pid" 2>/dev/null)
+      if [ "$p" = "$stable" ]; then up=$((up+1)); else stable=$p; up=0; fi
+      [ "$up" -ge 10 ] && exit 0
+    fi ;;
+  down:*"want up"*) waiting=$((waiting+1)) ;; # runsv is between restarts of a dying process
+  down:*) sv up "$1" ;; # runsv can drop a command sent during its restart delay: repeat it
   esac
   pid=$(cat "$1/supervise/pid" 2>/dev/null)
   if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$pid" != "$last" ]; then restarts=$((restarts+1)); last=$pid; fi
-  if [ "$restarts" -ge 3 ]; then
+  if [ "$restarts" -ge 3 ] || [ "$waiting" -ge 30 ]; then
     sv down "$1" >/dev/null 2>&1
-    echo "$1 keeps exiting right after it starts (restarted $restarts times); its log says why" >&2; exit 1
+    j=0; while sv status "$1" 2>/dev/null | grep -q 'want up' && [ "$j" -lt 50 ]; do j=$((j+1)); sleep 0.1; done
+    echo "$1 keeps exiting right after it starts; its log says why" >&2; exit 1
   fi
   i=$((i+1)); if [ "$i" -gt $(($2*10)) ]; then echo "$1 not up (or its check not passing) within $2s" >&2; exit 1; fi
   sleep 0.1

@@ -84,6 +84,37 @@ func TestRunit_RealSupervisor(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitActive(t, m, true)
+
+	// A config the server refuses at start (its port taken): Start fails fast instead of
+	// waiting out Options.Wait, and leaves the service down. Putting the old config back,
+	// the restart used by a rollback (lame-duck stop, then start) brings it up again.
+	squat, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squat.Close()
+	good, _ := os.ReadFile(conf)
+	os.WriteFile(conf, []byte(fmt.Sprintf("listen: %s\n", squat.Addr())), 0o644)
+	if err := m.LameDuckStop(ctx, "nats", natsServer); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = m.Start(ctx, "nats")
+	if err == nil || !strings.Contains(err.Error(), "keeps exiting") {
+		t.Fatalf("start with a refused config: err %v, want a crash loop reported", err)
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Errorf("a crash loop took %s to report", waited)
+	}
+	os.WriteFile(conf, good, 0o644)
+	if err := m.LameDuckStop(ctx, "nats", natsServer); err != nil {
+		t.Fatalf("stop after the crash loop: %v", err)
+	}
+	if err := m.Start(ctx, "nats"); err != nil {
+		st, _ := exec.Command("sv", "status", filepath.Join(serviceDir, "nats")).CombinedOutput()
+		t.Fatalf("start after restoring the config: %v (%s)", err, st)
+	}
+	waitActive(t, m, true)
 }
 
 func waitActive(t *testing.T, m Manager, want bool) {
