@@ -234,8 +234,20 @@ func (a *applier) rollback(ctx context.Context, h Host, u *Unit, staged []Staged
 	}
 	if err := h.Service(ctx, u.Service, op); err != nil {
 		errs = append(errs, err)
-	} else if err := a.gate(ctx, u); err != nil {
+	} else if err := a.gateRestored(ctx, u); err != nil {
 		errs = append(errs, fmt.Errorf("not healthy after rollback: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// gateRestored checks a rolled-back unit. Hub and leaf gates hold for the previous config too;
+// a wasmCloud host back on its previous environment cannot pass the new settings' gate, so it
+// only has to answer again.
+func (a *applier) gateRestored(ctx context.Context, u *Unit) error {
+	if u.Role != "wasmcloud" {
+		return a.gate(ctx, u)
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
+	defer cancel()
+	return a.gates.WasmcloudAnswers(ctx, u.Host)
 }

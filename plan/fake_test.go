@@ -274,6 +274,14 @@ func (g *fakeGates) Leaf(ctx context.Context, host string) error { return g.chec
 func (g *fakeGates) Wasmcloud(ctx context.Context, host string) error {
 	return g.check(host, ServiceWasmcloud)
 }
+func (g *fakeGates) WasmcloudAnswers(ctx context.Context, host string) error {
+	g.ff.mu.Lock()
+	defer g.ff.mu.Unlock()
+	if !g.ff.hosts[host].running[ServiceWasmcloud] {
+		return fmt.Errorf("%s: no responders", host)
+	}
+	return nil
+}
 func (g *fakeGates) EnsureBuckets(ctx context.Context, replicas int) error {
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()

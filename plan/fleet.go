@@ -51,6 +51,9 @@ type Gates interface {
 	// Wasmcloud passes when the host answers host.get from the hub side with the right
 	// lattice, domain and labels.
 	Wasmcloud(ctx context.Context, host string) error
+	// WasmcloudAnswers passes when the host answers host.get from the hub side, whatever its
+	// settings: the check after a rollback, when the host runs its previous environment.
+	WasmcloudAnswers(ctx context.Context, host string) error
 	// EnsureBuckets creates the lattice buckets on the hub with replicas when missing.
 	EnsureBuckets(ctx context.Context, replicas int) error
 	// Verify runs every check of `latticepush verify`; it returns a one-line summary and an

@@ -115,8 +115,20 @@ func (r *round) checkDomainReach(ctx context.Context, leaf *inventory.Host) (rea
 	key, val := probeKey(leaf.Name), probeValue(leaf.Name)
 	rev, err := kv.Put(sctx, key, val)
 	if err == nil {
+		// A read can be served by a replica that has not applied the write yet: read again
+		// (briefly) until it reaches the written revision.
 		var e jetstream.KeyValueEntry
-		if e, err = kv.Get(sctx, key); err == nil && (e.Revision() != rev || string(e.Value()) != string(val)) {
+		for try := 0; ; try++ {
+			e, err = kv.Get(sctx, key)
+			if err != nil || e.Revision() >= rev || try == 20 {
+				break
+			}
+			select {
+			case <-sctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		if err == nil && (e.Revision() != rev || string(e.Value()) != string(val)) {
 			err = fmt.Errorf("read back revision %d %q, wrote revision %d %q", e.Revision(), e.Value(), rev, val)
 		}
 	}

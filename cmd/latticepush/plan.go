@@ -156,6 +156,9 @@ func (s *session) plan(ctx context.Context) (*plan.Plan, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, errCanceled
 	}
+	// A domain change: scan every reachable JetStream for mirrors and sources that store
+	// the old API prefix, so the plan can name them (nothing is scanned otherwise).
+	s.opts.DomainScan = s.fleet.DomainScan(ctx, plan.DomainChange(s.inv, facts))
 	return s.build(facts)
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,6 +16,7 @@ import (
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/plan/render"
 	"github.com/latticepush/latticepush/verify"
+	"github.com/latticepush/latticepush/wasmcloud"
 )
 
 // Gates implements plan.Gates with verify's checks, reaching hosts through the fleet's SSH
@@ -153,3 +155,31 @@ type ctxDialer struct {
 }
 
 func (d ctxDialer) Dial(network, addr string) (net.Conn, error) { return d.dial(d.ctx, network, addr) }
+
+// WasmcloudAnswers waits until the wasmCloud host answers host.get, asked from the hub side.
+func (g *Gates) WasmcloudAnswers(ctx context.Context, host string) error {
+	h := g.f.inv.Host(host)
+	if h == nil || h.Wasmcloud == nil || h.Wasmcloud.HostID == "" {
+		return fmt.Errorf("%s: no wasmCloud host with a known id in the inventory", host)
+	}
+	nc, err := g.f.ConnectHub(ctx)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	c, err := wasmcloud.NewClient(nc, g.f.inv.Lattice.Name)
+	if err != nil {
+		return err
+	}
+	for {
+		_, err := c.Get(ctx, h.Wasmcloud.HostID)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s does not answer host.get from the hub side: %w", host, err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
