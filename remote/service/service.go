@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/latticepush/latticepush/remote"
@@ -86,9 +87,30 @@ func (b base) run(ctx context.Context, argv ...string) (remote.Result, error) {
 	return b.r.Run(ctx, argv, remote.RunOptions{Become: b.opt.Become, Timeout: b.opt.Wait + 30*time.Second})
 }
 
+// do runs argv; a non-zero exit becomes an error naming the command briefly (a script by its
+// arguments, not its text) with the last lines it printed.
 func (b base) do(ctx context.Context, argv ...string) error {
-	_, err := b.run(ctx, argv...)
-	return err
+	res, err := b.run(ctx, argv...)
+	var ee *remote.ExitError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	msg := strings.TrimSpace(string(res.Stderr))
+	if msg == "" {
+		msg = strings.TrimSpace(string(res.Stdout))
+	}
+	if lines := strings.Split(msg, "\n"); len(lines) > 5 {
+		msg = strings.Join(lines[len(lines)-5:], "\n")
+	}
+	return fmt.Errorf("%s: exit status %d: %s", describe(argv), res.ExitCode, msg)
+}
+
+// describe names a command for an error: a script run by remote.Script as its arguments.
+func describe(argv []string) string {
+	if len(argv) >= 3 && argv[0] == "sh" && argv[1] == "-c" {
+		return "service script on " + strings.Join(argv[min(3, len(argv)):], " ")
+	}
+	return strings.Join(argv, " ")
 }
 
 func (b base) waitSeconds() string {
