@@ -100,6 +100,9 @@ func Apply(ctx context.Context, p *Plan, probes []Probe, replan Replanner, fleet
 	if why := StaleReasons(p, fresh); len(why) > 0 {
 		return a.report(), fmt.Errorf("%w:\n  %s\nrun plan again", ErrStale, strings.Join(why, "\n  "))
 	}
+	// The fresh plan makes the same decisions (checked above) and carries the file contents,
+	// which a saved plan holds only as hashes.
+	a.p, p = fresh, fresh
 	if !p.HasChanges() {
 		a.phase("done", "no changes")
 		for _, u := range p.Units {

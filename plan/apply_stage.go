@@ -2,6 +2,8 @@ package plan
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -33,6 +35,12 @@ func (a *applier) stage(ctx context.Context) error {
 			for _, u := range units {
 				var sf []StageFile
 				for _, f := range u.Files {
+					if sum := sha256.Sum256(f.content); hex.EncodeToString(sum[:]) != f.NewSHA256 {
+						mu.Lock()
+						errs = append(errs, fmt.Errorf("%s: %s: the content to upload does not match the plan's hash", u.ID(), f.Path))
+						mu.Unlock()
+						return nil
+					}
 					sf = append(sf, StageFile{Path: f.Path, Mode: f.Mode, Content: f.content})
 				}
 				staged, err := h.Stage(gctx, sf)

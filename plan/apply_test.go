@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"reflect"
@@ -331,6 +332,29 @@ func TestApply_CutoverStopsAllThenStartsAll(t *testing.T) {
 	for _, h := range []string{"hub-1", "hub-2"} {
 		if c := string(fx.fleet.hosts[h].files["/etc/nats/nats-server.conf"]); !strings.Contains(c, `domain: "hub"`) {
 			t.Errorf("%s not restored to the old domain", h)
+		}
+	}
+}
+
+func TestApply_FromSavedPlanFile(t *testing.T) {
+	fx := newApplyFixture(t, "lab", empty)
+	p, probes := fx.plan(t)
+	var buf bytes.Buffer
+	if err := Write(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.apply(context.Background(), saved, probes, nil); err != nil {
+		t.Fatalf("apply of a saved plan: %v", err)
+	}
+	for _, h := range fx.inv.Hosts {
+		for _, f := range fx.d[h.Name] {
+			if got := fx.fleet.hosts[h.Name].files[f.Path]; !bytes.Equal(got, f.Content) {
+				t.Errorf("%s:%s holds %d bytes, want the rendered %d", h.Name, f.Path, len(got), len(f.Content))
+			}
 		}
 	}
 }
