@@ -51,7 +51,7 @@ func (a *applier) ensureBuckets(ctx context.Context) error {
 
 // rollingWave runs a wave batch by batch; every unit of a batch runs at once and is gated.
 func (a *applier) rollingWave(ctx context.Context, w Wave) error {
-	a.emit(Event{Type: "phase", Phase: "wave", Wave: w.Name, Message: fmt.Sprintf("%d batch(es)", len(w.Batches))})
+	a.emit(Event{Type: "phase", Phase: "wave", Wave: w.Name, Message: batchesText(w)})
 	failures := 0
 	var failed []string
 	for i, batch := range w.Batches {
@@ -250,4 +250,16 @@ func (a *applier) gateRestored(ctx context.Context, u *Unit) error {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
 	defer cancel()
 	return a.gates.WasmcloudAnswers(ctx, u.Host)
+}
+
+func batchesText(w Wave) string {
+	n := 0
+	for _, b := range w.Batches {
+		n += len(b)
+	}
+	s := fmt.Sprintf("%d unit(s) in %d batch(es)", n, len(w.Batches))
+	if len(w.GateOnly) > 0 {
+		s += fmt.Sprintf(", then %d gate(s)", len(w.GateOnly))
+	}
+	return s
 }

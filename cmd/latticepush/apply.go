@@ -122,7 +122,11 @@ func (g *globals) progress(asJSON bool) func(plan.Event) {
 		t := fmt.Sprintf("[%6.1fs]", time.Since(start).Seconds())
 		switch e.Type {
 		case "phase":
-			fmt.Fprintf(g.stdout, "%s == %s: %s\n", t, e.Phase, e.Message)
+			name := e.Phase
+			if e.Wave != "" {
+				name += " " + e.Wave
+			}
+			fmt.Fprintf(g.stdout, "%s == %s: %s\n", t, name, e.Message)
 		case "unit_start":
 			fmt.Fprintf(g.stdout, "%s    %s: %s ...\n", t, e.Unit, e.Action)
 		case "wait":

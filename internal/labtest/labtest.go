@@ -186,13 +186,15 @@ func withEdges(src string, n int) string {
 	return strings.TrimRight(b.String(), "\n") + "\n"
 }
 
-// labName makes a lab name ([a-z0-9-], at most 32 characters) from a test name.
+// labName makes a lab name ([a-z0-9-], at most 32 characters) from a test name and this
+// process's pid, so the same test run twice at once (two checkouts) gets two labs.
 func labName(test string) string {
 	s := strings.ToLower(test)
 	s = regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(s, "-")
 	s = strings.Trim(s, "-")
-	if len(s) > 26 {
-		s = s[len(s)-26:]
+	prefix := fmt.Sprintf("t%d-", os.Getpid()%100000)
+	if max := 32 - len(prefix); len(s) > max {
+		s = s[len(s)-max:]
 	}
-	return strings.Trim("t-"+s, "-")
+	return strings.Trim(prefix+s, "-")
 }
