@@ -8,6 +8,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
 )
@@ -117,7 +118,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	}
 	red := newRedactor(inv)
 	var errs []error
-	unreachableByRole := map[string]int{}
+	unreachableByRole := map[string][]string{}
 	for _, h := range inv.Hosts {
 		if !opts.Selected(h.Name) {
 			continue
@@ -127,10 +128,14 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 			f = Facts{Host: h.Name, Err: "not observed"}
 		}
 		p.Fingerprints[h.Name] = f.fingerprint()
+		if f.Refused {
+			errs = append(errs, fmt.Errorf("%s: %s", h.Name, f.Err))
+			continue
+		}
 		if !f.Reachable() {
 			p.Unreachable = append(p.Unreachable, Unreachable{Host: h.Name, Roles: h.Roles, Error: f.Err})
 			for _, r := range h.Roles {
-				unreachableByRole[r]++
+				unreachableByRole[r] = append(unreachableByRole[r], h.Name+" ("+f.Err+")")
 			}
 			continue
 		}
@@ -142,14 +147,16 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		p.Units = append(p.Units, units...)
 	}
 	for _, role := range []string{inventory.RoleHub, inventory.RoleLeaf, inventory.RoleWasmcloud} {
-		n := unreachableByRole[role]
+		down := unreachableByRole[role]
+		n := len(down)
 		if n == 0 {
 			continue
 		}
 		max := maxUnreachable(inv, role)
 		if n > max {
 			errs = append(errs, fmt.Errorf("%d %s host%s unreachable, more than %s rollout.max_unreachable = %d; "+
-				"bring them back, leave them out with -exclude, or raise max_unreachable", n, role, plural(n), role, max))
+				"bring them back, leave them out with -exclude, or raise max_unreachable:\n  %s",
+				n, role, plural(n), role, max, strings.Join(down, "\n  ")))
 		}
 	}
 	if err := planCutover(inv, facts, p, opts); err != nil {

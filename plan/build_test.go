@@ -271,3 +271,25 @@ func TestBuild_SecretsNeverInPlanOrDiff(t *testing.T) {
 		t.Errorf("diff does not show the rotation redacted:\n%s", diff)
 	}
 }
+
+func TestBuild_ChangedHostKeyStopsThePlan(t *testing.T) {
+	inv := loadExample(t, "lab", func(s string) string {
+		s = strings.Replace(s, `batch = "50%"`, "batch = \"50%\"\n    max_unreachable = 3", 1)
+		return strings.Replace(s, `batch = 1`, "batch = 1\n    max_unreachable = 3", 1)
+	})
+	d := fakeDesired(inv, true)
+	facts := converged(inv, d)
+	facts["edge-2"] = Facts{Host: "edge-2", Err: "host key mismatch for 198.18.0.22", Refused: true}
+	_, err := Build(inv, d, facts, Options{})
+	if err == nil || !strings.Contains(err.Error(), "edge-2: host key mismatch") {
+		t.Fatalf("a changed host key within max_unreachable: err %v, want the plan stopped naming edge-2", err)
+	}
+	facts["edge-2"] = Facts{Host: "edge-2", Err: "dial tcp 198.18.0.22:22: connect: no route to host"}
+	facts["edge-3"] = Facts{Host: "edge-3", Err: "dial tcp 198.18.0.23:22: i/o timeout"}
+	inv2 := loadExample(t, "lab", nil)
+	_, err = Build(inv2, d, facts, Options{})
+	if err == nil || !strings.Contains(err.Error(), "edge-2 (dial tcp 198.18.0.22:22: connect: no route to host)") ||
+		!strings.Contains(err.Error(), "edge-3 (dial tcp") {
+		t.Fatalf("unreachable hosts not named with their errors: %v", err)
+	}
+}

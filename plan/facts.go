@@ -35,6 +35,9 @@ type NATSProbe struct {
 type Facts struct {
 	Host string
 	Err  string
+	// Refused marks an Err that must stop any plan rather than leave the host out: the host
+	// presented an SSH host key that known_hosts does not accept.
+	Refused bool
 
 	Files    map[string]FileFact
 	Services map[string]ServiceFact

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -64,6 +65,8 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	c, err := f.client(ctx, pr.Host)
 	if err != nil {
 		facts.Err = err.Error()
+		var hk *remote.HostKeyError
+		facts.Refused = errors.As(err, &hk)
 		return facts
 	}
 	var wg sync.WaitGroup

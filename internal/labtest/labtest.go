@@ -81,6 +81,9 @@ var addrRE = regexp.MustCompile(`198\.18\.0\.(\d+)`)
 // Up brings up a lab lattice and registers its teardown with tb.Cleanup.
 func Up(tb testing.TB, spec Spec) *Env {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("lab test: skipped with -short")
+	}
 	testenv.RequireRoot(tb)
 	if err := lab.CheckPrerequisites(); err != nil {
 		testenv.Unavailable(tb, "the lab cannot start: "+err.Error())
