@@ -27,7 +27,7 @@ func (g *Gates) LeafOn(ctx context.Context, host, domain string) error {
 // onDomain is the fleet's inventory with the lattice on domain. The copy is shallow: hosts are
 // shared and never changed.
 func (g *Gates) onDomain(domain string) *inventory.Inventory {
-	inv := *g.f.inv
+	inv := *g.f.liveInventory()
 	inv.Lattice.JSDomain = domain
 	return &inv
 }

@@ -122,6 +122,7 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 		}
 		if mon != nil && facts.Services[plan.ServiceNATS].Running {
 			mon.fill(nf)
+			f.recordPorts(pr.Host, nf.ClientPort, nf.HTTPPort)
 		}
 		facts.NATS = nf
 	}

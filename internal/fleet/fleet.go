@@ -33,6 +33,10 @@ type Fleet struct {
 	// ServiceWait bounds a service manager's wait for a state change.
 	serviceWait time.Duration
 	lockOpts    remote.LockOptions
+
+	liveMu   sync.Mutex
+	observed map[string]livePorts // see live.go
+	swapped  map[string]bool
 }
 
 // Options tune a Fleet.
@@ -193,8 +197,16 @@ func (h *host) Swap(ctx context.Context, staged []plan.Staged) error {
 		if err := h.c.Swap(ctx, remote.StagedFile{Path: s.Path, Temp: s.Temp}); err != nil {
 			return fmt.Errorf("%s: %w", s.Path, err)
 		}
+		if h.isNATSConfig(s.Path) {
+			h.f.setSwapped(h.inv.Name, true)
+		}
 	}
 	return nil
+}
+
+func (h *host) isNATSConfig(path string) bool {
+	n := h.inv.NATS()
+	return n != nil && path == n.ConfigFile
 }
 
 func (h *host) Restore(ctx context.Context, staged []plan.Staged) error {
@@ -202,6 +214,8 @@ func (h *host) Restore(ctx context.Context, staged []plan.Staged) error {
 	for _, s := range staged {
 		if err := h.c.Restore(ctx, s.Path); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.Path, err))
+		} else if h.isNATSConfig(s.Path) {
+			h.f.setSwapped(h.inv.Name, false)
 		}
 	}
 	return errors.Join(errs...)

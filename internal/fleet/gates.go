@@ -56,23 +56,23 @@ func (f *Fleet) Targets(ctx context.Context) []verify.Target {
 }
 
 func (g *Gates) HubNode(ctx context.Context, host string) error {
-	_, err := verify.HubNodeGate(ctx, g.f.inv, g.f.Targets(ctx), host, g.opts)
+	_, err := verify.HubNodeGate(ctx, g.f.liveInventory(), g.f.Targets(ctx), host, g.opts)
 	return err
 }
 
 func (g *Gates) Leaf(ctx context.Context, host string) error {
-	_, err := verify.LeafGate(ctx, g.f.inv, g.f.Targets(ctx), host, g.opts)
+	_, err := verify.LeafGate(ctx, g.f.liveInventory(), g.f.Targets(ctx), host, g.opts)
 	return err
 }
 
 func (g *Gates) Wasmcloud(ctx context.Context, host string) error {
-	_, err := verify.WasmcloudGate(ctx, g.f.inv, g.f.Targets(ctx), host, g.opts)
+	_, err := verify.WasmcloudGate(ctx, g.f.liveInventory(), g.f.Targets(ctx), host, g.opts)
 	return err
 }
 
 // Verify runs every check; the summary counts them, the error lists the failing ones.
 func (g *Gates) Verify(ctx context.Context) (string, error) {
-	rep := verify.Run(ctx, g.f.inv, g.f.Targets(ctx), g.opts)
+	rep := verify.Run(ctx, g.f.liveInventory(), g.f.Targets(ctx), g.opts)
 	failed := rep.Failed()
 	summary := fmt.Sprintf("%d of %d checks passed", len(rep.Results)-len(failed), len(rep.Results))
 	if len(failed) == 0 && rep.OK() {
@@ -125,7 +125,7 @@ func (g *Gates) EnsureBuckets(ctx context.Context, replicas int) error {
 // that answers, through that node's SSH connection.
 func (f *Fleet) ConnectHub(ctx context.Context) (*nats.Conn, error) {
 	var errs []error
-	for _, h := range f.inv.Hubs() {
+	for _, h := range f.liveInventory().Hubs() {
 		c, err := f.client(ctx, h.Name)
 		if err != nil {
 			errs = append(errs, err)
