@@ -271,7 +271,7 @@ func TestLock_ContentionAndStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = b.Lock(ctx, LockInfo{User: "bob", Host: me, PID: os.Getpid()}, opts)
-	if !errors.As(err, &le) || !le.Stale || !strings.Contains(err.Error(), "--force-unlock") {
+	if !errors.As(err, &le) || !le.Stale || !strings.Contains(err.Error(), "latticepush force-unlock") {
 		t.Fatalf("got %v, want a stale LockedError with guidance", err)
 	}
 	if err := b.ForceUnlock(ctx, opts); err != nil {

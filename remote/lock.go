@@ -46,7 +46,7 @@ func (e *LockedError) Error() string {
 	msg := fmt.Sprintf("%s is locked by %s@%s (pid %d, since %s, running %q)", e.Target,
 		e.Holder.User, e.Holder.Host, e.Holder.PID, e.Holder.Time.Format(time.RFC3339), e.Holder.Command)
 	if e.Stale {
-		return msg + fmt.Sprintf("; the lock looks stale (%s). If no latticepush run is using this host, clear it with --force-unlock (it removes %s)", e.Why, e.Path)
+		return msg + fmt.Sprintf("; the lock looks stale (%s). If no latticepush run is using this host, clear it with `latticepush force-unlock INVENTORY %s` (it removes %s)", e.Why, e.Target, e.Path)
 	}
 	return msg + "; wait for that run to finish"
 }
@@ -136,7 +136,7 @@ func (l *Lock) Unlock(ctx context.Context) error {
 }
 
 // ForceUnlock removes the host's lock whoever holds it. Only for an operator's explicit
-// --force-unlock after reading the LockedError.
+// `latticepush force-unlock` after reading the LockedError.
 func (c *Client) ForceUnlock(ctx context.Context, opts LockOptions) error {
 	_, err := c.Run(ctx, []string{"rm", "-f", "--", opts.dir() + "/lock"}, RunOptions{Become: c.target.Become})
 	return err

@@ -97,6 +97,7 @@ verifies that every leaf is linked and the JetStream domain answers through ever
 		newApplyCommand(g),
 		newVerifyCommand(g),
 		newLabCommand(g),
+		newForceUnlockCommand(g),
 	)
 	return root
 }
