@@ -17,8 +17,8 @@ import (
 	"github.com/latticepush/latticepush/internal/fleet"
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
-	"github.com/latticepush/latticepush/verify"
 	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/verify"
 )
 
 // loadRate is the KV writer's and the reader's rate, each, in operations per second.

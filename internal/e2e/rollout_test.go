@@ -3,15 +3,9 @@ package e2e
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/latticepush/latticepush/internal/fleet"
 	"github.com/latticepush/latticepush/internal/labtest"
@@ -44,14 +38,14 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 				t.Errorf("a -target edge-2 plan holds %s", u.ID())
 			}
 		}
-		before := fileHashes(t, env, ctx, "/etc/nats/nats-server.conf")
+		before := hashesOn(t, ctx, env, natsConf)
 		if _, err := s.apply(ctx, p); err != nil {
 			t.Fatal(err)
 		}
-		after := fileHashes(t, env, ctx, "/etc/nats/nats-server.conf")
-		for h := range before {
-			if changed := before[h] != after[h]; changed != (h == "edge-2") {
-				t.Errorf("%s: config changed = %v with -target edge-2", h, changed)
+		after := hashesOn(t, ctx, env, natsConf)
+		for k := range before {
+			if changed := before[k] != after[k]; changed != strings.HasPrefix(k, "edge-2 ") {
+				t.Errorf("%s: changed = %v with -target edge-2", k, changed)
 			}
 		}
 		// Converge the rest for the next steps.
@@ -99,7 +93,7 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 	})
 
 	t.Run("hub client port change: one node at a time, no acknowledged write lost", func(t *testing.T) {
-		w := startWriter(t, ctx, env, "edge-1")
+		load := startLoad(t, ctx, env, "edge-1")
 		env.Edit(t, func(src string) string {
 			return strings.Replace(src, `cluster_name           = "hub"`, "cluster_name           = \"hub\"\n    client_port            = 4333", 1)
 		})
@@ -127,15 +121,15 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 				running--
 			}
 		}
-		acked, errs, gap := w.stop()
-		missing := w.missing(t, ctx)
-		t.Logf("KV writer through edge-1 during the rolling hub restart: %d acknowledged writes, %d errors, longest gap %s, %d missing afterwards",
-			acked, errs, gap.Round(time.Millisecond), missing)
-		if acked == 0 {
+		st := load.stop()
+		missing, wrong := load.check(t, ctx)
+		t.Logf("KV load through edge-1 during the rolling hub restart: %d acknowledged writes, %d write errors, longest write gap %s; %d missing, %d wrong afterwards",
+			st.acked, st.writeErrs, st.writeGap.Round(time.Millisecond), missing, wrong)
+		if st.acked == 0 {
 			t.Fatal("the writer got no write acknowledged")
 		}
-		if missing != 0 {
-			t.Fatalf("%d acknowledged writes are missing", missing)
+		if missing+wrong != 0 {
+			t.Fatalf("%d acknowledged writes missing, %d wrong", missing, wrong)
 		}
 	})
 
@@ -146,9 +140,9 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 		s := newSession(t, env, plan.Options{})
 		p := s.plan(ctx)
 		first := strings.SplitN(p.Waves[0].Batches[0][0], "/", 2)[0]
-		pid := squat(t, ctx, env, first, 4444)
+		pid := occupyPort(t, ctx, env, first, 4444)
 		defer env.Lab.Exec(context.Background(), first, "kill", pid)
-		before := fileHashes(t, env, ctx, "/etc/nats/nats-server.conf")
+		before := hashesOn(t, ctx, env, natsConf)
 		res, err := s.apply(ctx, p)
 		if !errors.Is(err, plan.ErrRolledBack) {
 			t.Fatalf("err %v, want rolled back", err)
@@ -159,10 +153,10 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 			out, _ := env.Lab.Exec(ctx, first, "sh", "-c", "grep -n listen /etc/nats/nats-server.conf; sv status /etc/service/nats-server; tail -n 30 /var/log/nats-server/current")
 			t.Logf("%s after the failed rollback:\n%s", first, out)
 		}
-		after := fileHashes(t, env, ctx, "/etc/nats/nats-server.conf")
-		for h := range before {
-			if before[h] != after[h] {
-				t.Errorf("%s: config changed (the failing node must be restored, the others never touched)", h)
+		after := hashesOn(t, ctx, env, natsConf)
+		for k := range before {
+			if before[k] != after[k] {
+				t.Errorf("%s changed (the failing node must be restored, the others never touched)", k)
 			}
 		}
 		inv := env.Inventory(t)
@@ -171,136 +165,3 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 		}
 	})
 }
-
-// fileHashes returns path's sha256 on every lab host that has it.
-func fileHashes(t *testing.T, env *labtest.Env, ctx context.Context, path string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for _, h := range env.Lab.Hosts {
-		b, err := env.Lab.Exec(ctx, h.Name, "sha256sum", path)
-		if err != nil {
-			continue
-		}
-		out[h.Name] = strings.Fields(string(b))[0]
-	}
-	return out
-}
-
-// squat binds port on host with a process of its own, returning its pid.
-func squat(t *testing.T, ctx context.Context, env *labtest.Env, host string, port int) string {
-	t.Helper()
-	out, err := env.Lab.Exec(ctx, host, "sh", "-c",
-		fmt.Sprintf("setsid /usr/local/bin/nats-server -a 0.0.0.0 -p %d </dev/null >/dev/null 2>&1 & echo $!", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond)
-	return strings.TrimSpace(string(out))
-}
-
-// writer puts keys into an R3 KV bucket through a leaf, over the leaf's SSH connection, and
-// remembers every write the hub acknowledged.
-type writer struct {
-	kv     jetstream.KeyValue
-	nc     *nats.Conn
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu      sync.Mutex
-	acked   map[string]string
-	errs    int
-	lastOK  time.Time
-	longest time.Duration
-}
-
-func startWriter(t *testing.T, ctx context.Context, env *labtest.Env, leaf string) *writer {
-	t.Helper()
-	inv := env.Inventory(t)
-	pool := remote.NewPool(remote.Options{AgentSocket: "none"})
-	t.Cleanup(func() { pool.Close() })
-	c, err := pool.Connect(ctx, fleet.Target(inv.Host(leaf)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", inv.Host(leaf).Leaf.ClientPort),
-		nats.SetCustomDialer(clientDialer{c}), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.NewWithDomain(nc, inv.Lattice.JSDomain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "rollout_writer", Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	w := &writer{kv: kv, nc: nc, cancel: cancel, done: make(chan struct{}), acked: map[string]string{}, lastOK: time.Now()}
-	go func() {
-		defer close(w.done)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-wctx.Done():
-				return
-			case <-tick.C:
-			}
-			key, val := fmt.Sprintf("k%06d", i), fmt.Sprintf("v%d", i)
-			pctx, pcancel := context.WithTimeout(wctx, 2*time.Second)
-			_, err := kv.PutString(pctx, key, val)
-			pcancel()
-			w.mu.Lock()
-			now := time.Now()
-			if err != nil {
-				w.errs++
-			} else {
-				w.acked[key] = val
-				w.lastOK = now
-			}
-			if gap := now.Sub(w.lastOK); gap > w.longest {
-				w.longest = gap
-			}
-			w.mu.Unlock()
-		}
-	}()
-	return w
-}
-
-func (w *writer) stop() (acked, errs int, longest time.Duration) {
-	w.cancel()
-	<-w.done
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.acked), w.errs, w.longest
-}
-
-// missing counts acknowledged writes that are not in the bucket with their value.
-func (w *writer) missing(t *testing.T, ctx context.Context) int {
-	n := 0
-	for k, v := range w.acked {
-		var e jetstream.KeyValueEntry
-		var err error
-		for try := 0; try < 20; try++ {
-			gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			e, err = w.kv.Get(gctx, k)
-			cancel()
-			if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) {
-				break
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
-		if err != nil || string(e.Value()) != v {
-			t.Logf("acknowledged %s=%s: %v", k, v, err)
-			n++
-		}
-	}
-	return n
-}
-
-// clientDialer adapts a remote client to nats.CustomDialer.
-type clientDialer struct{ c *remote.Client }
-
-func (d clientDialer) Dial(network, addr string) (net.Conn, error) { return d.c.Dial(network, addr) }
