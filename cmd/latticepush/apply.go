@@ -22,7 +22,7 @@ func newApplyCommand(g *globals) *cobra.Command {
 	var autoApprove bool
 	cmd := &cobra.Command{
 		Use:   "apply PLANFILE | INVENTORY",
-		Short: "carry out a plan: stage, swap, reload or restart hub first, gated, then verify",
+		Short: "Carry out a plan: stage, swap, reload or restart hub first, gated, then verify",
 		Long: `apply locks every host, re-observes it and refuses a stale plan, uploads every changed file
 next to its destination, checks staged configs with each host's own nats-server, then runs
 the waves: hub nodes one at a time (meta leader last), leaves and wasmCloud hosts in batches,

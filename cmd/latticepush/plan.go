@@ -47,7 +47,7 @@ func newPlanCommand(g *globals) *cobra.Command {
 	var detailed bool
 	cmd := &cobra.Command{
 		Use:   "plan INVENTORY",
-		Short: "show what apply would change, on which host, in which order",
+		Short: "Show what apply would change, on which host, in which order",
 		Long: `plan connects to every host (one SSH connection each, bounded in parallel), observes the
 managed files, services and running nats-server config in one round trip per host, and
 shows per unit (a service on a host) whether it is unchanged, reloaded, restarted or cut

@@ -15,7 +15,7 @@ import (
 func newForceUnlockCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "force-unlock INVENTORY HOST...",
-		Short: "remove the deploy lock an interrupted apply left on hosts",
+		Short: "Remove the deploy lock an interrupted apply left on hosts",
 		Long: `force-unlock removes the lock of each named host, whoever holds it. apply reports a lock
 whose holder looks gone (its process dead, or the lock old) and says to run this; make sure
 no latticepush run is still working on those hosts first. It prints who held each lock.`,

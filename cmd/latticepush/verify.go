@@ -27,7 +27,7 @@ func newVerifyCommand(g *globals) *cobra.Command {
 	var a verifyArgs
 	cmd := &cobra.Command{
 		Use:   "verify INVENTORY",
-		Short: "prove from the live system that the lattice works as the inventory says",
+		Short: "Prove from the live system that the lattice works as the inventory says",
 		Long: `verify connects to every host over SSH and, through those connections (no monitoring or
 client port needs to be open to you), checks:
 
