@@ -125,7 +125,8 @@ func (r *round) checkStrayBucket(ctx context.Context, leaf *inventory.Host) Resu
 	if len(stray) > 0 {
 		return fail(CheckHygieneStrayBucket, leaf.Name,
 			"lattice bucket in the leaf's own JetStream: "+strings.Join(stray, ", "),
-			fmt.Sprintf("set WASMCLOUD_JS_DOMAIN=%s for the wasmCloud hosts on this leaf (apply does), restart them, then delete the stray stream(s) from the leaf's JetStream", r.inv.Lattice.JSDomain))
+			fmt.Sprintf("first delete the stray stream(s) from the leaf's own JetStream (asked without a domain on %s's client port; the lattice's buckets are on the hub), then apply: it sets WASMCLOUD_JS_DOMAIN=%s and restarts the hosts on this leaf, and its wasmCloud gate fails while a stray bucket remains",
+				leaf.Name, r.inv.Lattice.JSDomain))
 	}
 	return pass(CheckHygieneStrayBucket, leaf.Name, fmt.Sprintf("no %s in the leaf's own JetStream", strings.Join(r.latticeStreams(), " or ")))
 }

@@ -83,7 +83,7 @@ func (r *round) checkHostGet(ctx context.Context, h *inventory.Host) Result {
 	hi, err := c.Get(sctx, id)
 	if err != nil {
 		fix := fmt.Sprintf("check the wasmcloud service on %s (its log) and its leaf link (%s)", h.Name, CheckLeafRemote)
-		return fail(CheckWasmcloudHostGet, h.Name, fmt.Sprintf("asked via hub %s: %v", hub, err), fix)
+		return fail(CheckWasmcloudHostGet, h.Name, fmt.Sprintf("asked via hub %s: %v", hub, timedOut(err, r.opts.Timeout)), fix)
 	}
 	return pass(CheckWasmcloudHostGet, h.Name, fmt.Sprintf("host %s answered via hub %s: wasmCloud %s, up %s, %d component(s), %d provider(s)",
 		short(id), hub, hi.Version, hi.UptimeHuman, len(hi.Components), len(hi.Providers)))
