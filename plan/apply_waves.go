@@ -121,7 +121,11 @@ func (a *applier) applyUnit(ctx context.Context, w Wave, u *Unit) error {
 		return fmt.Errorf("%v; rollback failed: %v", err, rerr)
 	}
 	a.setResult(u, "rolled back", err, time.Since(start))
-	a.emit(Event{Type: "rolled_back", Wave: w.Name, Unit: u.ID(), Message: "restored the previous files; healthy again"})
+	msg := "restored the previous files; healthy again"
+	if u.Role == "wasmcloud" {
+		msg = "restored the previous files; the host answers again"
+	}
+	a.emit(Event{Type: "rolled_back", Wave: w.Name, Unit: u.ID(), Message: msg})
 	return err
 }
 
