@@ -93,6 +93,23 @@ func (g *Gates) Verify(ctx context.Context) (string, error) {
 // with replicas, or raises the replicas of ones a wasmCloud host created with one: left to the
 // first host they get a single replica, and one hub restart then takes the lattice down.
 func (g *Gates) EnsureBuckets(ctx context.Context, replicas int) error {
+	// Right after a hub restart the meta layer can be healthy while a bucket's own stream
+	// still elects its leader; a JetStream request meanwhile gets no answer. So each attempt
+	// is short, and a failed one is repeated until ctx ends.
+	var last error
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
+		if last = g.ensureBuckets(ctx, replicas); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last attempt: %v)", ctx.Err(), last)
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (g *Gates) ensureBuckets(ctx context.Context, replicas int) error {
 	nc, err := g.f.ConnectHub(ctx)
 	if err != nil {
 		return err
@@ -104,21 +121,34 @@ func (g *Gates) EnsureBuckets(ctx context.Context, replicas int) error {
 	}
 	for _, prefix := range []string{"LATTICEDATA_", "CONFIGDATA_"} {
 		name := prefix + g.f.inv.Lattice.Name
-		kv, err := js.KeyValue(ctx, name)
-		if err == nil {
-			st, err := kv.Status(ctx)
-			if err != nil {
-				return fmt.Errorf("bucket %s: %w", name, err)
-			}
-			if st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas >= replicas {
-				continue
-			}
-		}
-		if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Replicas: replicas, History: 1, Storage: jetstream.FileStorage}); err != nil {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := ensureBucket(actx, js, name, replicas)
+		cancel()
+		if err != nil {
 			return fmt.Errorf("bucket %s with %d replicas: %w", name, replicas, err)
 		}
 	}
 	return nil
+}
+
+// ensureBucket creates bucket name, or raises its replicas; it leaves a bucket with enough
+// replicas alone.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, name string, replicas int) error {
+	kv, err := js.KeyValue(ctx, name)
+	switch {
+	case err == nil:
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas >= replicas {
+			return nil
+		}
+	case !errors.Is(err, jetstream.ErrBucketNotFound):
+		return err
+	}
+	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Replicas: replicas, History: 1, Storage: jetstream.FileStorage})
+	return err
 }
 
 // ConnectHub opens a NATS connection, as latticepush's check user, to the first hub node
