@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/latticepush/latticepush/plan"
@@ -150,6 +151,11 @@ func (a *Ansible) Run(ctx context.Context, warm, check bool) (time.Duration, map
 	cmd := exec.CommandContext(ctx, "ansible-playbook", args...)
 	cmd.Dir = a.Dir
 	cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(a.Dir, cfg), "ANSIBLE_NOCOLOR=1", "SSH_AUTH_SOCK=")
+	// On cancellation end the forks too (a process group): orphaned workers would hold the
+	// output pipe open and Wait would never return.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()

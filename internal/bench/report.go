@@ -204,7 +204,7 @@ const method = `- **Lab**: internal/labtest brings up a real fleet on this machi
   really happened.
 - **Floor**: one fresh x/crypto/ssh connection per host (curve25519, ed25519 host key checked,
   public-key auth), one session running ` + "`true`" + `, all hosts at once.
-- **Scale**: in-process SSH servers on loopback (one listener per host on its own 127.77.x.y
+- **Scale**: in-process SSH servers on loopback (one listener per host on its own 127.N.x.y
   address) answer latticepush's two fact scripts in Go from each host's rendered files (hashes
   and contents match, services running, digest of the config sent) and serve /varz, /jsz and
   /healthz over direct-tcpip. The servers run inside the benchmark process and share the 2 cores

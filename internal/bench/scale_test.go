@@ -48,7 +48,7 @@ func startSimFleet(tb testing.TB, n int) *simFleet {
 		tb.Fatal(err)
 	}
 	path := filepath.Join(dir, "inventory.hcl")
-	if err := os.WriteFile(path, []byte(SimInventory(n-3, keyPath, khPath)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(SimInventory(simNet(), n-3, keyPath, khPath)), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	inv, diags := inventory.Load(path, inventory.Options{SkipSecrets: true})
@@ -76,6 +76,10 @@ func startSimFleet(tb testing.TB, n int) *simFleet {
 	}
 	return &simFleet{sim: sim, path: path, inv: inv}
 }
+
+// simNet picks a /16 of 127/8 per process, so that the benchmark and a test of this
+// package running at the same time do not ask for the same addresses.
+func simNet() int { return 100 + os.Getpid()%150 }
 
 // BenchmarkScale times `latticepush plan` (the CLI, as a process) against 100, 1000 and
 // 5000 simulated hosts ($LATTICEPUSH_BENCH_SCALE overrides, e.g. "100,1000") and records
