@@ -26,9 +26,13 @@ type Options struct {
 	// BecomePassword is asked at most once per Pool, and only when a host's sudo needs a
 	// password. Nil: such hosts fail with an error saying so.
 	BecomePassword func() ([]byte, error)
-	// MaxHandshakes bounds SSH handshakes in flight, overall and through each bastion;
-	// default 8, under sshd's default MaxStartups of 10.
+	// MaxHandshakes bounds SSH handshakes in flight overall, which bounds the CPU key
+	// exchanges take here; default 32. Each direct host has its own sshd, whose MaxStartups
+	// one connection per host cannot exceed.
 	MaxHandshakes int
+	// MaxBastionHandshakes bounds handshakes tunnelled through one bastion at once, which
+	// all count against that bastion sshd's MaxStartups; default 8, under OpenSSH's 10.
+	MaxBastionHandshakes int
 	// MaxSessions bounds session channels (exec, SFTP) per connection; default 8, under
 	// sshd's default MaxSessions of 10.
 	MaxSessions int
@@ -52,7 +56,10 @@ func (o *Options) defaults() {
 		o.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
 	}
 	if o.MaxHandshakes <= 0 {
-		o.MaxHandshakes = 8
+		o.MaxHandshakes = 32
+	}
+	if o.MaxBastionHandshakes <= 0 {
+		o.MaxBastionHandshakes = 8
 	}
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = 8
@@ -138,7 +145,7 @@ func (p *Pool) connect(ctx context.Context, key string, jumps []Endpoint, e Endp
 	p.mu.Lock()
 	cn := p.conns[key]
 	if cn == nil {
-		cn = &conn{ready: make(chan struct{}), handshakes: make(chan struct{}, p.opt.MaxHandshakes)}
+		cn = &conn{ready: make(chan struct{}), handshakes: make(chan struct{}, p.opt.MaxBastionHandshakes)}
 		p.conns[key] = cn
 		p.mu.Unlock()
 		cn.client, cn.err = p.dial(ctx, jumps, e)
