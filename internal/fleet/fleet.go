@@ -160,7 +160,10 @@ func (h *host) Unlock(ctx context.Context) error {
 	if l == nil {
 		return nil
 	}
-	return l.Unlock(ctx)
+	// Sweep once more while the lock is held: an sftp-server on the host can still carry out
+	// a request of a run whose connection was cut after this run's sweep at Lock.
+	_, err := h.c.RemoveStrays(ctx, h.managedDirs())
+	return errors.Join(err, l.Unlock(ctx))
 }
 
 func (h *host) Stage(ctx context.Context, files []plan.StageFile) ([]plan.Staged, error) {
