@@ -241,6 +241,20 @@ func decideService(h *inventory.Host, u *Unit, files []DesiredFile, f Facts, red
 	if !sf.Enabled {
 		u.Enable = true
 	}
+	// A file the service reads only at start (its environment, its run script or unit) that
+	// changed after the running process started: an earlier apply swapped it in and stopped
+	// before the restart. The restart is still due.
+	if sf.Running && sf.Started > 0 && u.Action != Restart {
+		for _, d := range files {
+			ff := f.Files[d.Path]
+			if d.Service != u.Service || !ff.Exists || ff.MTime <= sf.Started || isNATSConfig(h, d.Path) {
+				continue
+			}
+			u.Action = Restart
+			u.Reasons = append(u.Reasons, d.Path+" changed after "+u.Service+" started (an earlier apply did not finish)")
+			break
+		}
+	}
 	if !sf.Running {
 		u.Action = Restart
 		u.Start = newFiles > 0 && newFiles == countService(files, u.Service)
@@ -263,6 +277,12 @@ func countService(files []DesiredFile, svc string) int {
 		}
 	}
 	return n
+}
+
+// isNATSConfig reports whether path is the host's nats-server config (a reload applies it).
+func isNATSConfig(h *inventory.Host, path string) bool {
+	n := h.NATS()
+	return n != nil && path == n.ConfigFile
 }
 
 // isServiceDefinition reports whether path is a unit file or run script rather than a config.

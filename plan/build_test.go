@@ -293,3 +293,35 @@ func TestBuild_ChangedHostKeyStopsThePlan(t *testing.T) {
 		t.Fatalf("unreachable hosts not named with their errors: %v", err)
 	}
 }
+
+func TestBuild_RestartDueWhenAFileChangedAfterStart(t *testing.T) {
+	inv := loadExample(t, "lab", nil)
+	d := fakeDesired(inv, true)
+	facts := converged(inv, d)
+	h := inv.Host("edge-1")
+	// The env file is in place, but the running host started before it changed: an earlier
+	// apply swapped it in and was cut before the restart.
+	sf := facts["edge-1"].Services[ServiceWasmcloud]
+	sf.Started = 1000
+	facts["edge-1"].Services[ServiceWasmcloud] = sf
+	ff := facts["edge-1"].Files[h.Wasmcloud.EnvFile]
+	ff.MTime = 1005
+	facts["edge-1"].Files[h.Wasmcloud.EnvFile] = ff
+	// A nats config newer than its server is normal after a reload: no restart for that.
+	nf := facts["edge-2"].Services[ServiceNATS]
+	nf.Started = 1000
+	facts["edge-2"].Services[ServiceNATS] = nf
+	cf := facts["edge-2"].Files[inv.Host("edge-2").Leaf.ConfigFile]
+	cf.MTime = 2000
+	facts["edge-2"].Files[inv.Host("edge-2").Leaf.ConfigFile] = cf
+	p, err := Build(inv, d, facts, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := actions(p)["edge-1/wasmcloud"]; a != Restart {
+		t.Errorf("env file newer than the running host: %s, want restart", a)
+	}
+	if a := actions(p)["edge-2/nats-server"]; a != Noop {
+		t.Errorf("reloaded config newer than its server: %s, want noop", a)
+	}
+}

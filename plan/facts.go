@@ -53,6 +53,8 @@ type FileFact struct {
 	Mode   uint32 // permission bits
 	Size   int64
 	SHA256 string // hex
+	// MTime is the file's modification time (Unix seconds, host clock); 0 when unknown.
+	MTime int64
 	// Content is the file's bytes when it is small enough to diff (the host adapter decides);
 	// nil otherwise. Never printed as is: plan redacts secrets before showing a diff.
 	Content []byte
@@ -63,6 +65,8 @@ type ServiceFact struct {
 	Running bool
 	PID     int
 	Enabled bool
+	// Started is when the running process started (Unix seconds, host clock); 0 when unknown.
+	Started int64
 }
 
 // NATSFacts is what the host's nats-server says about itself.

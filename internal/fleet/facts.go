@@ -24,24 +24,29 @@ import (
 const diffLimit = 256 << 10
 
 // stateScript reports, as key=value lines, the state of the services it is given and of the
-// nats-server binary: version, and the digest its -t prints for the config on stdin.
-// $1 service manager, $2 nats-server binary ("" for none), $3... services.
-const stateScript = `sm=$1; nats=$2; shift 2
+// nats-server binary: version, and the digest its -t prints for the config on stdin; when each
+// service's process started and when the managed files last changed (a restart an earlier run
+// did not get to). $1 service manager, $2 nats-server binary ("" for none), $3 managed paths
+// (space-separated; latticepush's paths hold no spaces), $4... services.
+const stateScript = `sm=$1; nats=$2; files=$3; shift 3
 for s in "$@"; do
   case $sm in
   runit)
     if [ -e "/etc/service/$s" ]; then echo "svc.$s.enabled=1"; else echo "svc.$s.enabled=0"; fi
     st=$(sv status "/etc/service/$s" 2>/dev/null) || st=""
     case $st in
-    run:*) p=${st#*(pid }; echo "svc.$s.running=1"; echo "svc.$s.pid=${p%%)*}" ;;
+    run:*) p=${st#*(pid }; p=${p%%)*}; echo "svc.$s.running=1"; echo "svc.$s.pid=$p"
+      echo "svc.$s.started=$(stat -c %Y "/proc/$p" 2>/dev/null)" ;;
     *) echo "svc.$s.running=0" ;;
     esac ;;
   systemd)
     if systemctl is-enabled --quiet "$s.service" 2>/dev/null; then echo "svc.$s.enabled=1"; else echo "svc.$s.enabled=0"; fi
     if systemctl is-active --quiet "$s.service" 2>/dev/null; then echo "svc.$s.running=1"; else echo "svc.$s.running=0"; fi
-    echo "svc.$s.pid=$(systemctl show -p MainPID --value "$s.service" 2>/dev/null)" ;;
+    p=$(systemctl show -p MainPID --value "$s.service" 2>/dev/null)
+    echo "svc.$s.pid=$p"; echo "svc.$s.started=$(stat -c %Y "/proc/$p" 2>/dev/null)" ;;
   esac
 done
+for f in $files; do echo "mtime.$f=$(stat -c %Y "$f" 2>/dev/null)"; done
 if [ -n "$nats" ]; then
   if [ -x "$nats" ]; then
     echo "nats.version=$("$nats" --version 2>&1 | head -n 1)"
@@ -101,12 +106,14 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	}
 	facts.Files = map[string]plan.FileFact{}
 	for p, st := range files {
-		facts.Files[p] = plan.FileFact{Exists: st.Exists, Mode: uint32(st.Mode.Perm()), Size: st.Size, SHA256: st.SHA256, Content: st.Content}
+		mtime, _ := strconv.ParseInt(state["mtime."+p], 10, 64)
+		facts.Files[p] = plan.FileFact{Exists: st.Exists, Mode: uint32(st.Mode.Perm()), Size: st.Size, SHA256: st.SHA256, Content: st.Content, MTime: mtime}
 	}
 	facts.Services = map[string]plan.ServiceFact{}
 	for _, s := range pr.Services {
 		pid, _ := strconv.Atoi(state["svc."+s+".pid"])
-		facts.Services[s] = plan.ServiceFact{Running: state["svc."+s+".running"] == "1", Enabled: state["svc."+s+".enabled"] == "1", PID: pid}
+		started, _ := strconv.ParseInt(state["svc."+s+".started"], 10, 64)
+		facts.Services[s] = plan.ServiceFact{Running: state["svc."+s+".running"] == "1", Enabled: state["svc."+s+".enabled"] == "1", PID: pid, Started: started}
 	}
 	if pr.NATS != nil {
 		nf := &plan.NATSFacts{}
@@ -136,7 +143,7 @@ func runState(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.
 		natsBin = pr.NATS.Binary
 		stdin = bytes.NewReader(pr.NATS.DesiredConfig)
 	}
-	args := append([]string{h.ServiceManager, natsBin}, pr.Services...)
+	args := append([]string{h.ServiceManager, natsBin, strings.Join(pr.Files, " ")}, pr.Services...)
 	res, err := c.Run(ctx, remote.Script(stateScript, args...), remote.RunOptions{Stdin: stdin, Become: h.SSH.Become, Timeout: 60 * time.Second})
 	if err != nil {
 		return nil, err
