@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -207,7 +206,7 @@ func startLoad(t *testing.T, ctx context.Context, env *labtest.Env, leaf string)
 		t.Fatal(err)
 	}
 	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", inv.Host(leaf).Leaf.ClientPort),
-		nats.SetCustomDialer(sshDialer{c}), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+		nats.SetCustomDialer(dialer{c.DialContext}), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,11 +330,6 @@ func (l *kvLoad) check(t *testing.T, ctx context.Context) (missing, wrong int) {
 	}
 	return missing, wrong
 }
-
-// sshDialer adapts a remote client to nats.CustomDialer.
-type sshDialer struct{ c *remote.Client }
-
-func (d sshDialer) Dial(network, addr string) (net.Conn, error) { return d.c.Dial(network, addr) }
 
 // occupyPort binds port on host with a process of its own and returns its pid.
 func occupyPort(t *testing.T, ctx context.Context, env *labtest.Env, host string, port int) string {
