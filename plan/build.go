@@ -70,9 +70,11 @@ func Probes(inv *inventory.Inventory, desired Desired, opts Options) []Probe {
 		if !opts.Selected(h.Name) {
 			continue
 		}
-		pr := Probe{Host: h.Name}
+		pr := Probe{Host: h.Name, Want: map[string]string{}}
 		for _, f := range desired[h.Name] {
 			pr.Files = append(pr.Files, f.Path)
+			sum := sha256.Sum256(f.Content)
+			pr.Want[f.Path] = hex.EncodeToString(sum[:])
 		}
 		if n := h.NATS(); n != nil {
 			pr.Services = append(pr.Services, ServiceNATS)

@@ -13,6 +13,9 @@ type Probe struct {
 	Host string
 	// Files are the managed paths whose state (and, for small files, content) is wanted.
 	Files []string
+	// Want is the sha256 (hex) of each file's desired content. Content is needed only to
+	// diff a file that differs, so the host adapter may leave it out for files that match.
+	Want map[string]string
 	// Services are the services latticepush manages on the host ("nats-server", "wasmcloud").
 	Services []string
 	// NATS is set when the host runs a nats-server.
@@ -22,9 +25,10 @@ type Probe struct {
 // NATSProbe asks a host about its nats-server.
 type NATSProbe struct {
 	Binary string // nats-server on the host; its -t gives the desired digest
-	// DesiredConfig is the rendered config (secrets revealed). The host's own nats-server
-	// parses it (`nats-server -t -c /dev/stdin`) and prints its digest: the value /varz
-	// config_digest shows once the server runs that config.
+	// DesiredConfig is the rendered config (secrets revealed). Its digest is the value /varz
+	// config_digest shows once the server runs that config: the host's own nats-server prints
+	// it (`nats-server -t -c /dev/stdin`), or the host's digest cache holds what it printed
+	// for these bytes when apply checked them.
 	DesiredConfig []byte
 	// MonitorAddr is host:port of the monitoring listener, reached through the SSH connection.
 	MonitorAddr string
@@ -71,9 +75,10 @@ type ServiceFact struct {
 
 // NATSFacts is what the host's nats-server says about itself.
 type NATSFacts struct {
-	Version string // `nats-server --version`, e.g. "2.15.2"
-	// DesiredDigest is the digest the host's nats-server -t printed for the desired config,
-	// or empty when that failed (DesiredError then says why).
+	Version string // the running server's (/varz), else `nats-server --version`; e.g. "2.15.2"
+	// DesiredDigest is the digest the host's nats-server -t prints for the desired config (run
+	// now, or cached from apply's check of the same bytes with the same binary), or empty
+	// when that failed (DesiredError then says why).
 	DesiredDigest string
 	DesiredError  string
 	// The rest comes from the running server's monitoring endpoints; empty when it is down.
@@ -82,7 +87,6 @@ type NATSFacts struct {
 	Domain        string // /varz jetstream.config.domain
 	ClusterName   string // /varz cluster.name
 	MetaLeader    string // /jsz meta_cluster.leader, as this node sees it
-	Healthy       bool   // /healthz 200
 	// Listening ports as /varz reports them (port, http_port, cluster.port, leaf.port); 0 when
 	// not listening. They tell a pending restart from a pending reload.
 	ClientPort   int

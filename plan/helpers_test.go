@@ -118,7 +118,7 @@ func converged(inv *inventory.Inventory, d Desired) map[string]Facts {
 				}
 			}
 			nf := &NATSFacts{Version: "2.15.2", DesiredDigest: digest, RunningDigest: digest, ServerName: n.ServerName,
-				ClientPort: n.ClientPort, HTTPPort: n.HTTPPort, Healthy: true}
+				ClientPort: n.ClientPort, HTTPPort: n.HTTPPort}
 			if h.Hub != nil {
 				nf.Domain = inv.Lattice.JSDomain
 				nf.ClusterName = n.ClusterName

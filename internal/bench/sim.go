@@ -29,9 +29,9 @@ import (
 
 // Sim serves simulated hosts for a scale run: one SSH listener per inventory host, on the
 // host's own loopback address, answering what latticepush asks during a plan as a converged
-// host would: the file-state script (remote.ReadFiles) from the host's rendered files, the
-// service-state script (internal/fleet) with every service running and the nats-server's
-// digest of the config it is sent, and /varz, /jsz, /healthz over direct-tcpip to the
+// host would: internal/fleet's facts script from the host's rendered files with every service
+// running and the config's digest in the host's digest cache (and its nats script, should it
+// ask the binary), and /varz, /jsz, /healthz over direct-tcpip to the
 // monitoring address. Anything else gets exit status 127, so a change in what latticepush
 // runs shows up as a failed plan instead of a silently wrong benchmark. Commands are
 // answered in Go: no shell runs, so the cost measured is latticepush's and SSH's.
@@ -49,6 +49,7 @@ type simHost struct {
 	files   map[string]plan.DesiredFile
 	pid     int
 	monitor string // host:port of the monitoring listener ("" when no nats-server)
+	config  string // the nats-server config's path
 	pages   map[string][]byte
 }
 
@@ -79,7 +80,7 @@ func StartSim(inv *inventory.Inventory, desired plan.Desired, authorized ssh.Pub
 			sh.files[f.Path] = f
 		}
 		if n := h.NATS(); n != nil {
-			sh.monitor = plan.MonitorAddr(n)
+			sh.monitor, sh.config = plan.MonitorAddr(n), n.ConfigFile
 			sh.pages = natsPages(inv, h, n, sh.files[n.ConfigFile].Content)
 		}
 		port := h.SSH.Port
@@ -202,52 +203,94 @@ func (h *simHost) exec(ch ssh.Channel, line string) int {
 	if len(words) >= 4 && words[0] == "sh" && words[1] == "-c" {
 		script, args := words[2], words[4:]
 		switch {
-		case strings.HasPrefix(script, "limit=$1") && len(args) >= 1:
-			return h.readFiles(ch, args[0], args[1:])
-		case strings.HasPrefix(script, "sm=$1") && len(args) >= 2:
-			return h.state(ch, args[1], args[2:])
+		case strings.HasPrefix(script, "set -f\nsm=$1") && len(args) >= 5:
+			return h.facts(ch, args)
+		case strings.HasPrefix(script, "nats=$1") && len(args) == 3:
+			return h.nats(ch, args[1] == "1", args[2] == "1")
 		}
 	}
 	fmt.Fprintf(ch.Stderr(), "sim: unsupported command %.80q\n", line)
 	return 127
 }
 
-// readFiles answers remote.ReadFiles' script: "F mode size sha256" then "C base64" per file.
-func (h *simHost) readFiles(w io.Writer, limitArg string, paths []string) int {
-	limit, _ := strconv.ParseInt(limitArg, 10, 64)
+// simBinaryStamp is the simulated nats-server binary's identity (dev.inode|size|mtime).
+const simBinaryStamp = "2049.131|24450397|1795646298"
+
+// facts answers internal/fleet's facts script as a converged host: every service enabled and
+// running, every file as rendered (so no content is sent), and a digest cache that holds the
+// digest of the host's nats-server config (its sha256 here).
+func (h *simHost) facts(w io.Writer, args []string) int {
+	natsBin := args[1]
+	n, err := strconv.Atoi(args[4])
+	if err != nil || len(args) < 5+n {
+		return 2
+	}
+	wants, services := args[5:5+n], args[5+n:]
 	bw := bufio.NewWriter(w)
-	for _, p := range paths {
+	for i, s := range services {
+		fmt.Fprintf(bw, "svc.%s.enabled=1\nsvc.%s.running=1\nsvc.%s.pid=%d\n", s, s, s, h.pid*10+i)
+	}
+	bw.WriteString("--stat\n")
+	var sums, content bytes.Buffer
+	for _, wp := range wants {
+		want, p, _ := strings.Cut(wp, ":")
 		f, ok := h.files[p]
 		if !ok {
-			bw.WriteString("M\n")
 			continue
 		}
 		sum := sha256.Sum256(f.Content)
-		fmt.Fprintf(bw, "F %o %d %s\n", f.Mode, len(f.Content), hex.EncodeToString(sum[:]))
-		if int64(len(f.Content)) <= limit {
-			bw.WriteString("C " + base64.StdEncoding.EncodeToString(f.Content) + "\n")
+		fmt.Fprintf(bw, "%s|regular file|%o|%d|1795646298|2049.%d\n", p, f.Mode, len(f.Content), h.pid)
+		fmt.Fprintf(&sums, "%s  %s\n", hex.EncodeToString(sum[:]), p)
+		if hex.EncodeToString(sum[:]) != want && len(f.Content) <= diffLimit {
+			content.WriteString("C " + p + "\n" + base64.StdEncoding.EncodeToString(f.Content) + "\n")
 		}
+	}
+	for i := range services {
+		fmt.Fprintf(bw, "/proc/%d|directory|555|0|1795646298|23.%d\n", h.pid*10+i, h.pid*10+i)
+	}
+	var cache string
+	if natsBin != "" {
+		fmt.Fprintf(bw, "%s|regular file|755|24450397|1795646298|2049.131\n", natsBin)
+		if cfg := h.natsConfig(); cfg != nil {
+			sum := sha256.Sum256(cfg)
+			cache = simBinaryStamp + " " + hex.EncodeToString(sum[:]) + " " + digest(cfg) + "\n"
+		}
+	}
+	bw.WriteString("--sums\n")
+	bw.Write(sums.Bytes())
+	bw.WriteString("--content\n")
+	bw.Write(content.Bytes())
+	bw.WriteString("--cache\n" + cache)
+	bw.Flush()
+	return 0
+}
+
+// diffLimit mirrors internal/fleet's: files up to it come back with their content.
+const diffLimit = 256 << 10
+
+// nats answers internal/fleet's nats script: the version, and the digest of the config on
+// stdin (its sha256 here).
+func (h *simHost) nats(ch ssh.Channel, version, check bool) int {
+	bw := bufio.NewWriter(ch)
+	if version {
+		bw.WriteString("version=nats-server: v2.15.2\n")
+	}
+	if check {
+		cfg, err := io.ReadAll(ch)
+		if err != nil {
+			return 1
+		}
+		fmt.Fprintf(bw, "check_rc=0\ncheck=nats-server: configuration file /dev/stdin is valid (%s) \n", digest(cfg))
 	}
 	bw.Flush()
 	return 0
 }
 
-// state answers internal/fleet's state script: every service enabled and running, and the
-// nats-server's check of the config on stdin (its digest: sha256 of the bytes here).
-func (h *simHost) state(ch ssh.Channel, natsBin string, services []string) int {
-	cfg, err := io.ReadAll(ch)
-	if err != nil {
-		return 1
+func (h *simHost) natsConfig() []byte {
+	if f, ok := h.files[h.config]; ok {
+		return f.Content
 	}
-	bw := bufio.NewWriter(ch)
-	for i, s := range services {
-		fmt.Fprintf(bw, "svc.%s.enabled=1\nsvc.%s.running=1\nsvc.%s.pid=%d\n", s, s, s, h.pid*10+i)
-	}
-	if natsBin != "" {
-		fmt.Fprintf(bw, "nats.version=nats-server: v2.15.2\nnats.check_rc=0\nnats.check=nats-server: configuration file /dev/stdin is valid (%s) \n", digest(cfg))
-	}
-	bw.Flush()
-	return 0
+	return nil
 }
 
 func digest(b []byte) string {

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,47 +26,105 @@ import (
 // diffLimit is the largest file whose content is fetched for a diff.
 const diffLimit = 256 << 10
 
-// stateScript reports, as key=value lines, the state of the services it is given and of the
-// nats-server binary: version, and the digest its -t prints for the config on stdin; when each
-// service's process started and when the managed files last changed (a restart an earlier run
-// did not get to). $1 service manager, $2 nats-server binary ("" for none), $3 managed paths
-// (space-separated; latticepush's paths hold no spaces), $4... services.
-const stateScript = `sm=$1; nats=$2; files=$3; shift 3
+// DigestCache is where apply records, on each host, the digest the host's nats-server -t
+// printed for a config it accepted: "<binary dev.inode.size.mtime> <config sha256> <digest>"
+// per line, newest first. plan takes a desired config's digest from it instead of starting
+// nats-server (the dominant cost of a no-change plan); another binary or other bytes miss it.
+const DigestCache = "/var/lib/latticepush/nats-digests"
+
+// factsScript reports one host's state in one exec that starts two processes, one stat and
+// one sha256sum: service states come from runit's supervise files (or systemctl), and the
+// nats-server binary is not started at all when the digest cache answers (see natsScript).
+//
+//	svc.<s>.enabled|running|pid=...   services
+//	--stat     "path|type|mode|size|mtime|dev.inode" of the managed files, /proc/<pid> of the
+//	           running services and the nats-server binary
+//	--sums     sha256sum lines of the managed files
+//	--content  "C <path>", then the base64 of each file that differs from its desired sha256
+//	--cache    the digest cache's lines
+//
+// $1 service manager, $2 nats-server binary ("" for none), $3 digest cache, $4 content
+// limit, $5 N, then N "sha256:path" (latticepush's paths hold no spaces or newlines), then
+// the services.
+const factsScript = `set -f
+sm=$1; nats=$2; cache=$3; limit=$4; n=$5; shift 5
+files=""; wants=""; i=0
+while [ "$i" -lt "$n" ]; do files="$files ${1#*:}"; wants="$wants $1"; shift; i=$((i+1)); done
+procs=""
 for s in "$@"; do
   case $sm in
   runit)
-    if [ -e "/etc/service/$s" ]; then echo "svc.$s.enabled=1"; else echo "svc.$s.enabled=0"; fi
-    st=$(sv status "/etc/service/$s" 2>/dev/null) || st=""
-    case $st in
-    run:*) p=${st#*(pid }; p=${p%%)*}; echo "svc.$s.running=1"; echo "svc.$s.pid=$p"
-      echo "svc.$s.started=$(stat -c %Y "/proc/$p" 2>/dev/null)" ;;
-    *) echo "svc.$s.running=0" ;;
-    esac ;;
+    d=/etc/service/$s; r=0; p=""
+    if [ -e "$d" ]; then echo "svc.$s.enabled=1"; else echo "svc.$s.enabled=0"; fi
+    if [ -r "$d/supervise/stat" ] && read -r st < "$d/supervise/stat" && read -r p < "$d/supervise/pid"; then
+      case $st in run*) [ -n "$p" ] && [ -d "/proc/$p" ] && r=1 ;; esac
+    fi ;;
   systemd)
     if systemctl is-enabled --quiet "$s.service" 2>/dev/null; then echo "svc.$s.enabled=1"; else echo "svc.$s.enabled=0"; fi
-    if systemctl is-active --quiet "$s.service" 2>/dev/null; then echo "svc.$s.running=1"; else echo "svc.$s.running=0"; fi
-    p=$(systemctl show -p MainPID --value "$s.service" 2>/dev/null)
-    echo "svc.$s.pid=$p"; echo "svc.$s.started=$(stat -c %Y "/proc/$p" 2>/dev/null)" ;;
+    r=0; p=""
+    if systemctl is-active --quiet "$s.service" 2>/dev/null; then r=1; p=$(systemctl show -p MainPID --value "$s.service" 2>/dev/null); fi ;;
   esac
+  echo "svc.$s.running=$r"
+  if [ "$r" = 1 ]; then echo "svc.$s.pid=$p"; procs="$procs /proc/$p"; fi
 done
-for f in $files; do echo "mtime.$f=$(stat -c %Y "$f" 2>/dev/null)"; done
-if [ -n "$nats" ]; then
-  if [ -x "$nats" ]; then
-    echo "nats.version=$("$nats" --version 2>&1 | head -n 1)"
-    out=$("$nats" -t -c /dev/stdin 2>&1); rc=$?
-    echo "nats.check_rc=$rc"
-    echo "nats.check=$(printf '%s' "$out" | tr '\n' ' ')"
-  else
-    echo "nats.missing=1"
-  fi
-fi
+[ -n "$nats" ] && [ ! -x "$nats" ] && echo "nats.missing=1"
+echo "--stat"
+[ -n "$files$procs$nats" ] && stat -L -c '%n|%F|%a|%s|%Y|%d.%i' -- $files $procs $nats 2>/dev/null
+sums=""; [ -n "$files" ] && sums=$(sha256sum -- $files 2>/dev/null)
+echo "--sums"; [ -n "$sums" ] && printf '%s\n' "$sums"
+echo "--content"
+for w in $wants; do
+  p=${w#*:}
+  case "
+$sums
+" in *"
+${w%%:*}  $p
+"*) continue ;; esac
+  [ -f "$p" ] && [ -r "$p" ] || continue
+  [ "$(wc -c < "$p")" -le "$limit" ] || continue
+  echo "C $p"; base64 < "$p" | tr -d '\n'; echo
+done
+echo "--cache"
+[ -n "$nats" ] && [ -r "$cache" ] && while IFS= read -r l; do echo "$l"; done < "$cache"
+exit 0
+`
+
+// natsScript asks the nats-server binary what the facts could not tell: its version ($2 = 1;
+// a running server's comes from /varz) and the digest -t prints for the desired config on
+// stdin ($3 = 1; when the cache had none). $1 is the binary.
+const natsScript = `nats=$1
+[ "$2" = 1 ] && echo "version=$("$nats" --version 2>&1 | head -n 1)"
+[ "$3" = 1 ] || exit 0
+out=$("$nats" -t -c /dev/stdin 2>&1); rc=$?
+echo "check_rc=$rc"
+echo "check=$(printf '%s' "$out" | tr '\n' ' ')"
+`
+
+// checkScript runs nats-server -t on a config ($1 binary, $2 config, $3 digest cache) and
+// prints what it printed, exiting with its status. When the config is accepted it records
+// the digest in the cache under the binary's identity and the config's sha256, keeping the
+// newest 32 entries; failing to record is not an error (plan then runs -t itself).
+const checkScript = `bin=$1; cfg=$2; cache=$3
+out=$("$bin" -t -c "$cfg" 2>&1); rc=$?
+printf '%s\n' "$out"
+[ "$rc" = 0 ] || exit "$rc"
+case $out in *"(sha256:"*")"*) ;; *) exit 0 ;; esac
+d=${out#*(sha256:}; d="sha256:${d%%)*}"
+bs=$(stat -L -c '%d.%i|%s|%Y' -- "$bin") || exit 0
+s=$(sha256sum < "$cfg") || exit 0
+mkdir -p "${cache%/*}" 2>/dev/null
+rm -f "$cache".tmp.* 2>/dev/null
+t="$cache.tmp.$$"
+{ echo "$bs ${s%% *} $d"; head -n 31 "$cache" 2>/dev/null; :; } > "$t" && chmod 0600 "$t" && mv -f "$t" "$cache" || rm -f "$t"
+exit 0
 `
 
 var digestRE = regexp.MustCompile(`\((sha256:[0-9a-f]{64})\)`)
 
-// observe gathers one host's facts: file states, service states and the nats-server's view of
-// the desired config run as concurrent channels of the one SSH connection, alongside the
-// monitoring endpoints read through it. Latency is one round trip.
+// observe gathers one host's facts: one exec of factsScript and, concurrently on the same
+// connection, the monitoring endpoints. Latency is one round trip; a second exec starts the
+// nats-server binary only when the digest cache has no entry for the desired config (or the
+// server is not running, for its version).
 func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	facts := plan.Facts{Host: pr.Host}
 	h := f.inv.Host(pr.Host)
@@ -74,59 +135,36 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 		facts.Refused = errors.As(err, &hk)
 		return facts
 	}
-	var wg sync.WaitGroup
-	var filesErr, stateErr error
-	var files map[string]remote.FileState
-	var state map[string]string
-	var mon *monitorFacts
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		files, filesErr = c.ReadFiles(ctx, pr.Files, diffLimit)
-	}()
-	go func() {
-		defer wg.Done()
-		state, stateErr = runState(ctx, c, h, pr)
-	}()
+	var (
+		mon *monitorFacts
+		wg  sync.WaitGroup
+	)
 	if pr.NATS != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			mon = readMonitor(ctx, c, pr.NATS.MonitorAddr)
+			mon = readMonitor(ctx, c, pr.NATS.MonitorAddr, h.Hub != nil)
 		}()
 	}
-	wg.Wait()
-	if filesErr != nil {
-		facts.Err = "reading files: " + filesErr.Error()
-		return facts
+	st, err := runFacts(ctx, c, h, pr)
+	if err == nil && pr.NATS != nil {
+		err = st.askNATS(ctx, c, h, pr.NATS)
 	}
-	if stateErr != nil {
-		facts.Err = "reading service state: " + stateErr.Error()
+	wg.Wait()
+	if err != nil {
+		facts.Err = "reading host state: " + err.Error()
 		return facts
 	}
 	facts.Files = map[string]plan.FileFact{}
-	for p, st := range files {
-		mtime, _ := strconv.ParseInt(state["mtime."+p], 10, 64)
-		facts.Files[p] = plan.FileFact{Exists: st.Exists, Mode: uint32(st.Mode.Perm()), Size: st.Size, SHA256: st.SHA256, Content: st.Content, MTime: mtime}
+	for _, p := range pr.Files {
+		facts.Files[p] = st.file(p)
 	}
 	facts.Services = map[string]plan.ServiceFact{}
 	for _, s := range pr.Services {
-		pid, _ := strconv.Atoi(state["svc."+s+".pid"])
-		started, _ := strconv.ParseInt(state["svc."+s+".started"], 10, 64)
-		facts.Services[s] = plan.ServiceFact{Running: state["svc."+s+".running"] == "1", Enabled: state["svc."+s+".enabled"] == "1", PID: pid, Started: started}
+		facts.Services[s] = st.service(s)
 	}
 	if pr.NATS != nil {
-		nf := &plan.NATSFacts{}
-		if state["nats.missing"] == "1" {
-			nf.DesiredError = fmt.Sprintf("%s is not installed (not executable)", pr.NATS.Binary)
-		} else {
-			nf.Version = strings.TrimPrefix(strings.TrimSpace(strings.TrimPrefix(state["nats.version"], "nats-server:")), "v")
-			if m := digestRE.FindStringSubmatch(state["nats.check"]); m != nil && state["nats.check_rc"] == "0" {
-				nf.DesiredDigest = m[1]
-			} else {
-				nf.DesiredError = strings.TrimSpace(state["nats.check"])
-			}
-		}
+		nf := &plan.NATSFacts{DesiredDigest: st.digest, DesiredError: st.digestErr, Version: st.version}
 		if mon != nil && facts.Services[plan.ServiceNATS].Running {
 			mon.fill(nf)
 			f.recordPorts(pr.Host, nf.ClientPort, nf.HTTPPort)
@@ -136,33 +174,185 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	return facts
 }
 
-func runState(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.Probe) (map[string]string, error) {
+// hostState is what factsScript and natsScript said.
+type hostState struct {
+	kv      map[string]string // svc.* and nats.* lines
+	stat    map[string]statLine
+	sums    map[string]string // path -> sha256 hex
+	content map[string][]byte
+	cache   []string // digest cache lines
+
+	version, digest, digestErr string
+}
+
+type statLine struct {
+	regular bool
+	mode    uint32
+	size    int64
+	mtime   int64
+	stamp   string // "dev.inode|size|mtime", the binary's identity in the digest cache
+}
+
+func (st *hostState) file(p string) plan.FileFact {
+	s, ok := st.stat[p]
+	if !ok {
+		return plan.FileFact{}
+	}
+	ff := plan.FileFact{Exists: true, Mode: s.mode, Size: s.size, MTime: s.mtime}
+	if s.regular {
+		ff.SHA256 = st.sums[p]
+		ff.Content = st.content[p]
+	}
+	return ff
+}
+
+func (st *hostState) service(s string) plan.ServiceFact {
+	pid, _ := strconv.Atoi(st.kv["svc."+s+".pid"])
+	sf := plan.ServiceFact{Running: st.kv["svc."+s+".running"] == "1", Enabled: st.kv["svc."+s+".enabled"] == "1", PID: pid}
+	if sf.Running && pid > 0 {
+		sf.Started = st.stat["/proc/"+strconv.Itoa(pid)].mtime
+	}
+	return sf
+}
+
+// cachedDigest returns the digest the cache holds for the binary's identity and the config's
+// sha256, or "".
+func (st *hostState) cachedDigest(binary, configSHA string) string {
+	b, ok := st.stat[binary]
+	if !ok {
+		return ""
+	}
+	for _, l := range st.cache {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == b.stamp && f[1] == configSHA && strings.HasPrefix(f[2], "sha256:") {
+			return f[2]
+		}
+	}
+	return ""
+}
+
+func runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.Probe) (*hostState, error) {
 	natsBin := ""
-	var stdin io.Reader
 	if pr.NATS != nil {
 		natsBin = pr.NATS.Binary
-		stdin = bytes.NewReader(pr.NATS.DesiredConfig)
 	}
-	args := append([]string{h.ServiceManager, natsBin, strings.Join(pr.Files, " ")}, pr.Services...)
-	res, err := c.Run(ctx, remote.Script(stateScript, args...), remote.RunOptions{Stdin: stdin, Become: h.SSH.Become, Timeout: 60 * time.Second})
+	args := []string{h.ServiceManager, natsBin, DigestCache, strconv.Itoa(diffLimit), strconv.Itoa(len(pr.Files))}
+	for _, p := range pr.Files {
+		w := pr.Want[p]
+		if w == "" {
+			w = "-" // unknown: never matches, so the content comes back
+		}
+		args = append(args, w+":"+p)
+	}
+	args = append(args, pr.Services...)
+	res, err := c.Run(ctx, remote.Script(factsScript, args...), remote.RunOptions{Become: h.SSH.Become, Timeout: 60 * time.Second})
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(res.Stdout))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			out[k] = v
+	return parseFacts(res.Stdout)
+}
+
+// askNATS fills the nats-server's version and the desired config's digest: from the cache
+// when it has the digest and the server runs (its version then comes from /varz), else from
+// the binary.
+func (st *hostState) askNATS(ctx context.Context, c *remote.Client, h *inventory.Host, pr *plan.NATSProbe) error {
+	if st.kv["nats.missing"] == "1" {
+		st.digestErr = fmt.Sprintf("%s is not installed (not executable)", pr.Binary)
+		return nil
+	}
+	sum := sha256.Sum256(pr.DesiredConfig)
+	st.digest = st.cachedDigest(pr.Binary, hex.EncodeToString(sum[:]))
+	needVersion := !st.service(plan.ServiceNATS).Running
+	if st.digest != "" && !needVersion {
+		return nil
+	}
+	var stdin io.Reader
+	if st.digest == "" {
+		stdin = bytes.NewReader(pr.DesiredConfig)
+	}
+	res, err := c.Run(ctx, remote.Script(natsScript, pr.Binary, flag(needVersion), flag(stdin != nil)),
+		remote.RunOptions{Stdin: stdin, Become: h.SSH.Become, Timeout: 60 * time.Second})
+	if err != nil {
+		return fmt.Errorf("asking %s: %w", pr.Binary, err)
+	}
+	kv := map[string]string{}
+	for _, line := range strings.Split(string(res.Stdout), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			kv[k] = v
 		}
 	}
-	return out, sc.Err()
+	st.version = strings.TrimPrefix(strings.TrimSpace(strings.TrimPrefix(kv["version"], "nats-server:")), "v")
+	if stdin != nil {
+		if m := digestRE.FindStringSubmatch(kv["check"]); m != nil && kv["check_rc"] == "0" {
+			st.digest = m[1]
+		} else {
+			st.digestErr = strings.TrimSpace(kv["check"])
+		}
+	}
+	return nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func parseFacts(out []byte) (*hostState, error) {
+	st := &hostState{kv: map[string]string{}, stat: map[string]statLine{}, sums: map[string]string{}, content: map[string][]byte{}}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 64<<10), 4*diffLimit)
+	section, pending := "", ""
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "--") {
+			section = line
+			continue
+		}
+		switch section {
+		case "":
+			if k, v, ok := strings.Cut(line, "="); ok {
+				st.kv[k] = v
+			}
+		case "--stat":
+			f := strings.Split(line, "|")
+			if len(f) != 6 {
+				return nil, fmt.Errorf("bad stat line %q", line)
+			}
+			mode, err1 := strconv.ParseUint(f[2], 8, 32)
+			size, err2 := strconv.ParseInt(f[3], 10, 64)
+			mtime, err3 := strconv.ParseInt(f[4], 10, 64)
+			if err := errors.Join(err1, err2, err3); err != nil {
+				return nil, fmt.Errorf("bad stat line %q: %w", line, err)
+			}
+			st.stat[f[0]] = statLine{regular: strings.HasPrefix(f[1], "regular"), mode: uint32(mode) & 0o777,
+				size: size, mtime: mtime, stamp: f[5] + "|" + f[3] + "|" + f[4]}
+		case "--sums":
+			if sum, p, ok := strings.Cut(line, "  "); ok && len(sum) == 64 {
+				st.sums[p] = sum
+			}
+		case "--content":
+			if p, ok := strings.CutPrefix(line, "C "); ok {
+				pending = p
+				continue
+			}
+			b, err := base64.StdEncoding.DecodeString(line)
+			if err != nil || pending == "" {
+				return nil, fmt.Errorf("bad content record after %q", pending)
+			}
+			st.content[pending], pending = b, ""
+		case "--cache":
+			st.cache = append(st.cache, line)
+		}
+	}
+	return st, sc.Err()
 }
 
 // monitorFacts is what the running nats-server's monitoring endpoints said.
 type monitorFacts struct {
 	varz struct {
 		ServerName   string `json:"server_name"`
+		Version      string `json:"version"`
 		ConfigDigest string `json:"config_digest"`
 		Port         int    `json:"port"`
 		HTTPPort     int    `json:"http_port"`
@@ -180,7 +370,6 @@ type monitorFacts struct {
 		} `json:"jetstream"`
 	}
 	metaLeader string
-	healthy    bool
 	ok         bool
 }
 
@@ -189,6 +378,9 @@ func (m *monitorFacts) fill(nf *plan.NATSFacts) {
 		return
 	}
 	v := m.varz
+	if nf.Version == "" {
+		nf.Version = v.Version // the running server's: the one that reloads
+	}
 	nf.RunningDigest = v.ConfigDigest
 	nf.ServerName = v.ServerName
 	nf.ClusterName = v.Cluster.Name
@@ -197,34 +389,32 @@ func (m *monitorFacts) fill(nf *plan.NATSFacts) {
 		nf.Domain = v.JetStream.Config.Domain
 	}
 	nf.MetaLeader = m.metaLeader
-	nf.Healthy = m.healthy
 }
 
-// readMonitor reads /varz, /jsz and /healthz through the host's SSH connection. A server
-// that does not answer yields facts with ok false (it is down, or not yet listening).
-func readMonitor(ctx context.Context, c *remote.Client, addr string) *monitorFacts {
+// readMonitor reads /varz and, on a hub, /jsz (the meta leader) through the host's SSH
+// connection, at once. A server that does not answer /varz yields facts with ok false (it is
+// down, or not yet listening).
+func readMonitor(ctx context.Context, c *remote.Client, addr string, hub bool) *monitorFacts {
 	m := &monitorFacts{}
 	hc := monitorClient(c)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := getJSON(ctx, hc, "http://"+addr+"/varz", &m.varz); err != nil {
-		return m
-	}
-	m.ok = true
 	var jsz struct {
 		Meta *struct {
 			Leader string `json:"leader"`
 		} `json:"meta_cluster"`
 	}
-	if getJSON(ctx, hc, "http://"+addr+"/jsz", &jsz) == nil && jsz.Meta != nil {
+	jszErr := make(chan error, 1)
+	if hub {
+		go func() { jszErr <- getJSON(ctx, hc, "http://"+addr+"/jsz", &jsz) }()
+	} else {
+		jszErr <- nil
+	}
+	err := getJSON(ctx, hc, "http://"+addr+"/varz", &m.varz)
+	if jerr := <-jszErr; jerr == nil && jsz.Meta != nil {
 		m.metaLeader = jsz.Meta.Leader
 	}
-	if req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil); err == nil {
-		if resp, err := hc.Do(req); err == nil {
-			m.healthy = resp.StatusCode == http.StatusOK
-			resp.Body.Close()
-		}
-	}
+	m.ok = err == nil
 	return m
 }
 

@@ -179,7 +179,7 @@ func (h *host) Stage(ctx context.Context, files []plan.StageFile) ([]plan.Staged
 }
 
 func (h *host) CheckNATS(ctx context.Context, binary, path string) (string, error) {
-	res, err := h.c.Run(ctx, []string{binary, "-t", "-c", path}, remote.RunOptions{Become: h.inv.SSH.Become, Timeout: time.Minute})
+	res, err := h.c.Run(ctx, remote.Script(checkScript, binary, path, DigestCache), remote.RunOptions{Become: h.inv.SSH.Become, Timeout: time.Minute})
 	out := string(bytes.TrimSpace(append(res.Stdout, res.Stderr...)))
 	if err != nil {
 		var ee *remote.ExitError

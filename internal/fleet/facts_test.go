@@ -1,0 +1,162 @@
+package fleet
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// fakeNATS is a stand-in for the nats-server binary's --version and -t: it prints what
+// 2.15 prints, with the sha256 of the config as the digest.
+const fakeNATS = `#!/bin/sh
+case $1 in
+--version) echo "nats-server: v2.15.2" ;;
+-t) c=$(mktemp); cat "$3" > "$c"
+    case $(cat "$c") in *bad*) rm -f "$c"; echo "nats-server: $3:1:1: unknown field"; exit 1 ;; esac
+    echo "nats-server: configuration file $3 is valid (sha256:$(sha256sum < "$c" | cut -c1-64))"; rm -f "$c" ;;
+esac
+`
+
+// sh runs one of this package's scripts with the local shell, as the host's sh would.
+func sh(t *testing.T, script string, stdin []byte, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", append([]string{"-c", script, "latticepush"}, args...)...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("script: %v\n%s%s", err, out, stderr.Bytes())
+	}
+	return out
+}
+
+func hexSum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// TestFactsScript runs the facts script over real files: a file that matches its desired
+// content comes back without content, one that differs with it, a missing one as absent, a
+// directory as not a regular file; then the digest cache written by apply's check answers
+// plan's question for that config and that binary only.
+func TestFactsScript(t *testing.T) {
+	dir := t.TempDir()
+	same, differs, missing, sub := filepath.Join(dir, "same.conf"), filepath.Join(dir, "differs"), filepath.Join(dir, "missing"), filepath.Join(dir, "sub")
+	cfg := []byte("port: 4222\n")
+	if err := os.WriteFile(same, cfg, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(differs, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "nats-server")
+	if err := os.WriteFile(bin, []byte(fakeNATS), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "state", "nats-digests")
+
+	facts := func(binary string) *hostState {
+		t.Helper()
+		args := []string{"runit", binary, cache, strconv.Itoa(diffLimit), "4",
+			hexSum(cfg) + ":" + same, hexSum([]byte("new\n")) + ":" + differs, "-:" + missing, "-:" + sub}
+		st, err := parseFacts(sh(t, factsScript, nil, args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := facts(bin)
+	if f := st.file(same); !f.Exists || f.Mode != 0o640 || f.Size != int64(len(cfg)) || f.SHA256 != hexSum(cfg) || f.Content != nil || f.MTime == 0 {
+		t.Errorf("matching file: %+v", f)
+	}
+	if f := st.file(differs); !f.Exists || f.SHA256 != hexSum([]byte("old\n")) || string(f.Content) != "old\n" {
+		t.Errorf("differing file: %+v (its content is needed for the diff)", f)
+	}
+	if f := st.file(missing); f.Exists {
+		t.Errorf("missing file: %+v", f)
+	}
+	if f := st.file(sub); !f.Exists || f.SHA256 != "" {
+		t.Errorf("directory: %+v, want present without a hash", f)
+	}
+	if st.cachedDigest(bin, hexSum(cfg)) != "" {
+		t.Fatal("a digest before any check was recorded")
+	}
+
+	// apply's pre-check: -t accepts the config and records its digest.
+	out := sh(t, checkScript, nil, bin, same, cache)
+	want := "sha256:" + hexSum(cfg)
+	if !strings.Contains(string(out), "("+want+")") {
+		t.Fatalf("check printed %q", out)
+	}
+	if fi, err := os.Stat(cache); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("digest cache: %v %v", fi, err)
+	}
+	st = facts(bin)
+	if got := st.cachedDigest(bin, hexSum(cfg)); got != want {
+		t.Errorf("cached digest %q, want %q", got, want)
+	}
+	if got := st.cachedDigest(bin, hexSum([]byte("port: 4223\n"))); got != "" {
+		t.Errorf("other bytes got a cached digest %q", got)
+	}
+	// Another binary at the same path (an upgrade) misses.
+	if err := os.Remove(bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, []byte(fakeNATS+"# v2.16\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := facts(bin).cachedDigest(bin, hexSum(cfg)); got != "" {
+		t.Errorf("a replaced binary got the old binary's digest %q", got)
+	}
+
+	// A rejected config is not recorded, and check exits non-zero with the reason.
+	bad := filepath.Join(dir, "bad.conf")
+	if err := os.WriteFile(bad, []byte("bad\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", checkScript, "latticepush", bin, bad, cache)
+	if out, err := cmd.Output(); err == nil || !strings.Contains(string(out), "unknown field") {
+		t.Errorf("check of a bad config: %v %q", err, out)
+	}
+	if got := facts(bin).cachedDigest(bin, hexSum([]byte("bad\n"))); got != "" {
+		t.Errorf("a rejected config was cached: %q", got)
+	}
+
+	// The nats script asks the binary for the version and the digest of stdin.
+	kv := string(sh(t, natsScript, cfg, bin, "1", "1"))
+	if !strings.Contains(kv, "version=nats-server: v2.15.2\n") || !strings.Contains(kv, "check_rc=0\n") || !strings.Contains(kv, "("+want+")") {
+		t.Errorf("nats script printed %q", kv)
+	}
+	if kv := string(sh(t, natsScript, nil, bin, "1", "0")); kv != "version=nats-server: v2.15.2\n" {
+		t.Errorf("version only: %q", kv)
+	}
+}
+
+// TestFactsScript_Missing reports a nats-server that is not installed and services that are
+// not there, without failing the exec.
+func TestFactsScript_Missing(t *testing.T) {
+	dir := t.TempDir()
+	st, err := parseFacts(sh(t, factsScript, nil, "runit", filepath.Join(dir, "nats-server"), filepath.Join(dir, "cache"), "1024", "0", "latticepush-test-none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.kv["nats.missing"] != "1" {
+		t.Errorf("missing binary not reported: %v", st.kv)
+	}
+	if sf := st.service("latticepush-test-none"); sf.Running || sf.Enabled {
+		t.Errorf("absent service: %+v", sf)
+	}
+	if f := st.file(filepath.Join(dir, "x")); f.Exists || f.Content != nil {
+		t.Errorf("unasked file: %+v", f)
+	}
+}
