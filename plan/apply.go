@@ -21,6 +21,10 @@ type ApplyOptions struct {
 	ConfirmTimeout time.Duration
 	// Events receives progress; it is called from several goroutines, one event at a time.
 	Events func(Event)
+	// SnapshotDir, when set, is where a domain cutover saves the lattice buckets, after its
+	// preflight and before any hub stops (Gates must implement Snapshotter). A failed snapshot
+	// stops the cutover with nothing changed.
+	SnapshotDir string
 }
 
 func (o *ApplyOptions) defaults() {
@@ -38,7 +42,7 @@ func (o *ApplyOptions) defaults() {
 // Event is one line of apply's progress.
 type Event struct {
 	Time    time.Time `json:"time"`
-	Type    string    `json:"type"` // phase, unit_start, unit_done, unit_failed, rolled_back, wait, warning
+	Type    string    `json:"type"` // phase, unit_start, unit_done, unit_failed, rolled_back, wait, warning, snapshot
 	Phase   string    `json:"phase,omitempty"`
 	Wave    string    `json:"wave,omitempty"`
 	Unit    string    `json:"unit,omitempty"`

@@ -28,6 +28,9 @@ func (a *applier) cutover(ctx context.Context, w Wave) error {
 	if err := a.cutoverPreflight(ctx, units); err != nil {
 		return err
 	}
+	if err := a.snapshot(ctx); err != nil {
+		return err
+	}
 	// From here on the cutover runs to its end: stopping halfway is the one state worse
 	// than either side.
 	ctx = context.WithoutCancel(ctx)
@@ -119,6 +122,36 @@ type CutoverGates interface {
 	// LeafOn is Leaf for domain: with the alias on, the old domain must still answer through
 	// every leaf, and from the hub (the probe stream's cluster proves it).
 	LeafOn(ctx context.Context, host, domain string) error
+}
+
+// Snapshotter saves the lattice buckets, read on domain, into dir and returns the files
+// written (internal/fleet implements it over a hub connection).
+type Snapshotter interface {
+	SnapshotBuckets(ctx context.Context, domain, dir string) ([]string, error)
+}
+
+// snapshot saves the lattice buckets before the cutover when ApplyOptions.SnapshotDir asks.
+func (a *applier) snapshot(ctx context.Context) error {
+	dir := a.opts.SnapshotDir
+	if dir == "" {
+		return nil
+	}
+	s, ok := a.gates.(Snapshotter)
+	if !ok {
+		return errors.New("cutover snapshot: this fleet cannot take one; nothing was changed")
+	}
+	a.phase("snapshot", fmt.Sprintf("saving the lattice buckets (domain %s) to %s", a.p.Cutover.From, dir))
+	files, err := s.SnapshotBuckets(ctx, a.p.Cutover.From, dir)
+	if err != nil {
+		return fmt.Errorf("cutover snapshot failed; nothing was changed: %w", err)
+	}
+	if len(files) == 0 {
+		a.emit(Event{Type: "warning", Phase: "snapshot", Message: "no lattice bucket exists yet: nothing to save"})
+	}
+	for _, f := range files {
+		a.emit(Event{Type: "snapshot", Phase: "snapshot", Message: "saved " + f})
+	}
+	return ctx.Err()
 }
 
 // preflightTimeout bounds the cutover's preflight: it proves a healthy hub, it does not wait

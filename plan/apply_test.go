@@ -358,3 +358,83 @@ func TestApply_FromSavedPlanFile(t *testing.T) {
 		}
 	}
 }
+
+// snapGates is fakeGates that can take a bucket snapshot, recorded in the fleet's log.
+type snapGates struct {
+	*fakeGates
+	err error
+}
+
+func (g snapGates) SnapshotBuckets(ctx context.Context, domain, dir string) ([]string, error) {
+	g.ff.mu.Lock()
+	defer g.ff.mu.Unlock()
+	g.ff.record("snapshot %s %s", domain, dir)
+	if g.err != nil {
+		return nil, g.err
+	}
+	return []string{dir + "/LATTICEDATA_default-" + domain + ".json"}, nil
+}
+
+// TestApply_CutoverSnapshotBeforeAnyStop: with SnapshotDir the buckets are saved on the old
+// domain after the preflight and before any hub stops; a failed snapshot changes nothing.
+func TestApply_CutoverSnapshotBeforeAnyStop(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		fx := newApplyFixture(t, "domain-change", converged)
+		for _, h := range fx.inv.Hubs() {
+			old := strings.Replace(string(fx.d[h.Name][0].Content), `domain: "central"`, `domain: "hub"`, 1)
+			fx.fleet.hosts[h.Name].files[h.Hub.ConfigFile] = []byte(old)
+			fx.fleet.hosts[h.Name].digest = "sha256:" + sha([]byte(old))
+		}
+		fx.opts.AllowDomainChange = true
+		probes := Probes(fx.inv, fx.d, fx.opts)
+		facts := fx.fleet.Observe(context.Background(), probes)
+		for _, h := range fx.inv.Hubs() {
+			facts[h.Name].NATS.Domain = "hub"
+		}
+		p, err := Build(fx.inv, fx.d, facts, fx.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := snapGates{fakeGates: fx.gates}
+		if fail {
+			g.err = errors.New("no responders")
+		}
+		replan := func(map[string]Facts) (*Plan, error) { return p, nil }
+		var events []Event
+		_, err = Apply(context.Background(), p, probes, replan, fx.fleet, g, ApplyOptions{GateTimeout: time.Second,
+			ConfirmTimeout: 300 * time.Millisecond, SnapshotDir: "/backup", Events: func(e Event) { events = append(events, e) }})
+		snap, firstStop := -1, -1
+		for i, l := range fx.fleet.log {
+			if l == "snapshot hub /backup" {
+				snap = i
+			}
+			if strings.HasSuffix(l, "nats-server stop") && firstStop < 0 {
+				firstStop = i
+			}
+		}
+		if snap < 0 {
+			t.Fatalf("fail=%v: no snapshot on domain hub: %v", fail, fx.fleet.log)
+		}
+		if !fail {
+			if err != nil || firstStop < snap {
+				t.Fatalf("snapshot at %d, first stop at %d, err %v: %v", snap, firstStop, err, fx.fleet.log)
+			}
+			saved := false
+			for _, e := range events {
+				saved = saved || (e.Type == "snapshot" && strings.Contains(e.Message, "/backup/LATTICEDATA_default-hub.json"))
+			}
+			if !saved {
+				t.Errorf("no snapshot event naming the file: %+v", events)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "nothing was changed") || errors.Is(err, ErrRolledBack) {
+			t.Fatalf("failed snapshot: err %v", err)
+		}
+		for _, l := range fx.fleet.log {
+			if strings.HasSuffix(l, " swap") || strings.HasSuffix(l, " stop") || strings.HasSuffix(l, " start") {
+				t.Errorf("a failed snapshot went on to %q", l)
+			}
+		}
+	}
+}

@@ -51,6 +51,10 @@ type DomainScan struct {
 func ScanAPIPrefix(ctx context.Context, inv *inventory.Inventory, targets []Target, domain string, opts Options) DomainScan {
 	r := newRound(inv, targets, opts)
 	defer r.close()
+	return r.scanAPIPrefix(ctx, domain)
+}
+
+func (r *round) scanAPIPrefix(ctx context.Context, domain string) DomainScan {
 	prefix := "$JS." + domain + ".API"
 	var scan DomainScan
 	if nc, hub, err := r.hubSide(ctx); err != nil {

@@ -33,6 +33,10 @@ const (
 	CheckWasmcloudHostGet    = "wasmcloud.host-get"   // host.get.<id> answered from the hub side
 	CheckWasmcloudPing       = "wasmcloud.ping"       // ping reply: lattice, js_domain, labels
 	CheckWasmcloudMembership = "wasmcloud.membership" // hosts answering ping == inventory
+
+	// After a domain cutover (previous_js_domain set): who still uses the old domain.
+	CheckPreviousStreams = "previous-domain.streams"   // mirrors and sources through $JS.<old>.API
+	CheckPreviousHosts   = "previous-domain.wasmcloud" // wasmCloud hosts pinging with the old domain
 )
 
 // checkOrder is the order checks appear in a report: the order a reader reasons in, each
@@ -43,15 +47,19 @@ var checkOrder = []string{
 	CheckDomainProbeBucket, CheckDomainReach, CheckDomainHubAnswers,
 	CheckHygieneDomain, CheckHygieneStrayBucket,
 	CheckWasmcloudHostGet, CheckWasmcloudPing, CheckWasmcloudMembership,
+	CheckPreviousStreams, CheckPreviousHosts,
 }
 
 // Result is the outcome of one check on one host (Host is empty for lattice-wide checks).
-// Evidence says what was observed, pass or fail; Fix, set only when failing, says what to do.
+// Evidence says what was observed, pass or fail; Fix, set only when failing or warning, says
+// what to do. A warning passes (OK) with a finding the operator has to act on, in time: a
+// user of the domain the hubs left, still served by the alias.
 type Result struct {
 	Check    string `json:"check"`
 	Group    string `json:"group"`
 	Host     string `json:"host,omitempty"`
 	OK       bool   `json:"ok"`
+	Warning  bool   `json:"warning,omitempty"`
 	Evidence string `json:"evidence"`
 	Fix      string `json:"fix,omitempty"`
 }
@@ -77,6 +85,17 @@ type Report struct {
 // OK reports whether every check passed. An empty report is not OK: nothing was proven.
 func (r Report) OK() bool {
 	return len(r.Results) > 0 && allOK(r.Results)
+}
+
+// Warnings returns the results that pass with a finding, in report order.
+func (r Report) Warnings() []Result {
+	var out []Result
+	for _, res := range r.Results {
+		if res.Warning {
+			out = append(out, res)
+		}
+	}
+	return out
 }
 
 // Failed returns the failing results, in report order.

@@ -62,6 +62,7 @@ func (r *round) allTasks() []task {
 	if ws := r.inv.HostsWithRole(inventory.RoleWasmcloud); len(ws) > 0 {
 		ts = append(ts, r.wasmcloudTasks(ws, nil, true)...)
 	}
+	ts = append(ts, r.previousTasks()...)
 	return ts
 }
 

@@ -20,6 +20,7 @@ import (
 func newApplyCommand(g *globals) *cobra.Command {
 	var f planFlags
 	var autoApprove bool
+	var snapshotDir string
 	cmd := &cobra.Command{
 		Use:   "apply PLANFILE | INVENTORY",
 		Short: "Carry out a plan: stage, swap, reload or restart hub first, gated, then verify",
@@ -32,6 +33,11 @@ verifies the whole lattice, leaves an audit record on each changed host and unlo
 
 Given an inventory, apply plans first and asks before changing anything (--auto-approve skips
 the question). Given a saved plan file, it applies exactly that plan or refuses it.
+
+A JetStream domain cutover (plan --allow-domain-change) can save the lattice buckets first:
+--snapshot DIR writes every key of LATTICEDATA_<lattice> and CONFIGDATA_<lattice>, read on
+the old domain after the preflight and before any hub stops, to DIR (JSON, mode 0600);
+` + "`latticepush restore-buckets`" + ` puts them back.
 
 ` + exitCodesHelp,
 		Args: cobra.ExactArgs(1),
@@ -70,13 +76,17 @@ the question). Given a saved plan file, it applies exactly that plan or refuses 
 					}
 				}
 			}
+			if p.Cutover != nil && snapshotDir == "" && !f.json {
+				fmt.Fprintln(g.stdout, "Tip: --snapshot DIR saves the lattice buckets before the hubs stop (latticepush restore-buckets puts them back).")
+			}
 			events := g.progress(f.json)
-			res, err := plan.Apply(ctx, p, s.probes, s.build, s.fleet, s.gates(), plan.ApplyOptions{Owner: lockOwner(args), Events: events})
+			res, err := plan.Apply(ctx, p, s.probes, s.build, s.fleet, s.gates(), plan.ApplyOptions{Owner: lockOwner(args), Events: events, SnapshotDir: snapshotDir})
 			return g.finishApply(res, err, f.json)
 		},
 	}
 	f.add(cmd)
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking (for CI)")
+	cmd.Flags().StringVar(&snapshotDir, "snapshot", "", "before a domain cutover stops the hubs, save the lattice buckets to this directory")
 	return cmd
 }
 
@@ -137,6 +147,8 @@ func (g *globals) progress(asJSON bool) func(plan.Event) {
 			fmt.Fprintf(g.stdout, "%s    %s: FAILED: %s\n", t, orWave(e), e.Message)
 		case "rolled_back":
 			fmt.Fprintf(g.stdout, "%s    %s: rolled back: %s\n", t, e.Unit, e.Message)
+		case "snapshot":
+			fmt.Fprintf(g.stdout, "%s    %s\n", t, e.Message)
 		default:
 			fmt.Fprintf(g.stdout, "%s    %s: %s\n", t, e.Type, e.Message)
 		}

@@ -98,6 +98,7 @@ verifies that every leaf is linked and the JetStream domain answers through ever
 		newVerifyCommand(g),
 		newLabCommand(g),
 		newForceUnlockCommand(g),
+		newRestoreBucketsCommand(g),
 	)
 	return root
 }

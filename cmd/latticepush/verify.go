@@ -40,6 +40,11 @@ client port needs to be open to you), checks:
   hygiene    no leaf runs JetStream under the hub's domain; no stray lattice bucket on a leaf
   wasmcloud  each host answers host.get from the hub side; its ping reply has the lattice,
              js_domain and labels; the hosts answering ping are the inventory's
+  previous-domain
+             after a domain cutover (previous_js_domain set): streams that mirror or source
+             through $JS.<old>.API, in every reachable JetStream, and wasmCloud hosts still
+             on the old domain. Warnings (!) while alias_old_domain keeps the old domain
+             answering, failures without it
 
 Each check prints its evidence, and what to do when it fails. An unreachable host is a
 failed check, never a hang: every step times out (--timeout).
@@ -108,14 +113,17 @@ var groupTitles = map[string]string{
 	"domain":    "JetStream domain through the leaves",
 	"hygiene":   "Domain hygiene",
 	"wasmcloud": "wasmCloud hosts",
+
+	"previous-domain": "Users of the previous JetStream domain",
 }
 
 const (
-	ansiReset = "\x1b[0m"
-	ansiBold  = "\x1b[1m"
-	ansiDim   = "\x1b[2m"
-	ansiRed   = "\x1b[31m"
-	ansiGreen = "\x1b[32m"
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiDim    = "\x1b[2m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
 )
 
 // writeVerifyReport prints the results grouped, one line per check (✓ or ✗, check, host,
@@ -146,11 +154,14 @@ func writeVerifyReport(w io.Writer, rep verify.Report, color bool) error {
 			b.WriteString(paint(ansiBold, title) + "\n")
 		}
 		mark := paint(ansiGreen, "✓")
-		if !r.OK {
+		switch {
+		case !r.OK:
 			mark = paint(ansiRed, "✗")
+		case r.Warning:
+			mark = paint(ansiYellow, "!")
 		}
 		fmt.Fprintf(&b, "  %s %-*s  %-*s  %s\n", mark, checkW, r.Check, hostW, r.Host, r.Evidence)
-		if !r.OK && r.Fix != "" {
+		if (!r.OK || r.Warning) && r.Fix != "" {
 			fmt.Fprintf(&b, "    %*s%s\n", checkW+hostW+4, "", paint(ansiDim, "fix: "+r.Fix))
 		}
 	}
@@ -158,6 +169,9 @@ func writeVerifyReport(w io.Writer, rep verify.Report, color bool) error {
 	switch {
 	case len(rep.Results) == 0:
 		b.WriteString(paint(ansiRed, "No checks ran: the inventory has no hosts to verify.") + "\n")
+	case failed == 0 && len(rep.Warnings()) > 0:
+		fmt.Fprintf(&b, "\n%s\n", paint(ansiYellow, fmt.Sprintf("All %d checks passed, %d with a warning: the lattice works; act on the warnings.",
+			len(rep.Results), len(rep.Warnings()))))
 	case failed == 0:
 		fmt.Fprintf(&b, "\n%s\n", paint(ansiGreen, fmt.Sprintf("All %d checks passed: the lattice works as the inventory says.", len(rep.Results))))
 	default:

@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/latticepush/latticepush/internal/fleet"
 	"github.com/latticepush/latticepush/plan"
 )
 
@@ -190,4 +194,47 @@ func eventTime(t *testing.T, events []plan.Event, what string, pred func(plan.Ev
 	}
 	t.Fatalf("no event: %s", what)
 	return time.Time{}
+}
+
+// snapshotOf reads the one snapshot file of bucket taken on domain in dir: mode 0600.
+func snapshotOf(t *testing.T, dir, bucket, domain string) fleet.BucketSnapshot {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, bucket+"-"+domain+"-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("snapshot files of %s on %s in %s: %v", bucket, domain, dir, files)
+	}
+	fi, err := os.Stat(files[0])
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("snapshot %s: mode %v, %v", files[0], fi.Mode(), err)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap fleet.BucketSnapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Bucket != bucket || snap.Domain != domain {
+		t.Fatalf("snapshot %s: bucket %q domain %q", files[0], snap.Bucket, snap.Domain)
+	}
+	return snap
+}
+
+// checkSnapshot: every key putKeys wrote is in the snapshot with its value.
+func checkSnapshot(t *testing.T, snap fleet.BucketSnapshot) {
+	t.Helper()
+	have := map[string]string{}
+	for _, e := range snap.Entries {
+		have[e.Key] = string(e.Value)
+	}
+	bad := 0
+	for i := range keysPerBucket {
+		if k, v := keyValue(i); have[k] != v {
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("snapshot of %s: %d of %d keys missing or wrong", snap.Bucket, bad, keysPerBucket)
+	}
 }

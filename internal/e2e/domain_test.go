@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/verify"
 	"github.com/latticepush/latticepush/wasmcloud"
 )
 
@@ -38,8 +40,9 @@ func planWithScan(ctx context.Context, s *session) (*plan.Plan, error) {
 // without -allow-domain-change and lists the live consequences (a mirror storing $JS.hub.API);
 // apply stops every hub, starts every hub, and rolls the wasmCloud hosts. Afterwards every
 // key is there through "central", the old-domain client failed only while the hubs were
-// down, every host reports js_domain central and verify passes; removing the alias passes
-// verify again and the old domain stops answering.
+// down, every host reports js_domain central and verify passes, naming the mirror that still
+// copies through the old domain (a warning while the alias serves it); once it is recreated on
+// the new prefix, removing the alias passes verify again and the old domain stops answering.
 func TestDomainChange_CutoverKeepsEveryKey(t *testing.T) {
 	env := labtest.Up(t, labtest.Spec{})
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
@@ -88,6 +91,7 @@ func TestDomainChange_CutoverKeepsEveryKey(t *testing.T) {
 		t.Errorf("the consequences do not name the mirror")
 	}
 
+	s.snapshotDir = t.TempDir()
 	res, err := s.apply(ctx, p)
 	if err != nil || res.VerifyError != "" {
 		t.Fatalf("apply the cutover: %v %s\nresults: %v", err, res.VerifyError, results(res))
@@ -120,6 +124,25 @@ func TestDomainChange_CutoverKeepsEveryKey(t *testing.T) {
 	checkKeys(t, ctx, kvOn(t, ctx, reader, "central", "LATTICEDATA_default", false))
 	checkKeys(t, ctx, kvOn(t, ctx, reader, "central", ownBucket, false))
 
+	// The snapshot taken before the hubs stopped holds every key; restored on "central" it
+	// puts back keys lost since.
+	snap := snapshotOf(t, s.snapshotDir, "LATTICEDATA_default", "hub")
+	checkSnapshot(t, snap)
+	central := kvOn(t, ctx, reader, "central", "LATTICEDATA_default", false)
+	for i := range 10 {
+		k, _ := keyValue(i)
+		if err := central.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(s.snapshotDir, "*.json"))
+	n, err := s.gates().RestoreBuckets(ctx, files, 3)
+	if err != nil {
+		t.Fatalf("restore-buckets: %v", err)
+	}
+	t.Logf("snapshot: %d files, %d entries in LATTICEDATA_default; restore put %d keys", len(files), len(snap.Entries), n)
+	checkKeys(t, ctx, central)
+
 	// Every wasmCloud stand-in, asked from the hub side, runs on "central".
 	hub.Close()
 	if hub, err = s.fleet.ConnectHub(ctx); err != nil {
@@ -138,8 +161,29 @@ func TestDomainChange_CutoverKeepsEveryKey(t *testing.T) {
 			t.Errorf("wasmCloud host %s (%s): js_domain %q, want central", h.FriendlyName, h.Labels["hostname"], h.JSDomain)
 		}
 	}
-	if rep := s.verify(ctx); !rep.OK() {
+	// Who still uses the old domain: apply's final verify names the mirror (a warning while
+	// the alias serves it); repointed, it is named no more.
+	t.Logf("apply's verify: %s", res.Verify)
+	if !strings.Contains(res.Verify, "warning: previous-domain.streams: stream "+mirrorName) {
+		t.Errorf("apply's report does not name the mirror still on the old domain: %s", res.Verify)
+	}
+	rep := s.verify(ctx)
+	if !rep.OK() {
 		t.Fatalf("verify after the cutover: %v", rep.Failed())
+	}
+	if w := rep.Warnings(); len(w) != 1 || w[0].Check != verify.CheckPreviousStreams || !strings.Contains(w[0].Evidence, mirrorName) {
+		t.Errorf("warnings after the cutover: %+v, want the mirror only", w)
+	}
+	hubJS, _ = jetstream.New(hub)
+	if err := hubJS.DeleteStream(ctx, mirrorName); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hubJS.CreateStream(ctx, jetstream.StreamConfig{Name: mirrorName, Replicas: 1,
+		Mirror: &jetstream.StreamSource{Name: "KV_" + ownBucket, External: &jetstream.ExternalStream{APIPrefix: "$JS.central.API"}}}); err != nil {
+		t.Fatalf("mirror through $JS.central.API: %v", err)
+	}
+	if rep := s.verify(ctx); !rep.OK() || len(rep.Warnings()) > 0 {
+		t.Fatalf("verify after repointing the mirror: failed %+v, warnings %+v", rep.Failed(), rep.Warnings())
 	}
 	if p := s.plan(ctx); p.HasChanges() || p.Cutover != nil {
 		t.Errorf("the plan after the cutover is not empty: %s", p.Summary())

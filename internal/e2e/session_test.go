@@ -23,6 +23,8 @@ type session struct {
 	fleet   *fleet.Fleet
 	probes  []plan.Probe
 	events  []plan.Event
+	// snapshotDir is apply's --snapshot: where a cutover saves the lattice buckets.
+	snapshotDir string
 }
 
 func newSession(t *testing.T, env *labtest.Env, opts plan.Options) *session {
@@ -58,7 +60,8 @@ func (s *session) gates() *fleet.Gates {
 
 func (s *session) apply(ctx context.Context, p *plan.Plan) (*plan.Result, error) {
 	return plan.Apply(ctx, p, s.probes, s.build, s.fleet, s.gates(), plan.ApplyOptions{
-		Owner: plan.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()},
+		Owner:       plan.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()},
+		SnapshotDir: s.snapshotDir,
 		Events: func(e plan.Event) {
 			s.events = append(s.events, e)
 			s.t.Logf("%s %s %s %s %s", e.Type, e.Phase, e.Unit, e.Action, e.Message)

@@ -70,11 +70,18 @@ func (g *Gates) Wasmcloud(ctx context.Context, host string) error {
 	return err
 }
 
-// Verify runs every check; the summary counts them, the error lists the failing ones.
+// Verify runs every check; the summary counts them and spells out each warning (after a
+// domain cutover: who still uses the old domain), the error lists the failing ones.
 func (g *Gates) Verify(ctx context.Context) (string, error) {
 	rep := verify.Run(ctx, g.f.liveInventory(), g.f.Targets(ctx), g.opts)
 	failed := rep.Failed()
 	summary := fmt.Sprintf("%d of %d checks passed", len(rep.Results)-len(failed), len(rep.Results))
+	for _, w := range rep.Warnings() {
+		summary += "\n  warning: " + w.Check + ": " + w.Evidence
+		if w.Fix != "" {
+			summary += " (fix: " + w.Fix + ")"
+		}
+	}
 	if len(failed) == 0 && rep.OK() {
 		return summary, nil
 	}
