@@ -14,7 +14,7 @@ import (
 func (a *applier) runWaves(ctx context.Context) error {
 	bucketsDone := false
 	for _, w := range a.p.Waves {
-		if w.Name != "hub" && w.Name != "cutover" && !bucketsDone && a.p.EnsureBuckets {
+		if w.Name != "hub" && w.Name != "cutover" && w.Name != "leaf-bridge" && !bucketsDone && a.p.EnsureBuckets {
 			if err := a.ensureBuckets(ctx); err != nil {
 				return err
 			}

@@ -167,6 +167,9 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if err := planBridges(inv, p, facts, red); err != nil {
+		return nil, err
+	}
 	sort.Slice(p.Units, func(i, j int) bool { return p.Units[i].ID() < p.Units[j].ID() })
 	p.Waves = buildWaves(inv, p, facts)
 	hubs := len(inv.Hubs())

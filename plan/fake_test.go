@@ -150,7 +150,10 @@ func (h *fakeHost) Stage(ctx context.Context, files []StageFile) ([]Staged, erro
 		if err := h.f.fail(h.name, "stage"); err != nil {
 			return out, err
 		}
-		tmp := f.Path + ".tmp"
+		tmp := fmt.Sprintf("%s.tmp%d", f.Path, len(h.f.log))
+		for h.temps[tmp] != nil {
+			tmp += "x"
+		}
 		h.temps[tmp] = f.Content
 		_, had := h.files[f.Path]
 		out = append(out, Staged{Path: f.Path, Temp: tmp, HadPrevious: had})

@@ -22,7 +22,8 @@ type Host interface {
 	Lock(ctx context.Context, owner LockOwner) error
 	Unlock(ctx context.Context) error
 	// Stage uploads files to temporary names in their target directories, checked by size
-	// and hash, with their final mode. Nothing that a service reads changes.
+	// and hash, with their final mode. Nothing that a service reads changes. Each call gets
+	// new names: a path can be staged twice (a leaf's bridge config and its final one).
 	Stage(ctx context.Context, files []StageFile) ([]Staged, error)
 	// CheckNATS runs the host's own `nats-server -t -c` on a staged config and returns the
 	// digest it prints.

@@ -46,9 +46,12 @@ const (
 
 // Unit is one service on one host and what the plan does to it.
 type Unit struct {
-	Host    string   `json:"host"`
-	Service string   `json:"service"`
-	Role    string   `json:"role"` // hub, leaf or wasmcloud: the wave it belongs to
+	Host    string `json:"host"`
+	Service string `json:"service"`
+	Role    string `json:"role"` // hub, leaf or wasmcloud: the wave it belongs to
+	// Step is "bridge" for a leaf's intermediate config in a leaves-first change (bridge.go):
+	// a second unit of the same service, run in the leaf-bridge wave before the hub wave.
+	Step    string   `json:"step,omitempty"`
 	Action  Action   `json:"action"`
 	Reasons []string `json:"reasons,omitempty"`
 	// Start is set when the service has never run under latticepush here (its files are new).
@@ -69,8 +72,13 @@ type Unit struct {
 	WasRunning bool `json:"was_running"`
 }
 
-// ID names the unit as "host/service".
-func (u *Unit) ID() string { return u.Host + "/" + u.Service }
+// ID names the unit as "host/service", and a bridge step as "host/service@bridge".
+func (u *Unit) ID() string {
+	if u.Step != "" {
+		return u.Host + "/" + u.Service + "@" + u.Step
+	}
+	return u.Host + "/" + u.Service
+}
 
 // Changes reports whether applying the unit touches the host.
 func (u *Unit) Changes() bool { return u.Action != Noop || len(u.Files) > 0 || u.Enable }
@@ -97,7 +105,7 @@ func (f FileChange) Content() []byte { return f.content }
 
 // Wave is one step of the rollout: its batches run in order, each gated before the next.
 type Wave struct {
-	Name        string     `json:"name"` // "hub", "cutover", "leaf", "wasmcloud"
+	Name        string     `json:"name"` // "leaf-bridge", "hub", "cutover", "leaf", "wasmcloud"
 	Batches     [][]string `json:"batches"`
 	MaxFailures int        `json:"max_failures"`
 	// GateOnly lists units that change nothing but whose gate must pass in this wave (the
@@ -169,7 +177,12 @@ func (p *Plan) HasChanges() bool {
 // "Plan: 1 cutover, 2 reload, 3 restart, 4 unchanged; 1 host unreachable."
 func (p *Plan) Summary() string {
 	counts := map[Action]int{}
+	bridges := 0
 	for _, u := range p.Units {
+		if u.Step == StepBridge {
+			bridges++
+			continue
+		}
 		a := u.Action
 		if a == Noop && u.Changes() {
 			a = Reload // files only (mode change): applied without a service action
@@ -184,6 +197,9 @@ func (p *Plan) Summary() string {
 	}
 	parts = append(parts, fmt.Sprintf("%d unchanged", counts[Noop]))
 	s := "Plan: " + strings.Join(parts, ", ")
+	if bridges > 0 {
+		s += fmt.Sprintf("; %d leaf bridge reload%s first", bridges, plural(bridges))
+	}
 	if n := len(p.Unreachable); n > 0 {
 		s += fmt.Sprintf("; %d host%s unreachable", n, plural(n))
 	}

@@ -4,15 +4,24 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 )
 
-// buildWaves orders the changing units: the hub first, one node at a time with the meta
+// buildWaves orders the changing units: the leaves' bridge configs first when the hub wave
+// moves where leaves connect (bridge.go); the hub, one node at a time with the meta
 // leader last (one leader election instead of several); then leaves in batches; then
 // wasmCloud hosts in batches (design §5). A cutover replaces the hub wave with one step
 // holding every hub, and gates every leaf afterwards, changed or not.
 func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wave {
 	var waves []Wave
 	byRole := map[string][]*Unit{}
+	var bridges []*Unit
 	for _, u := range p.Units {
+		if u.Step == StepBridge {
+			bridges = append(bridges, u)
+			continue
+		}
 		byRole[u.Role] = append(byRole[u.Role], u)
+	}
+	if len(bridges) > 0 {
+		waves = append(waves, rolloutWave(inv, "leaf-bridge", inventory.RoleLeaf, bridges))
 	}
 	if p.Cutover != nil {
 		var ids []string
@@ -55,20 +64,7 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 	}
 	for _, role := range []string{inventory.RoleLeaf, inventory.RoleWasmcloud} {
 		units := byRole[role]
-		w := Wave{Name: role}
-		ch := changing(units)
-		if len(ch) > 0 {
-			r := roleRollout(inv, role)
-			w.MaxFailures = r.MaxFailures
-			size := r.BatchSize(len(inv.HostsWithRole(role)))
-			for i := 0; i < len(ch); i += size {
-				var batch []string
-				for _, u := range ch[i:min(i+size, len(ch))] {
-					batch = append(batch, u.ID())
-				}
-				w.Batches = append(w.Batches, batch)
-			}
-		}
+		w := rolloutWave(inv, role, role, changing(units))
 		if p.Cutover != nil && role == inventory.RoleLeaf {
 			for _, u := range units {
 				if !u.Changes() {
@@ -81,6 +77,25 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 		}
 	}
 	return waves
+}
+
+// rolloutWave puts units in batches of the role's rollout.batch, with its max_failures.
+func rolloutWave(inv *inventory.Inventory, name, role string, units []*Unit) Wave {
+	w := Wave{Name: name}
+	if len(units) == 0 {
+		return w
+	}
+	r := roleRollout(inv, role)
+	w.MaxFailures = r.MaxFailures
+	size := r.BatchSize(len(inv.HostsWithRole(role)))
+	for i := 0; i < len(units); i += size {
+		var batch []string
+		for _, u := range units[i:min(i+size, len(units))] {
+			batch = append(batch, u.ID())
+		}
+		w.Batches = append(w.Batches, batch)
+	}
+	return w
 }
 
 func changing(units []*Unit) []*Unit {

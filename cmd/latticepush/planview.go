@@ -49,7 +49,11 @@ func (g *globals) printPlan(p *plan.Plan) {
 		} else if u.Action == plan.Noop {
 			what = "update files"
 		}
-		fmt.Fprintf(w, "  %s %s: %s\n", paint(u.Action, fmt.Sprintf("%3s", u.Action.Symbol())), u.Service, what)
+		svc := u.Service
+		if u.Step == plan.StepBridge {
+			svc += " (bridge, before the hub wave)"
+		}
+		fmt.Fprintf(w, "  %s %s: %s\n", paint(u.Action, fmt.Sprintf("%3s", u.Action.Symbol())), svc, what)
 		for _, r := range u.Reasons {
 			fmt.Fprintf(w, "        %s\n", r)
 		}
@@ -76,7 +80,7 @@ func (g *globals) printPlan(p *plan.Plan) {
 				}
 				line += "then gate " + strings.Join(hostsOf(wave.GateOnly), ", ")
 			}
-			fmt.Fprintf(w, "  %d. %-9s %s\n", i+1, wave.Name, line)
+			fmt.Fprintf(w, "  %d. %-11s %s\n", i+1, wave.Name, line)
 		}
 	}
 	for _, u := range p.Unreachable {

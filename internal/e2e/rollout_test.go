@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,68 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 		}
 		if missing+wrong != 0 {
 			t.Fatalf("%d acknowledged writes missing, %d wrong", missing, wrong)
+		}
+	})
+
+	t.Run("hub leafnode port change: leaves first, every leaf linked after every hub move", func(t *testing.T) {
+		load := startLoad(t, ctx, env, "edge-1")
+		env.Edit(t, func(src string) string {
+			return strings.Replace(src, `cluster_name           = "hub"`, "cluster_name           = \"hub\"\n    leafnode_port          = 7433", 1)
+		})
+		s := newSession(t, env, plan.Options{})
+		p := s.plan(ctx)
+		var names []string
+		for _, w := range p.Waves {
+			names = append(names, w.Name)
+		}
+		if strings.Join(names, ",") != "leaf-bridge,hub,leaf" {
+			t.Fatalf("waves %v, want leaf-bridge, hub, leaf: %s", names, p.Summary())
+		}
+		inv := env.Inventory(t)
+		leaves := []string{"edge-1", "edge-2", "edge-3"}
+		// After each hub node moved (its unit done), every leaf must still have its link and
+		// reach the hub's domain: hub first, the leaves would lose it at the last move.
+		var linkErrs []string
+		hubsDone := 0
+		hook := func(e plan.Event) {
+			if e.Type != "unit_done" || !strings.HasPrefix(e.Unit, "hub-") {
+				return
+			}
+			hubsDone++
+			for _, l := range leaves {
+				if _, err := verify.LeafGate(ctx, inv, s.fleet.Targets(ctx), l, verify.Options{GateTimeout: 20 * time.Second}); err != nil {
+					linkErrs = append(linkErrs, fmt.Sprintf("after %s: %s: %v", e.Unit, l, err))
+				}
+			}
+		}
+		res, err := applyWith(ctx, s, p, 0, hook)
+		if err != nil || res.VerifyError != "" {
+			t.Fatalf("apply: %v %s\nresults: %v", err, res.VerifyError, results(res))
+		}
+		if hubsDone != 3 {
+			t.Errorf("%d hub units done, want 3", hubsDone)
+		}
+		for _, e := range linkErrs {
+			t.Error(e)
+		}
+		for _, l := range leaves {
+			if got := results(res)[l+"/nats-server@bridge"]; got != "applied" {
+				t.Errorf("%s bridge: %q", l, got)
+			}
+			out, err := env.Lab.Exec(ctx, l, "grep", "-c", ":7422", "/etc/nats/nats-server.conf")
+			if n := strings.TrimSpace(string(out)); err == nil || n != "0" {
+				t.Errorf("%s still lists the old listeners (%s matches, %v)", l, n, err)
+			}
+		}
+		st := load.stop()
+		missing, wrong := load.check(t, ctx)
+		t.Logf("KV load through edge-1 while the hubs moved their leafnode listeners: %d acknowledged writes, %d write errors, longest write gap %s; %d missing, %d wrong",
+			st.acked, st.writeErrs, st.writeGap.Round(time.Millisecond), missing, wrong)
+		if st.acked == 0 || missing+wrong != 0 {
+			t.Fatalf("%d acknowledged writes, %d missing, %d wrong", st.acked, missing, wrong)
+		}
+		if p := newSession(t, env, plan.Options{}).plan(ctx); p.HasChanges() {
+			t.Errorf("the plan after the move is not empty: %s", p.Summary())
 		}
 	})
 

@@ -254,13 +254,26 @@ func (r *renderer) leafConf(w *confWriter, n *inventory.NATS) error {
 		userinfo = UserLeaf + ":" + pw // keep the placeholder readable
 	}
 	var urls []string
+	seen := map[string]bool{}
 	for _, hub := range hubs {
-		urls = append(urls, "nats-leaf://"+userinfo+"@"+hostPort(hub.Address, hub.Hub.LeafnodePort))
+		hp := hostPort(hub.Address, hub.Hub.LeafnodePort)
+		seen[hp] = true
+		urls = append(urls, "nats-leaf://"+userinfo+"@"+hp)
+	}
+	bridge := false
+	for _, hp := range r.opts.LeafAlsoTo {
+		if !seen[hp] {
+			seen[hp], bridge = true, true
+			urls = append(urls, "nats-leaf://"+userinfo+"@"+hp)
+		}
 	}
 	sort.Strings(urls)
 
 	w.line("")
 	w.line("# Every hub: a leaf that knows one URL never finds the others if that one is down.")
+	if bridge {
+		w.line("# Bridge: the hubs' current listeners too, while the hub wave moves them (plan: leaves first).")
+	}
 	w.open("leafnodes {")
 	w.open("remotes: [")
 	w.open("{")

@@ -69,6 +69,10 @@ type Options struct {
 	// RevealSecrets writes secret values (what gets uploaded). When false every secret renders
 	// as its Placeholder, "${secret:<name>}", for plans, diffs and `render -o`.
 	RevealSecrets bool
+	// LeafAlsoTo lists "host:port" leafnode listeners a leaf's remote connects to besides
+	// the inventory's hubs: the bridge config of a leaves-first change (plan), which keeps
+	// the hubs' current addresses while the hub wave moves them.
+	LeafAlsoTo []string
 }
 
 // All renders every host of inv, keyed by host name.

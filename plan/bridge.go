@@ -1,0 +1,170 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/nats-io/nats-server/v2/conf"
+
+	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/plan/render"
+)
+
+// StepBridge marks the unit of a leaf's intermediate config in a leaves-first change.
+const StepBridge = "bridge"
+
+// A change that moves where leaves connect (a hub's address or leafnode port) is applied
+// leaves first (design §5): applied hub first, the leaves would keep reaching hub nodes that
+// have not moved yet, and lose their link once the last one moves, until the leaf wave gives
+// them the new URLs. So each such leaf first reloads a bridge config that lists the hubs'
+// current and new leafnode listeners (its remote reconnects once, at once), the hub wave
+// moves the hubs while every leaf can reach one of them, and the leaf wave then drops the old
+// listeners. A rerun after a stop in between finds the bridge in place and plans only what
+// is left.
+
+// planBridges adds a bridge unit before each leaf whose remote loses listeners it uses now
+// and gains others, when the hub wave changes hubs. It needs the leaf to take the remotes by
+// reload; a leaf that restarts anyway is named in a warning instead.
+func planBridges(inv *inventory.Inventory, p *Plan, facts map[string]Facts, red *redactor) error {
+	if p.Cutover != nil {
+		return nil // every hub stops at once: no hub is left to bridge to
+	}
+	hubsChange := false
+	for _, u := range p.Units {
+		hubsChange = hubsChange || (u.Role == inventory.RoleHub && u.Changes())
+	}
+	if !hubsChange {
+		return nil
+	}
+	var bridges []*Unit
+	var restarting []string
+	for _, u := range p.Units {
+		if u.Role != inventory.RoleLeaf || u.Service != ServiceNATS || u.Step != "" {
+			continue
+		}
+		cfg := u.file(u.ConfigPath)
+		if cfg == nil {
+			continue
+		}
+		old := facts[u.Host].Files[u.ConfigPath].Content
+		if old == nil {
+			continue
+		}
+		have, err1 := leafListeners(old)
+		want, err2 := leafListeners(cfg.content)
+		if err1 != nil || err2 != nil || !needsBridge(have, want) {
+			continue
+		}
+		if u.Action != Reload {
+			restarting = append(restarting, u.Host)
+			continue
+		}
+		b, err := bridgeUnit(inv, u, have, red.redact(old))
+		if err != nil {
+			return err
+		}
+		bridges = append(bridges, b)
+	}
+	if len(restarting) > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("the hub listeners the leaves connect to move, and %s restart(s) "+
+			"anyway, so cannot take the new listeners first: they lose their link from the last hub's move until "+
+			"the leaf wave", strings.Join(restarting, ", ")))
+	}
+	p.Units = append(p.Units, bridges...)
+	return nil
+}
+
+// needsBridge: the desired remote drops listeners the leaf uses now and adds others. When it
+// only adds, the new config itself bridges; when it only drops, the current one does.
+func needsBridge(have, want []string) bool {
+	dropped, added := false, false
+	for _, h := range have {
+		dropped = dropped || !slices.Contains(want, h)
+	}
+	for _, w := range want {
+		added = added || !slices.Contains(have, w)
+	}
+	return dropped && added
+}
+
+// bridgeUnit is the leaf's nats-server reloaded with the desired config plus its current
+// listeners.
+func bridgeUnit(inv *inventory.Inventory, u *Unit, have []string, oldShown []byte) (*Unit, error) {
+	h := inv.Host(u.Host)
+	content, err := renderConfig(inv, h, u.ConfigPath, render.Options{RevealSecrets: true, LeafAlsoTo: have})
+	if err != nil {
+		return nil, err
+	}
+	display, err := renderConfig(inv, h, u.ConfigPath, render.Options{LeafAlsoTo: have})
+	if err != nil {
+		return nil, err
+	}
+	cfg := u.file(u.ConfigPath)
+	sum := sha256.Sum256(content)
+	fc := FileChange{Path: cfg.Path, Op: "update", Mode: cfg.Mode, OldMode: cfg.OldMode, Secret: cfg.Secret,
+		OldSHA256: cfg.OldSHA256, NewSHA256: hex.EncodeToString(sum[:]), content: content,
+		Diff: unifiedDiff(cfg.Path, oldShown, display)}
+	return &Unit{Host: u.Host, Service: u.Service, Role: u.Role, Step: StepBridge, Action: Reload,
+		Reasons: []string{"leaves first: the remote lists the hubs' current listeners (" + strings.Join(have, ", ") +
+			") and their new ones until the hub wave has moved them"},
+		Files: []FileChange{fc}, ConfigPath: u.ConfigPath, Binary: u.Binary, MonitorAddr: u.MonitorAddr, WasRunning: u.WasRunning}, nil
+}
+
+func renderConfig(inv *inventory.Inventory, h *inventory.Host, path string, opts render.Options) ([]byte, error) {
+	files, err := render.Host(inv, h, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if f.Path == path {
+			return f.Content, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: no %s rendered", h.Name, path)
+}
+
+// leafListeners returns the host:port of every URL of a leaf config's remotes, sorted.
+func leafListeners(config []byte) ([]string, error) {
+	m, err := conf.Parse(string(config))
+	if err != nil {
+		return nil, err
+	}
+	ln, _ := m["leafnodes"].(map[string]any)
+	remotes, _ := ln["remotes"].([]any)
+	var out []string
+	add := func(v any) {
+		s, ok := v.(string)
+		if !ok {
+			return
+		}
+		if u, err := url.Parse(s); err == nil && u.Host != "" && !slices.Contains(out, u.Host) {
+			out = append(out, u.Host)
+		}
+	}
+	for _, r := range remotes {
+		rm, _ := r.(map[string]any)
+		add(rm["url"])
+		if us, ok := rm["urls"].([]any); ok {
+			for _, u := range us {
+				add(u)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// file returns the unit's change of path, or nil.
+func (u *Unit) file(path string) *FileChange {
+	for i := range u.Files {
+		if u.Files[i].Path == path && u.Files[i].Op != "mode" {
+			return &u.Files[i]
+		}
+	}
+	return nil
+}
