@@ -187,7 +187,10 @@ const method = `- **Lab**: internal/labtest brings up a real fleet on this machi
   process: ` + "`latticepush plan INV`" + ` and ` + "`latticepush apply --auto-approve INV`" + `. The first apply
   converges the empty lab and is not one of the measured runs.
 - **no-change plan / apply**: the converged lab; the plan must show no change (exit 0 with
-  ` + "`--detailed-exitcode`" + `). A no-change apply plans and stops.
+  ` + "`--detailed-exitcode`" + `). A no-change apply plans and stops. Each host answers in one exec
+  (two processes: stat and sha256sum) plus /varz; the desired config's digest comes from the
+  host's digest cache, written by the converging apply's pre-check (` + "`nats-server -t`" + ` on the
+  staged config), so no nats-server binary is started.
 - **reload change**: ` + "`log_file`" + ` toggled in role "leaf" (` + "`plan --json`" + ` must say reload for every
   leaf before each timed run); apply stages, checks, reloads each leaf by SIGHUP, confirms
   ` + "`config_digest`" + `, runs the leaf and wasmCloud gates and the final verify.
@@ -205,8 +208,8 @@ const method = `- **Lab**: internal/labtest brings up a real fleet on this machi
 - **Floor**: one fresh x/crypto/ssh connection per host (curve25519, ed25519 host key checked,
   public-key auth), one session running ` + "`true`" + `, all hosts at once.
 - **Scale**: in-process SSH servers on loopback (one listener per host on its own 127.N.x.y
-  address) answer latticepush's two fact scripts in Go from each host's rendered files (hashes
-  and contents match, services running, digest of the config sent) and serve /varz, /jsz and
+  address) answer latticepush's facts script in Go as a converged host (files as rendered,
+  services running, the config's digest in the host's digest cache) and serve /varz, /jsz and
   /healthz over direct-tcpip. The servers run inside the benchmark process and share the 2 cores
   with the CLI; the CLI's peak RSS is its own (getrusage maxrss). The phase split comes from one
   in-process run of the same pipeline.
