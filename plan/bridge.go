@@ -19,13 +19,16 @@ import (
 const StepBridge = "bridge"
 
 // A change that moves where leaves connect (a hub's address or leafnode port) is applied
-// leaves first (design §5): applied hub first, the leaves would keep reaching hub nodes that
-// have not moved yet, and lose their link once the last one moves, until the leaf wave gives
-// them the new URLs. So each such leaf first reloads a bridge config that lists the hubs'
-// current and new leafnode listeners (its remote reconnects once, at once), the hub wave
-// moves the hubs while every leaf can reach one of them, and the leaf wave then drops the old
-// listeners. A rerun after a stop in between finds the bridge in place and plans only what
-// is left.
+// leaves first (design §5). A connected leaf also learns the hubs' leafnode listeners from
+// their INFO (nats.md §0.15), and in the lab it keeps its link through a hub-first move; but a
+// leaf that restarts in between (a crash, a reboot) knows only the listeners in its config,
+// and a leaf that cannot reach the advertised addresses (NAT, no_advertise) never had the
+// others: applied hub first, once the last hub moves, such a leaf has no hub to reach until
+// the leaf wave gives it the new listeners. So each leaf first reloads a bridge config that
+// lists the hubs' current and new listeners (its remote reconnects once, at once), the hub
+// wave moves the hubs while every leaf's config names a live one, and the leaf wave drops
+// the old listeners. A rerun after a stop in between finds the bridge in place and plans
+// only what is left.
 
 // planBridges adds a bridge unit before each leaf whose remote loses listeners it uses now
 // and gains others, when the hub wave changes hubs. It needs the leaf to take the remotes by
@@ -72,8 +75,9 @@ func planBridges(inv *inventory.Inventory, p *Plan, facts map[string]Facts, red 
 	}
 	if len(restarting) > 0 {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("the hub listeners the leaves connect to move, and %s restart(s) "+
-			"anyway, so cannot take the new listeners first: they lose their link from the last hub's move until "+
-			"the leaf wave", strings.Join(restarting, ", ")))
+			"anyway, so cannot take the new listeners first: from the last hub's move until the leaf wave they "+
+			"reach the hubs only through the listeners the hubs advertise, and find none if they restart or "+
+			"cannot reach those addresses", strings.Join(restarting, ", ")))
 	}
 	p.Units = append(p.Units, bridges...)
 	return nil

@@ -123,7 +123,7 @@ func TestBuild_LeavesFirstWhenTheHubListenersMove(t *testing.T) {
 	if p4.Unit("edge-2/nats-server@bridge") != nil || p4.Unit("edge-1/nats-server@bridge") == nil {
 		t.Errorf("bridges with edge-2 on 2.12: %v", waveNames(p4))
 	}
-	if w := strings.Join(p4.Warnings, "\n"); !strings.Contains(w, "edge-2") || !strings.Contains(w, "lose their link") {
+	if w := strings.Join(p4.Warnings, "\n"); !strings.Contains(w, "edge-2") || !strings.Contains(w, "find none if they restart") {
 		t.Errorf("warnings: %q", p4.Warnings)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/verify"
 )
 
 func newApplyCommand(g *globals) *cobra.Command {
@@ -55,7 +56,7 @@ the old domain after the preflight and before any hub stops, to DIR (JSON, mode 
 			if err != nil {
 				return err
 			}
-			defer s.close()
+			defer s.Close()
 			p := saved
 			if p == nil {
 				if p, err = s.plan(ctx); err != nil {
@@ -80,7 +81,7 @@ the old domain after the preflight and before any hub stops, to DIR (JSON, mode 
 				fmt.Fprintln(g.stdout, "Tip: --snapshot DIR saves the lattice buckets before the hubs stop (latticepush restore-buckets puts them back).")
 			}
 			events := g.progress(f.json)
-			res, err := plan.Apply(ctx, p, s.probes, s.build, s.fleet, s.gates(), plan.ApplyOptions{Owner: lockOwner(args), Events: events, SnapshotDir: snapshotDir})
+			res, err := plan.Apply(ctx, p, s.Probes, s.build, s.Fleet, s.Gates(verify.Options{}), plan.ApplyOptions{Owner: lockOwner(args), Events: events, SnapshotDir: snapshotDir})
 			return g.finishApply(res, err, f.json)
 		},
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
-	"github.com/latticepush/latticepush/verify"
 )
 
 // planFlags are the options plan and apply share.
@@ -63,7 +62,7 @@ refuses it if anything it observed has changed since.
 			if err != nil {
 				return err
 			}
-			defer s.close()
+			defer s.Close()
 			p, err := s.plan(cmd.Context())
 			if err != nil {
 				return err
@@ -97,15 +96,10 @@ refuses it if anything it observed has changed since.
 	return cmd
 }
 
-// session is one command's connection to the fleet: the inventory, its rendered files, the
-// SSH pool and the adapters plan and verify run over.
+// session is one command's connection to the fleet (fleet.Session, the wiring the lab tests
+// run too), with the CLI's error texts.
 type session struct {
-	inv     *inventory.Inventory
-	desired plan.Desired
-	opts    plan.Options
-	pool    *remote.Pool
-	fleet   *fleet.Fleet
-	probes  []plan.Probe
+	*fleet.Session
 }
 
 func (g *globals) newSession(ctx context.Context, path string, opts plan.Options) (*session, error) {
@@ -113,19 +107,11 @@ func (g *globals) newSession(ctx context.Context, path string, opts plan.Options
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range append(append([]string{}, opts.Targets...), opts.Excludes...) {
-		if inv.Host(name) == nil {
-			return nil, fmt.Errorf("no host %q in %s: -target and -exclude take host names", name, path)
-		}
-	}
-	desired, err := plan.Render(inv)
+	fs, err := fleet.NewSession(inv, opts, g.remoteOptions())
 	if err != nil {
 		return nil, err
 	}
-	pool := remote.NewPool(g.remoteOptions())
-	s := &session{inv: inv, desired: desired, opts: opts, pool: pool, fleet: fleet.New(inv, pool, fleet.Options{})}
-	s.probes = plan.Probes(inv, desired, opts)
-	return s, nil
+	return &session{fs}, nil
 }
 
 // remoteOptions asks for key passphrases and the sudo password on the terminal, when there
@@ -149,32 +135,24 @@ func (g *globals) remoteOptions() remote.Options {
 	return o
 }
 
-func (s *session) close() { s.pool.Close() }
-
 func (s *session) plan(ctx context.Context) (*plan.Plan, error) {
-	facts := s.fleet.Observe(ctx, s.probes)
-	if err := ctx.Err(); err != nil {
+	p, err := s.Plan(ctx)
+	switch {
+	case ctx.Err() != nil:
 		return nil, errCanceled
-	}
-	// A domain change: scan every reachable JetStream for mirrors and sources that store
-	// the old API prefix, so the plan can name them (nothing is scanned otherwise).
-	s.opts.DomainScan = s.fleet.DomainScan(ctx, plan.DomainChange(s.inv, facts))
-	return s.build(facts)
-}
-
-func (s *session) build(facts map[string]plan.Facts) (*plan.Plan, error) {
-	p, err := plan.Build(s.inv, s.desired, facts, s.opts)
-	if err != nil {
+	case err != nil:
 		return nil, fmt.Errorf("cannot plan:\n%w", err)
-	}
-	if abs, err := filepath.Abs(s.inv.Filename); err == nil {
-		p.Inventory = abs
 	}
 	return p, nil
 }
 
-func (s *session) gates() *fleet.Gates {
-	return fleet.NewGates(s.fleet, verify.Options{})
+// build is apply's re-plan.
+func (s *session) build(facts map[string]plan.Facts) (*plan.Plan, error) {
+	p, err := s.Build(facts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot plan:\n%w", err)
+	}
+	return p, nil
 }
 
 // writePlanFile writes p to path with mode 0600, atomically.

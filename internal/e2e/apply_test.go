@@ -85,7 +85,7 @@ func TestApply_FromEmptyToVerified(t *testing.T) {
 func natsPIDs(t *testing.T, s *session, ctx context.Context) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	for h, f := range s.fleet.Observe(ctx, s.probes) {
+	for h, f := range s.Fleet.Observe(ctx, s.Probes) {
 		if !f.Reachable() {
 			t.Fatalf("%s unreachable: %s", h, f.Err)
 		}

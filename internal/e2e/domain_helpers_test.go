@@ -25,7 +25,7 @@ import (
 func clientOn(t *testing.T, ctx context.Context, s *session, host string, opts ...nats.Option) *nats.Conn {
 	t.Helper()
 	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	for _, tg := range s.fleet.Targets(ctx) {
+	for _, tg := range s.Fleet.Targets(ctx) {
 		if tg.Host.Name == host && tg.Err == nil {
 			dial = tg.Dial
 		}
@@ -33,7 +33,7 @@ func clientOn(t *testing.T, ctx context.Context, s *session, host string, opts .
 	if dial == nil {
 		t.Fatalf("no SSH connection to %s", host)
 	}
-	n := s.inv.Host(host).NATS()
+	n := s.Inv.Host(host).NATS()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(n.ClientPort))
 	nc, err := nats.Connect("nats://"+addr, append([]nats.Option{
 		nats.SetCustomDialer(dialer{dial}), nats.Name("e2e " + t.Name()), nats.MaxReconnects(-1),

@@ -38,7 +38,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 		t.Fatalf("apply from empty: %v %s", err, res.VerifyError)
 	}
 	env.Edit(t, toCentral)
-	conf := s.inv.Host("hub-3").Hub.ConfigFile
+	conf := s.Inv.Host("hub-3").Hub.ConfigFile
 	staged := fmt.Sprintf("%s/.%s.latticepush-tmp-*", path.Dir(conf), path.Base(conf))
 
 	t.Run("precheck rejects a staged config: nothing changes", func(t *testing.T) {
@@ -80,7 +80,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 
 	t.Run("a wasmCloud gate fails after the hub restart: the hub stays on the new domain", func(t *testing.T) {
 		s := newSession(t, env, plan.Options{AllowDomainChange: true})
-		envFile := s.inv.Host("edge-2").Wasmcloud.EnvFile
+		envFile := s.Inv.Host("edge-2").Wasmcloud.EnvFile
 		_, err := applyWith(ctx, s, s.plan(ctx), 20*time.Second, func(e plan.Event) {
 			if e.Type == "unit_start" && e.Unit == "edge-2/wasmcloud" {
 				run(t, ctx, s, "edge-2", nil, `for f in "$1"/."$2".latticepush-tmp-*; do sed -i 's/^WASMCLOUD_JS_DOMAIN=.*/WASMCLOUD_JS_DOMAIN=nowhere/' "$f"; done`,
@@ -118,7 +118,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 	t.Run("a naive node-by-node roll splits the hub", func(t *testing.T) {
 		s := newSession(t, env, plan.Options{})
 		// By hand, what a rolling deployer would do: hub-3 alone restarted on another domain.
-		rolled := *s.inv
+		rolled := *s.Inv
 		rolled.Lattice.JSDomain, rolled.Lattice.AliasOldDomain = "rolled", false
 		d, err := plan.Render(&rolled)
 		if err != nil {
@@ -131,7 +131,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 			}
 		}
 		run(t, ctx, s, "hub-3", cfg, `cat > "$1.new" && mv "$1.new" "$1"`, conf)
-		h, err := s.fleet.Host(ctx, "hub-3")
+		h, err := s.Fleet.Host(ctx, "hub-3")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 			}
 		}
 		// A client on hub-3 cannot reach the lattice's domain; one on hub-1 can.
-		auth := nats.UserInfo(render.UserCheck, s.inv.Auth.CheckPassword.Reveal())
+		auth := nats.UserInfo(render.UserCheck, s.Inv.Auth.CheckPassword.Reveal())
 		for host, reach := range map[string]bool{"hub-1": true, "hub-3": false} {
 			js, _ := jetstream.NewWithDomain(clientOn(t, ctx, s, host, auth), "central")
 			actx, acancel := context.WithTimeout(ctx, 5*time.Second)
@@ -176,7 +176,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 		}
 
 		// The planner refuses to continue the roll, and repairs the split with a cutover.
-		if _, err := s.build(s.fleet.Observe(ctx, s.probes)); err == nil || !strings.Contains(err.Error(), "-allow-domain-change") {
+		if _, err := s.Build(s.Fleet.Observe(ctx, s.Probes)); err == nil || !strings.Contains(err.Error(), "-allow-domain-change") {
 			t.Fatalf("plan after a naive roll: %v, want a refusal", err)
 		}
 		s = newSession(t, env, plan.Options{AllowDomainChange: true})
@@ -193,7 +193,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 // applyWith applies p like session.apply, calling hook on every event first, with gates that
 // wait at most gate (0: the default).
 func applyWith(ctx context.Context, s *session, p *plan.Plan, gate time.Duration, hook func(plan.Event)) (*plan.Result, error) {
-	return plan.Apply(ctx, p, s.probes, s.build, s.fleet, s.gates(), plan.ApplyOptions{
+	return plan.Apply(ctx, p, s.Probes, s.Build, s.Fleet, s.gates(), plan.ApplyOptions{
 		Owner: plan.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()}, GateTimeout: gate,
 		Events: func(e plan.Event) {
 			hook(e)
@@ -206,7 +206,7 @@ func applyWith(ctx context.Context, s *session, p *plan.Plan, gate time.Duration
 // run runs a shell script as root on host, with stdin when set.
 func run(t *testing.T, ctx context.Context, s *session, host string, stdin []byte, script string, args ...string) {
 	t.Helper()
-	c, err := s.pool.Connect(ctx, fleet.Target(s.inv.Host(host)))
+	c, err := s.Pool.Connect(ctx, fleet.Target(s.Inv.Host(host)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +223,8 @@ func run(t *testing.T, ctx context.Context, s *session, host string, stdin []byt
 func hubState(t *testing.T, ctx context.Context, s *session) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for h, f := range s.fleet.Observe(ctx, s.probes) {
-		if s.inv.Host(h).Hub == nil {
+	for h, f := range s.Fleet.Observe(ctx, s.Probes) {
+		if s.Inv.Host(h).Hub == nil {
 			continue
 		}
 		if !f.Reachable() || f.NATS == nil {

@@ -26,14 +26,6 @@ func toCentral(src string) string {
 	return strings.Replace(src, `js_domain = "hub"`, "js_domain = \"central\"\n  previous_js_domain = \"hub\"", 1)
 }
 
-// planWithScan plans as `latticepush plan` does: observe, scan the live users of the domain
-// being left, build. It returns the build's error instead of failing.
-func planWithScan(ctx context.Context, s *session) (*plan.Plan, error) {
-	facts := s.fleet.Observe(ctx, s.probes)
-	s.opts.DomainScan = s.fleet.DomainScan(ctx, plan.DomainChange(s.inv, facts))
-	return s.build(facts)
-}
-
 // TestDomainChange_CutoverKeepsEveryKey is the flagship flow (issue 9, design §7): a lattice on
 // domain "hub" with data in LATTICEDATA_default and in a bucket of its own, and a client on a
 // leaf that keeps writing and reading through "hub", is moved to "central". plan refuses
@@ -58,7 +50,7 @@ func TestDomainChange_CutoverKeepsEveryKey(t *testing.T) {
 	putKeys(t, ctx, kvOn(t, ctx, writer, "hub", "LATTICEDATA_default", false))
 	putKeys(t, ctx, kvOn(t, ctx, writer, "hub", ownBucket, true))
 	// A stream that stores the old API prefix: the live scan must name it.
-	hub, err := s.fleet.ConnectHub(ctx)
+	hub, err := s.Fleet.ConnectHub(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,11 +67,11 @@ func TestDomainChange_CutoverKeepsEveryKey(t *testing.T) {
 
 	env.Edit(t, toCentral)
 	s = newSession(t, env, plan.Options{})
-	if _, err := planWithScan(ctx, s); err == nil || !strings.Contains(err.Error(), "-allow-domain-change") || !strings.Contains(err.Error(), mirrorName) {
+	if _, err := s.Plan(ctx); err == nil || !strings.Contains(err.Error(), "-allow-domain-change") || !strings.Contains(err.Error(), mirrorName) {
 		t.Fatalf("plan without -allow-domain-change: %v; want a refusal naming %s", err, mirrorName)
 	}
-	s.opts.AllowDomainChange = true
-	p, err := planWithScan(ctx, s)
+	s.Opts.AllowDomainChange = true
+	p, err := s.Plan(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,10 +137,10 @@ func TestDomainChange_CutoverKeepsEveryKey(t *testing.T) {
 
 	// Every wasmCloud stand-in, asked from the hub side, runs on "central".
 	hub.Close()
-	if hub, err = s.fleet.ConnectHub(ctx); err != nil {
+	if hub, err = s.Fleet.ConnectHub(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wc, err := wasmcloud.NewClient(hub, s.inv.Lattice.Name)
+	wc, err := wasmcloud.NewClient(hub, s.Inv.Lattice.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,7 +133,7 @@ func TestReliability_LinkAndHostLoss(t *testing.T) {
 			proxy.CutAfter(at)
 			_, err := s.applyAs(ctx, p, deadController(t), nil)
 			proxy.Heal()
-			s.pool.Close()
+			s.Pool.Close()
 			phase := "after the apply"
 			if proxy.Cuts() > cutsBefore {
 				phase = phaseAt(s.events, proxy.CutTime())

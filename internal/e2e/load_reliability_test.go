@@ -151,7 +151,7 @@ func TestReliability_LoadAndBadConfigs(t *testing.T) {
 			return strings.Replace(src, `labels  = { zone = "b" }`, `labels  = { zone = "b", evil = `+hclValue+` }`, 1)
 		})
 		s := newSession(t, env, plan.Options{})
-		if got := s.inv.Host("edge-3").Wasmcloud.Labels["evil"]; got != want {
+		if got := s.Inv.Host("edge-3").Wasmcloud.Labels["evil"]; got != want {
 			t.Fatalf("label decoded as %q, want %q", got, want)
 		}
 		if _, err := s.apply(ctx, s.plan(ctx)); err != nil { // the wasmCloud gate checks the labels the host reports

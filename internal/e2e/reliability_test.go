@@ -117,7 +117,7 @@ func deadController(t *testing.T) plan.LockOwner {
 
 // applyAs runs apply for owner, recording events on the session like session.apply.
 func (s *session) applyAs(ctx context.Context, p *plan.Plan, owner plan.LockOwner, hook func(plan.Event)) (*plan.Result, error) {
-	return plan.Apply(ctx, p, s.probes, s.build, s.fleet, s.gates(), plan.ApplyOptions{
+	return plan.Apply(ctx, p, s.Probes, s.Build, s.Fleet, s.gates(), plan.ApplyOptions{
 		Owner: owner,
 		Events: func(e plan.Event) {
 			s.events = append(s.events, e)

@@ -134,7 +134,7 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 		}
 	})
 
-	t.Run("hub leafnode port change: leaves first, every leaf linked after every hub move", func(t *testing.T) {
+	t.Run("hub leafnode port change: leaves first, every leaf linked after every hub move, even restarted", func(t *testing.T) {
 		load := startLoad(t, ctx, env, "edge-1")
 		env.Edit(t, func(src string) string {
 			return strings.Replace(src, `cluster_name           = "hub"`, "cluster_name           = \"hub\"\n    leafnode_port          = 7433", 1)
@@ -151,7 +151,9 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 		inv := env.Inventory(t)
 		leaves := []string{"edge-1", "edge-2", "edge-3"}
 		// After each hub node moved (its unit done), every leaf must still have its link and
-		// reach the hub's domain: hub first, the leaves would lose it at the last move.
+		// reach the hub's domain. After the last move, a leaf that restarts (a crash, a reboot)
+		// must find the hubs from its config alone: connected leaves also learn the hubs' new
+		// listeners from INFO, a restarted one only knows its config.
 		var linkErrs []string
 		hubsDone := 0
 		hook := func(e plan.Event) {
@@ -159,8 +161,13 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 				return
 			}
 			hubsDone++
+			if hubsDone == 3 {
+				if out, err := env.Lab.Exec(ctx, "edge-2", "sv", "restart", "/etc/service/nats-server"); err != nil {
+					t.Errorf("restart edge-2's nats-server: %v %s", err, out)
+				}
+			}
 			for _, l := range leaves {
-				if _, err := verify.LeafGate(ctx, inv, s.fleet.Targets(ctx), l, verify.Options{GateTimeout: 20 * time.Second}); err != nil {
+				if _, err := verify.LeafGate(ctx, inv, s.Fleet.Targets(ctx), l, verify.Options{GateTimeout: 20 * time.Second}); err != nil {
 					linkErrs = append(linkErrs, fmt.Sprintf("after %s: %s: %v", e.Unit, l, err))
 				}
 			}
@@ -194,6 +201,39 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 		if p := newSession(t, env, plan.Options{}).plan(ctx); p.HasChanges() {
 			t.Errorf("the plan after the move is not empty: %s", p.Summary())
 		}
+
+		// Why leaves first: with the hubs moved alone (the leaves left out with -target), the
+		// running leaves keep their links through the listeners the hubs advertise, but a leaf
+		// that restarts has only its config, which names listeners nobody serves.
+		env.Edit(t, func(src string) string {
+			return strings.Replace(src, "leafnode_port          = 7433", "leafnode_port          = 7444", 1)
+		})
+		hs := newSession(t, env, plan.Options{Targets: []string{"hub-1", "hub-2", "hub-3"}})
+		if res, err := hs.apply(ctx, hs.plan(ctx)); err != nil {
+			t.Fatalf("hub-only apply: %v %v", err, results(res))
+		}
+		inv = env.Inventory(t)
+		for _, l := range leaves {
+			if _, err := verify.LeafGate(ctx, inv, hs.Fleet.Targets(ctx), l, verify.Options{GateTimeout: 20 * time.Second}); err != nil {
+				t.Errorf("hubs moved first: running leaf %s lost its link: %v", l, err)
+			}
+		}
+		if out, err := env.Lab.Exec(ctx, "edge-2", "sv", "restart", "/etc/service/nats-server"); err != nil {
+			t.Fatalf("restart edge-2's nats-server: %v %s", err, out)
+		}
+		if _, err := verify.LeafGate(ctx, inv, hs.Fleet.Targets(ctx), "edge-2", verify.Options{GateTimeout: 15 * time.Second}); err == nil {
+			t.Errorf("hubs moved first: edge-2, restarted with its old config, has a link; want none")
+		} else {
+			t.Logf("hubs moved first, edge-2 restarted: no link (%s)", firstLineOf(err.Error()))
+		}
+		s = newSession(t, env, plan.Options{})
+		p = s.plan(ctx)
+		if len(p.Waves) != 1 || p.Waves[0].Name != "leaf" {
+			t.Fatalf("repair after the hubs moved: waves %+v, want the leaf wave only", p.Waves)
+		}
+		if res, err := s.apply(ctx, p); err != nil || res.VerifyError != "" {
+			t.Fatalf("repair: %v %s", err, res.VerifyError)
+		}
 	})
 
 	t.Run("new port taken: rolled back, other hubs untouched, cluster healthy", func(t *testing.T) {
@@ -223,7 +263,7 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 			}
 		}
 		inv := env.Inventory(t)
-		if _, err := verify.HubNodeGate(ctx, inv, s.fleet.Targets(ctx), first, verify.Options{GateTimeout: time.Minute}); err != nil {
+		if _, err := verify.HubNodeGate(ctx, inv, s.Fleet.Targets(ctx), first, verify.Options{GateTimeout: time.Minute}); err != nil {
 			t.Fatalf("cluster not healthy after the rollback: %v", err)
 		}
 	})

@@ -7,47 +7,35 @@ import (
 
 	"github.com/latticepush/latticepush/internal/fleet"
 	"github.com/latticepush/latticepush/internal/labtest"
-	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/verify"
 )
 
-// session is what cmd/latticepush builds for plan and apply, over a lab inventory.
+// session is what cmd/latticepush builds for plan and apply (fleet.Session), over a lab
+// inventory, recording apply's events.
 type session struct {
-	t       *testing.T
-	inv     *inventory.Inventory
-	desired plan.Desired
-	opts    plan.Options
-	pool    *remote.Pool
-	fleet   *fleet.Fleet
-	probes  []plan.Probe
-	events  []plan.Event
+	*fleet.Session
+	t      *testing.T
+	events []plan.Event
 	// snapshotDir is apply's --snapshot: where a cutover saves the lattice buckets.
 	snapshotDir string
 }
 
 func newSession(t *testing.T, env *labtest.Env, opts plan.Options) *session {
 	t.Helper()
-	inv := env.Inventory(t)
-	d, err := plan.Render(inv)
+	fs, err := fleet.NewSession(env.Inventory(t), opts, remote.Options{AgentSocket: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := remote.NewPool(remote.Options{AgentSocket: "none"})
-	t.Cleanup(func() { pool.Close() })
-	s := &session{t: t, inv: inv, desired: d, opts: opts, pool: pool, fleet: fleet.New(inv, pool, fleet.Options{})}
-	s.probes = plan.Probes(inv, d, opts)
-	return s
+	t.Cleanup(fs.Close)
+	return &session{Session: fs, t: t}
 }
 
-func (s *session) build(facts map[string]plan.Facts) (*plan.Plan, error) {
-	return plan.Build(s.inv, s.desired, facts, s.opts)
-}
-
+// plan plans as `latticepush plan` does, failing the test on an error.
 func (s *session) plan(ctx context.Context) *plan.Plan {
 	s.t.Helper()
-	p, err := s.build(s.fleet.Observe(ctx, s.probes))
+	p, err := s.Plan(ctx)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -55,11 +43,11 @@ func (s *session) plan(ctx context.Context) *plan.Plan {
 }
 
 func (s *session) gates() *fleet.Gates {
-	return fleet.NewGates(s.fleet, verify.Options{GateTimeout: 90 * time.Second})
+	return s.Gates(verify.Options{GateTimeout: 90 * time.Second})
 }
 
 func (s *session) apply(ctx context.Context, p *plan.Plan) (*plan.Result, error) {
-	return plan.Apply(ctx, p, s.probes, s.build, s.fleet, s.gates(), plan.ApplyOptions{
+	return plan.Apply(ctx, p, s.Probes, s.Build, s.Fleet, s.gates(), plan.ApplyOptions{
 		Owner:       plan.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()},
 		SnapshotDir: s.snapshotDir,
 		Events: func(e plan.Event) {
@@ -70,7 +58,7 @@ func (s *session) apply(ctx context.Context, p *plan.Plan) (*plan.Result, error)
 }
 
 func (s *session) verify(ctx context.Context) verify.Report {
-	return verify.Run(ctx, s.inv, s.fleet.Targets(ctx), verify.Options{})
+	return verify.Run(ctx, s.Inv, s.Fleet.Targets(ctx), verify.Options{})
 }
 
 func results(r *plan.Result) map[string]string {
