@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/nats-io/nkeys"
+
+	"github.com/latticepush/latticepush/internal/atomicfile"
 )
 
 // secretsDoc is the secrets file: JSON, mode 0600, written by GenerateSecrets.
@@ -255,8 +257,8 @@ func GenerateSecrets(inv *Inventory, opts Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(path, append(raw, '\n'), 0o600); err != nil {
-		return nil, err
+	if err := atomicfile.Write(path, append(raw, '\n'), 0o600); err != nil {
+		return nil, fmt.Errorf("write secrets file: %w", err)
 	}
 	return added, nil
 }
@@ -267,35 +269,4 @@ func randomPassword() (string, error) {
 		return "", fmt.Errorf("generate password: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// writeFileAtomic writes data to a temporary file next to path and renames it into place, so
-// readers see the old file or the new one, never a partial one.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write secrets file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("write secrets file: %w", err)
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("write secrets file: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write secrets file: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write secrets file: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write secrets file: %w", err)
-	}
-	return nil
 }

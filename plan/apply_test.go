@@ -283,7 +283,10 @@ func TestApply_InterruptStopsAtBatchBoundary(t *testing.T) {
 	fx.assertUnlockedNoTemps(t)
 }
 
-func TestApply_CutoverStopsAllThenStartsAll(t *testing.T) {
+// cutoverFixture is the domain-change example with every hub still running domain "hub":
+// the fixture and its cutover plan (from "hub" to "central").
+func cutoverFixture(t *testing.T) (*applyFixture, *Plan, []Probe) {
+	t.Helper()
 	fx := newApplyFixture(t, "domain-change", converged)
 	for _, h := range fx.inv.Hubs() {
 		old := strings.Replace(string(fx.d[h.Name][0].Content), `domain: "central"`, `domain: "hub"`, 1)
@@ -300,8 +303,13 @@ func TestApply_CutoverStopsAllThenStartsAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fx, p, probes
+}
+
+func TestApply_CutoverStopsAllThenStartsAll(t *testing.T) {
+	fx, p, probes := cutoverFixture(t)
 	replan := func(map[string]Facts) (*Plan, error) { return p, nil }
-	_, err = Apply(context.Background(), p, probes, replan, fx.fleet, fx.gates, ApplyOptions{GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
+	_, err := Apply(context.Background(), p, probes, replan, fx.fleet, fx.gates, ApplyOptions{GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,29 +387,14 @@ func (g snapGates) SnapshotBuckets(ctx context.Context, domain, dir string) ([]s
 // domain after the preflight and before any hub stops; a failed snapshot changes nothing.
 func TestApply_CutoverSnapshotBeforeAnyStop(t *testing.T) {
 	for _, fail := range []bool{false, true} {
-		fx := newApplyFixture(t, "domain-change", converged)
-		for _, h := range fx.inv.Hubs() {
-			old := strings.Replace(string(fx.d[h.Name][0].Content), `domain: "central"`, `domain: "hub"`, 1)
-			fx.fleet.hosts[h.Name].files[h.Hub.ConfigFile] = []byte(old)
-			fx.fleet.hosts[h.Name].digest = "sha256:" + sha([]byte(old))
-		}
-		fx.opts.AllowDomainChange = true
-		probes := Probes(fx.inv, fx.d, fx.opts)
-		facts := fx.fleet.Observe(context.Background(), probes)
-		for _, h := range fx.inv.Hubs() {
-			facts[h.Name].NATS.Domain = "hub"
-		}
-		p, err := Build(fx.inv, fx.d, facts, fx.opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		fx, p, probes := cutoverFixture(t)
 		g := snapGates{fakeGates: fx.gates}
 		if fail {
 			g.err = errors.New("no responders")
 		}
 		replan := func(map[string]Facts) (*Plan, error) { return p, nil }
 		var events []Event
-		_, err = Apply(context.Background(), p, probes, replan, fx.fleet, g, ApplyOptions{GateTimeout: time.Second,
+		_, err := Apply(context.Background(), p, probes, replan, fx.fleet, g, ApplyOptions{GateTimeout: time.Second,
 			ConfirmTimeout: 300 * time.Millisecond, SnapshotDir: "/backup", Events: func(e Event) { events = append(events, e) }})
 		snap, firstStop := -1, -1
 		for i, l := range fx.fleet.log {

@@ -1,18 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/user"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/latticepush/latticepush/internal/atomicfile"
 	"github.com/latticepush/latticepush/internal/fleet"
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
@@ -157,23 +158,11 @@ func (s *session) build(facts map[string]plan.Facts) (*plan.Plan, error) {
 
 // writePlanFile writes p to path with mode 0600, atomically.
 func writePlanFile(path string, p *plan.Plan) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".latticepush-plan-*")
-	if err != nil {
+	var b bytes.Buffer
+	if err := plan.Write(&b, p); err != nil {
 		return fmt.Errorf("save plan: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save plan: %w", err)
-	}
-	if err := plan.Write(tmp, p); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save plan: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save plan: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("save plan: %w", err)
 	}
 	return nil

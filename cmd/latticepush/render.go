@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/latticepush/latticepush/internal/atomicfile"
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan/render"
 	"github.com/spf13/cobra"
@@ -78,21 +79,8 @@ func writeRendered(path string, f render.File) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".render-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(f.Mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(f.Content); err != nil {
-		tmp.Close()
+	if err := atomicfile.Write(path, f.Content, f.Mode); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }

@@ -12,9 +12,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/latticepush/latticepush/internal/atomicfile"
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/verify"
+	"github.com/latticepush/latticepush/wasmcloud"
 )
 
 var _ plan.CutoverGates = (*Gates)(nil)
@@ -92,8 +94,7 @@ func (g *Gates) SnapshotBuckets(ctx context.Context, domain, dir string) ([]stri
 		return nil, err
 	}
 	var files []string
-	for _, prefix := range []string{"LATTICEDATA_", "CONFIGDATA_"} {
-		name := prefix + g.f.inv.Lattice.Name
+	for _, name := range wasmcloud.BucketNames(g.f.inv.Lattice.Name) {
 		snap, err := readBucket(ctx, js, name, domain)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
 			continue
@@ -140,27 +141,7 @@ func writeSnapshot(path string, snap *BucketSnapshot) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, append(b, '\n'), 0o600)
 }
 
 // RestoreBuckets puts every entry of the snapshot files into their buckets on the lattice's

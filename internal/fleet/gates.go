@@ -126,8 +126,7 @@ func (g *Gates) ensureBuckets(ctx context.Context, replicas int) error {
 	if err != nil {
 		return err
 	}
-	for _, prefix := range []string{"LATTICEDATA_", "CONFIGDATA_"} {
-		name := prefix + g.f.inv.Lattice.Name
+	for _, name := range wasmcloud.BucketNames(g.f.inv.Lattice.Name) {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := ensureBucket(actx, js, name, replicas)
 		cancel()
