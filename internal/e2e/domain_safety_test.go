@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,9 @@ import (
 //     config, or hub-3 stops answering at the preflight; every hub keeps its domain, process
 //     and config, and no staged file is left.
 //  2. After the hub restart, a failure (a wasmCloud gate) leaves the hub on the new domain with
-//     the alias answering; a rerun converges without a second cutover.
+//     the alias answering; a rerun converges without a second cutover. That apply runs with
+//     --snapshot: the snapshot holds the 1000 keys written on "hub", and restore-buckets puts
+//     deleted keys back on "central".
 //  3. Why the planner never rolls a domain node by node: hub-3 restarted by hand on another
 //     domain answers /healthz 200 like the others, yet the cluster is split and clients on
 //     hub-3 cannot reach the lattice's domain. latticepush plans the repair as a cutover.
@@ -37,6 +40,8 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 	if res, err := s.apply(ctx, s.plan(ctx)); err != nil || res.VerifyError != "" {
 		t.Fatalf("apply from empty: %v %s", err, res.VerifyError)
 	}
+	// Keys on "hub", for the snapshot the successful cutover below takes.
+	putKeys(t, ctx, kvOn(t, ctx, clientOn(t, ctx, s, "edge-1"), "hub", "LATTICEDATA_default", false))
 	env.Edit(t, toCentral)
 	conf := s.Inv.Host("hub-3").Hub.ConfigFile
 	staged := fmt.Sprintf("%s/.%s.latticepush-tmp-*", path.Dir(conf), path.Base(conf))
@@ -80,6 +85,8 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 
 	t.Run("a wasmCloud gate fails after the hub restart: the hub stays on the new domain", func(t *testing.T) {
 		s := newSession(t, env, plan.Options{AllowDomainChange: true})
+		s.snapshotDir = t.TempDir()
+		snapshotDir := s.snapshotDir
 		envFile := s.Inv.Host("edge-2").Wasmcloud.EnvFile
 		_, err := applyWith(ctx, s, s.plan(ctx), 20*time.Second, func(e plan.Event) {
 			if e.Type == "unit_start" && e.Unit == "edge-2/wasmcloud" {
@@ -113,6 +120,25 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 		if p := s.plan(ctx); p.HasChanges() {
 			t.Errorf("after the rerun the plan still has changes: %s", p.Summary())
 		}
+
+		// apply --snapshot: taken on "hub" before the hubs stopped, it holds every key;
+		// restored on "central" it puts back keys lost since.
+		snap := snapshotOf(t, snapshotDir, "LATTICEDATA_default", "hub")
+		checkSnapshot(t, snap)
+		central := kvOn(t, ctx, clientOn(t, ctx, s, "edge-3"), "central", "LATTICEDATA_default", false)
+		for i := range 10 {
+			k, _ := keyValue(i)
+			if err := central.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		files, _ := filepath.Glob(filepath.Join(snapshotDir, "*.json"))
+		n, err := s.gates().RestoreBuckets(ctx, files, 3)
+		if err != nil {
+			t.Fatalf("restore-buckets: %v", err)
+		}
+		t.Logf("snapshot: %d files, %d entries in LATTICEDATA_default; restore put %d keys", len(files), len(snap.Entries), n)
+		checkKeys(t, ctx, central)
 	})
 
 	t.Run("a naive node-by-node roll splits the hub", func(t *testing.T) {
@@ -195,6 +221,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 func applyWith(ctx context.Context, s *session, p *plan.Plan, gate time.Duration, hook func(plan.Event)) (*plan.Result, error) {
 	return plan.Apply(ctx, p, s.Probes, s.Build, s.Fleet, s.gates(), plan.ApplyOptions{
 		Owner: plan.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()}, GateTimeout: gate,
+		SnapshotDir: s.snapshotDir,
 		Events: func(e plan.Event) {
 			hook(e)
 			s.events = append(s.events, e)
