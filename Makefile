@@ -41,7 +41,7 @@ fmt-check: build ## gofmt and `latticepush fmt -check` on the examples
 
 test: deps vet fmt-check ## install what is needed, then run every test (lab included; needs root)
 	go test -count=1 -timeout 75m $(GOTEST_FLAGS) ./...
-	go test -race -count=1 ./plan/ ./wasmcloud/
+	go test -race -count=1 ./plan/ ./rollout/ ./wasmcloud/
 
 unit: ## fast tests only (no lab, no root)
 	go test -short -count=1 ./...

@@ -39,7 +39,7 @@ func planBridges(inv *inventory.Inventory, p *Plan, facts map[string]Facts, red 
 	}
 	hubsChange := false
 	for _, u := range p.Units {
-		hubsChange = hubsChange || (u.Role == inventory.RoleHub && u.Changes())
+		hubsChange = hubsChange || (u.Role == RoleHub && u.Changes())
 	}
 	if !hubsChange {
 		return nil
@@ -47,7 +47,7 @@ func planBridges(inv *inventory.Inventory, p *Plan, facts map[string]Facts, red 
 	var bridges []*Unit
 	var restarting []string
 	for _, u := range p.Units {
-		if u.Role != inventory.RoleLeaf || u.Service != ServiceNATS || u.Step != "" {
+		if u.Role != RoleLeaf || u.Service != ServiceNATS || u.Step != "" {
 			continue
 		}
 		cfg := u.file(u.ConfigPath)

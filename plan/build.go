@@ -195,9 +195,9 @@ func maxUnreachable(inv *inventory.Inventory, role string) int {
 func hostUnits(inv *inventory.Inventory, h *inventory.Host, files []DesiredFile, f Facts, opts Options, red *redactor) ([]*Unit, error) {
 	var units []*Unit
 	if n := h.NATS(); n != nil {
-		role := inventory.RoleLeaf
+		role := RoleLeaf
 		if h.Hub != nil {
-			role = inventory.RoleHub
+			role = RoleHub
 		}
 		u := &Unit{Host: h.Name, Service: ServiceNATS, Role: role, ConfigPath: n.ConfigFile, Binary: n.Binary, MonitorAddr: MonitorAddr(n)}
 		if err := decideNATS(inv, h, n, u, files, f, opts, red); err != nil {
@@ -206,7 +206,7 @@ func hostUnits(inv *inventory.Inventory, h *inventory.Host, files []DesiredFile,
 		units = append(units, u)
 	}
 	if h.Wasmcloud != nil {
-		u := &Unit{Host: h.Name, Service: ServiceWasmcloud, Role: inventory.RoleWasmcloud}
+		u := &Unit{Host: h.Name, Service: ServiceWasmcloud, Role: RoleWasmcloud}
 		decideService(h, u, files, f, red)
 		if u.Action == Noop && len(u.Files) > 0 {
 			u.Action = Restart

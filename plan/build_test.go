@@ -1,4 +1,4 @@
-package plan
+package plan_test
 
 import (
 	"bytes"
@@ -7,11 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/plan/plantest"
+
 	"github.com/latticepush/latticepush/inventory"
 )
 
-func actions(p *Plan) map[string]Action {
-	out := map[string]Action{}
+func actions(p *plan.Plan) map[string]plan.Action {
+	out := map[string]plan.Action{}
 	for _, u := range p.Units {
 		out[u.ID()] = u.Action
 	}
@@ -19,20 +22,20 @@ func actions(p *Plan) map[string]Action {
 }
 
 func TestBuild_EmptyFleetStartsEverythingHubFirst(t *testing.T) {
-	inv := loadExample(t, "lab", nil)
-	d := fakeDesired(inv, true)
-	p, err := Build(inv, d, empty(inv, d), Options{})
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	p, err := plan.Build(inv, d, plantest.Empty(inv, d), plan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range p.Units {
-		if u.Action != Restart || !u.Start || !u.Enable {
+		if u.Action != plan.Restart || !u.Start || !u.Enable {
 			t.Errorf("%s: action %s start=%v enable=%v, want a first start", u.ID(), u.Action, u.Start, u.Enable)
 		}
 	}
 	var names []string
 	for _, w := range p.Waves {
-		names = append(names, w.Name)
+		names = append(names, string(w.Name))
 	}
 	if want := []string{"hub", "leaf", "wasmcloud"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("waves %v, want %v", names, want)
@@ -54,9 +57,9 @@ func TestBuild_EmptyFleetStartsEverythingHubFirst(t *testing.T) {
 }
 
 func TestBuild_ConvergedFleetIsNoop(t *testing.T) {
-	inv := loadExample(t, "lab", nil)
-	d := fakeDesired(inv, true)
-	p, err := Build(inv, d, converged(inv, d), Options{})
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	p, err := plan.Build(inv, d, plantest.Converged(inv, d), plan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,33 +72,33 @@ func TestBuild_ConvergedFleetIsNoop(t *testing.T) {
 }
 
 func TestBuild_ReloadVersusRestart(t *testing.T) {
-	inv := loadExample(t, "lab", nil)
-	d := fakeDesired(inv, true)
-	facts := converged(inv, d)
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
 
 	// The leaf's running config lists only two hubs: a remotes change, reloadable on 2.14+.
 	leaf := inv.Host("edge-1")
-	old := bytes.Replace(natsConf(inv, leaf, true), []byte(`, "nats-leaf://leaf:`+inv.Auth.LeafPassword.Reveal()+`@198.18.0.13:7422"`), nil, 1)
+	old := bytes.Replace(plantest.NATSConf(inv, leaf, true), []byte(`, "nats-leaf://leaf:`+inv.Auth.LeafPassword.Reveal()+`@198.18.0.13:7422"`), nil, 1)
 	f := facts["edge-1"]
-	f.Files[leaf.Leaf.ConfigFile] = FileFact{Exists: true, Mode: 0o600, SHA256: sha(old), Content: old}
+	f.Files[leaf.Leaf.ConfigFile] = plan.FileFact{Exists: true, Mode: 0o600, SHA256: plantest.SHA(old), Content: old}
 	facts["edge-1"] = f
 
 	// hub-2 runs an old lame-duck duration: not reloadable.
 	hub := inv.Host("hub-2")
-	oldHub := bytes.Replace(natsConf(inv, hub, true), []byte(`lame_duck_duration: "30s"`), []byte(`lame_duck_duration: "45s"`), 1)
+	oldHub := bytes.Replace(plantest.NATSConf(inv, hub, true), []byte(`lame_duck_duration: "30s"`), []byte(`lame_duck_duration: "45s"`), 1)
 	f = facts["hub-2"]
-	f.Files[hub.Hub.ConfigFile] = FileFact{Exists: true, Mode: 0o600, SHA256: sha(oldHub), Content: oldHub}
+	f.Files[hub.Hub.ConfigFile] = plan.FileFact{Exists: true, Mode: 0o600, SHA256: plantest.SHA(oldHub), Content: oldHub}
 	facts["hub-2"] = f
 
-	p, err := Build(inv, d, facts, Options{})
+	p, err := plan.Build(inv, d, facts, plan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := actions(p)
-	if got["edge-1/nats-server"] != Reload {
+	if got["edge-1/nats-server"] != plan.Reload {
 		t.Errorf("edge-1 leaf remotes change: %s, want reload (%v)", got["edge-1/nats-server"], p.Unit("edge-1/nats-server").Reasons)
 	}
-	if got["hub-2/nats-server"] != Restart {
+	if got["hub-2/nats-server"] != plan.Restart {
 		t.Errorf("hub-2 lame_duck_duration change: %s, want restart", got["hub-2/nats-server"])
 	}
 	if r := strings.Join(p.Unit("hub-2/nats-server").Reasons, ";"); !strings.Contains(r, "lame_duck_duration") {
@@ -105,29 +108,29 @@ func TestBuild_ReloadVersusRestart(t *testing.T) {
 	// The same remotes change on a 2.12 server needs a restart.
 	f = facts["edge-1"]
 	f.NATS.Version = "2.12.15"
-	p, err = Build(inv, d, facts, Options{})
+	p, err = plan.Build(inv, d, facts, plan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := actions(p)["edge-1/nats-server"]; a != Restart {
+	if a := actions(p)["edge-1/nats-server"]; a != plan.Restart {
 		t.Errorf("remotes change on 2.12: %s, want restart", a)
 	}
 }
 
 func TestBuild_HubRestartsFollowersFirstLeaderLast(t *testing.T) {
-	inv := loadExample(t, "lab", func(s string) string {
+	inv := plantest.LoadExample(t, "lab", func(s string) string {
 		return strings.Replace(s, `cluster_name           = "hub"`, "cluster_name = \"hub\"\n    client_port = 4333", 1)
 	})
-	d := fakeDesired(inv, true)
-	facts := converged(inv, d)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
 	for _, h := range inv.Hubs() {
 		f := facts[h.Name]
 		old := bytes.Replace(d[h.Name][0].Content, []byte(":4333"), []byte(":4222"), 1)
-		f.Files[h.Hub.ConfigFile] = FileFact{Exists: true, Mode: 0o600, SHA256: sha(old), Content: old}
+		f.Files[h.Hub.ConfigFile] = plan.FileFact{Exists: true, Mode: 0o600, SHA256: plantest.SHA(old), Content: old}
 		f.NATS.MetaLeader = "hub-1"
 		f.NATS.ClientPort = 4222
 	}
-	p, err := Build(inv, d, facts, Options{})
+	p, err := plan.Build(inv, d, facts, plan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,18 +141,18 @@ func TestBuild_HubRestartsFollowersFirstLeaderLast(t *testing.T) {
 }
 
 func TestBuild_DomainChangeIsACutoverNeverARoll(t *testing.T) {
-	inv := loadExample(t, "domain-change", nil)
-	d := fakeDesired(inv, true)
-	facts := converged(inv, d)
+	inv := plantest.LoadExample(t, "domain-change", nil)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
 	for _, h := range inv.Hubs() {
 		facts[h.Name].NATS.Domain = "hub"
 		facts[h.Name].NATS.RunningDigest = "sha256:old"
 	}
-	_, err := Build(inv, d, facts, Options{})
+	_, err := plan.Build(inv, d, facts, plan.Options{})
 	if err == nil || !strings.Contains(err.Error(), "-allow-domain-change") || !strings.Contains(err.Error(), `from "hub" to "central"`) {
 		t.Fatalf("domain change without -allow-domain-change: err %v", err)
 	}
-	p, err := Build(inv, d, facts, Options{AllowDomainChange: true})
+	p, err := plan.Build(inv, d, facts, plan.Options{AllowDomainChange: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,46 +173,46 @@ func TestBuild_DomainChangeIsACutoverNeverARoll(t *testing.T) {
 	}
 
 	// A cutover needs every hub in scope.
-	_, err = Build(inv, d, facts, Options{AllowDomainChange: true, Excludes: []string{"hub-3"}})
+	_, err = plan.Build(inv, d, facts, plan.Options{AllowDomainChange: true, Excludes: []string{"hub-3"}})
 	if err == nil || !strings.Contains(err.Error(), "hub-3") {
 		t.Errorf("cutover without hub-3: err %v, want it named", err)
 	}
 }
 
 func TestBuild_RefusesHubIdentityChange(t *testing.T) {
-	inv := loadExample(t, "lab", nil)
-	d := fakeDesired(inv, true)
-	facts := converged(inv, d)
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
 	facts["hub-2"].NATS.ServerName = "old-hub-2"
-	_, err := Build(inv, d, facts, Options{})
+	_, err := plan.Build(inv, d, facts, plan.Options{})
 	if err == nil || !strings.Contains(err.Error(), `server_name would change from "old-hub-2" to "hub-2"`) {
 		t.Fatalf("err %v", err)
 	}
-	if _, err := Build(inv, d, facts, Options{Replace: []string{"hub-2"}}); err != nil {
+	if _, err := plan.Build(inv, d, facts, plan.Options{Replace: []string{"hub-2"}}); err != nil {
 		t.Fatalf("with -replace hub-2: %v", err)
 	}
 }
 
 func TestBuild_Unreachable(t *testing.T) {
-	inv := loadExample(t, "lab", nil)
-	d := fakeDesired(inv, true)
-	facts := converged(inv, d)
-	facts["edge-2"] = Facts{Host: "edge-2", Err: "dial tcp: connection refused"}
-	_, err := Build(inv, d, facts, Options{})
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
+	facts["edge-2"] = plan.Facts{Host: "edge-2", Err: "dial tcp: connection refused"}
+	_, err := plan.Build(inv, d, facts, plan.Options{})
 	if err == nil || !strings.Contains(err.Error(), "1 leaf host unreachable, more than leaf rollout.max_unreachable = 0") {
 		t.Fatalf("err %v", err)
 	}
-	p, err := Build(inv, d, facts, Options{Excludes: []string{"edge-2"}})
+	p, err := plan.Build(inv, d, facts, plan.Options{Excludes: []string{"edge-2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Unit("edge-2/nats-server") != nil || len(p.Unreachable) != 0 {
 		t.Errorf("excluded host still planned")
 	}
-	p, err = Build(loadExample(t, "lab", func(s string) string {
+	p, err = plan.Build(plantest.LoadExample(t, "lab", func(s string) string {
 		s = strings.Replace(s, `batch = "50%"`, "batch = \"50%\"\n    max_unreachable = 1", 1)
 		return strings.Replace(s, `batch = 1`, "batch = 1\n    max_unreachable = 1", 1)
-	}), d, facts, Options{})
+	}), d, facts, plan.Options{})
 	if err != nil {
 		t.Fatalf("within max_unreachable: %v", err)
 	}
@@ -219,44 +222,44 @@ func TestBuild_Unreachable(t *testing.T) {
 }
 
 func TestBuild_PendingReloadFromLiveState(t *testing.T) {
-	inv := loadExample(t, "lab", nil)
-	d := fakeDesired(inv, true)
-	facts := converged(inv, d)
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
 	facts["edge-3"].NATS.RunningDigest = "sha256:previous"
 	facts["hub-3"].NATS.RunningDigest = "sha256:previous"
 	facts["hub-3"].NATS.ClientPort = 4999
-	p, err := Build(inv, d, facts, Options{})
+	p, err := plan.Build(inv, d, facts, plan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := actions(p)["edge-3/nats-server"]; a != Reload {
+	if a := actions(p)["edge-3/nats-server"]; a != plan.Reload {
 		t.Errorf("files in place, running digest differs: %s, want reload", a)
 	}
-	if a := actions(p)["hub-3/nats-server"]; a != Restart {
+	if a := actions(p)["hub-3/nats-server"]; a != plan.Restart {
 		t.Errorf("running on another client port: %s, want restart", a)
 	}
-	facts = converged(inv, d)
+	facts = plantest.Converged(inv, d)
 	f := facts["edge-1"]
-	f.Services[ServiceWasmcloud] = ServiceFact{Enabled: true}
-	if p, _ = Build(inv, d, facts, Options{}); actions(p)["edge-1/wasmcloud"] != Restart {
+	f.Services[plan.ServiceWasmcloud] = plan.ServiceFact{Enabled: true}
+	if p, _ = plan.Build(inv, d, facts, plan.Options{}); actions(p)["edge-1/wasmcloud"] != plan.Restart {
 		t.Errorf("stopped wasmCloud host: %s, want restart", actions(p)["edge-1/wasmcloud"])
 	}
 }
 
 func TestBuild_SecretsNeverInPlanOrDiff(t *testing.T) {
-	inv := loadExample(t, "lab", nil)
-	d := fakeDesired(inv, true)
-	facts := converged(inv, d)
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
 	// A rotated leaf password: the host holds an old value the inventory no longer knows.
 	h := inv.Host("hub-1")
 	old := bytes.ReplaceAll(d["hub-1"][0].Content, []byte(inv.Auth.LeafPassword.Reveal()), []byte("OLD-secret-value"))
-	facts["hub-1"].Files[h.Hub.ConfigFile] = FileFact{Exists: true, Mode: 0o600, SHA256: sha(old), Content: old}
-	p, err := Build(inv, d, facts, Options{})
+	facts["hub-1"].Files[h.Hub.ConfigFile] = plan.FileFact{Exists: true, Mode: 0o600, SHA256: plantest.SHA(old), Content: old}
+	p, err := plan.Build(inv, d, facts, plan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Write(&buf, p); err != nil {
+	if err := plan.Write(&buf, p); err != nil {
 		t.Fatal(err)
 	}
 	js, _ := json.Marshal(p)
@@ -273,21 +276,21 @@ func TestBuild_SecretsNeverInPlanOrDiff(t *testing.T) {
 }
 
 func TestBuild_ChangedHostKeyStopsThePlan(t *testing.T) {
-	inv := loadExample(t, "lab", func(s string) string {
+	inv := plantest.LoadExample(t, "lab", func(s string) string {
 		s = strings.Replace(s, `batch = "50%"`, "batch = \"50%\"\n    max_unreachable = 3", 1)
 		return strings.Replace(s, `batch = 1`, "batch = 1\n    max_unreachable = 3", 1)
 	})
-	d := fakeDesired(inv, true)
-	facts := converged(inv, d)
-	facts["edge-2"] = Facts{Host: "edge-2", Err: "host key mismatch for 198.18.0.22", Refused: true}
-	_, err := Build(inv, d, facts, Options{})
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
+	facts["edge-2"] = plan.Facts{Host: "edge-2", Err: "host key mismatch for 198.18.0.22", Refused: true}
+	_, err := plan.Build(inv, d, facts, plan.Options{})
 	if err == nil || !strings.Contains(err.Error(), "edge-2: host key mismatch") {
 		t.Fatalf("a changed host key within max_unreachable: err %v, want the plan stopped naming edge-2", err)
 	}
-	facts["edge-2"] = Facts{Host: "edge-2", Err: "dial tcp 198.18.0.22:22: connect: no route to host"}
-	facts["edge-3"] = Facts{Host: "edge-3", Err: "dial tcp 198.18.0.23:22: i/o timeout"}
-	inv2 := loadExample(t, "lab", nil)
-	_, err = Build(inv2, d, facts, Options{})
+	facts["edge-2"] = plan.Facts{Host: "edge-2", Err: "dial tcp 198.18.0.22:22: connect: no route to host"}
+	facts["edge-3"] = plan.Facts{Host: "edge-3", Err: "dial tcp 198.18.0.23:22: i/o timeout"}
+	inv2 := plantest.LoadExample(t, "lab", nil)
+	_, err = plan.Build(inv2, d, facts, plan.Options{})
 	if err == nil || !strings.Contains(err.Error(), "edge-2 (dial tcp 198.18.0.22:22: connect: no route to host)") ||
 		!strings.Contains(err.Error(), "edge-3 (dial tcp") {
 		t.Fatalf("unreachable hosts not named with their errors: %v", err)
@@ -295,33 +298,33 @@ func TestBuild_ChangedHostKeyStopsThePlan(t *testing.T) {
 }
 
 func TestBuild_RestartDueWhenAFileChangedAfterStart(t *testing.T) {
-	inv := loadExample(t, "lab", nil)
-	d := fakeDesired(inv, true)
-	facts := converged(inv, d)
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
 	h := inv.Host("edge-1")
 	// The env file is in place, but the running host started before it changed: an earlier
 	// apply swapped it in and was cut before the restart.
-	sf := facts["edge-1"].Services[ServiceWasmcloud]
+	sf := facts["edge-1"].Services[plan.ServiceWasmcloud]
 	sf.Started = 1000
-	facts["edge-1"].Services[ServiceWasmcloud] = sf
+	facts["edge-1"].Services[plan.ServiceWasmcloud] = sf
 	ff := facts["edge-1"].Files[h.Wasmcloud.EnvFile]
 	ff.MTime = 1005
 	facts["edge-1"].Files[h.Wasmcloud.EnvFile] = ff
 	// A nats config newer than its server is normal after a reload: no restart for that.
-	nf := facts["edge-2"].Services[ServiceNATS]
+	nf := facts["edge-2"].Services[plan.ServiceNATS]
 	nf.Started = 1000
-	facts["edge-2"].Services[ServiceNATS] = nf
+	facts["edge-2"].Services[plan.ServiceNATS] = nf
 	cf := facts["edge-2"].Files[inv.Host("edge-2").Leaf.ConfigFile]
 	cf.MTime = 2000
 	facts["edge-2"].Files[inv.Host("edge-2").Leaf.ConfigFile] = cf
-	p, err := Build(inv, d, facts, Options{})
+	p, err := plan.Build(inv, d, facts, plan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := actions(p)["edge-1/wasmcloud"]; a != Restart {
+	if a := actions(p)["edge-1/wasmcloud"]; a != plan.Restart {
 		t.Errorf("env file newer than the running host: %s, want restart", a)
 	}
-	if a := actions(p)["edge-2/nats-server"]; a != Noop {
+	if a := actions(p)["edge-2/nats-server"]; a != plan.Noop {
 		t.Errorf("reloaded config newer than its server: %s, want noop", a)
 	}
 }

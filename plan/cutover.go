@@ -66,7 +66,7 @@ func planCutover(inv *inventory.Inventory, facts map[string]Facts, p *Plan, opts
 			"(alias_old_domain = false)", info.From, info.From))
 	}
 	for _, u := range p.Units {
-		if u.Role == inventory.RoleHub && u.Service == ServiceNATS {
+		if u.Role == RoleHub && u.Service == ServiceNATS {
 			u.Action = Cutover
 			u.Reasons = append([]string{fmt.Sprintf("JetStream domain %s -> %s", info.From, want)}, u.Reasons...)
 		}

@@ -1,8 +1,11 @@
-package plan
+package plan_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/plan/plantest"
 
 	"github.com/latticepush/latticepush/inventory"
 )
@@ -16,12 +19,12 @@ func TestCutover_NeverARollingDomainChange(t *testing.T) {
 	type scenario struct {
 		name    string
 		edit    func(src string) string
-		facts   func(inv *inventory.Inventory, f map[string]Facts)
+		facts   func(inv *inventory.Inventory, f map[string]plan.Facts)
 		refused string // substring of the refusal; "" = planned
 		from    string // the cutover's From, when checked
 	}
-	oldDomain := func(hubs ...string) func(*inventory.Inventory, map[string]Facts) {
-		return func(inv *inventory.Inventory, f map[string]Facts) {
+	oldDomain := func(hubs ...string) func(*inventory.Inventory, map[string]plan.Facts) {
+		return func(inv *inventory.Inventory, f map[string]plan.Facts) {
 			for _, h := range hubs {
 				f[h].NATS.Domain = "hub"
 				f[h].NATS.RunningDigest = "sha256:old"
@@ -39,30 +42,30 @@ func TestCutover_NeverARollingDomainChange(t *testing.T) {
 		{name: "no previous domain named", edit: func(s string) string {
 			return strings.Replace(s, `previous_js_domain = "hub"`, "", 1)
 		}, facts: all},
-		{name: "two old domains", facts: func(inv *inventory.Inventory, f map[string]Facts) {
+		{name: "two old domains", facts: func(inv *inventory.Inventory, f map[string]plan.Facts) {
 			all(inv, f)
 			f["hub-2"].NATS.Domain = "other"
 		}},
-		{name: "a hub stopped", facts: func(inv *inventory.Inventory, f map[string]Facts) {
+		{name: "a hub stopped", facts: func(inv *inventory.Inventory, f map[string]plan.Facts) {
 			all(inv, f)
-			f["hub-3"].Services[ServiceNATS] = ServiceFact{Enabled: true}
-			*f["hub-3"].NATS = NATSFacts{Version: "2.15.2", DesiredDigest: f["hub-3"].NATS.DesiredDigest}
+			f["hub-3"].Services[plan.ServiceNATS] = plan.ServiceFact{Enabled: true}
+			*f["hub-3"].NATS = plan.NATSFacts{Version: "2.15.2", DesiredDigest: f["hub-3"].NATS.DesiredDigest}
 		}},
-		{name: "a hub unreachable", facts: func(inv *inventory.Inventory, f map[string]Facts) {
+		{name: "a hub unreachable", facts: func(inv *inventory.Inventory, f map[string]plan.Facts) {
 			all(inv, f)
-			f["hub-2"] = Facts{Host: "hub-2", Err: "ssh: connection refused"}
+			f["hub-2"] = plan.Facts{Host: "hub-2", Err: "ssh: connection refused"}
 		}, refused: "hub-2"},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			inv := loadExample(t, "domain-change", sc.edit)
-			d := fakeDesired(inv, true)
-			facts := converged(inv, d)
+			inv := plantest.LoadExample(t, "domain-change", sc.edit)
+			d := plantest.FakeDesired(inv, true)
+			facts := plantest.Converged(inv, d)
 			sc.facts(inv, facts)
-			if _, err := Build(inv, d, facts, Options{}); err == nil || !strings.Contains(err.Error(), "-allow-domain-change") {
+			if _, err := plan.Build(inv, d, facts, plan.Options{}); err == nil || !strings.Contains(err.Error(), "-allow-domain-change") {
 				t.Fatalf("planned a domain change without -allow-domain-change (err %v)", err)
 			}
-			p, err := Build(inv, d, facts, Options{AllowDomainChange: true})
+			p, err := plan.Build(inv, d, facts, plan.Options{AllowDomainChange: true})
 			if sc.refused != "" {
 				if err == nil || !strings.Contains(err.Error(), sc.refused) {
 					t.Fatalf("err %v, want a refusal naming %q", err, sc.refused)
@@ -88,7 +91,7 @@ func TestCutover_NeverARollingDomainChange(t *testing.T) {
 				t.Fatalf("first wave %+v, want one step holding every hub", w)
 			}
 			for _, id := range w.Batches[0] {
-				if u := p.Unit(id); u.Role != inventory.RoleHub || u.Action != Cutover {
+				if u := p.Unit(id); u.Role != inventory.RoleHub || u.Action != plan.Cutover {
 					t.Errorf("%s in the cutover step: role %s, action %s", id, u.Role, u.Action)
 				}
 			}
@@ -100,26 +103,26 @@ func TestCutover_NeverARollingDomainChange(t *testing.T) {
 // not be scanned, appear in the consequences and in the refusal; a scan of another domain
 // (a stale one) is not taken for this change.
 func TestCutover_ListsWhatTheLiveScanFound(t *testing.T) {
-	inv := loadExample(t, "domain-change", nil)
-	d := fakeDesired(inv, true)
-	facts := converged(inv, d)
+	inv := plantest.LoadExample(t, "domain-change", nil)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
 	for _, h := range inv.Hubs() {
 		facts[h.Name].NATS.Domain = "hub"
 	}
-	if got := DomainChange(inv, facts); len(got) != 1 || got[0] != "hub" {
+	if got := plan.DomainChange(inv, facts); len(got) != 1 || got[0] != "hub" {
 		t.Fatalf("DomainChange = %v, want [hub]", got)
 	}
-	scan := &DomainScan{
+	scan := &plan.DomainScan{
 		Domain:    "hub",
 		Scanned:   []string{`"hub" via hub-1`, `"edge1" via edge-1`},
 		Streams:   []string{`stream ORDERS_COPY in domain "edge1" (via edge-1) mirrors ORDERS through $JS.hub.API`},
 		Unscanned: []string{`leaf edge-2 (domain "edge2"): unreachable`},
 	}
-	_, err := Build(inv, d, facts, Options{DomainScan: scan})
+	_, err := plan.Build(inv, d, facts, plan.Options{DomainScan: scan})
 	if err == nil || !strings.Contains(err.Error(), "ORDERS_COPY") || !strings.Contains(err.Error(), "edge-2") {
 		t.Fatalf("refusal does not name the scan's findings: %v", err)
 	}
-	p, err := Build(inv, d, facts, Options{AllowDomainChange: true, DomainScan: scan})
+	p, err := plan.Build(inv, d, facts, plan.Options{AllowDomainChange: true, DomainScan: scan})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,13 +133,13 @@ func TestCutover_ListsWhatTheLiveScanFound(t *testing.T) {
 		}
 	}
 
-	scan = &DomainScan{Domain: "hub", Scanned: scan.Scanned}
-	p, _ = Build(inv, d, facts, Options{AllowDomainChange: true, DomainScan: scan})
+	scan = &plan.DomainScan{Domain: "hub", Scanned: scan.Scanned}
+	p, _ = plan.Build(inv, d, facts, plan.Options{AllowDomainChange: true, DomainScan: scan})
 	if text := strings.Join(p.Cutover.Consequences, "\n"); !strings.Contains(text, `no mirror or source stores $JS.hub.API in the JetStream domains scanned: "hub" via hub-1, "edge1" via edge-1`) {
 		t.Errorf("a clean scan is not reported:\n%s", text)
 	}
 	scan.Domain = "elsewhere"
-	p, _ = Build(inv, d, facts, Options{AllowDomainChange: true, DomainScan: scan})
+	p, _ = plan.Build(inv, d, facts, plan.Options{AllowDomainChange: true, DomainScan: scan})
 	if text := strings.Join(p.Cutover.Consequences, "\n"); !strings.Contains(text, "not scanned for") {
 		t.Errorf("a scan of another domain was taken for this change:\n%s", text)
 	}

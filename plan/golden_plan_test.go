@@ -1,4 +1,4 @@
-package plan
+package plan_test
 
 import (
 	"bytes"
@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/plan/plantest"
 
 	"github.com/latticepush/latticepush/inventory"
 )
@@ -21,26 +24,26 @@ var updatePlans = flag.Bool("update-plans", false, "rewrite testdata/plans/*.jso
 func TestGoldenPlanJSON(t *testing.T) {
 	for _, name := range []string{"minimal", "edge", "lab", "domain-change"} {
 		inv := loadGoldenExample(t, name)
-		desired, err := Render(inv)
+		desired, err := plan.Render(inv)
 		if err != nil {
 			t.Fatal(err)
 		}
 		scenarios := map[string]struct {
-			facts map[string]Facts
-			opts  Options
+			facts map[string]plan.Facts
+			opts  plan.Options
 		}{
-			"empty":     {goldenFacts(inv, desired, false, ""), Options{}},
-			"converged": {goldenFacts(inv, desired, true, inv.Lattice.JSDomain), Options{}},
+			"empty":     {goldenFacts(inv, desired, false, ""), plan.Options{}},
+			"converged": {goldenFacts(inv, desired, true, inv.Lattice.JSDomain), plan.Options{}},
 		}
 		if prev := inv.Lattice.PreviousJSDomain; prev != "" {
 			scenarios["cutover"] = struct {
-				facts map[string]Facts
-				opts  Options
-			}{goldenFacts(inv, desired, true, prev), Options{AllowDomainChange: true}}
+				facts map[string]plan.Facts
+				opts  plan.Options
+			}{goldenFacts(inv, desired, true, prev), plan.Options{AllowDomainChange: true}}
 		}
 		for scenario, sc := range scenarios {
 			t.Run(name+"/"+scenario, func(t *testing.T) {
-				p, err := Build(inv, desired, sc.facts, sc.opts)
+				p, err := plan.Build(inv, desired, sc.facts, sc.opts)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -115,27 +118,27 @@ func loadGoldenExample(t *testing.T, name string) *inventory.Inventory {
 
 // goldenFacts are the facts of a fleet where nothing is installed (installed false), or
 // where every host holds and runs its rendered files with the hubs on domain.
-func goldenFacts(inv *inventory.Inventory, d Desired, installed bool, domain string) map[string]Facts {
-	facts := map[string]Facts{}
+func goldenFacts(inv *inventory.Inventory, d plan.Desired, installed bool, domain string) map[string]plan.Facts {
+	facts := map[string]plan.Facts{}
 	for _, h := range inv.Hosts {
-		f := Facts{Host: h.Name, Files: map[string]FileFact{}, Services: map[string]ServiceFact{}}
+		f := plan.Facts{Host: h.Name, Files: map[string]plan.FileFact{}, Services: map[string]plan.ServiceFact{}}
 		for _, df := range d[h.Name] {
 			if installed {
-				f.Files[df.Path] = FileFact{Exists: true, Mode: df.Mode, Size: int64(len(df.Content)), SHA256: sha(df.Content), Content: df.Content, MTime: 1000}
+				f.Files[df.Path] = plan.FileFact{Exists: true, Mode: df.Mode, Size: int64(len(df.Content)), SHA256: plantest.SHA(df.Content), Content: df.Content, MTime: 1000}
 			} else {
-				f.Files[df.Path] = FileFact{}
+				f.Files[df.Path] = plan.FileFact{}
 			}
 		}
 		if n := h.NATS(); n != nil {
 			var digest string
 			for _, df := range d[h.Name] {
 				if df.Path == n.ConfigFile {
-					digest = "sha256:" + sha(df.Content)
+					digest = "sha256:" + plantest.SHA(df.Content)
 				}
 			}
-			nf := &NATSFacts{Version: "2.15.2", DesiredDigest: digest}
+			nf := &plan.NATSFacts{Version: "2.15.2", DesiredDigest: digest}
 			if installed {
-				f.Services[ServiceNATS] = ServiceFact{Running: true, PID: 100, Enabled: true, Started: 2000}
+				f.Services[plan.ServiceNATS] = plan.ServiceFact{Running: true, PID: 100, Enabled: true, Started: 2000}
 				nf.RunningDigest, nf.ServerName = digest, n.ServerName
 				nf.ClientPort, nf.HTTPPort = n.ClientPort, n.HTTPPort
 				nf.Domain = n.JetStreamDomain
@@ -148,7 +151,7 @@ func goldenFacts(inv *inventory.Inventory, d Desired, installed bool, domain str
 			f.NATS = nf
 		}
 		if h.Wasmcloud != nil && installed {
-			f.Services[ServiceWasmcloud] = ServiceFact{Running: true, PID: 200, Enabled: true, Started: 2000}
+			f.Services[plan.ServiceWasmcloud] = plan.ServiceFact{Running: true, PID: 200, Enabled: true, Started: 2000}
 		}
 		facts[h.Name] = f
 	}

@@ -3,6 +3,8 @@ package plan
 import (
 	"fmt"
 	"strings"
+
+	"github.com/latticepush/latticepush/inventory"
 )
 
 // FormatVersion is the version of the plan's JSON document and of plan files. A minor bump
@@ -38,6 +40,39 @@ func (a Action) Symbol() string {
 	}
 }
 
+// Role is the part a unit plays in the lattice, and so the wave it changes in and the gate it
+// waits for.
+type Role string
+
+// The roles of units, named as in the inventory.
+const (
+	RoleHub       Role = inventory.RoleHub
+	RoleLeaf      Role = inventory.RoleLeaf
+	RoleWasmcloud Role = inventory.RoleWasmcloud
+)
+
+// WaveName names a step of the rollout.
+type WaveName string
+
+// The waves, in the order they run.
+const (
+	// WaveLeafBridge reloads each leaf with the hubs' current and new listeners before the
+	// hubs move (bridge.go).
+	WaveLeafBridge WaveName = "leaf-bridge"
+	// WaveHub rolls the hub nodes one at a time, the meta leader last.
+	WaveHub WaveName = "hub"
+	// WaveCutover stops every hub node, then starts every one: a JetStream domain change.
+	WaveCutover WaveName = "cutover"
+	// WaveLeaf rolls the leaf nodes in batches.
+	WaveLeaf WaveName = "leaf"
+	// WaveWasmcloud rolls the wasmCloud hosts in batches.
+	WaveWasmcloud WaveName = "wasmcloud"
+)
+
+// ChangesHubs reports whether the wave restarts hub nodes: the leaves' links and the lattice
+// buckets depend on them.
+func (w WaveName) ChangesHubs() bool { return w == WaveHub || w == WaveCutover }
+
 // Service names latticepush manages.
 const (
 	ServiceNATS      = "nats-server"
@@ -48,7 +83,7 @@ const (
 type Unit struct {
 	Host    string `json:"host"`
 	Service string `json:"service"`
-	Role    string `json:"role"` // hub, leaf or wasmcloud: the wave it belongs to
+	Role    Role   `json:"role"` // hub, leaf or wasmcloud: the wave it belongs to
 	// Step is "bridge" for a leaf's intermediate config in a leaves-first change (bridge.go):
 	// a second unit of the same service, run in the leaf-bridge wave before the hub wave.
 	Step    string   `json:"step,omitempty"`
@@ -72,13 +107,27 @@ type Unit struct {
 	WasRunning bool `json:"was_running"`
 }
 
-// ID names the unit as "host/service", and a bridge step as "host/service@bridge".
-func (u *Unit) ID() string {
-	if u.Step != "" {
-		return u.Host + "/" + u.Service + "@" + u.Step
-	}
-	return u.Host + "/" + u.Service
+// UnitID identifies a unit. Its text form, "host/service" or "host/service@step", names the
+// unit in plan documents, waves and results; code keeps the struct and never parses the text.
+type UnitID struct {
+	Host    string
+	Service string
+	Step    string
 }
+
+// String is the unit's name: "host/service", or "host/service@bridge" for a bridge step.
+func (id UnitID) String() string {
+	if id.Step != "" {
+		return id.Host + "/" + id.Service + "@" + id.Step
+	}
+	return id.Host + "/" + id.Service
+}
+
+// Key returns the unit's identity.
+func (u *Unit) Key() UnitID { return UnitID{Host: u.Host, Service: u.Service, Step: u.Step} }
+
+// ID names the unit as "host/service", and a bridge step as "host/service@bridge".
+func (u *Unit) ID() string { return u.Key().String() }
 
 // Changes reports whether applying the unit touches the host.
 func (u *Unit) Changes() bool { return u.Action != Noop || len(u.Files) > 0 || u.Enable }
@@ -105,7 +154,7 @@ func (f FileChange) Content() []byte { return f.content }
 
 // Wave is one step of the rollout: its batches run in order, each gated before the next.
 type Wave struct {
-	Name        string     `json:"name"` // "leaf-bridge", "hub", "cutover", "leaf", "wasmcloud"
+	Name        WaveName   `json:"name"`
 	Batches     [][]string `json:"batches"`
 	MaxFailures int        `json:"max_failures"`
 	// GateOnly lists units that change nothing but whose gate must pass in this wave (the

@@ -1,4 +1,4 @@
-package plan
+package plan_test
 
 import (
 	"bytes"
@@ -6,27 +6,30 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/plan/plantest"
 )
 
 func TestPlanFile_RoundTripAndTamper(t *testing.T) {
-	inv := loadExample(t, "lab", nil)
-	d := fakeDesired(inv, true)
-	p, err := Build(inv, d, empty(inv, d), Options{})
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	p, err := plan.Build(inv, d, plantest.Empty(inv, d), plan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Write(&buf, p); err != nil {
+	if err := plan.Write(&buf, p); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Read(bytes.NewReader(buf.Bytes()))
+	got, err := plan.Read(bytes.NewReader(buf.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if decisions(got) != decisions(p) || !reflect.DeepEqual(got.Fingerprints, p.Fingerprints) {
+	if plan.Decisions(got) != plan.Decisions(p) || !reflect.DeepEqual(got.Fingerprints, p.Fingerprints) {
 		t.Fatal("plan changed in a write/read round trip")
 	}
-	if why := StaleReasons(got, p); len(why) != 0 {
+	if why := plan.StaleReasons(got, p); len(why) != 0 {
 		t.Fatalf("a plan read back is stale against itself: %v", why)
 	}
 
@@ -36,31 +39,31 @@ func TestPlanFile_RoundTripAndTamper(t *testing.T) {
 	if bytes.Equal(edited, buf.Bytes()) {
 		edited = bytes.Replace(buf.Bytes(), []byte("restart"), []byte("noop"), 1)
 	}
-	if _, err := Read(bytes.NewReader(edited)); !errors.Is(err, ErrPlanFile) || !strings.Contains(err.Error(), "checksum") {
+	if _, err := plan.Read(bytes.NewReader(edited)); !errors.Is(err, plan.ErrPlanFile) || !strings.Contains(err.Error(), "checksum") {
 		t.Fatalf("edited plan: err %v, want a checksum refusal", err)
 	}
 	for _, bad := range []string{"", "{}", `{"kind":"latticepush-plan","format_version":"2.0"}`, "\x00\xff", `{"kind":"latticepush-plan","format_version":"1.0","plan":{}}`} {
-		if _, err := Read(strings.NewReader(bad)); !errors.Is(err, ErrPlanFile) {
+		if _, err := plan.Read(strings.NewReader(bad)); !errors.Is(err, plan.ErrPlanFile) {
 			t.Errorf("Read(%q): err %v, want ErrPlanFile", bad, err)
 		}
 	}
 }
 
 func TestStaleReasons_InventoryAndDecisions(t *testing.T) {
-	inv := loadExample(t, "lab", nil)
-	d := fakeDesired(inv, true)
-	facts := converged(inv, d)
-	saved, _ := Build(inv, d, facts, Options{})
-	fresh, _ := Build(inv, d, facts, Options{})
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
+	saved, _ := plan.Build(inv, d, facts, plan.Options{})
+	fresh, _ := plan.Build(inv, d, facts, plan.Options{})
 	fresh.InventoryDigest = "changed"
-	if why := StaleReasons(saved, fresh); len(why) != 1 || !strings.Contains(why[0], "inventory changed") {
+	if why := plan.StaleReasons(saved, fresh); len(why) != 1 || !strings.Contains(why[0], "inventory changed") {
 		t.Errorf("why %v", why)
 	}
 	// Same facts, different rendered content (a rotated secret): decisions differ.
-	d2 := fakeDesired(inv, true)
+	d2 := plantest.FakeDesired(inv, true)
 	d2["edge-1"][0].Content = append([]byte("# rotated\n"), d2["edge-1"][0].Content...)
-	fresh, _ = Build(inv, d2, facts, Options{})
-	if why := StaleReasons(saved, fresh); len(why) != 1 || !strings.Contains(why[0], "planned actions differ") {
+	fresh, _ = plan.Build(inv, d2, facts, plan.Options{})
+	if why := plan.StaleReasons(saved, fresh); len(why) != 1 || !strings.Contains(why[0], "planned actions differ") {
 		t.Errorf("why %v", why)
 	}
 }
@@ -69,7 +72,7 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"kind":"latticepush-plan","format_version":"1.0","checksum":"sha256:00","plan":{}}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := Read(bytes.NewReader(data))
+		p, err := plan.Read(bytes.NewReader(data))
 		if err == nil && p == nil {
 			t.Fatal("nil plan without error")
 		}

@@ -11,7 +11,7 @@ import (
 // holding every hub, and gates every leaf afterwards, changed or not.
 func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wave {
 	var waves []Wave
-	byRole := map[string][]*Unit{}
+	byRole := map[Role][]*Unit{}
 	var bridges []*Unit
 	for _, u := range p.Units {
 		if u.Step == StepBridge {
@@ -21,17 +21,17 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 		byRole[u.Role] = append(byRole[u.Role], u)
 	}
 	if len(bridges) > 0 {
-		waves = append(waves, rolloutWave(inv, "leaf-bridge", inventory.RoleLeaf, bridges))
+		waves = append(waves, rolloutWave(inv, WaveLeafBridge, RoleLeaf, bridges))
 	}
 	if p.Cutover != nil {
 		var ids []string
-		for _, u := range byRole[inventory.RoleHub] {
+		for _, u := range byRole[RoleHub] {
 			ids = append(ids, u.ID())
 		}
-		waves = append(waves, Wave{Name: "cutover", Batches: [][]string{ids}})
-	} else if hubs := changing(byRole[inventory.RoleHub]); len(hubs) > 0 {
+		waves = append(waves, Wave{Name: WaveCutover, Batches: [][]string{ids}})
+	} else if hubs := changing(byRole[RoleHub]); len(hubs) > 0 {
 		leader := metaLeader(inv, facts)
-		w := Wave{Name: inventory.RoleHub}
+		w := Wave{Name: WaveHub}
 		// Without a running quorum, a JetStream cluster cannot become healthy one node at a
 		// time: the nodes that are down start together (a first deployment, or a cluster
 		// that lost quorum), and only then are running nodes restarted one by one.
@@ -62,10 +62,13 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 		}
 		waves = append(waves, w)
 	}
-	for _, role := range []string{inventory.RoleLeaf, inventory.RoleWasmcloud} {
-		units := byRole[role]
-		w := rolloutWave(inv, role, role, changing(units))
-		if p.Cutover != nil && role == inventory.RoleLeaf {
+	for _, step := range []struct {
+		wave WaveName
+		role Role
+	}{{WaveLeaf, RoleLeaf}, {WaveWasmcloud, RoleWasmcloud}} {
+		units := byRole[step.role]
+		w := rolloutWave(inv, step.wave, step.role, changing(units))
+		if p.Cutover != nil && step.role == RoleLeaf {
 			for _, u := range units {
 				if !u.Changes() {
 					w.GateOnly = append(w.GateOnly, u.ID())
@@ -80,14 +83,14 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 }
 
 // rolloutWave puts units in batches of the role's rollout.batch, with its max_failures.
-func rolloutWave(inv *inventory.Inventory, name, role string, units []*Unit) Wave {
+func rolloutWave(inv *inventory.Inventory, name WaveName, role Role, units []*Unit) Wave {
 	w := Wave{Name: name}
 	if len(units) == 0 {
 		return w
 	}
-	r := roleRollout(inv, role)
+	r := roleRollout(inv, string(role))
 	w.MaxFailures = r.MaxFailures
-	size := r.BatchSize(len(inv.HostsWithRole(role)))
+	size := r.BatchSize(len(inv.HostsWithRole(string(role))))
 	for i := 0; i < len(units); i += size {
 		var batch []string
 		for _, u := range units[i:min(i+size, len(units))] {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/rollout"
 	"github.com/latticepush/latticepush/verify"
 )
 
@@ -81,7 +82,8 @@ the old domain after the preflight and before any hub stops, to DIR (JSON, mode 
 				fmt.Fprintln(g.stdout, "Tip: --snapshot DIR saves the lattice buckets before the hubs stop (latticepush restore-buckets puts them back).")
 			}
 			events := g.progress(f.json)
-			res, err := plan.Apply(ctx, p, s.Probes, s.build, s.Fleet, s.Gates(verify.Options{}), plan.ApplyOptions{Owner: lockOwner(args), Events: events, SnapshotDir: snapshotDir})
+			target := rollout.Target{Plan: p, Probes: s.Probes, Replan: s.build}
+			res, err := rollout.Apply(ctx, target, s.Fleet, s.Gates(verify.Options{}), rollout.Options{Owner: lockOwner(args), Events: events, SnapshotDir: snapshotDir})
 			return g.finishApply(res, err, f.json)
 		},
 	}
@@ -123,44 +125,52 @@ func (g *globals) confirm() error {
 }
 
 // progress returns the event sink: JSON lines, or one plain line per event.
-func (g *globals) progress(asJSON bool) func(plan.Event) {
+func (g *globals) progress(asJSON bool) func(rollout.Event) {
 	start := time.Now()
-	return func(e plan.Event) {
+	return func(e rollout.Event) {
 		if asJSON {
 			_ = g.emitJSON(e)
 			return
 		}
 		t := fmt.Sprintf("[%6.1fs]", time.Since(start).Seconds())
 		switch e.Type {
-		case "phase":
-			name := e.Phase
+		case rollout.EventPhase:
+			name := string(e.Phase)
 			if e.Wave != "" {
-				name += " " + e.Wave
+				name += " " + string(e.Wave)
 			}
 			fmt.Fprintf(g.stdout, "%s == %s: %s\n", t, name, e.Message)
-		case "unit_start":
+		case rollout.EventUnitStart:
 			fmt.Fprintf(g.stdout, "%s    %s: %s ...\n", t, e.Unit, e.Action)
-		case "wait":
-			fmt.Fprintf(g.stdout, "%s    %s: %s\n", t, e.Unit, e.Message)
-		case "unit_done":
-			fmt.Fprintf(g.stdout, "%s    %s: done (%.1fs)\n", t, orWave(e), e.Elapsed)
-		case "unit_failed":
-			fmt.Fprintf(g.stdout, "%s    %s: FAILED: %s\n", t, orWave(e), e.Message)
-		case "rolled_back":
+		case rollout.EventWait:
+			fmt.Fprintf(g.stdout, "%s    %s: %s\n", t, subject(e), e.Message)
+		case rollout.EventUnitDone:
+			fmt.Fprintf(g.stdout, "%s    %s: done (%.1fs)\n", t, subject(e), e.Elapsed)
+		case rollout.EventUnitFailed:
+			fmt.Fprintf(g.stdout, "%s    %s: FAILED: %s\n", t, subject(e), e.Message)
+		case rollout.EventRolledBack:
 			fmt.Fprintf(g.stdout, "%s    %s: rolled back: %s\n", t, e.Unit, e.Message)
-		case "snapshot":
+		case rollout.EventSnapshot:
 			fmt.Fprintf(g.stdout, "%s    %s\n", t, e.Message)
 		default:
-			fmt.Fprintf(g.stdout, "%s    %s: %s\n", t, e.Type, e.Message)
+			if who := subject(e); who != "" {
+				fmt.Fprintf(g.stdout, "%s    %s: %s: %s\n", t, e.Type, who, e.Message)
+			} else {
+				fmt.Fprintf(g.stdout, "%s    %s: %s\n", t, e.Type, e.Message)
+			}
 		}
 	}
 }
 
-func orWave(e plan.Event) string {
-	if e.Unit != "" {
+// subject names what an event is about: its unit, else its host, else its wave.
+func subject(e rollout.Event) string {
+	switch {
+	case e.Unit != "":
 		return e.Unit
+	case e.Host != "":
+		return e.Host
 	}
-	return e.Wave
+	return string(e.Wave)
 }
 
 func (g *globals) emitJSON(v any) error {
@@ -174,7 +184,7 @@ func (g *globals) emitJSON(v any) error {
 
 // finishApply prints the per-unit table (or the JSON result) and maps the outcome to an exit
 // code: 1 for a failed or rolled-back apply, 3 when the final verification failed.
-func (g *globals) finishApply(res *plan.Result, err error, asJSON bool) error {
+func (g *globals) finishApply(res *rollout.Result, err error, asJSON bool) error {
 	if asJSON {
 		doc := map[string]any{"type": "result", "result": res}
 		if err != nil {

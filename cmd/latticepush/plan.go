@@ -18,6 +18,7 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/rollout"
 )
 
 // planFlags are the options plan and apply share.
@@ -169,8 +170,8 @@ func writePlanFile(path string, p *plan.Plan) error {
 }
 
 // lockOwner says who holds the host locks during an apply.
-func lockOwner(args []string) plan.LockOwner {
-	o := plan.LockOwner{PID: os.Getpid(), Time: time.Now().UTC(), Command: "latticepush apply"}
+func lockOwner(args []string) rollout.LockOwner {
+	o := rollout.LockOwner{PID: os.Getpid(), Time: time.Now().UTC(), Command: "latticepush apply"}
 	if u, err := user.Current(); err == nil {
 		o.User = u.Username
 	}

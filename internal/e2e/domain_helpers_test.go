@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/latticepush/latticepush/internal/fleet"
-	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/rollout"
 )
 
 // clientOn connects a NATS client to host's client port, as a program on that host would,
@@ -185,7 +185,7 @@ func (c *oldDomainClient) longestOutage() (time.Duration, time.Time, time.Time) 
 }
 
 // eventTime returns when the first event matching pred was emitted.
-func eventTime(t *testing.T, events []plan.Event, what string, pred func(plan.Event) bool) time.Time {
+func eventTime(t *testing.T, events []rollout.Event, what string, pred func(rollout.Event) bool) time.Time {
 	t.Helper()
 	for _, e := range events {
 		if pred(e) {

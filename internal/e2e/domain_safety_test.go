@@ -18,6 +18,7 @@ import (
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/plan/render"
 	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/rollout"
 	"github.com/latticepush/latticepush/verify"
 )
 
@@ -49,7 +50,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 	t.Run("precheck rejects a staged config: nothing changes", func(t *testing.T) {
 		s := newSession(t, env, plan.Options{AllowDomainChange: true})
 		before := hubState(t, ctx, s)
-		_, err := applyWith(ctx, s, s.plan(ctx), 0, func(e plan.Event) {
+		_, err := applyWith(ctx, s, s.plan(ctx), 0, func(e rollout.Event) {
 			if e.Phase == "precheck" {
 				run(t, ctx, s, "hub-3", nil, `for f in `+staged+`; do echo "bogus_key: 1" >> "$f"; done`)
 			}
@@ -67,7 +68,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 		thaw := func() { run(t, context.Background(), s, "hub-3", nil, `kill -CONT "$(cat "$1")"`, render.PIDFile) }
 		t.Cleanup(thaw)
 		start := time.Now()
-		_, err := applyWith(ctx, s, s.plan(ctx), 0, func(e plan.Event) {
+		_, err := applyWith(ctx, s, s.plan(ctx), 0, func(e rollout.Event) {
 			if e.Phase == "cutover" && strings.HasPrefix(e.Message, "JetStream domain") {
 				run(t, ctx, s, "hub-3", nil, `kill -STOP "$(cat "$1")"`, render.PIDFile)
 			}
@@ -88,7 +89,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 		s.snapshotDir = t.TempDir()
 		snapshotDir := s.snapshotDir
 		envFile := s.Inv.Host("edge-2").Wasmcloud.EnvFile
-		_, err := applyWith(ctx, s, s.plan(ctx), 20*time.Second, func(e plan.Event) {
+		_, err := applyWith(ctx, s, s.plan(ctx), 20*time.Second, func(e rollout.Event) {
 			if e.Type == "unit_start" && e.Unit == "edge-2/wasmcloud" {
 				run(t, ctx, s, "edge-2", nil, `for f in "$1"/."$2".latticepush-tmp-*; do sed -i 's/^WASMCLOUD_JS_DOMAIN=.*/WASMCLOUD_JS_DOMAIN=nowhere/' "$f"; done`,
 					path.Dir(envFile), path.Base(envFile))
@@ -161,7 +162,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := h.Service(ctx, plan.ServiceNATS, plan.OpRestart); err != nil {
+		if err := h.Service(ctx, plan.ServiceNATS, rollout.OpRestart); err != nil {
 			t.Fatal(err)
 		}
 
@@ -218,11 +219,11 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 
 // applyWith applies p like session.apply, calling hook on every event first, with gates that
 // wait at most gate (0: the default).
-func applyWith(ctx context.Context, s *session, p *plan.Plan, gate time.Duration, hook func(plan.Event)) (*plan.Result, error) {
-	return plan.Apply(ctx, p, s.Probes, s.Build, s.Fleet, s.gates(), plan.ApplyOptions{
-		Owner: plan.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()}, GateTimeout: gate,
+func applyWith(ctx context.Context, s *session, p *plan.Plan, gate time.Duration, hook func(rollout.Event)) (*rollout.Result, error) {
+	return rollout.Apply(ctx, rollout.Target{Plan: p, Probes: s.Probes, Replan: s.Build}, s.Fleet, s.gates(), rollout.Options{
+		Owner: rollout.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()}, GateTimeout: gate,
 		SnapshotDir: s.snapshotDir,
-		Events: func(e plan.Event) {
+		Events: func(e rollout.Event) {
 			hook(e)
 			s.events = append(s.events, e)
 			s.t.Logf("%s %s %s %s %s", e.Type, e.Phase, e.Unit, e.Action, e.Message)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/rollout"
 	"github.com/latticepush/latticepush/verify"
 	"github.com/latticepush/latticepush/wasmcloud"
 )
@@ -92,8 +93,8 @@ func TestDomainChange_CutoverKeepsEveryKey(t *testing.T) {
 		}
 	}
 	old.halt()
-	stopped := eventTime(t, s.events, "hub stop", func(e plan.Event) bool { return strings.HasPrefix(e.Message, "stopping every hub node") })
-	aliasOK := eventTime(t, s.events, "after the cutover", func(e plan.Event) bool { return e.Phase == "buckets" })
+	stopped := eventTime(t, s.events, "hub stop", func(e rollout.Event) bool { return strings.HasPrefix(e.Message, "stopping every hub node") })
+	aliasOK := eventTime(t, s.events, "after the cutover", func(e rollout.Event) bool { return e.Phase == "buckets" })
 	outage, from, to := old.longestOutage()
 	t.Logf("old-domain client: %d operations, %d failed, longest outage %.1fs (%.1fs to %.1fs after the hubs began to stop); "+
 		"hub cutover window %.1fs (stop of every hub to the alias proven through every leaf)",

@@ -12,6 +12,7 @@ import (
 
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/rollout"
 )
 
 // linkCuts is how many points of an apply the link-loss test cuts at (fixed seed).
@@ -55,7 +56,7 @@ func TestReliability_LinkAndHostLoss(t *testing.T) {
 		before := hashesOn(t, ctx, env, natsConf, wasmEnv)
 		var once sync.Once
 		start := time.Now()
-		res, err := s.applyAs(ctx, p, deadController(t), func(e plan.Event) {
+		res, err := s.applyAs(ctx, p, deadController(t), func(e rollout.Event) {
 			if e.Type == "unit_start" && e.Wave == "leaf" {
 				once.Do(func() {
 					if err := env.Lab.LinkDown(victim); err != nil {
@@ -173,13 +174,13 @@ func TestReliability_LinkAndHostLoss(t *testing.T) {
 }
 
 // phaseAt names the apply step in progress at t: the last event before it.
-func phaseAt(events []plan.Event, at time.Time) string {
+func phaseAt(events []rollout.Event, at time.Time) string {
 	last := "before the first event"
 	for _, e := range events {
 		if e.Time.After(at) {
 			break
 		}
-		last = e.Type + " " + e.Phase + e.Wave + " " + e.Unit
+		last = string(e.Type) + " " + string(e.Phase) + string(e.Wave) + " " + e.Unit
 	}
 	return strings.Join(strings.Fields(last), " ")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/rollout"
 	"github.com/latticepush/latticepush/verify"
 )
 
@@ -78,7 +79,7 @@ func TestReliability_LoadAndBadConfigs(t *testing.T) {
 		before := hashesOn(t, ctx, env, natsConf, wasmEnv)
 		s := newSession(t, env, plan.Options{})
 		res, err := s.apply(ctx, s.plan(ctx))
-		if !errors.Is(err, plan.ErrRolledBack) || !strings.Contains(err.Error(), "edge-2") {
+		if !errors.Is(err, rollout.ErrRolledBack) || !strings.Contains(err.Error(), "edge-2") {
 			t.Fatalf("err %v, want rolled back naming edge-2", err)
 		}
 		got := results(res)
@@ -117,7 +118,7 @@ func TestReliability_LoadAndBadConfigs(t *testing.T) {
 			t.Fatalf("edge-3/wasmcloud: %s, want restart", a)
 		}
 		res, err := s.apply(ctx, p)
-		if !errors.Is(err, plan.ErrRolledBack) {
+		if !errors.Is(err, rollout.ErrRolledBack) {
 			t.Fatalf("err %v, want rolled back", err)
 		}
 		got := results(res)["edge-3/wasmcloud"]

@@ -18,6 +18,7 @@ import (
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/rollout"
 )
 
 // The reliability suite (RELIABILITY.md): faults, load and bad input against a real lab.
@@ -105,21 +106,21 @@ func locksHeld(ctx context.Context, env *labtest.Env) []string {
 
 // deadController is the lock owner of an apply whose process has ended, as a latticepush
 // run that lost its link and exited would leave behind.
-func deadController(t *testing.T) plan.LockOwner {
+func deadController(t *testing.T) rollout.LockOwner {
 	t.Helper()
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
 	host, _ := os.Hostname()
-	return plan.LockOwner{User: "reliability", Host: host, PID: cmd.Process.Pid, Command: "latticepush apply " + t.Name()}
+	return rollout.LockOwner{User: "reliability", Host: host, PID: cmd.Process.Pid, Command: "latticepush apply " + t.Name()}
 }
 
 // applyAs runs apply for owner, recording events on the session like session.apply.
-func (s *session) applyAs(ctx context.Context, p *plan.Plan, owner plan.LockOwner, hook func(plan.Event)) (*plan.Result, error) {
-	return plan.Apply(ctx, p, s.Probes, s.Build, s.Fleet, s.gates(), plan.ApplyOptions{
+func (s *session) applyAs(ctx context.Context, p *plan.Plan, owner rollout.LockOwner, hook func(rollout.Event)) (*rollout.Result, error) {
+	return rollout.Apply(ctx, rollout.Target{Plan: p, Probes: s.Probes, Replan: s.Build}, s.Fleet, s.gates(), rollout.Options{
 		Owner: owner,
-		Events: func(e plan.Event) {
+		Events: func(e rollout.Event) {
 			s.events = append(s.events, e)
 			s.t.Logf("%s %s %s %s %s", e.Type, e.Phase, e.Unit, e.Action, e.Message)
 			if hook != nil {

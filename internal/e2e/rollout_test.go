@@ -12,6 +12,7 @@ import (
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/rollout"
 	"github.com/latticepush/latticepush/verify"
 )
 
@@ -63,7 +64,7 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := s.apply(ctx, p)
-		if !errors.Is(err, plan.ErrStale) || !strings.Contains(err.Error(), "edge-3") {
+		if !errors.Is(err, rollout.ErrStale) || !strings.Contains(err.Error(), "edge-3") {
 			t.Fatalf("err %v, want a stale plan naming edge-3", err)
 		}
 		if _, err := s.apply(ctx, s.plan(ctx)); err != nil { // a fresh plan repairs the edit
@@ -143,7 +144,7 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 		p := s.plan(ctx)
 		var names []string
 		for _, w := range p.Waves {
-			names = append(names, w.Name)
+			names = append(names, string(w.Name))
 		}
 		if strings.Join(names, ",") != "leaf-bridge,hub,leaf" {
 			t.Fatalf("waves %v, want leaf-bridge, hub, leaf: %s", names, p.Summary())
@@ -156,7 +157,7 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 		// listeners from INFO, a restarted one only knows its config.
 		var linkErrs []string
 		hubsDone := 0
-		hook := func(e plan.Event) {
+		hook := func(e rollout.Event) {
 			if e.Type != "unit_done" || !strings.HasPrefix(e.Unit, "hub-") {
 				return
 			}
@@ -249,7 +250,7 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 		defer env.Lab.Exec(context.Background(), first, "kill", pid)
 		before := hashesOn(t, ctx, env, natsConf)
 		res, err := s.apply(ctx, p)
-		if !errors.Is(err, plan.ErrRolledBack) {
+		if !errors.Is(err, rollout.ErrRolledBack) {
 			t.Fatalf("err %v, want rolled back", err)
 		}
 		got := results(res)

@@ -9,6 +9,7 @@ import (
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/rollout"
 	"github.com/latticepush/latticepush/verify"
 )
 
@@ -17,7 +18,7 @@ import (
 type session struct {
 	*fleet.Session
 	t      *testing.T
-	events []plan.Event
+	events []rollout.Event
 	// snapshotDir is apply's --snapshot: where a cutover saves the lattice buckets.
 	snapshotDir string
 }
@@ -46,11 +47,11 @@ func (s *session) gates() *fleet.Gates {
 	return s.Gates(verify.Options{GateTimeout: 90 * time.Second})
 }
 
-func (s *session) apply(ctx context.Context, p *plan.Plan) (*plan.Result, error) {
-	return plan.Apply(ctx, p, s.Probes, s.Build, s.Fleet, s.gates(), plan.ApplyOptions{
-		Owner:       plan.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()},
+func (s *session) apply(ctx context.Context, p *plan.Plan) (*rollout.Result, error) {
+	return rollout.Apply(ctx, rollout.Target{Plan: p, Probes: s.Probes, Replan: s.Build}, s.Fleet, s.gates(), rollout.Options{
+		Owner:       rollout.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()},
 		SnapshotDir: s.snapshotDir,
-		Events: func(e plan.Event) {
+		Events: func(e rollout.Event) {
 			s.events = append(s.events, e)
 			s.t.Logf("%s %s %s %s %s", e.Type, e.Phase, e.Unit, e.Action, e.Message)
 		},
@@ -61,13 +62,13 @@ func (s *session) verify(ctx context.Context) verify.Report {
 	return verify.Run(ctx, s.Inv, s.Fleet.Targets(ctx), verify.Options{})
 }
 
-func results(r *plan.Result) map[string]string {
+func results(r *rollout.Result) map[string]string {
 	out := map[string]string{}
 	if r == nil {
 		return out
 	}
 	for _, u := range r.Units {
-		out[u.Unit] = u.Result
+		out[u.Unit] = string(u.Result)
 	}
 	return out
 }

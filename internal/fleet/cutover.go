@@ -19,8 +19,6 @@ import (
 	"github.com/latticepush/latticepush/wasmcloud"
 )
 
-var _ plan.CutoverGates = (*Gates)(nil)
-
 // HubNodeOn is HubNode with the hub expected on domain instead of the inventory's: a domain
 // cutover's preflight (and its rollback) checks the hub on the domain it still runs.
 func (g *Gates) HubNodeOn(ctx context.Context, host, domain string) error {

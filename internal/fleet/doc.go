@@ -1,4 +1,5 @@
-// Package fleet connects plan's executor to real hosts: it implements plan.Fleet and
-// plan.Host over remote/ (SSH, SFTP, the per-host lock, service managers) and plan.Gates over
-// verify/. cmd/latticepush and the lab tests build one with New; plan itself never sees SSH.
+// Package fleet connects the executor to real hosts: it implements rollout.Fleet and
+// rollout.Host over remote/ (SSH, SFTP, the per-host lock, service managers) and rollout.Gates
+// over verify/. cmd/latticepush and the lab tests build one through a Session; neither plan
+// nor rollout ever sees SSH.
 package fleet

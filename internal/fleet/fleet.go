@@ -18,12 +18,13 @@ import (
 	"github.com/latticepush/latticepush/plan/render"
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/remote/service"
+	"github.com/latticepush/latticepush/rollout"
 )
 
 // AuditLog is where apply appends its record on every host it changed (one JSON per line).
 const AuditLog = "/var/lib/latticepush/audit.log"
 
-// Fleet implements plan.Fleet over one remote.Pool: one SSH connection per host, dialled on
+// Fleet implements rollout.Fleet over one remote.Pool: one SSH connection per host, dialled on
 // first use and shared by facts, uploads, service commands and forwarded connections.
 type Fleet struct {
 	inv  *inventory.Inventory
@@ -63,7 +64,7 @@ func New(inv *inventory.Inventory, pool *remote.Pool, opts Options) *Fleet {
 	return f
 }
 
-var _ plan.Fleet = (*Fleet)(nil)
+var _ rollout.Fleet = (*Fleet)(nil)
 
 func (f *Fleet) client(ctx context.Context, name string) (*remote.Client, error) {
 	h := f.inv.Host(name)
@@ -93,7 +94,7 @@ func (f *Fleet) Observe(ctx context.Context, probes []plan.Probe) map[string]pla
 }
 
 // Host returns the named host, connected.
-func (f *Fleet) Host(ctx context.Context, name string) (plan.Host, error) {
+func (f *Fleet) Host(ctx context.Context, name string) (rollout.Host, error) {
 	c, err := f.client(ctx, name)
 	if err != nil {
 		return nil, err
@@ -106,7 +107,7 @@ func (f *Fleet) Host(ctx context.Context, name string) (plan.Host, error) {
 	return &host{f: f, inv: h, c: c, svc: mgr}, nil
 }
 
-// host implements plan.Host for one connected host.
+// host implements rollout.Host for one connected host.
 type host struct {
 	f   *Fleet
 	inv *inventory.Host
@@ -117,9 +118,9 @@ type host struct {
 	lock *remote.Lock
 }
 
-var _ plan.Host = (*host)(nil)
+var _ rollout.Host = (*host)(nil)
 
-func (h *host) Lock(ctx context.Context, owner plan.LockOwner) error {
+func (h *host) Lock(ctx context.Context, owner rollout.LockOwner) error {
 	l, err := h.c.Lock(ctx, remote.LockInfo{User: owner.User, Host: owner.Host, PID: owner.PID, Command: owner.Command, Time: owner.Time}, h.f.lockOpts)
 	if err != nil {
 		return err
@@ -166,14 +167,14 @@ func (h *host) Unlock(ctx context.Context) error {
 	return errors.Join(err, l.Unlock(ctx))
 }
 
-func (h *host) Stage(ctx context.Context, files []plan.StageFile) ([]plan.Staged, error) {
-	var out []plan.Staged
+func (h *host) Stage(ctx context.Context, files []rollout.StageFile) ([]rollout.Staged, error) {
+	var out []rollout.Staged
 	for _, f := range files {
 		st, err := h.c.Stage(ctx, f.Path, f.Content, fs.FileMode(f.Mode), remote.StageOptions{})
 		if err != nil {
 			return out, err
 		}
-		out = append(out, plan.Staged{Path: st.Path, Temp: st.Temp})
+		out = append(out, rollout.Staged{Path: st.Path, Temp: st.Temp})
 	}
 	return out, nil
 }
@@ -195,7 +196,7 @@ func (h *host) CheckNATS(ctx context.Context, binary, path string) (string, erro
 	return m[1], nil
 }
 
-func (h *host) Swap(ctx context.Context, staged []plan.Staged) error {
+func (h *host) Swap(ctx context.Context, staged []rollout.Staged) error {
 	for _, s := range staged {
 		if err := h.c.Swap(ctx, remote.StagedFile{Path: s.Path, Temp: s.Temp}); err != nil {
 			return fmt.Errorf("%s: %w", s.Path, err)
@@ -212,7 +213,7 @@ func (h *host) isNATSConfig(path string) bool {
 	return n != nil && path == n.ConfigFile
 }
 
-func (h *host) Restore(ctx context.Context, staged []plan.Staged) error {
+func (h *host) Restore(ctx context.Context, staged []rollout.Staged) error {
 	var errs []error
 	for _, s := range staged {
 		if err := h.c.Restore(ctx, s.Path); err != nil {
@@ -224,7 +225,7 @@ func (h *host) Restore(ctx context.Context, staged []plan.Staged) error {
 	return errors.Join(errs...)
 }
 
-func (h *host) Discard(ctx context.Context, staged []plan.Staged) error {
+func (h *host) Discard(ctx context.Context, staged []rollout.Staged) error {
 	var errs []error
 	for _, s := range staged {
 		if err := h.c.Discard(ctx, remote.StagedFile{Path: s.Path, Temp: s.Temp}); err != nil {
@@ -234,25 +235,25 @@ func (h *host) Discard(ctx context.Context, staged []plan.Staged) error {
 	return errors.Join(errs...)
 }
 
-func (h *host) Service(ctx context.Context, svc string, op plan.ServiceOp) error {
+func (h *host) Service(ctx context.Context, svc string, op rollout.ServiceOp) error {
 	nats := svc == plan.ServiceNATS && h.inv.NATS() != nil
 	switch op {
-	case plan.OpEnable:
+	case rollout.OpEnable:
 		return h.svc.Enable(ctx, svc)
-	case plan.OpDisable:
+	case rollout.OpDisable:
 		return h.svc.Disable(ctx, svc)
-	case plan.OpDaemonReload:
+	case rollout.OpDaemonReload:
 		return h.svc.DaemonReload(ctx)
-	case plan.OpStart:
+	case rollout.OpStart:
 		return h.svc.Start(ctx, svc)
-	case plan.OpReload:
+	case rollout.OpReload:
 		return h.svc.Reload(ctx, svc)
-	case plan.OpStop:
+	case rollout.OpStop:
 		if nats {
 			return h.svc.LameDuckStop(ctx, svc, h.inv.NATS().Binary)
 		}
 		return h.svc.Stop(ctx, svc)
-	case plan.OpRestart:
+	case rollout.OpRestart:
 		if !nats {
 			return h.svc.Restart(ctx, svc)
 		}
@@ -282,7 +283,7 @@ func (h *host) RunningDigest(ctx context.Context, addr string) (string, error) {
 
 const auditScript = `mkdir -p "$(dirname "$1")" && cat >> "$1" && chmod 0600 "$1"`
 
-func (h *host) Audit(ctx context.Context, rec plan.AuditRecord) error {
+func (h *host) Audit(ctx context.Context, rec rollout.AuditRecord) error {
 	line, err := json.Marshal(rec)
 	if err != nil {
 		return err

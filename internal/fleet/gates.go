@@ -13,13 +13,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/plan/render"
+	"github.com/latticepush/latticepush/rollout"
 	"github.com/latticepush/latticepush/verify"
 	"github.com/latticepush/latticepush/wasmcloud"
 )
 
-// Gates implements plan.Gates with verify's checks, reaching hosts through the fleet's SSH
+// Gates implements rollout.Gates with verify's checks, reaching hosts through the fleet's SSH
 // connections.
 type Gates struct {
 	f    *Fleet
@@ -29,7 +29,7 @@ type Gates struct {
 // NewGates returns the gates for f's inventory.
 func NewGates(f *Fleet, opts verify.Options) *Gates { return &Gates{f: f, opts: opts} }
 
-var _ plan.Gates = (*Gates)(nil)
+var _ rollout.Gates = (*Gates)(nil)
 
 // Targets connects to every inventory host (in parallel) and returns verify's view of them: a
 // dialer through the host's SSH connection, or the error that kept it unreachable.

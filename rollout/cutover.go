@@ -1,4 +1,4 @@
-package plan
+package rollout
 
 import (
 	"context"
@@ -8,9 +8,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/latticepush/latticepush/plan"
 )
 
-// cutover changes the hub's JetStream domain (design §7): preflight (every hub reachable, the
+// cutover changes the hub's JetStream domain: preflight (every hub reachable, the
 // cluster healthy on the domain it runs), swap every hub's config, stop every hub (lame
 // duck), start every hub, wait for quorum and a meta leader on the new domain, then, with the
 // alias, prove the old domain answers through every leaf. A failure before the stop changes
@@ -18,12 +20,12 @@ import (
 // its previous config, again all together, gated on the old domain. Once the hub runs the
 // new domain, later failures (a leaf or wasmCloud gate) leave it there, alias included: a
 // rerun plans no cutover and converges the rest.
-func (a *applier) cutover(ctx context.Context, w Wave) error {
-	units := make([]*Unit, 0, len(w.Batches[0]))
+func (a *run) cutover(ctx context.Context, w plan.Wave) error {
+	units := make([]*plan.Unit, 0, len(w.Batches[0]))
 	for _, id := range w.Batches[0] {
 		units = append(units, a.p.Unit(id))
 	}
-	a.emit(Event{Type: "phase", Phase: "cutover", Wave: w.Name,
+	a.emit(Event{Type: EventPhase, Phase: PhaseCutover, Wave: w.Name,
 		Message: fmt.Sprintf("JetStream domain %s -> %s on %d hub nodes", a.p.Cutover.From, a.p.Cutover.To, len(units))})
 	if err := a.cutoverPreflight(ctx, units); err != nil {
 		return err
@@ -39,14 +41,14 @@ func (a *applier) cutover(ctx context.Context, w Wave) error {
 	for _, u := range units {
 		staged[u.ID()] = a.takeStaged(u)
 	}
-	err := a.allHubs(ctx, units, "swapping configs", func(u *Unit) error {
+	err := a.allHubs(ctx, units, "swapping configs", func(u *plan.Unit) error {
 		if len(staged[u.ID()]) == 0 {
 			return nil
 		}
 		return a.hosts[u.Host].Swap(ctx, staged[u.ID()])
 	})
 	if err == nil {
-		err = a.allHubs(ctx, units, "stopping every hub node (lame duck)", func(u *Unit) error {
+		err = a.allHubs(ctx, units, "stopping every hub node (lame duck)", func(u *plan.Unit) error {
 			return a.hosts[u.Host].Service(ctx, u.Service, OpStop)
 		})
 	}
@@ -55,21 +57,21 @@ func (a *applier) cutover(ctx context.Context, w Wave) error {
 	}
 	if err == nil {
 		for _, u := range units {
-			a.setResult(u, "applied", nil, time.Since(start))
+			a.setResult(u, Applied, nil, time.Since(start))
 		}
-		a.emit(Event{Type: "unit_done", Wave: w.Name, Message: fmt.Sprintf("every hub runs domain %s", a.p.Cutover.To), Elapsed: time.Since(start).Seconds()})
+		a.emit(Event{Type: EventUnitDone, Wave: w.Name, Message: fmt.Sprintf("every hub runs domain %s", a.p.Cutover.To), Elapsed: time.Since(start).Seconds()})
 		a.checkAlias(ctx)
 		return nil
 	}
-	a.emit(Event{Type: "unit_failed", Wave: w.Name, Message: "cutover failed, putting every hub back: " + err.Error()})
-	rerr := a.allHubs(ctx, units, "restoring previous configs", func(u *Unit) error {
+	a.emit(Event{Type: EventUnitFailed, Wave: w.Name, Message: "cutover failed, putting every hub back: " + err.Error()})
+	rerr := a.allHubs(ctx, units, "restoring previous configs", func(u *plan.Unit) error {
 		if len(staged[u.ID()]) == 0 {
 			return nil
 		}
 		return a.hosts[u.Host].Restore(ctx, staged[u.ID()])
 	})
 	if rerr == nil {
-		rerr = a.allHubs(ctx, units, "stopping every hub node", func(u *Unit) error {
+		rerr = a.allHubs(ctx, units, "stopping every hub node", func(u *plan.Unit) error {
 			return a.hosts[u.Host].Service(ctx, u.Service, OpStop)
 		})
 	}
@@ -77,13 +79,13 @@ func (a *applier) cutover(ctx context.Context, w Wave) error {
 		for _, u := range units {
 			u.DesiredDigest = "" // the previous config's digest is not known here; the gate decides
 		}
-		rerr = a.startAndGate(ctx, units, func(ctx context.Context, u *Unit) error {
+		rerr = a.startAndGate(ctx, units, func(ctx context.Context, u *plan.Unit) error {
 			return a.hubOn(ctx, u.Host, a.p.Cutover.From)
 		})
 	}
-	result := "rolled back"
+	result := RolledBack
 	if rerr != nil {
-		result = "rollback failed"
+		result = RollbackFailed
 		err = fmt.Errorf("%v; rollback failed: %v", err, rerr)
 	}
 	for _, u := range units {
@@ -94,62 +96,40 @@ func (a *applier) cutover(ctx context.Context, w Wave) error {
 
 // startAndGate starts every hub node, confirms each runs its config, and waits for quorum
 // with gate.
-func (a *applier) startAndGate(ctx context.Context, units []*Unit, gate func(context.Context, *Unit) error) error {
-	err := a.allHubs(ctx, units, "starting every hub node", func(u *Unit) error {
+func (a *run) startAndGate(ctx context.Context, units []*plan.Unit, gate func(context.Context, *plan.Unit) error) error {
+	err := a.allHubs(ctx, units, "starting every hub node", func(u *plan.Unit) error {
 		return a.hosts[u.Host].Service(ctx, u.Service, OpStart)
 	})
 	if err != nil {
 		return err
 	}
-	err = a.allHubs(ctx, units, "confirming configs", func(u *Unit) error {
+	err = a.allHubs(ctx, units, "confirming configs", func(u *plan.Unit) error {
 		return a.confirmDigest(ctx, a.hosts[u.Host], u)
 	})
 	if err != nil {
 		return err
 	}
-	return a.allHubs(ctx, units, "waiting for quorum and a meta leader", func(u *Unit) error {
+	return a.allHubs(ctx, units, "waiting for quorum and a meta leader", func(u *plan.Unit) error {
 		return gate(ctx, u)
 	})
 }
 
-// CutoverGates are the checks a domain cutover needs beyond Gates: the same checks against
-// a domain other than the inventory's. Gates without them (test fakes) get HubNode for the
-// preflight and no alias check.
-type CutoverGates interface {
-	// HubNodeOn is HubNode with the hub expected on domain: before a cutover, and after a
-	// rollback, the hub runs the old domain.
-	HubNodeOn(ctx context.Context, host, domain string) error
-	// LeafOn is Leaf for domain: with the alias on, the old domain must still answer through
-	// every leaf, and from the hub (the probe stream's cluster proves it).
-	LeafOn(ctx context.Context, host, domain string) error
-}
-
-// Snapshotter saves the lattice buckets, read on domain, into dir and returns the files
-// written (internal/fleet implements it over a hub connection).
-type Snapshotter interface {
-	SnapshotBuckets(ctx context.Context, domain, dir string) ([]string, error)
-}
-
 // snapshot saves the lattice buckets before the cutover when ApplyOptions.SnapshotDir asks.
-func (a *applier) snapshot(ctx context.Context) error {
+func (a *run) snapshot(ctx context.Context) error {
 	dir := a.opts.SnapshotDir
 	if dir == "" {
 		return nil
 	}
-	s, ok := a.gates.(Snapshotter)
-	if !ok {
-		return errors.New("cutover snapshot: this fleet cannot take one; nothing was changed")
-	}
-	a.phase("snapshot", fmt.Sprintf("saving the lattice buckets (domain %s) to %s", a.p.Cutover.From, dir))
-	files, err := s.SnapshotBuckets(ctx, a.p.Cutover.From, dir)
+	a.phase(PhaseSnapshot, fmt.Sprintf("saving the lattice buckets (domain %s) to %s", a.p.Cutover.From, dir))
+	files, err := a.gates.SnapshotBuckets(ctx, a.p.Cutover.From, dir)
 	if err != nil {
 		return fmt.Errorf("cutover snapshot failed; nothing was changed: %w", err)
 	}
 	if len(files) == 0 {
-		a.emit(Event{Type: "warning", Phase: "snapshot", Message: "no lattice bucket exists yet: nothing to save"})
+		a.emit(Event{Type: EventWarning, Phase: PhaseSnapshot, Message: "no lattice bucket exists yet: nothing to save"})
 	}
 	for _, f := range files {
-		a.emit(Event{Type: "snapshot", Phase: "snapshot", Message: "saved " + f})
+		a.emit(Event{Type: EventSnapshot, Phase: PhaseSnapshot, Message: "saved " + f})
 	}
 	return ctx.Err()
 }
@@ -160,15 +140,15 @@ const preflightTimeout = 30 * time.Second
 
 // cutoverPreflight refuses the cutover unless the hub is healthy on the domain it runs now:
 // every node answers, one meta leader, every peer current (one gate covers the cluster).
-func (a *applier) cutoverPreflight(ctx context.Context, units []*Unit) error {
+func (a *run) cutoverPreflight(ctx context.Context, units []*plan.Unit) error {
 	from := a.p.Cutover.From
 	if strings.Contains(from, ",") {
 		// Split across domains, no quorum can be proven: the cutover is the repair.
-		a.emit(Event{Type: "warning", Phase: "preflight", Message: fmt.Sprintf("the hub nodes run several domains (%s): "+
+		a.emit(Event{Type: EventWarning, Phase: PhasePreflight, Message: fmt.Sprintf("the hub nodes run several domains (%s): "+
 			"the cluster is already split (nats.md §7); the cutover stops and starts every node to repair it", from)})
 		return nil
 	}
-	a.phase("preflight", fmt.Sprintf("every hub node must be reachable and the cluster healthy on domain %s before the cutover", from))
+	a.phase(PhasePreflight, fmt.Sprintf("every hub node must be reachable and the cluster healthy on domain %s before the cutover", from))
 	pctx, cancel := context.WithTimeout(ctx, min(preflightTimeout, a.opts.GateTimeout))
 	defer cancel()
 	if err := a.hubOn(pctx, units[0].Host, from); err != nil {
@@ -184,14 +164,10 @@ func (a *applier) cutoverPreflight(ctx context.Context, units []*Unit) error {
 }
 
 // hubOn is the hub gate with the hub expected on domain.
-func (a *applier) hubOn(ctx context.Context, host, domain string) error {
-	cg, ok := a.gates.(CutoverGates)
-	if !ok {
-		return a.gates.HubNode(ctx, host)
-	}
+func (a *run) hubOn(ctx context.Context, host, domain string) error {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
 	defer cancel()
-	return cg.HubNodeOn(ctx, host, domain)
+	return a.gates.HubNodeOn(ctx, host, domain)
 }
 
 // checkAlias proves, when the alias is on, that the old domain answers through every leaf:
@@ -199,14 +175,13 @@ func (a *applier) hubOn(ctx context.Context, host, domain string) error {
 // mappings is sent only when a leaf connection is set up, nats.md §2). A failure is a
 // warning, not a stop: clients on the old domain fail until they move, and the next waves
 // move the wasmCloud hosts.
-func (a *applier) checkAlias(ctx context.Context) {
-	cg, ok := a.gates.(CutoverGates)
-	if !ok || !a.p.Cutover.Alias {
+func (a *run) checkAlias(ctx context.Context) {
+	if !a.p.Cutover.Alias {
 		return
 	}
-	var leaves []*Unit
+	var leaves []*plan.Unit
 	for _, u := range a.p.Units {
-		if u.Role == "leaf" && u.Service == ServiceNATS {
+		if u.Role == plan.RoleLeaf && u.Service == plan.ServiceNATS {
 			leaves = append(leaves, u)
 		}
 	}
@@ -214,20 +189,20 @@ func (a *applier) checkAlias(ctx context.Context) {
 		return
 	}
 	from := a.p.Cutover.From
-	err := a.allHubs(ctx, leaves, fmt.Sprintf("the old domain %s answers through every leaf (alias)", from), func(u *Unit) error {
+	err := a.allHubs(ctx, leaves, fmt.Sprintf("the old domain %s answers through every leaf (alias)", from), func(u *plan.Unit) error {
 		gctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
 		defer cancel()
-		return cg.LeafOn(gctx, u.Host, from)
+		return a.gates.LeafOn(gctx, u.Host, from)
 	})
 	if err != nil {
-		a.emit(Event{Type: "warning", Phase: "cutover", Message: fmt.Sprintf("the alias for domain %s does not answer "+
+		a.emit(Event{Type: EventWarning, Phase: PhaseCutover, Message: fmt.Sprintf("the alias for domain %s does not answer "+
 			"everywhere; clients still on it fail until they move to %s: %v", from, a.p.Cutover.To, err)})
 	}
 }
 
 // allHubs runs fn on every unit at once (hub nodes, or leaves) and joins the errors.
-func (a *applier) allHubs(ctx context.Context, units []*Unit, what string, fn func(*Unit) error) error {
-	a.phase("cutover", what)
+func (a *run) allHubs(ctx context.Context, units []*plan.Unit, what string, fn func(*plan.Unit) error) error {
+	a.phase(PhaseCutover, what)
 	var mu sync.Mutex
 	var errs []string
 	var wg sync.WaitGroup

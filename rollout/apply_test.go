@@ -1,4 +1,4 @@
-package plan
+package rollout
 
 import (
 	"bytes"
@@ -10,20 +10,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/plan/plantest"
+
 	"github.com/latticepush/latticepush/inventory"
 )
 
 type applyFixture struct {
 	inv   *inventory.Inventory
-	d     Desired
-	opts  Options
+	d     plan.Desired
+	opts  plan.Options
 	fleet *fakeFleet
 	gates *fakeGates
 }
 
-func newApplyFixture(t *testing.T, example string, start func(*inventory.Inventory, Desired) map[string]Facts) *applyFixture {
-	inv := loadExample(t, example, nil)
-	d := fakeDesired(inv, true)
+func newApplyFixture(t *testing.T, example string, start func(*inventory.Inventory, plan.Desired) map[string]plan.Facts) *applyFixture {
+	inv := plantest.LoadExample(t, example, nil)
+	d := plantest.FakeDesired(inv, true)
 	configs := map[string]string{}
 	for _, h := range inv.Hosts {
 		if n := h.NATS(); n != nil {
@@ -34,25 +37,25 @@ func newApplyFixture(t *testing.T, example string, start func(*inventory.Invento
 	return &applyFixture{inv: inv, d: d, fleet: ff, gates: &fakeGates{ff: ff, failGate: map[string]bool{}}}
 }
 
-func (fx *applyFixture) plan(t *testing.T) (*Plan, []Probe) {
+func (fx *applyFixture) plan(t *testing.T) (*plan.Plan, []plan.Probe) {
 	t.Helper()
-	probes := Probes(fx.inv, fx.d, fx.opts)
-	p, err := Build(fx.inv, fx.d, fx.fleet.Observe(context.Background(), probes), fx.opts)
+	probes := plan.Probes(fx.inv, fx.d, fx.opts)
+	p, err := plan.Build(fx.inv, fx.d, fx.fleet.Observe(context.Background(), probes), fx.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p, probes
 }
 
-func (fx *applyFixture) apply(ctx context.Context, p *Plan, probes []Probe, events func(Event)) (*Result, error) {
-	replan := func(facts map[string]Facts) (*Plan, error) { return Build(fx.inv, fx.d, facts, fx.opts) }
-	return Apply(ctx, p, probes, replan, fx.fleet, fx.gates, ApplyOptions{Events: events, GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
+func (fx *applyFixture) apply(ctx context.Context, p *plan.Plan, probes []plan.Probe, events func(Event)) (*Result, error) {
+	replan := func(facts map[string]plan.Facts) (*plan.Plan, error) { return plan.Build(fx.inv, fx.d, facts, fx.opts) }
+	return Apply(ctx, Target{Plan: p, Probes: probes, Replan: replan}, fx.fleet, fx.gates, Options{Events: events, GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
 }
 
 func results(r *Result) map[string]string {
 	out := map[string]string{}
 	for _, u := range r.Units {
-		out[u.Unit] = u.Result
+		out[u.Unit] = string(u.Result)
 	}
 	return out
 }
@@ -70,7 +73,7 @@ func (fx *applyFixture) assertUnlockedNoTemps(t *testing.T) {
 }
 
 func TestApply_EmptyFleetConvergesThenNoop(t *testing.T) {
-	fx := newApplyFixture(t, "lab", empty)
+	fx := newApplyFixture(t, "lab", plantest.Empty)
 	p, probes := fx.plan(t)
 	res, err := fx.apply(context.Background(), p, probes, nil)
 	if err != nil {
@@ -124,7 +127,7 @@ func contains(list []string, s string) bool {
 }
 
 func TestApply_StalePlanRefused(t *testing.T) {
-	fx := newApplyFixture(t, "lab", converged)
+	fx := newApplyFixture(t, "lab", plantest.Converged)
 	p, probes := fx.plan(t)
 	// Between plan and apply, someone edits a file on edge-2.
 	fx.fleet.hosts["edge-2"].files["/etc/sv/wasmcloud/run"] = []byte("#!/bin/sh\nexec edited\n")
@@ -138,7 +141,7 @@ func TestApply_StalePlanRefused(t *testing.T) {
 	fx.assertUnlockedNoTemps(t)
 
 	// A plan made against an empty host is stale once the host is no longer empty.
-	fx = newApplyFixture(t, "lab", empty)
+	fx = newApplyFixture(t, "lab", plantest.Empty)
 	p, probes = fx.plan(t)
 	fx.fleet.hosts["hub-1"].files["/etc/nats/nats-server.conf"] = []byte("port: 4222\n")
 	if _, err := fx.apply(context.Background(), p, probes, nil); !errors.Is(err, ErrStale) {
@@ -147,7 +150,7 @@ func TestApply_StalePlanRefused(t *testing.T) {
 }
 
 func TestApply_GateFailureRollsBackAndStops(t *testing.T) {
-	fx := newApplyFixture(t, "lab", converged)
+	fx := newApplyFixture(t, "lab", plantest.Converged)
 	for _, h := range []string{"edge-1", "edge-2", "edge-3"} {
 		fx.fleet.hosts[h].files["/etc/sv/wasmcloud/run"] = []byte("#!/bin/sh\nexec old\n")
 	}
@@ -181,7 +184,7 @@ func TestApply_GateFailureRollsBackAndStops(t *testing.T) {
 }
 
 func TestApply_HubStartFailureRollsBackOthersUntouched(t *testing.T) {
-	fx := newApplyFixture(t, "lab", converged)
+	fx := newApplyFixture(t, "lab", plantest.Converged)
 	for _, h := range fx.inv.Hubs() {
 		fx.fleet.hosts[h.Name].files["/etc/sv/nats-server/run"] = []byte("#!/bin/sh\nold\n")
 	}
@@ -209,17 +212,17 @@ func TestApply_HubStartFailureRollsBackOthersUntouched(t *testing.T) {
 }
 
 func TestApply_UnconfirmedReloadRollsBack(t *testing.T) {
-	fx := newApplyFixture(t, "lab", converged)
+	fx := newApplyFixture(t, "lab", plantest.Converged)
 	leaf := fx.inv.Host("edge-1")
 	old := strings.Replace(string(fx.d["edge-1"][0].Content), `"30s"`, `"31s"`, 1)
 	old = strings.Replace(old, "lame_duck_duration", "# x\nlame_duck_duration", 1)
 	_ = leaf
 	// Make the change reloadable: same parsed config except a comment → reload (formatting).
 	fx.fleet.hosts["edge-1"].files["/etc/nats/nats-server.conf"] = []byte("# old\n" + string(fx.d["edge-1"][0].Content))
-	fx.fleet.hosts["edge-1"].digest = "sha256:" + sha([]byte("# old\n"+string(fx.d["edge-1"][0].Content)))
+	fx.fleet.hosts["edge-1"].digest = "sha256:" + plantest.SHA([]byte("# old\n"+string(fx.d["edge-1"][0].Content)))
 	fx.fleet.failOn["edge-1 reload-silently"] = errors.New("reload failed, exit 0")
 	p, probes := fx.plan(t)
-	if a := p.Unit("edge-1/nats-server").Action; a != Reload {
+	if a := p.Unit("edge-1/nats-server").Action; a != plan.Reload {
 		t.Fatalf("action %s, want reload", a)
 	}
 	_, err := fx.apply(context.Background(), p, probes, nil)
@@ -230,7 +233,7 @@ func TestApply_UnconfirmedReloadRollsBack(t *testing.T) {
 }
 
 func TestApply_LockHeldRefusesEverything(t *testing.T) {
-	fx := newApplyFixture(t, "lab", empty)
+	fx := newApplyFixture(t, "lab", plantest.Empty)
 	p, probes := fx.plan(t)
 	fx.fleet.hosts["edge-3"].locked = true
 	_, err := fx.apply(context.Background(), p, probes, nil)
@@ -245,7 +248,7 @@ func TestApply_LockHeldRefusesEverything(t *testing.T) {
 }
 
 func TestApply_StageFailureChangesNothing(t *testing.T) {
-	fx := newApplyFixture(t, "lab", empty)
+	fx := newApplyFixture(t, "lab", plantest.Empty)
 	p, probes := fx.plan(t)
 	fx.fleet.failOn["edge-2 stage"] = errors.New("no space left on device")
 	_, err := fx.apply(context.Background(), p, probes, nil)
@@ -261,7 +264,7 @@ func TestApply_StageFailureChangesNothing(t *testing.T) {
 }
 
 func TestApply_InterruptStopsAtBatchBoundary(t *testing.T) {
-	fx := newApplyFixture(t, "lab", empty)
+	fx := newApplyFixture(t, "lab", plantest.Empty)
 	p, probes := fx.plan(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -285,21 +288,21 @@ func TestApply_InterruptStopsAtBatchBoundary(t *testing.T) {
 
 // cutoverFixture is the domain-change example with every hub still running domain "hub":
 // the fixture and its cutover plan (from "hub" to "central").
-func cutoverFixture(t *testing.T) (*applyFixture, *Plan, []Probe) {
+func cutoverFixture(t *testing.T) (*applyFixture, *plan.Plan, []plan.Probe) {
 	t.Helper()
-	fx := newApplyFixture(t, "domain-change", converged)
+	fx := newApplyFixture(t, "domain-change", plantest.Converged)
 	for _, h := range fx.inv.Hubs() {
 		old := strings.Replace(string(fx.d[h.Name][0].Content), `domain: "central"`, `domain: "hub"`, 1)
 		fx.fleet.hosts[h.Name].files[h.Hub.ConfigFile] = []byte(old)
-		fx.fleet.hosts[h.Name].digest = "sha256:" + sha([]byte(old))
+		fx.fleet.hosts[h.Name].digest = "sha256:" + plantest.SHA([]byte(old))
 	}
 	fx.opts.AllowDomainChange = true
-	probes := Probes(fx.inv, fx.d, fx.opts)
+	probes := plan.Probes(fx.inv, fx.d, fx.opts)
 	facts := fx.fleet.Observe(context.Background(), probes)
 	for _, h := range fx.inv.Hubs() {
 		facts[h.Name].NATS.Domain = "hub" // what /varz says
 	}
-	p, err := Build(fx.inv, fx.d, facts, fx.opts)
+	p, err := plan.Build(fx.inv, fx.d, facts, fx.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,8 +311,8 @@ func cutoverFixture(t *testing.T) (*applyFixture, *Plan, []Probe) {
 
 func TestApply_CutoverStopsAllThenStartsAll(t *testing.T) {
 	fx, p, probes := cutoverFixture(t)
-	replan := func(map[string]Facts) (*Plan, error) { return p, nil }
-	_, err := Apply(context.Background(), p, probes, replan, fx.fleet, fx.gates, ApplyOptions{GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
+	replan := func(map[string]plan.Facts) (*plan.Plan, error) { return p, nil }
+	_, err := Apply(context.Background(), Target{Plan: p, Probes: probes, Replan: replan}, fx.fleet, fx.gates, Options{GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,13 +330,13 @@ func TestApply_CutoverStopsAllThenStartsAll(t *testing.T) {
 		t.Fatalf("cutover order wrong (last stop %d, first start %d): %v", lastStop, firstStart, fx.fleet.log)
 	}
 	// A hub that cannot start on the new domain puts every hub back.
-	fx = newApplyFixture(t, "domain-change", converged)
+	fx = newApplyFixture(t, "domain-change", plantest.Converged)
 	fx.fleet.failOn["hub-3 start"] = errors.New("invalid domain")
 	for _, h := range fx.inv.Hubs() {
 		old := strings.Replace(string(fx.d[h.Name][0].Content), `domain: "central"`, `domain: "hub"`, 1)
 		fx.fleet.hosts[h.Name].files[h.Hub.ConfigFile] = []byte(old)
 	}
-	_, err = Apply(context.Background(), p, probes, replan, fx.fleet, fx.gates, ApplyOptions{GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
+	_, err = Apply(context.Background(), Target{Plan: p, Probes: probes, Replan: replan}, fx.fleet, fx.gates, Options{GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
 	if !errors.Is(err, ErrRolledBack) {
 		t.Fatalf("failed cutover: err %v", err)
 	}
@@ -345,13 +348,13 @@ func TestApply_CutoverStopsAllThenStartsAll(t *testing.T) {
 }
 
 func TestApply_FromSavedPlanFile(t *testing.T) {
-	fx := newApplyFixture(t, "lab", empty)
+	fx := newApplyFixture(t, "lab", plantest.Empty)
 	p, probes := fx.plan(t)
 	var buf bytes.Buffer
-	if err := Write(&buf, p); err != nil {
+	if err := plan.Write(&buf, p); err != nil {
 		t.Fatal(err)
 	}
-	saved, err := Read(&buf)
+	saved, err := plan.Read(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,34 +370,18 @@ func TestApply_FromSavedPlanFile(t *testing.T) {
 	}
 }
 
-// snapGates is fakeGates that can take a bucket snapshot, recorded in the fleet's log.
-type snapGates struct {
-	*fakeGates
-	err error
-}
-
-func (g snapGates) SnapshotBuckets(ctx context.Context, domain, dir string) ([]string, error) {
-	g.ff.mu.Lock()
-	defer g.ff.mu.Unlock()
-	g.ff.record("snapshot %s %s", domain, dir)
-	if g.err != nil {
-		return nil, g.err
-	}
-	return []string{dir + "/LATTICEDATA_default-" + domain + ".json"}, nil
-}
-
 // TestApply_CutoverSnapshotBeforeAnyStop: with SnapshotDir the buckets are saved on the old
 // domain after the preflight and before any hub stops; a failed snapshot changes nothing.
 func TestApply_CutoverSnapshotBeforeAnyStop(t *testing.T) {
 	for _, fail := range []bool{false, true} {
 		fx, p, probes := cutoverFixture(t)
-		g := snapGates{fakeGates: fx.gates}
+		g := fx.gates
 		if fail {
-			g.err = errors.New("no responders")
+			g.snapErr = errors.New("no responders")
 		}
-		replan := func(map[string]Facts) (*Plan, error) { return p, nil }
+		replan := func(map[string]plan.Facts) (*plan.Plan, error) { return p, nil }
 		var events []Event
-		_, err := Apply(context.Background(), p, probes, replan, fx.fleet, g, ApplyOptions{GateTimeout: time.Second,
+		_, err := Apply(context.Background(), Target{Plan: p, Probes: probes, Replan: replan}, fx.fleet, g, Options{GateTimeout: time.Second,
 			ConfirmTimeout: 300 * time.Millisecond, SnapshotDir: "/backup", Events: func(e Event) { events = append(events, e) }})
 		snap, firstStop := -1, -1
 		for i, l := range fx.fleet.log {

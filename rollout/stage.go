@@ -1,4 +1,4 @@
-package plan
+package rollout
 
 import (
 	"context"
@@ -7,16 +7,23 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/latticepush/latticepush/plan"
 
 	"golang.org/x/sync/errgroup"
 )
 
-// stage uploads every changed file of every unit. It succeeds only when every host staged.
-func (a *applier) stage(ctx context.Context) error {
-	byHost := map[string][]*Unit{}
+// stagePhase uploads every changed file of every unit next to its destination. It succeeds
+// only when every host staged: nothing is swapped in before that.
+type stagePhase struct{}
+
+func (stagePhase) Title() PhaseName { return PhaseStage }
+func (stagePhase) Skip(*run) bool   { return false }
+
+func (stagePhase) Run(ctx context.Context, a *run) error {
+	byHost := map[string][]*plan.Unit{}
 	files := 0
 	for _, u := range a.p.Units {
 		if len(u.Files) > 0 {
@@ -24,7 +31,7 @@ func (a *applier) stage(ctx context.Context) error {
 			files += len(u.Files)
 		}
 	}
-	a.phase("stage", fmt.Sprintf("uploading %d files to %d hosts", files, len(byHost)))
+	a.phase(PhaseStage, fmt.Sprintf("uploading %d files to %d hosts", files, len(byHost)))
 	var mu sync.Mutex
 	var errs []error
 	g, gctx := errgroup.WithContext(ctx)
@@ -35,18 +42,18 @@ func (a *applier) stage(ctx context.Context) error {
 			for _, u := range units {
 				var sf []StageFile
 				for _, f := range u.Files {
-					if sum := sha256.Sum256(f.content); hex.EncodeToString(sum[:]) != f.NewSHA256 {
+					if sum := sha256.Sum256(f.Content()); hex.EncodeToString(sum[:]) != f.NewSHA256 {
 						mu.Lock()
 						errs = append(errs, fmt.Errorf("%s: %s: the content to upload does not match the plan's hash", u.ID(), f.Path))
 						mu.Unlock()
 						return nil
 					}
-					sf = append(sf, StageFile{Path: f.Path, Mode: f.Mode, Content: f.content})
+					sf = append(sf, StageFile{Path: f.Path, Mode: f.Mode, Content: f.Content()})
 				}
 				staged, err := h.Stage(gctx, sf)
 				mu.Lock()
 				if len(staged) > 0 {
-					a.staged[u.ID()] = staged
+					a.staged[u.Key()] = staged
 				}
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s: stage: %w", u.ID(), err))
@@ -67,22 +74,27 @@ func (a *applier) stage(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// precheck runs each host's nats-server -t on its staged config, and compares the digest it
-// prints with the one planned: the digest reload and restart are confirmed against.
-func (a *applier) precheck(ctx context.Context) error {
-	a.phase("precheck", "checking staged configs with each host's nats-server")
+// precheckPhase runs each host's nats-server -t on its staged config, and compares the digest
+// it prints with the one planned: the digest reload and restart are confirmed against.
+type precheckPhase struct{}
+
+func (precheckPhase) Title() PhaseName { return PhasePrecheck }
+func (precheckPhase) Skip(*run) bool   { return false }
+
+func (precheckPhase) Run(ctx context.Context, a *run) error {
+	a.phase(PhasePrecheck, "checking staged configs with each host's nats-server")
 	var mu sync.Mutex
 	var errs []error
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.opts.Parallelism)
 	for _, u := range a.p.Units {
-		if u.Service != ServiceNATS {
+		if u.Service != plan.ServiceNATS {
 			continue
 		}
 		var cfg *Staged
-		for i, s := range a.staged[u.ID()] {
+		for i, s := range a.staged[u.Key()] {
 			if s.Path == u.ConfigPath {
-				cfg = &a.staged[u.ID()][i]
+				cfg = &a.staged[u.Key()][i]
 			}
 		}
 		if cfg == nil {
@@ -111,14 +123,18 @@ func (a *applier) precheck(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// discardAll removes every staged file that was never swapped in.
-func (a *applier) discardAll(ctx context.Context) {
+// discardPhase removes every staged file that was never swapped in.
+type discardPhase struct{}
+
+func (discardPhase) Title() PhaseName { return "discard" }
+func (discardPhase) Skip(*run) bool   { return false }
+
+func (discardPhase) Run(ctx context.Context, a *run) error {
 	a.mu.Lock()
 	pending := map[string][]Staged{}
 	for id, s := range a.staged {
 		if len(s) > 0 {
-			host := strings.SplitN(id, "/", 2)[0]
-			pending[host] = append(pending[host], s...)
+			pending[id.Host] = append(pending[id.Host], s...)
 		}
 		delete(a.staged, id)
 	}
@@ -135,44 +151,55 @@ func (a *applier) discardAll(ctx context.Context) {
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			if err := h.Discard(dctx, staged); err != nil {
-				a.emit(Event{Type: "warning", Unit: host, Message: "removing staged files failed: " + err.Error()})
+				a.emit(Event{Type: EventWarning, Host: host, Message: "removing staged files failed: " + err.Error()})
 			}
 		}()
 	}
 	wg.Wait()
+	return nil
 }
 
 // takeStaged hands a unit's staged files to the code that swaps them in.
-func (a *applier) takeStaged(u *Unit) []Staged {
+func (a *run) takeStaged(u *plan.Unit) []Staged {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := a.staged[u.ID()]
-	delete(a.staged, u.ID())
+	s := a.staged[u.Key()]
+	delete(a.staged, u.Key())
 	return s
 }
 
-// audit records the apply on every host it changed.
-func (a *applier) audit(ctx context.Context, runErr error) {
+// auditPhase records the apply on every host it changed: each unit applied or rolled back,
+// and how the apply ended.
+type auditPhase struct{}
+
+func (auditPhase) Title() PhaseName { return "audit" }
+func (auditPhase) Skip(*run) bool   { return false }
+
+func (auditPhase) Run(ctx context.Context, a *run) error {
 	byHost := map[string][]string{}
 	a.mu.Lock()
-	for _, r := range a.result {
-		if r.Result == "applied" || r.Result == "rolled back" {
-			host := strings.SplitN(r.Unit, "/", 2)[0]
-			byHost[host] = append(byHost[host], fmt.Sprintf("%s: %s %s", strings.SplitN(r.Unit, "/", 2)[1], r.Action, r.Result))
+	for id, r := range a.result {
+		if r.Result == Applied || r.Result == RolledBack {
+			svc := id.Service
+			if id.Step != "" {
+				svc += "@" + id.Step
+			}
+			byHost[id.Host] = append(byHost[id.Host], fmt.Sprintf("%s: %s %s", svc, r.Action, r.Result))
 		}
 	}
 	a.mu.Unlock()
 	result := "ok"
-	if runErr != nil {
-		result = "failed: " + runErr.Error()
+	if a.err != nil {
+		result = "failed: " + a.err.Error()
 	}
 	for host, units := range byHost {
 		sort.Strings(units)
 		rec := AuditRecord{Time: time.Now().UTC(), Owner: a.opts.Owner, InventoryDigest: a.p.InventoryDigest, Units: units, Result: result}
 		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if err := a.hosts[host].Audit(actx, rec); err != nil {
-			a.emit(Event{Type: "warning", Unit: host, Message: "audit record failed: " + err.Error()})
+			a.emit(Event{Type: EventWarning, Host: host, Message: "audit record failed: " + err.Error()})
 		}
 		cancel()
 	}
+	return nil
 }

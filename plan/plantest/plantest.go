@@ -1,4 +1,7 @@
-package plan
+// Package plantest holds fixtures shared by the tests of plan and rollout: example
+// inventories with fresh secrets, a small stand-in rendering, and the facts of an empty or a
+// converged fleet. It is imported by tests only.
+package plantest
 
 import (
 	"crypto/sha256"
@@ -10,12 +13,13 @@ import (
 	"testing"
 
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/plan"
 )
 
 // loadExample loads an example inventory from a temp copy with freshly generated secrets.
-func loadExample(t *testing.T, name string, edit func(src string) string) *inventory.Inventory {
+func LoadExample(t *testing.T, name string, edit func(src string) string) *inventory.Inventory {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "examples", name, "inventory.hcl"))
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", name, "inventory.hcl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,14 +50,14 @@ func loadExample(t *testing.T, name string, edit func(src string) string) *inven
 // fakeDesired renders a small stand-in for each host's files: enough structure for the
 // planner (a NATS config it can parse and diff, an env file, service definitions) without
 // depending on the renderer, whose own tests pin the real bytes.
-func fakeDesired(inv *inventory.Inventory, reveal bool) Desired {
-	d := Desired{}
+func FakeDesired(inv *inventory.Inventory, reveal bool) plan.Desired {
+	d := plan.Desired{}
 	for _, h := range inv.Hosts {
-		var files []DesiredFile
+		var files []plan.DesiredFile
 		if n := h.NATS(); n != nil {
-			files = append(files, DesiredFile{Path: n.ConfigFile, Mode: 0o600, Service: ServiceNATS, Secret: true,
-				Content: natsConf(inv, h, true), Display: natsConf(inv, h, false)})
-			files = append(files, DesiredFile{Path: "/etc/sv/nats-server/run", Mode: 0o755, Service: ServiceNATS,
+			files = append(files, plan.DesiredFile{Path: n.ConfigFile, Mode: 0o600, Service: plan.ServiceNATS, Secret: true,
+				Content: NATSConf(inv, h, true), Display: NATSConf(inv, h, false)})
+			files = append(files, plan.DesiredFile{Path: "/etc/sv/nats-server/run", Mode: 0o755, Service: plan.ServiceNATS,
 				Content: []byte("#!/bin/sh\nexec " + n.Binary + " -c " + n.ConfigFile + "\n"),
 				Display: []byte("#!/bin/sh\nexec " + n.Binary + " -c " + n.ConfigFile + "\n")})
 		}
@@ -61,9 +65,9 @@ func fakeDesired(inv *inventory.Inventory, reveal bool) Desired {
 			env := func(seed string) []byte {
 				return []byte(fmt.Sprintf("WASMCLOUD_LATTICE=%s\nWASMCLOUD_JS_DOMAIN=%s\nWASMCLOUD_HOST_SEED=%s\n", inv.Lattice.Name, inv.Lattice.JSDomain, seed))
 			}
-			files = append(files, DesiredFile{Path: w.EnvFile, Mode: 0o600, Service: ServiceWasmcloud, Secret: true,
+			files = append(files, plan.DesiredFile{Path: w.EnvFile, Mode: 0o600, Service: plan.ServiceWasmcloud, Secret: true,
 				Content: env(w.HostSeed.Reveal()), Display: env(w.HostSeed.Placeholder())})
-			files = append(files, DesiredFile{Path: "/etc/sv/wasmcloud/run", Mode: 0o755, Service: ServiceWasmcloud,
+			files = append(files, plan.DesiredFile{Path: "/etc/sv/wasmcloud/run", Mode: 0o755, Service: plan.ServiceWasmcloud,
 				Content: []byte("#!/bin/sh\nexec " + w.Binary + "\n"), Display: []byte("#!/bin/sh\nexec " + w.Binary + "\n")})
 		}
 		d[h.Name] = files
@@ -71,7 +75,7 @@ func fakeDesired(inv *inventory.Inventory, reveal bool) Desired {
 	return d
 }
 
-func natsConf(inv *inventory.Inventory, h *inventory.Host, reveal bool) []byte {
+func NATSConf(inv *inventory.Inventory, h *inventory.Host, reveal bool) []byte {
 	n := h.NATS()
 	pw := func(s inventory.Secret) string {
 		if reveal {
@@ -96,28 +100,28 @@ func natsConf(inv *inventory.Inventory, h *inventory.Host, reveal bool) []byte {
 	return []byte(b.String())
 }
 
-func sha(b []byte) string {
+func SHA(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
 
 // converged returns the facts of a fleet that runs exactly the desired files.
-func converged(inv *inventory.Inventory, d Desired) map[string]Facts {
-	facts := map[string]Facts{}
+func Converged(inv *inventory.Inventory, d plan.Desired) map[string]plan.Facts {
+	facts := map[string]plan.Facts{}
 	for _, h := range inv.Hosts {
-		f := Facts{Host: h.Name, Files: map[string]FileFact{}, Services: map[string]ServiceFact{}}
+		f := plan.Facts{Host: h.Name, Files: map[string]plan.FileFact{}, Services: map[string]plan.ServiceFact{}}
 		for _, df := range d[h.Name] {
-			f.Files[df.Path] = FileFact{Exists: true, Mode: df.Mode, Size: int64(len(df.Content)), SHA256: sha(df.Content), Content: df.Content}
+			f.Files[df.Path] = plan.FileFact{Exists: true, Mode: df.Mode, Size: int64(len(df.Content)), SHA256: SHA(df.Content), Content: df.Content}
 		}
 		if n := h.NATS(); n != nil {
-			f.Services[ServiceNATS] = ServiceFact{Running: true, PID: 100, Enabled: true}
+			f.Services[plan.ServiceNATS] = plan.ServiceFact{Running: true, PID: 100, Enabled: true}
 			var digest string
 			for _, df := range d[h.Name] {
 				if df.Path == n.ConfigFile {
-					digest = "sha256:" + sha(df.Content)
+					digest = "sha256:" + SHA(df.Content)
 				}
 			}
-			nf := &NATSFacts{Version: "2.15.2", DesiredDigest: digest, RunningDigest: digest, ServerName: n.ServerName,
+			nf := &plan.NATSFacts{Version: "2.15.2", DesiredDigest: digest, RunningDigest: digest, ServerName: n.ServerName,
 				ClientPort: n.ClientPort, HTTPPort: n.HTTPPort}
 			if h.Hub != nil {
 				nf.Domain = inv.Lattice.JSDomain
@@ -130,7 +134,7 @@ func converged(inv *inventory.Inventory, d Desired) map[string]Facts {
 			f.NATS = nf
 		}
 		if h.Wasmcloud != nil {
-			f.Services[ServiceWasmcloud] = ServiceFact{Running: true, PID: 200, Enabled: true}
+			f.Services[plan.ServiceWasmcloud] = plan.ServiceFact{Running: true, PID: 200, Enabled: true}
 		}
 		facts[h.Name] = f
 	}
@@ -138,17 +142,71 @@ func converged(inv *inventory.Inventory, d Desired) map[string]Facts {
 }
 
 // empty returns the facts of a fleet where nothing is installed yet.
-func empty(inv *inventory.Inventory, d Desired) map[string]Facts {
-	facts := map[string]Facts{}
+func Empty(inv *inventory.Inventory, d plan.Desired) map[string]plan.Facts {
+	facts := map[string]plan.Facts{}
 	for _, h := range inv.Hosts {
-		f := Facts{Host: h.Name, Files: map[string]FileFact{}, Services: map[string]ServiceFact{}}
+		f := plan.Facts{Host: h.Name, Files: map[string]plan.FileFact{}, Services: map[string]plan.ServiceFact{}}
 		for _, df := range d[h.Name] {
-			f.Files[df.Path] = FileFact{}
+			f.Files[df.Path] = plan.FileFact{}
 		}
 		if h.NATS() != nil {
-			f.NATS = &NATSFacts{Version: "2.15.2", DesiredDigest: "sha256:x"}
+			f.NATS = &plan.NATSFacts{Version: "2.15.2", DesiredDigest: "sha256:x"}
 		}
 		facts[h.Name] = f
 	}
 	return facts
+}
+
+// moveLeafPort gives every hub node a new leafnode port and returns the desired files before
+// and after (real rendering, same secrets).
+func MoveLeafPort(t *testing.T, inv *inventory.Inventory, port int) (before, after plan.Desired) {
+	t.Helper()
+	before, err := plan.Render(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range inv.Hubs() {
+		h.Hub.LeafnodePort = port
+	}
+	after, err = plan.Render(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return before, after
+}
+
+func WaveNames(p *plan.Plan) []string {
+	var out []string
+	for _, w := range p.Waves {
+		out = append(out, string(w.Name))
+	}
+	return out
+}
+
+func ContentOf(d plan.Desired, host, path string) []byte {
+	for _, f := range d[host] {
+		if f.Path == path {
+			return f.Content
+		}
+	}
+	return nil
+}
+
+// repoRoot is the directory holding go.mod, found from the test's working directory.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }

@@ -1,4 +1,4 @@
-package plan
+package rollout
 
 import (
 	"context"
@@ -7,21 +7,30 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/latticepush/latticepush/plan"
 )
 
-// runWaves runs every wave in order. It stops at the first wave whose failures exceed its
-// max_failures, or at a batch boundary when ctx is canceled.
-func (a *applier) runWaves(ctx context.Context) error {
-	bucketsDone := false
+// wavesPhase runs every wave in order. It stops at the first wave whose failures exceed its
+// max_failures, or at a batch boundary when ctx is canceled. The lattice buckets are ensured
+// on the hub as soon as the hub runs its new config: after the hub (or cutover) wave, or
+// before the first wave that needs them when the hub does not change.
+type wavesPhase struct{}
+
+func (wavesPhase) Title() PhaseName { return PhaseWave }
+func (wavesPhase) Skip(*run) bool   { return false }
+
+func (wavesPhase) Run(ctx context.Context, a *run) error {
+	bucketsDone := !a.p.EnsureBuckets
 	for _, w := range a.p.Waves {
-		if w.Name != "hub" && w.Name != "cutover" && w.Name != "leaf-bridge" && !bucketsDone && a.p.EnsureBuckets {
+		if !bucketsDone && !w.Name.ChangesHubs() && w.Name != plan.WaveLeafBridge {
 			if err := a.ensureBuckets(ctx); err != nil {
 				return err
 			}
 			bucketsDone = true
 		}
 		var err error
-		if w.Name == "cutover" {
+		if w.Name == plan.WaveCutover {
 			err = a.cutover(ctx, w)
 		} else {
 			err = a.rollingWave(ctx, w)
@@ -29,7 +38,7 @@ func (a *applier) runWaves(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if w.Name == "hub" || w.Name == "cutover" {
+		if w.Name.ChangesHubs() && a.p.EnsureBuckets {
 			if err := a.ensureBuckets(ctx); err != nil {
 				return err
 			}
@@ -39,8 +48,8 @@ func (a *applier) runWaves(ctx context.Context) error {
 	return nil
 }
 
-func (a *applier) ensureBuckets(ctx context.Context) error {
-	a.phase("buckets", fmt.Sprintf("ensuring the lattice buckets on the hub (%d replicas)", a.p.BucketReplicas))
+func (a *run) ensureBuckets(ctx context.Context) error {
+	a.phase(PhaseBuckets, fmt.Sprintf("ensuring the lattice buckets on the hub (%d replicas)", a.p.BucketReplicas))
 	bctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
 	defer cancel()
 	if err := a.gates.EnsureBuckets(bctx, a.p.BucketReplicas); err != nil {
@@ -50,8 +59,8 @@ func (a *applier) ensureBuckets(ctx context.Context) error {
 }
 
 // rollingWave runs a wave batch by batch; every unit of a batch runs at once and is gated.
-func (a *applier) rollingWave(ctx context.Context, w Wave) error {
-	a.emit(Event{Type: "phase", Phase: "wave", Wave: w.Name, Message: batchesText(w)})
+func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
+	a.emit(Event{Type: EventPhase, Phase: PhaseWave, Wave: w.Name, Message: batchesText(w)})
 	failures := 0
 	var failed []string
 	for i, batch := range w.Batches {
@@ -82,15 +91,15 @@ func (a *applier) rollingWave(ctx context.Context, w Wave) error {
 	for _, id := range w.GateOnly {
 		u := a.p.Unit(id)
 		start := time.Now()
-		a.emit(Event{Type: "wait", Wave: w.Name, Unit: id, Message: "waiting for the gate"})
+		a.emit(Event{Type: EventWait, Wave: w.Name, Unit: id, Message: "waiting for the gate"})
 		if err := a.gate(context.WithoutCancel(ctx), u); err != nil {
-			a.setResult(u, "failed", err, time.Since(start))
+			a.setResult(u, Failed, err, time.Since(start))
 			return fmt.Errorf("%s: gate after the cutover: %w", id, err)
 		}
-		a.setResult(u, "unchanged", nil, time.Since(start))
+		a.setResult(u, Unchanged, nil, time.Since(start))
 	}
 	if failures > 0 {
-		a.emit(Event{Type: "warning", Wave: w.Name, Message: fmt.Sprintf("%d unit(s) rolled back within max_failures = %d", failures, w.MaxFailures)})
+		a.emit(Event{Type: EventWarning, Wave: w.Name, Message: fmt.Sprintf("%d unit(s) rolled back within max_failures = %d", failures, w.MaxFailures)})
 	}
 	return nil
 }
@@ -98,39 +107,39 @@ func (a *applier) rollingWave(ctx context.Context, w Wave) error {
 // applyUnit swaps one unit's files in, reloads or restarts it, and waits for its gate. When
 // any step fails it rolls the unit back and returns the error. It runs to completion even
 // when ctx is canceled: a unit is never left between its old and its new state.
-func (a *applier) applyUnit(ctx context.Context, w Wave, u *Unit) error {
+func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
-	a.emit(Event{Type: "unit_start", Wave: w.Name, Unit: u.ID(), Action: u.Action})
+	a.emit(Event{Type: EventUnitStart, Wave: w.Name, Unit: u.ID(), Action: u.Action})
 	h := a.hosts[u.Host]
 	staged := a.takeStaged(u)
 	err := a.change(ctx, h, u, staged)
 	if err == nil {
-		a.emit(Event{Type: "wait", Wave: w.Name, Unit: u.ID(), Message: "waiting for the " + u.Role + " gate"})
+		a.emit(Event{Type: EventWait, Wave: w.Name, Unit: u.ID(), Message: "waiting for the " + string(u.Role) + " gate"})
 		err = a.gate(ctx, u)
 	}
 	if err == nil {
-		a.setResult(u, "applied", nil, time.Since(start))
-		a.emit(Event{Type: "unit_done", Wave: w.Name, Unit: u.ID(), Action: u.Action, Elapsed: time.Since(start).Seconds()})
+		a.setResult(u, Applied, nil, time.Since(start))
+		a.emit(Event{Type: EventUnitDone, Wave: w.Name, Unit: u.ID(), Action: u.Action, Elapsed: time.Since(start).Seconds()})
 		return nil
 	}
-	a.emit(Event{Type: "unit_failed", Wave: w.Name, Unit: u.ID(), Action: u.Action, Message: err.Error()})
+	a.emit(Event{Type: EventUnitFailed, Wave: w.Name, Unit: u.ID(), Action: u.Action, Message: err.Error()})
 	if rerr := a.rollback(ctx, h, u, staged); rerr != nil {
-		a.setResult(u, "rollback failed", fmt.Errorf("%v; rollback: %v", err, rerr), time.Since(start))
-		a.emit(Event{Type: "unit_failed", Wave: w.Name, Unit: u.ID(), Message: "rollback failed: " + rerr.Error()})
+		a.setResult(u, RollbackFailed, fmt.Errorf("%v; rollback: %v", err, rerr), time.Since(start))
+		a.emit(Event{Type: EventUnitFailed, Wave: w.Name, Unit: u.ID(), Message: "rollback failed: " + rerr.Error()})
 		return fmt.Errorf("%v; rollback failed: %v", err, rerr)
 	}
-	a.setResult(u, "rolled back", err, time.Since(start))
+	a.setResult(u, RolledBack, err, time.Since(start))
 	msg := "restored the previous files; healthy again"
-	if u.Role == "wasmcloud" {
+	if u.Role == plan.RoleWasmcloud {
 		msg = "restored the previous files; the host answers again"
 	}
-	a.emit(Event{Type: "rolled_back", Wave: w.Name, Unit: u.ID(), Message: msg})
+	a.emit(Event{Type: EventRolledBack, Wave: w.Name, Unit: u.ID(), Message: msg})
 	return err
 }
 
 // change swaps the files in and performs the unit's service action.
-func (a *applier) change(ctx context.Context, h Host, u *Unit, staged []Staged) error {
+func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged) error {
 	if len(staged) > 0 {
 		if err := h.Swap(ctx, staged); err != nil {
 			return fmt.Errorf("swap: %w", err)
@@ -147,12 +156,12 @@ func (a *applier) change(ctx context.Context, h Host, u *Unit, staged []Staged) 
 		}
 	}
 	switch u.Action {
-	case Reload:
+	case plan.Reload:
 		if err := h.Service(ctx, u.Service, OpReload); err != nil {
 			return err
 		}
 		return a.confirmDigest(ctx, h, u)
-	case Restart, Cutover:
+	case plan.Restart, plan.Cutover:
 		op := OpRestart
 		if !u.WasRunning {
 			op = OpStart
@@ -160,7 +169,7 @@ func (a *applier) change(ctx context.Context, h Host, u *Unit, staged []Staged) 
 		if err := h.Service(ctx, u.Service, op); err != nil {
 			return err
 		}
-		if u.Service == ServiceNATS {
+		if u.Service == plan.ServiceNATS {
 			return a.confirmDigest(ctx, h, u)
 		}
 	}
@@ -169,7 +178,7 @@ func (a *applier) change(ctx context.Context, h Host, u *Unit, staged []Staged) 
 
 // confirmDigest waits until the running nats-server reports the desired config_digest: a
 // failed reload exits 0 and only logs (nats.md §0.3), so this is the only proof.
-func (a *applier) confirmDigest(ctx context.Context, h Host, u *Unit) error {
+func (a *run) confirmDigest(ctx context.Context, h Host, u *plan.Unit) error {
 	if u.DesiredDigest == "" {
 		return nil
 	}
@@ -195,22 +204,22 @@ func (a *applier) confirmDigest(ctx context.Context, h Host, u *Unit) error {
 }
 
 // gate waits for the unit's health gate.
-func (a *applier) gate(ctx context.Context, u *Unit) error {
+func (a *run) gate(ctx context.Context, u *plan.Unit) error {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
 	defer cancel()
 	switch u.Role {
-	case "hub":
+	case plan.RoleHub:
 		return a.gates.HubNode(ctx, u.Host)
-	case "leaf":
+	case plan.RoleLeaf:
 		return a.gates.Leaf(ctx, u.Host)
-	case "wasmcloud":
+	case plan.RoleWasmcloud:
 		return a.gates.Wasmcloud(ctx, u.Host)
 	}
 	return fmt.Errorf("no gate for role %q", u.Role)
 }
 
 // rollback restores a unit's previous files and state and confirms it is healthy again.
-func (a *applier) rollback(ctx context.Context, h Host, u *Unit, staged []Staged) error {
+func (a *run) rollback(ctx context.Context, h Host, u *plan.Unit, staged []Staged) error {
 	var errs []error
 	if len(staged) > 0 {
 		if err := h.Restore(ctx, staged); err != nil {
@@ -233,7 +242,7 @@ func (a *applier) rollback(ctx context.Context, h Host, u *Unit, staged []Staged
 		return errors.Join(errs...)
 	}
 	op := OpRestart
-	if u.Action == Reload {
+	if u.Action == plan.Reload {
 		op = OpReload // the server still runs the old config, or takes it back by reload
 	}
 	if err := h.Service(ctx, u.Service, op); err != nil {
@@ -247,8 +256,8 @@ func (a *applier) rollback(ctx context.Context, h Host, u *Unit, staged []Staged
 // gateRestored checks a rolled-back unit. Hub and leaf gates hold for the previous config too;
 // a wasmCloud host back on its previous environment cannot pass the new settings' gate, so it
 // only has to answer again.
-func (a *applier) gateRestored(ctx context.Context, u *Unit) error {
-	if u.Role != "wasmcloud" {
+func (a *run) gateRestored(ctx context.Context, u *plan.Unit) error {
+	if u.Role != plan.RoleWasmcloud {
 		return a.gate(ctx, u)
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
@@ -256,7 +265,7 @@ func (a *applier) gateRestored(ctx context.Context, u *Unit) error {
 	return a.gates.WasmcloudAnswers(ctx, u.Host)
 }
 
-func batchesText(w Wave) string {
+func batchesText(w plan.Wave) string {
 	n := 0
 	for _, b := range w.Batches {
 		n += len(b)

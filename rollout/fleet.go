@@ -1,16 +1,18 @@
-package plan
+package rollout
 
 import (
 	"context"
 	"time"
+
+	"github.com/latticepush/latticepush/plan"
 )
 
-// Fleet is how apply reaches hosts. cmd/latticepush implements it over remote/ (SSH); tests
-// use the lab or an in-process SSH server. Implementations are safe for concurrent use.
+// Fleet is how apply reaches hosts. Package fleet implements it over remote/ (SSH); the unit
+// tests use an in-memory fake. Implementations are safe for concurrent use.
 type Fleet interface {
 	// Observe gathers the facts of every probe, in parallel, one round trip per host. An
 	// unreachable host is reported in its Facts (Err), not as an error.
-	Observe(ctx context.Context, probes []Probe) map[string]Facts
+	Observe(ctx context.Context, probes []plan.Probe) map[string]plan.Facts
 	// Host returns the named host, connected.
 	Host(ctx context.Context, name string) (Host, error)
 }
@@ -55,8 +57,17 @@ type Gates interface {
 	// WasmcloudAnswers passes when the host answers host.get from the hub side, whatever its
 	// settings: the check after a rollback, when the host runs its previous environment.
 	WasmcloudAnswers(ctx context.Context, host string) error
+	// HubNodeOn is HubNode with the hub expected on domain instead of the inventory's: a
+	// domain cutover's preflight, and its rollback, check the hub on the domain it runs.
+	HubNodeOn(ctx context.Context, host, domain string) error
+	// LeafOn is Leaf for domain: after a cutover with the alias on, the old domain must still
+	// answer through every leaf, and from the hub (the probe stream's cluster proves it).
+	LeafOn(ctx context.Context, host, domain string) error
 	// EnsureBuckets creates the lattice buckets on the hub with replicas when missing.
 	EnsureBuckets(ctx context.Context, replicas int) error
+	// SnapshotBuckets saves the lattice buckets, read on domain, into dir and returns the
+	// files written: before a cutover stops the hubs, when apply is asked to.
+	SnapshotBuckets(ctx context.Context, domain, dir string) ([]string, error)
 	// Verify runs every check of `latticepush verify`; it returns a one-line summary and an
 	// error when a check fails.
 	Verify(ctx context.Context) (summary string, err error)

@@ -1,4 +1,4 @@
-package plan
+package rollout
 
 import (
 	"context"
@@ -7,16 +7,19 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/plan/plantest"
 )
 
 // fakeFleet is an in-memory fleet for the executor's unit tests: files, services and the
-// running config digest per host, with the digest of a config defined as "sha256:"+sha(bytes)
+// running config digest per host, with the digest of a config defined as "sha256:"+plantest.SHA(bytes)
 // (as the facts in helpers_test.go do). The lab tests run the same executor against real
 // hosts; this one makes every failure path cheap to reach.
 type fakeFleet struct {
 	mu     sync.Mutex
 	hosts  map[string]*fakeHost
-	facts  func() map[string]Facts
+	facts  func() map[string]plan.Facts
 	log    []string
 	failOn map[string]error // "host op" -> error, e.g. "edge-2 start"
 }
@@ -33,7 +36,7 @@ type fakeHost struct {
 	config  string // nats config path
 }
 
-func newFakeFleet(facts map[string]Facts, configs map[string]string) *fakeFleet {
+func newFakeFleet(facts map[string]plan.Facts, configs map[string]string) *fakeFleet {
 	ff := &fakeFleet{hosts: map[string]*fakeHost{}, failOn: map[string]error{}}
 	for name, f := range facts {
 		h := &fakeHost{f: ff, name: name, files: map[string][]byte{}, temps: map[string][]byte{}, backups: map[string][]byte{},
@@ -68,31 +71,31 @@ func (ff *fakeFleet) fail(host, op string) error {
 	return err
 }
 
-// Observe reports the fake hosts' current state in the same shape as converged().
-func (ff *fakeFleet) Observe(ctx context.Context, probes []Probe) map[string]Facts {
+// Observe reports the fake hosts' current state in the same shape as plantest.Converged().
+func (ff *fakeFleet) Observe(ctx context.Context, probes []plan.Probe) map[string]plan.Facts {
 	ff.mu.Lock()
 	defer ff.mu.Unlock()
-	out := map[string]Facts{}
+	out := map[string]plan.Facts{}
 	for _, pr := range probes {
 		h := ff.hosts[pr.Host]
 		if err := ff.fail(pr.Host, "observe"); err != nil {
-			out[pr.Host] = Facts{Host: pr.Host, Err: err.Error()}
+			out[pr.Host] = plan.Facts{Host: pr.Host, Err: err.Error()}
 			continue
 		}
-		f := Facts{Host: pr.Host, Files: map[string]FileFact{}, Services: map[string]ServiceFact{}}
+		f := plan.Facts{Host: pr.Host, Files: map[string]plan.FileFact{}, Services: map[string]plan.ServiceFact{}}
 		for _, p := range pr.Files {
 			if c, ok := h.files[p]; ok {
-				f.Files[p] = FileFact{Exists: true, Mode: modeOf(p), SHA256: sha(c), Size: int64(len(c)), Content: c}
+				f.Files[p] = plan.FileFact{Exists: true, Mode: modeOf(p), SHA256: plantest.SHA(c), Size: int64(len(c)), Content: c}
 			} else {
-				f.Files[p] = FileFact{}
+				f.Files[p] = plan.FileFact{}
 			}
 		}
 		for _, s := range pr.Services {
-			f.Services[s] = ServiceFact{Running: h.running[s], Enabled: h.running[s] || h.files[svcRun(s)] != nil}
+			f.Services[s] = plan.ServiceFact{Running: h.running[s], Enabled: h.running[s] || h.files[svcRun(s)] != nil}
 		}
 		if pr.NATS != nil {
-			nf := &NATSFacts{Version: "2.15.2", DesiredDigest: "sha256:" + sha(pr.NATS.DesiredConfig)}
-			if h.running[ServiceNATS] {
+			nf := &plan.NATSFacts{Version: "2.15.2", DesiredDigest: "sha256:" + plantest.SHA(pr.NATS.DesiredConfig)}
+			if h.running[plan.ServiceNATS] {
 				nf.RunningDigest = h.digest
 				if strings.HasPrefix(pr.Host, "hub-") {
 					nf.MetaLeader = "hub-1"
@@ -168,7 +171,7 @@ func (h *fakeHost) CheckNATS(ctx context.Context, binary, path string) (string, 
 	if err := h.f.fail(h.name, "check"); err != nil {
 		return "", err
 	}
-	return "sha256:" + sha(h.temps[path]), nil
+	return "sha256:" + plantest.SHA(h.temps[path]), nil
 }
 
 func (h *fakeHost) Swap(ctx context.Context, staged []Staged) error {
@@ -222,12 +225,12 @@ func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error 
 	switch op {
 	case OpStart, OpRestart:
 		h.running[svc] = true
-		if svc == ServiceNATS {
-			h.digest = "sha256:" + sha(h.files[h.config])
+		if svc == plan.ServiceNATS {
+			h.digest = "sha256:" + plantest.SHA(h.files[h.config])
 		}
 	case OpReload:
-		if svc == ServiceNATS && h.f.fail(h.name, "reload-silently") == nil {
-			h.digest = "sha256:" + sha(h.files[h.config])
+		if svc == plan.ServiceNATS && h.f.fail(h.name, "reload-silently") == nil {
+			h.digest = "sha256:" + plantest.SHA(h.files[h.config])
 		}
 	case OpStop, OpDisable:
 		h.running[svc] = false
@@ -238,7 +241,7 @@ func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error 
 func (h *fakeHost) RunningDigest(ctx context.Context, addr string) (string, error) {
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()
-	if !h.running[ServiceNATS] {
+	if !h.running[plan.ServiceNATS] {
 		return "", errors.New("connection refused")
 	}
 	return h.digest, nil
@@ -256,6 +259,7 @@ type fakeGates struct {
 	ff       *fakeFleet
 	failGate map[string]bool // host -> gate fails
 	verified bool
+	snapErr  error // what SnapshotBuckets returns
 }
 
 func (g *fakeGates) check(host, svc string) error {
@@ -271,20 +275,40 @@ func (g *fakeGates) check(host, svc string) error {
 }
 
 func (g *fakeGates) HubNode(ctx context.Context, host string) error {
-	return g.check(host, ServiceNATS)
+	return g.check(host, plan.ServiceNATS)
 }
-func (g *fakeGates) Leaf(ctx context.Context, host string) error { return g.check(host, ServiceNATS) }
+func (g *fakeGates) Leaf(ctx context.Context, host string) error {
+	return g.check(host, plan.ServiceNATS)
+}
 func (g *fakeGates) Wasmcloud(ctx context.Context, host string) error {
-	return g.check(host, ServiceWasmcloud)
+	return g.check(host, plan.ServiceWasmcloud)
 }
 func (g *fakeGates) WasmcloudAnswers(ctx context.Context, host string) error {
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()
-	if !g.ff.hosts[host].running[ServiceWasmcloud] {
+	if !g.ff.hosts[host].running[plan.ServiceWasmcloud] {
 		return fmt.Errorf("%s: no responders", host)
 	}
 	return nil
 }
+func (g *fakeGates) HubNodeOn(ctx context.Context, host, domain string) error {
+	return g.check(host, plan.ServiceNATS)
+}
+func (g *fakeGates) LeafOn(ctx context.Context, host, domain string) error {
+	return g.check(host, plan.ServiceNATS)
+}
+
+// SnapshotBuckets records the snapshot in the fleet's log.
+func (g *fakeGates) SnapshotBuckets(ctx context.Context, domain, dir string) ([]string, error) {
+	g.ff.mu.Lock()
+	defer g.ff.mu.Unlock()
+	g.ff.record("snapshot %s %s", domain, dir)
+	if g.snapErr != nil {
+		return nil, g.snapErr
+	}
+	return []string{dir + "/LATTICEDATA_default-" + domain + ".json"}, nil
+}
+
 func (g *fakeGates) EnsureBuckets(ctx context.Context, replicas int) error {
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()

@@ -1,0 +1,134 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/latticepush/latticepush/plan"
+)
+
+// Options tune an apply. Zero values take the defaults noted.
+type Options struct {
+	Owner       LockOwner
+	Parallelism int           // hosts worked on at once in connect, lock and stage (default 32)
+	GateTimeout time.Duration // how long one gate may take to pass (default 2m)
+	// ConfirmTimeout bounds waiting for /varz config_digest after a reload or start (default 30s).
+	ConfirmTimeout time.Duration
+	// Events receives progress; it is called from several goroutines, one event at a time.
+	Events func(Event)
+	// SnapshotDir, when set, is where a domain cutover saves the lattice buckets, after its
+	// preflight and before any hub stops. A failed snapshot stops the cutover with nothing
+	// changed.
+	SnapshotDir string
+}
+
+func (o *Options) defaults() {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 32
+	}
+	if o.GateTimeout <= 0 {
+		o.GateTimeout = 2 * time.Minute
+	}
+	if o.ConfirmTimeout <= 0 {
+		o.ConfirmTimeout = 30 * time.Second
+	}
+}
+
+// Target is what an apply works on: the plan, the probes it was observed with, and how to
+// plan again from fresh facts (apply refuses the plan if the fresh one decides otherwise).
+type Target struct {
+	Plan   *plan.Plan
+	Probes []plan.Probe
+	Replan Replanner
+}
+
+// Replanner rebuilds the plan from fresh facts; apply compares it with the plan it was given.
+type Replanner func(facts map[string]plan.Facts) (*plan.Plan, error)
+
+// ErrStale is returned when what apply observes no longer matches the plan.
+var ErrStale = errors.New("the plan is stale")
+
+// ErrRolledBack is returned when a gate failed and the failing hosts were rolled back.
+var ErrRolledBack = errors.New("rolled back")
+
+// Apply carries out t.Plan over fleet, waiting on gates: the phases of phases.go, in order.
+//
+// Nothing is swapped until every host staged successfully. A failure or Ctrl-C (ctx) stops
+// at a safe point: the unit in progress finishes (or rolls back), staged files on hosts not
+// reached are removed, and every lock is released.
+func Apply(ctx context.Context, t Target, fleet Fleet, gates Gates, opts Options) (*Result, error) {
+	opts.defaults()
+	r := &run{p: t.Plan, probes: t.Probes, replan: t.Replan, fleet: fleet, gates: gates, opts: opts,
+		hosts: map[string]Host{}, staged: map[plan.UnitID][]Staged{}, result: map[plan.UnitID]*UnitResult{}}
+	err := r.runPhases(ctx)
+	return r.report(), err
+}
+
+// run holds one apply's state, shared by its phases.
+type run struct {
+	p      *plan.Plan
+	probes []plan.Probe
+	replan Replanner
+	fleet  Fleet
+	gates  Gates
+	opts   Options
+
+	// done is set by a phase after which nothing is left to do (no changes).
+	done bool
+	// err is the error that stopped the phases, for the cleanup's audit record.
+	err error
+
+	mu        sync.Mutex
+	hosts     map[string]Host          // locked hosts
+	staged    map[plan.UnitID][]Staged // staged files not yet swapped
+	result    map[plan.UnitID]*UnitResult
+	verify    string
+	verifyErr string
+	evMu      sync.Mutex
+}
+
+func (r *run) emit(e Event) {
+	if r.opts.Events == nil {
+		return
+	}
+	e.Time = time.Now()
+	r.evMu.Lock()
+	defer r.evMu.Unlock()
+	r.opts.Events(e)
+}
+
+func (r *run) phase(name PhaseName, msg string) {
+	r.emit(Event{Type: EventPhase, Phase: name, Message: msg})
+}
+
+func (r *run) setResult(u *plan.Unit, out Outcome, err error, d time.Duration) {
+	res := &UnitResult{Unit: u.ID(), Action: u.Action, Result: out, Duration: d.Seconds()}
+	if err != nil {
+		res.Error = err.Error()
+	}
+	r.mu.Lock()
+	r.result[u.Key()] = res
+	r.mu.Unlock()
+}
+
+// hasResult reports whether u's outcome is recorded.
+func (r *run) hasResult(u *plan.Unit) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.result[u.Key()]
+	return ok
+}
+
+func (r *run) report() *Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := &Result{Verify: r.verify, VerifyError: r.verifyErr}
+	for _, u := range r.result {
+		res.Units = append(res.Units, *u)
+	}
+	sort.Slice(res.Units, func(i, j int) bool { return res.Units[i].Unit < res.Units[j].Unit })
+	return res
+}

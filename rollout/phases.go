@@ -1,0 +1,191 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/latticepush/latticepush/plan"
+)
+
+// A phase is one step of an apply. The runner runs the phases in order and stops at the
+// first error; between two phases it stops when ctx is canceled. A phase that has nothing to
+// do (every phase after a plan without changes) says so in Skip.
+type phase interface {
+	Title() PhaseName
+	Skip(r *run) bool
+	Run(ctx context.Context, r *run) error
+}
+
+// phases is apply, in order. Adding a phase is adding a type here; its events carry its title.
+var phases = []phase{
+	lockPhase{},     // connect to and lock every host, or none
+	observePhase{},  // re-observe, refuse a stale plan, take the fresh plan's file contents
+	stagePhase{},    // upload every changed file next to its destination
+	precheckPhase{}, // each host's nats-server -t on its staged config
+	wavesPhase{},    // the waves, gated; the lattice buckets once the hub runs
+	verifyPhase{},   // every check of `latticepush verify`
+}
+
+// cleanup runs after the phases, whatever happened, with a context that is not canceled:
+// staged files that were never swapped in are removed, every changed host gets its audit
+// record, and every lock is released.
+var cleanup = []phase{discardPhase{}, auditPhase{}, unlockPhase{}}
+
+// runPhases runs every phase, then the cleanup, and fills in the units no phase reached.
+func (r *run) runPhases(ctx context.Context) error {
+	var err error
+	for _, ph := range phases {
+		if r.done || ph.Skip(r) {
+			continue
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			err = fmt.Errorf("interrupted before %s: %w", ph.Title(), cerr)
+			break
+		}
+		if err = ph.Run(ctx, r); err != nil {
+			break
+		}
+	}
+	r.err = err
+	cctx := context.WithoutCancel(ctx)
+	for _, ph := range cleanup {
+		if !ph.Skip(r) {
+			_ = ph.Run(cctx, r) // cleanup problems are reported as warnings by the phase
+		}
+	}
+	for _, u := range r.p.Units {
+		if r.hasResult(u) {
+			continue
+		}
+		if u.Changes() && !r.done {
+			r.setResult(u, NotReached, nil, 0)
+		} else {
+			r.setResult(u, Unchanged, nil, 0)
+		}
+	}
+	return err
+}
+
+// lockPhase connects to and locks every reachable host of the plan, or none: a failure
+// releases the locks taken.
+type lockPhase struct{}
+
+func (lockPhase) Title() PhaseName { return PhaseLock }
+func (lockPhase) Skip(*run) bool   { return false }
+
+func (lockPhase) Run(ctx context.Context, r *run) error {
+	unreachable := map[string]bool{}
+	for _, u := range r.p.Unreachable {
+		unreachable[u.Host] = true
+	}
+	var names []string
+	for _, pr := range r.probes {
+		if !unreachable[pr.Host] {
+			names = append(names, pr.Host)
+		}
+	}
+	r.phase(PhaseLock, fmt.Sprintf("connecting to and locking %d hosts", len(names)))
+	owner := r.opts.Owner
+	if owner.Time.IsZero() {
+		owner.Time = time.Now().UTC()
+	}
+	var mu sync.Mutex
+	var errs []error
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Parallelism)
+	for _, name := range names {
+		g.Go(func() error {
+			h, err := r.fleet.Host(gctx, name)
+			if err == nil {
+				err = h.Lock(gctx, owner)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				return nil
+			}
+			r.hosts[name] = h
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if len(errs) > 0 {
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+		return fmt.Errorf("cannot lock every host; nothing was changed:\n%w", errors.Join(errs...))
+	}
+	return ctx.Err()
+}
+
+// observePhase re-observes every host under the lock and refuses the plan when the fresh one
+// decides anything differently. The fresh plan carries the file contents, which a saved plan
+// holds only as hashes, so apply goes on with it.
+type observePhase struct{}
+
+func (observePhase) Title() PhaseName { return PhaseObserve }
+func (observePhase) Skip(*run) bool   { return false }
+
+func (observePhase) Run(ctx context.Context, r *run) error {
+	r.phase(PhaseObserve, "re-observing every host")
+	facts := r.fleet.Observe(ctx, r.probes)
+	fresh, err := r.replan(facts)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrStale, err)
+	}
+	if why := plan.StaleReasons(r.p, fresh); len(why) > 0 {
+		return fmt.Errorf("%w:\n  %s\nrun plan again", ErrStale, strings.Join(why, "\n  "))
+	}
+	r.p = fresh
+	if !fresh.HasChanges() {
+		r.phase(PhaseDone, "no changes")
+		r.done = true
+	}
+	return nil
+}
+
+// verifyPhase runs every check of `latticepush verify` once the waves passed. A failed check
+// does not fail the apply: it is reported (and the CLI exits 3).
+type verifyPhase struct{}
+
+func (verifyPhase) Title() PhaseName { return PhaseVerify }
+func (verifyPhase) Skip(*run) bool   { return false }
+
+func (verifyPhase) Run(ctx context.Context, r *run) error {
+	r.phase(PhaseVerify, "verifying the lattice")
+	summary, err := r.gates.Verify(ctx)
+	r.verify = summary
+	if err != nil {
+		r.verifyErr = err.Error()
+	}
+	return nil
+}
+
+// unlockPhase releases every lock taken.
+type unlockPhase struct{}
+
+func (unlockPhase) Title() PhaseName { return "unlock" }
+func (unlockPhase) Skip(*run) bool   { return false }
+
+func (unlockPhase) Run(ctx context.Context, r *run) error {
+	var wg sync.WaitGroup
+	for name, h := range r.hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			uctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := h.Unlock(uctx); err != nil {
+				r.emit(Event{Type: EventWarning, Host: name, Message: "unlock failed: " + err.Error()})
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
