@@ -42,7 +42,7 @@ func (o *ApplyOptions) defaults() {
 // Event is one line of apply's progress.
 type Event struct {
 	Time    time.Time `json:"time"`
-	Type    string    `json:"type"` // phase, unit_start, unit_done, unit_failed, rolled_back, wait, warning, snapshot
+	Type    string    `json:"type"` // phase, unit_start, unit_done, unit_failed, rolled_back, wait, waited, warning, snapshot
 	Phase   string    `json:"phase,omitempty"`
 	Wave    string    `json:"wave,omitempty"`
 	Unit    string    `json:"unit,omitempty"`
@@ -87,7 +87,7 @@ var ErrRolledBack = errors.New("rolled back")
 func Apply(ctx context.Context, p *Plan, probes []Probe, replan Replanner, fleet Fleet, gates Gates, opts ApplyOptions) (*Result, error) {
 	opts.defaults()
 	a := &applier{p: p, fleet: fleet, gates: gates, opts: opts, hosts: map[string]Host{},
-		staged: map[string][]Staged{}, result: map[string]*UnitResult{}}
+		staged: map[string][]Staged{}, result: map[string]*UnitResult{}, unlinked: map[string]string{}}
 	// Work that must finish even when the operator interrupts: unlocking, cleaning up.
 	cleanupCtx := context.WithoutCancel(ctx)
 	defer a.unlockAll(cleanupCtx)
@@ -158,7 +158,11 @@ type applier struct {
 	result    map[string]*UnitResult
 	verify    string
 	verifyErr string
-	evMu      sync.Mutex
+	// unlinked holds the leaves whose links a change may have cut (a hub node's restart, the
+	// leaf's own reload or restart) and that no leaf gate has proven since: leaf host -> the
+	// wave that cut them. Guarded by mu.
+	unlinked map[string]string
+	evMu     sync.Mutex
 }
 
 func (a *applier) emit(e Event) {

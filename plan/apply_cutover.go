@@ -46,6 +46,7 @@ func (a *applier) cutover(ctx context.Context, w Wave) error {
 		return a.hosts[u.Host].Swap(ctx, staged[u.ID()])
 	})
 	if err == nil {
+		a.cutLeaves(w.Name)
 		err = a.allHubs(ctx, units, "stopping every hub node (lame duck)", func(u *Unit) error {
 			return a.hosts[u.Host].Service(ctx, u.Service, OpStop)
 		})

@@ -140,8 +140,8 @@ func (g *globals) progress(asJSON bool) func(plan.Event) {
 			fmt.Fprintf(g.stdout, "%s == %s: %s\n", t, name, e.Message)
 		case "unit_start":
 			fmt.Fprintf(g.stdout, "%s    %s: %s ...\n", t, e.Unit, e.Action)
-		case "wait":
-			fmt.Fprintf(g.stdout, "%s    %s: %s\n", t, e.Unit, e.Message)
+		case "wait", "waited":
+			fmt.Fprintf(g.stdout, "%s    %s: %s\n", t, orWave(e), e.Message)
 		case "unit_done":
 			fmt.Fprintf(g.stdout, "%s    %s: done (%.1fs)\n", t, orWave(e), e.Elapsed)
 		case "unit_failed":
