@@ -62,7 +62,7 @@ var ErrRolledBack = errors.New("rolled back")
 func Apply(ctx context.Context, t Target, fleet Fleet, gates Gates, opts Options) (*Result, error) {
 	opts.defaults()
 	r := &run{p: t.Plan, probes: t.Probes, replan: t.Replan, fleet: fleet, gates: gates, opts: opts,
-		hosts: map[string]Host{}, staged: map[plan.UnitID][]Staged{}, result: map[plan.UnitID]*UnitResult{}}
+		hosts: map[string]Host{}, staged: map[plan.UnitID][]Staged{}, result: map[plan.UnitID]*UnitResult{}, unlinked: map[string]plan.WaveName{}}
 	err := r.runPhases(ctx)
 	return r.report(), err
 }
@@ -87,7 +87,11 @@ type run struct {
 	result    map[plan.UnitID]*UnitResult
 	verify    string
 	verifyErr string
-	evMu      sync.Mutex
+	// unlinked holds the leaves whose links a change may have cut (a hub node's restart, the
+	// leaf's own reload or restart) and that no leaf gate has proven since: leaf host -> the
+	// wave that cut them (links.go).
+	unlinked map[string]plan.WaveName
+	evMu     sync.Mutex
 }
 
 func (r *run) emit(e Event) {

@@ -418,3 +418,112 @@ func TestApply_CutoverSnapshotBeforeAnyStop(t *testing.T) {
 		}
 	}
 }
+
+// hubRollAndWasmcloudChange is the lab example with a restart pending on every hub node and
+// on every wasmCloud host (run scripts changed), the leaves' links taking linkDelay to come
+// back after each hub restart.
+func hubRollAndWasmcloudChange(t *testing.T, linkDelay time.Duration) (*applyFixture, *plan.Plan, []plan.Probe) {
+	t.Helper()
+	fx := newApplyFixture(t, "lab", plantest.Converged)
+	for _, h := range fx.inv.Hubs() {
+		fx.fleet.hosts[h.Name].files["/etc/sv/nats-server/run"] = []byte("#!/bin/sh\nold\n")
+	}
+	for _, h := range []string{"edge-1", "edge-2", "edge-3"} {
+		fx.fleet.hosts[h].files["/etc/sv/wasmcloud/run"] = []byte("#!/bin/sh\nexec old\n")
+	}
+	fx.fleet.linkDelay = linkDelay
+	p, probes := fx.plan(t)
+	var names []string
+	for _, w := range p.Waves {
+		names = append(names, string(w.Name))
+	}
+	if strings.Join(names, ",") != "hub,wasmcloud" {
+		t.Fatalf("waves %v, want hub, wasmcloud", names)
+	}
+	return fx, p, probes
+}
+
+// TestApply_WasmcloudWaveWaitsForLeafLinks: the hub wave restarts hub nodes, so the leaves
+// reconnect; before the wasmCloud wave touches a machine, its leaf gate passes again, and the
+// wait is reported with its duration.
+func TestApply_WasmcloudWaveWaitsForLeafLinks(t *testing.T) {
+	fx, p, probes := hubRollAndWasmcloudChange(t, 300*time.Millisecond)
+	var events []Event
+	res, err := fx.apply(context.Background(), p, probes, func(e Event) { events = append(events, e) })
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	for _, l := range fx.fleet.log {
+		if strings.HasSuffix(l, "started unlinked") {
+			t.Errorf("%s: a wasmCloud host was restarted before its leaf's link was back", l)
+		}
+	}
+	var wait, done *Event
+	for i, e := range events {
+		switch {
+		case e.Type == "wait" && e.Wave == "wasmcloud" && e.Unit == "":
+			wait = &events[i]
+		case e.Type == "waited" && e.Wave == "wasmcloud":
+			done = &events[i]
+		}
+	}
+	if wait == nil || done == nil {
+		t.Fatalf("no wait for the leaf links before the wasmcloud wave in %+v", events)
+	}
+	for _, h := range []string{"edge-1", "edge-2", "edge-3"} {
+		if !strings.Contains(wait.Message, h) || !strings.Contains(done.Message, h) {
+			t.Errorf("the wait does not name %s: %q / %q", h, wait.Message, done.Message)
+		}
+		if got := results(res)[h+"/wasmcloud"]; got != "applied" {
+			t.Errorf("%s/wasmcloud: %s", h, got)
+		}
+	}
+	if done.Elapsed < 0.1 || !strings.Contains(done.Message, "s") {
+		t.Errorf("the wait reports %.2fs (%q); the links took 0.3 s to come back", done.Elapsed, done.Message)
+	}
+	t.Logf("%s / %s", wait.Message, done.Message)
+
+	// Without a hub restart there is nothing to wait for: a wasmCloud-only change has no wait.
+	fx = newApplyFixture(t, "lab", plantest.Converged)
+	fx.fleet.hosts["edge-2"].files["/etc/sv/wasmcloud/run"] = []byte("#!/bin/sh\nexec old\n")
+	p, probes = fx.plan(t)
+	events = nil
+	if _, err := fx.apply(context.Background(), p, probes, func(e Event) { events = append(events, e) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if e.Type == "waited" {
+			t.Errorf("a wait without a hub restart: %+v", e)
+		}
+	}
+}
+
+// TestApply_LeafNotBackStopsTheNextWave: a leaf whose link does not come back within the gate
+// timeout after the hub wave keeps the wasmCloud wave from touching its machine; with
+// max_failures = 0 the wave does not start at all and says why.
+func TestApply_LeafNotBackStopsTheNextWave(t *testing.T) {
+	fx, p, probes := hubRollAndWasmcloudChange(t, time.Hour)
+	res, err := fx.apply(context.Background(), p, probes, nil)
+	if err == nil || !strings.Contains(err.Error(), "edge-1") || !strings.Contains(err.Error(), "nothing in this wave was changed") {
+		t.Fatalf("err %v, want the wasmcloud wave refused, naming edge-1", err)
+	}
+	for _, h := range []string{"edge-1", "edge-2", "edge-3"} {
+		for _, op := range fx.fleet.opsOf(h) {
+			if strings.Contains(op, "wasmcloud") || strings.HasPrefix(op, "swap") {
+				t.Errorf("%s changed although its leaf's link is down: %s", h, op)
+			}
+		}
+		if got := results(res)[h+"/wasmcloud"]; got != "not reached" {
+			t.Errorf("%s/wasmcloud: %s, want not reached", h, got)
+		}
+	}
+	for _, h := range fx.inv.Hubs() {
+		if got := results(res)[h.Name+"/nats-server"]; got != "applied" {
+			t.Errorf("%s: %s, want applied", h.Name, got)
+		}
+	}
+	if fx.gates.verified {
+		t.Error("verify ran after a wave that did not start")
+	}
+	fx.assertUnlockedNoTemps(t)
+}

@@ -48,6 +48,7 @@ func (a *run) cutover(ctx context.Context, w plan.Wave) error {
 		return a.hosts[u.Host].Swap(ctx, staged[u.ID()])
 	})
 	if err == nil {
+		a.cutLeaves(w.Name)
 		err = a.allHubs(ctx, units, "stopping every hub node (lame duck)", func(u *plan.Unit) error {
 			return a.hosts[u.Host].Service(ctx, u.Service, OpStop)
 		})

@@ -14,6 +14,7 @@ const (
 	EventPhase      EventKind = "phase"       // a phase (or a wave, or a step of a cutover) begins
 	EventUnitStart  EventKind = "unit_start"  // a unit's change begins
 	EventWait       EventKind = "wait"        // waiting for a gate
+	EventWaited     EventKind = "waited"      // a wait for other hosts ended (elapsed_seconds)
 	EventUnitDone   EventKind = "unit_done"   // a unit (or the whole cutover) changed and passed its gate
 	EventUnitFailed EventKind = "unit_failed" // a unit's change or gate failed; a rollback follows
 	EventRolledBack EventKind = "rolled_back" // a unit is back on its previous files and healthy
@@ -31,7 +32,6 @@ const (
 	PhaseStage     PhaseName = "stage"
 	PhasePrecheck  PhaseName = "precheck"
 	PhaseWave      PhaseName = "wave"
-	PhaseSettle    PhaseName = "settle"
 	PhasePreflight PhaseName = "preflight"
 	PhaseSnapshot  PhaseName = "snapshot"
 	PhaseCutover   PhaseName = "cutover"

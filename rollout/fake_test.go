@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/plan/plantest"
@@ -22,6 +23,12 @@ type fakeFleet struct {
 	facts  func() map[string]plan.Facts
 	log    []string
 	failOn map[string]error // "host op" -> error, e.g. "edge-2 start"
+	// linkDelay, when set, is how long the leaves' links take to come back after a hub
+	// node's nats-server restarts; linkBack says when each leaf's link is up again. A
+	// wasmCloud host started meanwhile is recorded as "<host> wasmcloud started unlinked":
+	// the real host exits when the JetStream domain does not answer through its leaf.
+	linkDelay time.Duration
+	linkBack  map[string]time.Time
 }
 
 type fakeHost struct {
@@ -37,7 +44,7 @@ type fakeHost struct {
 }
 
 func newFakeFleet(facts map[string]plan.Facts, configs map[string]string) *fakeFleet {
-	ff := &fakeFleet{hosts: map[string]*fakeHost{}, failOn: map[string]error{}}
+	ff := &fakeFleet{hosts: map[string]*fakeHost{}, failOn: map[string]error{}, linkBack: map[string]time.Time{}}
 	for name, f := range facts {
 		h := &fakeHost{f: ff, name: name, files: map[string][]byte{}, temps: map[string][]byte{}, backups: map[string][]byte{},
 			running: map[string]bool{}, config: configs[name]}
@@ -222,6 +229,16 @@ func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error 
 		}
 		return err
 	}
+	if svc == plan.ServiceNATS && strings.HasPrefix(h.name, "hub-") && h.f.linkDelay > 0 && op != OpReload {
+		for name, o := range h.f.hosts {
+			if strings.HasPrefix(name, "edge-") && o.config != "" {
+				h.f.linkBack[name] = time.Now().Add(h.f.linkDelay)
+			}
+		}
+	}
+	if svc == plan.ServiceWasmcloud && (op == OpStart || op == OpRestart) && time.Now().Before(h.f.linkBack[h.name]) {
+		h.f.record("%s wasmcloud started unlinked", h.name)
+	}
 	switch op {
 	case OpStart, OpRestart:
 		h.running[svc] = true
@@ -277,7 +294,17 @@ func (g *fakeGates) check(host, svc string) error {
 func (g *fakeGates) HubNode(ctx context.Context, host string) error {
 	return g.check(host, plan.ServiceNATS)
 }
+
+// Leaf waits, like the real gate, until the leaf's link is back (see linkDelay) or ctx ends.
 func (g *fakeGates) Leaf(ctx context.Context, host string) error {
+	g.ff.mu.Lock()
+	back := g.ff.linkBack[host]
+	g.ff.mu.Unlock()
+	select {
+	case <-time.After(time.Until(back)):
+	case <-ctx.Done():
+		return fmt.Errorf("%s: leaf link down: %w", host, ctx.Err())
+	}
 	return g.check(host, plan.ServiceNATS)
 }
 func (g *fakeGates) Wasmcloud(ctx context.Context, host string) error {

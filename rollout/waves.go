@@ -63,6 +63,26 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 	a.emit(Event{Type: EventPhase, Phase: PhaseWave, Wave: w.Name, Message: batchesText(w)})
 	failures := 0
 	var failed []string
+	// Machines whose leaf link did not come back are not touched: they count as failures.
+	down := a.awaitLinks(ctx, w)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted before the %s wave: %w", w.Name, err)
+	}
+	for _, batch := range w.Batches {
+		for _, id := range batch {
+			u := a.p.Unit(id)
+			if err, ok := down[u.Host]; ok {
+				failures++
+				failed = append(failed, fmt.Sprintf("%s: not changed: the leaf link on %s is not back: %v", id, u.Host, err))
+				a.setResult(u, NotReached, fmt.Errorf("not changed: the leaf link on %s is not back: %w", u.Host, err), 0)
+			}
+		}
+	}
+	if failures > w.MaxFailures {
+		return fmt.Errorf("the %s wave did not start: %d unit(s) are on machines whose leaf link did not come back within the gate timeout (max_failures = %d); "+
+			"nothing in this wave was changed. Check those leaves (their log, `latticepush verify`), then plan and apply again:\n  %s",
+			w.Name, failures, w.MaxFailures, strings.Join(failed, "\n  "))
+	}
 	for i, batch := range w.Batches {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted before %s batch %d: %w", w.Name, i+1, err)
@@ -71,6 +91,9 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 		var wg sync.WaitGroup
 		for _, id := range batch {
 			u := a.p.Unit(id)
+			if _, ok := down[u.Host]; ok {
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -99,7 +122,7 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 		a.setResult(u, Unchanged, nil, time.Since(start))
 	}
 	if failures > 0 {
-		a.emit(Event{Type: EventWarning, Wave: w.Name, Message: fmt.Sprintf("%d unit(s) rolled back within max_failures = %d", failures, w.MaxFailures)})
+		a.emit(Event{Type: EventWarning, Wave: w.Name, Message: fmt.Sprintf("%d unit(s) rolled back or left unchanged within max_failures = %d", failures, w.MaxFailures)})
 	}
 	return nil
 }
@@ -113,6 +136,12 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 	a.emit(Event{Type: EventUnitStart, Wave: w.Name, Unit: u.ID(), Action: u.Action})
 	h := a.hosts[u.Host]
 	staged := a.takeStaged(u)
+	switch {
+	case u.Role == plan.RoleLeaf:
+		a.cutLeaf(u.Host, w.Name)
+	case u.Role == plan.RoleHub && u.Service == plan.ServiceNATS && u.WasRunning && (u.Action == plan.Restart || u.Action == plan.Cutover):
+		a.cutLeaves(w.Name)
+	}
 	err := a.change(ctx, h, u, staged)
 	if err == nil {
 		a.emit(Event{Type: EventWait, Wave: w.Name, Unit: u.ID(), Message: "waiting for the " + string(u.Role) + " gate"})
@@ -211,7 +240,11 @@ func (a *run) gate(ctx context.Context, u *plan.Unit) error {
 	case plan.RoleHub:
 		return a.gates.HubNode(ctx, u.Host)
 	case plan.RoleLeaf:
-		return a.gates.Leaf(ctx, u.Host)
+		err := a.gates.Leaf(ctx, u.Host)
+		if err == nil {
+			a.linked(u.Host)
+		}
+		return err
 	case plan.RoleWasmcloud:
 		return a.gates.Wasmcloud(ctx, u.Host)
 	}

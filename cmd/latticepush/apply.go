@@ -142,7 +142,7 @@ func (g *globals) progress(asJSON bool) func(rollout.Event) {
 			fmt.Fprintf(g.stdout, "%s == %s: %s\n", t, name, e.Message)
 		case rollout.EventUnitStart:
 			fmt.Fprintf(g.stdout, "%s    %s: %s ...\n", t, e.Unit, e.Action)
-		case rollout.EventWait:
+		case rollout.EventWait, rollout.EventWaited:
 			fmt.Fprintf(g.stdout, "%s    %s: %s\n", t, subject(e), e.Message)
 		case rollout.EventUnitDone:
 			fmt.Fprintf(g.stdout, "%s    %s: done (%.1fs)\n", t, subject(e), e.Elapsed)

@@ -37,7 +37,8 @@ Wants=network-online.target
 [Service]
 Type=simple
 ExecStart=%s -c %s
-ExecReload=%s --signal reload=$MAINPID
+# Braced: systemd substitutes a bare $MAINPID only where it is a word of its own.
+ExecReload=%s --signal reload=${MAINPID}
 # Stopping (and so restarting) is lame duck mode: clients and leaves move to other servers
 # over lame_duck_duration, Raft leaders are handed over first; the server then exits 0.
 KillSignal=SIGUSR2
