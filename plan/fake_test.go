@@ -233,6 +233,9 @@ func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error 
 			}
 		}
 	}
+	if svc == ServiceNATS && strings.HasPrefix(h.name, "edge-") && (op == OpStart || op == OpRestart) {
+		delete(h.f.linkBack, h.name) // a leaf that starts links up at once
+	}
 	if svc == ServiceWasmcloud && (op == OpStart || op == OpRestart) && time.Now().Before(h.f.linkBack[h.name]) {
 		h.f.record("%s wasmcloud started unlinked", h.name)
 	}
