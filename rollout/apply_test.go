@@ -527,3 +527,33 @@ func TestApply_LeafNotBackStopsTheNextWave(t *testing.T) {
 	}
 	fx.assertUnlockedNoTemps(t)
 }
+
+// TestApply_LeafWaveNotHeldByItsOwnLeaves: a leaf changed by the leaf wave is not waited for
+// before its change (the change may be what links it again); its own gate proves it, and the
+// wasmCloud wave after it then has nothing to wait for.
+func TestApply_LeafWaveNotHeldByItsOwnLeaves(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Converged)
+	for _, h := range fx.inv.Hubs() {
+		fx.fleet.hosts[h.Name].files["/etc/sv/nats-server/run"] = []byte("#!/bin/sh\nold\n")
+	}
+	for _, h := range []string{"edge-1", "edge-2", "edge-3"} {
+		fx.fleet.hosts[h].files["/etc/sv/nats-server/run"] = []byte("#!/bin/sh\nold\n")
+		fx.fleet.hosts[h].files["/etc/sv/wasmcloud/run"] = []byte("#!/bin/sh\nexec old\n")
+	}
+	fx.fleet.linkDelay = time.Hour // links come back only when the leaves restart
+	p, probes := fx.plan(t)
+	var events []Event
+	if _, err := fx.apply(context.Background(), p, probes, func(e Event) { events = append(events, e) }); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	for _, e := range events {
+		if e.Type == "waited" {
+			t.Errorf("waited for leaf links although the leaf wave restarts and gates them: %+v", e)
+		}
+	}
+	for _, l := range fx.fleet.log {
+		if strings.HasSuffix(l, "started unlinked") {
+			t.Error(l)
+		}
+	}
+}

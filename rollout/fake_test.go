@@ -236,6 +236,9 @@ func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error 
 			}
 		}
 	}
+	if svc == plan.ServiceNATS && strings.HasPrefix(h.name, "edge-") && (op == OpStart || op == OpRestart) {
+		delete(h.f.linkBack, h.name) // a leaf that starts links up at once
+	}
 	if svc == plan.ServiceWasmcloud && (op == OpStart || op == OpRestart) && time.Now().Before(h.f.linkBack[h.name]) {
 		h.f.record("%s wasmcloud started unlinked", h.name)
 	}

@@ -14,9 +14,8 @@ import (
 // A leaf's link to the hub drops when the hub node it is connected to restarts (it
 // reconnects to another node within seconds, longer with many leaves) and when the leaf
 // itself reloads or restarts. A wasmCloud host started meanwhile finds no JetStream domain
-// through its leaf and exits, and a leaf changed meanwhile would be blamed for the hub's
-// restart. So the executor remembers which leaves may be unlinked and, before a wave touches
-// their machines, waits for their leaf gate again.
+// through its leaf and exits. So the executor remembers which leaves may be unlinked and,
+// before a wave touches their machines, waits for their leaf gate again.
 
 // cutLeaves marks every leaf of the apply as possibly unlinked by wave: a hub node that was
 // running restarted, and any leaf may have been connected to it.
@@ -48,12 +47,21 @@ func (a *run) linked(host string) {
 
 // awaitLinks runs the leaf gate again, all at once, for every machine of wave w whose leaf may
 // be unlinked, and reports how long it waited. It returns the machines whose link did not
-// come back within the gate timeout, with the gate's error.
+// come back within the gate timeout, with the gate's error. A machine whose leaf this wave
+// changes is left out: the leaf's own gate proves its link after the change, which may be
+// what brings the link back.
 func (a *run) awaitLinks(ctx context.Context, w plan.Wave) map[string]error {
 	byWave := map[plan.WaveName][]string{}
 	var hosts []string
 	a.mu.Lock()
 	seen := map[string]bool{}
+	for _, batch := range w.Batches {
+		for _, id := range batch {
+			if u := a.p.Unit(id); u.Role == plan.RoleLeaf {
+				seen[u.Host] = true
+			}
+		}
+	}
 	for _, batch := range w.Batches {
 		for _, id := range batch {
 			h := a.p.Unit(id).Host
