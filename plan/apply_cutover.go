@@ -10,13 +10,13 @@ import (
 	"time"
 )
 
-// cutover changes the hub's JetStream domain (design §7): preflight (every hub reachable, the
-// cluster healthy on the domain it runs), swap every hub's config, stop every hub (lame
-// duck), start every hub, wait for quorum and a meta leader on the new domain, then, with the
-// alias, prove the old domain answers through every leaf. A failure before the stop changes
-// nothing; a hub that does not come back healthy on the new domain puts every hub back on
-// its previous config, again all together, gated on the old domain. Once the hub runs the
-// new domain, later failures (a leaf or wasmCloud gate) leave it there, alias included: a
+// cutover changes the hub's JetStream domain, which nats-server cannot reload: preflight (every
+// hub reachable, the cluster healthy on the domain it runs), swap every hub's config, stop
+// every hub (lame duck), start every hub, wait for quorum and a meta leader on the new domain,
+// then, with the alias, prove the old domain answers through every leaf. A failure before the
+// stop changes nothing; a hub that does not come back healthy on the new domain puts every hub
+// back on its previous config, again all together, gated on the old domain. Once the hub runs
+// the new domain, later failures (a leaf or wasmCloud gate) leave it there, alias included: a
 // rerun plans no cutover and converges the rest.
 func (a *applier) cutover(ctx context.Context, w Wave) error {
 	units := make([]*Unit, 0, len(w.Batches[0]))
@@ -196,7 +196,7 @@ func (a *applier) hubOn(ctx context.Context, host, domain string) error {
 
 // checkAlias proves, when the alias is on, that the old domain answers through every leaf:
 // the leaves reconnected to the restarted hubs and learned the alias's subjects (interest in
-// mappings is sent only when a leaf connection is set up, nats.md §2). A failure is a
+// mappings crosses a leaf link only when the connection is set up). A failure is a
 // warning, not a stop: clients on the old domain fail until they move, and the next waves
 // move the wasmCloud hosts.
 func (a *applier) checkAlias(ctx context.Context) {

@@ -30,7 +30,8 @@ type Desired map[string][]DesiredFile
 type Options struct {
 	Targets  []string // only these hosts (all when empty)
 	Excludes []string // never these hosts
-	// AllowDomainChange permits a cutover of the hub's JetStream domain (design §7).
+	// AllowDomainChange permits a cutover of the hub's JetStream domain (every hub stops, then
+	// every hub starts on the new domain).
 	AllowDomainChange bool
 	// DomainScan is what a live scan found about the domain the hubs run now (see
 	// DomainChange); a cutover lists it among its consequences.

@@ -11,7 +11,8 @@ import (
 
 // planCutover detects a JetStream domain change on the hub and turns every hub unit into a
 // cutover: a domain cannot be reloaded, and a node-by-node roll leaves a mixed-domain cluster
-// that reports healthy while clients fail (nats.md §0.12, §7). So the planner never rolls a
+// that reports healthy (/healthz 200 on every node) while clients fail: routes only register
+// peers of the same domain, so the cluster splits. So the planner never rolls a
 // domain; it stops every hub and starts every hub.
 func planCutover(inv *inventory.Inventory, facts map[string]Facts, p *Plan, opts Options) error {
 	want := inv.Lattice.JSDomain
@@ -29,7 +30,7 @@ func planCutover(inv *inventory.Inventory, facts map[string]Facts, p *Plan, opts
 		}
 	}
 	// From lists every domain the running hubs serve when they disagree: the cluster is split
-	// already, and apply skips a preflight that cannot pass (nats.md §7).
+	// already (no quorum can be proven), and apply skips a preflight that cannot pass.
 	info := &CutoverInfo{From: strings.Join(from, ","), To: want}
 	info.Alias = inv.Lattice.AliasOldDomain && inv.Lattice.PreviousJSDomain != "" && !split &&
 		inv.Lattice.PreviousJSDomain == from[0]

@@ -17,8 +17,8 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 )
 
-// The decoders below read only the fields the checks use. Field names and meanings:
-// reference/nats.md §4 (nats-server v2.15.2, server/monitor.go).
+// The decoders below read only the fields the checks use, as nats-server v2.15.2 names them
+// (server/monitor.go).
 
 // varz is /varz.
 type varz struct {
@@ -45,7 +45,8 @@ func (v *varz) domain() (string, bool) {
 	return v.JetStream.Config.Domain, true
 }
 
-// jsz is /jsz. meta_cluster is only authoritative about peers on the meta leader (§0.8).
+// jsz is /jsz. meta_cluster is only authoritative about peers on the meta leader: a follower
+// shows the other peers as current:false, active:0.
 type jsz struct {
 	Disabled bool `json:"disabled"`
 	Config   struct {
@@ -96,8 +97,8 @@ type leafz struct {
 	} `json:"leafs"`
 }
 
-// routez is /routez. /varz routes counts pooled connections (8 on 3 nodes, §0.9): count
-// distinct remote_name instead.
+// routez is /routez. /varz routes counts pooled connections (8 on a healthy 3-node cluster:
+// 3 per peer plus one for the system account): count distinct remote_name instead.
 type routez struct {
 	Routes []struct {
 		RemoteName string `json:"remote_name"`

@@ -14,8 +14,8 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 )
 
-// Names fixed by the v1 auth model (design §3): the hub account the lattice lives in, and the
-// user latticepush's own checks connect to the hubs as.
+// Names fixed by the auth model (config-mode accounts, see plan/render): the hub account the
+// lattice lives in, and the user latticepush's own checks connect to the hubs as.
 const (
 	hubAccount = "LATTICE"
 	checkUser  = "latticepush"
