@@ -165,7 +165,8 @@ func (a *applier) cutoverPreflight(ctx context.Context, units []*Unit) error {
 	if strings.Contains(from, ",") {
 		// Split across domains, no quorum can be proven: the cutover is the repair.
 		a.emit(Event{Type: "warning", Phase: "preflight", Message: fmt.Sprintf("the hub nodes run several domains (%s): "+
-			"the cluster is already split (nats.md §7); the cutover stops and starts every node to repair it", from)})
+			"the cluster is already split (routes only register peers of the same domain); "+
+			"the cutover stops and starts every node to repair it", from)})
 		return nil
 	}
 	a.phase("preflight", fmt.Sprintf("every hub node must be reachable and the cluster healthy on domain %s before the cutover", from))

@@ -63,7 +63,7 @@ func planCutover(inv *inventory.Inventory, facts map[string]Facts, p *Plan, opts
 			"answering on the hubs until they move", info.From, info.From))
 	} else {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("the hubs keep answering for domain %q through a mapping "+
-			"table that NATS does not document (design §7); remove it once no client uses %q "+
+			"table that NATS does not document (docs/domain-alias.md); remove it once no client uses %q "+
 			"(alias_old_domain = false)", info.From, info.From))
 	}
 	for _, u := range p.Units {
@@ -147,7 +147,8 @@ func cutoverConsequences(inv *inventory.Inventory, info *CutoverInfo, scan *Doma
 	switch {
 	case scan == nil || scan.Domain != info.From:
 		out = append(out, fmt.Sprintf("mirrors and sources that store the API prefix %s stop silently and must be "+
-			"deleted and created again (nats.md §7); they were not scanned for", prefix))
+			"deleted and created again (the server refuses to edit a mirror); they were not scanned for",
+			prefix))
 	default:
 		for _, st := range scan.Streams {
 			out = append(out, "recreate after the change (it stops silently, and its mirror cannot be edited): "+st)

@@ -211,7 +211,7 @@ func (r *renderer) accounts(w *confWriter) error {
 // why a single $JS.<old>.API.> mapping does not work). Hubs only: a leaf with JetStream that
 // loaded it would answer those requests itself.
 func aliasMappings(w *confWriter, old string) {
-	w.line("# Temporary alias for the previous JetStream domain " + quote(old) + " (design §7):")
+	w.line("# Temporary alias for the previous JetStream domain " + quote(old) + " (alias_old_domain):")
 	w.line("# clients still on it keep working until they move. Not documented by NATS.")
 	w.open("mappings: {")
 	for _, m := range [][2]string{
