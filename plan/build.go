@@ -5,9 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
@@ -96,11 +94,7 @@ func Probes(inv *inventory.Inventory, desired Desired, opts Options) []Probe {
 
 // MonitorAddr is where a nats-server's monitoring listener is reached from the host itself.
 func MonitorAddr(n *inventory.NATS) string {
-	host := n.HTTPHost
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, strconv.Itoa(n.HTTPPort))
+	return n.LocalMonitorAddr()
 }
 
 // Build decides, from the desired files and what was observed, what apply will do.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
 // checkHealthz: the node's default /healthz is 200 (listeners up, meta leader known, its
@@ -42,7 +43,7 @@ func (r *round) checkDomain(ctx context.Context, h *inventory.Host) Result {
 	if err != nil {
 		return fail(CheckHubDomain, h.Name, err.Error(), fixUnreachable(h))
 	}
-	got, js := v.domain()
+	got, js := v.Domain()
 	switch {
 	case !js:
 		return fail(CheckHubDomain, h.Name, "JetStream is not enabled on this hub node",
@@ -115,9 +116,9 @@ func (r *round) metaView(ctx context.Context) metaView {
 			mv.errs[h.Name] = err
 			continue
 		}
-		mv.seen[h.Name] = j.leader()
-		if j.leader() != "" {
-			votes[j.leader()]++
+		mv.seen[h.Name] = j.Leader()
+		if j.Leader() != "" {
+			votes[j.Leader()]++
 		}
 	}
 	best := 0
@@ -171,8 +172,8 @@ func (r *round) checkPeersCurrent(ctx context.Context, mv metaView) Result {
 	if err != nil {
 		return fail(CheckHubPeersCurrent, leader.Name, err.Error(), fixUnreachable(leader))
 	}
-	if j.leader() != leader.Hub.ServerName {
-		return fail(CheckHubPeersCurrent, leader.Name, fmt.Sprintf("%s is no longer the meta leader (now %q)", mv.leader, j.leader()),
+	if j.Leader() != leader.Hub.ServerName {
+		return fail(CheckHubPeersCurrent, leader.Name, fmt.Sprintf("%s is no longer the meta leader (now %q)", mv.leader, j.Leader()),
 			"leadership is moving: re-run verify")
 	}
 	var ok, bad []string
@@ -181,7 +182,7 @@ func (r *round) checkPeersCurrent(ctx context.Context, mv metaView) Result {
 			continue
 		}
 		name := p.Hub.ServerName
-		i := slices.IndexFunc(j.Meta.Replicas, func(p metaPeer) bool { return p.Name == name })
+		i := slices.IndexFunc(j.Meta.Replicas, func(p natsmon.MetaPeer) bool { return p.Name == name })
 		switch {
 		case i < 0:
 			bad = append(bad, name+" not a peer")
@@ -208,7 +209,7 @@ func (r *round) checkPeersCurrent(ctx context.Context, mv metaView) Result {
 	return pass(CheckHubPeersCurrent, leader.Name, ev)
 }
 
-func (r *round) varzOf(ctx context.Context, h *inventory.Host) (*varz, error) {
+func (r *round) varzOf(ctx context.Context, h *inventory.Host) (*natsmon.Varz, error) {
 	m, err := r.monitor(h)
 	if err != nil {
 		return nil, err
@@ -216,7 +217,7 @@ func (r *round) varzOf(ctx context.Context, h *inventory.Host) (*varz, error) {
 	return m.varz(ctx)
 }
 
-func (r *round) jszOf(ctx context.Context, h *inventory.Host) (*jsz, error) {
+func (r *round) jszOf(ctx context.Context, h *inventory.Host) (*natsmon.Jsz, error) {
 	m, err := r.monitor(h)
 	if err != nil {
 		return nil, err
@@ -230,5 +231,5 @@ func fixUnreachable(h *inventory.Host) string {
 
 func fixMonitor(h *inventory.Host) string {
 	n := h.NATS()
-	return fmt.Sprintf("check that nats-server runs on %s with monitoring on %s", h.Name, onHost(n.HTTPHost, n.HTTPPort))
+	return fmt.Sprintf("check that nats-server runs on %s with monitoring on %s", h.Name, n.LocalMonitorAddr())
 }

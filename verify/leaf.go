@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
 // checkLeafRemote: the leaf's own /leafz shows its remote connected (is_spoke). /healthz on
@@ -41,7 +42,7 @@ func (r *round) checkLeafSeenByHub(ctx context.Context, leaf *inventory.Host) Re
 	var on, wrongAccount, unreachable []string
 	for _, h := range r.inv.Hubs() {
 		m, err := r.monitor(h)
-		var lz *leafz
+		var lz *natsmon.Leafz
 		if err == nil {
 			lz, err = m.leafz(ctx)
 		}
@@ -87,7 +88,7 @@ func (r *round) checkLeafDomain(ctx context.Context, leaf *inventory.Host) Resul
 	if err != nil {
 		return fail(CheckHygieneDomain, leaf.Name, err.Error(), fixUnreachable(leaf))
 	}
-	got, js := v.domain()
+	got, js := v.Domain()
 	switch {
 	case !js:
 		return pass(CheckHygieneDomain, leaf.Name, "the leaf runs no JetStream")

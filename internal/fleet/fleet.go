@@ -18,6 +18,7 @@ import (
 	"github.com/latticepush/latticepush/plan/render"
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/remote/service"
+	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
 // AuditLog is where apply appends its record on every host it changed (one JSON per line).
@@ -269,12 +270,10 @@ func (h *host) Service(ctx context.Context, svc string, op plan.ServiceOp) error
 }
 
 func (h *host) RunningDigest(ctx context.Context, addr string) (string, error) {
-	var v struct {
-		ConfigDigest string `json:"config_digest"`
-	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := getJSON(ctx, monitorClient(h.c), "http://"+addr+"/varz", &v); err != nil {
+	v, err := natsmon.New(addr, h.c.DialContext, natsmon.Options{}).Varz(ctx)
+	if err != nil {
 		return "", err
 	}
 	return v.ConfigDigest, nil
