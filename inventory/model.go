@@ -42,7 +42,7 @@ type Lattice struct {
 	Name     string // [A-Za-z0-9_-]+
 	JSDomain string // single subject token
 	// AliasOldDomain keeps the previous domain answering on the hubs after a domain cutover
-	// (an undocumented NATS mapping table, see design §7). Default true.
+	// (an undocumented NATS mapping table, see docs/domain-alias.md). Default true.
 	AliasOldDomain bool
 	// AliasDomain is the old domain the hubs keep answering for, when AliasOldDomain is set
 	// and an alias is wanted. Empty means no alias. Set by the operator as `previous_js_domain`.
@@ -51,7 +51,7 @@ type Lattice struct {
 	JSDomainRange    hcl.Range
 }
 
-// Auth is the v1 auth model: config-mode accounts, no operator/JWT (design §3).
+// Auth is the auth model: config-mode accounts, no operator/JWT (JWT and creds come later).
 //
 // On the hubs: account SYS (user "sys"), account LATTICE with JetStream holding the users
 // "leaf" (what leaves authenticate with) and "latticepush" (the deployer's own checks).

@@ -7,10 +7,10 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// validate applies the topology rules of design §3 to a resolved inventory and returns every
+// validate applies the topology rules to a resolved inventory and returns every
 // violation, each pointing at the attribute or block to fix.
 //
-// Two rules of design §3 are not checked here because they hold by construction: every leaf's
+// Two topology rules are not checked here because they hold by construction: every leaf's
 // remotes list all hub leafnode URLs, since plan/ renders them from the hub hosts of this same
 // inventory rather than from anything the operator writes; and every wasmCloud host's
 // WASMCLOUD_JS_DOMAIN is Lattice.JSDomain, which has no per-host setting. The identity rule

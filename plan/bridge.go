@@ -18,17 +18,17 @@ import (
 // StepBridge marks the unit of a leaf's intermediate config in a leaves-first change.
 const StepBridge = "bridge"
 
-// A change that moves where leaves connect (a hub's address or leafnode port) is applied
-// leaves first (design §5). A connected leaf also learns the hubs' leafnode listeners from
-// their INFO (nats.md §0.15), and in the lab it keeps its link through a hub-first move; but a
-// leaf that restarts in between (a crash, a reboot) knows only the listeners in its config,
-// and a leaf that cannot reach the advertised addresses (NAT, no_advertise) never had the
-// others: applied hub first, once the last hub moves, such a leaf has no hub to reach until
-// the leaf wave gives it the new listeners. So each leaf first reloads a bridge config that
-// lists the hubs' current and new listeners (its remote reconnects once, at once), the hub
-// wave moves the hubs while every leaf's config names a live one, and the leaf wave drops
-// the old listeners. A rerun after a stop in between finds the bridge in place and plans
-// only what is left.
+// A change that moves where leaves connect (a hub's address or leafnode port) is applied leaves
+// first. A connected leaf also learns the hubs' other leafnode listeners from their INFO
+// messages, but only after its first connection, and in the lab it keeps its link through a
+// hub-first move; but a leaf that restarts in between (a crash, a reboot) knows only the
+// listeners in its config, and a leaf that cannot reach the advertised addresses (NAT,
+// no_advertise) never had the others: applied hub first, once the last hub moves, such a leaf
+// has no hub to reach until the leaf wave gives it the new listeners. So each leaf first
+// reloads a bridge config that lists the hubs' current and new listeners (its remote reconnects
+// once, at once), the hub wave moves the hubs while every leaf's config names a live one, and
+// the leaf wave drops the old listeners. A rerun after a stop in between finds the bridge in
+// place and plans only what is left.
 
 // planBridges adds a bridge unit before each leaf whose remote loses listeners it uses now
 // and gains others, when the hub wave changes hubs. It needs the leaf to take the remotes by

@@ -5,9 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
@@ -30,7 +28,8 @@ type Desired map[string][]DesiredFile
 type Options struct {
 	Targets  []string // only these hosts (all when empty)
 	Excludes []string // never these hosts
-	// AllowDomainChange permits a cutover of the hub's JetStream domain (design §7).
+	// AllowDomainChange permits a cutover of the hub's JetStream domain (every hub stops, then
+	// every hub starts on the new domain).
 	AllowDomainChange bool
 	// DomainScan is what a live scan found about the domain the hubs run now (see
 	// DomainChange); a cutover lists it among its consequences.
@@ -95,11 +94,7 @@ func Probes(inv *inventory.Inventory, desired Desired, opts Options) []Probe {
 
 // MonitorAddr is where a nats-server's monitoring listener is reached from the host itself.
 func MonitorAddr(n *inventory.NATS) string {
-	host := n.HTTPHost
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, strconv.Itoa(n.HTTPPort))
+	return n.LocalMonitorAddr()
 }
 
 // Build decides, from the desired files and what was observed, what apply will do.

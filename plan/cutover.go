@@ -11,7 +11,8 @@ import (
 
 // planCutover detects a JetStream domain change on the hub and turns every hub unit into a
 // cutover: a domain cannot be reloaded, and a node-by-node roll leaves a mixed-domain cluster
-// that reports healthy while clients fail (nats.md §0.12, §7). So the planner never rolls a
+// that reports healthy (/healthz 200 on every node) while clients fail: routes only register
+// peers of the same domain, so the cluster splits. So the planner never rolls a
 // domain; it stops every hub and starts every hub.
 func planCutover(inv *inventory.Inventory, facts map[string]Facts, p *Plan, opts Options) error {
 	want := inv.Lattice.JSDomain
@@ -29,7 +30,7 @@ func planCutover(inv *inventory.Inventory, facts map[string]Facts, p *Plan, opts
 		}
 	}
 	// From lists every domain the running hubs serve when they disagree: the cluster is split
-	// already, and apply skips a preflight that cannot pass (nats.md §7).
+	// already (no quorum can be proven), and apply skips a preflight that cannot pass.
 	info := &CutoverInfo{From: strings.Join(from, ","), To: want}
 	info.Alias = inv.Lattice.AliasOldDomain && inv.Lattice.PreviousJSDomain != "" && !split &&
 		inv.Lattice.PreviousJSDomain == from[0]
@@ -62,7 +63,7 @@ func planCutover(inv *inventory.Inventory, facts map[string]Facts, p *Plan, opts
 			"answering on the hubs until they move", info.From, info.From))
 	} else {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("the hubs keep answering for domain %q through a mapping "+
-			"table that NATS does not document (design §7); remove it once no client uses %q "+
+			"table that NATS does not document (docs/domain-alias.md); remove it once no client uses %q "+
 			"(alias_old_domain = false)", info.From, info.From))
 	}
 	for _, u := range p.Units {
@@ -146,7 +147,8 @@ func cutoverConsequences(inv *inventory.Inventory, info *CutoverInfo, scan *Doma
 	switch {
 	case scan == nil || scan.Domain != info.From:
 		out = append(out, fmt.Sprintf("mirrors and sources that store the API prefix %s stop silently and must be "+
-			"deleted and created again (nats.md §7); they were not scanned for", prefix))
+			"deleted and created again (the server refuses to edit a mirror); they were not scanned for",
+			prefix))
 	default:
 		for _, st := range scan.Streams {
 			out = append(out, "recreate after the change (it stops silently, and its mirror cannot be edited): "+st)

@@ -14,7 +14,7 @@ import (
 // differs — all on the old domain, a naive roll half done (mixed domains), a node down, two
 // old domains, the alias on or off, other reloadable changes pending — the planner either
 // refuses or stops and starts every hub in one cutover step. It never plans a "hub" wave,
-// which would restart nodes one at a time into a mixed-domain cluster (nats.md §0.12, §7).
+// which would restart nodes one at a time into a mixed-domain cluster: split, yet /healthz 200.
 func TestCutover_NeverARollingDomainChange(t *testing.T) {
 	type scenario struct {
 		name    string

@@ -123,7 +123,8 @@ func liveMismatch(inv *inventory.Inventory, h *inventory.Host, n *inventory.NATS
 }
 
 // checkHubIdentity refuses a change of a running hub's server_name or cluster name: JetStream
-// keeps both (nats.md §7, PR #7418), so only an explicit node replacement may change them.
+// keeps both and NATS maintainers say they must never change once set (nats-server PR #7418),
+// so only an explicit node replacement may change them.
 func checkHubIdentity(h *inventory.Host, n *inventory.NATS, nf *NATSFacts, opts Options) error {
 	for _, r := range opts.Replace {
 		if r == h.Name {

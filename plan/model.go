@@ -14,7 +14,7 @@ const FormatVersion = "1.0"
 // Action is what happens to one unit (a service on a host).
 type Action string
 
-// The actions, from least to most disruptive (design §5).
+// The actions, from least to most disruptive.
 const (
 	// Noop: files match and the running server runs the desired config.
 	Noop Action = "noop"
@@ -169,7 +169,8 @@ type Unreachable struct {
 	Error string   `json:"error"`
 }
 
-// CutoverInfo describes a JetStream domain change (design §7).
+// CutoverInfo describes a JetStream domain change: every hub stops, then every hub starts on
+// the new domain (see planCutover).
 type CutoverInfo struct {
 	From  string `json:"from"`
 	To    string `json:"to"`

@@ -11,7 +11,9 @@ import (
 )
 
 // A configChange is what changed between the config a nats-server runs and the one wanted,
-// and whether a reload can apply it (nats.md §5: "What reload cannot change").
+// and whether a reload can apply it. nats-server refuses to reload, among others, server_name,
+// listen hosts and ports, the JetStream domain, store_dir, lowered or newly explicit JetStream
+// limits, the lame-duck settings and any field of an existing leaf remote but TLS.
 type configChange struct {
 	Keys      []string // dotted keys that differ, sorted
 	NeedsStop []string // the subset that a reload cannot apply, each with a reason
@@ -40,7 +42,7 @@ var reloadableKeys = []string{
 }
 
 // leafRemotesReloadableSince is the first nats-server minor whose reload adds and removes
-// leaf remotes (nats.md §8, 2.14 row).
+// leaf remotes (2.14; before it a changed remotes list needs a restart).
 const leafRemotesReloadableSince = 14
 
 // diffNATSConfig compares two nats-server configs and classifies the change. version is the

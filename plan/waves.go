@@ -7,8 +7,8 @@ import (
 // buildWaves orders the changing units: the leaves' bridge configs first when the hub wave
 // moves where leaves connect (bridge.go); the hub, one node at a time with the meta
 // leader last (one leader election instead of several); then leaves in batches; then
-// wasmCloud hosts in batches (design §5). A cutover replaces the hub wave with one step
-// holding every hub, and gates every leaf afterwards, changed or not.
+// wasmCloud hosts in batches, each wave gated before the next starts. A cutover replaces the
+// hub wave with one step holding every hub, and gates every leaf afterwards, changed or not.
 func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wave {
 	var waves []Wave
 	byRole := map[Role][]*Unit{}

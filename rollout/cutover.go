@@ -12,13 +12,13 @@ import (
 	"github.com/latticepush/latticepush/plan"
 )
 
-// cutover changes the hub's JetStream domain: preflight (every hub reachable, the
-// cluster healthy on the domain it runs), swap every hub's config, stop every hub (lame
-// duck), start every hub, wait for quorum and a meta leader on the new domain, then, with the
-// alias, prove the old domain answers through every leaf. A failure before the stop changes
-// nothing; a hub that does not come back healthy on the new domain puts every hub back on
-// its previous config, again all together, gated on the old domain. Once the hub runs the
-// new domain, later failures (a leaf or wasmCloud gate) leave it there, alias included: a
+// cutover changes the hub's JetStream domain, which nats-server cannot reload: preflight (every
+// hub reachable, the cluster healthy on the domain it runs), swap every hub's config, stop
+// every hub (lame duck), start every hub, wait for quorum and a meta leader on the new domain,
+// then, with the alias, prove the old domain answers through every leaf. A failure before the
+// stop changes nothing; a hub that does not come back healthy on the new domain puts every hub
+// back on its previous config, again all together, gated on the old domain. Once the hub runs
+// the new domain, later failures (a leaf or wasmCloud gate) leave it there, alias included: a
 // rerun plans no cutover and converges the rest.
 func (a *run) cutover(ctx context.Context, w plan.Wave) error {
 	units := make([]*plan.Unit, 0, len(w.Batches[0]))
@@ -146,7 +146,8 @@ func (a *run) cutoverPreflight(ctx context.Context, units []*plan.Unit) error {
 	if strings.Contains(from, ",") {
 		// Split across domains, no quorum can be proven: the cutover is the repair.
 		a.emit(Event{Type: EventWarning, Phase: PhasePreflight, Message: fmt.Sprintf("the hub nodes run several domains (%s): "+
-			"the cluster is already split (nats.md §7); the cutover stops and starts every node to repair it", from)})
+			"the cluster is already split (routes only register peers of the same domain); "+
+			"the cutover stops and starts every node to repair it", from)})
 		return nil
 	}
 	a.phase(PhasePreflight, fmt.Sprintf("every hub node must be reachable and the cluster healthy on domain %s before the cutover", from))
@@ -173,7 +174,7 @@ func (a *run) hubOn(ctx context.Context, host, domain string) error {
 
 // checkAlias proves, when the alias is on, that the old domain answers through every leaf:
 // the leaves reconnected to the restarted hubs and learned the alias's subjects (interest in
-// mappings is sent only when a leaf connection is set up, nats.md §2). A failure is a
+// mappings crosses a leaf link only when the connection is set up). A failure is a
 // warning, not a stop: clients on the old domain fail until they move, and the next waves
 // move the wasmCloud hosts.
 func (a *run) checkAlias(ctx context.Context) {

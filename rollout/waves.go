@@ -206,7 +206,8 @@ func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged)
 }
 
 // confirmDigest waits until the running nats-server reports the desired config_digest: a
-// failed reload exits 0 and only logs (nats.md §0.3), so this is the only proof.
+// `nats-server --signal reload` exits 0 even when the reload fails and only logs the error,
+// so this is the only proof.
 func (a *run) confirmDigest(ctx context.Context, h Host, u *plan.Unit) error {
 	if u.DesiredDigest == "" {
 		return nil

@@ -5,7 +5,9 @@
 //
 // Each check yields a named [Result] with its evidence and, when failing, what to do. [Run]
 // runs them all; [HubNodeGate], [LeafGate] and [WasmcloudGate] poll the checks for one unit
-// until they pass or a deadline passes, for apply to wait on.
+// until they pass or a deadline passes, for apply to wait on. [ConnectHub] opens the NATS
+// connection "from the hub side" as latticepush's check user, for the checks and for apply.
+// The monitoring replies are decoded with package natsmon, as the facts of a plan are.
 //
 // verify reaches hosts only through the dialers it is given ([Target.Dial]): in production
 // they open TCP connections through each host's SSH connection, so monitoring and client

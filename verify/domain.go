@@ -67,7 +67,7 @@ func (r *round) ensureProbeBucket(ctx context.Context) Result {
 // checkDomainReach proves the hub's domain from a client on the leaf: account info through
 // jetstream.NewWithDomain, then a KV put/get on the probe bucket. Its second result proves it
 // was the hub that answered: the probe stream's cluster is the hub cluster (a leaf given the
-// hub's domain answers account info for it too, reference/nats.md §0.6).
+// hub's domain answers account info for it too, and reports the hub's domain).
 func (r *round) checkDomainReach(ctx context.Context, leaf *inventory.Host) (reach, proof Result) {
 	d := r.inv.Lattice.JSDomain
 	notChecked := func(why string) Result {
@@ -92,7 +92,8 @@ func (r *round) checkDomainReach(ctx context.Context, leaf *inventory.Host) (rea
 	start := time.Now()
 	ai, err := js.AccountInfo(sctx)
 	if err != nil {
-		// "jetstream not enabled" is what an unreachable domain looks like (reference/nats.md §0.5).
+		// "jetstream not enabled" is what an unreachable domain looks like: the server answers
+		// at once with no responders, which nats.go reports as ErrJetStreamNotEnabled.
 		ev := fmt.Sprintf("domain %q not reachable from %s's client port: %v", d, leaf.Name, err)
 		fix := fmt.Sprintf("check the leaf link (%s, %s) and that the hubs run JetStream with domain %q", CheckLeafRemote, CheckLeafSeenByHub, d)
 		if errors.Is(err, context.DeadlineExceeded) {

@@ -38,7 +38,7 @@ func (e *GateError) Error() string {
 func (e *GateError) Unwrap() error { return e.Cause }
 
 // HubNodeGate waits after a change to hub node host until the hub cluster is healthy again
-// (design §5, hub wave): /healthz 200 and the lattice's domain on every hub node, one meta
+// (the hub wave's gate): /healthz 200 and the lattice's domain on every hub node, one meta
 // leader known to every node, and every peer current as seen by that leader. The whole cluster
 // is checked, since one node's restart can leave another behind.
 //
@@ -62,7 +62,7 @@ func HubNodeGate(ctx context.Context, inv *inventory.Inventory, targets []Target
 }
 
 // LeafGate waits after a change to leaf host until its link is up, seen from both ends, and
-// the hub's domain answers through it with the hub as the answerer (design §5, leaf wave).
+// the hub's domain answers through it with the hub as the answerer (the leaf wave's gate).
 // Leaves reconnect over 1-7 s after a hub restart, which the polling absorbs.
 func LeafGate(ctx context.Context, inv *inventory.Inventory, targets []Target, host string, opts Options) ([]Result, error) {
 	h, err := unit(inv, host, inventory.RoleLeaf)
@@ -79,7 +79,7 @@ func LeafGate(ctx context.Context, inv *inventory.Inventory, targets []Target, h
 
 // WasmcloudGate waits after a change to wasmCloud host until it answers host.get from the hub
 // side, its ping reply has the inventory's lattice, js_domain and labels, and, when the same
-// machine runs a leaf, that leaf holds no stray lattice bucket (design §5, wasmCloud wave).
+// machine runs a leaf, that leaf holds no stray lattice bucket (the wasmCloud wave's gate).
 func WasmcloudGate(ctx context.Context, inv *inventory.Inventory, targets []Target, host string, opts Options) ([]Result, error) {
 	h, err := unit(inv, host, inventory.RoleWasmcloud)
 	var id string

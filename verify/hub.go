@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
 // checkHealthz: the node's default /healthz is 200 (listeners up, meta leader known, its
-// streams current). It says nothing about leaf links (reference/nats.md §0.7).
+// streams current). It says nothing about leaf links: it stays 200 while one is down.
 func (r *round) checkHealthz(ctx context.Context, h *inventory.Host) Result {
 	m, err := r.monitor(h)
 	if err != nil {
@@ -35,14 +36,14 @@ func (r *round) checkHealthz(ctx context.Context, h *inventory.Host) Result {
 }
 
 // checkDomain: the node's /varz JetStream domain is the lattice's. A node restarted alone with
-// another domain leaves /healthz at 200 everywhere (reference/nats.md §0.12).
+// another domain leaves /healthz at 200 everywhere while the cluster is split.
 func (r *round) checkDomain(ctx context.Context, h *inventory.Host) Result {
 	want := r.inv.Lattice.JSDomain
 	v, err := r.varzOf(ctx, h)
 	if err != nil {
 		return fail(CheckHubDomain, h.Name, err.Error(), fixUnreachable(h))
 	}
-	got, js := v.domain()
+	got, js := v.Domain()
 	switch {
 	case !js:
 		return fail(CheckHubDomain, h.Name, "JetStream is not enabled on this hub node",
@@ -55,7 +56,7 @@ func (r *round) checkDomain(ctx context.Context, h *inventory.Host) Result {
 }
 
 // checkRoutes: the node has a route to every other hub node, counted as distinct remote_name
-// in /routez (/varz routes counts pooled connections, reference/nats.md §0.9).
+// in /routez (/varz routes counts pooled connections: 8 on a healthy 3-node cluster).
 func (r *round) checkRoutes(ctx context.Context, h *inventory.Host) Result {
 	m, err := r.monitor(h)
 	if err != nil {
@@ -115,9 +116,9 @@ func (r *round) metaView(ctx context.Context) metaView {
 			mv.errs[h.Name] = err
 			continue
 		}
-		mv.seen[h.Name] = j.leader()
-		if j.leader() != "" {
-			votes[j.leader()]++
+		mv.seen[h.Name] = j.Leader()
+		if j.Leader() != "" {
+			votes[j.Leader()]++
 		}
 	}
 	best := 0
@@ -159,8 +160,8 @@ func (r *round) checkMetaLeader(ctx context.Context, h *inventory.Host, mv metaV
 }
 
 // checkPeersCurrent asks the meta leader's /jsz: only the leader's view of peers is
-// meaningful (reference/nats.md §0.8). Every other hub must be a current, online peer, and the
-// cluster size must be the number of hubs.
+// meaningful (a follower shows the others as current:false). Every other hub must be a
+// current, online peer, and the cluster size must be the number of hubs.
 func (r *round) checkPeersCurrent(ctx context.Context, mv metaView) Result {
 	leader := r.hubByServerName(mv.leader)
 	if leader == nil {
@@ -171,8 +172,8 @@ func (r *round) checkPeersCurrent(ctx context.Context, mv metaView) Result {
 	if err != nil {
 		return fail(CheckHubPeersCurrent, leader.Name, err.Error(), fixUnreachable(leader))
 	}
-	if j.leader() != leader.Hub.ServerName {
-		return fail(CheckHubPeersCurrent, leader.Name, fmt.Sprintf("%s is no longer the meta leader (now %q)", mv.leader, j.leader()),
+	if j.Leader() != leader.Hub.ServerName {
+		return fail(CheckHubPeersCurrent, leader.Name, fmt.Sprintf("%s is no longer the meta leader (now %q)", mv.leader, j.Leader()),
 			"leadership is moving: re-run verify")
 	}
 	var ok, bad []string
@@ -181,7 +182,7 @@ func (r *round) checkPeersCurrent(ctx context.Context, mv metaView) Result {
 			continue
 		}
 		name := p.Hub.ServerName
-		i := slices.IndexFunc(j.Meta.Replicas, func(p metaPeer) bool { return p.Name == name })
+		i := slices.IndexFunc(j.Meta.Replicas, func(p natsmon.MetaPeer) bool { return p.Name == name })
 		switch {
 		case i < 0:
 			bad = append(bad, name+" not a peer")
@@ -208,7 +209,7 @@ func (r *round) checkPeersCurrent(ctx context.Context, mv metaView) Result {
 	return pass(CheckHubPeersCurrent, leader.Name, ev)
 }
 
-func (r *round) varzOf(ctx context.Context, h *inventory.Host) (*varz, error) {
+func (r *round) varzOf(ctx context.Context, h *inventory.Host) (*natsmon.Varz, error) {
 	m, err := r.monitor(h)
 	if err != nil {
 		return nil, err
@@ -216,7 +217,7 @@ func (r *round) varzOf(ctx context.Context, h *inventory.Host) (*varz, error) {
 	return m.varz(ctx)
 }
 
-func (r *round) jszOf(ctx context.Context, h *inventory.Host) (*jsz, error) {
+func (r *round) jszOf(ctx context.Context, h *inventory.Host) (*natsmon.Jsz, error) {
 	m, err := r.monitor(h)
 	if err != nil {
 		return nil, err
@@ -230,5 +231,5 @@ func fixUnreachable(h *inventory.Host) string {
 
 func fixMonitor(h *inventory.Host) string {
 	n := h.NATS()
-	return fmt.Sprintf("check that nats-server runs on %s with monitoring on %s", h.Name, onHost(n.HTTPHost, n.HTTPPort))
+	return fmt.Sprintf("check that nats-server runs on %s with monitoring on %s", h.Name, n.LocalMonitorAddr())
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // The test lattice: in-process nats-servers on 127.0.0.1 shaped like the rendered configs
-// (design §3, reference/nats.md §1): a hub cluster with a JetStream domain and the accounts
+// (plan/render): a hub cluster with a JetStream domain and the accounts
 // SYS and LATTICE (users leaf and latticepush), and leaves bridging $G to LATTICE.
 
 const (
@@ -32,7 +32,8 @@ type testLatticeT struct {
 	t     *testing.T
 	dir   string
 	nodes map[string]*node
-	// leafPorts are the hubs' leafnode ports; a leaf's remote lists all of them (§0.15).
+	// leafPorts are the hubs' leafnode ports; a leaf's remote lists all of them, since a leaf
+	// learns the others only after its first connection.
 	leafPorts []int
 }
 

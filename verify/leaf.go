@@ -7,10 +7,11 @@ import (
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
 // checkLeafRemote: the leaf's own /leafz shows its remote connected (is_spoke). /healthz on
-// either side ignores leaf links (reference/nats.md §0.7).
+// either side ignores leaf links: it stays 200 while the link is down.
 func (r *round) checkLeafRemote(ctx context.Context, leaf *inventory.Host) Result {
 	m, err := r.monitor(leaf)
 	if err != nil {
@@ -34,13 +35,14 @@ func (r *round) checkLeafRemote(ctx context.Context, leaf *inventory.Host) Resul
 
 // checkLeafSeenByHub: some hub node lists the leaf's server_name in its /leafz, bound to
 // account LATTICE. A leaf connects to one hub node at a time, so every hub is asked
-// (reference/nats.md §0.10); seen on two nodes means two servers share the server_name.
+// (its /leafz name is the leaf's server_name); seen on two nodes means two servers share the
+// server_name.
 func (r *round) checkLeafSeenByHub(ctx context.Context, leaf *inventory.Host) Result {
 	name := leaf.Leaf.ServerName
 	var on, wrongAccount, unreachable []string
 	for _, h := range r.inv.Hubs() {
 		m, err := r.monitor(h)
-		var lz *leafz
+		var lz *natsmon.Leafz
 		if err == nil {
 			lz, err = m.leafz(ctx)
 		}
@@ -78,14 +80,15 @@ func (r *round) checkLeafSeenByHub(ctx context.Context, leaf *inventory.Host) Re
 }
 
 // checkLeafDomain: the leaf does not run JetStream under the hub's domain. If it does, its
-// clients asking for the hub's domain silently reach the leaf (reference/nats.md §0.6).
+// clients asking for the hub's domain silently reach the leaf: no server warns, and account
+// info even reports the hub's domain.
 func (r *round) checkLeafDomain(ctx context.Context, leaf *inventory.Host) Result {
 	d := r.inv.Lattice.JSDomain
 	v, err := r.varzOf(ctx, leaf)
 	if err != nil {
 		return fail(CheckHygieneDomain, leaf.Name, err.Error(), fixUnreachable(leaf))
 	}
-	got, js := v.domain()
+	got, js := v.Domain()
 	switch {
 	case !js:
 		return pass(CheckHygieneDomain, leaf.Name, "the leaf runs no JetStream")
@@ -101,7 +104,8 @@ func (r *round) checkLeafDomain(ctx context.Context, leaf *inventory.Host) Resul
 
 // checkStrayBucket: the leaf's own JetStream holds no wasmCloud lattice bucket. One appears
 // when a wasmCloud host next to a JetStream leaf starts without WASMCLOUD_JS_DOMAIN and
-// silently uses the leaf's JetStream (reference/wasmcloud.md §2.2, §7.3).
+// silently uses the leaf's JetStream: a split brain its ping reply does not show, since the
+// reply's js_domain only echoes the host's configuration.
 func (r *round) checkStrayBucket(ctx context.Context, leaf *inventory.Host) Result {
 	m, err := r.monitor(leaf)
 	if err != nil {

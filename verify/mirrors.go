@@ -14,7 +14,7 @@ import (
 // ExternalStream is a stream whose mirror or source reaches its upstream through a JetStream
 // API prefix stored in the stream's configuration (External.APIPrefix, "$JS.<domain>.API").
 // Such a stream silently stops copying once that domain is gone, and the server refuses to
-// edit its mirror (err 10055): it has to be deleted and created again (reference/nats.md §7).
+// edit its mirror (err 10055): it has to be deleted and created again.
 type ExternalStream struct {
 	// Domain is the JetStream domain holding the stream, as its server reports it.
 	Domain string `json:"domain"`

@@ -2,13 +2,12 @@ package verify
 
 import (
 	"cmp"
-	"context"
-	"net"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
 // Check names: stable identifiers, shown in reports and in -json output. The part before the
@@ -129,7 +128,7 @@ func sortResults(rs []Result) {
 
 // Dialer opens a connection to addr as seen from a host (network is "tcp"). It has the
 // signature of net.Dialer.DialContext and of the SSH client's DialContext.
-type Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+type Dialer = natsmon.Dialer
 
 // Target is how verify reaches one inventory host.
 type Target struct {

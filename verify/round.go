@@ -2,20 +2,17 @@ package verify
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/latticepush/latticepush/inventory"
 )
 
-// Names fixed by the v1 auth model (design §3): the hub account the lattice lives in, and the
-// user latticepush's own checks connect to the hubs as.
+// Names fixed by the auth model (config-mode accounts, see plan/render): the hub account the
+// lattice lives in, and the user latticepush's own checks connect to the hubs as.
 const (
 	hubAccount = "LATTICE"
 	checkUser  = "latticepush"
@@ -111,42 +108,19 @@ func (r *round) connect(ctx context.Context, host *inventory.Host, extra ...nats
 	if err != nil {
 		return nil, err
 	}
-	n := host.NATS()
-	addr := onHost(n.ClientHost, n.ClientPort)
-	opts := append([]nats.Option{
-		nats.Name("latticepush verify"),
-		nats.SetCustomDialer(ctxDialer{ctx: ctx, dial: dial, timeout: r.opts.Timeout}),
-		nats.Timeout(r.opts.Timeout),
-		nats.NoReconnect(),
-		nats.SkipHostLookup(),
-		nats.NoCallbacksAfterClientClose(),
-	}, extra...)
-	nc, err := nats.Connect("nats://"+addr, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("NATS client port %s: %w", addr, timedOut(err, r.opts.Timeout))
-	}
-	return nc, nil
+	return connectNATS(ctx, dial, host.NATS(), r.opts.Timeout, extra...)
 }
 
 // hubSide returns a connection to the first hub node that accepts user latticepush in account
 // LATTICE: where the lattice is observed "from the hub side".
 func (r *round) hubSide(ctx context.Context) (*nats.Conn, string, error) {
 	r.hubOnce.Do(func() {
-		var why []string
-		for _, h := range r.inv.Hubs() {
-			nc, err := r.connect(ctx, h, nats.UserInfo(checkUser, r.inv.Auth.CheckPassword.Reveal()))
-			if err == nil {
-				r.mu.Lock()
-				r.hubConn, r.hubHost = nc, h.Name
-				r.mu.Unlock()
-				return
-			}
-			why = append(why, h.Name+": "+err.Error())
-		}
-		if len(why) == 0 {
-			why = append(why, "the inventory has no hub")
-		}
-		r.hubErr = errors.New("no hub accepts a client connection: " + strings.Join(why, "; "))
+		nc, hub, err := ConnectHub(ctx, r.inv, func(_ context.Context, h *inventory.Host) (Dialer, error) {
+			return r.dialer(h)
+		}, r.opts.Timeout)
+		r.mu.Lock()
+		r.hubConn, r.hubHost, r.hubErr = nc, hub, err
+		r.mu.Unlock()
 	})
 	return r.hubConn, r.hubHost, r.hubErr
 }
@@ -174,20 +148,6 @@ func (r *round) hubCluster() string {
 // step bounds one network step.
 func (r *round) step(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, r.opts.Timeout)
-}
-
-// ctxDialer adapts a Dialer to nats.CustomDialer, which has no context: each dial is bounded
-// by the round's context and the step timeout.
-type ctxDialer struct {
-	ctx     context.Context
-	dial    Dialer
-	timeout time.Duration
-}
-
-func (d ctxDialer) Dial(network, addr string) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(d.ctx, d.timeout)
-	defer cancel()
-	return d.dial(ctx, network, addr)
 }
 
 // names joins host or server names for evidence.

@@ -277,7 +277,7 @@ func wantOnlyFailuresOn(t *testing.T, rep Report, host string) {
 func connectTo(t *testing.T, h *inventory.Host, opts ...nats.Option) *nats.Conn {
 	t.Helper()
 	n := h.NATS()
-	nc, err := nats.Connect("nats://"+onHost(n.ClientHost, n.ClientPort), opts...)
+	nc, err := nats.Connect("nats://"+n.LocalClientAddr(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func hostID(h *inventory.Host) (string, error) {
 
 // checkHostGet: the host answers host.get.<id> asked from the hub side, which proves its
 // control subscription is live in the lattice (a host answers through its own leaf even while
-// the leaf's link is down, reference/wasmcloud.md §3.4).
+// the leaf's link is down).
 func (r *round) checkHostGet(ctx context.Context, h *inventory.Host) Result {
 	id, err := hostID(h)
 	if err != nil {

@@ -4,8 +4,8 @@
 // Only the 1.x protocol is understood. The 0.82 and OTP hosts answer on other subjects with bare
 // objects, and wasmCloud 2.x has no wasmbus.ctl at all; none of those is a "host" here.
 //
-// The wire facts, and the traps this package avoids, are in the project's reference brief
-// (shared/reference/wasmcloud.md §3). The ones that shape the API:
+// Every reply is a CtlResponse envelope ({"success","message","response"}); events are
+// CloudEvents on wasmbus.evt.<lattice>. The traps that shape the API:
 //
 //   - Ping is scatter/gather. Every host publishes its own CtlResponse to the reply inbox, so a
 //     plain request/reply would see only the first host. Client.Ping gathers for a window.

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/latticepush/latticepush/internal/lab"
-	"github.com/latticepush/latticepush/internal/testenv"
+	"github.com/latticepush/latticepush/internal/natsbin"
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/spf13/cobra"
 )
@@ -86,7 +86,7 @@ func (g *globals) runLabUp(ctx context.Context, a labUpArgs) error {
 		spec.Hosts = append(spec.Hosts, lab.HostSpec{Name: h.Name, Addr: addr})
 	}
 	var notes []string
-	nats := firstNonEmpty(a.natsServer, testenv.NATSServerPath())
+	nats := firstNonEmpty(a.natsServer, natsbin.Path())
 	if nats == "" {
 		return errors.New("no nats-server binary: run `make nats-server`, or pass --nats-server PATH")
 	}

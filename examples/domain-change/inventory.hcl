@@ -1,4 +1,4 @@
-# The lab lattice after its JetStream domain moved from "hub" to "central" (design §7):
+# The lab lattice after its JetStream domain moved from "hub" to "central":
 # `latticepush plan -allow-domain-change` shows a cutover: all hubs stop, then start on the new
 # domain; leaves reconnect; wasmCloud hosts roll to WASMCLOUD_JS_DOMAIN=central.
 # Apply it to a lab brought up from examples/lab/inventory.hcl.

@@ -26,7 +26,7 @@ func toCentral(src string) string {
 	return strings.Replace(src, `js_domain = "hub"`, "js_domain = \"central\"\n  previous_js_domain = \"hub\"", 1)
 }
 
-// TestDomainChange_CutoverKeepsEveryKey is the flagship flow (issue 9, design §7): a lattice on
+// TestDomainChange_CutoverKeepsEveryKey is the flagship flow (issue 9): a lattice on
 // domain "hub" with data in LATTICEDATA_default and in a bucket of its own, and a client on a
 // leaf that keeps writing and reading through "hub", is moved to "central". plan refuses
 // without -allow-domain-change and lists the live consequences (a mirror storing $JS.hub.API);

@@ -7,11 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
 // diffLimit is the largest file whose content is fetched for a diff.
@@ -350,25 +349,7 @@ func parseFacts(out []byte) (*hostState, error) {
 
 // monitorFacts is what the running nats-server's monitoring endpoints said.
 type monitorFacts struct {
-	varz struct {
-		ServerName   string `json:"server_name"`
-		Version      string `json:"version"`
-		ConfigDigest string `json:"config_digest"`
-		Port         int    `json:"port"`
-		HTTPPort     int    `json:"http_port"`
-		Cluster      struct {
-			Name string `json:"name"`
-			Port int    `json:"port"`
-		} `json:"cluster"`
-		Leaf struct {
-			Port int `json:"port"`
-		} `json:"leaf"`
-		JetStream struct {
-			Config *struct {
-				Domain string `json:"domain"`
-			} `json:"config"`
-		} `json:"jetstream"`
-	}
+	varz       natsmon.Varz
 	metaLeader string
 	ok         bool
 }
@@ -385,9 +366,7 @@ func (m *monitorFacts) fill(nf *plan.NATSFacts) {
 	nf.ServerName = v.ServerName
 	nf.ClusterName = v.Cluster.Name
 	nf.ClientPort, nf.HTTPPort, nf.ClusterPort, nf.LeafnodePort = v.Port, v.HTTPPort, v.Cluster.Port, v.Leaf.Port
-	if v.JetStream.Config != nil {
-		nf.Domain = v.JetStream.Config.Domain
-	}
+	nf.Domain, _ = v.Domain()
 	nf.MetaLeader = m.metaLeader
 }
 
@@ -396,44 +375,26 @@ func (m *monitorFacts) fill(nf *plan.NATSFacts) {
 // down, or not yet listening).
 func readMonitor(ctx context.Context, c *remote.Client, addr string, hub bool) *monitorFacts {
 	m := &monitorFacts{}
-	hc := monitorClient(c)
+	mc := natsmon.New(addr, c.DialContext, natsmon.Options{})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var jsz struct {
-		Meta *struct {
-			Leader string `json:"leader"`
-		} `json:"meta_cluster"`
-	}
-	jszErr := make(chan error, 1)
+	leader := make(chan string, 1)
 	if hub {
-		go func() { jszErr <- getJSON(ctx, hc, "http://"+addr+"/jsz", &jsz) }()
+		go func() {
+			j, err := mc.Jsz(ctx)
+			if err != nil {
+				leader <- ""
+				return
+			}
+			leader <- j.Leader()
+		}()
 	} else {
-		jszErr <- nil
+		leader <- ""
 	}
-	err := getJSON(ctx, hc, "http://"+addr+"/varz", &m.varz)
-	if jerr := <-jszErr; jerr == nil && jsz.Meta != nil {
-		m.metaLeader = jsz.Meta.Leader
+	v, err := mc.Varz(ctx)
+	m.metaLeader = <-leader
+	if m.ok = err == nil; m.ok {
+		m.varz = *v
 	}
-	m.ok = err == nil
 	return m
-}
-
-func monitorClient(c *remote.Client) *http.Client {
-	return &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: c.DialContext, DisableKeepAlives: true}}
-}
-
-func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(v)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/remote/service"
 	"github.com/latticepush/latticepush/rollout"
+	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
 // AuditLog is where apply appends its record on every host it changed (one JSON per line).
@@ -270,12 +271,10 @@ func (h *host) Service(ctx context.Context, svc string, op rollout.ServiceOp) er
 }
 
 func (h *host) RunningDigest(ctx context.Context, addr string) (string, error) {
-	var v struct {
-		ConfigDigest string `json:"config_digest"`
-	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := getJSON(ctx, monitorClient(h.c), "http://"+addr+"/varz", &v); err != nil {
+	v, err := natsmon.New(addr, h.c.DialContext, natsmon.Options{}).Varz(ctx)
+	if err != nil {
 		return "", err
 	}
 	return v.ConfigDigest, nil

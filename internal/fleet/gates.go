@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/latticepush/latticepush/plan/render"
+	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/rollout"
 	"github.com/latticepush/latticepush/verify"
 	"github.com/latticepush/latticepush/wasmcloud"
@@ -157,40 +155,21 @@ func ensureBucket(ctx context.Context, js jetstream.JetStream, name string, repl
 	return err
 }
 
+// hubConnectTimeout bounds each dial and NATS handshake of ConnectHub.
+const hubConnectTimeout = 5 * time.Second
+
 // ConnectHub opens a NATS connection, as latticepush's check user, to the first hub node
 // that answers, through that node's SSH connection.
 func (f *Fleet) ConnectHub(ctx context.Context) (*nats.Conn, error) {
-	var errs []error
-	for _, h := range f.liveInventory().Hubs() {
+	nc, _, err := verify.ConnectHub(ctx, f.liveInventory(), func(ctx context.Context, h *inventory.Host) (verify.Dialer, error) {
 		c, err := f.client(ctx, h.Name)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
-		host := h.Hub.ClientHost
-		if host == "" || host == "0.0.0.0" || host == "::" {
-			host = "127.0.0.1"
-		}
-		url := "nats://" + net.JoinHostPort(host, strconv.Itoa(h.Hub.ClientPort))
-		nc, err := nats.Connect(url, nats.SetCustomDialer(ctxDialer{ctx: ctx, dial: c.DialContext}),
-			nats.UserInfo(render.UserCheck, f.inv.Auth.CheckPassword.Reveal()), nats.Name("latticepush"),
-			nats.MaxReconnects(0))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", h.Name, err))
-			continue
-		}
-		return nc, nil
-	}
-	return nil, fmt.Errorf("no hub node answers: %w", errors.Join(errs...))
+		return c.DialContext, nil
+	}, hubConnectTimeout)
+	return nc, err
 }
-
-// ctxDialer adapts a context dialer to nats.CustomDialer.
-type ctxDialer struct {
-	ctx  context.Context
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
-}
-
-func (d ctxDialer) Dial(network, addr string) (net.Conn, error) { return d.dial(d.ctx, network, addr) }
 
 // WasmcloudAnswers waits until the wasmCloud host answers host.get, asked from the hub side.
 func (g *Gates) WasmcloudAnswers(ctx context.Context, host string) error {

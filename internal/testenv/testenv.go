@@ -6,12 +6,13 @@ package testenv
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/latticepush/latticepush/internal/natsbin"
 )
 
 // NATSVersion is the nats-server release the Makefile builds and the tests run.
-const NATSVersion = "v2.15.2"
+const NATSVersion = natsbin.Version
 
 // InCI reports whether the tests run in CI (CI=true), where nothing may be skipped.
 func InCI() bool { return os.Getenv("CI") == "true" }
@@ -25,24 +26,9 @@ func Unavailable(t testing.TB, msg string) {
 	t.Skipf("%s (run `make deps` as root, or `make test`)", msg)
 }
 
-// NATSServerPath returns the path of the pinned nats-server binary, or "" when it is absent.
-// It looks at $LATTICEPUSH_NATS_SERVER, then the Makefile's cache location.
-func NATSServerPath() string {
-	if p := os.Getenv("LATTICEPUSH_NATS_SERVER"); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ""
-	}
-	p := filepath.Join(home, ".cache", "latticepush", "nats-server-"+NATSVersion, "nats-server")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return ""
-}
+// NATSServerPath returns the path of the pinned nats-server binary, or "" when it is absent
+// (see natsbin.Path).
+func NATSServerPath() string { return natsbin.Path() }
 
 // NATSServer returns the pinned nats-server binary or ends the test (see Unavailable).
 func NATSServer(t testing.TB) string {

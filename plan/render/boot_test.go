@@ -2,11 +2,9 @@ package render
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/latticepush/latticepush/internal/testenv"
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
 // freePorts returns n distinct TCP ports free on every address right now: all are held open
@@ -230,15 +229,8 @@ func TestBootLattice(t *testing.T) {
 
 	for _, h := range hosts {
 		n := h.NATS()
-		resp, err := http.Get("http://" + hostPort(n.HTTPHost, n.HTTPPort) + "/varz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var varz struct {
-			ConfigDigest string `json:"config_digest"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&varz)
-		resp.Body.Close()
+		var d net.Dialer
+		varz, err := natsmon.New(n.LocalMonitorAddr(), d.DialContext, natsmon.Options{}).Varz(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

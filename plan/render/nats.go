@@ -9,7 +9,9 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 )
 
-// Accounts and users of the v1 auth model (design §3). Leaves have no accounts block: their
+// Accounts and users of the auth model: config-mode accounts, no operator or JWT; a system
+// account, one lattice account with JetStream, a leaf user and a user for latticepush's own
+// checks. Leaves have no accounts block: their
 // local clients land in $G, which the leaf link binds to LATTICE through user UserLeaf.
 const (
 	AccountSystem  = "SYS"
@@ -117,7 +119,7 @@ func jetStreamBlock(w *confWriter, n *inventory.NATS, domain string) error {
 
 func (r *renderer) hubConf(w *confWriter, n *inventory.NATS) error {
 	if n.MaxFileStore == "" || n.MaxMemoryStore == "" {
-		// A reload may raise an explicit limit but never turn a dynamic one explicit (nats.md §1).
+		// A reload may raise an explicit limit but never turn a dynamic one explicit or lower one.
 		return fmt.Errorf("hub needs explicit max_file_store and max_memory_store")
 	}
 	if err := r.common(w, n); err != nil {
@@ -205,10 +207,11 @@ func (r *renderer) accounts(w *confWriter) error {
 }
 
 // aliasMappings writes the table that keeps $JS.<old>.API answering on the hubs after a domain
-// change: the same table nats-server generates for its own domain (nats.md §7). Hubs only: a
-// leaf with JetStream that loaded it would answer those requests itself.
+// change: the same table nats-server generates for its own domain (docs/domain-alias.md says
+// why a single $JS.<old>.API.> mapping does not work). Hubs only: a leaf with JetStream that
+// loaded it would answer those requests itself.
 func aliasMappings(w *confWriter, old string) {
-	w.line("# Temporary alias for the previous JetStream domain " + quote(old) + " (design §7):")
+	w.line("# Temporary alias for the previous JetStream domain " + quote(old) + " (alias_old_domain):")
 	w.line("# clients still on it keep working until they move. Not documented by NATS.")
 	w.open("mappings: {")
 	for _, m := range [][2]string{

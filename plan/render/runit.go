@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/latticepush/latticepush/inventory"
 )
 
 // safePathRE is what a path written into a unit or a shell script may look like: absolute,
@@ -73,13 +75,7 @@ exec kill -USR2 "$(cat supervise/pid)"
 // Healthy means the monitoring endpoint answers /healthz?js-server-only=true with 200: every
 // listener is up. bash's /dev/tcp needs no curl or wget on the host.
 func checkScript(httpHost string, httpPort int) string {
-	host := httpHost
-	switch host {
-	case "", "0.0.0.0":
-		host = "127.0.0.1"
-	case "::":
-		host = "::1"
-	}
+	host := inventory.LocalHost(httpHost)
 	return fmt.Sprintf(`#!/bin/bash
 # Healthy when the monitoring endpoint answers /healthz?js-server-only=true with 200.
 exec 3<>/dev/tcp/%s/%d || exit 1

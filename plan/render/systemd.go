@@ -10,7 +10,8 @@ import (
 // its Raft leaders away (1 s) and shuts JetStream down before the grace period starts.
 const stopSlack = 30 * time.Second
 
-// wasmcloudStopTimeout exceeds the host's own 10 s shutdown budget (wasmcloud.md §5).
+// wasmcloudStopTimeout exceeds the host's own 10 s shutdown budget (wasmCloud 1.x
+// DEFAULT_SHUTDOWN_TIMEOUT), so the host, not systemd, ends a slow shutdown.
 const wasmcloudStopTimeout = 30 * time.Second
 
 func (r *renderer) systemdFiles() ([]File, error) {
