@@ -230,7 +230,7 @@ func (a *applier) lock(ctx context.Context, probes []Probe) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				errs = append(errs, OnHost(name, err))
 				return nil
 			}
 			a.hosts[name] = h

@@ -49,7 +49,7 @@ func (a *applier) stage(ctx context.Context) error {
 					a.staged[u.ID()] = staged
 				}
 				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: stage: %w", u.ID(), err))
+					errs = append(errs, fmt.Errorf("%s: stage: %w", u.ID(), WithoutHost(u.Host, err)))
 				}
 				mu.Unlock()
 				if err != nil {
@@ -95,7 +95,7 @@ func (a *applier) precheck(ctx context.Context) error {
 			defer mu.Unlock()
 			switch {
 			case err != nil:
-				errs = append(errs, fmt.Errorf("%s: nats-server -t rejects the staged config: %w", u.ID(), err))
+				errs = append(errs, fmt.Errorf("%s: nats-server -t rejects the staged config: %w", u.ID(), WithoutHost(u.Host, err)))
 			case u.DesiredDigest != "" && digest != u.DesiredDigest:
 				errs = append(errs, fmt.Errorf("%s: the staged config's digest %s differs from the planned %s", u.ID(), digest, u.DesiredDigest))
 			default:

@@ -68,7 +68,7 @@ func (a *applier) rollingWave(ctx context.Context, w Wave) error {
 				if err := a.applyUnit(ctx, w, u); err != nil {
 					mu.Lock()
 					failures++
-					failed = append(failed, fmt.Sprintf("%s: %v", u.ID(), err))
+					failed = append(failed, fmt.Sprintf("%s: %v", u.ID(), WithoutHost(u.Host, err)))
 					mu.Unlock()
 				}
 			}()
@@ -85,7 +85,7 @@ func (a *applier) rollingWave(ctx context.Context, w Wave) error {
 		a.emit(Event{Type: "wait", Wave: w.Name, Unit: id, Message: "waiting for the gate"})
 		if err := a.gate(context.WithoutCancel(ctx), u); err != nil {
 			a.setResult(u, "failed", err, time.Since(start))
-			return fmt.Errorf("%s: gate after the cutover: %w", id, err)
+			return fmt.Errorf("%s: gate after the cutover: %w", id, WithoutHost(u.Host, err))
 		}
 		a.setResult(u, "unchanged", nil, time.Since(start))
 	}

@@ -176,7 +176,7 @@ func (f *Fleet) ConnectHub(ctx context.Context) (*nats.Conn, error) {
 			nats.UserInfo(render.UserCheck, f.inv.Auth.CheckPassword.Reveal()), nats.Name("latticepush"),
 			nats.MaxReconnects(0))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", h.Name, err))
+			errs = append(errs, plan.OnHost(h.Name, err))
 			continue
 		}
 		return nc, nil
