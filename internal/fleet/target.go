@@ -29,16 +29,17 @@ func Target(inv *inventory.Inventory, h *inventory.Host) remote.Target {
 }
 
 // jumpHosts says how to reach each jump host in h's proxy_jump, hop by hop:
-//   - a host of the inventory (named by its name, or by its address with its ssh port or
-//     no port) with its own ssh settings, through its own proxy_jump unless that passes
-//     through itself (a proxy_jump set in defaults applies to the bastion too): then directly;
+//   - a host or a bastion block of the inventory (a host by its name; either by its address
+//     with its ssh port or no port) with its own ssh settings, through its own proxy_jump
+//     unless that passes through itself (a proxy_jump set in defaults applies to the bastion
+//     too): then directly;
 //   - any other host with the settings of the host that names it: its identity_file, its
 //     known_hosts then ~/.ssh/known_hosts, its strict_host_key_checking — each only where
 //     ssh_config has nothing for that jump host.
 func jumpHosts(inv *inventory.Inventory, h *inventory.Host) map[string]remote.Hop {
 	hops := map[string]remote.Hop{}
-	var walk func(spec string, from *inventory.Host, depth int)
-	walk = func(spec string, from *inventory.Host, depth int) {
+	var walk func(spec string, from inventory.SSH, depth int)
+	walk = func(spec string, from inventory.SSH, depth int) {
 		if spec == "" || strings.EqualFold(spec, "none") || depth > 8 {
 			return
 		}
@@ -51,56 +52,71 @@ func jumpHosts(inv *inventory.Inventory, h *inventory.Host) map[string]remote.Ho
 			if _, done := hops[el]; done {
 				continue
 			}
-			jh := inventoryHost(inv, name, port)
-			if jh == nil {
-				hop := remote.Hop{Inherited: true, StrictHostKeyChecking: from.SSH.StrictHostKeyChecking, ConfigFile: from.SSH.ConfigFile}
-				if from.SSH.IdentityFile != "" {
-					hop.IdentityFiles = []string{from.SSH.IdentityFile}
+			jh, ok := known(inv, name, port)
+			if !ok {
+				hop := remote.Hop{Inherited: true, StrictHostKeyChecking: from.StrictHostKeyChecking, ConfigFile: from.ConfigFile}
+				if from.IdentityFile != "" {
+					hop.IdentityFiles = []string{from.IdentityFile}
 				}
-				if from.SSH.KnownHosts != "" {
-					hop.KnownHostsFiles = []string{from.SSH.KnownHosts, "~/.ssh/known_hosts"}
+				if from.KnownHosts != "" {
+					hop.KnownHostsFiles = []string{from.KnownHosts, "~/.ssh/known_hosts"}
 				}
 				hops[el] = hop
 				continue
 			}
-			hop := remote.Hop{Address: jh.Address, Port: jh.SSH.Port, User: jh.SSH.User,
-				StrictHostKeyChecking: jh.SSH.StrictHostKeyChecking, ProxyJump: jh.SSH.ProxyJump, ConfigFile: jh.SSH.ConfigFile}
-			if jh.SSH.IdentityFile != "" {
-				hop.IdentityFiles = []string{jh.SSH.IdentityFile}
+			hop := remote.Hop{Address: jh.address, Port: jh.ssh.Port, User: jh.ssh.User,
+				StrictHostKeyChecking: jh.ssh.StrictHostKeyChecking, ProxyJump: jh.ssh.ProxyJump, ConfigFile: jh.ssh.ConfigFile}
+			if jh.ssh.IdentityFile != "" {
+				hop.IdentityFiles = []string{jh.ssh.IdentityFile}
 			}
-			if jh.SSH.KnownHosts != "" {
-				hop.KnownHostsFiles = []string{jh.SSH.KnownHosts}
+			if jh.ssh.KnownHosts != "" {
+				hop.KnownHostsFiles = []string{jh.ssh.KnownHosts}
 			}
 			if passesThrough(inv, hop.ProxyJump, jh) {
 				hop.ProxyJump = "none"
 			}
 			hops[el] = hop
-			walk(hop.ProxyJump, jh, depth+1)
+			walk(hop.ProxyJump, jh.ssh, depth+1)
 		}
 	}
-	walk(h.SSH.ProxyJump, h, 0)
+	walk(h.SSH.ProxyJump, h.SSH, 0)
 	return hops
 }
 
-// inventoryHost is the host named name, or else the one whose address is name and whose ssh
-// port is port (any port when port is 0).
-func inventoryHost(inv *inventory.Inventory, name string, port int) *inventory.Host {
-	if h := inv.Host(name); h != nil {
-		return h
-	}
-	for _, h := range inv.Hosts {
-		if h.Address == name && (port == 0 || port == h.SSH.Port || (h.SSH.Port == 0 && port == 22)) {
-			return h
-		}
-	}
-	return nil
+// jumpTarget is a jump host the inventory describes: a host or a bastion block.
+type jumpTarget struct {
+	name, address string
+	ssh           inventory.SSH
 }
 
-// passesThrough reports whether the proxy_jump value spec names h.
-func passesThrough(inv *inventory.Inventory, spec string, h *inventory.Host) bool {
+// known finds the jump host a proxy_jump element names: the host called name, else the
+// bastion, else the host, whose address is name and whose ssh port is port (any port when
+// port is 0).
+func known(inv *inventory.Inventory, name string, port int) (jumpTarget, bool) {
+	if h := inv.Host(name); h != nil {
+		return jumpTarget{"host " + h.Name, h.Address, h.SSH}, true
+	}
+	samePort := func(s inventory.SSH) bool { return port == 0 || port == s.Port || (s.Port == 0 && port == 22) }
+	for _, b := range inv.Bastions {
+		if b.Address == name && samePort(b.SSH) {
+			return jumpTarget{"bastion " + b.Name, b.Address, b.SSH}, true
+		}
+	}
+	for _, h := range inv.Hosts {
+		if h.Address == name && samePort(h.SSH) {
+			return jumpTarget{"host " + h.Name, h.Address, h.SSH}, true
+		}
+	}
+	return jumpTarget{}, false
+}
+
+// passesThrough reports whether the proxy_jump value spec names jh.
+func passesThrough(inv *inventory.Inventory, spec string, jh jumpTarget) bool {
 	for _, el := range strings.Split(spec, ",") {
-		if _, name, port, err := remote.ParseJump(strings.TrimSpace(el)); err == nil && inventoryHost(inv, name, port) == h {
-			return true
+		if _, name, port, err := remote.ParseJump(strings.TrimSpace(el)); err == nil {
+			if o, ok := known(inv, name, port); ok && o.name == jh.name {
+				return true
+			}
 		}
 	}
 	return false

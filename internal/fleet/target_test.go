@@ -175,3 +175,22 @@ func TestJump_WrongBastionKeyNamesTheHopOnce(t *testing.T) {
 		t.Fatalf("facts: refused %v, err %q", facts.Refused, facts.Err)
 	}
 }
+
+// A bastion block (proxy_jump = bastion.east, which the inventory renders as its
+// user@address:port) is reached with its own key and known_hosts, which the target does not
+// accept.
+func TestJump_BastionBlock(t *testing.T) {
+	f := newJumpFixture(t)
+	bastion, target := sshtest.New(t), sshtest.New(t)
+	bastionKey, key := f.key("id_bastion", bastion), f.key("id_ed25519", target)
+	bastionKH, kh := f.knownHosts("bastion_known_hosts", bastion), f.knownHosts("known_hosts", target)
+	i := inv(sshHost("h1", target.Port(), inventory.SSH{User: "tester", IdentityFile: key, KnownHosts: kh, ProxyJump: jumpAt(bastion)}))
+	i.Bastions = []*inventory.Bastion{{Name: "east", Address: "127.0.0.1",
+		SSH: inventory.SSH{User: "tester", Port: bastion.Port(), IdentityFile: bastionKey, KnownHosts: bastionKH, StrictHostKeyChecking: "yes", ConfigFile: "none"}}}
+	p := remote.NewPool(remote.Options{AgentSocket: "none"})
+	defer p.Close()
+	connectAndRun(t, p, i, "h1")
+	if b, tg := bastion.Connections(), target.Connections(); b != 1 || tg != 1 {
+		t.Fatalf("connections: bastion %d, target %d; want 1 and 1", b, tg)
+	}
+}
