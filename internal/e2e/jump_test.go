@@ -20,7 +20,8 @@ import (
 // inventory alone — proxy_jump in its defaults, no ssh_config, HOME an empty directory — a
 // lattice is planned, applied from empty and verified, and planned again without changes.
 // Then the same through a two-hop chain: hub-1, then a bastion outside the inventory that
-// only hub-1 may log in to, the only host the others accept.
+// only hub-1 may log in to, the only host the others accept; planned again with that bastion
+// declared as a bastion block. Each ends with a wrong known_hosts key for the first hop.
 func TestJump_InventoryAlone(t *testing.T) {
 	fleetHosts := []string{"hub-2", "hub-3", "edge-1"}
 	for _, tc := range []struct {
@@ -93,6 +94,20 @@ func TestJump_InventoryAlone(t *testing.T) {
 			}
 			t.Logf("through %s: lab up %.1fs; plan, apply from empty, verify (%d checks) and re-plan %.1fs",
 				jump, up.Seconds(), len(rep.Results), time.Since(applyStart).Seconds())
+
+			if len(tc.extra) > 0 { // the bastion outside the fleet declared as a bastion block
+				b, _ := env.Lab.Host(tc.extra[0])
+				env.Edit(t, func(src string) string {
+					src = strings.Replace(src, fmt.Sprintf("%q", jump), fmt.Sprintf(`"%s,${bastion.edge}"`, hops[0]), 1)
+					return src + fmt.Sprintf("\nbastion \"edge\" {\n  address = %q\n}\n", b.Addr)
+				})
+				if got := env.Inventory(t).Host("edge-1").SSH.ProxyJump; got != hops[0]+","+b.Addr.String() {
+					t.Fatalf("proxy_jump through bastion.edge is %q", got)
+				}
+				if p := newSession(t, env, plan.Options{}).plan(ctx); p.HasChanges() || len(p.Unreachable) > 0 {
+					t.Fatalf("plan through bastion.edge: %s, unreachable %+v", p.Summary(), p.Unreachable)
+				}
+			}
 
 			// known_hosts holding another key for the first hop: refused, naming the hop and
 			// the key it presented, each host once.
