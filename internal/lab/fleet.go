@@ -229,30 +229,3 @@ func (f *Fleet) Probe(ctx context.Context, host string) error {
 	defer cancel()
 	return waitBanner(ctx, h.Veth, netip.AddrPortFrom(h.Addr, 22).String())
 }
-
-// SetSSHFrom changes which lab hosts host's sshd accepts logins from (see HostSpec.SSHFrom;
-// none: from anywhere) and waits until sshd, reloaded, answers again. Connections already
-// open stay open.
-func (f *Fleet) SetSSHFrom(ctx context.Context, host string, from ...string) error {
-	h, err := f.hostState(host)
-	if err != nil {
-		return err
-	}
-	var addrs []netip.Addr
-	for _, n := range from {
-		o, ok := f.Host(n)
-		if !ok {
-			return fmt.Errorf("lab %s has no host %q", f.Name, n)
-		}
-		addrs = append(addrs, o.Addr)
-	}
-	// A restart stops the listening sshd only (each connection has its process of its own);
-	// once sv returns, the old listener is gone, so the banner below is the new one's.
-	script := `printf '%s' "$1" > /etc/ssh/sshd_config.new && mv /etc/ssh/sshd_config.new /etc/ssh/sshd_config && sv -w 10 restart /etc/service/sshd`
-	if _, err := f.Exec(ctx, host, "sh", "-c", script, "sh", sshdConfigFrom(h.Addr, addrs)); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return waitBanner(ctx, h.Veth, netip.AddrPortFrom(h.Addr, 22).String())
-}
