@@ -133,7 +133,7 @@ const maxJumpDepth = 8
 
 // jumps resolves a ProxyJump value into hops, first hop first. As OpenSSH does, the first
 // hop is reached through its own ProxyJump (if any); later hops through the ones before.
-// Hosts in known are resolved with their Hop (see Hop).
+// Elements in known (keyed as written) are resolved with their Hop.
 func (r *Resolver) jumps(cfg *ssh_config.Config, spec string, known map[string]Hop, depth int, warn *[]string) ([]Endpoint, error) {
 	if spec == "" || strings.EqualFold(spec, "none") {
 		return nil, nil
