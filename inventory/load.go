@@ -4,13 +4,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // Options change what Load requires.
@@ -81,7 +85,7 @@ func (l *Loader) LoadSource(filename string, src []byte, opts Options) (*Invento
 
 	var fs fileSchema
 	// hclsyntax already adds "Did you mean" to unknown arguments and blocks.
-	diags = append(diags, gohcl.DecodeBody(file.Body, nil, &fs)...)
+	diags = append(diags, bastionReferences(gohcl.DecodeBody(file.Body, bastionContext(file.Body), &fs))...)
 
 	sum := sha256.Sum256(src)
 	d := newDecoded(&fs)
@@ -97,6 +101,83 @@ func (l *Loader) LoadSource(filename string, src []byte, opts Options) (*Invento
 		return nil, diags
 	}
 	return inv, diags
+}
+
+// bastionContext is what expressions in the file can refer to: bastion.<name>, the
+// [user@]address[:port] of each bastion block, for proxy_jump. A reference to a bastion that
+// does not exist is an error at the reference. Problems in the blocks themselves are left to
+// the full decode.
+func bastionContext(body hcl.Body) *hcl.EvalContext {
+	content, _, _ := body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "bastion", LabelNames: []string{"name"}}}})
+	vals := map[string]cty.Value{}
+	for _, blk := range content.Blocks.OfType("bastion") {
+		var bb bastionBlock
+		if gohcl.DecodeBody(blk.Body, nil, &bb).HasErrors() {
+			continue
+		}
+		vals[blk.Labels[0]] = cty.StringVal(bastionJump(&bb))
+	}
+	return &hcl.EvalContext{Variables: map[string]cty.Value{"bastion": cty.ObjectVal(vals)}}
+}
+
+// bastionReferences rewrites HCL's diagnostics about a reference to an undeclared bastion into
+// one that says so, and drops the "unsuitable value" that follows from it at the same place.
+func bastionReferences(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	var unknownAt []hcl.Range
+	for _, d := range diags {
+		if d.Summary != "Unsupported attribute" || d.Expression == nil || d.EvalContext == nil {
+			out = append(out, d)
+			continue
+		}
+		tr, err := hcl.AbsTraversalForExpr(d.Expression)
+		if err != nil || tr.RootName() != "bastion" || len(tr) < 2 {
+			out = append(out, d)
+			continue
+		}
+		name := ""
+		if a, ok := tr[1].(hcl.TraverseAttr); ok {
+			name = a.Name
+		}
+		var declared []string
+		for n := range d.EvalContext.Variables["bastion"].AsValueMap() {
+			declared = append(declared, n)
+		}
+		sort.Strings(declared)
+		detail := fmt.Sprintf("There is no bastion %q.%s", name, didYouMean(name, declared))
+		if len(declared) == 0 {
+			detail += fmt.Sprintf(` Declare it: bastion %q { address = "..." }.`, name)
+		} else {
+			detail += fmt.Sprintf(" Declared bastions: %s.", strings.Join(declared, ", "))
+		}
+		out = append(out, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown bastion", Detail: detail, Subject: d.Subject})
+		if d.Subject != nil {
+			unknownAt = append(unknownAt, *d.Subject)
+		}
+	}
+	kept := out[:0]
+	for _, d := range out {
+		follows := false
+		for _, r := range unknownAt {
+			follows = follows || d.Summary == "Unsuitable value type" && d.Subject != nil && d.Subject.Overlaps(r)
+		}
+		if !follows {
+			kept = append(kept, d)
+		}
+	}
+	return kept
+}
+
+// bastionJump is the proxy_jump element for a bastion block: [user@]address[:port].
+func bastionJump(bb *bastionBlock) string {
+	s := bb.Address
+	if bb.Port != nil {
+		s = net.JoinHostPort(s, strconv.Itoa(*bb.Port))
+	}
+	if bb.User != nil && *bb.User != "" {
+		s = *bb.User + "@" + s
+	}
+	return s
 }
 
 // sortDiagnostics orders diagnostics as the file reads: by file, then position; those without

@@ -108,6 +108,19 @@ func (d *decoded) resolve(filename, dir, digest string) *Inventory {
 		inv.Hosts = append(inv.Hosts, h)
 	}
 	sort.SliceStable(inv.Hosts, func(i, j int) bool { return inv.Hosts[i].Name < inv.Hosts[j].Name })
+
+	for i := range fs.Bastions {
+		bb := &fs.Bastions[i]
+		b := &Bastion{Name: bb.Name, Address: bb.Address, SSH: SSH{StrictHostKeyChecking: "yes"}, DeclRange: bb.DeclRange}
+		if fs.Defaults != nil {
+			applySSH(&b.SSH, fs.Defaults.SSH)
+		}
+		applySSH(&b.SSH, &sshBlock{User: bb.User, Port: bb.Port, IdentityFile: bb.IdentityFile, KnownHosts: bb.KnownHosts,
+			StrictHostKeyChecking: bb.StrictHostKeyChecking})
+		b.SSH.ProxyJump, b.SSH.Become = "", false
+		inv.Bastions = append(inv.Bastions, b)
+	}
+	sort.SliceStable(inv.Bastions, func(i, j int) bool { return inv.Bastions[i].Name < inv.Bastions[j].Name })
 	return inv
 }
 

@@ -35,6 +35,18 @@ type Inventory struct {
 	Hosts   []*Host
 	// Roles holds the role blocks as written (after defaults), keyed by role name.
 	Roles map[string]*Role
+	// Bastions are jump hosts outside the fleet, by name order.
+	Bastions []*Bastion
+}
+
+// Bastion is a jump host that is not part of the fleet. Hosts name it in proxy_jump as
+// bastion.<name>, which stands for its [user@]address[:port]. Its SSH settings are its own
+// merged over the defaults' ssh block; its ProxyJump and Become are always empty.
+type Bastion struct {
+	Name      string
+	Address   string
+	SSH       SSH
+	DeclRange hcl.Range
 }
 
 // Lattice is the wasmCloud lattice and the JetStream domain its hub homes.

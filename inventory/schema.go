@@ -16,6 +16,26 @@ type fileSchema struct {
 	Defaults *defaultsBlock `hcl:"defaults,block"`
 	Roles    []roleBlock    `hcl:"role,block"`
 	Hosts    []hostBlock    `hcl:"host,block"`
+	Bastions []bastionBlock `hcl:"bastion,block"`
+}
+
+// bastionBlock is a jump host outside the fleet, which ssh blocks name in proxy_jump as
+// bastion.<name> (an expression: the block's [user@]address[:port]).
+type bastionBlock struct {
+	Name                  string  `hcl:"name,label"`
+	Address               string  `hcl:"address"`
+	User                  *string `hcl:"user,optional"`
+	Port                  *int    `hcl:"port,optional"`
+	IdentityFile          *string `hcl:"identity_file,optional"`
+	KnownHosts            *string `hcl:"known_hosts,optional"`
+	StrictHostKeyChecking *string `hcl:"strict_host_key_checking,optional"`
+
+	DeclRange    hcl.Range `hcl:",def_range"`
+	NameRange    hcl.Range `hcl:"name,label_range"`
+	AddressRange hcl.Range `hcl:"address,attr_range"`
+	UserRange    hcl.Range `hcl:"user,attr_range"`
+	PortRange    hcl.Range `hcl:"port,attr_range"`
+	StrictRange  hcl.Range `hcl:"strict_host_key_checking,attr_range"`
 }
 
 type latticeBlock struct {

@@ -24,6 +24,7 @@ func validate(inv *Inventory, d *decoded) hcl.Diagnostics {
 	v.leafDomains()
 	v.listenAddresses()
 	v.values()
+	v.bastions()
 	return v.diags
 }
 

@@ -35,7 +35,7 @@ type NATSProbe struct {
 }
 
 // Facts is what was observed on one host. A host that could not be reached has Err set and
-// nothing else.
+// nothing else; Err does not repeat the host's name (plan puts it in front).
 type Facts struct {
 	Host string
 	Err  string

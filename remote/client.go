@@ -97,7 +97,7 @@ func (c *Client) Run(ctx context.Context, argv []string, opts RunOptions) (Resul
 			res.ExitCode = exit.ExitStatus()
 			return res, &ExitError{Argv: argv, Result: res, Signal: exit.Signal()}
 		}
-		return res, fmt.Errorf("%s: run %s: %w", c.target.Name, argv[0], err)
+		return res, c.errorf("run %s: %w", argv[0], err)
 	}
 	return res, nil
 }
@@ -173,12 +173,12 @@ func (c *Client) sudo(ctx context.Context, argv []string) ([]string, []byte, err
 	if c.becomeMode == "" {
 		res, err := c.Run(ctx, Script(becomeProbe), RunOptions{Timeout: time.Minute})
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: check sudo: %w", c.target.Name, err)
+			return nil, nil, c.errorf("check sudo: %w", err)
 		}
 		mode := strings.TrimSpace(string(res.Stdout))
 		if mode == "password" {
 			if _, err := c.pool.becomePassword(); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", c.target.Name, err)
+				return nil, nil, c.errorf("%w", err)
 			}
 		}
 		c.becomeMode = mode
@@ -191,7 +191,7 @@ func (c *Client) sudo(ctx context.Context, argv []string) ([]string, []byte, err
 	default:
 		pass, err := c.pool.becomePassword()
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", c.target.Name, err)
+			return nil, nil, c.errorf("%w", err)
 		}
 		return append([]string{"sudo", "-k", "-S", "-p", "", "--"}, argv...), append(bytes.Clone(pass), '\n'), nil
 	}
@@ -203,7 +203,7 @@ func (c *Client) sudo(ctx context.Context, argv []string) ([]string, []byte, err
 func (c *Client) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	conn, err := c.ssh.DialContext(ctx, network, addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: forward to %s: %w", c.target.Name, addr, err)
+		return nil, c.errorf("forward to %s: %w", addr, err)
 	}
 	return conn, nil
 }
@@ -213,4 +213,17 @@ func (c *Client) Dial(network, addr string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.pool.opt.ConnectTimeout)
 	defer cancel()
 	return c.DialContext(ctx, network, addr)
+}
+
+// errorf returns an error about this client's host, naming it once (see HostError).
+// An argument that is already a HostError for this host is given without its name.
+func (c *Client) errorf(format string, a ...any) error {
+	for i, v := range a {
+		if err, ok := v.(error); ok {
+			if he, ok := err.(*HostError); ok && he.Host == c.target.Name {
+				a[i] = he.Err
+			}
+		}
+	}
+	return &HostError{Host: c.target.Name, Err: fmt.Errorf(format, a...)}
 }

@@ -222,3 +222,66 @@ func TestConnect_KnownHostsEditIsSeenByNextDial(t *testing.T) {
 	os.WriteFile(f.knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600)
 	connect(t, p, f.target(srv))
 }
+
+// A Hop the caller only inherited from the target yields to what ssh_config says for that
+// jump host; a Hop of its own wins over ssh_config, as a Target does.
+func TestResolve_HopSettingsAndSSHConfig(t *testing.T) {
+	t.Setenv("HOME", t.TempDir()) // no default keys
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	os.WriteFile(cfg, []byte(`Host configured
+  UserKnownHostsFile /cfg/known_hosts
+  IdentityFile /cfg/id
+  StrictHostKeyChecking yes
+  User cfguser
+`), 0o600)
+	inherited := Hop{Inherited: true, IdentityFiles: []string{"/inv/id"}, KnownHostsFiles: []string{"/inv/known_hosts", "/home/known_hosts"},
+		StrictHostKeyChecking: "accept-new", User: "invuser"}
+	own := inherited
+	own.Inherited, own.Address = false, "10.0.0.9"
+	tg := Target{Name: "h", Address: "10.0.0.1", ConfigFile: cfg, ProxyJump: "configured,plain,own,configured:2222",
+		JumpHosts: map[string]Hop{"configured": inherited, "plain": inherited, "own": own, "configured:2222": own}}
+	r, err := NewResolver().Resolve(tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type view struct {
+		Host, User string
+		IDs, KH    []string
+		Strict     string
+	}
+	got := make([]view, len(r.Jumps))
+	for i, j := range r.Jumps {
+		got[i] = view{j.Host, j.User, j.IdentityFiles, j.KnownHosts, j.StrictHostKey}
+	}
+	want := []view{
+		{"configured", "cfguser", []string{"/cfg/id", "/inv/id"}, []string{"/cfg/known_hosts"}, "yes"},
+		{"plain", "invuser", []string{"/inv/id"}, []string{"/inv/known_hosts", "/home/known_hosts"}, "accept-new"},
+		{"10.0.0.9", "invuser", []string{"/inv/id"}, []string{"/inv/known_hosts", "/home/known_hosts"}, "accept-new"},
+		// "configured:2222" is its own hop; ssh_config is matched on its Address, 10.0.0.9.
+		{"10.0.0.9", "invuser", []string{"/inv/id"}, []string{"/inv/known_hosts", "/home/known_hosts"}, "accept-new"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("hops\n  %+v\nwant\n  %+v", got, want)
+	}
+	if r.Jumps[3].Port != 2222 || r.Jumps[2].Alias != "own" {
+		t.Errorf("the element's port wins, the alias is the name as written: %+v", r.Jumps[2:])
+	}
+}
+
+// When the first hop of a chain fails, the error names that hop, once, and not the next.
+func TestConnect_ChainNamesTheFailingHopOnce(t *testing.T) {
+	b1, b2, target := sshtest.New(t), sshtest.New(t), sshtest.New(t)
+	f := newFixture(t, b2, target) // known_hosts lacks b1
+	tg := f.target(target)
+	hop := Hop{IdentityFiles: []string{f.key}, KnownHostsFiles: []string{f.knownHosts}, User: "tester"}
+	e1, e2 := fmt.Sprintf("127.0.0.1:%d", b1.Port()), fmt.Sprintf("127.0.0.1:%d", b2.Port())
+	tg.ProxyJump, tg.JumpHosts = e1+","+e2, map[string]Hop{e1: hop, e2: hop}
+	_, err := newPool(t, Options{}).Connect(context.Background(), tg)
+	want := fmt.Sprintf("h: via bastion tester@127.0.0.1:%d: host key for [127.0.0.1]:%d is not known (it presented ssh-ed25519 %s); known_hosts files: %s. ",
+		b1.Port(), b1.Port(), ssh.FingerprintSHA256(b1.HostKey), f.knownHosts)
+	var hk *HostKeyError
+	if !errors.As(err, &hk) || !strings.HasPrefix(err.Error(), want) || strings.Count(err.Error(), "bastion") != 1 {
+		t.Fatalf("got\n  %v\nwant it to start\n  %s", err, want)
+	}
+}

@@ -5,5 +5,6 @@
 // uploads staged beside their destination, a per-host lock, and TCP forwarding.
 //
 // remote knows nothing about inventories or plans: callers translate their model into a
-// Target. It never prints; failures are returned as errors that say what to do.
+// Target, including a Hop for each jump host they know. It never prints; failures are
+// returned as errors that say what to do and name their host once (HostError).
 package remote

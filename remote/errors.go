@@ -40,3 +40,28 @@ func (e *ExitError) Error() string {
 	}
 	return msg
 }
+
+// HostError is an error on one host (a Target, by its Name), which it names once: its text
+// is "<host>: <error>". Every error a Pool or Client returns about its target is one, so a
+// caller that labels errors with host names can tell (ErrorHost) that this one needs none.
+type HostError struct {
+	Host string
+	Err  error
+}
+
+func (e *HostError) Error() string { return e.Host + ": " + e.Err.Error() }
+func (e *HostError) Unwrap() error { return e.Err }
+
+// ErrorHost returns the host the error names.
+func (e *HostError) ErrorHost() string { return e.Host }
+
+// HopError reports that a jump host on the way to a target failed (unreachable, host key,
+// authentication): Hop is that jump host, the first one on the path that failed, and the
+// only one the error names.
+type HopError struct {
+	Hop Endpoint
+	Err error
+}
+
+func (e *HopError) Error() string { return "via bastion " + e.Hop.String() + ": " + e.Err.Error() }
+func (e *HopError) Unwrap() error { return e.Err }

@@ -52,7 +52,7 @@ func tempName(p string) string {
 // RemoveStrays removes what a lost connection left).
 func (c *Client) Stage(ctx context.Context, p string, content []byte, mode fs.FileMode, opts StageOptions) (StagedFile, error) {
 	if !path.IsAbs(p) {
-		return StagedFile{}, fmt.Errorf("%s: stage %s: path must be absolute", c.target.Name, p)
+		return StagedFile{}, c.errorf("stage %s: path must be absolute", p)
 	}
 	sum := sha256.Sum256(content)
 	st := StagedFile{Path: p, Temp: tempName(p), Size: int64(len(content)), SHA256: hex.EncodeToString(sum[:])}
@@ -70,7 +70,7 @@ func (c *Client) Stage(ctx context.Context, p string, content []byte, mode fs.Fi
 		}
 	}
 	if err != nil {
-		return StagedFile{}, fmt.Errorf("%s: stage %s: %w", c.target.Name, p, err)
+		return StagedFile{}, c.errorf("stage %s: %w", p, err)
 	}
 	return st, nil
 }
@@ -140,7 +140,7 @@ func (c *Client) Swap(ctx context.Context, st StagedFile) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s: swap %s: %w", c.target.Name, st.Path, err)
+		return c.errorf("swap %s: %w", st.Path, err)
 	}
 	return nil
 }
@@ -176,7 +176,7 @@ func (c *Client) Restore(ctx context.Context, p string) error {
 		return replaceWithLink(sc, backup, p)
 	})
 	if err != nil {
-		return fmt.Errorf("%s: restore %s: %w", c.target.Name, p, err)
+		return c.errorf("restore %s: %w", p, err)
 	}
 	return nil
 }
@@ -190,7 +190,7 @@ func (c *Client) Discard(ctx context.Context, st StagedFile) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s: discard %s: %w", c.target.Name, st.Temp, err)
+		return c.errorf("discard %s: %w", st.Temp, err)
 	}
 	return nil
 }
@@ -238,7 +238,7 @@ func (c *Client) RemoveStrays(ctx context.Context, dirs []string) ([]string, err
 		return errors.Join(errs...)
 	})
 	if err != nil {
-		return removed, fmt.Errorf("%s: remove stray temp files: %w", c.target.Name, err)
+		return removed, c.errorf("remove stray temp files: %w", err)
 	}
 	return removed, nil
 }

@@ -99,7 +99,7 @@ func (c *Client) Lock(ctx context.Context, owner LockInfo, opts LockOptions) (*L
 	dir := opts.dir()
 	res, err := c.Run(ctx, Script(lockScript, dir, encodeLock(owner)), RunOptions{Become: c.target.Become})
 	if err != nil {
-		return nil, fmt.Errorf("%s: lock %s: %w", c.target.Name, dir, err)
+		return nil, c.errorf("lock %s: %w", dir, err)
 	}
 	state, rest, _ := strings.Cut(string(res.Stdout), "\n")
 	switch state {
@@ -119,7 +119,7 @@ func (c *Client) Lock(ctx context.Context, owner LockInfo, opts LockOptions) (*L
 		}
 		return nil, e
 	}
-	return nil, fmt.Errorf("%s: lock %s: unexpected answer %q", c.target.Name, dir, res.Stdout)
+	return nil, c.errorf("lock %s: unexpected answer %q", dir, res.Stdout)
 }
 
 // Unlock releases the lock if it is still ours (a lock that was force-removed and taken by
@@ -127,10 +127,10 @@ func (c *Client) Lock(ctx context.Context, owner LockInfo, opts LockOptions) (*L
 func (l *Lock) Unlock(ctx context.Context) error {
 	res, err := l.c.Run(ctx, Script(unlockScript, l.path, l.tok), RunOptions{Become: l.c.target.Become})
 	if err != nil {
-		return fmt.Errorf("%s: unlock: %w", l.c.target.Name, err)
+		return l.c.errorf("unlock: %w", err)
 	}
 	if strings.TrimSpace(string(res.Stdout)) != "released" {
-		return fmt.Errorf("%s: unlock: %s is no longer ours (was it force-unlocked?); left in place", l.c.target.Name, l.path)
+		return l.c.errorf("unlock: %s is no longer ours (was it force-unlocked?); left in place", l.path)
 	}
 	return nil
 }
@@ -180,3 +180,6 @@ func decodeLock(s string) LockInfo {
 	}
 	return i
 }
+
+// ErrorHost returns the host the error names (see HostError).
+func (e *LockedError) ErrorHost() string { return e.Target }

@@ -130,7 +130,7 @@ func (p *Pool) Connect(ctx context.Context, t Target) (*Client, error) {
 	}
 	cn, err := p.connect(ctx, r.key(), r.Jumps, r.Endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", r.Name, err)
+		return nil, &HostError{Host: r.Name, Err: err}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -197,7 +197,11 @@ func (p *Pool) dial(ctx context.Context, jumps []Endpoint, e Endpoint) (*ssh.Cli
 		last := jumps[len(jumps)-1]
 		bastion, err := p.connect(ctx, chainKey(jumps), jumps[:len(jumps)-1], last)
 		if err != nil {
-			return nil, fmt.Errorf("bastion %s: %w", last, err)
+			var hop *HopError
+			if errors.As(err, &hop) { // a hop before last failed: name that one only
+				return nil, err
+			}
+			return nil, &HopError{Hop: last, Err: err}
 		}
 		sem = bastion.handshakes
 		c, err := bastion.client.DialContext(ctx, "tcp", e.Addr())

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"fmt"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -49,7 +48,7 @@ func (c *Client) ReadFiles(ctx context.Context, paths []string, contentLimit int
 	args := append([]string{strconv.FormatInt(contentLimit, 10)}, paths...)
 	res, err := c.Run(ctx, Script(readFilesScript, args...), RunOptions{Become: c.target.Become})
 	if err != nil {
-		return nil, fmt.Errorf("%s: read files: %w", c.target.Name, err)
+		return nil, c.errorf("read files: %w", err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(res.Stdout))
 	sc.Buffer(nil, 1<<30)
@@ -62,7 +61,7 @@ func (c *Client) ReadFiles(ctx context.Context, paths []string, contentLimit int
 	for i := 0; i < len(paths); i++ {
 		line, ok := next()
 		if !ok {
-			return nil, fmt.Errorf("%s: read files: output ended after %d of %d paths", c.target.Name, i, len(paths))
+			return nil, c.errorf("read files: output ended after %d of %d paths", i, len(paths))
 		}
 		var st FileState
 		switch {
@@ -72,25 +71,25 @@ func (c *Client) ReadFiles(ctx context.Context, paths []string, contentLimit int
 		case strings.HasPrefix(line, "F "):
 			f := strings.Fields(line[2:])
 			if len(f) != 3 {
-				return nil, fmt.Errorf("%s: read files: bad record %q", c.target.Name, line)
+				return nil, c.errorf("read files: bad record %q", line)
 			}
 			mode, err1 := strconv.ParseUint(f[0], 8, 32)
 			size, err2 := strconv.ParseInt(f[1], 10, 64)
 			if err1 != nil || err2 != nil {
-				return nil, fmt.Errorf("%s: read files: bad record %q", c.target.Name, line)
+				return nil, c.errorf("read files: bad record %q", line)
 			}
 			st = FileState{Exists: true, Mode: fs.FileMode(mode).Perm(), Size: size, SHA256: f[2]}
 			if contentLimit >= 0 && size <= contentLimit {
 				cl, ok := next()
 				if !ok || !strings.HasPrefix(cl, "C ") {
-					return nil, fmt.Errorf("%s: read files: missing content for %s", c.target.Name, paths[i])
+					return nil, c.errorf("read files: missing content for %s", paths[i])
 				}
 				if st.Content, err = base64.StdEncoding.DecodeString(cl[2:]); err != nil {
-					return nil, fmt.Errorf("%s: read files: content of %s: %w", c.target.Name, paths[i], err)
+					return nil, c.errorf("read files: content of %s: %w", paths[i], err)
 				}
 			}
 		default:
-			return nil, fmt.Errorf("%s: read files: bad record %q", c.target.Name, line)
+			return nil, c.errorf("read files: bad record %q", line)
 		}
 		out[paths[i]] = st
 	}

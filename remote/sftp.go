@@ -3,7 +3,6 @@ package remote
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -45,7 +44,7 @@ func (c *Client) sftpClient(ctx context.Context) (*sftp.Client, error) {
 	if c.target.Become {
 		res, err := c.Run(ctx, Script(sftpServerProbe), RunOptions{Timeout: time.Minute})
 		if err != nil {
-			return nil, fmt.Errorf("%s: no sftp-server found for become (install openssh-sftp-server): %w", c.target.Name, err)
+			return nil, c.errorf("no sftp-server found for become (install openssh-sftp-server): %w", err)
 		}
 		argv = []string{strings.TrimSpace(string(res.Stdout))}
 		var prefix []byte
@@ -53,7 +52,7 @@ func (c *Client) sftpClient(ctx context.Context) (*sftp.Client, error) {
 			return nil, err
 		}
 		if prefix != nil {
-			return nil, fmt.Errorf("%s: become for file transfer needs passwordless sudo for the sftp-server (sudo -n %s)", c.target.Name, argv[len(argv)-1])
+			return nil, c.errorf("become for file transfer needs passwordless sudo for the sftp-server (sudo -n %s)", argv[len(argv)-1])
 		}
 	}
 	s, release, err := c.session(ctx)
@@ -81,7 +80,7 @@ func (c *Client) sftpClient(ctx context.Context) (*sftp.Client, error) {
 	if err != nil {
 		s.Close()
 		release()
-		return nil, fmt.Errorf("%s: start sftp: %w", c.target.Name, err)
+		return nil, c.errorf("start sftp: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	sc, err := sftp.NewClientPipe(r, w, sftp.UseConcurrentWrites(true))
@@ -92,7 +91,7 @@ func (c *Client) sftpClient(ctx context.Context) (*sftp.Client, error) {
 		if err == nil {
 			err = ctx.Err()
 		}
-		return nil, fmt.Errorf("%s: start sftp: %w", c.target.Name, err)
+		return nil, c.errorf("start sftp: %w", err)
 	}
 	c.sftp = sc
 	c.sftpEnd = func() { sc.Close(); s.Close(); release() }

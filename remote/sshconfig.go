@@ -67,82 +67,156 @@ func (r *Resolver) config(path string) (*ssh_config.Config, error) {
 // Resolve merges t with its ssh_config and OpenSSH's defaults, including the ProxyJump
 // chain. It fails on a ProxyJump loop, a malformed value, or an unreadable config file.
 func (r *Resolver) Resolve(t Target) (Resolved, error) {
-	if t.Address == "" {
-		return Resolved{}, fmt.Errorf("%s: no address to connect to", t.Name)
-	}
-	cfg, err := r.config(t.ConfigFile)
-	if err != nil {
-		return Resolved{}, err
-	}
 	res := Resolved{Name: t.Name, Become: t.Become}
 	if res.Name == "" {
 		res.Name = t.Address
 	}
+	if t.Address == "" {
+		return Resolved{}, &HostError{Host: res.Name, Err: errors.New("no address to connect to")}
+	}
+	cfg, err := r.config(t.ConfigFile)
+	if err != nil {
+		return Resolved{}, &HostError{Host: res.Name, Err: err}
+	}
 	res.Endpoint, err = endpoint(cfg, t.Address, t.User, t.Port, &res.Warnings)
 	if err != nil {
-		return Resolved{}, err
+		return Resolved{}, &HostError{Host: res.Name, Err: err}
 	}
 	e := &res.Endpoint
-	if len(t.IdentityFiles) > 0 {
-		own := make([]string, len(t.IdentityFiles))
-		for i, p := range t.IdentityFiles {
-			own[i] = expandPath(p, e)
-		}
-		e.IdentityFiles = dedupe(append(own, e.IdentityFiles...))
-	}
+	e.IdentityFiles = withIdentities(e.IdentityFiles, t.IdentityFiles, false, e)
 	e.IdentitiesOnly = e.IdentitiesOnly || t.IdentitiesOnly
 	if t.KnownHostsFile != "" {
 		e.KnownHosts = []string{expandPath(t.KnownHostsFile, e)}
 	}
-	switch t.StrictHostKeyChecking {
-	case "":
-	case "yes", "accept-new":
-		e.StrictHostKey = t.StrictHostKeyChecking
-	default:
-		return Resolved{}, fmt.Errorf("%s: strict_host_key_checking must be \"yes\" or \"accept-new\", not %q", res.Name, t.StrictHostKeyChecking)
+	if err := setStrict(e, t.StrictHostKeyChecking); err != nil {
+		return Resolved{}, &HostError{Host: res.Name, Err: err}
 	}
 	jump := t.ProxyJump
 	if jump == "" {
 		jump = get(cfg, t.Address, "ProxyJump")
 	}
-	res.Jumps, err = r.jumps(cfg, jump, 0, &res.Warnings)
+	res.Jumps, err = r.jumps(cfg, jump, t.JumpHosts, 0, &res.Warnings)
 	if err != nil {
-		return Resolved{}, fmt.Errorf("%s: %w", res.Name, err)
+		return Resolved{}, &HostError{Host: res.Name, Err: err}
 	}
 	return res, nil
+}
+
+func setStrict(e *Endpoint, v string) error {
+	switch v {
+	case "":
+	case "yes", "accept-new":
+		e.StrictHostKey = v
+	default:
+		return fmt.Errorf("strict_host_key_checking must be \"yes\" or \"accept-new\", not %q", v)
+	}
+	return nil
+}
+
+// withIdentities adds own (expanded) to the identity files ssh_config gave: first, or after
+// them when after is set.
+func withIdentities(cfgFiles, own []string, after bool, e *Endpoint) []string {
+	if len(own) == 0 {
+		return cfgFiles
+	}
+	exp := make([]string, len(own))
+	for i, p := range own {
+		exp[i] = expandPath(p, e)
+	}
+	if after {
+		return dedupe(append(append([]string{}, cfgFiles...), exp...))
+	}
+	return dedupe(append(exp, cfgFiles...))
 }
 
 const maxJumpDepth = 8
 
 // jumps resolves a ProxyJump value into hops, first hop first. As OpenSSH does, the first
 // hop is reached through its own ProxyJump (if any); later hops through the ones before.
-func (r *Resolver) jumps(cfg *ssh_config.Config, spec string, depth int, warn *[]string) ([]Endpoint, error) {
+// Elements in known (keyed as written) are resolved with their Hop.
+func (r *Resolver) jumps(cfg *ssh_config.Config, spec string, known map[string]Hop, depth int, warn *[]string) ([]Endpoint, error) {
 	if spec == "" || strings.EqualFold(spec, "none") {
 		return nil, nil
 	}
 	if depth >= maxJumpDepth {
-		return nil, fmt.Errorf("ProxyJump chain deeper than %d hops (a loop in ssh_config?)", maxJumpDepth)
+		return nil, fmt.Errorf("ProxyJump chain deeper than %d hops (a loop in ssh_config or proxy_jump?)", maxJumpDepth)
 	}
 	var hops []Endpoint
 	for i, el := range strings.Split(spec, ",") {
-		user, host, port, err := parseJump(strings.TrimSpace(el))
+		el = strings.TrimSpace(el)
+		user, host, port, err := ParseJump(el)
 		if err != nil {
 			return nil, err
 		}
+		hop, isKnown := known[el]
+		hcfg, match := cfg, host
+		if isKnown {
+			if hop.ConfigFile != "" {
+				if hcfg, err = r.config(hop.ConfigFile); err != nil {
+					return nil, err
+				}
+			}
+			if hop.Address != "" {
+				match = hop.Address
+			}
+		}
 		if i == 0 {
-			prefix, err := r.jumps(cfg, get(cfg, host, "ProxyJump"), depth+1, warn)
+			via := get(hcfg, match, "ProxyJump")
+			if isKnown && hop.ProxyJump != "" && (!hop.Inherited || via == "") {
+				via = hop.ProxyJump
+			}
+			prefix, err := r.jumps(hcfg, via, known, depth+1, warn)
 			if err != nil {
 				return nil, err
 			}
 			hops = append(hops, prefix...)
 		}
-		e, err := endpoint(cfg, host, user, port, warn)
+		var e Endpoint
+		if isKnown {
+			e, err = hopEndpoint(hcfg, host, match, user, port, hop, warn)
+		} else {
+			e, err = endpoint(hcfg, host, user, port, warn)
+		}
 		if err != nil {
 			return nil, err
 		}
 		hops = append(hops, e)
 	}
 	return hops, nil
+}
+
+// hopEndpoint resolves a jump host the caller described with hop; written is the host as the
+// ProxyJump element names it, match what ssh_config is matched against.
+func hopEndpoint(cfg *ssh_config.Config, written, match, user string, port int, hop Hop, warn *[]string) (Endpoint, error) {
+	fill := func(hopVal, cfgKey string) bool { // whether hop's value applies
+		return hopVal != "" && (!hop.Inherited || get(cfg, match, cfgKey) == "")
+	}
+	if user == "" && fill(hop.User, "User") {
+		user = hop.User
+	}
+	if port == 0 && hop.Port != 0 && fill(strconv.Itoa(hop.Port), "Port") {
+		port = hop.Port
+	}
+	e, err := endpoint(cfg, match, user, port, warn)
+	if err != nil {
+		return e, err
+	}
+	e.Alias = written
+	cfgIDs := len(getAll(cfg, match, "IdentityFile")) > 0
+	e.IdentityFiles = withIdentities(e.IdentityFiles, hop.IdentityFiles, hop.Inherited && cfgIDs, &e)
+	if len(hop.KnownHostsFiles) > 0 && fill("set", "UserKnownHostsFile") {
+		e.KnownHosts = e.KnownHosts[:0:0]
+		for _, p := range hop.KnownHostsFiles {
+			e.KnownHosts = append(e.KnownHosts, expandPath(p, &e))
+		}
+		e.KnownHosts = dedupe(e.KnownHosts)
+	}
+	if fill(hop.StrictHostKeyChecking, "StrictHostKeyChecking") {
+		if err := setStrict(&e, hop.StrictHostKeyChecking); err != nil {
+			return e, fmt.Errorf("jump host %s: %w", written, err)
+		}
+	}
+	return e, nil
 }
 
 // endpoint resolves alias against cfg; user and port, when set, win over the config.

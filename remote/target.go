@@ -34,10 +34,40 @@ type Target struct {
 	// ProxyJump is "[user@]host[:port][,...]" or "none" (connect directly even when
 	// ssh_config names a jump host).
 	ProxyJump string
+	// JumpHosts says how to reach the jump hosts named in ProxyJump (and in the ProxyJump of
+	// those hops), keyed by the element as written there ("root@10.0.0.1", "bastion:2222").
+	// A hop not in it is resolved from ssh_config and OpenSSH's defaults alone.
+	JumpHosts map[string]Hop
 	// ConfigFile is the ssh_config to read: "" means ~/.ssh/config, "none" reads none.
 	ConfigFile string
 	// Become runs commands and SFTP as root through sudo (see Client.Run).
 	Become bool
+}
+
+// Hop is how to reach one jump host, as the caller knows it (e.g. from its own inventory). A
+// user or port written in the ProxyJump element wins over the Hop's.
+type Hop struct {
+	// Address replaces the host written in ProxyJump (a name the caller knows → its address);
+	// ssh_config Host entries are matched against it. Empty: the written host.
+	Address string
+	Port    int
+	User    string
+	// IdentityFiles are offered before ssh_config's (Inherited: after them).
+	IdentityFiles []string
+	// KnownHostsFiles are consulted in order; the first is where accept-new records a key.
+	KnownHostsFiles []string
+	// StrictHostKeyChecking is "yes", "accept-new" or "" (ssh_config, else "yes").
+	StrictHostKeyChecking string
+	// ProxyJump is how this hop is reached when it is the first of a chain: "" uses
+	// ssh_config's ProxyJump for it, "none" connects directly.
+	ProxyJump string
+	// ConfigFile is the ssh_config for this hop: "" the target's, "none" reads none.
+	ConfigFile string
+	// Inherited marks settings the jump host only inherits from the target that names it
+	// (the hop is not a host of its own): then any value ssh_config has for the hop wins,
+	// and the Hop fills in only what ssh_config leaves unset. Otherwise the Hop's values
+	// win, as a Target's do.
+	Inherited bool
 }
 
 // Endpoint is one fully resolved SSH server: a target or one of its jump hosts.
@@ -140,8 +170,8 @@ func expandPath(p string, e *Endpoint) string {
 	return b.String()
 }
 
-// parseJump splits one ProxyJump element "[user@]host[:port]".
-func parseJump(s string) (user, host string, port int, err error) {
+// ParseJump splits one ProxyJump element "[user@]host[:port]".
+func ParseJump(s string) (user, host string, port int, err error) {
 	if i := strings.LastIndexByte(s, '@'); i >= 0 {
 		user, s = s[:i], s[i+1:]
 	}

@@ -109,7 +109,7 @@ func (lockPhase) Run(ctx context.Context, r *run) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				errs = append(errs, plan.OnHost(name, err))
 				return nil
 			}
 			r.hosts[name] = h

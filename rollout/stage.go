@@ -56,7 +56,7 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 					a.staged[u.Key()] = staged
 				}
 				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: stage: %w", u.ID(), err))
+					errs = append(errs, fmt.Errorf("%s: stage: %w", u.ID(), plan.WithoutHost(u.Host, err)))
 				}
 				mu.Unlock()
 				if err != nil {
@@ -107,7 +107,7 @@ func (precheckPhase) Run(ctx context.Context, a *run) error {
 			defer mu.Unlock()
 			switch {
 			case err != nil:
-				errs = append(errs, fmt.Errorf("%s: nats-server -t rejects the staged config: %w", u.ID(), err))
+				errs = append(errs, fmt.Errorf("%s: nats-server -t rejects the staged config: %w", u.ID(), plan.WithoutHost(u.Host, err)))
 			case u.DesiredDigest != "" && digest != u.DesiredDigest:
 				errs = append(errs, fmt.Errorf("%s: the staged config's digest %s differs from the planned %s", u.ID(), digest, u.DesiredDigest))
 			default:

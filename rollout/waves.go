@@ -100,7 +100,7 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 				if err := a.applyUnit(ctx, w, u); err != nil {
 					mu.Lock()
 					failures++
-					failed = append(failed, fmt.Sprintf("%s: %v", u.ID(), err))
+					failed = append(failed, fmt.Sprintf("%s: %v", u.ID(), plan.WithoutHost(u.Host, err)))
 					mu.Unlock()
 				}
 			}()
@@ -117,7 +117,7 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 		a.emit(Event{Type: EventWait, Wave: w.Name, Unit: id, Message: "waiting for the gate"})
 		if err := a.gate(context.WithoutCancel(ctx), u); err != nil {
 			a.setResult(u, Failed, err, time.Since(start))
-			return fmt.Errorf("%s: gate after the cutover: %w", id, err)
+			return fmt.Errorf("%s: gate after the cutover: %w", id, plan.WithoutHost(u.Host, err))
 		}
 		a.setResult(u, Unchanged, nil, time.Since(start))
 	}

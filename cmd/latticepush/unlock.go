@@ -9,6 +9,7 @@ import (
 
 	"github.com/latticepush/latticepush/internal/fleet"
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
 )
 
@@ -35,7 +36,7 @@ no latticepush run is still working on those hosts first. It prints who held eac
 					failed = append(failed, fmt.Errorf("no host %q in %s", name, args[0]))
 					continue
 				}
-				c, err := pool.Connect(ctx, fleet.Target(h))
+				c, err := pool.Connect(ctx, fleet.Target(inv, h))
 				if err != nil {
 					failed = append(failed, err)
 					continue
@@ -46,19 +47,19 @@ no latticepush run is still working on those hosts first. It prints who held eac
 				switch {
 				case err == nil:
 					if err := lock.Unlock(ctx); err != nil {
-						failed = append(failed, fmt.Errorf("%s: %w", name, err))
+						failed = append(failed, plan.OnHost(name, err))
 						continue
 					}
 					fmt.Fprintf(g.stdout, "%s: not locked\n", name)
 				case errors.As(err, &le):
 					if err := c.ForceUnlock(ctx, remote.LockOptions{}); err != nil {
-						failed = append(failed, fmt.Errorf("%s: %w", name, err))
+						failed = append(failed, plan.OnHost(name, err))
 						continue
 					}
 					fmt.Fprintf(g.stdout, "%s: removed the lock of %s@%s (pid %d, since %s, %q)\n", name,
 						le.Holder.User, le.Holder.Host, le.Holder.PID, le.Holder.Time.Format(time.RFC3339), le.Holder.Command)
 				default:
-					failed = append(failed, fmt.Errorf("%s: %w", name, err))
+					failed = append(failed, plan.OnHost(name, err))
 				}
 			}
 			if len(failed) > 0 {

@@ -234,7 +234,7 @@ func applyWith(ctx context.Context, s *session, p *plan.Plan, gate time.Duration
 // run runs a shell script as root on host, with stdin when set.
 func run(t *testing.T, ctx context.Context, s *session, host string, stdin []byte, script string, args ...string) {
 	t.Helper()
-	c, err := s.Pool.Connect(ctx, fleet.Target(s.Inv.Host(host)))
+	c, err := s.Pool.Connect(ctx, fleet.Target(s.Inv, s.Inv.Host(host)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -202,7 +202,7 @@ func startLoad(t *testing.T, ctx context.Context, env *labtest.Env, leaf string)
 	inv := env.Inventory(t)
 	pool := remote.NewPool(remote.Options{AgentSocket: "none"})
 	t.Cleanup(func() { pool.Close() })
-	c, err := pool.Connect(ctx, fleet.Target(inv.Host(leaf)))
+	c, err := pool.Connect(ctx, fleet.Target(inv, inv.Host(leaf)))
 	if err != nil {
 		t.Fatal(err)
 	}

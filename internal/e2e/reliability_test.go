@@ -198,7 +198,8 @@ func forceUnlock(t *testing.T, ctx context.Context, env *labtest.Env, host strin
 	t.Helper()
 	pool := remote.NewPool(remote.Options{AgentSocket: "none"})
 	defer pool.Close()
-	c, err := pool.Connect(ctx, fleet.Target(env.Inventory(t).Host(host)))
+	inv := env.Inventory(t)
+	c, err := pool.Connect(ctx, fleet.Target(inv, inv.Host(host)))
 	if err != nil {
 		t.Fatal(err)
 	}

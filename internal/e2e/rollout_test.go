@@ -76,7 +76,7 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 		other := remote.NewPool(remote.Options{AgentSocket: "none"})
 		defer other.Close()
 		inv := env.Inventory(t)
-		c, err := other.Connect(ctx, fleet.Target(inv.Host("hub-2")))
+		c, err := other.Connect(ctx, fleet.Target(inv, inv.Host("hub-2")))
 		if err != nil {
 			t.Fatal(err)
 		}

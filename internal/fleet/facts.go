@@ -129,7 +129,7 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	h := f.inv.Host(pr.Host)
 	c, err := f.client(ctx, pr.Host)
 	if err != nil {
-		facts.Err = err.Error()
+		facts.Err = plan.WithoutHost(pr.Host, err).Error() // plan names the host
 		var hk *remote.HostKeyError
 		facts.Refused = errors.As(err, &hk)
 		return facts
@@ -151,7 +151,7 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	}
 	wg.Wait()
 	if err != nil {
-		facts.Err = "reading host state: " + err.Error()
+		facts.Err = "reading host state: " + plan.WithoutHost(pr.Host, err).Error()
 		return facts
 	}
 	facts.Files = map[string]plan.FileFact{}

@@ -72,7 +72,7 @@ func (f *Fleet) client(ctx context.Context, name string) (*remote.Client, error)
 	if h == nil {
 		return nil, fmt.Errorf("%s: not in the inventory", name)
 	}
-	return f.pool.Connect(ctx, Target(h))
+	return f.pool.Connect(ctx, Target(f.inv, h))
 }
 
 // Observe gathers every probe's facts in parallel, bounded by the fleet's parallelism.
@@ -200,7 +200,7 @@ func (h *host) CheckNATS(ctx context.Context, binary, path string) (string, erro
 func (h *host) Swap(ctx context.Context, staged []rollout.Staged) error {
 	for _, s := range staged {
 		if err := h.c.Swap(ctx, remote.StagedFile{Path: s.Path, Temp: s.Temp}); err != nil {
-			return fmt.Errorf("%s: %w", s.Path, err)
+			return err // names the host and the path
 		}
 		if h.isNATSConfig(s.Path) {
 			h.f.setSwapped(h.inv.Name, true)
@@ -218,7 +218,7 @@ func (h *host) Restore(ctx context.Context, staged []rollout.Staged) error {
 	var errs []error
 	for _, s := range staged {
 		if err := h.c.Restore(ctx, s.Path); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", s.Path, err))
+			errs = append(errs, err) // names the host and the path
 		} else if h.isNATSConfig(s.Path) {
 			h.f.setSwapped(h.inv.Name, false)
 		}

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,22 @@ PidFile none
 PrintMotd no
 Subsystem sftp /usr/lib/openssh/sftp-server
 `
+
+// sshdConfigFrom is sshdConfig for a host that accepts logins only from itself and from
+// addrs (nil: from anywhere).
+func sshdConfigFrom(self netip.Addr, addrs []netip.Addr) string {
+	if len(addrs) == 0 {
+		return sshdConfig
+	}
+	var b strings.Builder
+	b.WriteString(sshdConfig)
+	b.WriteString("\n# Logins only from these lab hosts (and this one); every other source is refused.\nMatch Address *")
+	for _, a := range append([]netip.Addr{self}, addrs...) {
+		b.WriteString(",!" + a.String())
+	}
+	b.WriteString("\n  DenyUsers *\n")
+	return b.String()
+}
 
 const sshdRun = "#!/bin/sh\nexec 2>&1\nexec /usr/sbin/sshd -D -e\n"
 
@@ -88,6 +105,7 @@ func pickAccount() (account, error) {
 // hostFiles is what prepareHost writes for one host.
 type hostFiles struct {
 	name, dir string
+	sshd      string // sshd_config
 	hostKey   []byte // OpenSSH private key
 	hostPub   ssh.PublicKey
 	clientPub ssh.PublicKey
@@ -117,7 +135,7 @@ func prepareHost(f hostFiles) error {
 		data []byte
 		mode os.FileMode
 	}{
-		{"ssh/sshd_config", []byte(sshdConfig), 0o644},
+		{"ssh/sshd_config", []byte(f.sshd), 0o644},
 		{"ssh/ssh_host_ed25519_key", f.hostKey, 0o600},
 		{"ssh/ssh_host_ed25519_key.pub", ssh.MarshalAuthorizedKey(f.hostPub), 0o644},
 		{"sudoers.d/latticepush-lab", []byte(SudoUser + " ALL=(ALL:ALL) NOPASSWD: ALL\n"), 0o440},

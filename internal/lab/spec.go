@@ -48,6 +48,10 @@ type HostSpec struct {
 	Name string
 	// Addr is the host's address in the lab's subnet; zero allocates .11, .12, ... in order.
 	Addr netip.Addr
+	// SSHFrom, when set, names the lab hosts this host's sshd accepts logins from (besides
+	// itself); it refuses every other source, the machine running the lab included, as a
+	// host behind a bastion does. Empty: logins from anywhere.
+	SSHFrom []string
 }
 
 var (
@@ -98,6 +102,13 @@ func (s *Spec) check() error {
 		}
 		if !s.Subnet.IsValid() {
 			s.Subnet = p // the first explicit address decides the subnet
+		}
+	}
+	for _, h := range s.Hosts {
+		for _, from := range h.SSHFrom {
+			if !names[from] {
+				return fmt.Errorf("lab %s: host %s: SSHFrom names %q, which is not a host of the lab", s.Name, h.Name, from)
+			}
 		}
 	}
 	for name, path := range s.Binaries {

@@ -30,6 +30,7 @@ func TestSpecCheck(t *testing.T) {
 		{"subnet not /24", Spec{Name: "x", Subnet: netip.MustParsePrefix("198.18.0.0/16"), Hosts: []HostSpec{host("a", "")}}, "want a /24"},
 		{"binary path relative", Spec{Name: "x", Hosts: []HostSpec{host("a", "")}, Binaries: map[string]string{"nats-server": "bin/nats-server"}}, "not absolute"},
 		{"binary name with slash", Spec{Name: "x", Hosts: []HostSpec{host("a", "")}, Binaries: map[string]string{"a/b": "/bin/true"}}, "not a plain file name"},
+		{"ssh from unknown host", Spec{Name: "x", Hosts: []HostSpec{{Name: "a", SSHFrom: []string{"b"}}}}, `SSHFrom names "b"`},
 		{"state dir /", Spec{Name: "x", StateDir: "/", Hosts: []HostSpec{host("a", "")}}, "state directory"},
 	}
 	for _, tt := range tests {
@@ -102,5 +103,15 @@ func TestAllocate(t *testing.T) {
 		p("198.19.252.0/23"): "z", p("198.19.254.0/24"): "z"}
 	if got, err := allocate(netip.Prefix{}, almost); err != nil || got != p("198.19.255.0/24") {
 		t.Errorf("allocate = %s, %v; want 198.19.255.0/24", got, err)
+	}
+}
+
+func TestSSHDConfigFrom(t *testing.T) {
+	if got := sshdConfigFrom(netip.MustParseAddr("198.18.4.12"), nil); got != sshdConfig {
+		t.Errorf("no allow-list changed sshd_config:\n%s", got)
+	}
+	got := sshdConfigFrom(netip.MustParseAddr("198.18.4.12"), []netip.Addr{netip.MustParseAddr("198.18.4.11")})
+	if want := sshdConfig + "\n# Logins only from these lab hosts (and this one); every other source is refused.\nMatch Address *,!198.18.4.12,!198.18.4.11\n  DenyUsers *\n"; got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }

@@ -148,14 +148,22 @@ func (f *Fleet) build(ctx context.Context, spec *Spec) error {
 	for _, h := range st.Hosts {
 		fmt.Fprintf(&etcHosts, "\n%s\t%s", h.Addr, h.Name)
 	}
+	addrOf := map[string]netip.Addr{}
+	for _, h := range st.Hosts {
+		addrOf[h.Name] = h.Addr
+	}
 	hostPubs := make([]ssh.PublicKey, len(st.Hosts))
 	for i, h := range st.Hosts {
+		var from []netip.Addr
+		for _, n := range spec.Hosts[i].SSHFrom {
+			from = append(from, addrOf[n])
+		}
 		key, pub, err := newKey("root@" + h.Name)
 		if err != nil {
 			return err
 		}
 		hostPubs[i] = pub
-		if err := prepareHost(hostFiles{name: h.Name, dir: hostDir(st.StateDir, h.Name), hostKey: key, hostPub: pub,
+		if err := prepareHost(hostFiles{name: h.Name, dir: hostDir(st.StateDir, h.Name), sshd: sshdConfigFrom(h.Addr, from), hostKey: key, hostPub: pub,
 			clientPub: clientPub, acct: acct, etcHosts: etcHosts.String()}); err != nil {
 			return fmt.Errorf("host %s: %w", h.Name, err)
 		}

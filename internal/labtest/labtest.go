@@ -40,6 +40,11 @@ type Spec struct {
 	Edges int
 	// Edit changes the inventory source before it is written (e.g. shorter timeouts).
 	Edit func(src string) string
+	// Extra are lab hosts outside the inventory (e.g. a bastion of its own), after its hosts.
+	Extra []string
+	// SSHFrom restricts a host's sshd to logins from the named lab hosts, by host name (see
+	// lab.HostSpec.SSHFrom); hosts not in it accept logins from anywhere.
+	SSHFrom map[string][]string
 }
 
 var (
@@ -107,7 +112,10 @@ func Up(tb testing.TB, spec Spec) *Env {
 	}
 	var hosts []lab.HostSpec
 	for _, m := range regexp.MustCompile(`host "([^"]+)" \{\s*address = "198\.18\.0\.(\d+)"`).FindAllStringSubmatch(inv, -1) {
-		hosts = append(hosts, lab.HostSpec{Name: m[1]})
+		hosts = append(hosts, lab.HostSpec{Name: m[1], SSHFrom: spec.SSHFrom[m[1]]})
+	}
+	for _, name := range spec.Extra {
+		hosts = append(hosts, lab.HostSpec{Name: name, SSHFrom: spec.SSHFrom[name]})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

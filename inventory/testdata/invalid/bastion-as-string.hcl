@@ -1,0 +1,15 @@
+lattice "default" {
+  js_domain = "hub"
+}
+
+bastion "east" {
+  address = "ops@10.0.0.5"
+}
+
+host "hub-1" {
+  address = "10.0.0.11"
+  roles   = ["hub"]
+  ssh {
+    proxy_jump = "bastion.east"
+  }
+}

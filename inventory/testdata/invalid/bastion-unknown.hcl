@@ -1,0 +1,18 @@
+lattice "default" {
+  js_domain = "hub"
+}
+
+bastion "east" {
+  address = "10.0.0.5"
+}
+
+defaults {
+  ssh {
+    proxy_jump = bastion.west
+  }
+}
+
+host "hub-1" {
+  address = "10.0.0.11"
+  roles   = ["hub"]
+}
