@@ -9,16 +9,19 @@ import (
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/plan/render"
+	"github.com/latticepush/latticepush/supervisor"
 )
 
 // DesiredFile is one file a host should hold, as rendered.
 type DesiredFile struct {
 	Path    string
 	Mode    uint32
-	Service string // the service that reads it: ServiceNATS or ServiceWasmcloud
-	Secret  bool   // holds a secret: shown redacted, written 0600
-	Content []byte // secrets revealed: what is uploaded and hashed
-	Display []byte // secrets replaced by placeholders: what diffs show
+	Service string      // the service that reads it: ServiceNATS or ServiceWasmcloud
+	Kind    render.Kind // what the file is, and so what a change to it requires
+	Secret  bool        // holds a secret: shown redacted, written 0600
+	Content []byte      // secrets revealed: what is uploaded and hashed
+	Display []byte      // secrets replaced by placeholders: what diffs show
 }
 
 // Desired is every host's desired files, keyed by host name.
@@ -230,8 +233,8 @@ func decideService(h *inventory.Host, u *Unit, files []DesiredFile, f Facts, red
 			newFiles++
 		}
 		u.Files = append(u.Files, fc)
-		if isServiceDefinition(h, d.Path) && fc.Op != "mode" {
-			if h.ServiceManager == inventory.ServiceManagerSystemd {
+		if d.Kind.IsDefinition() && fc.Op != "mode" {
+			if sup, err := supervisor.For(h.ServiceManager); err == nil && sup.ReloadsDefinitions() {
 				u.DaemonReload = true
 			}
 			u.Action = Restart
@@ -247,7 +250,7 @@ func decideService(h *inventory.Host, u *Unit, files []DesiredFile, f Facts, red
 	if sf.Running && sf.Started > 0 && u.Action != Restart {
 		for _, d := range files {
 			ff := f.Files[d.Path]
-			if d.Service != u.Service || !ff.Exists || ff.MTime <= sf.Started || isNATSConfig(h, d.Path) {
+			if d.Service != u.Service || !ff.Exists || ff.MTime <= sf.Started || d.Kind == render.KindNATSConfig {
 				continue
 			}
 			u.Action = Restart
@@ -277,23 +280,6 @@ func countService(files []DesiredFile, svc string) int {
 		}
 	}
 	return n
-}
-
-// isNATSConfig reports whether path is the host's nats-server config (a reload applies it).
-func isNATSConfig(h *inventory.Host, path string) bool {
-	n := h.NATS()
-	return n != nil && path == n.ConfigFile
-}
-
-// isServiceDefinition reports whether path is a unit file or run script rather than a config.
-func isServiceDefinition(h *inventory.Host, path string) bool {
-	if n := h.NATS(); n != nil && path == n.ConfigFile {
-		return false
-	}
-	if h.Wasmcloud != nil && path == h.Wasmcloud.EnvFile {
-		return false
-	}
-	return true
 }
 
 // compareFile compares a desired file with what the host holds.

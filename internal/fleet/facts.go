@@ -19,6 +19,7 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/supervisor"
 	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
@@ -44,25 +45,24 @@ const DigestCache = "/var/lib/latticepush/nats-digests"
 //
 // $1 service manager, $2 nats-server binary ("" for none), $3 digest cache, $4 content
 // limit, $5 N, then N "sha256:path" (latticepush's paths hold no spaces or newlines), then
-// the services.
+// the services. @SVC_STATE@ is the body of svc_state, the supervisor's part (its StateScript):
+// see factsScriptFor.
+
+// factsScriptFor is the facts script of a host under sup.
+func factsScriptFor(sup supervisor.Supervisor) string {
+	return strings.Replace(factsScript, "@SVC_STATE@", sup.StateScript(), 1)
+}
+
 const factsScript = `set -f
 sm=$1; nats=$2; cache=$3; limit=$4; n=$5; shift 5
+svc_state() {
+@SVC_STATE@
+}
 files=""; wants=""; i=0
 while [ "$i" -lt "$n" ]; do files="$files ${1#*:}"; wants="$wants $1"; shift; i=$((i+1)); done
 procs=""
 for s in "$@"; do
-  case $sm in
-  runit)
-    d=/etc/service/$s; r=0; p=""
-    if [ -e "$d" ]; then echo "svc.$s.enabled=1"; else echo "svc.$s.enabled=0"; fi
-    if [ -r "$d/supervise/stat" ] && read -r st < "$d/supervise/stat" && read -r p < "$d/supervise/pid"; then
-      case $st in run*) [ -n "$p" ] && [ -d "/proc/$p" ] && r=1 ;; esac
-    fi ;;
-  systemd)
-    if systemctl is-enabled --quiet "$s.service" 2>/dev/null; then echo "svc.$s.enabled=1"; else echo "svc.$s.enabled=0"; fi
-    r=0; p=""
-    if systemctl is-active --quiet "$s.service" 2>/dev/null; then r=1; p=$(systemctl show -p MainPID --value "$s.service" 2>/dev/null); fi ;;
-  esac
+  svc_state "$s"
   echo "svc.$s.running=$r"
   if [ "$r" = 1 ]; then echo "svc.$s.pid=$p"; procs="$procs /proc/$p"; fi
 done
@@ -234,6 +234,10 @@ func runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.
 	if pr.NATS != nil {
 		natsBin = pr.NATS.Binary
 	}
+	sup, err := supervisor.For(h.ServiceManager)
+	if err != nil {
+		return nil, err
+	}
 	args := []string{h.ServiceManager, natsBin, DigestCache, strconv.Itoa(diffLimit), strconv.Itoa(len(pr.Files))}
 	for _, p := range pr.Files {
 		w := pr.Want[p]
@@ -243,7 +247,7 @@ func runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.
 		args = append(args, w+":"+p)
 	}
 	args = append(args, pr.Services...)
-	res, err := c.Run(ctx, remote.Script(factsScript, args...), remote.RunOptions{Become: h.SSH.Become, Timeout: 60 * time.Second})
+	res, err := c.Run(ctx, remote.Script(factsScriptFor(sup), args...), remote.RunOptions{Become: h.SSH.Become, Timeout: 60 * time.Second})
 	if err != nil {
 		return nil, err
 	}

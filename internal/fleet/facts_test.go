@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/latticepush/latticepush/supervisor"
 )
 
 // fakeNATS is a stand-in for the nats-server binary's --version and -t: it prints what
@@ -69,7 +71,7 @@ func TestFactsScript(t *testing.T) {
 		t.Helper()
 		args := []string{"runit", binary, cache, strconv.Itoa(diffLimit), "4",
 			hexSum(cfg) + ":" + same, hexSum([]byte("new\n")) + ":" + differs, "-:" + missing, "-:" + sub}
-		st, err := parseFacts(sh(t, factsScript, nil, args...))
+		st, err := parseFacts(sh(t, factsScriptFor(supervisor.Runit{SvDir: supervisor.RunitSvDir, ServiceDir: supervisor.RunitServiceDir}), nil, args...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +148,7 @@ func TestFactsScript(t *testing.T) {
 // not there, without failing the exec.
 func TestFactsScript_Missing(t *testing.T) {
 	dir := t.TempDir()
-	st, err := parseFacts(sh(t, factsScript, nil, "runit", filepath.Join(dir, "nats-server"), filepath.Join(dir, "cache"), "1024", "0", "latticepush-test-none"))
+	st, err := parseFacts(sh(t, factsScriptFor(supervisor.Runit{SvDir: supervisor.RunitSvDir, ServiceDir: supervisor.RunitServiceDir}), nil, "runit", filepath.Join(dir, "nats-server"), filepath.Join(dir, "cache"), "1024", "0", "latticepush-test-none"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/remote/service"
 	"github.com/latticepush/latticepush/rollout"
+	"github.com/latticepush/latticepush/supervisor"
 	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
@@ -101,19 +104,30 @@ func (f *Fleet) Host(ctx context.Context, name string) (rollout.Host, error) {
 		return nil, err
 	}
 	h := f.inv.Host(name)
-	mgr, err := service.New(h.ServiceManager, c, service.Options{Become: h.SSH.Become, Wait: f.serviceWait})
+	sup, err := supervisor.For(h.ServiceManager)
 	if err != nil {
 		return nil, err
 	}
-	return &host{f: f, inv: h, c: c, svc: mgr}, nil
+	services, err := render.Services(f.inv, h)
+	if err != nil {
+		return nil, err
+	}
+	specs := map[string]supervisor.Service{}
+	for _, s := range services {
+		specs[s.Name] = s
+	}
+	mgr := service.New(sup, c, service.Options{Become: h.SSH.Become, Wait: f.serviceWait})
+	return &host{f: f, inv: h, c: c, sup: sup, specs: specs, svc: mgr}, nil
 }
 
 // host implements rollout.Host for one connected host.
 type host struct {
-	f   *Fleet
-	inv *inventory.Host
-	c   *remote.Client
-	svc service.Manager
+	f     *Fleet
+	inv   *inventory.Host
+	c     *remote.Client
+	sup   supervisor.Supervisor
+	specs map[string]supervisor.Service // the host's services, by name
+	svc   service.Manager
 
 	mu   sync.Mutex
 	lock *remote.Lock
@@ -141,10 +155,14 @@ func (h *host) Lock(ctx context.Context, owner rollout.LockOwner) error {
 // managedDirs are the directories latticepush stages files into on this host.
 func (h *host) managedDirs() []string {
 	var dirs []string
-	for _, svc := range []string{plan.ServiceNATS, plan.ServiceWasmcloud} {
-		dirs = append(dirs, render.RunitDir+"/"+svc, render.RunitDir+"/"+svc+"/log")
+	for name := range h.specs {
+		for _, d := range h.sup.Dirs(name) {
+			if !slices.Contains(dirs, d) {
+				dirs = append(dirs, d)
+			}
+		}
 	}
-	dirs = append(dirs, render.SystemdDir)
+	sort.Strings(dirs)
 	if n := h.inv.NATS(); n != nil && n.ConfigFile != "" {
 		dirs = append(dirs, path.Dir(n.ConfigFile))
 	}
@@ -237,7 +255,9 @@ func (h *host) Discard(ctx context.Context, staged []rollout.Staged) error {
 }
 
 func (h *host) Service(ctx context.Context, svc string, op rollout.ServiceOp) error {
-	nats := svc == plan.ServiceNATS && h.inv.NATS() != nil
+	// A service with a graceful stop signal (nats-server's lame duck) is stopped with it, and
+	// so restarted as a graceful stop and a start.
+	graceful := h.specs[svc].StopSignal
 	switch op {
 	case rollout.OpEnable:
 		return h.svc.Enable(ctx, svc)
@@ -250,17 +270,17 @@ func (h *host) Service(ctx context.Context, svc string, op rollout.ServiceOp) er
 	case rollout.OpReload:
 		return h.svc.Reload(ctx, svc)
 	case rollout.OpStop:
-		if nats {
-			return h.svc.LameDuckStop(ctx, svc, h.inv.NATS().Binary)
+		if graceful != "" {
+			return h.svc.GracefulStop(ctx, svc, graceful)
 		}
 		return h.svc.Stop(ctx, svc)
 	case rollout.OpRestart:
-		if !nats {
+		if graceful == "" {
 			return h.svc.Restart(ctx, svc)
 		}
 		// Drain first: lame duck moves clients and leaves and hands off Raft leadership. A
 		// server that is not serving (crash-looping on a refused config) just goes down.
-		if err := h.svc.LameDuckStop(ctx, svc, h.inv.NATS().Binary); err != nil {
+		if err := h.svc.GracefulStop(ctx, svc, graceful); err != nil {
 			if err2 := h.svc.Stop(ctx, svc); err2 != nil {
 				return fmt.Errorf("%w; stop: %v", err, err2)
 			}

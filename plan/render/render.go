@@ -26,13 +26,6 @@ const (
 // reload=PIDFile` (or ldm=) addresses it without pgrep.
 const PIDFile = "/run/nats-server.pid"
 
-// RunitDir is the directory holding the runit service directories latticepush renders
-// (/etc/sv/<service>); the host's runsvdir is expected to see them through links.
-const RunitDir = "/etc/sv"
-
-// SystemdDir is where rendered systemd units are written.
-const SystemdDir = "/etc/systemd/system"
-
 // Kind says what a file is, and so what a change to it requires.
 type Kind string
 
@@ -42,12 +35,17 @@ const (
 	KindNATSConfig Kind = "nats-config"
 	// KindEnv is the wasmCloud environment file: a change needs a restart of the host.
 	KindEnv Kind = "env"
-	// KindUnit is a systemd unit: a change needs `systemctl daemon-reload`, then a restart.
+	// KindUnit is a service definition file (a systemd unit): a change needs the
+	// supervisor's reload of definitions, if it has one, then a restart.
 	KindUnit Kind = "unit"
-	// KindRunit is a file of a runit service directory (run, check, control/t, log/run):
-	// runsv reads it at the next start of the service.
+	// KindRunit is a service definition script (a runit service's run, check, control/t or
+	// log/run): read at the next start of the service.
 	KindRunit Kind = "runit"
 )
+
+// IsDefinition reports whether the file defines a service to its supervisor (a unit, a run
+// script) rather than configuring it.
+func (k Kind) IsDefinition() bool { return k == KindUnit || k == KindRunit }
 
 // File is one rendered file of one host.
 type File struct {
@@ -126,17 +124,7 @@ func (r *renderer) host() ([]File, error) {
 		}
 		files = append(files, env)
 	}
-	var svc []File
-	var err error
-	switch r.h.ServiceManager {
-	case inventory.ServiceManagerSystemd:
-		svc, err = r.systemdFiles()
-	case inventory.ServiceManagerRunit:
-		svc, err = r.runitFiles()
-	default:
-		err = fmt.Errorf("service_manager %q: must be %q or %q", r.h.ServiceManager,
-			inventory.ServiceManagerSystemd, inventory.ServiceManagerRunit)
-	}
+	svc, err := r.serviceFiles()
 	if err != nil {
 		return nil, err
 	}

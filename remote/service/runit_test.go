@@ -15,6 +15,7 @@ import (
 	"github.com/latticepush/latticepush/internal/testenv"
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/remote/sshtest"
+	"github.com/latticepush/latticepush/supervisor"
 )
 
 // TestRunit_RealSupervisor drives a real runsvdir supervising a real nats-server through
@@ -52,7 +53,7 @@ func TestRunit_RealSupervisor(t *testing.T) {
 
 	srv := sshtest.New(t)
 	c := dialTest(t, srv)
-	m, _ := New("runit", c, Options{Wait: 15 * time.Second, ServiceDir: serviceDir, SvDir: svDir})
+	m := New(supervisor.Runit{SvDir: svDir, ServiceDir: serviceDir}, c, Options{Wait: 15 * time.Second})
 	ctx := context.Background()
 	pidFile := filepath.Join(serviceDir, "nats", "supervise", "pid")
 
@@ -72,7 +73,7 @@ func TestRunit_RealSupervisor(t *testing.T) {
 		st, _ := exec.Command("sv", "status", filepath.Join(serviceDir, "nats")).CombinedOutput()
 		t.Fatalf("restart kept pid %s (%s)", before, st)
 	}
-	if err := m.LameDuckStop(ctx, "nats", natsServer); err != nil {
+	if err := m.GracefulStop(ctx, "nats", "USR2"); err != nil {
 		t.Fatal(err)
 	}
 	waitActive(t, m, false)
@@ -95,7 +96,7 @@ func TestRunit_RealSupervisor(t *testing.T) {
 	defer squat.Close()
 	good, _ := os.ReadFile(conf)
 	os.WriteFile(conf, []byte(fmt.Sprintf("listen: %s\n", squat.Addr())), 0o644)
-	if err := m.LameDuckStop(ctx, "nats", natsServer); err != nil {
+	if err := m.GracefulStop(ctx, "nats", "USR2"); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -107,7 +108,7 @@ func TestRunit_RealSupervisor(t *testing.T) {
 		t.Errorf("a crash loop took %s to report", waited)
 	}
 	os.WriteFile(conf, good, 0o644)
-	if err := m.LameDuckStop(ctx, "nats", natsServer); err != nil {
+	if err := m.GracefulStop(ctx, "nats", "USR2"); err != nil {
 		t.Fatalf("stop after the crash loop: %v", err)
 	}
 	if err := m.Start(ctx, "nats"); err != nil {

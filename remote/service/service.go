@@ -1,17 +1,17 @@
-// Package service drives the service managers latticepush deploys under (systemd and
-// runit) through one small interface. It only builds command lines and runs them through a
-// Runner (a *remote.Client); it holds no state and never talks to a host otherwise.
+// Package service runs a supervisor's command lines (package supervisor) on a host through
+// a Runner (a *remote.Client), and turns a refusal into an error that names the command and
+// quotes what it printed. It holds no state and knows no supervisor itself.
 package service
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/supervisor"
 )
 
 // Runner runs one command on a host; *remote.Client satisfies it.
@@ -22,13 +22,13 @@ type Runner interface {
 var _ Runner = (*remote.Client)(nil)
 
 // Manager controls services on one host. Every method returns an error naming the
-// command that failed (with its stderr) when the manager refuses.
+// command that failed (with its stderr) when the supervisor refuses.
 type Manager interface {
 	Start(ctx context.Context, name string) error
 	Stop(ctx context.Context, name string) error
 	Restart(ctx context.Context, name string) error
-	// Reload asks the service to re-read its configuration (SIGHUP for nats-server). It
-	// does not confirm that the reload took effect: callers check that (e.g. config_digest).
+	// Reload asks the service to re-read its configuration. It does not confirm that the
+	// reload took effect: callers check that (e.g. config_digest).
 	Reload(ctx context.Context, name string) error
 	// IsActive reports whether the service is running; an error means it could not be told.
 	IsActive(ctx context.Context, name string) (bool, error)
@@ -38,59 +38,81 @@ type Manager interface {
 	// Disable undoes Enable and stops the service: used when a first start is rolled back,
 	// so no supervisor keeps trying to run a service whose files were removed.
 	Disable(ctx context.Context, name string) error
-	// DaemonReload makes the manager re-read unit files after one changed (systemd); a
-	// no-op for runit.
+	// DaemonReload makes the supervisor re-read definitions after one changed; a no-op where
+	// the supervisor needs none.
 	DaemonReload(ctx context.Context) error
-	// LameDuckStop stops a nats-server gracefully: it signals lame-duck mode with
-	// `<natsServer> --signal ldm=<pid>` so clients migrate, waits up to Options.Wait for the
-	// process to exit, and leaves the service stopped (not restarted by the supervisor).
-	LameDuckStop(ctx context.Context, name, natsServer string) error
+	// GracefulStop sends signal (e.g. "USR2", nats-server's lame duck) to the service's main
+	// process, waits up to Options.Wait for it to exit, and leaves the service stopped (not
+	// restarted by the supervisor).
+	GracefulStop(ctx context.Context, name, signal string) error
 }
 
 // Options adjust a Manager; the zero value uses the defaults noted.
 type Options struct {
 	Become bool          // run every command through sudo (remote.RunOptions.Become)
 	Wait   time.Duration // how long to wait for a state change; default 60s
-	// ServiceDir and SvDir are runit's supervised and available service directories;
-	// defaults /etc/service and /etc/sv.
-	ServiceDir, SvDir string
 }
 
-// New returns the Manager for kind ("systemd" or "runit").
-func New(kind string, r Runner, opt Options) (Manager, error) {
+// New returns the Manager that drives sup's commands through r.
+func New(sup supervisor.Supervisor, r Runner, opt Options) Manager {
 	if opt.Wait <= 0 {
 		opt.Wait = 60 * time.Second
 	}
-	if opt.ServiceDir == "" {
-		opt.ServiceDir = "/etc/service"
-	}
-	if opt.SvDir == "" {
-		opt.SvDir = "/etc/sv"
-	}
-	b := base{r: r, opt: opt}
-	switch kind {
-	case "systemd":
-		return &Systemd{b}, nil
-	case "runit":
-		return &Runit{b}, nil
-	}
-	return nil, fmt.Errorf("unknown service manager %q (want systemd or runit)", kind)
+	return &manager{r: r, opt: opt, cmd: sup.Commands(opt.Wait)}
 }
 
-type base struct {
+type manager struct {
 	r   Runner
 	opt Options
+	cmd supervisor.Commands
 }
 
-func (b base) run(ctx context.Context, argv ...string) (remote.Result, error) {
+func (m *manager) Start(ctx context.Context, name string) error {
+	return m.do(ctx, m.cmd.Start(name))
+}
+func (m *manager) Stop(ctx context.Context, name string) error { return m.do(ctx, m.cmd.Stop(name)) }
+func (m *manager) Restart(ctx context.Context, name string) error {
+	return m.do(ctx, m.cmd.Restart(name))
+}
+func (m *manager) Reload(ctx context.Context, name string) error {
+	return m.do(ctx, m.cmd.Reload(name))
+}
+func (m *manager) Enable(ctx context.Context, name string) error {
+	return m.do(ctx, m.cmd.Enable(name))
+}
+func (m *manager) Disable(ctx context.Context, name string) error {
+	return m.do(ctx, m.cmd.Disable(name))
+}
+func (m *manager) GracefulStop(ctx context.Context, name, signal string) error {
+	return m.do(ctx, m.cmd.GracefulStop(name, signal))
+}
+
+func (m *manager) DaemonReload(ctx context.Context) error {
+	argv := m.cmd.DaemonReload()
+	if argv == nil {
+		return nil
+	}
+	return m.do(ctx, argv)
+}
+
+func (m *manager) IsActive(ctx context.Context, name string) (bool, error) {
+	_, err := m.run(ctx, m.cmd.IsActive(name))
+	var ee *remote.ExitError
+	if errors.As(err, &ee) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (m *manager) run(ctx context.Context, argv []string) (remote.Result, error) {
 	// Give the remote side its own wait plus slack before the transport gives up.
-	return b.r.Run(ctx, argv, remote.RunOptions{Become: b.opt.Become, Timeout: b.opt.Wait + 30*time.Second})
+	return m.r.Run(ctx, argv, remote.RunOptions{Become: m.opt.Become, Timeout: m.opt.Wait + 30*time.Second})
 }
 
 // do runs argv; a non-zero exit becomes an error naming the command briefly (a script by its
 // arguments, not its text) with the last lines it printed.
-func (b base) do(ctx context.Context, argv ...string) error {
-	res, err := b.run(ctx, argv...)
+func (m *manager) do(ctx context.Context, argv []string) error {
+	res, err := m.run(ctx, argv)
 	var ee *remote.ExitError
 	if !errors.As(err, &ee) {
 		return err
@@ -105,20 +127,10 @@ func (b base) do(ctx context.Context, argv ...string) error {
 	return fmt.Errorf("%s: exit status %d: %s", describe(argv), res.ExitCode, msg)
 }
 
-// describe names a command for an error: a script run by remote.Script as its arguments.
+// describe names a command for an error: a script run by supervisor.Script as its arguments.
 func describe(argv []string) string {
 	if len(argv) >= 3 && argv[0] == "sh" && argv[1] == "-c" {
 		return "service script on " + strings.Join(argv[min(3, len(argv)):], " ")
 	}
 	return strings.Join(argv, " ")
-}
-
-func (b base) waitSeconds() string {
-	return strconv.Itoa(int(b.opt.Wait.Round(time.Second) / time.Second))
-}
-
-// exited reports whether err is only a non-zero exit (the command ran).
-func exited(err error) bool {
-	var ee *remote.ExitError
-	return errors.As(err, &ee)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latticepush/latticepush/remote"
+	"github.com/latticepush/latticepush/supervisor"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -40,10 +41,11 @@ func (r *recorder) Run(_ context.Context, argv []string, opts remote.RunOptions)
 
 func transcript(t *testing.T, kind string, opt Options) string {
 	rec := &recorder{stdout: "run: /etc/service/nats: (pid 42) 10s\n"}
-	m, err := New(kind, rec, opt)
+	sup, err := supervisor.For(kind)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := New(sup, rec, opt)
 	ctx := context.Background()
 	for _, step := range []func() error{
 		func() error { return m.DaemonReload(ctx) },
@@ -59,7 +61,7 @@ func transcript(t *testing.T, kind string, opt Options) string {
 			}
 			return err
 		},
-		func() error { return m.LameDuckStop(ctx, "nats", "/usr/local/bin/nats-server") },
+		func() error { return m.GracefulStop(ctx, "nats", "USR2") },
 		func() error { return m.Stop(ctx, "nats") },
 	} {
 		if err := step(); err != nil {
@@ -90,12 +92,13 @@ func TestCommandLines_MatchGolden(t *testing.T) {
 
 func TestIsActive_NonZeroExitMeansInactive(t *testing.T) {
 	for _, kind := range []string{"systemd", "runit"} {
-		m, _ := New(kind, &recorder{fail: true}, Options{})
+		sup, _ := supervisor.For(kind)
+		m := New(sup, &recorder{fail: true}, Options{})
 		if ok, err := m.IsActive(context.Background(), "nats"); ok || err != nil {
 			t.Errorf("%s: got %v, %v; want inactive, no error", kind, ok, err)
 		}
 	}
-	if _, err := New("upstart", &recorder{}, Options{}); err == nil {
-		t.Error("unknown manager accepted")
+	if _, err := supervisor.For("upstart"); err == nil {
+		t.Error("unknown supervisor accepted")
 	}
 }

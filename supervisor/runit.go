@@ -1,0 +1,213 @@
+package supervisor
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// The directories of a runit host: latticepush writes each service's directory under
+// RunitSvDir and links it into RunitServiceDir, which the host's runsvdir supervises.
+const (
+	RunitSvDir      = "/etc/sv"
+	RunitServiceDir = "/etc/service"
+)
+
+// Runit is runit: a service directory per service (run, check, control/t, log/run),
+// supervised once linked into ServiceDir, driven by sv.
+type Runit struct {
+	SvDir      string // where service directories are written (RunitSvDir)
+	ServiceDir string // what runsvdir supervises (RunitServiceDir)
+}
+
+var _ Supervisor = Runit{}
+
+// Name is "runit".
+func (Runit) Name() string { return "runit" }
+
+func (r Runit) dir(name string) string        { return path.Join(r.SvDir, name) }
+func (r Runit) supervised(name string) string { return path.Join(r.ServiceDir, name) }
+
+// Dirs are the service directory and its log directory.
+func (r Runit) Dirs(service string) []string {
+	return []string{r.dir(service), r.dir(service) + "/log"}
+}
+
+// ReloadsDefinitions is false: runsv reads run and check at each start.
+func (Runit) ReloadsDefinitions() bool { return false }
+
+// Definition renders the service directory: run, check (with a Check), control/t (with a
+// StopSignal) and log/run.
+func (r Runit) Definition(header string, svc Service) ([]File, error) {
+	var files []File
+	script := func(name, body string) {
+		content := "#!/bin/sh\n" + header + body
+		if strings.HasPrefix(body, "#!") { // the script brings its own interpreter
+			i := strings.IndexByte(body, '\n')
+			content = body[:i+1] + header + body[i+1:]
+		}
+		files = append(files, File{Path: r.dir(svc.Name) + "/" + name, Mode: 0o755, Content: []byte(content), Script: true})
+	}
+	var run strings.Builder
+	run.WriteString("exec 2>&1\n")
+	if svc.After != "" {
+		// A service that needs another one starts after that one's check passes.
+		fmt.Fprintf(&run, "sv -w 10 start %s >/dev/null || exit 1\n", r.dir(svc.After))
+	}
+	if svc.EnvFile != "" {
+		fmt.Fprintf(&run, "set -a\n. %s\nset +a\n", svc.EnvFile)
+	}
+	fmt.Fprintf(&run, "exec %s\n", svc.command())
+	script("run", run.String())
+	if c := svc.Check; c != nil {
+		script("check", fmt.Sprintf(`#!/bin/bash
+# Healthy when the monitoring endpoint answers %[3]s with 200.
+exec 3<>/dev/tcp/%[1]s/%[2]d || exit 1
+printf 'GET %[3]s HTTP/1.0\r\n\r\n' >&3
+read -r -t 2 _ code _ <&3 || exit 1
+[ "$code" = 200 ]
+`, c.Host, c.Port, c.Path))
+	}
+	if svc.StopSignal != "" {
+		why := svc.StopWhy[r.Name()]
+		if why == "" {
+			why = "runsv runs this instead of sending SIGTERM (sv stop, sv restart).\nIf it fails (no process), runsv sends SIGTERM itself."
+		}
+		var b strings.Builder
+		comment(&b, why)
+		fmt.Fprintf(&b, "exec kill -%s \"$(cat supervise/pid)\"\n", svc.StopSignal)
+		script("control/t", b.String())
+	}
+	script("log/run", fmt.Sprintf(`# The service's output, timestamped, in /var/log/%[1]s/current.
+mkdir -p /var/log/%[1]s
+exec svlogd -tt /var/log/%[1]s
+`, svc.Name))
+	return files, nil
+}
+
+// StateScript reads runsv's supervise files: no process is started.
+func (r Runit) StateScript() string {
+	return `d=` + r.ServiceDir + `/$1; r=0; p=""
+if [ -e "$d" ]; then echo "svc.$1.enabled=1"; else echo "svc.$1.enabled=0"; fi
+if [ -r "$d/supervise/stat" ] && read -r st < "$d/supervise/stat" && read -r p < "$d/supervise/pid"; then
+  case $st in run*) [ -n "$p" ] && [ -d "/proc/$p" ] && r=1 ;; esac
+fi`
+}
+
+// Commands drive sv. Services are named by their absolute supervised directory, so SVDIR on
+// the host does not matter; `sv -w` waits for the state (and the check script, if any).
+func (r Runit) Commands(wait time.Duration) Commands { return runitCommands{r: r, wait: seconds(wait)} }
+
+type runitCommands struct {
+	r    Runit
+	wait string
+}
+
+// runitStart brings the service up and waits until it runs and its check script passes
+// (without one: until the same process has run for a second). A service that keeps exiting
+// right after start (a config the server refuses at start, a port already taken) is stopped
+// and reported after its third new pid, or after 3 s of runsv waiting to restart it, instead
+// of after the whole wait. $1 service dir, $2 seconds.
+const runitStart = `sv up "$1" || exit
+last=$(cat "$1/supervise/pid" 2>/dev/null); restarts=0; i=0; stable=""; up=0; waiting=0
+while :; do
+  st=$(sv status "$1" 2>/dev/null)
+  case $st in
+  run:*)
+    if [ -x "$1/check" ]; then
+      (cd "$1" && ./check >/dev/null 2>&1) && exit 0
+    else
+      # Without a check script, "run" is proof only once the same process lasted a second.
+      p=$(cat "$1/supervise/pid" 2>/dev/null)
+      if [ "$p" = "$stable" ]; then up=$((up+1)); else stable=$p; up=0; fi
+      [ "$up" -ge 10 ] && exit 0
+    fi ;;
+  down:*"want up"*) waiting=$((waiting+1)) ;; # runsv is between restarts of a dying process
+  down:*) sv up "$1" ;; # runsv can drop a command sent during its restart delay: repeat it
+  esac
+  pid=$(cat "$1/supervise/pid" 2>/dev/null)
+  if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$pid" != "$last" ]; then restarts=$((restarts+1)); last=$pid; fi
+  if [ "$restarts" -ge 3 ] || [ "$waiting" -ge 30 ]; then
+    sv down "$1" >/dev/null 2>&1
+    j=0; while sv status "$1" 2>/dev/null | grep -q 'want up' && [ "$j" -lt 50 ]; do j=$((j+1)); sleep 0.1; done
+    echo "$1 keeps exiting right after it starts; its log says why" >&2; exit 1
+  fi
+  i=$((i+1)); if [ "$i" -gt $(($2*10)) ]; then echo "$1 not up (or its check not passing) within $2s" >&2; exit 1; fi
+  sleep 0.1
+done`
+
+// runitRestart restarts and then waits for a new pid: `sv -w restart` alone can report ok
+// for a process started within the same second (its timestamps have one-second
+// granularity), before the restart happened. `sv check` then runs the service's check
+// script, if any. $1 service dir, $2 seconds.
+const runitRestart = `old=$(cat "$1/supervise/pid" 2>/dev/null)
+sv -w "$2" restart "$1" || exit
+i=0; while :; do
+  new=$(cat "$1/supervise/pid" 2>/dev/null)
+  if [ -n "$new" ] && [ "$new" != 0 ] && [ "$new" != "$old" ]; then break; fi
+  i=$((i+1)); if [ "$i" -gt $(($2*10)) ]; then echo "$1 did not restart within $2s (pid still $old)" >&2; exit 1; fi
+  sleep 0.1
+done
+sv -w "$2" check "$1"`
+
+// runitEnable links the service directory into the supervised directory and waits until
+// runsv supervises it. $1 service dir, $2 supervised link, $3 seconds.
+const runitEnable = `[ -L "$2" ] || [ -e "$2" ] || ln -s -- "$1" "$2" || exit
+i=0; until sv status "$2" >/dev/null 2>&1; do
+  i=$((i+1)); if [ "$i" -gt $(($3*10)) ]; then echo "runsvdir did not pick up $2 within $3s" >&2; exit 1; fi
+  sleep 0.1
+done`
+
+// runitDisable stops the service and removes its supervised link; runsv then exits.
+// $1 supervised link, $2 seconds.
+const runitDisable = `if [ -L "$1" ] || [ -e "$1" ]; then sv -w "$2" down "$1" >/dev/null 2>&1; rm -f -- "$1"; fi`
+
+// runitGracefulStop tells runsv not to restart the service (`sv once`), sends the signal to
+// the supervised pid, waits for it to exit, then marks the service down. A process that is
+// already gone (one that exits right after start) is fine: the service just goes down.
+// $1 service dir, $2 signal, $3 seconds.
+const runitGracefulStop = `pid=$(cat "$1/supervise/pid" 2>/dev/null)
+if [ -z "$pid" ] || [ "$pid" = 0 ]; then exec sv -w "$3" down "$1"; fi
+sv once "$1" || exit
+if ! kill -s "$2" "$pid"; then
+  kill -0 "$pid" 2>/dev/null && exit 1
+fi
+i=0; while kill -0 "$pid" 2>/dev/null; do
+  i=$((i+1)); if [ "$i" -gt $(($3*10)) ]; then echo "$1 (pid $pid) still running $3s after SIG$2" >&2; exit 124; fi
+  sleep 0.1
+done
+sv -w "$3" down "$1"`
+
+// runitIsActive exits 0 when sv says the service runs. $1 service dir.
+const runitIsActive = `case $(sv status "$1" 2>/dev/null) in run:*) exit 0 ;; esac; exit 1`
+
+func (c runitCommands) Start(name string) []string {
+	return Script(runitStart, c.r.supervised(name), c.wait)
+}
+func (c runitCommands) Stop(name string) []string {
+	return []string{"sv", "-w", c.wait, "down", c.r.supervised(name)}
+}
+func (c runitCommands) Restart(name string) []string {
+	return Script(runitRestart, c.r.supervised(name), c.wait)
+}
+
+// Reload sends SIGHUP (`sv hup`).
+func (c runitCommands) Reload(name string) []string {
+	return []string{"sv", "hup", c.r.supervised(name)}
+}
+func (c runitCommands) Enable(name string) []string {
+	return Script(runitEnable, c.r.dir(name), c.r.supervised(name), c.wait)
+}
+func (c runitCommands) Disable(name string) []string {
+	return Script(runitDisable, c.r.supervised(name), c.wait)
+}
+
+// DaemonReload is nil: runsvdir rescans its directory by itself.
+func (runitCommands) DaemonReload() []string { return nil }
+func (c runitCommands) IsActive(name string) []string {
+	return Script(runitIsActive, c.r.supervised(name))
+}
+func (c runitCommands) GracefulStop(name, signal string) []string {
+	return Script(runitGracefulStop, c.r.supervised(name), signal, c.wait)
+}
