@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats-server/v2/conf"
 
 	"github.com/latticepush/latticepush/inventory"
-	"github.com/latticepush/latticepush/plan/render"
+	"github.com/latticepush/latticepush/unit"
 )
 
 // StepBridge marks the unit of a leaf's intermediate config in a leaves-first change.
@@ -100,11 +100,11 @@ func needsBridge(have, want []string) bool {
 // listeners.
 func bridgeUnit(inv *inventory.Inventory, u *Unit, have []string, oldShown []byte) (*Unit, error) {
 	h := inv.Host(u.Host)
-	content, err := renderConfig(inv, h, u.ConfigPath, render.Options{RevealSecrets: true, LeafAlsoTo: have})
+	content, err := renderConfig(inv, h, u.ConfigPath, unit.Options{RevealSecrets: true, LeafAlsoTo: have})
 	if err != nil {
 		return nil, err
 	}
-	display, err := renderConfig(inv, h, u.ConfigPath, render.Options{LeafAlsoTo: have})
+	display, err := renderConfig(inv, h, u.ConfigPath, unit.Options{LeafAlsoTo: have})
 	if err != nil {
 		return nil, err
 	}
@@ -119,8 +119,8 @@ func bridgeUnit(inv *inventory.Inventory, u *Unit, have []string, oldShown []byt
 		Files: []FileChange{fc}, ConfigPath: u.ConfigPath, Binary: u.Binary, MonitorAddr: u.MonitorAddr, WasRunning: u.WasRunning}, nil
 }
 
-func renderConfig(inv *inventory.Inventory, h *inventory.Host, path string, opts render.Options) ([]byte, error) {
-	files, err := render.Host(inv, h, opts)
+func renderConfig(inv *inventory.Inventory, h *inventory.Host, path string, opts unit.Options) ([]byte, error) {
+	files, err := unit.Host(inv, h, opts)
 	if err != nil {
 		return nil, err
 	}

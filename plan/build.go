@@ -9,19 +9,19 @@ import (
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
-	"github.com/latticepush/latticepush/plan/render"
 	"github.com/latticepush/latticepush/supervisor"
+	"github.com/latticepush/latticepush/unit"
 )
 
 // DesiredFile is one file a host should hold, as rendered.
 type DesiredFile struct {
 	Path    string
 	Mode    uint32
-	Service string      // the service that reads it: ServiceNATS or ServiceWasmcloud
-	Kind    render.Kind // what the file is, and so what a change to it requires
-	Secret  bool        // holds a secret: shown redacted, written 0600
-	Content []byte      // secrets revealed: what is uploaded and hashed
-	Display []byte      // secrets replaced by placeholders: what diffs show
+	Service string        // the service that reads it: ServiceNATS or ServiceWasmcloud
+	Kind    unit.FileKind // what the file is, and so what a change to it requires
+	Secret  bool          // holds a secret: shown redacted, written 0600
+	Content []byte        // secrets revealed: what is uploaded and hashed
+	Display []byte        // secrets replaced by placeholders: what diffs show
 }
 
 // Desired is every host's desired files, keyed by host name.
@@ -78,17 +78,16 @@ func Probes(inv *inventory.Inventory, desired Desired, opts Options) []Probe {
 			sum := sha256.Sum256(f.Content)
 			pr.Want[f.Path] = hex.EncodeToString(sum[:])
 		}
+		for _, on := range unit.On(h) {
+			pr.Services = append(pr.Services, on.Kind.Name())
+		}
 		if n := h.NATS(); n != nil {
-			pr.Services = append(pr.Services, ServiceNATS)
 			pr.NATS = &NATSProbe{Binary: n.Binary, MonitorAddr: MonitorAddr(n)}
 			for _, f := range desired[h.Name] {
 				if f.Path == n.ConfigFile {
 					pr.NATS.DesiredConfig = f.Content
 				}
 			}
-		}
-		if h.Wasmcloud != nil {
-			pr.Services = append(pr.Services, ServiceWasmcloud)
 		}
 		out = append(out, pr)
 	}
@@ -189,30 +188,56 @@ func maxUnreachable(inv *inventory.Inventory, role string) int {
 	return max
 }
 
-// hostUnits decides the action of every service on one reachable host.
+// hostUnits decides the action of every service on one reachable host: the rules every
+// service shares (decideService), then its kind's classification of what changed, then, for a
+// nats-server, what the running server says (decideNATS).
 func hostUnits(inv *inventory.Inventory, h *inventory.Host, files []DesiredFile, f Facts, opts Options, red *redactor) ([]*Unit, error) {
 	var units []*Unit
-	if n := h.NATS(); n != nil {
-		role := RoleLeaf
-		if h.Hub != nil {
-			role = RoleHub
-		}
-		u := &Unit{Host: h.Name, Service: ServiceNATS, Role: role, ConfigPath: n.ConfigFile, Binary: n.Binary, MonitorAddr: MonitorAddr(n)}
-		if err := decideNATS(inv, h, n, u, files, f, opts, red); err != nil {
-			return nil, err
-		}
-		units = append(units, u)
-	}
-	if h.Wasmcloud != nil {
-		u := &Unit{Host: h.Name, Service: ServiceWasmcloud, Role: RoleWasmcloud}
+	for _, on := range unit.On(h) {
+		u := &Unit{Host: h.Name, Service: on.Kind.Name(), Role: on.Role}
 		decideService(h, u, files, f, red)
-		if u.Action == Noop && len(u.Files) > 0 {
-			u.Action = Restart
-			u.Reasons = append(u.Reasons, "the wasmCloud host reads its environment only at start")
+		n := h.NATS()
+		isNATS := u.Service == ServiceNATS && n != nil
+		if isNATS {
+			u.ConfigPath, u.Binary, u.MonitorAddr = n.ConfigFile, n.Binary, MonitorAddr(n)
+			if err := checkNATS(h, n, u, f, opts); err != nil {
+				return nil, err
+			}
+		}
+		if u.Action != Restart {
+			classify(on.Kind, u, files, f)
+		}
+		if isNATS && u.Action == Noop {
+			decideNATS(inv, h, n, u, f)
 		}
 		units = append(units, u)
 	}
 	return units, nil
+}
+
+// classify asks the unit's kind how its changed files are applied to the running service.
+func classify(k unit.Kind, u *Unit, files []DesiredFile, f Facts) {
+	ch := unit.Change{}
+	if f.NATS != nil && u.Service == ServiceNATS {
+		ch.Version = f.NATS.Version
+	}
+	for _, fc := range u.Files {
+		cf := unit.ChangedFile{Path: fc.Path, Op: fc.Op, New: fc.content, Old: f.Files[fc.Path].Content}
+		for _, d := range files {
+			if d.Path == fc.Path {
+				cf.Kind = d.Kind
+			}
+		}
+		ch.Files = append(ch.Files, cf)
+	}
+	d := k.Classify(ch)
+	switch d.Effect {
+	case unit.Reload:
+		u.Action = Reload
+	case unit.Restart:
+		u.Action = Restart
+	}
+	u.Reasons = append(u.Reasons, d.Reasons...)
 }
 
 // decideService fills the unit's file changes and the actions every service shares: start a
@@ -250,7 +275,7 @@ func decideService(h *inventory.Host, u *Unit, files []DesiredFile, f Facts, red
 	if sf.Running && sf.Started > 0 && u.Action != Restart {
 		for _, d := range files {
 			ff := f.Files[d.Path]
-			if d.Service != u.Service || !ff.Exists || ff.MTime <= sf.Started || d.Kind == render.KindNATSConfig {
+			if d.Service != u.Service || !ff.Exists || ff.MTime <= sf.Started || !d.Kind.ReadAtStart() {
 				continue
 			}
 			u.Action = Restart

@@ -7,10 +7,10 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 )
 
-// decideNATS decides the action of a host's nats-server: the shared service rules first,
-// then reload or restart from what changed in the config (or in the running server).
-func decideNATS(inv *inventory.Inventory, h *inventory.Host, n *inventory.NATS, u *Unit, files []DesiredFile, f Facts, opts Options, red *redactor) error {
-	decideService(h, u, files, f, red)
+// checkNATS refuses what must not happen to a host's nats-server whatever the change: a
+// desired config the host's own nats-server rejects, a hub identity change. It records the
+// desired config's digest, which reload and restart are confirmed against.
+func checkNATS(h *inventory.Host, n *inventory.NATS, u *Unit, f Facts, opts Options) error {
 	nf := f.NATS
 	if nf == nil {
 		nf = &NATSFacts{}
@@ -20,76 +20,31 @@ func decideNATS(inv *inventory.Inventory, h *inventory.Host, n *inventory.NATS, 
 	}
 	u.DesiredDigest = nf.DesiredDigest
 	if h.Hub != nil && u.WasRunning {
-		if err := checkHubIdentity(h, n, nf, opts); err != nil {
-			return err
-		}
-	}
-	if u.Action == Restart {
-		return nil
-	}
-	var cfg *FileChange
-	for i := range u.Files {
-		if u.Files[i].Path == n.ConfigFile && u.Files[i].Op != "mode" {
-			cfg = &u.Files[i]
-		}
-	}
-	switch {
-	case cfg != nil:
-		old := f.Files[n.ConfigFile].Content
-		if old == nil {
-			u.Action = Restart
-			u.Reasons = append(u.Reasons, "the current config could not be read to tell a reload from a restart")
-			return nil
-		}
-		ch, err := diffNATSConfig(old, cfg.content, nf.Version)
-		if err != nil {
-			u.Action = Restart
-			u.Reasons = append(u.Reasons, err.Error())
-			return nil
-		}
-		if len(ch.NeedsStop) > 0 {
-			u.Action = Restart
-			u.Reasons = append(u.Reasons, ch.NeedsStop...)
-			return nil
-		}
-		u.Action = Reload
-		if len(ch.Keys) > 0 {
-			u.Reasons = append(u.Reasons, "reloadable: "+strings.Join(redactKeys(ch.Keys), ", "))
-		} else {
-			u.Reasons = append(u.Reasons, "formatting only: same parsed config")
-		}
-	case nf.RunningDigest != "" && nf.DesiredDigest != "" && nf.RunningDigest != nf.DesiredDigest:
-		// The file is in place but the server runs something else: an earlier apply stopped
-		// between swap and reload, or someone edited and reloaded by hand.
-		if why := liveMismatch(inv, h, n, nf); why != "" {
-			u.Action = Restart
-			u.Reasons = append(u.Reasons, "the running server differs from its config file: "+why)
-		} else {
-			u.Action = Reload
-			u.Reasons = append(u.Reasons, "the running server does not run its config file (config_digest differs)")
-		}
+		return checkHubIdentity(h, n, nf, opts)
 	}
 	return nil
 }
 
-// redactKeys keeps changed key names readable without hinting at secret values: keys are
-// names only, never values, so they are safe; this only shortens account user lists.
-func redactKeys(keys []string) []string {
-	out := make([]string, 0, len(keys))
-	seen := map[string]bool{}
-	for _, k := range keys {
-		if strings.HasPrefix(k, "accounts.") {
-			parts := strings.SplitN(k, ".", 3)
-			if len(parts) >= 2 {
-				k = parts[0] + "." + parts[1]
-			}
-		}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, k)
+// decideNATS decides, for a running nats-server whose files are in place, from what the
+// server says: when it does not run its config file (an earlier apply stopped between swap
+// and reload, or someone edited and reloaded by hand), a reload or a restart is due.
+func decideNATS(inv *inventory.Inventory, h *inventory.Host, n *inventory.NATS, u *Unit, f Facts) {
+	nf := f.NATS
+	if nf == nil || nf.RunningDigest == "" || nf.DesiredDigest == "" || nf.RunningDigest == nf.DesiredDigest {
+		return
+	}
+	for _, fc := range u.Files {
+		if fc.Path == n.ConfigFile && fc.Op != "mode" {
+			return // the config itself changes: its kind classified it
 		}
 	}
-	return out
+	if why := liveMismatch(inv, h, n, nf); why != "" {
+		u.Action = Restart
+		u.Reasons = append(u.Reasons, "the running server differs from its config file: "+why)
+	} else {
+		u.Action = Reload
+		u.Reasons = append(u.Reasons, "the running server does not run its config file (config_digest differs)")
+	}
 }
 
 // liveMismatch names what the running server has that only a restart changes.

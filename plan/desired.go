@@ -4,17 +4,17 @@ import (
 	"fmt"
 
 	"github.com/latticepush/latticepush/inventory"
-	"github.com/latticepush/latticepush/plan/render"
+	"github.com/latticepush/latticepush/unit"
 )
 
 // Render renders every host's desired files twice: with secrets revealed (what is uploaded
 // and hashed) and with placeholders (what diffs show).
 func Render(inv *inventory.Inventory) (Desired, error) {
-	revealed, err := render.All(inv, render.Options{RevealSecrets: true})
+	revealed, err := unit.All(inv, unit.Options{RevealSecrets: true})
 	if err != nil {
 		return nil, err
 	}
-	display, err := render.All(inv, render.Options{})
+	display, err := unit.All(inv, unit.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// TestImports_NoTransport holds plan (and plan/render) to deciding without doing, and the
+// TestImports_NoTransport holds plan, unit and supervisor to deciding without doing, and the
 // executor (rollout) to acting only through its interfaces: no SSH, SFTP, process execution,
 // HTTP or NATS client anywhere in their dependencies. Those live behind rollout's Fleet, Host
 // and Gates interfaces, which package fleet implements over remote/ and verify/.
 func TestImports_NoTransport(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".", "./render", "../rollout").CombinedOutput()
+	out, err := exec.Command("go", "list", "-deps", ".", "../unit", "../supervisor", "../rollout").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
@@ -20,7 +20,7 @@ func TestImports_NoTransport(t *testing.T) {
 	for _, dep := range strings.Fields(string(out)) {
 		for _, f := range forbidden {
 			if dep == f || strings.HasPrefix(dep, f+"/") {
-				t.Errorf("plan, plan/render or rollout depends on %s", dep)
+				t.Errorf("plan, unit, supervisor or rollout depends on %s", dep)
 			}
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/unit"
 )
 
 // FormatVersion is the version of the plan's JSON document and of plan files. A minor bump
@@ -42,13 +42,13 @@ func (a Action) Symbol() string {
 
 // Role is the part a unit plays in the lattice, and so the wave it changes in and the gate it
 // waits for.
-type Role string
+type Role = unit.Role
 
-// The roles of units, named as in the inventory.
+// The roles of the built-in unit kinds.
 const (
-	RoleHub       Role = inventory.RoleHub
-	RoleLeaf      Role = inventory.RoleLeaf
-	RoleWasmcloud Role = inventory.RoleWasmcloud
+	RoleHub       = unit.RoleHub
+	RoleLeaf      = unit.RoleLeaf
+	RoleWasmcloud = unit.RoleWasmcloud
 )
 
 // WaveName names a step of the rollout.
@@ -75,8 +75,8 @@ func (w WaveName) ChangesHubs() bool { return w == WaveHub || w == WaveCutover }
 
 // Service names latticepush manages.
 const (
-	ServiceNATS      = "nats-server"
-	ServiceWasmcloud = "wasmcloud"
+	ServiceNATS      = unit.ServiceNATS
+	ServiceWasmcloud = unit.ServiceWasmcloud
 )
 
 // Unit is one service on one host and what the plan does to it.

@@ -1,7 +1,10 @@
 package plan
 
 import (
+	"slices"
+
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/unit"
 )
 
 // buildWaves orders the changing units: the leaves' bridge configs first when the hub wave
@@ -62,10 +65,17 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 		}
 		waves = append(waves, w)
 	}
-	for _, step := range []struct {
-		wave WaveName
-		role Role
-	}{{WaveLeaf, RoleLeaf}, {WaveWasmcloud, RoleWasmcloud}} {
+	steps := []waveStep{{WaveLeaf, RoleLeaf}, {WaveWasmcloud, RoleWasmcloud}}
+	// The roles of other unit kinds roll out after the wasmCloud hosts, each in a wave of its
+	// own, in the order the kinds were registered.
+	for _, k := range unit.Kinds() {
+		for _, u := range p.Units {
+			if u.Service == k.Name() && u.Role != RoleHub && !slices.ContainsFunc(steps, func(s waveStep) bool { return s.role == u.Role }) {
+				steps = append(steps, waveStep{WaveName(u.Role), u.Role})
+			}
+		}
+	}
+	for _, step := range steps {
 		units := byRole[step.role]
 		w := rolloutWave(inv, step.wave, step.role, changing(units))
 		if p.Cutover != nil && step.role == RoleLeaf {
@@ -82,6 +92,12 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 	return waves
 }
 
+// waveStep is a rolling wave and the role whose units it changes.
+type waveStep struct {
+	wave WaveName
+	role Role
+}
+
 // rolloutWave puts units in batches of the role's rollout.batch, with its max_failures.
 func rolloutWave(inv *inventory.Inventory, name WaveName, role Role, units []*Unit) Wave {
 	w := Wave{Name: name}
@@ -90,7 +106,11 @@ func rolloutWave(inv *inventory.Inventory, name WaveName, role Role, units []*Un
 	}
 	r := roleRollout(inv, string(role))
 	w.MaxFailures = r.MaxFailures
-	size := r.BatchSize(len(inv.HostsWithRole(string(role))))
+	hosts := len(inv.HostsWithRole(string(role)))
+	if hosts == 0 {
+		hosts = len(units) // a unit kind's own role, not an inventory role
+	}
+	size := r.BatchSize(hosts)
 	for i := 0; i < len(units); i += size {
 		var batch []string
 		for _, u := range units[i:min(i+size, len(units))] {

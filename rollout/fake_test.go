@@ -321,6 +321,9 @@ func (g *fakeGates) WasmcloudAnswers(ctx context.Context, host string) error {
 	}
 	return nil
 }
+func (g *fakeGates) Running(ctx context.Context, host, service string) error {
+	return g.check(host, service)
+}
 func (g *fakeGates) HubNodeOn(ctx context.Context, host, domain string) error {
 	return g.check(host, plan.ServiceNATS)
 }

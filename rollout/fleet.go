@@ -57,6 +57,9 @@ type Gates interface {
 	// WasmcloudAnswers passes when the host answers host.get from the hub side, whatever its
 	// settings: the check after a rollback, when the host runs its previous environment.
 	WasmcloudAnswers(ctx context.Context, host string) error
+	// Running passes when the service runs on the host and keeps running: the gate of a unit
+	// kind without a check of its own.
+	Running(ctx context.Context, host, service string) error
 	// HubNodeOn is HubNode with the hub expected on domain instead of the inventory's: a
 	// domain cutover's preflight, and its rollback, check the hub on the domain it runs.
 	HubNodeOn(ctx context.Context, host, domain string) error

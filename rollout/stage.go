@@ -88,8 +88,8 @@ func (precheckPhase) Run(ctx context.Context, a *run) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.opts.Parallelism)
 	for _, u := range a.p.Units {
-		if u.Service != plan.ServiceNATS {
-			continue
+		if u.ConfigPath == "" {
+			continue // only nats-server units name a config that the binary can check
 		}
 		var cfg *Staged
 		for i, s := range a.staged[u.Key()] {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/unit"
 )
 
 // wavesPhase runs every wave in order. It stops at the first wave whose failures exceed its
@@ -159,10 +160,8 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 		return fmt.Errorf("%v; rollback failed: %v", err, rerr)
 	}
 	a.setResult(u, RolledBack, err, time.Since(start))
-	msg := "restored the previous files; healthy again"
-	if u.Role == plan.RoleWasmcloud {
-		msg = "restored the previous files; the host answers again"
-	}
+	_, rollback := gatesOf(u)
+	msg := "restored the previous files; " + rollback.Passed()
 	a.emit(Event{Type: EventRolledBack, Wave: w.Name, Unit: u.ID(), Message: msg})
 	return err
 }
@@ -198,9 +197,7 @@ func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged)
 		if err := h.Service(ctx, u.Service, op); err != nil {
 			return err
 		}
-		if u.Service == plan.ServiceNATS {
-			return a.confirmDigest(ctx, h, u)
-		}
+		return a.confirmDigest(ctx, h, u)
 	}
 	return nil
 }
@@ -233,23 +230,41 @@ func (a *run) confirmDigest(ctx context.Context, h Host, u *plan.Unit) error {
 	}
 }
 
+// gatesOf returns the checks a unit's kind waits for after a change and after a rollback.
+func gatesOf(u *plan.Unit) (apply, rollback unit.Gate) {
+	if k := unit.Named(u.Service); k != nil {
+		return k.Gates(u.Role)
+	}
+	return unit.GateRunning, unit.GateRunning
+}
+
 // gate waits for the unit's health gate.
 func (a *run) gate(ctx context.Context, u *plan.Unit) error {
+	apply, _ := gatesOf(u)
+	return a.check(ctx, u, apply)
+}
+
+// check waits for one gate on u's host, bounded by the gate timeout.
+func (a *run) check(ctx context.Context, u *plan.Unit, g unit.Gate) error {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
 	defer cancel()
-	switch u.Role {
-	case plan.RoleHub:
+	switch g {
+	case unit.GateHubNode:
 		return a.gates.HubNode(ctx, u.Host)
-	case plan.RoleLeaf:
+	case unit.GateLeaf:
 		err := a.gates.Leaf(ctx, u.Host)
 		if err == nil {
 			a.linked(u.Host)
 		}
 		return err
-	case plan.RoleWasmcloud:
+	case unit.GateWasmcloud:
 		return a.gates.Wasmcloud(ctx, u.Host)
+	case unit.GateWasmcloudAnswers:
+		return a.gates.WasmcloudAnswers(ctx, u.Host)
+	case unit.GateRunning:
+		return a.gates.Running(ctx, u.Host, u.Service)
 	}
-	return fmt.Errorf("no gate for role %q", u.Role)
+	return fmt.Errorf("%s: no check named %q", u.ID(), g)
 }
 
 // rollback restores a unit's previous files and state and confirms it is healthy again.
@@ -287,16 +302,12 @@ func (a *run) rollback(ctx context.Context, h Host, u *plan.Unit, staged []Stage
 	return errors.Join(errs...)
 }
 
-// gateRestored checks a rolled-back unit. Hub and leaf gates hold for the previous config too;
-// a wasmCloud host back on its previous environment cannot pass the new settings' gate, so it
-// only has to answer again.
+// gateRestored checks a rolled-back unit with its kind's rollback gate: hub and leaf gates
+// hold for the previous config too; a wasmCloud host back on its previous environment cannot
+// pass the new settings' gate, so it only has to answer again.
 func (a *run) gateRestored(ctx context.Context, u *plan.Unit) error {
-	if u.Role != plan.RoleWasmcloud {
-		return a.gate(ctx, u)
-	}
-	ctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
-	defer cancel()
-	return a.gates.WasmcloudAnswers(ctx, u.Host)
+	_, rollback := gatesOf(u)
+	return a.check(ctx, u, rollback)
 }
 
 func batchesText(w plan.Wave) string {

@@ -5,7 +5,7 @@
 // service. systemd and runit today.
 //
 // The package is pure: it renders bytes and builds argv, and runs nothing. remote/service
-// runs the command lines over SSH; plan/render writes the definitions; the facts script of
+// runs the command lines over SSH; package unit renders the definitions; the facts script of
 // package fleet embeds StateScript.
 //
 // Adding a supervisor (OpenRC, s6) is a new file here with a type implementing Supervisor,

@@ -17,7 +17,7 @@ import (
 )
 
 // The test lattice: in-process nats-servers on 127.0.0.1 shaped like the rendered configs
-// (plan/render): a hub cluster with a JetStream domain and the accounts
+// (package unit): a hub cluster with a JetStream domain and the accounts
 // SYS and LATTICE (users leaf and latticepush), and leaves bridging $G to LATTICE.
 
 const (

@@ -11,7 +11,7 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 )
 
-// Names fixed by the auth model (config-mode accounts, see plan/render): the hub account the
+// Names fixed by the auth model (config-mode accounts, see package unit): the hub account the
 // lattice lives in, and the user latticepush's own checks connect to the hubs as.
 const (
 	hubAccount = "LATTICE"

@@ -2,7 +2,7 @@ package main
 
 import (
 	"github.com/latticepush/latticepush/inventory"
-	"github.com/latticepush/latticepush/plan/render"
+	"github.com/latticepush/latticepush/unit"
 	"github.com/spf13/cobra"
 )
 
@@ -21,7 +21,7 @@ and wasmCloud host, the leaf links and the hosts' NATS connections. For a pictur
 			if err != nil {
 				return err
 			}
-			_, err = g.stdout.Write(render.Graph(inv))
+			_, err = g.stdout.Write(unit.Graph(inv))
 			return err
 		},
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/latticepush/latticepush/internal/atomicfile"
 	"github.com/latticepush/latticepush/inventory"
-	"github.com/latticepush/latticepush/plan/render"
+	"github.com/latticepush/latticepush/unit"
 	"github.com/spf13/cobra"
 )
 
@@ -46,7 +46,7 @@ func (g *globals) runRender(a renderArgs) error {
 	if err != nil {
 		return err
 	}
-	all, err := render.All(inv, render.Options{RevealSecrets: a.reveal})
+	all, err := unit.All(inv, unit.Options{RevealSecrets: a.reveal})
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (g *globals) runRender(a renderArgs) error {
 
 // writeRendered writes f at path with f's mode, replacing any file there. The mode is set
 // at creation, so a secret is never readable by others, even briefly.
-func writeRendered(path string, f render.File) error {
+func writeRendered(path string, f unit.File) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}

@@ -16,9 +16,9 @@ import (
 	"github.com/latticepush/latticepush/internal/fleet"
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
-	"github.com/latticepush/latticepush/plan/render"
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/rollout"
+	"github.com/latticepush/latticepush/unit"
 	"github.com/latticepush/latticepush/verify"
 )
 
@@ -65,12 +65,12 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 	t.Run("a hub frozen at the preflight: nothing changes", func(t *testing.T) {
 		s := newSession(t, env, plan.Options{AllowDomainChange: true})
 		before := hubState(t, ctx, s)
-		thaw := func() { run(t, context.Background(), s, "hub-3", nil, `kill -CONT "$(cat "$1")"`, render.PIDFile) }
+		thaw := func() { run(t, context.Background(), s, "hub-3", nil, `kill -CONT "$(cat "$1")"`, unit.PIDFile) }
 		t.Cleanup(thaw)
 		start := time.Now()
 		_, err := applyWith(ctx, s, s.plan(ctx), 0, func(e rollout.Event) {
 			if e.Phase == "cutover" && strings.HasPrefix(e.Message, "JetStream domain") {
-				run(t, ctx, s, "hub-3", nil, `kill -STOP "$(cat "$1")"`, render.PIDFile)
+				run(t, ctx, s, "hub-3", nil, `kill -STOP "$(cat "$1")"`, unit.PIDFile)
 			}
 		})
 		thaw()
@@ -190,7 +190,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 			}
 		}
 		// A client on hub-3 cannot reach the lattice's domain; one on hub-1 can.
-		auth := nats.UserInfo(render.UserCheck, s.Inv.Auth.CheckPassword.Reveal())
+		auth := nats.UserInfo(unit.UserCheck, s.Inv.Auth.CheckPassword.Reveal())
 		for host, reach := range map[string]bool{"hub-1": true, "hub-3": false} {
 			js, _ := jetstream.NewWithDomain(clientOn(t, ctx, s, host, auth), "central")
 			actx, acancel := context.WithTimeout(ctx, 5*time.Second)

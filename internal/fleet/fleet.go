@@ -17,11 +17,11 @@ import (
 
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
-	"github.com/latticepush/latticepush/plan/render"
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/remote/service"
 	"github.com/latticepush/latticepush/rollout"
 	"github.com/latticepush/latticepush/supervisor"
+	"github.com/latticepush/latticepush/unit"
 	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
@@ -108,7 +108,7 @@ func (f *Fleet) Host(ctx context.Context, name string) (rollout.Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	services, err := render.Services(f.inv, h)
+	services, err := unit.Services(f.inv, h)
 	if err != nil {
 		return nil, err
 	}
@@ -152,23 +152,26 @@ func (h *host) Lock(ctx context.Context, owner rollout.LockOwner) error {
 	return nil
 }
 
-// managedDirs are the directories latticepush stages files into on this host.
+// managedDirs are the directories latticepush stages files into on this host: its
+// supervisor's definition directories and those of every file the host's unit kinds render.
 func (h *host) managedDirs() []string {
 	var dirs []string
+	add := func(d string) {
+		if !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
 	for name := range h.specs {
 		for _, d := range h.sup.Dirs(name) {
-			if !slices.Contains(dirs, d) {
-				dirs = append(dirs, d)
-			}
+			add(d)
+		}
+	}
+	if files, err := unit.Host(h.f.inv, h.inv, unit.Options{}); err == nil {
+		for _, f := range files {
+			add(path.Dir(f.Path))
 		}
 	}
 	sort.Strings(dirs)
-	if n := h.inv.NATS(); n != nil && n.ConfigFile != "" {
-		dirs = append(dirs, path.Dir(n.ConfigFile))
-	}
-	if w := h.inv.Wasmcloud; w != nil && w.EnvFile != "" {
-		dirs = append(dirs, path.Dir(w.EnvFile))
-	}
 	return dirs
 }
 

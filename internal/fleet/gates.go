@@ -12,7 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/rollout"
+	"github.com/latticepush/latticepush/supervisor"
 	"github.com/latticepush/latticepush/verify"
 	"github.com/latticepush/latticepush/wasmcloud"
 )
@@ -194,6 +196,58 @@ func (g *Gates) WasmcloudAnswers(ctx context.Context, host string) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s does not answer host.get from the hub side: %w", host, err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// runningScript prints "<running 0|1> <pid>" for service $1, read the supervisor's way
+// (svc_state is the supervisor's StateScript).
+const runningScript = `svc_state() {
+@SVC_STATE@
+}
+svc_state "$1" >/dev/null; echo "$r $p"`
+
+// runningStable is how long the same process must run for Running to pass.
+const runningStable = 2 * time.Second
+
+// Running waits until the service runs on host and the same process has run for
+// runningStable: a process that exits right after it starts never passes.
+func (g *Gates) Running(ctx context.Context, host, service string) error {
+	h := g.f.inv.Host(host)
+	if h == nil {
+		return fmt.Errorf("%s: not in the inventory", host)
+	}
+	sup, err := supervisor.For(h.ServiceManager)
+	if err != nil {
+		return err
+	}
+	c, err := g.f.client(ctx, host)
+	if err != nil {
+		return err
+	}
+	script := strings.Replace(runningScript, "@SVC_STATE@", sup.StateScript(), 1)
+	var pid string
+	var since time.Time
+	last := "not observed"
+	for {
+		res, err := c.Run(ctx, remote.Script(script, service), remote.RunOptions{Become: h.SSH.Become, Timeout: 30 * time.Second})
+		if err == nil {
+			running, p, _ := strings.Cut(strings.TrimSpace(string(res.Stdout)), " ")
+			switch {
+			case running != "1":
+				pid, last = "", "not running"
+			case p != pid:
+				pid, since, last = p, time.Now(), "pid "+p+" started"
+			case time.Since(since) >= runningStable:
+				return nil
+			}
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s on %s does not keep running (last: %s): %w", service, host, last, ctx.Err())
 		case <-time.After(500 * time.Millisecond):
 		}
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
-	"github.com/latticepush/latticepush/plan/render"
+	"github.com/latticepush/latticepush/unit"
 )
 
 // loadExample loads an example inventory from a temp copy with freshly generated secrets.
@@ -56,9 +56,9 @@ func FakeDesired(inv *inventory.Inventory, reveal bool) plan.Desired {
 	for _, h := range inv.Hosts {
 		var files []plan.DesiredFile
 		if n := h.NATS(); n != nil {
-			files = append(files, plan.DesiredFile{Path: n.ConfigFile, Mode: 0o600, Service: plan.ServiceNATS, Kind: render.KindNATSConfig, Secret: true,
+			files = append(files, plan.DesiredFile{Path: n.ConfigFile, Mode: 0o600, Service: plan.ServiceNATS, Kind: unit.FileNATSConfig, Secret: true,
 				Content: NATSConf(inv, h, true), Display: NATSConf(inv, h, false)})
-			files = append(files, plan.DesiredFile{Path: "/etc/sv/nats-server/run", Mode: 0o755, Service: plan.ServiceNATS, Kind: render.KindRunit,
+			files = append(files, plan.DesiredFile{Path: "/etc/sv/nats-server/run", Mode: 0o755, Service: plan.ServiceNATS, Kind: unit.FileScript,
 				Content: []byte("#!/bin/sh\nexec " + n.Binary + " -c " + n.ConfigFile + "\n"),
 				Display: []byte("#!/bin/sh\nexec " + n.Binary + " -c " + n.ConfigFile + "\n")})
 		}
@@ -66,9 +66,9 @@ func FakeDesired(inv *inventory.Inventory, reveal bool) plan.Desired {
 			env := func(seed string) []byte {
 				return []byte(fmt.Sprintf("WASMCLOUD_LATTICE=%s\nWASMCLOUD_JS_DOMAIN=%s\nWASMCLOUD_HOST_SEED=%s\n", inv.Lattice.Name, inv.Lattice.JSDomain, seed))
 			}
-			files = append(files, plan.DesiredFile{Path: w.EnvFile, Mode: 0o600, Service: plan.ServiceWasmcloud, Kind: render.KindEnv, Secret: true,
+			files = append(files, plan.DesiredFile{Path: w.EnvFile, Mode: 0o600, Service: plan.ServiceWasmcloud, Kind: unit.FileEnv, Secret: true,
 				Content: env(w.HostSeed.Reveal()), Display: env(w.HostSeed.Placeholder())})
-			files = append(files, plan.DesiredFile{Path: "/etc/sv/wasmcloud/run", Mode: 0o755, Service: plan.ServiceWasmcloud, Kind: render.KindRunit,
+			files = append(files, plan.DesiredFile{Path: "/etc/sv/wasmcloud/run", Mode: 0o755, Service: plan.ServiceWasmcloud, Kind: unit.FileScript,
 				Content: []byte("#!/bin/sh\nexec " + w.Binary + "\n"), Display: []byte("#!/bin/sh\nexec " + w.Binary + "\n")})
 		}
 		d[h.Name] = files

@@ -1,4 +1,4 @@
-package render
+package unit
 
 import (
 	"os"
@@ -12,7 +12,7 @@ import (
 // examples returns the names of the example inventories under examples/.
 func examples(t *testing.T) []string {
 	t.Helper()
-	paths, err := filepath.Glob("../../examples/*/inventory.hcl")
+	paths, err := filepath.Glob("../examples/*/inventory.hcl")
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no example inventories found: %v", err)
 	}
@@ -29,7 +29,7 @@ func examples(t *testing.T) []string {
 // where the inventory looks for it.
 func loadExample(t *testing.T, name string) *inventory.Inventory {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("../../examples", name, "inventory.hcl"))
+	src, err := os.ReadFile(filepath.Join("../examples", name, "inventory.hcl"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package render
+package unit
 
 import (
 	"fmt"
@@ -32,11 +32,11 @@ const (
 // hub by its inventory address, which may be a name or sit behind NAT.
 const anyAddress = "0.0.0.0"
 
-func (r *renderer) natsFile(n *inventory.NATS) (File, error) {
+func (r *Context) natsFile(n *inventory.NATS) (File, error) {
 	var w confWriter
-	w.b.WriteString(r.header())
+	w.b.WriteString(r.Header())
 	var err error
-	if r.h.Hub != nil {
+	if r.Host.Hub != nil {
 		err = r.hubConf(&w, n)
 	} else {
 		err = r.leafConf(&w, n)
@@ -44,11 +44,11 @@ func (r *renderer) natsFile(n *inventory.NATS) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	return r.file(n.ConfigFile, KindNATSConfig, ServiceNATS, w.b.Bytes(), 0o644), nil
+	return r.File(n.ConfigFile, FileNATSConfig, ServiceNATS, w.b.Bytes(), 0o644), nil
 }
 
 // common writes the top-level keys every server has.
-func (r *renderer) common(w *confWriter, n *inventory.NATS) error {
+func (r *Context) common(w *confWriter, n *inventory.NATS) error {
 	w.kv("server_name", quote(n.ServerName))
 	w.kv("listen", quote(hostPort(n.ClientHost, n.ClientPort)))
 	w.kv("http", quote(hostPort(n.HTTPHost, n.HTTPPort)))
@@ -117,7 +117,7 @@ func jetStreamBlock(w *confWriter, n *inventory.NATS, domain string) error {
 	return nil
 }
 
-func (r *renderer) hubConf(w *confWriter, n *inventory.NATS) error {
+func (r *Context) hubConf(w *confWriter, n *inventory.NATS) error {
 	if n.MaxFileStore == "" || n.MaxMemoryStore == "" {
 		// A reload may raise an explicit limit but never turn a dynamic one explicit or lower one.
 		return fmt.Errorf("hub needs explicit max_file_store and max_memory_store")
@@ -128,12 +128,12 @@ func (r *renderer) hubConf(w *confWriter, n *inventory.NATS) error {
 	// A wasmCloud host on a hub machine cannot send a user and password (wasmCloud 1.x
 	// authenticates with JWT/nkey only); connections without credentials then become user
 	// "leaf": exactly the rights every edge wasmCloud host gets through its leaf.
-	if r.h.Wasmcloud != nil {
+	if r.Host.Wasmcloud != nil {
 		w.kv("no_auth_user", quote(UserLeaf))
 	}
 
 	w.line("")
-	if err := jetStreamBlock(w, n, r.inv.Lattice.JSDomain); err != nil {
+	if err := jetStreamBlock(w, n, r.Inv.Lattice.JSDomain); err != nil {
 		return err
 	}
 
@@ -142,7 +142,7 @@ func (r *renderer) hubConf(w *confWriter, n *inventory.NATS) error {
 	w.kv("name", quote(n.ClusterName))
 	w.kv("listen", quote(hostPort(anyAddress, n.ClusterPort)))
 	var routes []string
-	for _, p := range r.inv.Hubs() {
+	for _, p := range r.Inv.Hubs() {
 		routes = append(routes, "nats-route://"+hostPort(p.Address, p.Hub.ClusterPort))
 	}
 	sort.Strings(routes)
@@ -162,7 +162,7 @@ func (r *renderer) hubConf(w *confWriter, n *inventory.NATS) error {
 	return r.accounts(w)
 }
 
-func (r *renderer) accounts(w *confWriter) error {
+func (r *Context) accounts(w *confWriter) error {
 	type user struct {
 		name, secretName string
 		s                inventory.Secret
@@ -170,7 +170,7 @@ func (r *renderer) accounts(w *confWriter) error {
 	users := func(us ...user) error {
 		w.open("users: [")
 		for _, u := range us {
-			pw, err := r.secret(u.s, u.secretName)
+			pw, err := r.Secret(u.s, u.secretName)
 			if err != nil {
 				return err
 			}
@@ -182,7 +182,7 @@ func (r *renderer) accounts(w *confWriter) error {
 		w.close("]")
 		return nil
 	}
-	a := r.inv.Auth
+	a := r.Inv.Auth
 	w.open("accounts {")
 	w.open(AccountSystem + " {")
 	if err := users(user{UserSystem, secretSystem, a.SystemPassword}); err != nil {
@@ -197,7 +197,7 @@ func (r *renderer) accounts(w *confWriter) error {
 	); err != nil {
 		return err
 	}
-	if old := r.inv.Lattice.PreviousJSDomain; old != "" && r.inv.Lattice.AliasOldDomain {
+	if old := r.Inv.Lattice.PreviousJSDomain; old != "" && r.Inv.Lattice.AliasOldDomain {
 		aliasMappings(w, old)
 	}
 	w.close("}")
@@ -230,7 +230,7 @@ func aliasMappings(w *confWriter, old string) {
 	w.close("}")
 }
 
-func (r *renderer) leafConf(w *confWriter, n *inventory.NATS) error {
+func (r *Context) leafConf(w *confWriter, n *inventory.NATS) error {
 	if err := r.common(w, n); err != nil {
 		return err
 	}
@@ -241,11 +241,11 @@ func (r *renderer) leafConf(w *confWriter, n *inventory.NATS) error {
 		}
 	}
 
-	hubs := r.inv.Hubs()
+	hubs := r.Inv.Hubs()
 	if len(hubs) == 0 {
 		return fmt.Errorf("a leaf needs at least one hub to connect to")
 	}
-	pw, err := r.secret(r.inv.Auth.LeafPassword, secretLeaf)
+	pw, err := r.Secret(r.Inv.Auth.LeafPassword, secretLeaf)
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ func (r *renderer) leafConf(w *confWriter, n *inventory.NATS) error {
 		return err
 	}
 	userinfo := url.UserPassword(UserLeaf, pw).String()
-	if !r.opts.RevealSecrets {
+	if !r.Opts.RevealSecrets {
 		userinfo = UserLeaf + ":" + pw // keep the placeholder readable
 	}
 	var urls []string
@@ -264,7 +264,7 @@ func (r *renderer) leafConf(w *confWriter, n *inventory.NATS) error {
 		urls = append(urls, "nats-leaf://"+userinfo+"@"+hp)
 	}
 	bridge := false
-	for _, hp := range r.opts.LeafAlsoTo {
+	for _, hp := range r.Opts.LeafAlsoTo {
 		if !seen[hp] {
 			seen[hp], bridge = true, true
 			urls = append(urls, "nats-leaf://"+userinfo+"@"+hp)

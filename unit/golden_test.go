@@ -1,4 +1,4 @@
-package render
+package unit
 
 import (
 	"bytes"
@@ -60,7 +60,7 @@ func TestGolden(t *testing.T) {
 				return err
 			})
 			if err != nil {
-				t.Fatalf("read golden files (run `go test ./plan/render -run TestGolden -update`): %v", err)
+				t.Fatalf("read golden files (run `go test ./unit -run TestGolden -update`): %v", err)
 			}
 			for rel, b := range got {
 				w, ok := want[rel]
@@ -94,7 +94,7 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 
-	src, err := os.ReadFile("../../examples/edge/inventory.hcl")
+	src, err := os.ReadFile("../examples/edge/inventory.hcl")
 	if err != nil {
 		t.Fatal(err)
 	}

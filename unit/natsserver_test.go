@@ -1,4 +1,4 @@
-package render
+package unit
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func TestNATSConfigsParse(t *testing.T) {
 	for _, name := range examples(t) {
 		for host, files := range renderAll(t, loadExample(t, name), Options{RevealSecrets: true}) {
 			for _, f := range files {
-				if f.Kind == KindNATSConfig {
+				if f.Kind == FileNATSConfig {
 					natsCheck(t, bin, name+"-"+host+".conf", f.Content)
 					n++
 				}
@@ -66,7 +66,7 @@ func TestHostilePasswords(t *testing.T) {
 	inv.Auth.CheckPassword = inventory.NewSecret("check_password", "}\n{user: \"evil\"", "test")
 	for host, files := range renderAll(t, inv, Options{RevealSecrets: true}) {
 		for _, f := range files {
-			if f.Kind != KindNATSConfig {
+			if f.Kind != FileNATSConfig {
 				continue
 			}
 			natsCheck(t, bin, host+".conf", f.Content)
@@ -108,7 +108,7 @@ func TestAliasNeverReachesLeaves(t *testing.T) {
 		for _, f := range all[h.Name] {
 			has := bytes.Contains(f.Content, []byte(old)) || bytes.Contains(f.Content, []byte("mappings"))
 			switch {
-			case h.Hub != nil && f.Kind == KindNATSConfig && !has:
+			case h.Hub != nil && f.Kind == FileNATSConfig && !has:
 				t.Errorf("%s %s: hub config without the alias", h.Name, f.Path)
 			case h.Hub == nil && has:
 				t.Errorf("%s %s: the alias reached a non-hub file:\n%s", h.Name, f.Path, f.Content)

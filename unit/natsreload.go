@@ -1,4 +1,4 @@
-package plan
+package unit
 
 import (
 	"encoding/json"

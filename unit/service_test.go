@@ -1,4 +1,4 @@
-package render
+package unit
 
 import (
 	"os"
@@ -30,7 +30,7 @@ func TestSystemdUnitsVerify(t *testing.T) {
 			var units []string
 			for _, f := range files {
 				writeUnder(t, root, f.Path, f.Content, f.Mode)
-				if f.Kind == KindUnit {
+				if f.Kind == FileUnit {
 					units = append(units, f.Path)
 				}
 			}

@@ -1,4 +1,4 @@
-package render
+package unit
 
 import (
 	"fmt"
@@ -125,7 +125,7 @@ func TestSystemdUnitsExpandVariables(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, f := range files {
-				if f.Kind != KindUnit {
+				if f.Kind != FileUnit {
 					continue
 				}
 				for i, line := range strings.Split(string(f.Content), "\n") {

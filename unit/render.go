@@ -1,12 +1,14 @@
-// Package render turns a resolved inventory into the exact bytes each host holds: nats-server
-// configs, wasmCloud environment files and service definitions (systemd units or runit service
-// directories), plus a Graphviz picture of the topology.
+// Package unit knows the kinds of service latticepush deploys (kind.go: nats-server in
+// natsserver.go, the wasmCloud host in wasmcloud.go) and renders the exact bytes each host
+// holds: each kind's own files (nats-server configs, wasmCloud environment files) and the
+// definitions its supervisor needs (systemd units or runit service directories, from package
+// supervisor), plus a Graphviz picture of the topology.
 //
 // Rendering is a pure function of the inventory: no I/O, no clock, no randomness, and nothing
 // inventory-wide inside a host's files (no digest, no list of unrelated hosts), so editing one
 // host never changes another host's bytes. Secrets appear as their placeholders unless
 // Options.RevealSecrets is set; files holding secrets are marked Secret and get mode 0600.
-package render
+package unit
 
 import (
 	"fmt"
@@ -16,36 +18,37 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 )
 
-// Service names: the systemd unit name without ".service", and the runit service directory.
-const (
-	ServiceNATS      = "nats-server"
-	ServiceWasmcloud = "wasmcloud"
-)
-
 // PIDFile is where every rendered nats-server writes its pid; `nats-server --signal
 // reload=PIDFile` (or ldm=) addresses it without pgrep.
 const PIDFile = "/run/nats-server.pid"
 
 // Kind says what a file is, and so what a change to it requires.
-type Kind string
+type FileKind string
 
 const (
-	// KindNATSConfig is a nats-server.conf: a change is applied by reload or restart, decided
+	// FileNATSConfig is a nats-server.conf: a change is applied by reload or restart, decided
 	// from the changed keys and confirmed by /varz config_digest.
-	KindNATSConfig Kind = "nats-config"
-	// KindEnv is the wasmCloud environment file: a change needs a restart of the host.
-	KindEnv Kind = "env"
-	// KindUnit is a service definition file (a systemd unit): a change needs the
+	FileNATSConfig FileKind = "nats-config"
+	// FileEnv is the wasmCloud environment file: a change needs a restart of the host.
+	FileEnv FileKind = "env"
+	// FileConfig is a configuration file the service reads only at start: a change needs a
+	// restart (the kind decides).
+	FileConfig FileKind = "config"
+	// FileUnit is a service definition file (a systemd unit): a change needs the
 	// supervisor's reload of definitions, if it has one, then a restart.
-	KindUnit Kind = "unit"
-	// KindRunit is a service definition script (a runit service's run, check, control/t or
+	FileUnit FileKind = "unit"
+	// FileScript is a service definition script (a runit service's run, check, control/t or
 	// log/run): read at the next start of the service.
-	KindRunit Kind = "runit"
+	FileScript FileKind = "runit"
 )
 
 // IsDefinition reports whether the file defines a service to its supervisor (a unit, a run
 // script) rather than configuring it.
-func (k Kind) IsDefinition() bool { return k == KindUnit || k == KindRunit }
+func (k FileKind) IsDefinition() bool { return k == FileUnit || k == FileScript }
+
+// ReadAtStart reports whether the service reads the file only when it starts: every file but
+// a nats-server config, which a reload applies.
+func (k FileKind) ReadAtStart() bool { return k != FileNATSConfig }
 
 // File is one rendered file of one host.
 type File struct {
@@ -59,7 +62,7 @@ type File struct {
 	Secret bool
 	// Service is the service that consumes the file: ServiceNATS or ServiceWasmcloud.
 	Service string
-	Kind    Kind
+	Kind    FileKind
 }
 
 // Options change how files are rendered.
@@ -89,7 +92,7 @@ func All(inv *inventory.Inventory, opts Options) (map[string][]File, error) {
 // Host renders the files host h holds, sorted by path. h must belong to inv. Errors name
 // the host and say which inventory setting to fix.
 func Host(inv *inventory.Inventory, h *inventory.Host, opts Options) ([]File, error) {
-	r := &renderer{inv: inv, h: h, opts: opts}
+	r := &Context{Inv: inv, Host: h, Opts: opts}
 	files, err := r.host()
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", h.Name, err)
@@ -98,31 +101,26 @@ func Host(inv *inventory.Inventory, h *inventory.Host, opts Options) ([]File, er
 	return files, nil
 }
 
-// renderer holds what every file of one host is rendered from.
-type renderer struct {
-	inv  *inventory.Inventory
-	h    *inventory.Host
-	opts Options
-	// usedSecret is set by secret() while one file renders.
+// Context is what every file of one host is rendered from, and the helpers a unit kind
+// renders with: secrets (revealed or as placeholders), the header line, the file wrapper that
+// marks secret files.
+type Context struct {
+	Inv  *inventory.Inventory
+	Host *inventory.Host
+	Opts Options
+	// usedSecret is set by Secret while one file renders.
 	usedSecret bool
 }
 
-func (r *renderer) host() ([]File, error) {
+// host renders every kind's own files, then the service definitions of the host's supervisor.
+func (r *Context) host() ([]File, error) {
 	var files []File
-	n := r.h.NATS()
-	if n != nil {
-		conf, err := r.natsFile(n)
+	for _, on := range On(r.Host) {
+		own, err := on.Kind.Files(r)
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, conf)
-	}
-	if r.h.Wasmcloud != nil {
-		env, err := r.envFile(r.h.Wasmcloud)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, env)
+		files = append(files, own...)
 	}
 	svc, err := r.serviceFiles()
 	if err != nil {
@@ -131,12 +129,12 @@ func (r *renderer) host() ([]File, error) {
 	return append(files, svc...), nil
 }
 
-// secret returns s's value or placeholder and records that the current file holds a secret.
+// Secret returns s's value or placeholder and records that the current file holds a secret.
 // name is the secret's well-known name, used for the placeholder when s was never loaded
 // (an inventory loaded without secrets).
-func (r *renderer) secret(s inventory.Secret, name string) (string, error) {
+func (r *Context) Secret(s inventory.Secret, name string) (string, error) {
 	r.usedSecret = true
-	if !r.opts.RevealSecrets {
+	if !r.Opts.RevealSecrets {
 		if s.Name() == "" {
 			s = inventory.NewSecret(name, "", "")
 		}
@@ -149,8 +147,8 @@ func (r *renderer) secret(s inventory.Secret, name string) (string, error) {
 	return s.Reveal(), nil
 }
 
-// file wraps content rendered for service, resetting the secret tracking.
-func (r *renderer) file(path string, kind Kind, service string, content []byte, mode os.FileMode) File {
+// File wraps content rendered for service, resetting the secret tracking.
+func (r *Context) File(path string, kind FileKind, service string, content []byte, mode os.FileMode) File {
 	f := File{Path: path, Mode: mode, Content: content, Secret: r.usedSecret, Service: service, Kind: kind}
 	if f.Secret {
 		f.Mode = 0o600
@@ -159,8 +157,8 @@ func (r *renderer) file(path string, kind Kind, service string, content []byte, 
 	return f
 }
 
-// header is the first comment line of every file: who wrote it for which host. It holds
+// Header is the first comment line of every file: who wrote it for which host. It holds
 // nothing that changes with other hosts.
-func (r *renderer) header() string {
-	return "# Generated by latticepush for " + r.h.Name + ". Do not edit: changes are overwritten by the next apply.\n"
+func (r *Context) Header() string {
+	return "# Generated by latticepush for " + r.Host.Name + ". Do not edit: changes are overwritten by the next apply.\n"
 }

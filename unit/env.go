@@ -1,4 +1,4 @@
-package render
+package unit
 
 import (
 	"fmt"
@@ -18,14 +18,14 @@ var labelKeyRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 // envFile renders the wasmCloud host's environment file. It is read by systemd
 // (EnvironmentFile=) and by a POSIX shell (`set -a; . file` in the runit run script); every
 // value is double-quoted with \ " $ ` escaped, which both read the same way (see envQuote).
-func (r *renderer) envFile(wc *inventory.Wasmcloud) (File, error) {
-	seed, err := r.secret(wc.HostSeed, "host_seed."+r.h.Name)
+func (r *Context) envFile(wc *inventory.Wasmcloud) (File, error) {
+	seed, err := r.Secret(wc.HostSeed, "host_seed."+r.Host.Name)
 	if err != nil {
 		return File{}, err
 	}
 	vars := [][2]string{
-		{"WASMCLOUD_LATTICE", r.inv.Lattice.Name},
-		{"WASMCLOUD_JS_DOMAIN", r.inv.Lattice.JSDomain},
+		{"WASMCLOUD_LATTICE", r.Inv.Lattice.Name},
+		{"WASMCLOUD_JS_DOMAIN", r.Inv.Lattice.JSDomain},
 		{"WASMCLOUD_NATS_HOST", wc.NATSHost},
 		{"WASMCLOUD_NATS_PORT", strconv.Itoa(wc.NATSPort)},
 		{"WASMCLOUD_HOST_SEED", seed},
@@ -56,18 +56,18 @@ func (r *renderer) envFile(wc *inventory.Wasmcloud) (File, error) {
 	}
 
 	var b strings.Builder
-	b.WriteString(r.header())
+	b.WriteString(r.Header())
 	for _, v := range vars {
 		q, err := envQuote(v[0], v[1])
 		if err != nil {
 			return File{}, err
 		}
-		if v[0] == "WASMCLOUD_HOST_SEED" && !r.opts.RevealSecrets {
+		if v[0] == "WASMCLOUD_HOST_SEED" && !r.Opts.RevealSecrets {
 			q = `"` + seed + `"` // the placeholder as is, for reading; never sourced
 		}
 		b.WriteString(v[0] + "=" + q + "\n")
 	}
-	return r.file(wc.EnvFile, KindEnv, ServiceWasmcloud, []byte(b.String()), 0o644), nil
+	return r.File(wc.EnvFile, FileEnv, ServiceWasmcloud, []byte(b.String()), 0o644), nil
 }
 
 // envQuote double-quotes v for an environment file. systemd's EnvironmentFile parser and a
