@@ -37,7 +37,7 @@ vet: ## go vet + gofmt check
 
 fmt-check: build ## gofmt and `latticepush fmt -check` on the examples
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
-	$(BIN) fmt --check examples/*/inventory.hcl
+	$(BIN) fmt --check examples/*/inventory.hcl examples/fleet examples/fleet/sites
 
 test: deps vet fmt-check ## install what is needed, then run every test (lab included; needs root)
 	go test -count=1 -timeout 75m $(GOTEST_FLAGS) ./...

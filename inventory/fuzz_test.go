@@ -14,7 +14,8 @@ func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("..", "examples", "*", "inventory.hcl"))
 	more, _ := filepath.Glob(filepath.Join("testdata", "*.hcl"))
 	invalid, _ := filepath.Glob(filepath.Join("testdata", "invalid", "*.hcl"))
-	for _, p := range append(append(seeds, more...), invalid...) {
+	generated, _ := filepath.Glob(filepath.Join("testdata", "generated", "*.hcl"))
+	for _, p := range append(append(append(seeds, more...), invalid...), generated...) {
 		src, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

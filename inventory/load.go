@@ -23,9 +23,14 @@ type Options struct {
 	// every Secret in the result is unset. For commands that never need a value (fmt, graph,
 	// render without secrets); validate, plan and apply load secrets.
 	SkipSecrets bool
-	// LookupEnv reads environment variables named in `secrets { env = {...} }`.
-	// Nil means os.LookupEnv.
+	// SecretsOptional makes a missing secrets file, or secrets missing from it, warnings
+	// instead of errors (validate: a fresh clone has no secrets yet). Plan and apply need them.
+	SecretsOptional bool
+	// LookupEnv reads environment variables named in `secrets { env = {...} }` and
+	// LATTICEPUSH_VAR_<name>. Nil means os.LookupEnv.
 	LookupEnv func(name string) (string, bool)
+	// Vars are the command line's -var and -var-file, in the order given.
+	Vars []VarArg
 }
 
 func (o Options) lookupEnv(name string) (string, bool) {
@@ -58,43 +63,112 @@ func Load(path string, opts Options) (*Inventory, hcl.Diagnostics) {
 	return NewLoader().Load(path, opts)
 }
 
+// source is one inventory file's name and bytes.
+type source struct {
+	name string
+	src  []byte
+}
+
 // Load reads, decodes, resolves and validates the inventory at path, then reads its secrets
-// unless opts.SkipSecrets. It returns every problem it finds as diagnostics, each with the
-// source range it is about. The Inventory is nil if and only if the diagnostics hold an error;
+// unless opts.SkipSecrets. path is one .hcl file, or a directory whose *.hcl files together
+// are the inventory. It returns every problem it finds as diagnostics, each with the source
+// range it is about. The Inventory is nil if and only if the diagnostics hold an error;
 // warnings come with a usable Inventory.
 func (l *Loader) Load(path string, opts Options) (*Inventory, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, hcl.Diagnostics{{
+	cannot := func(err error, hint string) hcl.Diagnostics {
+		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read inventory",
-			Detail:   fmt.Sprintf("%v. Pass the path of an inventory .hcl file.", err),
+			Detail:   fmt.Sprintf("%v. %s", err, hint),
 		}}
 	}
-	return l.LoadSource(path, src, opts)
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, cannot(err, "Pass the path of an inventory .hcl file or of a directory of them.")
+	}
+	if !st.IsDir() {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return nil, cannot(err, "Pass the path of an inventory .hcl file or of a directory of them.")
+		}
+		return l.load(path, filepath.Dir(path), []source{{path, src}}, opts)
+	}
+	names, err := filepath.Glob(filepath.Join(path, "*.hcl"))
+	if err == nil && len(names) == 0 {
+		err = fmt.Errorf("%s holds no .hcl file", path)
+	}
+	if err != nil {
+		return nil, cannot(err, "An inventory directory holds the inventory's .hcl files (variables files passed with -var-file belong elsewhere).")
+	}
+	sort.Strings(names)
+	var srcs []source
+	for _, n := range names {
+		src, err := os.ReadFile(n)
+		if err != nil {
+			return nil, cannot(err, "Fix the file's permissions.")
+		}
+		srcs = append(srcs, source{n, src})
+	}
+	return l.load(path, path, srcs, opts)
 }
 
 // LoadSource is Load for an inventory already in memory; filename names it in diagnostics and
 // relative paths in it (the secrets file) are resolved against filename's directory.
 func (l *Loader) LoadSource(filename string, src []byte, opts Options) (*Inventory, hcl.Diagnostics) {
-	file, diags := l.parser.ParseHCL(src, filename)
+	return l.load(filename, filepath.Dir(filename), []source{{filename, src}}, opts)
+}
+
+func (l *Loader) load(name, dir string, srcs []source, opts Options) (*Inventory, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	var files []*hcl.File
+	for _, s := range srcs {
+		f, d := l.parser.ParseHCL(s.src, s.name)
+		diags = append(diags, d...)
+		files = append(files, f)
+	}
 	if diags.HasErrors() {
 		// A body with syntax errors decodes into noise; report the syntax errors alone.
 		return nil, diags
 	}
 
+	// Variables, locals and every reference to them first: values that cannot be computed
+	// would only turn into a cascade of errors further down.
+	sc := &scope{dir: dir}
+	body, d := sc.declare(files)
+	diags = append(diags, d...)
+	diags = append(diags, sc.references(files)...)
+	if !diags.HasErrors() {
+		diags = append(diags, sc.assign(l.parser.ParseHCLFile, opts)...)
+	}
+	if !diags.HasErrors() {
+		diags = append(diags, sc.evalLocals()...)
+	}
+	if diags.HasErrors() {
+		sortDiagnostics(diags)
+		return nil, diags
+	}
+
 	var fs fileSchema
 	// hclsyntax already adds "Did you mean" to unknown arguments and blocks.
-	diags = append(diags, bastionReferences(gohcl.DecodeBody(file.Body, bastionContext(file.Body), &fs))...)
+	// bastion.<name> is known to every expression once the variables are.
+	sc.ctx.Variables["bastion"] = bastionContext(body).Variables["bastion"]
+	diags = append(diags, dropConsequences(bastionReferences(gohcl.DecodeBody(body, sc.ctx, &fs)))...)
+	diags = append(diags, firstLattice(body, sc.ctx, &fs)...)
+	generated, d := expand(fs.Groups, sc.ctx)
+	diags = append(diags, d...)
+	fs.Hosts = append(fs.Hosts, generated...)
 
-	sum := sha256.Sum256(src)
-	d := newDecoded(&fs)
-	inv := d.resolve(filename, filepath.Dir(filename), hex.EncodeToString(sum[:]))
-	diags = append(diags, d.diags...)
-	diags = append(diags, validate(inv, d)...)
+	dec := newDecoded(&fs)
+	inv := dec.resolve(name, dir, digest(srcs))
+	inv.VariablesDigest = sc.digest()
+	for _, s := range srcs {
+		inv.Files = append(inv.Files, s.name)
+	}
+	diags = append(diags, dec.diags...)
+	diags = append(diags, validate(inv, dec)...)
 
 	if !opts.SkipSecrets {
-		diags = append(diags, loadSecrets(inv, d, opts)...)
+		diags = append(diags, loadSecrets(inv, dec, opts)...)
 	}
 	sortDiagnostics(diags)
 	if diags.HasErrors() {
@@ -140,7 +214,7 @@ func bastionReferences(diags hcl.Diagnostics) hcl.Diagnostics {
 			name = a.Name
 		}
 		var declared []string
-		for n := range d.EvalContext.Variables["bastion"].AsValueMap() {
+		for n := range bastionsIn(d.EvalContext).AsValueMap() {
 			declared = append(declared, n)
 		}
 		sort.Strings(declared)
@@ -168,6 +242,17 @@ func bastionReferences(diags hcl.Diagnostics) hcl.Diagnostics {
 	return kept
 }
 
+// bastionsIn is the bastion object of ctx or of the context it was made from (a generated
+// host's each.* context is a child of the inventory's).
+func bastionsIn(ctx *hcl.EvalContext) cty.Value {
+	for c := ctx; c != nil; c = c.Parent() {
+		if v, ok := c.Variables["bastion"]; ok && v.Type().IsObjectType() {
+			return v
+		}
+	}
+	return cty.EmptyObjectVal
+}
+
 // bastionJump is the proxy_jump element for a bastion block: [user@]address[:port].
 func bastionJump(bb *bastionBlock) string {
 	s := bb.Address
@@ -178,6 +263,21 @@ func bastionJump(bb *bastionBlock) string {
 		s = *bb.User + "@" + s
 	}
 	return s
+}
+
+// digest is a sha256 (hex) of the inventory's source: of its bytes for one file, else of
+// every file's name and bytes.
+func digest(srcs []source) string {
+	if len(srcs) == 1 {
+		sum := sha256.Sum256(srcs[0].src)
+		return hex.EncodeToString(sum[:])
+	}
+	h := sha256.New()
+	for _, s := range srcs {
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(s.name), len(s.src))
+		h.Write(s.src)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // sortDiagnostics orders diagnostics as the file reads: by file, then position; those without
@@ -194,4 +294,21 @@ func sortDiagnostics(diags hcl.Diagnostics) {
 			return a.Start.Byte < b.Start.Byte
 		}
 	})
+}
+
+// firstLattice decodes the first lattice block when there are several (gohcl reports the
+// duplicate and decodes none), so the rest of the inventory is checked against it rather than
+// against an empty lattice.
+func firstLattice(body hcl.Body, ctx *hcl.EvalContext, fs *fileSchema) hcl.Diagnostics {
+	if fs.Lattice.DeclRange != (hcl.Range{}) {
+		return nil
+	}
+	content, _, _ := body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "lattice", LabelNames: []string{"name"}}}})
+	if len(content.Blocks) < 2 {
+		return nil
+	}
+	b := content.Blocks[0]
+	diags := gohcl.DecodeBody(b.Body, ctx, &fs.Lattice)
+	fs.Lattice.Name, fs.Lattice.NameRange, fs.Lattice.DeclRange = b.Labels[0], b.LabelRanges[0], b.DefRange
+	return diags
 }

@@ -144,39 +144,40 @@ func TestGenerateSecrets_ThenLoad(t *testing.T) {
 }
 
 // TestExamplesValidate loads every example with secrets generated for it, as an operator
-// would after `latticepush secrets`: each must load with no diagnostic at all.
+// would after `latticepush secrets`: each must load with no diagnostic at all. An example is
+// examples/<name>/inventory.hcl, or the directory itself when it has none (then the *.hcl
+// files in its sites/ directory are its -var-files).
 func TestExamplesValidate(t *testing.T) {
-	examples, err := filepath.Glob(filepath.Join("..", "examples", "*", "inventory.hcl"))
-	if err != nil || len(examples) < 3 {
-		t.Fatalf("examples: %v, %v", examples, err)
+	dirs, err := filepath.Glob(filepath.Join("..", "examples", "*"))
+	if err != nil || len(dirs) < 5 {
+		t.Fatalf("examples: %v, %v", dirs, err)
 	}
 	// Copy the whole tree: domain-change shares the lab's secrets file.
 	root := t.TempDir()
-	for _, src := range examples {
-		name := filepath.Base(filepath.Dir(src))
-		raw, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Join(root, name), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, name, "inventory.hcl"), raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.CopyFS(root, os.DirFS(filepath.Join("..", "examples"))); err != nil {
+		t.Fatal(err)
 	}
-	for _, src := range examples {
-		name := filepath.Base(filepath.Dir(src))
+	wantHosts := map[string]int{"fleet": 303}
+	for _, src := range dirs {
+		name := filepath.Base(src)
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(root, name, "inventory.hcl")
-			inv, diags := Load(path, Options{SkipSecrets: true})
+			var vars []VarArg
+			if _, err := os.Stat(path); err != nil {
+				path = filepath.Join(root, name)
+				sites, _ := filepath.Glob(filepath.Join(path, "sites", "*.hcl"))
+				for _, f := range sites {
+					vars = append(vars, VarArg{File: f})
+				}
+			}
+			inv, diags := Load(path, Options{SkipSecrets: true, Vars: vars, LookupEnv: noEnv})
 			if len(diags) > 0 {
 				t.Fatalf("Load without secrets:\n%s", dumpDiags(diags))
 			}
 			if _, err := GenerateSecrets(inv, Options{LookupEnv: noEnv}); err != nil {
 				t.Fatal(err)
 			}
-			inv, diags = Load(path, Options{LookupEnv: noEnv})
+			inv, diags = Load(path, Options{Vars: vars, LookupEnv: noEnv})
 			if len(diags) > 0 {
 				t.Fatalf("Load:\n%s", dumpDiags(diags))
 			}
@@ -187,6 +188,9 @@ func TestExamplesValidate(t *testing.T) {
 			}
 			if !inv.Auth.LeafPassword.IsSet() {
 				t.Error("no leaf password")
+			}
+			if n, ok := wantHosts[name]; ok && len(inv.Hosts) != n {
+				t.Errorf("%d hosts, want %d", len(inv.Hosts), n)
 			}
 		})
 	}

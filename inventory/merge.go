@@ -139,6 +139,10 @@ func (d *decoded) resolveHost(hb *hostBlock) *Host {
 		DeclRange:      hb.DeclRange,
 		AddressRange:   hb.AddressRange,
 		RolesRange:     hb.RolesRange,
+		Instance:       hb.Instance.String(),
+	}
+	if hb.Group != nil {
+		h.Group = hb.Group.Name
 	}
 	if h.Labels == nil {
 		h.Labels = map[string]string{}

@@ -23,12 +23,18 @@ const (
 // Every value is resolved: role settings are merged into each host, defaults applied.
 // Hosts are sorted by name. An Inventory is immutable once Load returns it.
 type Inventory struct {
-	// Filename is the path the inventory was loaded from, as given to Load.
+	// Filename is the path the inventory was loaded from, as given to Load: a file, or a
+	// directory of .hcl files.
 	Filename string
+	// Files are the .hcl files read, in the order they were merged.
+	Files []string
 	// Dir is the directory relative paths in the inventory are resolved against.
 	Dir string
 	// Digest is a sha256 (hex) of the inventory source bytes, recorded in plans and audit records.
 	Digest string
+	// VariablesDigest is a sha256 (hex) of the values the inventory's variables took (defaults,
+	// LATTICEPUSH_VAR_*, -var, -var-file), recorded in plans; "" when it declares none.
+	VariablesDigest string
 
 	Lattice Lattice
 	Auth    Auth
@@ -99,6 +105,11 @@ type Host struct {
 
 	// Rollout settings per role this host has, keyed by role name.
 	Rollout map[string]Rollout
+
+	// Group is the hosts block that generated the host ("" for a host block), Instance the
+	// instance, as in hosts "edge"["edge-017"].
+	Group    string
+	Instance string
 
 	DeclRange    hcl.Range
 	AddressRange hcl.Range

@@ -17,6 +17,9 @@ type fileSchema struct {
 	Roles    []roleBlock    `hcl:"role,block"`
 	Hosts    []hostBlock    `hcl:"host,block"`
 	Bastions []bastionBlock `hcl:"bastion,block"`
+	// Groups are the `hosts "<name>" { for_each = ... }` blocks; expand turns each of their
+	// instances into a hostBlock appended to Hosts.
+	Groups []hostsBlock `hcl:"hosts,block"`
 }
 
 // bastionBlock is a jump host outside the fleet, which ssh blocks name in proxy_jump as
@@ -104,6 +107,40 @@ type hostBlock struct {
 
 	DeclRange    hcl.Range `hcl:",def_range"`
 	NameRange    hcl.Range `hcl:"name,label_range"`
+	AddressRange hcl.Range `hcl:"address,attr_range"`
+	RolesRange   hcl.Range `hcl:"roles,attr_range"`
+	LabelsRange  hcl.Range `hcl:"labels,attr_range"`
+
+	// Generated hosts only (Group set): the instance that made this host, and the range of
+	// the whole generating block, for diagnostics.
+	Group    *hostsBlock
+	Instance instance
+	GenRange hcl.Range
+}
+
+// hostsBlock generates one host per element of for_each; the rest of its body is a host
+// body evaluated with each.key and each.value.
+type hostsBlock struct {
+	Name    string         `hcl:"name,label"`
+	ForEach hcl.Expression `hcl:"for_each"`
+	Rest    hcl.Body       `hcl:",remain"`
+
+	DeclRange hcl.Range `hcl:",def_range"`
+	NameRange hcl.Range `hcl:"name,label_range"`
+}
+
+// generatedHost is the body of a hosts block, decoded once per instance. name defaults to
+// each.key.
+type generatedHost struct {
+	Name      *string           `hcl:"name,optional"`
+	Address   string            `hcl:"address"`
+	Roles     []string          `hcl:"roles"`
+	Labels    map[string]string `hcl:"labels,optional"`
+	SSH       *sshBlock         `hcl:"ssh,block"`
+	NATS      *natsBlock        `hcl:"nats,block"`
+	Wasmcloud *wasmcloudBlock   `hcl:"wasmcloud,block"`
+
+	NameRange    hcl.Range `hcl:"name,attr_range"`
 	AddressRange hcl.Range `hcl:"address,attr_range"`
 	RolesRange   hcl.Range `hcl:"roles,attr_range"`
 	LabelsRange  hcl.Range `hcl:"labels,attr_range"`

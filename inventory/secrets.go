@@ -71,12 +71,20 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	subject := secretsSubject(d)
 	rerun := fmt.Sprintf("Run `latticepush secrets %s` to generate what is missing (it never changes existing values).", inv.Filename)
+	if inv.VariablesDigest != "" {
+		rerun = fmt.Sprintf("Run `latticepush secrets %s` with the same -var and -var-file to generate what is missing (it never changes existing values).", inv.Filename)
+	}
+	// Validate needs no secrets: it warns about missing ones; plan and apply refuse.
+	missingSev := hcl.DiagError
+	if opts.SecretsOptional {
+		missingSev = hcl.DiagWarning
+	}
 
 	doc, mode, err := readSecretsDoc(inv.Auth.SecretsFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
+			Severity: missingSev,
 			Summary:  "Secrets file missing",
 			Detail:   fmt.Sprintf("The secrets file %s does not exist. %s", inv.Auth.SecretsFile, rerun),
 			Subject:  subject,
@@ -152,7 +160,7 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 
 	if len(missing) > 0 {
 		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
+			Severity: missingSev,
 			Summary:  "Missing secrets",
 			Detail: fmt.Sprintf("%s has no value for %s. %s",
 				inv.Auth.SecretsFile, strings.Join(missing, ", "), rerun),

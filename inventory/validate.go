@@ -25,13 +25,24 @@ func validate(inv *Inventory, d *decoded) hcl.Diagnostics {
 	v.listenAddresses()
 	v.values()
 	v.bastions()
-	return v.diags
+	return v.set.done()
 }
 
 type validator struct {
-	inv   *Inventory
-	d     *decoded
-	diags hcl.Diagnostics
+	inv *Inventory
+	d   *decoded
+	set diagSet
+	// hb is the host block being checked: a diagnostic inside the hosts block that generated
+	// it names the instance.
+	hb *hostBlock
+}
+
+// on makes h the host being checked (nil: none).
+func (v *validator) on(h *Host) {
+	v.hb = nil
+	if h != nil {
+		v.hb = v.d.hosts[h]
+	}
 }
 
 func (v *validator) errorf(subject hcl.Range, summary, detail string, args ...any) {
@@ -43,7 +54,8 @@ func (v *validator) warnf(subject hcl.Range, summary, detail string, args ...any
 }
 
 // add records a diagnostic once: a setting made in a role is checked on every host of the
-// role, and reported only the first time.
+// role, and reported only the first time. One about a generated host's own settings names
+// the instance.
 func (v *validator) add(sev hcl.DiagnosticSeverity, subject hcl.Range, summary, detail string, args ...any) {
 	d := &hcl.Diagnostic{
 		Severity: sev,
@@ -53,13 +65,11 @@ func (v *validator) add(sev hcl.DiagnosticSeverity, subject hcl.Range, summary, 
 	if subject != (hcl.Range{}) {
 		d.Subject = subject.Ptr()
 	}
-	for _, prev := range v.diags {
-		if prev.Severity == d.Severity && prev.Summary == d.Summary && prev.Detail == d.Detail &&
-			(prev.Subject == nil) == (d.Subject == nil) && (d.Subject == nil || *prev.Subject == *d.Subject) {
-			return
-		}
+	var inst instance
+	if v.hb != nil && v.hb.Group != nil && d.Subject != nil && within(subject, v.hb.GenRange) {
+		inst = v.hb.Instance
 	}
-	v.diags = append(v.diags, d)
+	v.set.add(d, inst)
 }
 
 // natsAttr is where host h's nats setting name comes from: the host's nats block, else its
@@ -115,12 +125,14 @@ func (v *validator) domain(dom, attr string, subject hcl.Range) bool {
 }
 
 func (v *validator) hubs() {
+	defer v.on(nil)
 	hubs := v.inv.Hubs()
 	switch n := len(hubs); {
 	case n == 0:
 		v.errorf(v.d.fs.Lattice.DeclRange, "No hub",
 			"No host has the role %q. A lattice needs one hub cluster (1, 3 or 5 hosts) that homes the JetStream domain %q: add \"hub\" to the roles of 1 or 3 hosts.", RoleHub, v.inv.Lattice.JSDomain)
 	case n%2 == 0:
+		v.on(hubs[n-1])
 		v.warnf(v.d.hosts[hubs[n-1]].RolesRange, "Even number of hubs",
 			"The hub cluster has %d hosts. JetStream needs a majority for quorum, so %d hubs tolerate no more failures than %d: use an odd number (3 or 5).", n, n, n-1)
 	}
@@ -129,6 +141,7 @@ func (v *validator) hubs() {
 	}
 	first := hubs[0]
 	for _, h := range hubs[1:] {
+		v.on(h)
 		if h.Hub.ClusterName != first.Hub.ClusterName {
 			v.errorf(v.natsAttr(h, "cluster_name"), "More than one hub cluster",
 				"Hub %s is in cluster %q but hub %s is in cluster %q. All hubs form one cluster: set cluster_name once, in role \"hub\", and remove it from the hosts.",
@@ -140,8 +153,10 @@ func (v *validator) hubs() {
 // hostRoles checks the role combinations on each host and the blocks that only apply to some
 // roles.
 func (v *validator) hostRoles() {
+	defer v.on(nil)
 	for _, h := range v.inv.Hosts {
 		hb := v.d.hosts[h]
+		v.on(h)
 		if h.HasRole(RoleHub) && h.HasRole(RoleLeaf) {
 			v.errorf(hb.RolesRange, "Host is both hub and leaf",
 				"Host %s lists both \"hub\" and \"leaf\". A machine runs one nats-server: a hub already serves local clients, so remove \"leaf\".", h.Name)
@@ -168,6 +183,7 @@ func (v *validator) hostRoles() {
 			v.hubOnly(hb.NATS, "host "+h.Name)
 		}
 	}
+	v.on(nil)
 	for name, rb := range v.d.roles {
 		switch name {
 		case RoleHub:
@@ -205,16 +221,18 @@ func (v *validator) hubOnly(b *natsBlock, where string) {
 }
 
 func (v *validator) uniqueNames() {
+	defer v.on(nil)
 	seen := map[string]*hostBlock{}
 	for i := range v.d.fs.Hosts {
 		hb := &v.d.fs.Hosts[i]
+		v.hb = hb
 		if !isHostName(hb.Name) {
 			v.errorf(hb.NameRange, "Invalid host name",
 				"Host name %q must start with a letter or digit and contain only letters, digits, '.', '_' and '-' (no spaces): it names files and secrets.", hb.Name)
 		}
 		if prev, dup := seen[hb.Name]; dup {
 			v.errorf(hb.NameRange, "Duplicate host",
-				"Host %q is already declared at %s. Rename one of them or merge the two blocks.", hb.Name, pos(prev.DeclRange))
+				"Host %q is already declared at %s. Rename one of them or merge the two blocks.", hb.Name, declaredAt(prev))
 			continue
 		}
 		seen[hb.Name] = hb
@@ -222,6 +240,7 @@ func (v *validator) uniqueNames() {
 
 	servers := map[string]*Host{}
 	for _, h := range v.inv.Hosts {
+		v.on(h)
 		n := h.NATS()
 		if n == nil || n.ServerName == h.Name && !isHostName(h.Name) {
 			continue // no server, or one named after a host name already reported
@@ -242,12 +261,14 @@ func (v *validator) uniqueNames() {
 }
 
 func (v *validator) leafDomains() {
+	defer v.on(nil)
 	l := v.inv.Lattice
 	owner := map[string]*Host{}
 	for _, h := range v.inv.Hosts {
 		if h.Leaf == nil || h.Leaf.JetStreamDomain == "" {
 			continue
 		}
+		v.on(h)
 		dom, subject := h.Leaf.JetStreamDomain, v.natsAttr(h, "jetstream_domain")
 		switch {
 		case !v.domain(dom, "jetstream_domain", subject):
@@ -269,12 +290,14 @@ func (v *validator) leafDomains() {
 // listenAddresses checks ports are in range and that no two servers listen on one
 // address:port, on one host or across hosts sharing an address.
 func (v *validator) listenAddresses() {
+	defer v.on(nil)
 	type use struct {
 		host *Host
 		attr string
 	}
 	used := map[string]use{}
 	for _, h := range v.inv.Hosts {
+		v.on(h)
 		n := h.NATS()
 		if n == nil {
 			continue
@@ -303,6 +326,14 @@ func (v *validator) listenAddresses() {
 			used[key] = use{h, p.attr}
 		}
 	}
+}
+
+// declaredAt is where a host block was declared, with the instance for a generated host.
+func declaredAt(hb *hostBlock) string {
+	if hb.Group != nil {
+		return pos(hb.NameRange) + " (" + hb.Instance.String() + ")"
+	}
+	return pos(hb.DeclRange)
 }
 
 type listenPort struct {

@@ -36,6 +36,8 @@ func (v *validator) origin(h *Host, name string, bodies ...hcl.Body) hcl.Range {
 // values checks the syntax and range of single settings. A setting written once in a role or
 // in defaults is reported once, not once per host.
 func (v *validator) values() {
+	defer v.on(nil)
+	v.on(nil)
 	fs := v.d.fs
 	if def := fs.Defaults; def != nil {
 		if def.ServiceManager != nil && *def.ServiceManager != ServiceManagerSystemd && *def.ServiceManager != ServiceManagerRunit {
@@ -83,6 +85,7 @@ func (v *validator) values() {
 	}
 	for _, h := range v.inv.Hosts {
 		hb := v.d.hosts[h]
+		v.on(h)
 		v.hostValues(h, hb)
 		if n := h.NATS(); n != nil {
 			v.natsValues(h, n)

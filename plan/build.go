@@ -108,6 +108,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		FormatVersion:   FormatVersion,
 		Inventory:       inv.Filename,
 		InventoryDigest: inv.Digest,
+		VariablesDigest: inv.VariablesDigest,
 		Lattice:         inv.Lattice.Name,
 		Domain:          inv.Lattice.JSDomain,
 		Targets:         opts.Targets,

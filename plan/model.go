@@ -181,9 +181,13 @@ type CutoverInfo struct {
 
 // Plan is what apply will do: units, waves, and the facts that drove each decision.
 type Plan struct {
-	FormatVersion   string   `json:"format_version"`
-	Inventory       string   `json:"inventory"`
-	InventoryDigest string   `json:"inventory_digest"`
+	FormatVersion   string `json:"format_version"`
+	Inventory       string `json:"inventory"`
+	InventoryDigest string `json:"inventory_digest"`
+	// VariablesDigest is the inventory's variable values' digest (absent when it declares
+	// none, and in plans made before inventories had variables): apply refuses a plan made
+	// with other values.
+	VariablesDigest string   `json:"variables_digest,omitempty"`
 	Lattice         string   `json:"lattice"`
 	Domain          string   `json:"js_domain"`
 	Targets         []string `json:"targets,omitempty"`

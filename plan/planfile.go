@@ -77,6 +77,15 @@ func Read(r io.Reader) (*Plan, error) {
 	return &p, nil
 }
 
+// CheckVariables refuses a saved plan made with other inventory variable values than those
+// whose digest is given (inventory.Inventory.VariablesDigest).
+func CheckVariables(saved *Plan, digest string) error {
+	if saved.VariablesDigest == digest {
+		return nil
+	}
+	return errors.New("the plan was made with other inventory variable values (-var, -var-file, LATTICEPUSH_VAR_*, defaults): pass the values the plan was made with, or plan again")
+}
+
 func major(v string) string {
 	if i := strings.IndexByte(v, '.'); i >= 0 {
 		return v[:i]
@@ -92,6 +101,9 @@ func StaleReasons(saved, fresh *Plan) []string {
 	var why []string
 	if saved.InventoryDigest != fresh.InventoryDigest {
 		why = append(why, "the inventory changed since the plan was made")
+	}
+	if err := CheckVariables(saved, fresh.VariablesDigest); err != nil {
+		why = append(why, err.Error())
 	}
 	hosts := map[string]bool{}
 	for h := range saved.Fingerprints {

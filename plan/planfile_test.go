@@ -78,3 +78,52 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestStaleReasons_Variables: a plan records the inventory's variable values' digest; apply
+// refuses it with other values, and a plan without the field (an inventory without variables,
+// or a plan file from before variables) reads and holds for an inventory without variables.
+func TestStaleReasons_Variables(t *testing.T) {
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
+	saved, _ := plan.Build(inv, d, facts, plan.Options{})
+	if saved.VariablesDigest != "" {
+		t.Fatalf("lab inventory has no variables, digest %q", saved.VariablesDigest)
+	}
+	var buf bytes.Buffer
+	if err := plan.Write(&buf, saved); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(buf.Bytes(), []byte("variables_digest")) {
+		t.Error("a plan without variables writes variables_digest")
+	}
+	old, err := plan.Read(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := plan.Build(inv, d, facts, plan.Options{})
+	if why := plan.StaleReasons(old, fresh); len(why) != 0 {
+		t.Errorf("plan without variables_digest is stale: %v", why)
+	}
+
+	saved.VariablesDigest = "aaaa"
+	buf.Reset()
+	if err := plan.Write(&buf, saved); err != nil {
+		t.Fatal(err)
+	}
+	got, err := plan.Read(bytes.NewReader(buf.Bytes()))
+	if err != nil || got.VariablesDigest != "aaaa" {
+		t.Fatalf("read back variables_digest %q, %v", got.VariablesDigest, err)
+	}
+	fresh.VariablesDigest = "bbbb"
+	why := plan.StaleReasons(got, fresh)
+	if len(why) != 1 || !strings.Contains(why[0], "other inventory variable values") {
+		t.Errorf("why %v", why)
+	}
+	if err := plan.CheckVariables(got, "aaaa"); err != nil {
+		t.Errorf("same values refused: %v", err)
+	}
+	if err := plan.CheckVariables(got, ""); err == nil {
+		t.Error("a plan made with variables accepted without them")
+	}
+}

@@ -45,23 +45,29 @@ func Graph(inv *inventory.Inventory) []byte {
 		p("  }\n")
 	}
 
+	// Hosts a hosts block generated are drawn inside one box per block.
+	var groups []string
+	members := map[string][]*inventory.Host{}
 	for _, h := range inv.Hosts {
 		if h.Hub != nil {
 			continue
 		}
-		p("\n  subgraph %s {\n", dotQuote("cluster_host_"+h.Name))
-		p("    label=%s; style=rounded; color=\"#9aa0a6\";\n", dotQuote(h.Name+"\n"+h.Address))
-		if n := h.Leaf; n != nil {
-			label := "leaf node\n" + hostPort(n.ClientHost, n.ClientPort)
-			fill := "#e6f4ea"
-			if n.JetStreamDomain != "" {
-				label += "\nown JetStream domain " + n.JetStreamDomain
-				fill = "#fef7e0"
-			}
-			p("    %s [label=%s, fillcolor=%s];\n", dotQuote(natsNode(h)), dotQuote(label), dotQuote(fill))
+		if h.Group == "" {
+			machine(p, h, "  ")
+			continue
 		}
-		if h.Wasmcloud != nil {
-			p("    %s [label=%s, fillcolor=\"#f3e8fd\"];\n", dotQuote(wasmcloudNode(h)), dotQuote(wasmcloudLabel(h)))
+		if members[h.Group] == nil {
+			groups = append(groups, h.Group)
+		}
+		members[h.Group] = append(members[h.Group], h)
+	}
+	for _, g := range groups {
+		hs := members[g]
+		p("\n  subgraph %s {\n", dotQuote("cluster_group_"+g))
+		p("    label=%s; style=\"rounded,dashed\"; color=\"#5f6368\";\n",
+			dotQuote(fmt.Sprintf("hosts %q · %d generated", g, len(hs))))
+		for _, h := range hs {
+			machine(p, h, "    ")
 		}
 		p("  }\n")
 	}
@@ -102,4 +108,23 @@ func wasmcloudLabel(h *inventory.Host) string {
 func dotQuote(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", "")
 	return `"` + r.Replace(s) + `"`
+}
+
+// machine draws one non-hub host: a box holding its leaf node and wasmCloud host.
+func machine(p func(string, ...any), h *inventory.Host, indent string) {
+	p("\n%ssubgraph %s {\n", indent, dotQuote("cluster_host_"+h.Name))
+	p("%s  label=%s; style=rounded; color=\"#9aa0a6\";\n", indent, dotQuote(h.Name+"\n"+h.Address))
+	if n := h.Leaf; n != nil {
+		label := "leaf node\n" + hostPort(n.ClientHost, n.ClientPort)
+		fill := "#e6f4ea"
+		if n.JetStreamDomain != "" {
+			label += "\nown JetStream domain " + n.JetStreamDomain
+			fill = "#fef7e0"
+		}
+		p("%s  %s [label=%s, fillcolor=%s];\n", indent, dotQuote(natsNode(h)), dotQuote(label), dotQuote(fill))
+	}
+	if h.Wasmcloud != nil {
+		p("%s  %s [label=%s, fillcolor=\"#f3e8fd\"];\n", indent, dotQuote(wasmcloudNode(h)), dotQuote(wasmcloudLabel(h)))
+	}
+	p("%s}\n", indent)
 }

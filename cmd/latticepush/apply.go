@@ -58,6 +58,11 @@ the old domain after the preflight and before any hub stops, to DIR (JSON, mode 
 				return err
 			}
 			defer s.Close()
+			if saved != nil {
+				if err := plan.CheckVariables(saved, s.Inv.VariablesDigest); err != nil {
+					return fmt.Errorf("%s: %w", args[0], err)
+				}
+			}
 			p := saved
 			if p == nil {
 				if p, err = s.plan(ctx); err != nil {
@@ -88,6 +93,7 @@ the old domain after the preflight and before any hub stops, to DIR (JSON, mode 
 		},
 	}
 	f.add(cmd)
+	g.addVarFlags(cmd)
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking (for CI)")
 	cmd.Flags().StringVar(&snapshotDir, "snapshot", "", "before a domain cutover stops the hubs, save the lattice buckets to this directory")
 	return cmd

@@ -20,6 +20,7 @@ import (
 // warnings only it returns the inventory. Every command that reads an inventory uses it.
 func (g *globals) loadInventory(path string, opts inventory.Options) (*inventory.Inventory, error) {
 	l := inventory.NewLoader()
+	opts.Vars = g.vars
 	inv, diags := l.Load(path, opts)
 	if len(diags) > 0 {
 		if err := g.writeDiagnostics(g.stderr, l.Files(), diags); err != nil {

@@ -7,7 +7,7 @@ import (
 )
 
 func newGraphCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "graph INVENTORY",
 		Short: "Print the topology as Graphviz DOT (hub cluster, leaves, wasmCloud hosts, domains)",
 		Long: `Graph prints the lattice's topology in Graphviz DOT, offline: the hub cluster and the
@@ -25,4 +25,6 @@ and wasmCloud host, the leaf links and the hosts' NATS connections. For a pictur
 			return err
 		},
 	}
+	g.addVarFlags(cmd)
+	return cmd
 }

@@ -62,6 +62,7 @@ known_hosts land where the inventory looks for them; else to the inventory's dir
 	cmd.Flags().StringVar(&a.name, "name", "", "lab name (default: from the inventory)")
 	cmd.Flags().StringVar(&a.state, "state", "", "state directory (default /run/latticepush-lab/<name>)")
 	cmd.Flags().StringVar(&a.natsServer, "nats-server", "", "nats-server binary for the hosts (default $LATTICEPUSH_NATS_SERVER, then the `make nats-server` build)")
+	g.addVarFlags(cmd)
 	cmd.Flags().StringVar(&a.wasmcloud, "wasmcloud", "", "wasmCloud host binary for the hosts (default: wasmcloud-standin next to latticepush)")
 	return cmd
 }

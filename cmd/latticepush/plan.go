@@ -93,6 +93,7 @@ refuses it if anything it observed has changed since.
 		},
 	}
 	f.add(cmd)
+	g.addVarFlags(cmd)
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file (mode 0600) for apply")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when the plan has changes, 0 when it has none")
 	return cmd

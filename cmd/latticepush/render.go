@@ -36,6 +36,7 @@ unless --reveal-secrets is given; files that hold secrets are written with mode 
 	}
 	cmd.Flags().StringVarP(&a.outDir, "out", "o", "", "directory to write the hosts' files into (required)")
 	cmd.Flags().BoolVar(&a.reveal, "reveal-secrets", false, "write secret values instead of placeholders")
+	g.addVarFlags(cmd)
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }

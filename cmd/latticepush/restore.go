@@ -46,6 +46,7 @@ over anything written since (it is for recovering a failed cutover).
 			return nil
 		},
 	}
+	g.addVarFlags(cmd)
 	cmd.Flags().IntVar(&replicas, "replicas", 0, "replicas of a bucket that has to be created (default: min(3, hub nodes))")
 	return cmd
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/latticepush/latticepush/inventory"
 )
 
 // Exit codes, documented in `latticepush --help` and the README.
@@ -30,6 +32,8 @@ type globals struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	noColor        bool
+	// vars are the command line's -var and -var-file, in order, for every inventory it loads.
+	vars []inventory.VarArg
 }
 
 // exitStatus is an error carrying the exit code it maps to. A command returns it after it

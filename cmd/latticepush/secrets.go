@@ -8,7 +8,7 @@ import (
 )
 
 func newSecretsCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "secrets INVENTORY",
 		Short: "Generate the missing secrets into the inventory's secrets file",
 		Long: `Secrets creates the inventory's secrets file (secrets { file = ... }, default secrets.json
@@ -23,6 +23,8 @@ secrets it added. Run it after adding wasmCloud hosts; keep the file out of vers
 			return g.runSecrets(args[0])
 		},
 	}
+	g.addVarFlags(cmd)
+	return cmd
 }
 
 func (g *globals) runSecrets(path string) error {

@@ -14,7 +14,7 @@ import (
 )
 
 func newForceUnlockCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "force-unlock INVENTORY HOST...",
 		Short: "Remove the deploy lock an interrupted apply left on hosts",
 		Long: `force-unlock removes the lock of each named host, whoever holds it. apply reports a lock
@@ -68,4 +68,6 @@ no latticepush run is still working on those hosts first. It prints who held eac
 			return nil
 		},
 	}
+	g.addVarFlags(cmd)
+	return cmd
 }

@@ -21,8 +21,10 @@ func newValidateCommand(g *globals) *cobra.Command {
 		Short: "Check an inventory offline: syntax, topology rules and secrets",
 		Long: `Validate decodes the inventory, applies every topology rule (one hub cluster, valid and
 distinct JetStream domains, a local nats-server for each wasmCloud host, unique names, addresses
-and ports...) and reads its secrets, without contacting any host. It reports every problem
-at once, each with file:line:col, the offending source and how to fix it.
+and ports...) and reads its secrets, without contacting any host; a missing secrets file or
+secret is only a warning here (plan and apply need them). It reports every problem at once,
+each with file:line:col, the offending source and how to fix it. INVENTORY is a .hcl file
+or a directory of them; -var NAME=VALUE and -var-file FILE set its variables.
 
 With --json it prints one document instead:
   {"format_version": "1.0", "valid": bool, "error_count": n, "warning_count": n,
@@ -37,12 +39,14 @@ Exit status: 0 when valid (warnings allowed), 1 with any error.`,
 		},
 	}
 	cmd.Flags().BoolVar(&a.json, "json", false, "print a JSON document instead of text")
+	g.addVarFlags(cmd)
 	return cmd
 }
 
 func (g *globals) runValidate(a validateArgs) error {
 	l := inventory.NewLoader()
-	inv, diags := l.Load(a.path, inventory.Options{})
+	// Offline and without secrets: missing ones are warnings here, errors for plan and apply.
+	inv, diags := l.Load(a.path, inventory.Options{SecretsOptional: true, Vars: g.vars})
 
 	if a.json {
 		doc := newDiagnosticsDocument(l.Files(), diags)

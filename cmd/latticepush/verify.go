@@ -58,6 +58,7 @@ failed check, never a hang: every step times out (--timeout).
 	}
 	cmd.Flags().BoolVar(&a.json, "json", false, `machine-readable output: {"format_version":"1.0","ok":…,"results":[…]}`)
 	cmd.Flags().DurationVar(&a.timeout, "timeout", 5*time.Second, "bound on each network step (dial, HTTP request, NATS request)")
+	g.addVarFlags(cmd)
 	return cmd
 }
 

@@ -25,7 +25,7 @@ var report = &Report{}
 // scale both measured) so that a partial run never replaces the published figures.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if len(report.Cases) > 0 || len(report.Scale) > 0 {
+	if len(report.Cases) > 0 || len(report.Scale) > 0 || len(report.Validate) > 0 {
 		path := os.Getenv("LATTICEPUSH_BENCH_REPORT")
 		if path == "" && len(report.Cases) > 0 && len(report.Scale) > 0 {
 			path = filepath.Join(moduleRoot(), "BENCHMARKS.md")

@@ -1,0 +1,18 @@
+variable "edges" {
+  default = 3
+}
+
+lattice "default" {
+  js_domain = "hub"
+}
+
+host "hub-1" {
+  address = "10.0.0.11"
+  roles   = ["hub"]
+}
+
+hosts "edge" {
+  for_each = var.edges
+  address  = each.value
+  roles    = ["leaf"]
+}
