@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/latticepush/latticepush/fleet"
 	"github.com/latticepush/latticepush/internal/atomicfile"
-	"github.com/latticepush/latticepush/internal/fleet"
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"

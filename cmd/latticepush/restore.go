@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/latticepush/latticepush/internal/fleet"
+	"github.com/latticepush/latticepush/fleet"
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/verify"

@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/latticepush/latticepush/internal/fleet"
+	"github.com/latticepush/latticepush/fleet"
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"

@@ -29,7 +29,7 @@ import (
 
 // Sim serves simulated hosts for a scale run: one SSH listener per inventory host, on the
 // host's own loopback address, answering what latticepush asks during a plan as a converged
-// host would: internal/fleet's facts script from the host's rendered files with every service
+// host would: fleet's facts script from the host's rendered files with every service
 // running and the config's digest in the host's digest cache (and its nats script, should it
 // ask the binary), and /varz, /jsz, /healthz over direct-tcpip to the
 // monitoring address. Anything else gets exit status 127, so a change in what latticepush
@@ -216,7 +216,7 @@ func (h *simHost) exec(ch ssh.Channel, line string) int {
 // simBinaryStamp is the simulated nats-server binary's identity (dev.inode|size|mtime).
 const simBinaryStamp = "2049.131|24450397|1795646298"
 
-// facts answers internal/fleet's facts script as a converged host: every service enabled and
+// facts answers fleet's facts script as a converged host: every service enabled and
 // running, every file as rendered (so no content is sent), and a digest cache that holds the
 // digest of the host's nats-server config (its sha256 here).
 func (h *simHost) facts(w io.Writer, args []string) int {
@@ -265,10 +265,10 @@ func (h *simHost) facts(w io.Writer, args []string) int {
 	return 0
 }
 
-// diffLimit mirrors internal/fleet's: files up to it come back with their content.
+// diffLimit mirrors fleet's: files up to it come back with their content.
 const diffLimit = 256 << 10
 
-// nats answers internal/fleet's nats script: the version, and the digest of the config on
+// nats answers fleet's nats script: the version, and the digest of the config on
 // stdin (its sha256 here).
 func (h *simHost) nats(ch ssh.Channel, version, check bool) int {
 	bw := bufio.NewWriter(ch)

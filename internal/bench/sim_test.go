@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latticepush/latticepush/internal/fleet"
+	"github.com/latticepush/latticepush/fleet"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
 )

@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/latticepush/latticepush/internal/fleet"
+	"github.com/latticepush/latticepush/fleet"
 	"github.com/latticepush/latticepush/rollout"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/latticepush/latticepush/internal/fleet"
+	"github.com/latticepush/latticepush/fleet"
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
