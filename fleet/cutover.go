@@ -13,33 +13,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/latticepush/latticepush/internal/atomicfile"
-	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/rollout"
 	"github.com/latticepush/latticepush/verify"
 	"github.com/latticepush/latticepush/wasmcloud"
 )
-
-// HubNodeOn is HubNode with the hub expected on domain instead of the inventory's: a domain
-// cutover's preflight (and its rollback) checks the hub on the domain it still runs.
-func (g *Gates) HubNodeOn(ctx context.Context, host, domain string) error {
-	_, err := verify.HubNodeGate(ctx, g.onDomain(domain), g.f.Targets(ctx), host, g.opts)
-	return err
-}
-
-// LeafOn is Leaf for domain: after a cutover with the alias on, the old domain must answer
-// through the leaf, from the hub.
-func (g *Gates) LeafOn(ctx context.Context, host, domain string) error {
-	_, err := verify.LeafGate(ctx, g.onDomain(domain), g.f.Targets(ctx), host, g.opts)
-	return err
-}
-
-// onDomain is the fleet's inventory with the lattice on domain. The copy is shallow: hosts are
-// shared and never changed.
-func (g *Gates) onDomain(domain string) *inventory.Inventory {
-	inv := *g.f.liveInventory()
-	inv.Lattice.JSDomain = domain
-	return &inv
-}
 
 // DomainScan scans every reachable JetStream domain (the hub's through a hub node, each
 // leaf's own through its client port) for streams whose mirror or sources store the API
@@ -78,11 +56,13 @@ type BucketEntry struct {
 // a hub node on domain, into dir: one JSON file per bucket, mode 0600 (component
 // configuration can hold secrets), written to a temporary name and renamed. A bucket that
 // does not exist yet is skipped. It returns the files written.
-func (g *Gates) SnapshotBuckets(ctx context.Context, domain, dir string) ([]string, error) {
+func (g *Gates) SnapshotBuckets(ctx context.Context, dir string, exp rollout.Expect) ([]string, error) {
+	inv := view(g.f.inv, exp)
+	domain := inv.Lattice.JSDomain
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	nc, err := g.f.ConnectHub(ctx)
+	nc, err := g.f.connectHub(ctx, inv)
 	if err != nil {
 		return nil, err
 	}

@@ -166,7 +166,6 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 		nf := &plan.NATSFacts{DesiredDigest: st.digest, DesiredError: st.digestErr, Version: st.version}
 		if mon != nil && facts.Services[plan.ServiceNATS].Running {
 			mon.fill(nf)
-			f.recordPorts(pr.Host, nf.ClientPort, nf.HTTPPort)
 		}
 		facts.NATS = nf
 	}

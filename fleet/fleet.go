@@ -38,10 +38,6 @@ type Fleet struct {
 	// ServiceWait bounds a service manager's wait for a state change.
 	serviceWait time.Duration
 	lockOpts    remote.LockOptions
-
-	liveMu   sync.Mutex
-	observed map[string]livePorts // see live.go
-	swapped  map[string]bool
 }
 
 // Options tune a Fleet.
@@ -223,16 +219,8 @@ func (h *host) Swap(ctx context.Context, staged []rollout.Staged) error {
 		if err := h.c.Swap(ctx, remote.StagedFile{Path: s.Path, Temp: s.Temp}); err != nil {
 			return err // names the host and the path
 		}
-		if h.isNATSConfig(s.Path) {
-			h.f.setSwapped(h.inv.Name, true)
-		}
 	}
 	return nil
-}
-
-func (h *host) isNATSConfig(path string) bool {
-	n := h.inv.NATS()
-	return n != nil && path == n.ConfigFile
 }
 
 func (h *host) Restore(ctx context.Context, staged []rollout.Staged) error {
@@ -240,8 +228,6 @@ func (h *host) Restore(ctx context.Context, staged []rollout.Staged) error {
 	for _, s := range staged {
 		if err := h.c.Restore(ctx, s.Path); err != nil {
 			errs = append(errs, err) // names the host and the path
-		} else if h.isNATSConfig(s.Path) {
-			h.f.setSwapped(h.inv.Name, false)
 		}
 	}
 	return errors.Join(errs...)

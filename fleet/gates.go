@@ -55,25 +55,25 @@ func (f *Fleet) Targets(ctx context.Context) []verify.Target {
 	return out
 }
 
-func (g *Gates) HubNode(ctx context.Context, host string) error {
-	_, err := verify.HubNodeGate(ctx, g.f.liveInventory(), g.f.Targets(ctx), host, g.opts)
+func (g *Gates) HubNode(ctx context.Context, host string, exp rollout.Expect) error {
+	_, err := verify.HubNodeGate(ctx, view(g.f.inv, exp), g.f.Targets(ctx), host, g.opts)
 	return err
 }
 
-func (g *Gates) Leaf(ctx context.Context, host string) error {
-	_, err := verify.LeafGate(ctx, g.f.liveInventory(), g.f.Targets(ctx), host, g.opts)
+func (g *Gates) Leaf(ctx context.Context, host string, exp rollout.Expect) error {
+	_, err := verify.LeafGate(ctx, view(g.f.inv, exp), g.f.Targets(ctx), host, g.opts)
 	return err
 }
 
-func (g *Gates) Wasmcloud(ctx context.Context, host string) error {
-	_, err := verify.WasmcloudGate(ctx, g.f.liveInventory(), g.f.Targets(ctx), host, g.opts)
+func (g *Gates) Wasmcloud(ctx context.Context, host string, exp rollout.Expect) error {
+	_, err := verify.WasmcloudGate(ctx, view(g.f.inv, exp), g.f.Targets(ctx), host, g.opts)
 	return err
 }
 
 // Verify runs every check; the summary counts them and spells out each warning (after a
 // domain cutover: who still uses the old domain), the error lists the failing ones.
-func (g *Gates) Verify(ctx context.Context) (string, error) {
-	rep := verify.Run(ctx, g.f.liveInventory(), g.f.Targets(ctx), g.opts)
+func (g *Gates) Verify(ctx context.Context, exp rollout.Expect) (string, error) {
+	rep := verify.Run(ctx, view(g.f.inv, exp), g.f.Targets(ctx), g.opts)
 	failed := rep.Failed()
 	summary := fmt.Sprintf("%d of %d checks passed", len(rep.Results)-len(failed), len(rep.Results))
 	for _, w := range rep.Warnings() {
@@ -99,13 +99,14 @@ func (g *Gates) Verify(ctx context.Context) (string, error) {
 // EnsureBuckets creates the lattice's buckets (LATTICEDATA_<l>, CONFIGDATA_<l>) on the hub
 // with replicas, or raises the replicas of ones a wasmCloud host created with one: left to the
 // first host they get a single replica, and one hub restart then takes the lattice down.
-func (g *Gates) EnsureBuckets(ctx context.Context, replicas int) error {
+func (g *Gates) EnsureBuckets(ctx context.Context, replicas int, exp rollout.Expect) error {
+	inv := view(g.f.inv, exp)
 	// Right after a hub restart the meta layer can be healthy while a bucket's own stream
 	// still elects its leader; a JetStream request meanwhile gets no answer. So each attempt
 	// is short, and a failed one is repeated until ctx ends.
 	var last error
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
-		if last = g.ensureBuckets(ctx, replicas); last == nil {
+		if last = g.ensureBuckets(ctx, inv, replicas); last == nil {
 			return nil
 		}
 		select {
@@ -116,17 +117,17 @@ func (g *Gates) EnsureBuckets(ctx context.Context, replicas int) error {
 	}
 }
 
-func (g *Gates) ensureBuckets(ctx context.Context, replicas int) error {
-	nc, err := g.f.ConnectHub(ctx)
+func (g *Gates) ensureBuckets(ctx context.Context, inv *inventory.Inventory, replicas int) error {
+	nc, err := g.f.connectHub(ctx, inv)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.NewWithDomain(nc, g.f.inv.Lattice.JSDomain)
+	js, err := jetstream.NewWithDomain(nc, inv.Lattice.JSDomain)
 	if err != nil {
 		return err
 	}
-	for _, name := range wasmcloud.BucketNames(g.f.inv.Lattice.Name) {
+	for _, name := range wasmcloud.BucketNames(inv.Lattice.Name) {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := ensureBucket(actx, js, name, replicas)
 		cancel()
@@ -162,8 +163,11 @@ const hubConnectTimeout = 5 * time.Second
 
 // ConnectHub opens a NATS connection, as latticepush's check user, to the first hub node
 // that answers, through that node's SSH connection.
-func (f *Fleet) ConnectHub(ctx context.Context) (*nats.Conn, error) {
-	nc, _, err := verify.ConnectHub(ctx, f.liveInventory(), func(ctx context.Context, h *inventory.Host) (verify.Dialer, error) {
+func (f *Fleet) ConnectHub(ctx context.Context) (*nats.Conn, error) { return f.connectHub(ctx, f.inv) }
+
+// connectHub is ConnectHub with the hubs where inv says they listen.
+func (f *Fleet) connectHub(ctx context.Context, inv *inventory.Inventory) (*nats.Conn, error) {
+	nc, _, err := verify.ConnectHub(ctx, inv, func(ctx context.Context, h *inventory.Host) (verify.Dialer, error) {
 		c, err := f.client(ctx, h.Name)
 		if err != nil {
 			return nil, err
@@ -174,12 +178,12 @@ func (f *Fleet) ConnectHub(ctx context.Context) (*nats.Conn, error) {
 }
 
 // WasmcloudAnswers waits until the wasmCloud host answers host.get, asked from the hub side.
-func (g *Gates) WasmcloudAnswers(ctx context.Context, host string) error {
+func (g *Gates) WasmcloudAnswers(ctx context.Context, host string, exp rollout.Expect) error {
 	h := g.f.inv.Host(host)
 	if h == nil || h.Wasmcloud == nil || h.Wasmcloud.HostID == "" {
 		return fmt.Errorf("%s: no wasmCloud host with a known id in the inventory", host)
 	}
-	nc, err := g.f.ConnectHub(ctx)
+	nc, err := g.f.connectHub(ctx, view(g.f.inv, exp))
 	if err != nil {
 		return err
 	}

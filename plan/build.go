@@ -201,6 +201,10 @@ func hostUnits(inv *inventory.Inventory, h *inventory.Host, files []DesiredFile,
 		isNATS := u.Service == ServiceNATS && n != nil
 		if isNATS {
 			u.ConfigPath, u.Binary, u.MonitorAddr = n.ConfigFile, n.Binary, MonitorAddr(n)
+			u.DesiredPorts = Ports{Client: n.ClientPort, HTTP: n.HTTPPort}
+			if nf := f.NATS; nf != nil && u.WasRunning {
+				u.RunningPorts = Ports{Client: nf.ClientPort, HTTP: nf.HTTPPort}
+			}
 			if err := checkNATS(h, n, u, f, opts); err != nil {
 				return nil, err
 			}

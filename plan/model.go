@@ -105,6 +105,18 @@ type Unit struct {
 	MonitorAddr string `json:"monitor_addr,omitempty"`
 	// WasRunning records whether the service ran when observed: a rollback restores that.
 	WasRunning bool `json:"was_running"`
+	// Ports are where a nats-server unit's server listens: as observed running (zero when it
+	// was not) and as desired. Apply's gates reach a server where it listens now: the
+	// running ports until its new config is in, and again after a rollback. Not part of the
+	// plan document: apply takes them from its fresh observation.
+	RunningPorts Ports `json:"-"`
+	DesiredPorts Ports `json:"-"`
+}
+
+// Ports are a nats-server's client and monitoring ports.
+type Ports struct {
+	Client int
+	HTTP   int
 }
 
 // UnitID identifies a unit. Its text form, "host/service" or "host/service@step", names the

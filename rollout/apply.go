@@ -91,7 +91,10 @@ type run struct {
 	// leaf's own reload or restart) and that no leaf gate has proven since: leaf host -> the
 	// wave that cut them (links.go).
 	unlinked map[string]plan.WaveName
-	evMu     sync.Mutex
+	// ports and desired are, per host, where its nats-server listens now and where it will
+	// once its new config is in (expect.go).
+	ports, desired map[string]plan.Ports
+	evMu           sync.Mutex
 }
 
 func (r *run) emit(e Event) {

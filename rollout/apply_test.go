@@ -557,3 +557,44 @@ func TestApply_LeafWaveNotHeldByItsOwnLeaves(t *testing.T) {
 		}
 	}
 }
+
+// TestApply_GatesExpectWhereServersListenNow: a client and monitoring port change restarts the
+// hub nodes one at a time; each hub gate is told that the nodes not yet restarted still listen
+// on their old ports, and the restarted ones where the inventory says.
+func TestApply_GatesExpectWhereServersListenNow(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Converged)
+	moved := plantest.LoadExample(t, "lab", func(src string) string {
+		return strings.Replace(src, `cluster_name           = "hub"`, "cluster_name           = \"hub\"\n    client_port            = 4333\n    http_port              = 8333", 1)
+	})
+	fx.inv, fx.d = moved, plantest.FakeDesired(moved, true)
+	p, probes := fx.plan(t)
+	if got := len(p.Waves[0].Batches); p.Waves[0].Name != plan.WaveHub || got != 3 {
+		t.Fatalf("first wave %s with %d batches, want the hub one node at a time", p.Waves[0].Name, got)
+	}
+	if _, err := fx.apply(context.Background(), p, probes, nil); err != nil {
+		t.Fatal(err)
+	}
+	order := []string{}
+	for _, b := range p.Waves[0].Batches {
+		order = append(order, strings.TrimSuffix(b[0], "/nats-server"))
+	}
+	var hubGates []string
+	for _, e := range fx.gates.expects {
+		if strings.HasPrefix(e, "hub-") {
+			hubGates = append(hubGates, e)
+		}
+	}
+	if len(hubGates) != 3 {
+		t.Fatalf("hub gates %v, want one per node", hubGates)
+	}
+	for i, e := range hubGates {
+		var want []string
+		for _, h := range order[i+1:] {
+			want = append(want, h+"=4222/8222")
+		}
+		sort.Strings(want)
+		if e != order[i]+": "+strings.Join(want, " ") {
+			t.Errorf("gate %d: %q, want %s told the old ports of %v", i, e, order[i], want)
+		}
+	}
+}

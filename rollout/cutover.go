@@ -42,6 +42,7 @@ func (a *run) cutover(ctx context.Context, w plan.Wave) error {
 		staged[u.ID()] = a.takeStaged(u)
 	}
 	err := a.allHubs(ctx, units, "swapping configs", func(u *plan.Unit) error {
+		a.swapped(u, true)
 		if len(staged[u.ID()]) == 0 {
 			return nil
 		}
@@ -66,6 +67,7 @@ func (a *run) cutover(ctx context.Context, w plan.Wave) error {
 	}
 	a.emit(Event{Type: EventUnitFailed, Wave: w.Name, Message: "cutover failed, putting every hub back: " + err.Error()})
 	rerr := a.allHubs(ctx, units, "restoring previous configs", func(u *plan.Unit) error {
+		a.swapped(u, false)
 		if len(staged[u.ID()]) == 0 {
 			return nil
 		}
@@ -122,7 +124,7 @@ func (a *run) snapshot(ctx context.Context) error {
 		return nil
 	}
 	a.phase(PhaseSnapshot, fmt.Sprintf("saving the lattice buckets (domain %s) to %s", a.p.Cutover.From, dir))
-	files, err := a.gates.SnapshotBuckets(ctx, a.p.Cutover.From, dir)
+	files, err := a.gates.SnapshotBuckets(ctx, dir, a.expect(a.p.Cutover.From))
 	if err != nil {
 		return fmt.Errorf("cutover snapshot failed; nothing was changed: %w", err)
 	}
@@ -169,7 +171,7 @@ func (a *run) cutoverPreflight(ctx context.Context, units []*plan.Unit) error {
 func (a *run) hubOn(ctx context.Context, host, domain string) error {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
 	defer cancel()
-	return a.gates.HubNodeOn(ctx, host, domain)
+	return a.gates.HubNode(ctx, host, a.expect(domain))
 }
 
 // checkAlias proves, when the alias is on, that the old domain answers through every leaf:
@@ -194,7 +196,7 @@ func (a *run) checkAlias(ctx context.Context) {
 	err := a.allHubs(ctx, leaves, fmt.Sprintf("the old domain %s answers through every leaf (alias)", from), func(u *plan.Unit) error {
 		gctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
 		defer cancel()
-		return a.gates.LeafOn(gctx, u.Host, from)
+		return a.gates.Leaf(gctx, u.Host, a.expect(from))
 	})
 	if err != nil {
 		a.emit(Event{Type: EventWarning, Phase: PhaseCutover, Message: fmt.Sprintf("the alias for domain %s does not answer "+

@@ -38,7 +38,8 @@ type fakeHost struct {
 	temps   map[string][]byte
 	backups map[string][]byte
 	running map[string]bool
-	digest  string // running nats config digest
+	digest  string     // running nats config digest
+	ports   plan.Ports // where its nats-server listens, as first observed
 	locked  bool
 	config  string // nats config path
 }
@@ -58,6 +59,7 @@ func newFakeFleet(facts map[string]plan.Facts, configs map[string]string) *fakeF
 		}
 		if f.NATS != nil {
 			h.digest = f.NATS.RunningDigest
+			h.ports = plan.Ports{Client: f.NATS.ClientPort, HTTP: f.NATS.HTTPPort}
 		}
 		ff.hosts[name] = h
 	}
@@ -104,6 +106,7 @@ func (ff *fakeFleet) Observe(ctx context.Context, probes []plan.Probe) map[strin
 			nf := &plan.NATSFacts{Version: "2.15.2", DesiredDigest: "sha256:" + plantest.SHA(pr.NATS.DesiredConfig)}
 			if h.running[plan.ServiceNATS] {
 				nf.RunningDigest = h.digest
+				nf.ClientPort, nf.HTTPPort = h.ports.Client, h.ports.HTTP
 				if strings.HasPrefix(pr.Host, "hub-") {
 					nf.MetaLeader = "hub-1"
 				}
@@ -280,6 +283,8 @@ type fakeGates struct {
 	failGate map[string]bool // host -> gate fails
 	verified bool
 	snapErr  error // what SnapshotBuckets returns
+	// expects records, per hub node gate, the ports the gate was told to expect.
+	expects []string
 }
 
 func (g *fakeGates) check(host, svc string) error {
@@ -294,12 +299,20 @@ func (g *fakeGates) check(host, svc string) error {
 	return nil
 }
 
-func (g *fakeGates) HubNode(ctx context.Context, host string) error {
+func (g *fakeGates) HubNode(ctx context.Context, host string, exp Expect) error {
+	var ports []string
+	for h, p := range exp.Ports {
+		ports = append(ports, fmt.Sprintf("%s=%d/%d", h, p.Client, p.HTTP))
+	}
+	sort.Strings(ports)
+	g.ff.mu.Lock()
+	g.expects = append(g.expects, host+": "+strings.Join(ports, " "))
+	g.ff.mu.Unlock()
 	return g.check(host, plan.ServiceNATS)
 }
 
 // Leaf waits, like the real gate, until the leaf's link is back (see linkDelay) or ctx ends.
-func (g *fakeGates) Leaf(ctx context.Context, host string) error {
+func (g *fakeGates) Leaf(ctx context.Context, host string, _ Expect) error {
 	g.ff.mu.Lock()
 	back := g.ff.linkBack[host]
 	g.ff.mu.Unlock()
@@ -310,10 +323,10 @@ func (g *fakeGates) Leaf(ctx context.Context, host string) error {
 	}
 	return g.check(host, plan.ServiceNATS)
 }
-func (g *fakeGates) Wasmcloud(ctx context.Context, host string) error {
+func (g *fakeGates) Wasmcloud(ctx context.Context, host string, _ Expect) error {
 	return g.check(host, plan.ServiceWasmcloud)
 }
-func (g *fakeGates) WasmcloudAnswers(ctx context.Context, host string) error {
+func (g *fakeGates) WasmcloudAnswers(ctx context.Context, host string, _ Expect) error {
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()
 	if !g.ff.hosts[host].running[plan.ServiceWasmcloud] {
@@ -324,15 +337,10 @@ func (g *fakeGates) WasmcloudAnswers(ctx context.Context, host string) error {
 func (g *fakeGates) Running(ctx context.Context, host, service string) error {
 	return g.check(host, service)
 }
-func (g *fakeGates) HubNodeOn(ctx context.Context, host, domain string) error {
-	return g.check(host, plan.ServiceNATS)
-}
-func (g *fakeGates) LeafOn(ctx context.Context, host, domain string) error {
-	return g.check(host, plan.ServiceNATS)
-}
 
 // SnapshotBuckets records the snapshot in the fleet's log.
-func (g *fakeGates) SnapshotBuckets(ctx context.Context, domain, dir string) ([]string, error) {
+func (g *fakeGates) SnapshotBuckets(ctx context.Context, dir string, exp Expect) ([]string, error) {
+	domain := exp.Domain
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()
 	g.ff.record("snapshot %s %s", domain, dir)
@@ -342,13 +350,13 @@ func (g *fakeGates) SnapshotBuckets(ctx context.Context, domain, dir string) ([]
 	return []string{dir + "/LATTICEDATA_default-" + domain + ".json"}, nil
 }
 
-func (g *fakeGates) EnsureBuckets(ctx context.Context, replicas int) error {
+func (g *fakeGates) EnsureBuckets(ctx context.Context, replicas int, _ Expect) error {
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()
 	g.ff.record("buckets %d", replicas)
 	return nil
 }
-func (g *fakeGates) Verify(ctx context.Context) (string, error) {
+func (g *fakeGates) Verify(ctx context.Context, _ Expect) (string, error) {
 	g.verified = true
 	return "all checks passed", nil
 }

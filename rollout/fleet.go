@@ -44,36 +44,43 @@ type Host interface {
 	Audit(ctx context.Context, rec AuditRecord) error
 }
 
-// Gates are the health checks apply waits on (implemented over verify/).
+// Gates are the health checks apply waits on (implemented over verify/). Each takes what it
+// must expect where that differs from the inventory (Expect).
 type Gates interface {
 	// HubNode passes when the node answers /healthz 200, the cluster has a meta leader, the
-	// peers are current and every node runs the same domain.
-	HubNode(ctx context.Context, host string) error
-	// Leaf passes when the leaf's link is up and the hub domain answers through it.
-	Leaf(ctx context.Context, host string) error
+	// peers are current and every node runs the expected domain.
+	HubNode(ctx context.Context, host string, exp Expect) error
+	// Leaf passes when the leaf's link is up and the expected domain answers through it, from
+	// the hub.
+	Leaf(ctx context.Context, host string, exp Expect) error
 	// Wasmcloud passes when the host answers host.get from the hub side with the right
 	// lattice, domain and labels.
-	Wasmcloud(ctx context.Context, host string) error
+	Wasmcloud(ctx context.Context, host string, exp Expect) error
 	// WasmcloudAnswers passes when the host answers host.get from the hub side, whatever its
 	// settings: the check after a rollback, when the host runs its previous environment.
-	WasmcloudAnswers(ctx context.Context, host string) error
+	WasmcloudAnswers(ctx context.Context, host string, exp Expect) error
 	// Running passes when the service runs on the host and keeps running: the gate of a unit
 	// kind without a check of its own.
 	Running(ctx context.Context, host, service string) error
-	// HubNodeOn is HubNode with the hub expected on domain instead of the inventory's: a
-	// domain cutover's preflight, and its rollback, check the hub on the domain it runs.
-	HubNodeOn(ctx context.Context, host, domain string) error
-	// LeafOn is Leaf for domain: after a cutover with the alias on, the old domain must still
-	// answer through every leaf, and from the hub (the probe stream's cluster proves it).
-	LeafOn(ctx context.Context, host, domain string) error
 	// EnsureBuckets creates the lattice buckets on the hub with replicas when missing.
-	EnsureBuckets(ctx context.Context, replicas int) error
-	// SnapshotBuckets saves the lattice buckets, read on domain, into dir and returns the
+	EnsureBuckets(ctx context.Context, replicas int, exp Expect) error
+	// SnapshotBuckets saves the lattice buckets, read on exp.Domain, into dir and returns the
 	// files written: before a cutover stops the hubs, when apply is asked to.
-	SnapshotBuckets(ctx context.Context, domain, dir string) ([]string, error)
+	SnapshotBuckets(ctx context.Context, dir string, exp Expect) ([]string, error)
 	// Verify runs every check of `latticepush verify`; it returns a one-line summary and an
 	// error when a check fails.
-	Verify(ctx context.Context) (summary string, err error)
+	Verify(ctx context.Context, exp Expect) (summary string, err error)
+}
+
+// Expect is what the gates must expect where it differs from the inventory. During an apply
+// some servers still run (or, rolled back, run again) a config other than the inventory's,
+// and a domain cutover's preflight and rollback check the hubs on the domain they run.
+type Expect struct {
+	// Domain is the JetStream domain the hubs run and answer for; "" is the inventory's.
+	Domain string
+	// Ports are, per host, where its nats-server listens now, for the hosts where that is not
+	// the inventory's.
+	Ports map[string]plan.Ports
 }
 
 // StageFile is a file to upload.

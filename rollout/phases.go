@@ -143,6 +143,7 @@ func (observePhase) Run(ctx context.Context, r *run) error {
 		return fmt.Errorf("%w:\n  %s\nrun plan again", ErrStale, strings.Join(why, "\n  "))
 	}
 	r.p = fresh
+	r.initPorts()
 	if !fresh.HasChanges() {
 		r.phase(PhaseDone, "no changes")
 		r.done = true
@@ -159,7 +160,7 @@ func (verifyPhase) Skip(*run) bool   { return false }
 
 func (verifyPhase) Run(ctx context.Context, r *run) error {
 	r.phase(PhaseVerify, "verifying the lattice")
-	summary, err := r.gates.Verify(ctx)
+	summary, err := r.gates.Verify(ctx, r.expect(""))
 	r.verify = summary
 	if err != nil {
 		r.verifyErr = err.Error()

@@ -53,7 +53,7 @@ func (a *run) ensureBuckets(ctx context.Context) error {
 	a.phase(PhaseBuckets, fmt.Sprintf("ensuring the lattice buckets on the hub (%d replicas)", a.p.BucketReplicas))
 	bctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
 	defer cancel()
-	if err := a.gates.EnsureBuckets(bctx, a.p.BucketReplicas); err != nil {
+	if err := a.gates.EnsureBuckets(bctx, a.p.BucketReplicas, a.expect("")); err != nil {
 		return fmt.Errorf("ensuring the lattice buckets on the hub: %w", err)
 	}
 	return nil
@@ -173,6 +173,7 @@ func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged)
 			return fmt.Errorf("swap: %w", err)
 		}
 	}
+	a.swapped(u, true) // from its reload or restart on, the server listens where desired
 	if u.DaemonReload {
 		if err := h.Service(ctx, u.Service, OpDaemonReload); err != nil {
 			return err
@@ -250,17 +251,17 @@ func (a *run) check(ctx context.Context, u *plan.Unit, g unit.Gate) error {
 	defer cancel()
 	switch g {
 	case unit.GateHubNode:
-		return a.gates.HubNode(ctx, u.Host)
+		return a.gates.HubNode(ctx, u.Host, a.expect(""))
 	case unit.GateLeaf:
-		err := a.gates.Leaf(ctx, u.Host)
+		err := a.gates.Leaf(ctx, u.Host, a.expect(""))
 		if err == nil {
 			a.linked(u.Host)
 		}
 		return err
 	case unit.GateWasmcloud:
-		return a.gates.Wasmcloud(ctx, u.Host)
+		return a.gates.Wasmcloud(ctx, u.Host, a.expect(""))
 	case unit.GateWasmcloudAnswers:
-		return a.gates.WasmcloudAnswers(ctx, u.Host)
+		return a.gates.WasmcloudAnswers(ctx, u.Host, a.expect(""))
 	case unit.GateRunning:
 		return a.gates.Running(ctx, u.Host, u.Service)
 	}
@@ -275,6 +276,7 @@ func (a *run) rollback(ctx context.Context, h Host, u *plan.Unit, staged []Stage
 			errs = append(errs, fmt.Errorf("restore: %w", err))
 		}
 	}
+	a.swapped(u, false)
 	if u.DaemonReload {
 		if err := h.Service(ctx, u.Service, OpDaemonReload); err != nil {
 			errs = append(errs, err)

@@ -78,7 +78,7 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 			t.Fatalf("apply with hub-3 frozen: %v", err)
 		}
 		t.Logf("refused after %.1fs: %.300s", time.Since(start).Seconds(), err)
-		if err := s.gates().HubNodeOn(ctx, "hub-3", "hub"); err != nil {
+		if err := s.gates().HubNode(ctx, "hub-3", rollout.Expect{Domain: "hub"}); err != nil {
 			t.Fatalf("the hub did not recover on domain hub: %v", err)
 		}
 		assertUnchanged(t, ctx, s, before, staged)
