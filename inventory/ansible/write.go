@@ -166,9 +166,12 @@ func write(path string, s *source, specs map[string]*spec, opts Options, notes [
 #   - check the lattice name and js_domain below (--lattice, --js-domain);
 #   - run ` + "`latticepush secrets`" + ` on this file: it writes the passwords and wasmCloud host seeds
 #     to secrets.json next to it (mode 0600; keep it out of version control);
-#   - add role blocks for NATS and wasmCloud settings (store limits, binaries, labels), and
-#     service_manager in defaults if the hosts do not run systemd.
-`)
+#   - add role blocks for NATS and wasmCloud settings (store limits, binaries, labels)`)
+	if opts.ServiceManager == "" {
+		b.WriteString(`, and
+#     service_manager in defaults if the hosts do not run systemd`)
+	}
+	b.WriteString(".\n")
 	if len(notes) > 0 {
 		b.WriteString("#\n# Not carried over from the Ansible inventory:\n")
 		for _, n := range notes {
