@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/unit"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -113,6 +114,17 @@ func TestImport_Golden(t *testing.T) {
 				t.Errorf("the inventory has %d hosts, want %d", len(inv.Hosts), tc.hosts)
 			}
 			tc.check(t, inv)
+			// It renders too (hubs need explicit JetStream limits, which validate leaves to render).
+			if _, err := inventory.GenerateSecrets(inv, inventory.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			inv, diags = inventory.Load(out, inventory.Options{})
+			if diags.HasErrors() {
+				t.Fatalf("with secrets: %v", diags)
+			}
+			if _, err := unit.All(inv, unit.Options{}); err != nil {
+				t.Errorf("render the imported inventory: %v", err)
+			}
 		})
 	}
 }

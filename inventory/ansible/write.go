@@ -166,7 +166,8 @@ func write(path string, s *source, specs map[string]*spec, opts Options, notes [
 #   - check the lattice name and js_domain below (--lattice, --js-domain);
 #   - run ` + "`latticepush secrets`" + ` on this file: it writes the passwords and wasmCloud host seeds
 #     to secrets.json next to it (mode 0600; keep it out of version control);
-#   - add role blocks for NATS and wasmCloud settings (store limits, binaries, labels)`)
+#   - size the hubs' JetStream limits in role "hub" (written as 10GB on disk, 1GB in memory);
+#   - add role settings for NATS and wasmCloud as needed (binaries, labels, rollout)`)
 	if opts.ServiceManager == "" {
 		b.WriteString(`, and
 #     service_manager in defaults if the hosts do not run systemd`)
@@ -188,6 +189,16 @@ func write(path string, s *source, specs map[string]*spec, opts Options, notes [
 		}
 		b.WriteString("}\n")
 	}
+	// A hub's JetStream limits must be explicit (a reload can raise them, never make a
+	// dynamic one explicit): placeholders the header asks the user to size.
+	b.WriteString(`
+role "hub" {
+  nats {
+    max_file_store   = "10GB"
+    max_memory_store = "1GB"
+  }
+}
+`)
 
 	labels := map[string]int{}
 	for _, e := range s.entries {

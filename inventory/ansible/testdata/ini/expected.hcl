@@ -4,7 +4,8 @@
 #   - check the lattice name and js_domain below (--lattice, --js-domain);
 #   - run `latticepush secrets` on this file: it writes the passwords and wasmCloud host seeds
 #     to secrets.json next to it (mode 0600; keep it out of version control);
-#   - add role blocks for NATS and wasmCloud settings (store limits, binaries, labels), and
+#   - size the hubs' JetStream limits in role "hub" (written as 10GB on disk, 1GB in memory);
+#   - add role settings for NATS and wasmCloud as needed (binaries, labels, rollout), and
 #     service_manager in defaults if the hosts do not run systemd.
 #
 # Not carried over from the Ansible inventory:
@@ -27,6 +28,13 @@ defaults {
   ssh {
     identity_file = "~/.ssh/fleet_ed25519"
     known_hosts   = "/etc/fleet/known_hosts"
+  }
+}
+
+role "hub" {
+  nats {
+    max_file_store   = "10GB"
+    max_memory_store = "1GB"
   }
 }
 
