@@ -103,6 +103,7 @@ verifies that every leaf is linked and the JetStream domain answers through ever
 		newLabCommand(g),
 		newForceUnlockCommand(g),
 		newRestoreBucketsCommand(g),
+		newImportCommand(g),
 	)
 	return root
 }
