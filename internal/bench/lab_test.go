@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,7 @@ const (
 // done by Ansible cold and warm ($LATTICEPUSH_BENCH_ANSIBLE=0 leaves Ansible out).
 func BenchmarkLab(b *testing.B) {
 	hosts, runs := envInt("LATTICEPUSH_BENCH_HOSTS", 50), envInt("LATTICEPUSH_BENCH_RUNS", 5)
-	withAnsible := envInt("LATTICEPUSH_BENCH_ANSIBLE", 1) == 1
+	withAnsible := os.Getenv("LATTICEPUSH_BENCH_ANSIBLE") != "0"
 	if withAnsible {
 		if _, err := exec.LookPath("ansible-playbook"); err != nil {
 			b.Fatal("ansible-playbook not found: `make bench` installs ansible-core (WITH_ANSIBLE=1 ./internal/tools/install-prereqs.sh)")
