@@ -62,36 +62,36 @@ func TestLoad_Rules(t *testing.T) {
 		file string
 		want []wantDiag
 	}{
-		{"misspelt-attribute", []wantDiag{errorAt(7, "Unsupported argument", `Did you mean "cluster_name"?`)}},
+		{"misspelt-attribute", []wantDiag{errorAt(9, "Unsupported argument", `Did you mean "cluster_name"?`)}},
 		{"misspelt-block", []wantDiag{errorAt(6, "Unsupported block type", `Did you mean "nats"?`)}},
-		{"syntax-error", []wantDiag{errorAt(12, "Invalid block definition", `delimited by "{" and "}"`)}},
-		{"unknown-role", []wantDiag{errorAt(18, "Unknown role", `Did you mean "leaf"?`)}},
+		{"syntax-error", []wantDiag{errorAt(14, "Invalid block definition", `delimited by "{" and "}"`)}},
+		{"unknown-role", []wantDiag{errorAt(20, "Unknown role", `Did you mean "leaf"?`)}},
 		{"domain-with-dot", []wantDiag{errorAt(2, "Invalid JetStream domain", `"hub.east" contains '.'`)}},
 		{"previous-equals-domain", []wantDiag{errorAt(3, "previous_js_domain equals js_domain", "Remove it once")}},
 		{"lattice-name", []wantDiag{errorAt(1, "Invalid lattice name", `"my lattice" may only contain`)}},
-		{"leaf-domain-is-hub-domain", []wantDiag{errorAt(20, "Leaf domain equals the hub domain", `Give the leaf its own domain (e.g. "edge-1")`)}},
-		{"duplicate-leaf-domain", []wantDiag{errorAt(33, "Duplicate leaf domain", `edge-2 and edge-3 both have jetstream_domain "edge"`)}},
-		{"hub-own-domain", []wantDiag{errorAt(15, "jetstream_domain on a hub", "Remove it here")}},
-		{"duplicate-host", []wantDiag{errorAt(21, "Duplicate host", "duplicate-host.hcl:16:1.")}},
-		{"host-name-space", []wantDiag{errorAt(16, "Invalid host name", "(no spaces)")}},
-		{"duplicate-server-name", []wantDiag{errorAt(25, "Duplicate server_name", `edge-1 and edge-2 both use server_name "edge-1"`)}},
-		{"two-hub-clusters", []wantDiag{errorAt(30, "More than one hub cluster", `hub-3 is in cluster "other" but hub hub-1 is in cluster "hub"`)}},
+		{"leaf-domain-is-hub-domain", []wantDiag{errorAt(22, "Leaf domain equals the hub domain", `Give the leaf its own domain (e.g. "edge-1")`)}},
+		{"duplicate-leaf-domain", []wantDiag{errorAt(35, "Duplicate leaf domain", `edge-2 and edge-3 both have jetstream_domain "edge"`)}},
+		{"hub-own-domain", []wantDiag{errorAt(17, "jetstream_domain on a hub", "Remove it here")}},
+		{"duplicate-host", []wantDiag{errorAt(23, "Duplicate host", "duplicate-host.hcl:18:1.")}},
+		{"host-name-space", []wantDiag{errorAt(18, "Invalid host name", "(no spaces)")}},
+		{"duplicate-server-name", []wantDiag{errorAt(27, "Duplicate server_name", `edge-1 and edge-2 both use server_name "edge-1"`)}},
+		{"two-hub-clusters", []wantDiag{errorAt(32, "More than one hub cluster", `hub-3 is in cluster "other" but hub hub-1 is in cluster "hub"`)}},
 		{"no-hub", []wantDiag{errorAt(1, "No hub", `add "hub" to the roles`)}},
-		{"hub-and-leaf", []wantDiag{errorAt(13, "Host is both hub and leaf", `remove "leaf"`)}},
-		{"wasmcloud-without-leaf", []wantDiag{errorAt(18, "wasmCloud host without a local NATS server", `add "leaf" to its roles`)}},
-		{"leaf-cluster-port", []wantDiag{errorAt(20, "Hub setting on a leaf", "Remove it from host edge-1")}},
+		{"hub-and-leaf", []wantDiag{errorAt(15, "Host is both hub and leaf", `remove "leaf"`)}},
+		{"wasmcloud-without-leaf", []wantDiag{errorAt(20, "wasmCloud host without a local NATS server", `add "leaf" to its roles`)}},
+		{"leaf-cluster-port", []wantDiag{errorAt(22, "Hub setting on a leaf", "Remove it from host edge-1")}},
 		{"same-address-port", []wantDiag{
-			errorAt(11, "Address and port used twice", "both listen on 10.0.0.11:4222"),
-			errorAt(11, "Address and port used twice", "both listen on 10.0.0.11:8222"),
+			errorAt(13, "Address and port used twice", "both listen on 10.0.0.11:4222"),
+			errorAt(13, "Address and port used twice", "both listen on 10.0.0.11:8222"),
 		}},
-		{"port-range", []wantDiag{errorAt(8, "Port out of range", "client_port 70000 must be between 1 and 65535")}},
-		{"bad-size", []wantDiag{errorAt(8, "Invalid size", `max_file_store "20 gigs"`)}},
-		{"lame-duck-short", []wantDiag{errorAt(8, "Lame duck duration too short", "minimum of 30s")}},
-		{"lame-duck-grace", []wantDiag{errorAt(8, "Lame duck grace period too long", "must be shorter than lame_duck_duration")}},
+		{"port-range", []wantDiag{errorAt(10, "Port out of range", "client_port 70000 must be between 1 and 65535")}},
+		{"bad-size", []wantDiag{errorAt(9, "Invalid size", `max_file_store "20 gigs"`)}},
+		{"lame-duck-short", []wantDiag{errorAt(10, "Lame duck duration too short", "minimum of 30s")}},
+		{"lame-duck-grace", []wantDiag{errorAt(10, "Lame duck grace period too long", "must be shorter than lame_duck_duration")}},
 		{"service-manager", []wantDiag{errorAt(6, "Unknown service manager", `Did you mean "systemd"?`)}},
-		{"rollout-batch", []wantDiag{errorAt(23, "Invalid rollout batch", `batch "150%" in role "leaf"`)}},
-		{"label-key", []wantDiag{errorAt(19, "Invalid label key", "WASMCLOUD_LABEL_rack-id")}},
-		{"label-value", []wantDiag{errorAt(19, "Invalid label value", "contains '='")}},
+		{"rollout-batch", []wantDiag{errorAt(25, "Invalid rollout batch", `batch "150%" in role "leaf"`)}},
+		{"label-key", []wantDiag{errorAt(21, "Invalid label key", "WASMCLOUD_LABEL_rack-id")}},
+		{"label-value", []wantDiag{errorAt(21, "Invalid label value", "contains '='")}},
 		{"secrets-env-key", []wantDiag{errorAt(6, "Unknown secret in env", `Did you mean "leaf_password"?`)}},
 	}
 	for _, tt := range tests {
@@ -109,7 +109,7 @@ func TestLoad_Rules(t *testing.T) {
 func TestLoad_EvenHubCountIsAWarning(t *testing.T) {
 	path := filepath.Join("testdata", "invalid", "even-hubs.hcl")
 	inv, diags := Load(path, Options{SkipSecrets: true})
-	checkDiags(t, path, diags, wantDiag{hcl.DiagWarning, "Even number of hubs", 23, "use an odd number"})
+	checkDiags(t, path, diags, wantDiag{hcl.DiagWarning, "Even number of hubs", 25, "use an odd number"})
 	if inv == nil || len(inv.Hubs()) != 2 {
 		t.Fatalf("want an inventory with 2 hubs despite the warning, got %v", inv)
 	}
@@ -149,10 +149,10 @@ func TestLoad_Secrets(t *testing.T) {
 			errorAt(1, "Missing secrets", "no value for leaf_password, check_password, host_seed.edge-1. Run `latticepush secrets"),
 		}},
 		{"bad seed", `{` + testPasswords + `, "host_seeds": {"edge-1": "SUAIXPIS25RBHS3CNBEL2MBLQMX5WMP7FVCCB5QOGTH6CCYR2ND4HUBQUU"}}`, []wantDiag{
-			errorAt(16, "Invalid host seed", `host_seeds["edge-1"]`),
+			errorAt(18, "Invalid host seed", `host_seeds["edge-1"]`),
 		}},
 		{"user seed", `{` + testPasswords + `, "host_seeds": {"edge-1": "` + newSeed(t, nkeys.CreateUser) + `"}}`, []wantDiag{
-			errorAt(16, "Invalid host seed", "not a server seed"),
+			errorAt(18, "Invalid host seed", "not a server seed"),
 		}},
 		{"not json", `{"passwords": [}`, []wantDiag{errorAt(1, "Cannot read secrets file", "is not a valid secrets file")}},
 	}
