@@ -120,7 +120,7 @@ func jetStreamBlock(w *confWriter, n *inventory.NATS, domain string) error {
 func (r *Context) hubConf(w *confWriter, n *inventory.NATS) error {
 	if n.MaxFileStore == "" || n.MaxMemoryStore == "" {
 		// A reload may raise an explicit limit but never turn a dynamic one explicit or lower one.
-		return fmt.Errorf("hub needs explicit max_file_store and max_memory_store")
+		return fmt.Errorf("hub needs explicit max_file_store and max_memory_store: set both in role \"hub\"'s nats block")
 	}
 	if err := r.common(w, n); err != nil {
 		return err
