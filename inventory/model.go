@@ -81,7 +81,7 @@ type Auth struct {
 	// SecretsFile is the operator's 0600 file holding generated secrets (host seeds, passwords),
 	// resolved against Inventory.Dir. Default "secrets.json" next to the inventory.
 	SecretsFile string
-	// SecretsEnv maps a password's name ("leaf_password") to the environment variable that
+	// SecretsEnv maps a password's name ("passwords.leaf") to the environment variable that
 	// supplies it (`secrets { env = {...} }`); when that variable is set it wins over the file.
 	SecretsEnv map[string]string
 }

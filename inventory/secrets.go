@@ -30,23 +30,38 @@ type secretsDoc struct {
 	HostSeeds map[string]string `json:"host_seeds"`
 }
 
-// passwords lists the account passwords: key in the file's "passwords" object, and the
-// secret's name (also its key in `secrets { env = {...} }`).
-var passwords = []struct{ key, name string }{
-	{"system", "system_password"},
-	{"leaf", "leaf_password"},
-	{"check", "check_password"},
-}
+// passwords lists the account passwords by their key in the file's "passwords" object. A
+// secret's name is where it sits in the file: "passwords.leaf", "host_seeds.edge-1". Messages,
+// placeholders and `secrets { env = {...} }` all use that one name.
+var passwords = []string{"system", "leaf", "check"}
+
+func passwordName(key string) string { return "passwords." + key }
 
 func passwordNames() []string {
 	var out []string
-	for _, p := range passwords {
-		out = append(out, p.name)
+	for _, k := range passwords {
+		out = append(out, passwordName(k))
 	}
 	return out
 }
 
-func hostSeedName(host string) string { return "host_seed." + host }
+// oldPasswordNames are the names `secrets { env = {...} }` took before it used the file's
+// keys; still read, with a warning.
+var oldPasswordNames = map[string]string{
+	"system_password": "passwords.system",
+	"leaf_password":   "passwords.leaf",
+	"check_password":  "passwords.check",
+}
+
+// Well-known secret names, for placeholders of an inventory loaded without secrets.
+const (
+	SecretSystemPassword = "passwords.system"
+	SecretLeafPassword   = "passwords.leaf"
+	SecretCheckPassword  = "passwords.check"
+)
+
+// HostSeedName is the name of host's wasmCloud host seed.
+func HostSeedName(host string) string { return "host_seeds." + host }
 
 // readSecretsDoc reads the secrets file. A missing file yields fs.ErrNotExist.
 func readSecretsDoc(path string) (*secretsDoc, fs.FileMode, error) {
@@ -183,8 +198,8 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 
 	var missing []string
 	fileSource := "file " + filepath.Base(inv.Auth.SecretsFile)
-	for _, p := range passwords {
-		key, name := p.key, p.name
+	for _, key := range passwords {
+		name := passwordName(key)
 		var s Secret
 		if env := inv.Auth.SecretsEnv[name]; env != "" {
 			if v, ok := opts.lookupEnv(env); ok && v != "" {
@@ -231,7 +246,7 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 		}
 		seed, ok := doc.HostSeeds[h.Name]
 		if !ok || seed == "" {
-			missing = append(missing, hostSeedName(h.Name))
+			missing = append(missing, HostSeedName(h.Name))
 			continue
 		}
 		id, err := serverSeedID(seed)
@@ -247,7 +262,7 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 			})
 			continue
 		}
-		h.Wasmcloud.HostSeed = NewSecret(hostSeedName(h.Name), seed, fileSource)
+		h.Wasmcloud.HostSeed = NewSecret(HostSeedName(h.Name), seed, fileSource)
 		h.Wasmcloud.HostID = id
 	}
 
@@ -318,8 +333,8 @@ func GenerateSecrets(inv *Inventory, opts Options) ([]string, error) {
 	}
 
 	var added []string
-	for _, p := range passwords {
-		key, name := p.key, p.name
+	for _, key := range passwords {
+		name := passwordName(key)
 		if doc.Passwords[key] != "" {
 			continue
 		}
@@ -348,7 +363,7 @@ func GenerateSecrets(inv *Inventory, opts Options) ([]string, error) {
 			return nil, fmt.Errorf("generate host seed for %s: %w", h.Name, err)
 		}
 		doc.HostSeeds[h.Name] = string(seed)
-		added = append(added, hostSeedName(h.Name))
+		added = append(added, HostSeedName(h.Name))
 	}
 	if len(added) == 0 {
 		return nil, nil

@@ -89,7 +89,7 @@ func TestLoad_Rules(t *testing.T) {
 		{"rollout-batch", []wantDiag{errorAt(25, "Invalid rollout batch", `batch "150%" in role "leaf"`)}},
 		{"label-key", []wantDiag{errorAt(21, "Invalid label key", "WASMCLOUD_LABEL_rack-id")}},
 		{"label-value", []wantDiag{errorAt(21, "Invalid label value", "contains '='")}},
-		{"secrets-env-key", []wantDiag{errorAt(6, "Unknown secret in env", `Did you mean "leaf_password"?`)}},
+		{"secrets-env-key", []wantDiag{errorAt(6, "Unknown secret in env", `Did you mean "passwords.leaf"?`)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -143,7 +143,7 @@ func TestLoad_Secrets(t *testing.T) {
 	}{
 		{"missing file", "", []wantDiag{errorAt(1, "Secrets file missing", "Run `latticepush secrets")}},
 		{"missing entries", `{"passwords": {"system": "s"}}`, []wantDiag{
-			errorAt(1, "Missing secrets", "no value for leaf_password, check_password, host_seed.edge-1. Run `latticepush secrets"),
+			errorAt(1, "Missing secrets", "no value for passwords.leaf, passwords.check, host_seeds.edge-1. Run `latticepush secrets"),
 		}},
 		{"bad seed", `{` + testPasswords + `, "host_seeds": {"edge-1": "SUAIXPIS25RBHS3CNBEL2MBLQMX5WMP7FVCCB5QOGTH6CCYR2ND4HUBQUU"}}`, []wantDiag{
 			errorAt(18, "Invalid host seed", `host_seeds["edge-1"]`),
@@ -321,7 +321,7 @@ func TestLoad_SecretsFileErrors(t *testing.T) {
 		{"empty", "",
 			`secrets.json:1:1: Cannot read secrets file: SECRETS:1:1: not a valid secrets file: the file is empty. Fix or remove the file, then run ` + "`latticepush secrets INV`."},
 		{"bcrypt password", "{\n  \"passwords\": {\"system\": \"s\", \"leaf\": \"$2a$11$abcdefghijklmnopqrstuv\", \"check\": \"c\"},\n  \"host_seeds\": {\"edge-1\": \"" + seed + "\"}\n}\n",
-			`secrets.json:2:32: Unusable password: leaf_password in SECRETS looks like a bcrypt hash ($2a$…), which nats-server would compare as a hash, not as the password. Remove the entry and run ` + "`latticepush secrets INV`" + ` to generate a new one, or write another.`},
+			`secrets.json:2:32: Unusable password: passwords.leaf in SECRETS looks like a bcrypt hash ($2a$…), which nats-server would compare as a hash, not as the password. Remove the entry and run ` + "`latticepush secrets INV`" + ` to generate a new one, or write another.`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,7 +342,7 @@ func TestLoad_SecretsFileErrors(t *testing.T) {
 	}
 }
 
-func TestLoad_SecretsEnvPassword(t *testing.T) {
+func TestLoad_SecretsEnvNames(t *testing.T) {
 	seed := newSeed(t, nkeys.CreateServer)
 	path := writeInventory(t, `{`+testPasswords+`, "host_seeds": {"edge-1": "`+seed+`"}}`)
 	src := mustRead(t, path) + "\nsecrets {\n  env = { leaf_password = \"LP_LEAF\" }\n}\n"
@@ -357,7 +357,8 @@ func TestLoad_SecretsEnvPassword(t *testing.T) {
 	}
 	_, diags := Load(path, Options{LookupEnv: env})
 	checkText(t, diags,
-		path+`:24:3: Unusable password: The environment variable LP_LEAF (for leaf_password) looks like a bcrypt hash ($2a$…), which nats-server would compare as a hash, not as the password. Set another value.`,
+		"warning: "+path+`:24:3: Old secret name in env: "leaf_password" is now written "passwords.leaf", the secret's key in the secrets file, the name every message uses: env = { "passwords.leaf" = "LP_LEAF" }.`,
+		path+`:24:3: Unusable password: The environment variable LP_LEAF (for passwords.leaf) looks like a bcrypt hash ($2a$…), which nats-server would compare as a hash, not as the password. Set another value.`,
 	)
 }
 

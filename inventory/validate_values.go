@@ -57,9 +57,17 @@ func (v *validator) values() {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if !slices.Contains(passwordNames(), k) {
+			if name, old := oldPasswordNames[k]; old {
+				if _, both := s.Env[name]; both {
+					v.errorf(s.EnvRange, "Secret named twice in env",
+						"%q and %q name the same secret. Keep %q, the secret's key in the secrets file, and remove %q.", k, name, name, k)
+				} else {
+					v.warnf(s.EnvRange, "Old secret name in env",
+						"%q is now written %q, the secret's key in the secrets file, the name every message uses: env = { %q = %q }.", k, name, name, s.Env[k])
+				}
+			} else if !slices.Contains(passwordNames(), k) {
 				v.errorf(s.EnvRange, "Unknown secret in env",
-					"There is no secret %q.%s The environment can supply %s.", k, didYouMean(k, passwordNames()), strings.Join(passwordNames(), ", "))
+					"There is no secret %q.%s The environment can supply %s (the keys of the secrets file).", k, secretSuggestion(k), strings.Join(passwordNames(), ", "))
 			}
 			if !envNameRE.MatchString(s.Env[k]) {
 				v.errorf(s.EnvRange, "Invalid environment variable name",
@@ -293,4 +301,26 @@ func (v *validator) labels(labels map[string]string, subject hcl.Range) {
 				"The value of label %q contains '=' or a control character such as a tab or line break, which the wasmCloud host's environment file cannot carry. Remove them.", k)
 		}
 	}
+}
+
+func keysOf(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// secretSuggestion is didYouMean for a secret's name, also for a misspelt old name.
+func secretSuggestion(k string) string {
+	if s := didYouMean(k, passwordNames()); s != "" {
+		return s
+	}
+	for _, old := range keysOf(oldPasswordNames) {
+		if didYouMean(k, []string{old}) != "" {
+			return fmt.Sprintf(" Did you mean %q?", oldPasswordNames[old])
+		}
+	}
+	return ""
 }

@@ -270,7 +270,7 @@ func TestBuild_SecretsNeverInPlanOrDiff(t *testing.T) {
 	}
 	diff := p.Unit("hub-1/nats-server").Files[0].Diff
 	if !strings.Contains(diff, "-accounts { LATTICE { jetstream: enabled, users: [ {user: leaf, password: "+inventory.Redacted+"} ] } }") ||
-		!strings.Contains(diff, "+accounts { LATTICE { jetstream: enabled, users: [ {user: leaf, password: \"${secret:leaf_password}\"} ] } }") {
+		!strings.Contains(diff, "+accounts { LATTICE { jetstream: enabled, users: [ {user: leaf, password: \"${secret:passwords.leaf}\"} ] } }") {
 		t.Errorf("diff does not show the rotation redacted:\n%s", diff)
 	}
 }

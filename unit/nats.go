@@ -21,11 +21,12 @@ const (
 	UserCheck      = "latticepush"
 )
 
-// Well-known secret names, for placeholders of an inventory loaded without secrets.
+// Well-known secret names, for placeholders of an inventory loaded without secrets: the
+// secrets file's keys.
 const (
-	secretSystem = "system_password"
-	secretLeaf   = "leaf_password"
-	secretCheck  = "check_password"
+	secretSystem = inventory.SecretSystemPassword
+	secretLeaf   = inventory.SecretLeafPassword
+	secretCheck  = inventory.SecretCheckPassword
 )
 
 // anyAddress is what hub cluster and leafnode listeners bind to: peers and leaves reach a

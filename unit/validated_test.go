@@ -48,12 +48,12 @@ func TestValidatedRenders(t *testing.T) {
 
 // withSecrets gives every secret of inv a plain value, as the secrets file would.
 func withSecrets(inv *inventory.Inventory) {
-	inv.Auth.SystemPassword = inventory.NewSecret("system_password", "s3cret-system", "test")
-	inv.Auth.LeafPassword = inventory.NewSecret("leaf_password", "s3cret-leaf", "test")
-	inv.Auth.CheckPassword = inventory.NewSecret("check_password", "s3cret-check", "test")
+	inv.Auth.SystemPassword = inventory.NewSecret(inventory.SecretSystemPassword, "s3cret-system", "test")
+	inv.Auth.LeafPassword = inventory.NewSecret(inventory.SecretLeafPassword, "s3cret-leaf", "test")
+	inv.Auth.CheckPassword = inventory.NewSecret(inventory.SecretCheckPassword, "s3cret-check", "test")
 	for _, h := range inv.Hosts {
 		if h.Wasmcloud != nil {
-			h.Wasmcloud.HostSeed = inventory.NewSecret("host_seed."+h.Name, "SNAXXX", "test")
+			h.Wasmcloud.HostSeed = inventory.NewSecret(inventory.HostSeedName(h.Name), "SNAXXX", "test")
 		}
 	}
 }

@@ -186,7 +186,7 @@ func (lat *testLatticeT) stop(name string) {
 func (lat *testLatticeT) inventory(others ...string) *inventory.Inventory {
 	inv := &inventory.Inventory{
 		Lattice: inventory.Lattice{Name: testLattice, JSDomain: testDomain},
-		Auth:    inventory.Auth{CheckPassword: inventory.NewSecret("check_password", checkPassword, "test")},
+		Auth:    inventory.Auth{CheckPassword: inventory.NewSecret("passwords.check", checkPassword, "test")},
 	}
 	for name, nd := range lat.nodes {
 		if nd.host.Hub != nil || slices.Contains(others, name) {

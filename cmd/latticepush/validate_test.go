@@ -139,7 +139,7 @@ func TestSecretsThenValidate(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("secrets: exit %d\n%s", code, stderr)
 	}
-	if !strings.Contains(stdout, "  + host_seed.edge-4\n") || !strings.Contains(stdout, "  + leaf_password\n") {
+	if !strings.Contains(stdout, "  + host_seeds.edge-4\n") || !strings.Contains(stdout, "  + passwords.leaf\n") {
 		t.Errorf("secrets output lacks the names it added:\n%s", stdout)
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "secrets.json"))
