@@ -163,7 +163,7 @@ func (lat *testLatticeT) launch(path string, port, httpPort int) (*server.Server
 	}
 	srv.Start()
 	lat.t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
+	if !srv.ReadyForConnections(30 * time.Second) { // generous: a loaded 2-core machine is slow
 		return nil, fmt.Errorf("%s not ready", path)
 	}
 	return srv, nil
