@@ -233,10 +233,17 @@ func (f *Fleet) startSystemd(ctx context.Context, h *hostState, bin string, exit
 	return nil
 }
 
+// inotifyLimit is the sysctl raiseInotify reads and raises.
+const inotifyLimit = "/proc/sys/fs/inotify/max_user_instances"
+
 // raiseInotify makes room for n more systemd hosts in fs.inotify.max_user_instances (a
 // machine-wide limit, per user) and returns what it changed, in words, or "".
 func raiseInotify(n int) (string, error) {
-	const path = "/proc/sys/fs/inotify/max_user_instances"
+	return raiseInotifyIn(inotifyLimit, n, inotifyInUse())
+}
+
+// raiseInotifyIn is raiseInotify with the sysctl file and the instances in use given.
+func raiseInotifyIn(path string, n, used int) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", nil // no such limit here
@@ -245,7 +252,6 @@ func raiseInotify(n int) (string, error) {
 	if err != nil {
 		return "", nil
 	}
-	used := inotifyInUse()
 	need := used + n*inotifyPerHost + 32
 	if need <= limit {
 		return "", nil

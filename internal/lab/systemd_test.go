@@ -236,3 +236,31 @@ func nspawnsUnder(dir string) []int {
 	}
 	return pids
 }
+
+func TestRaiseInotify(t *testing.T) {
+	limit := filepath.Join(t.TempDir(), "max_user_instances")
+	for _, c := range []struct {
+		limit, hosts, used int
+		want               int // 0: unchanged
+	}{
+		{128, 5, 20, 0},    // 20 + 40 + 32 fits
+		{128, 12, 0, 0},    // 96 + 32 = 128 fits exactly
+		{128, 13, 0, 256},  // 136 does not
+		{128, 30, 50, 384}, // 50 + 240 + 32 = 322
+		{8192, 200, 100, 0},
+	} {
+		os.WriteFile(limit, []byte(strconv.Itoa(c.limit)+"\n"), 0o644)
+		msg, err := raiseInotifyIn(limit, c.hosts, c.used)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(limit)
+		got, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		switch {
+		case c.want == 0 && (got != c.limit || msg != ""):
+			t.Errorf("limit %d, %d hosts, %d used: raised to %d (%q), want unchanged", c.limit, c.hosts, c.used, got, msg)
+		case c.want != 0 && (got != c.want || !strings.Contains(msg, fmt.Sprintf("from %d to %d", c.limit, c.want))):
+			t.Errorf("limit %d, %d hosts, %d used: %d (%q), want raised to %d and said so", c.limit, c.hosts, c.used, got, msg, c.want)
+		}
+	}
+}
