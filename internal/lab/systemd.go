@@ -38,8 +38,9 @@ const systemdBaseStamp = ".latticepush-base"
 // deps` builds (internal/tools/systemd-base.sh). It is an error when the tree is missing or
 // was not finished.
 func SystemdBase() (string, error) {
-	dir := os.Getenv(SystemdBaseEnv)
+	dir, fix := os.Getenv(SystemdBaseEnv), "unset "+SystemdBaseEnv+" or point it at a tree internal/tools/systemd-base.sh built"
 	if dir == "" {
+		fix = "run `make deps` (internal/tools/systemd-base.sh) as root"
 		home, err := os.UserHomeDir()
 		if err != nil {
 			return "", fmt.Errorf("systemd hosts: %w", err)
@@ -47,7 +48,7 @@ func SystemdBase() (string, error) {
 		dir = filepath.Join(home, ".cache", "latticepush", "systemd-base-bookworm")
 	}
 	if _, err := os.Stat(filepath.Join(dir, systemdBaseStamp)); err != nil {
-		return "", fmt.Errorf("systemd hosts need the Debian base tree %s, which is missing or unfinished: run `make deps` (internal/tools/systemd-base.sh) as root", dir)
+		return "", fmt.Errorf("systemd hosts need the Debian base tree %s, which is missing or unfinished: %s", dir, fix)
 	}
 	return dir, nil
 }
