@@ -237,6 +237,34 @@ func (f *Fleet) startSystemd(ctx context.Context, h *hostState, bin string, exit
 // inotifyLimit is the sysctl raiseInotify reads and raises.
 const inotifyLimit = "/proc/sys/fs/inotify/max_user_instances"
 
+// waitSystemd waits until systemd on every systemd host has finished booting, and fails when
+// one is not "running" (a failed unit makes it "degraded"), naming the failed units.
+func (f *Fleet) waitSystemd(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second+time.Duration(len(f.Hosts))*200*time.Millisecond)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, h := range f.st.Hosts {
+		if !h.systemd() {
+			continue
+		}
+		g.Go(func() error {
+			out, _ := f.Exec(gctx, h.Name, "systemctl", "is-system-running", "--wait")
+			state := strings.TrimSpace(string(out))
+			if state == "running" {
+				return nil
+			}
+			if gctx.Err() != nil {
+				return fmt.Errorf("host %s: systemd did not finish booting (%s): %w", h.Name, state, gctx.Err())
+			}
+			failed, _ := f.Exec(context.WithoutCancel(gctx), h.Name, "systemctl", "--failed", "--plain", "--no-legend")
+			return fmt.Errorf("host %s: systemd is %q, not running; failed units:\n%s\n(see `journalctl -b` on the host, and console.log in its state directory)",
+				h.Name, state, strings.TrimSpace(string(failed)))
+		})
+	}
+	return g.Wait()
+}
+
 // raiseInotify makes room for n more systemd hosts in fs.inotify.max_user_instances (a
 // machine-wide limit, per user) and returns what it changed, in words, or "".
 func raiseInotify(n int) (string, error) {
@@ -336,6 +364,7 @@ func (f *Fleet) cleanupSystemd(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
+		lock := nspawnLock(mergedDir(st.StateDir, h.Name))
 		if err := unmountAll(hostDir(st.StateDir, h.Name)); err != nil {
 			errs = append(errs, fmt.Errorf("host %s: %w", h.Name, err))
 		}
@@ -345,6 +374,9 @@ func (f *Fleet) cleanupSystemd(ctx context.Context) error {
 			}
 		}
 		leftovers, _ := filepath.Glob(filepath.Join("/run/systemd/nspawn", "*", machineName(st.ID, h.Name)))
+		if lock != "" {
+			leftovers = append(leftovers, lock)
+		}
 		for _, p := range leftovers {
 			if m := mountsUnder(p); len(m) > 0 {
 				if err := unmountAll(p); err != nil {
@@ -365,6 +397,20 @@ func (f *Fleet) cleanupSystemd(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// nspawnLock returns the lock file nspawn keeps for the tree mounted on merged, named after
+// the tree's device and inode, or "" when merged is not mounted. A killed nspawn leaves it
+// behind.
+func nspawnLock(merged string) string {
+	if len(mountsUnder(merged)) == 0 {
+		return ""
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(merged, &st); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("/run/systemd/nspawn/locks/inode-%d:%d", st.Dev, st.Ino)
 }
 
 // cgroupProcs lists the processes in cg and every cgroup below it.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,6 +145,39 @@ func TestSystemdHosts(t *testing.T) {
 	assertGone(t, fp)
 }
 
+// TestSystemdCrashedNspawn kills a systemd host's nspawn process (its container keeps running,
+// and nspawn leaves its files in /run/systemd/nspawn): Down, from another process, must still
+// stop the container and leave nothing.
+func TestSystemdCrashedNspawn(t *testing.T) {
+	requireSystemdLab(t)
+	f := upLab(t, "sdcrash", 2, withInit(InitSystemd, "h1", "h2"))
+	fp := footprintOf(f)
+	if len(fp.files) != 2 {
+		t.Fatalf("nspawn lock files: %v, want one per host", fp.files)
+	}
+	nspawn := f.st.Hosts[0].Unshare
+	if err := syscall.Kill(nspawn.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(context.Background(), 5*time.Second, func() string {
+		if nspawn.alive() {
+			return "nspawn runs"
+		}
+		return ""
+	})
+	if !f.st.Hosts[0].initOf().alive() {
+		t.Fatalf("host h1's systemd ended with its nspawn; the test wants it orphaned")
+	}
+	reopened, err := Open(f.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reopened.Down(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, fp)
+}
+
 // killedUpEnv makes the test binary, run as a child of TestSystemdKilledUp, bring up a lab of
 // systemd hosts named after the variable's value and wait to be killed. The lab is
 // persistent, as `latticepush lab up` makes it, when killedUpPersistentEnv is set.
@@ -152,18 +186,25 @@ const (
 	killedUpPersistentEnv = "LATTICEPUSH_LAB_TEST_KILLED_UP_PERSISTENT"
 )
 
-func TestSystemdKilledUpChild(t *testing.T) {
-	name := os.Getenv(killedUpEnv)
-	if name == "" {
-		t.Skip("runs only as the child of TestSystemdKilledUp")
+// TestMain runs the child of TestSystemdKilledUp when killedUpEnv names a lab, else the tests.
+func TestMain(m *testing.M) {
+	if name := os.Getenv(killedUpEnv); name != "" {
+		killedUpChild(name)
+		return
 	}
+	os.Exit(m.Run())
+}
+
+// killedUpChild brings up a lab of four systemd hosts and a runit one, and waits to be killed.
+func killedUpChild(name string) {
 	spec := Spec{Name: name, Binaries: map[string]string{"probe-true": "/bin/true"}, Persistent: os.Getenv(killedUpPersistentEnv) != ""}
 	for i := 1; i <= 4; i++ {
 		spec.Hosts = append(spec.Hosts, HostSpec{Name: fmt.Sprintf("s%d", i), Init: InitSystemd})
 	}
 	spec.Hosts = append(spec.Hosts, HostSpec{Name: "r1"})
 	if _, err := Up(context.Background(), spec); err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	time.Sleep(time.Hour) // until killed
 }
@@ -181,7 +222,7 @@ func TestSystemdKilledUp(t *testing.T) {
 func testKilledUp(t *testing.T, persistent bool) {
 	name := fmt.Sprintf("t%d-killed", os.Getpid())
 	stateDir := filepath.Join(BaseDir, name)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSystemdKilledUpChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), killedUpEnv+"="+name)
 	if persistent {
 		cmd.Env = append(cmd.Env, killedUpPersistentEnv+"=1")
