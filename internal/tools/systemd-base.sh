@@ -78,7 +78,7 @@ chmod 0755 "$tmp" # the container's / (mktemp makes it 0700, which locks out non
 log=$tmp.log
 cleanup() { rm -rf "$tmp" "$log"; }
 trap cleanup EXIT
-echo "systemd-base: debootstrap $SUITE from $MIRROR (apt source in $FROM) into $DEST (about 90 s)"
+echo "systemd-base: debootstrap $SUITE from $MIRROR (apt source in $FROM) into $DEST (about a minute)"
 start=$SECONDS
 if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,openssh-server,dbus,iproute2,sudo \
   "$SUITE" "$tmp" "$MIRROR" >"$log" 2>&1; then
