@@ -59,7 +59,8 @@ func newFakeFleet(facts map[string]plan.Facts, configs map[string]string) *fakeF
 		}
 		if f.NATS != nil {
 			h.digest = f.NATS.RunningDigest
-			h.ports = plan.Ports{Client: f.NATS.ClientPort, HTTP: f.NATS.HTTPPort}
+			h.ports = plan.Ports{ClientHost: f.NATS.ClientHost, Client: f.NATS.ClientPort, HTTPHost: f.NATS.HTTPHost, HTTP: f.NATS.HTTPPort,
+				Cluster: f.NATS.ClusterPort, Leafnode: f.NATS.LeafnodePort}
 		}
 		ff.hosts[name] = h
 	}
@@ -107,6 +108,7 @@ func (ff *fakeFleet) Observe(ctx context.Context, probes []plan.Probe) map[strin
 			if h.running[plan.ServiceNATS] {
 				nf.RunningDigest = h.digest
 				nf.ClientPort, nf.HTTPPort = h.ports.Client, h.ports.HTTP
+				nf.ClientHost, nf.HTTPHost, nf.ClusterPort, nf.LeafnodePort = h.ports.ClientHost, h.ports.HTTPHost, h.ports.Cluster, h.ports.Leafnode
 				if strings.HasPrefix(pr.Host, "hub-") {
 					nf.MetaLeader = "hub-1"
 				}
@@ -285,6 +287,20 @@ type fakeGates struct {
 	snapErr  error // what SnapshotBuckets returns
 	// expects records, per hub node gate, the ports the gate was told to expect.
 	expects []string
+	// calls records every hub node and leaf gate with what it was told to expect.
+	calls []gateCall
+}
+
+// gateCall is one hub node or leaf gate and its expectation.
+type gateCall struct {
+	host string
+	exp  Expect
+}
+
+func (g *fakeGates) called(host string, exp Expect) {
+	g.ff.mu.Lock()
+	g.calls = append(g.calls, gateCall{host: host, exp: exp})
+	g.ff.mu.Unlock()
 }
 
 func (g *fakeGates) check(host, svc string) error {
@@ -308,11 +324,13 @@ func (g *fakeGates) HubNode(ctx context.Context, host string, exp Expect) error 
 	g.ff.mu.Lock()
 	g.expects = append(g.expects, host+": "+strings.Join(ports, " "))
 	g.ff.mu.Unlock()
+	g.called(host, exp)
 	return g.check(host, plan.ServiceNATS)
 }
 
 // Leaf waits, like the real gate, until the leaf's link is back (see linkDelay) or ctx ends.
-func (g *fakeGates) Leaf(ctx context.Context, host string, _ Expect) error {
+func (g *fakeGates) Leaf(ctx context.Context, host string, exp Expect) error {
+	g.called(host, exp)
 	g.ff.mu.Lock()
 	back := g.ff.linkBack[host]
 	g.ff.mu.Unlock()
