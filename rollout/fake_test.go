@@ -29,6 +29,10 @@ type fakeFleet struct {
 	// the real host exits when the JetStream domain does not answer through its leaf.
 	linkDelay time.Duration
 	linkBack  map[string]time.Time
+	// answerDelay, when set, is how long the wasmCloud host on a leaf's machine takes to
+	// answer again after that leaf's nats-server restarts; answersAt says when.
+	answerDelay time.Duration
+	answersAt   map[string]time.Time
 }
 
 type fakeHost struct {
@@ -45,7 +49,7 @@ type fakeHost struct {
 }
 
 func newFakeFleet(facts map[string]plan.Facts, configs map[string]string) *fakeFleet {
-	ff := &fakeFleet{hosts: map[string]*fakeHost{}, failOn: map[string]error{}, linkBack: map[string]time.Time{}}
+	ff := &fakeFleet{hosts: map[string]*fakeHost{}, failOn: map[string]error{}, linkBack: map[string]time.Time{}, answersAt: map[string]time.Time{}}
 	for name, f := range facts {
 		h := &fakeHost{f: ff, name: name, files: map[string][]byte{}, temps: map[string][]byte{}, backups: map[string][]byte{},
 			running: map[string]bool{}, config: configs[name]}
@@ -243,6 +247,9 @@ func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error 
 	}
 	if svc == plan.ServiceNATS && strings.HasPrefix(h.name, "edge-") && (op == OpStart || op == OpRestart) {
 		delete(h.f.linkBack, h.name) // a leaf that starts links up at once
+		if h.f.answerDelay > 0 {
+			h.f.answersAt[h.name] = time.Now().Add(h.f.answerDelay)
+		}
 	}
 	if svc == plan.ServiceWasmcloud && (op == OpStart || op == OpRestart) && time.Now().Before(h.f.linkBack[h.name]) {
 		h.f.record("%s wasmcloud started unlinked", h.name)
@@ -284,7 +291,9 @@ type fakeGates struct {
 	ff       *fakeFleet
 	failGate map[string]bool // host -> gate fails
 	verified bool
-	snapErr  error // what SnapshotBuckets returns
+	// verifyFails is how many Verify calls fail before one passes; verifyCalls counts them.
+	verifyFails, verifyCalls int
+	snapErr                  error // what SnapshotBuckets returns
 	// expects records, per hub node gate, the ports the gate was told to expect.
 	expects []string
 	// calls records every hub node and leaf gate with what it was told to expect.
@@ -344,12 +353,24 @@ func (g *fakeGates) Leaf(ctx context.Context, host string, exp Expect) error {
 func (g *fakeGates) Wasmcloud(ctx context.Context, host string, _ Expect) error {
 	return g.check(host, plan.ServiceWasmcloud)
 }
+
+// WasmcloudAnswers waits, like the real check, until the host answers (see answerDelay) or
+// ctx ends; the fleet's log records when it passed.
 func (g *fakeGates) WasmcloudAnswers(ctx context.Context, host string, _ Expect) error {
+	g.ff.mu.Lock()
+	at := g.ff.answersAt[host]
+	g.ff.mu.Unlock()
+	select {
+	case <-time.After(time.Until(at)):
+	case <-ctx.Done():
+		return fmt.Errorf("%s does not answer host.get: %w", host, ctx.Err())
+	}
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()
 	if !g.ff.hosts[host].running[plan.ServiceWasmcloud] {
 		return fmt.Errorf("%s: no responders", host)
 	}
+	g.ff.record("%s wasmcloud answers", host)
 	return nil
 }
 func (g *fakeGates) Running(ctx context.Context, host, service string) error {
@@ -375,7 +396,13 @@ func (g *fakeGates) EnsureBuckets(ctx context.Context, replicas int, _ Expect) e
 	return nil
 }
 func (g *fakeGates) Verify(ctx context.Context, _ Expect) (string, error) {
+	g.ff.mu.Lock()
+	defer g.ff.mu.Unlock()
 	g.verified = true
+	g.verifyCalls++
+	if g.verifyCalls <= g.verifyFails {
+		return fmt.Sprintf("%d of 40 checks passed", 39), errors.New("leaf.remote-connected on edge-2: no leaf remote connected")
+	}
 	return "all checks passed", nil
 }
 
