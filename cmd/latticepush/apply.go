@@ -168,13 +168,16 @@ func (g *globals) progress(asJSON bool) func(rollout.Event) {
 	}
 }
 
-// subject names what an event is about: its unit, else its host, else its wave.
+// subject names what an event is about: its unit, else its host, else its wave, else its
+// phase.
 func subject(e rollout.Event) string {
 	switch {
 	case e.Unit != "":
 		return e.Unit
 	case e.Host != "":
 		return e.Host
+	case e.Wave == "":
+		return string(e.Phase)
 	}
 	return string(e.Wave)
 }
