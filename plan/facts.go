@@ -89,15 +89,15 @@ type NATSFacts struct {
 	MetaLeader    string // /jsz meta_cluster.leader, as this node sees it
 	// Listening ports as /varz reports them (port, http_port, cluster.port, leaf.port); 0 when
 	// not listening. They tell a pending restart from a pending reload.
-	// ClientHost and HTTPHost are the client and monitoring listeners' hosts (host,
-	// http_host): with the ports, where apply reaches the server until its new config is in,
-	// and again after a rollback.
-	ClientHost   string
-	HTTPHost     string
 	ClientPort   int
 	HTTPPort     int
 	ClusterPort  int
 	LeafnodePort int
+	// ClientHost and HTTPHost are the client and monitoring listeners' hosts (/varz host,
+	// http_host): with the ports, where apply reaches the server until its new config is in,
+	// and again after a rollback.
+	ClientHost string
+	HTTPHost   string
 }
 
 // fingerprint is a digest of the facts that drive a decision: file hashes and modes, service

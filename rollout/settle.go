@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -73,7 +74,7 @@ func (a *run) awaitWasmcloud(ctx context.Context, w plan.Wave, batch []string) {
 	sort.Strings(hosts)
 	a.emit(Event{Type: EventWait, Wave: w.Name, Message: "waiting for the wasmCloud hosts on " + strings.Join(hosts, ", ") + " to answer again"})
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.Settle)
+	ctx, cancel := context.WithTimeout(ctx, a.opts.Settle)
 	defer cancel()
 	var mu sync.Mutex
 	var silent []string
@@ -89,6 +90,9 @@ func (a *run) awaitWasmcloud(ctx context.Context, w plan.Wave, batch []string) {
 	}
 	wg.Wait()
 	took := time.Since(start)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return // interrupted: the wave stops before its next batch
+	}
 	if len(silent) > 0 {
 		sort.Strings(silent)
 		a.emit(Event{Type: EventWarning, Wave: w.Name, Elapsed: took.Seconds(), Message: fmt.Sprintf("after %.1fs (settle %s) not answering again: %s",

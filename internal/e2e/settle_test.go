@@ -27,6 +27,8 @@ import (
 //   - the same kind of roll while edge-2 cannot reach any hub, with settle = "3s": the fault
 //     outlasts the deadline, so the final verify fails (exit 3) naming edge-2's link, and the
 //     JSON result says how long it waited;
+//   - a restart of each leaf waits for the wasmCloud host on its machine to answer again
+//     before the next batch, and the final verify passes;
 //   - per listener kind (a leaf's http_host and client_host on an address the host does not
 //     have; a hub's leafnode and cluster port taken by another process), a start that fails,
 //     the files restored, and "rolled back" (not "rollback failed") with the host healthy.
@@ -159,6 +161,37 @@ func TestSettle_HubRollAndRollbackListeners(t *testing.T) {
 		if _, err := verify.LeafGate(ctx, vs.Inv, vs.Fleet.Targets(ctx), "edge-2", verify.Options{GateTimeout: 2 * time.Minute}); err != nil {
 			t.Fatalf("edge-2's link after the fault: %v", err)
 		}
+	})
+
+	t.Run("leaf restarts wait for their wasmCloud hosts", func(t *testing.T) {
+		env.Edit(t, func(src string) string {
+			old := "role \"leaf\" {\n  nats {\n    lame_duck_duration     = \"30s\"\n    lame_duck_grace_period = \"1s\""
+			if !strings.Contains(src, old) {
+				t.Fatalf("the lab inventory's leaf role changed: edit this test")
+			}
+			return strings.Replace(src, old, strings.Replace(old, `"1s"`, `"2s"`, 1), 1)
+		})
+		s := newSession(t, env, plan.Options{})
+		p := s.plan(ctx)
+		for _, h := range []string{"edge-1", "edge-2"} {
+			if a := actions(p)[h+"/nats-server"]; a != plan.Restart || actions(p)[h+"/wasmcloud"] != plan.Noop {
+				t.Fatalf("%s: nats-server %s, wasmcloud %s; want a leaf restart only", h, a, actions(p)[h+"/wasmcloud"])
+			}
+		}
+		res, err := s.apply(ctx, p)
+		if err != nil || res.VerifyError != "" {
+			t.Fatalf("apply: %v %s", err, res.VerifyError)
+		}
+		var waits []string
+		for _, e := range s.events {
+			if e.Type == rollout.EventWaited && strings.Contains(e.Message, "answering again") {
+				waits = append(waits, e.Message)
+			}
+		}
+		if len(waits) != 2 || !strings.Contains(strings.Join(waits, ";"), "edge-1") || !strings.Contains(strings.Join(waits, ";"), "edge-2") {
+			t.Fatalf("waits for the wasmCloud hosts %q, want one after each leaf's batch", waits)
+		}
+		t.Logf("leaf restarts: %s; final verify %s after %.1fs", strings.Join(waits, "; "), res.Verify, res.Settle)
 	})
 
 	// An address in the lab's subnet that no host has: a server told to listen there cannot.
