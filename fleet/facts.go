@@ -164,6 +164,9 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	}
 	if pr.NATS != nil {
 		nf := &plan.NATSFacts{DesiredDigest: st.digest, DesiredError: st.digestErr, Version: st.version}
+		if (mon == nil || !mon.ok) && facts.Services[plan.ServiceNATS].Running {
+			mon = readPreviousMonitor(ctx, c, h, st.content[h.NATS().ConfigFile], pr.NATS.MonitorAddr, mon)
+		}
 		if mon != nil && facts.Services[plan.ServiceNATS].Running {
 			mon.fill(nf)
 		}
@@ -369,6 +372,7 @@ func (m *monitorFacts) fill(nf *plan.NATSFacts) {
 	nf.ServerName = v.ServerName
 	nf.ClusterName = v.Cluster.Name
 	nf.ClientPort, nf.HTTPPort, nf.ClusterPort, nf.LeafnodePort = v.Port, v.HTTPPort, v.Cluster.Port, v.Leaf.Port
+	nf.ClientHost, nf.HTTPHost = v.Host, v.HTTPHost
 	nf.Domain, _ = v.Domain()
 	nf.MetaLeader = m.metaLeader
 }

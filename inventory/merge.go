@@ -189,6 +189,7 @@ func (d *decoded) resolveHost(hb *hostBlock) *Host {
 			ro.Batch = deref(b.Batch, ro.Batch)
 			ro.MaxFailures = deref(b.MaxFailures, 0)
 			ro.MaxUnreachable = deref(b.MaxUnreachable, 0)
+			ro.Settle = parseSettle(b.Settle)
 			ro.DeclRange = b.DeclRange
 		}
 		h.Rollout[r] = ro

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"sort"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -204,7 +205,10 @@ type Rollout struct {
 	// MaxUnreachable is how many hosts of the role a plan or apply may leave out because they
 	// cannot be reached (reported, never silently).
 	MaxUnreachable int
-	DeclRange      hcl.Range
+	// Settle is how long apply gives the fleet to settle after a change before a failing
+	// check counts (settle = "30s"); 0 when the role does not set it (see Inventory.Settle).
+	Settle    time.Duration
+	DeclRange hcl.Range
 }
 
 // BatchSize resolves Batch against n hosts: a number, or a percentage rounded down, at least 1.

@@ -201,9 +201,11 @@ func hostUnits(inv *inventory.Inventory, h *inventory.Host, files []DesiredFile,
 		isNATS := u.Service == ServiceNATS && n != nil
 		if isNATS {
 			u.ConfigPath, u.Binary, u.MonitorAddr = n.ConfigFile, n.Binary, MonitorAddr(n)
-			u.DesiredPorts = Ports{Client: n.ClientPort, HTTP: n.HTTPPort}
-			if nf := f.NATS; nf != nil && u.WasRunning {
-				u.RunningPorts = Ports{Client: nf.ClientPort, HTTP: nf.HTTPPort}
+			u.DesiredPorts = Ports{ClientHost: n.ClientHost, Client: n.ClientPort, HTTPHost: n.HTTPHost, HTTP: n.HTTPPort,
+				Cluster: n.ClusterPort, Leafnode: n.LeafnodePort}
+			if nf := f.NATS; nf != nil && u.WasRunning && (nf.ClientPort != 0 || nf.HTTPPort != 0) {
+				u.RunningPorts = Ports{ClientHost: nf.ClientHost, Client: nf.ClientPort, HTTPHost: nf.HTTPHost, HTTP: nf.HTTPPort,
+					Cluster: nf.ClusterPort, Leafnode: nf.LeafnodePort}
 			}
 			if err := checkNATS(h, n, u, f, opts); err != nil {
 				return nil, err

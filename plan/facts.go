@@ -93,6 +93,11 @@ type NATSFacts struct {
 	HTTPPort     int
 	ClusterPort  int
 	LeafnodePort int
+	// ClientHost and HTTPHost are the client and monitoring listeners' hosts (/varz host,
+	// http_host): with the ports, where apply reaches the server until its new config is in,
+	// and again after a rollback.
+	ClientHost string
+	HTTPHost   string
 }
 
 // fingerprint is a digest of the facts that drive a decision: file hashes and modes, service

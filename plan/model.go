@@ -113,10 +113,15 @@ type Unit struct {
 	DesiredPorts Ports `json:"-"`
 }
 
-// Ports are a nats-server's client and monitoring ports.
+// Ports are where a nats-server listens: its client and monitoring listeners (host and port)
+// and, on a hub, its cluster and leafnode ports. An empty host is the inventory's.
 type Ports struct {
-	Client int
-	HTTP   int
+	ClientHost string
+	Client     int
+	HTTPHost   string
+	HTTP       int
+	Cluster    int
+	Leafnode   int
 }
 
 // UnitID identifies a unit. Its text form, "host/service" or "host/service@step", names the

@@ -22,6 +22,8 @@ type applyFixture struct {
 	opts  plan.Options
 	fleet *fakeFleet
 	gates *fakeGates
+	// settle is Options.Settle (0: the default).
+	settle time.Duration
 }
 
 func newApplyFixture(t *testing.T, example string, start func(*inventory.Inventory, plan.Desired) map[string]plan.Facts) *applyFixture {
@@ -49,7 +51,7 @@ func (fx *applyFixture) plan(t *testing.T) (*plan.Plan, []plan.Probe) {
 
 func (fx *applyFixture) apply(ctx context.Context, p *plan.Plan, probes []plan.Probe, events func(Event)) (*Result, error) {
 	replan := func(facts map[string]plan.Facts) (*plan.Plan, error) { return plan.Build(fx.inv, fx.d, facts, fx.opts) }
-	return Apply(ctx, Target{Plan: p, Probes: probes, Replan: replan}, fx.fleet, fx.gates, Options{Events: events, GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
+	return Apply(ctx, Target{Plan: p, Probes: probes, Replan: replan}, fx.fleet, fx.gates, Options{Events: events, GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond, Settle: fx.settle})
 }
 
 func results(r *Result) map[string]string {

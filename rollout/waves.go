@@ -90,11 +90,13 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 		}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		var ran []string
 		for _, id := range batch {
 			u := a.p.Unit(id)
 			if _, ok := down[u.Host]; ok {
 				continue
 			}
+			ran = append(ran, id)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -111,6 +113,7 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 			return fmt.Errorf("%w: the %s wave stopped after %d failure(s) (max_failures = %d); hosts not yet reached were left untouched:\n  %s",
 				ErrRolledBack, w.Name, failures, w.MaxFailures, strings.Join(failed, "\n  "))
 		}
+		a.awaitWasmcloud(ctx, w, ran)
 	}
 	for _, id := range w.GateOnly {
 		u := a.p.Unit(id)
