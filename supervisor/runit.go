@@ -86,10 +86,13 @@ exec svlogd -tt /var/log/%[1]s
 	return files, nil
 }
 
-// StateScript reads runsv's supervise files: no process is started.
+// StateScript reads runsv's supervise files, and what the supervised path is: the link's
+// target, or the path itself when it is a directory of its own (svc.<name>.def). Only a
+// link's readlink starts a process.
 func (r Runit) StateScript() string {
 	return `d=` + r.ServiceDir + `/$1; r=0; p=""
 if [ -e "$d" ]; then echo "svc.$1.enabled=1"; else echo "svc.$1.enabled=0"; fi
+if [ -L "$d" ]; then echo "svc.$1.def=$(readlink "$d")"; elif [ -d "$d" ]; then echo "svc.$1.def=$d"; fi
 if [ -r "$d/supervise/stat" ] && read -r st < "$d/supervise/stat" && read -r p < "$d/supervise/pid"; then
   case $st in run*) [ -n "$p" ] && [ -d "/proc/$p" ] && r=1 ;; esac
 fi`
