@@ -296,6 +296,13 @@ func (h *host) GiveBack(ctx context.Context, svc string, from plan.Foreign) erro
 	if !ok {
 		return fmt.Errorf("service_manager %s cannot give a service back", h.sup.Name())
 	}
+	if from.ClearStore != "" {
+		// The store held no JetStream state before: what is there now the failed managed
+		// server wrote, under a name the server given back does not have.
+		if _, err := h.c.Run(ctx, []string{"rm", "-rf", "--", from.ClearStore}, remote.RunOptions{Become: h.inv.SSH.Become}); err != nil {
+			return fmt.Errorf("emptying %s: %w", from.ClearStore, err)
+		}
+	}
 	return h.svc.Run(ctx, ad.GiveBack(svc, from.Supervised(), h.f.serviceWait))
 }
 

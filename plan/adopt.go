@@ -54,6 +54,9 @@ func decideAdopt(h *inventory.Host, u *Unit, f Facts, n *inventory.NATS) error {
 	default:
 		return nil
 	}
+	if nf := f.NATS; nf != nil && n != nil && h.Hub != nil && n.StoreDir != "" && !nf.StoreState && !nf.JetStream {
+		from.ClearStore = path.Join(n.StoreDir, "jetstream")
+	}
 	u.Action = Adopt
 	u.Adopt = from
 	u.Enable = true

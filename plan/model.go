@@ -312,6 +312,10 @@ type Foreign struct {
 	PID     int    `json:"pid,omitempty"`
 	Exe     string `json:"exe,omitempty"`
 	Cmdline string `json:"cmdline,omitempty"`
+	// ClearStore is the JetStream directory of the managed server's store, empty when
+	// observed, that a give-back empties again: a managed server that failed to start may
+	// have written its state there, which the service given back never had.
+	ClearStore string `json:"clear_store,omitempty"`
 }
 
 // Supervised converts f for the supervisor's takeover and give-back.

@@ -162,6 +162,12 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 	a.setResult(u, RolledBack, err, time.Since(start))
 	_, rollback := gatesOf(u)
 	msg := "restored the previous files; " + rollback.Passed()
+	if u.Adopt != nil {
+		msg = fmt.Sprintf("gave the service back: %s %s runs again as before", u.Adopt.Supervisor, u.Adopt.Service)
+		if !u.Adopt.Running {
+			msg = fmt.Sprintf("gave the service back: %s %s is in place again, stopped as before", u.Adopt.Supervisor, u.Adopt.Service)
+		}
+	}
 	a.emit(Event{Type: EventRolledBack, Wave: w.Name, Unit: u.ID(), Message: msg})
 	return err
 }
@@ -321,7 +327,7 @@ func (a *run) rollback(ctx context.Context, h Host, u *plan.Unit, staged []Stage
 
 // giveBack rolls an adoption back: the managed service stopped (gracefully) while its
 // definition is still in place, its files restored (new ones removed), then the foreign
-// service put back as it was and, when it ran, gated like any rolled-back server.
+// service put back as it was and, when it ran, checked to keep running.
 func (a *run) giveBack(ctx context.Context, h Host, u *plan.Unit, staged []Staged) error {
 	var errs []error
 	if err := h.Service(ctx, u.Service, OpStop); err != nil {
@@ -342,8 +348,13 @@ func (a *run) giveBack(ctx context.Context, h Host, u *plan.Unit, staged []Stage
 		return errors.Join(append(errs, fmt.Errorf("giving %s %s back: %w", u.Adopt.Supervisor, u.Adopt.Service, err))...)
 	}
 	if len(errs) == 0 && u.Adopt.Running {
-		if err := a.gateRestored(ctx, u); err != nil {
-			errs = append(errs, fmt.Errorf("not healthy after rollback: %w", err))
+		// The foreign server is back as it was, which need not be what the inventory's
+		// checks expect (a hand-made server is no member of the hub cluster): it must run
+		// and keep running, under its own service.
+		gctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
+		defer cancel()
+		if err := a.gates.Running(gctx, u.Host, u.Adopt.Service); err != nil {
+			errs = append(errs, fmt.Errorf("%s %s not running after rollback: %w", u.Adopt.Supervisor, u.Adopt.Service, err))
 		}
 	}
 	return errors.Join(errs...)
