@@ -52,8 +52,9 @@ func (r Runit) Definition(header string, svc Service) ([]File, error) {
 	var run strings.Builder
 	run.WriteString("exec 2>&1\n")
 	if svc.After != "" {
-		// A service that needs another one starts after that one's check passes.
-		fmt.Fprintf(&run, "sv -w 10 start %s >/dev/null || exit 1\n", r.dir(svc.After))
+		// A service that needs another one starts after that one's check passes; until then
+		// its log says what it waits for (sv's own words: down, not supervised, check failing).
+		fmt.Fprintf(&run, "out=$(sv -w 10 start %[1]s) || { echo \"waiting for %[1]s: $out\"; exit 1; }\n", r.dir(svc.After))
 	}
 	if svc.EnvFile != "" {
 		fmt.Fprintf(&run, "set -a\n. %s\nset +a\n", svc.EnvFile)
