@@ -47,8 +47,9 @@ const DigestCache = "/var/lib/latticepush/nats-digests"
 //	svc.<s>.exe|cmdline=...  a running service's /proc/PID/exe and command line
 //	nats.real=...            the nats-server binary, resolved (readlink -f)
 //	nats.store=1             the store directory holds JetStream state
-//	proc.<pid>.exe|cmdline|unit|runsv=...  every process of a nats-server binary, with the
-//	           systemd unit (cgroup) or runit service directory (its runsv's) that runs it
+//	proc.<pid>.exe|cmdline|unit|runsv|runsvname=...  every process of a nats-server binary,
+//	           with the systemd unit (cgroup) or runit service (its runsv's directory, and the
+//	           name runsvdir started it under) that runs it
 //
 // $1 service manager, $2 nats-server binary ("" for none), $3 digest cache, $4 content
 // limit, $5 JetStream store directory ("" for none), $6 N, then N "sha256:path"
@@ -91,7 +92,10 @@ if [ -n "$nats" ]; then
     [ -n "$u" ] && echo "proc.$q.unit=$u"
     pp=""; while read -r k v; do [ "$k" = PPid: ] && pp=$v; done 2>/dev/null < "/proc/$q/status"
     c=""; [ -n "$pp" ] && read -r c 2>/dev/null < "/proc/$pp/comm"
-    [ "$c" = runsv ] && echo "proc.$q.runsv=$(readlink "/proc/$pp/cwd")"
+    if [ "$c" = runsv ]; then
+      echo "proc.$q.runsv=$(readlink "/proc/$pp/cwd")"
+      echo "proc.$q.runsvname=$(tr '\0' '\n' < "/proc/$pp/cmdline" | sed -n 2p)"
+    fi
   done
   set -f
 fi
@@ -290,6 +294,8 @@ func (st *hostState) others(managed plan.ServiceFact) []plan.Process {
 			p.Unit = v
 		case "runsv":
 			p.RunitDir = v
+		case "runsvname":
+			p.RunitName = v
 		}
 	}
 	var out []plan.Process

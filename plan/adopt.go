@@ -44,8 +44,12 @@ func decideAdopt(h *inventory.Host, u *Unit, f Facts, n *inventory.NATS) error {
 			from = &Foreign{Supervisor: sup.Name(), Service: strings.TrimSuffix(o.Unit, ".service")}
 			why = append(why, fmt.Sprintf("the systemd unit %s runs a nats-server, not latticepush's %s", o.Unit, managed))
 		case o.RunitDir != "" && sup.Name() == "runit":
-			from = &Foreign{Supervisor: sup.Name(), Service: path.Base(o.RunitDir), Definition: o.RunitDir}
-			why = append(why, fmt.Sprintf("the runit service %s runs a nats-server, not latticepush's %s", o.RunitDir, managed))
+			name := o.RunitName
+			if name == "" {
+				name = path.Base(o.RunitDir)
+			}
+			from = &Foreign{Supervisor: sup.Name(), Service: name, Definition: o.RunitDir}
+			why = append(why, fmt.Sprintf("the runit service %s (%s) runs a nats-server, not latticepush's %s", name, o.RunitDir, managed))
 		default:
 			return fmt.Errorf("%s: a nats-server (pid %d: %s) runs outside any %s service and would keep the ports: "+
 				"stop it, or run it under a service latticepush can take over, then plan again", h.Name, o.PID, o.Cmdline, sup.Name())

@@ -93,16 +93,16 @@ func TestBuild_AdoptsServerOfAnotherService(t *testing.T) {
 	d := plantest.FakeDesired(inv, true)
 	facts := plantest.Converged(inv, d)
 	facts["edge-2"].Services[plan.ServiceNATS] = plan.ServiceFact{Enabled: false}
-	facts["edge-2"] = withOthers(facts["edge-2"], plan.Process{PID: 31, Exe: "/usr/bin/nats-server", Cmdline: "/usr/bin/nats-server -c /etc/gnatsd.conf", RunitDir: "/etc/sv/gnatsd"})
+	facts["edge-2"] = withOthers(facts["edge-2"], plan.Process{PID: 31, Exe: "/usr/bin/nats-server", Cmdline: "/usr/bin/nats-server -c /etc/gnatsd.conf", RunitDir: "/etc/runit/runsvdir/default/gnatsd", RunitName: "gnatsd"})
 	p, err := plan.Build(inv, d, facts, plan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := p.Unit("edge-2/nats-server")
-	if u.Action != plan.Adopt || u.Adopt.Service != "gnatsd" || u.Adopt.Definition != "/etc/sv/gnatsd" || !u.Adopt.Running {
+	if u.Action != plan.Adopt || u.Adopt.Service != "gnatsd" || u.Adopt.Definition != "/etc/runit/runsvdir/default/gnatsd" || !u.Adopt.Running {
 		t.Fatalf("%s %+v", u.Action, u.Adopt)
 	}
-	if want := "the runit service /etc/sv/gnatsd runs a nats-server, not latticepush's /etc/sv/nats-server"; u.Reasons[0] != want {
+	if want := "the runit service gnatsd (/etc/runit/runsvdir/default/gnatsd) runs a nats-server, not latticepush's /etc/sv/nats-server"; u.Reasons[0] != want {
 		t.Errorf("reason %q, want %q", u.Reasons[0], want)
 	}
 	facts["edge-2"] = withOthers(facts["edge-2"], plan.Process{PID: 31, Exe: "/usr/bin/nats-server", Cmdline: "nats-server -p 4222"})

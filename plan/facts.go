@@ -97,9 +97,11 @@ type Process struct {
 	Exe     string
 	Cmdline string
 	// Unit is the systemd unit whose cgroup holds it ("nats.service"); RunitDir the
-	// directory of the runsv supervising it. Both empty for a process no service runs.
-	Unit     string
-	RunitDir string
+	// directory of the runsv supervising it (resolved), RunitName the name of that service
+	// in the supervised directory. All empty for a process no service runs.
+	Unit      string
+	RunitDir  string
+	RunitName string
 }
 
 // NATSFacts is what the host's nats-server says about itself.

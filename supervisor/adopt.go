@@ -66,8 +66,8 @@ const runitTakeover = `sup=$1; own=$2; aside=$3; sig=$4; w=$5; pid=$6; def=$7
 [ -x "$own/run" ] || { echo "$own/run is not in place: the managed service was not written" >&2; exit 1; }
 if [ -e "$aside" ] || [ -L "$aside" ]; then echo "$aside exists (kept by an earlier takeover): put it back or remove it, then apply again" >&2; exit 1; fi
 [ -e "$sup" ] || [ -L "$sup" ] || { echo "$sup is gone since the plan: plan again" >&2; exit 1; }
-real=$(readlink "$sup" 2>/dev/null) || real=$sup
-[ "$real" = "$def" ] || { echo "$sup now runs $real, not $def as planned: plan again" >&2; exit 1; }
+real=$(readlink -f -- "$sup"); want=$(readlink -f -- "$def")
+[ "$real" = "$want" ] || { echo "$sup now runs $real, not $def as planned: plan again" >&2; exit 1; }
 sv once "$sup" >/dev/null 2>&1
 if [ "$pid" != 0 ] && kill -0 "$pid" 2>/dev/null; then
   kill -s "$sig" "$pid" || exit

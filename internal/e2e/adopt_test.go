@@ -33,7 +33,9 @@ func handConf(js bool) string {
 // advice that fits. An adoption whose managed servers cannot start (their cluster port taken)
 // is rolled back: the hand-made services run again as before. Once the port is free, apply takes
 // the service over: the running process is latticepush's (exe, command line, lame-duck
-// control), the hand-made directory kept aside, and the next plan has nothing to do.
+// control), the hand-made directory kept aside, and the next plan has nothing to do. edge-1
+// runs its server from a runit service of another name (gnatsd): adopted from it too, and
+// its wasmCloud host's first start is shown and counted as start.
 func TestAdopt_ForeignRunitService(t *testing.T) {
 	env := labtest.Up(t, labtest.Spec{Edges: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -68,6 +70,17 @@ mv /tmp/hand-sv /etc/service/nats-server`, bin, handConf(h == "hub-3"), handRun)
 	for _, h := range hubs {
 		waitRun(h)
 	}
+	// edge-1 runs its server from a runit service of another name.
+	sh("edge-1", fmt.Sprintf(`set -e
+mkdir -p /root/hand /tmp/hand-sv
+printf '%%s' 'listen: "127.0.0.1:4222"
+http: "127.0.0.1:8222"
+' > /root/hand/nats.conf
+printf '%%s' '%s' > /tmp/hand-sv/run
+chmod 755 /tmp/hand-sv/run
+mv /tmp/hand-sv /etc/service/gnatsd
+i=0; until sv status /etc/service/gnatsd 2>/dev/null | grep -q '^run:'; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.1; done`,
+		strings.Replace(handRun, "/root/hand/bin/nats-server", "/usr/local/bin/nats-server", 1)))
 
 	// JetStream enabled on hub-3, then only its state left in the store: refused, naming hub-3.
 	s := newSession(t, env, plan.Options{})
@@ -100,8 +113,12 @@ mkdir -p '/var/lib/nats/jetstream/$G/streams/ORDERS' && echo '{}' > '/var/lib/na
 			t.Errorf("%s reasons %q", h, u.Reasons)
 		}
 	}
-	if got, want := p.Summary(), "Plan: 3 adopt, 2 start, 0 unchanged."; got != want {
+	if got, want := p.Summary(), "Plan: 4 adopt, 1 start, 0 unchanged."; got != want {
 		t.Errorf("summary %q, want %q", got, want)
+	}
+	if u := p.Unit("edge-1/nats-server"); u.Adopt == nil || u.Adopt.Service != "gnatsd" ||
+		!strings.HasPrefix(u.Reasons[0], "the runit service gnatsd (") {
+		t.Errorf("edge-1: %s %+v %q, want adopt from gnatsd", u.Action, u.Adopt, u.Reasons)
 	}
 	if got := p.Waves[0].Batches; len(got) != 1 || len(got[0]) != 3 {
 		t.Errorf("hub wave %v: hand-made servers are no cluster: adopt them together", got)
@@ -120,7 +137,7 @@ mkdir -p '/var/lib/nats/jetstream/$G/streams/ORDERS' && echo '{}' > '/var/lib/na
 	for _, h := range hubs {
 		squat[h] = sh(h, "/usr/local/bin/nats-server -a 0.0.0.0 -p 6222 >/dev/null 2>&1 & echo $!")
 	}
-	if p = s.plan(ctx); p.Summary() != "Plan: 3 adopt, 2 start, 0 unchanged." {
+	if p = s.plan(ctx); p.Summary() != "Plan: 4 adopt, 1 start, 0 unchanged." {
 		t.Fatalf("with a server outside any service beside each hand-made one: %s", p.Summary())
 	}
 	res, err := s.apply(ctx, p)
@@ -146,7 +163,7 @@ mkdir -p '/var/lib/nats/jetstream/$G/streams/ORDERS' && echo '{}' > '/var/lib/na
 
 	s = newSession(t, env, plan.Options{})
 	p = s.plan(ctx)
-	if p.Summary() != "Plan: 3 adopt, 2 start, 0 unchanged." {
+	if p.Summary() != "Plan: 4 adopt, 1 start, 0 unchanged." {
 		t.Fatalf("plan after the rollback: %s", p.Summary())
 	}
 	if res, err = s.apply(ctx, p); err != nil || res.VerifyError != "" {
@@ -160,6 +177,15 @@ echo "aside=$(cat /etc/service/.nats-server.latticepush-adopted/run)"`)
 		if st != want {
 			t.Errorf("%s after the adoption:\n%s\nwant:\n%s", h, st, want)
 		}
+	}
+	for _, u := range res.Units {
+		want := map[string]plan.Action{"edge-1/nats-server": plan.Adopt, "edge-1/wasmcloud": plan.Start, "hub-1/nats-server": plan.Adopt}[u.Unit]
+		if want != "" && (u.Action != want || u.Result != rollout.Applied) {
+			t.Errorf("%s: %s %s, want %s applied", u.Unit, u.Action, u.Result, want)
+		}
+	}
+	if st := sh("edge-1", `echo "$(readlink /etc/service/nats-server) $(ls -a /etc/service | grep gnatsd)"`); st != "/etc/sv/nats-server .gnatsd.latticepush-adopted" {
+		t.Errorf("edge-1 after the adoption: %s", st)
 	}
 	if p := s.plan(ctx); p.HasChanges() {
 		t.Errorf("after the adoption: %s", p.Summary())
