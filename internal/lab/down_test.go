@@ -20,6 +20,7 @@ import (
 type footprint struct {
 	st    state
 	procs []procID
+	files []string // outside the state directory
 }
 
 func footprintOf(f *Fleet) footprint {
@@ -27,13 +28,19 @@ func footprintOf(f *Fleet) footprint {
 	fp.st.Hosts = append([]hostState(nil), f.st.Hosts...)
 	for _, h := range f.st.Hosts {
 		fp.procs = append(fp.procs, h.Unshare, h.initOf())
+		if h.systemd() {
+			if lock := nspawnLock(mergedDir(f.StateDir, h.Name)); lock != "" {
+				fp.files = append(fp.files, lock)
+			}
+		}
 	}
 	return fp
 }
 
 // assertGone checks that nothing of the lab is left on the machine: no process it started or
 // whose command line names its state directory, no network namespace, veth or bridge, no
-// mount under its state directory, no state directory and no registry entry.
+// mount under its state directory, no state directory and no registry entry; for systemd
+// hosts, no cgroup and nothing of theirs in /run/systemd/nspawn.
 func assertGone(t *testing.T, fp footprint) {
 	t.Helper()
 	for _, p := range fp.procs {
@@ -66,7 +73,18 @@ func assertGone(t *testing.T, fp footprint) {
 	if m := mountsUnder("/run/netns/lp" + fp.st.ID); len(m) > 0 {
 		t.Errorf("namespace mounts remain: %v", m)
 	}
-	for _, p := range []string{fp.st.StateDir, filepath.Join(BaseDir, fp.st.Name)} {
+	for _, root := range cgroupRoots() {
+		cg := filepath.Join(root, filepath.Dir(cgroupRel(fp.st.Name, "x")))
+		if _, err := os.Stat(cg); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("cgroup %s remains (%v)", cg, err)
+		}
+	}
+	for _, h := range fp.st.Hosts {
+		if left, _ := filepath.Glob(filepath.Join("/run/systemd/nspawn", "*", machineName(fp.st.ID, h.Name))); len(left) > 0 {
+			t.Errorf("host %s: nspawn files remain: %v", h.Name, left)
+		}
+	}
+	for _, p := range append([]string{fp.st.StateDir, filepath.Join(BaseDir, fp.st.Name)}, fp.files...) {
 		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s remains (%v)", p, err)
 		}
