@@ -254,8 +254,8 @@ func TestFactsScript_ServiceInEffect(t *testing.T) {
 }
 
 // TestFactsScript_Systemd runs systemd's state function against systemctl's real output
-// format (a stand-in prints what systemd 252 prints for a packaged unit with two drop-ins):
-// the unit file in effect, its drop-ins and its command line.
+// format (a stand-in prints what systemd 252 prints for a packaged unit with two drop-ins and
+// a masked one): the unit file in effect, the drop-ins that apply and its command line.
 func TestFactsScript_Systemd(t *testing.T) {
 	dir := t.TempDir()
 	systemctl := `#!/bin/sh
@@ -266,7 +266,7 @@ case "$1 $2" in
   case $3 in
   MainPID) echo 4242 ;;
   *) echo "FragmentPath=/lib/systemd/system/nats-server.service"
-     echo "DropInPaths=/etc/systemd/system/nats-server.service.d/override.conf /lib/systemd/system/nats-server.service.d/10-limits.conf"
+     echo "DropInPaths=/etc/systemd/system/nats-server.service.d/override.conf /lib/systemd/system/nats-server.service.d/10-limits.conf $MASKED"
      echo "ExecStart={ path=/usr/bin/nats-server ; argv[]=/usr/bin/nats-server -c /etc/nats/nats.conf ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }" ;;
   esac ;;
 esac
@@ -274,7 +274,12 @@ esac
 	if err := os.WriteFile(filepath.Join(dir, "systemctl"), []byte(systemctl), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	script := "PATH=" + dir + ":$PATH\n" + factsScriptFor(supervisor.Systemd{})
+	// A drop-in masked by a link to /dev/null is listed by systemctl but does not apply.
+	masked := filepath.Join(dir, "20-masked.conf")
+	if err := os.Symlink("/dev/null", masked); err != nil {
+		t.Fatal(err)
+	}
+	script := "PATH=" + dir + ":$PATH\nMASKED=" + masked + "; export MASKED\n" + factsScriptFor(supervisor.Systemd{})
 	st, err := parseFacts(sh(t, script, nil, "systemd", "", filepath.Join(dir, "cache"), "1024", "", "0", "nats-server"))
 	if err != nil {
 		t.Fatal(err)

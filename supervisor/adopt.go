@@ -146,12 +146,18 @@ done
 systemctl daemon-reload || exit
 got=$(systemctl show -p FragmentPath,DropInPaths -- "$own") || exit
 case $got in *"FragmentPath=$file"*) ;; *) echo "$own: systemd still runs another definition than $file ($got)" >&2; exit 1 ;; esac
-case $got in *"DropInPaths=/"*) echo "$own: drop-ins still apply ($got)" >&2; exit 1 ;; esac
+for l in $got; do
+  case $l in DropInPaths=*) l=${l#DropInPaths=} ;; FragmentPath=*) continue ;; esac
+  [ -z "$l" ] || [ "$(readlink -f -- "$l")" = /dev/null ] || { echo "$own: the drop-in $l still applies" >&2; exit 1; }
+done
 exit 0`
 
 // systemdGiveBack: $1 managed unit, $2 foreign unit, $3 1 when it was enabled, $4 1 when
 // it ran, then the drop-ins to put back.
 const systemdGiveBack = `own=$1; unit=$2; en=$3; ran=$4; shift 4
+# A unit waiting to restart (a managed server that kept failing) is restarted by systemd with
+# whatever definition it has by then: stop it before the foreign definition is back.
+systemctl stop -- "$own" 2>/dev/null
 for d in "$@"; do
   case $d in
   /etc/*|/run/*) [ -e "$d@ASIDE@" ] && { mv -- "$d@ASIDE@" "$d" || exit; } ;;
