@@ -34,7 +34,7 @@ ExecStart=/usr/local/bin/nats-server -c /root/hand/nats.conf
 // rolled back: the packaged unit with its drop-in runs again, as before. Then apply adopts
 // it: systemd runs latticepush's unit in /etc, no drop-in applies (the one in /etc kept
 // aside, the one under /lib masked) and the process is latticepush's, with its lame-duck stop
-// signal.
+// signal. hub-1 runs its server as nats.service: adopted from it (stopped and disabled).
 func TestAdopt_SystemdPackagedUnitWithDropIn(t *testing.T) {
 	env := labtest.Up(t, labtest.Spec{Edges: 1, Init: lab.InitSystemd})
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
@@ -59,6 +59,14 @@ mkdir -p /lib/systemd/system/nats-server.service.d
 printf '[Service]\nLimitNOFILE=4096\n' > /lib/systemd/system/nats-server.service.d/10-limits.conf
 systemctl daemon-reload
 systemctl enable --now nats-server.service >/dev/null 2>&1`)
+	// hub-1 runs its server as a unit of another name, as a package might install it.
+	sh("hub-1", `set -e
+mkdir -p /root/hand
+printf 'listen: "0.0.0.0:4222"\nhttp: "127.0.0.1:8222"\n' > /root/hand/nats.conf
+printf '[Service]\nExecStart=/usr/local/bin/nats-server -c /root/hand/nats.conf\n[Install]\nWantedBy=multi-user.target\n' > /lib/systemd/system/nats.service
+systemctl daemon-reload
+systemctl enable --now nats.service >/dev/null 2>&1
+i=0; until systemctl is-active --quiet nats.service; do i=$((i+1)); [ $i -gt 50 ] && exit 1; sleep 0.1; done`)
 	state := func() string {
 		return sh("edge-1", `p=$(systemctl show -p MainPID --value nats-server.service)
 systemctl show -p FragmentPath,DropInPaths,UnitFileState,ActiveState nats-server.service | sort
@@ -89,6 +97,10 @@ echo "aside=$(ls /etc/systemd/system/nats-server.service.d/)"`)
 	if !strings.Contains(u.Reasons[2], "/usr/local/bin/nats-server -c /root/hand/nats.conf") {
 		t.Errorf("what runs now: %q", u.Reasons[2])
 	}
+	if u := p.Unit("hub-1/nats-server"); u.Action != plan.Adopt ||
+		u.Reasons[0] != "the systemd unit nats.service runs a nats-server, not latticepush's /etc/systemd/system/nats-server.service" {
+		t.Fatalf("hub-1: %s %q, want adopt from nats.service", u.Action, u.Reasons)
+	}
 	res, err := s.apply(ctx, p)
 	if err == nil || results(res)["edge-1/nats-server"] != string(rollout.RolledBack) {
 		t.Fatalf("apply with edge-1's client port taken: err %v, results %v", err, results(res))
@@ -116,6 +128,9 @@ echo "aside=$(ls /etc/systemd/system/nats-server.service.d/ | tr '\n' ' ')" | se
 		"aside=10-limits.conf override.conf.latticepush-adopted"
 	if got != want {
 		t.Errorf("edge-1 after the adoption:\n%s\nwant:\n%s", got, want)
+	}
+	if got := sh("hub-1", "systemctl is-active nats.service nats-server.service; systemctl is-enabled nats.service || :"); got != "inactive\nactive\ndisabled" {
+		t.Errorf("hub-1 after the adoption: nats.service, nats-server.service:\n%s", got)
 	}
 	if mask := sh("edge-1", "readlink /etc/systemd/system/nats-server.service.d/10-limits.conf"); mask != "/dev/null" {
 		t.Errorf("the /lib drop-in is not masked: %q", mask)
