@@ -46,13 +46,16 @@ type fakeHost struct {
 	ports   plan.Ports // where its nats-server listens, as first observed
 	locked  bool
 	config  string // nats config path
+	// foreign holds, per service, a definition latticepush did not write that is in effect;
+	// aside what a takeover put aside.
+	foreign, aside map[string]string
 }
 
 func newFakeFleet(facts map[string]plan.Facts, configs map[string]string) *fakeFleet {
 	ff := &fakeFleet{hosts: map[string]*fakeHost{}, failOn: map[string]error{}, linkBack: map[string]time.Time{}, answersAt: map[string]time.Time{}}
 	for name, f := range facts {
 		h := &fakeHost{f: ff, name: name, files: map[string][]byte{}, temps: map[string][]byte{}, backups: map[string][]byte{},
-			running: map[string]bool{}, config: configs[name]}
+			running: map[string]bool{}, config: configs[name], foreign: map[string]string{}, aside: map[string]string{}}
 		for p, fi := range f.Files {
 			if fi.Exists {
 				h.files[p] = fi.Content
@@ -60,6 +63,9 @@ func newFakeFleet(facts map[string]plan.Facts, configs map[string]string) *fakeF
 		}
 		for s, sf := range f.Services {
 			h.running[s] = sf.Running
+			if sf.Definition != "" && sf.Definition != "/etc/sv/"+s {
+				h.foreign[s] = sf.Definition
+			}
 		}
 		if f.NATS != nil {
 			h.digest = f.NATS.RunningDigest
@@ -105,7 +111,7 @@ func (ff *fakeFleet) Observe(ctx context.Context, probes []plan.Probe) map[strin
 			}
 		}
 		for _, s := range pr.Services {
-			f.Services[s] = plan.ServiceFact{Running: h.running[s], Enabled: h.running[s] || h.files[svcRun(s)] != nil}
+			f.Services[s] = plan.ServiceFact{Running: h.running[s], Enabled: h.running[s] || h.files[svcRun(s)] != nil, Definition: h.foreign[s]}
 		}
 		if pr.NATS != nil {
 			nf := &plan.NATSFacts{Version: "2.15.2", DesiredDigest: "sha256:" + plantest.SHA(pr.NATS.DesiredConfig)}
@@ -225,6 +231,35 @@ func (h *fakeHost) Discard(ctx context.Context, staged []Staged) error {
 		delete(h.temps, s.Temp)
 	}
 	h.f.record("%s discard %d", h.name, len(staged))
+	return nil
+}
+
+func (h *fakeHost) Adopt(ctx context.Context, svc string, from plan.Foreign) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	h.f.record("%s %s adopt from %s", h.name, svc, from.Service)
+	if err := h.f.fail(h.name, "adopt"); err != nil {
+		return err
+	}
+	h.running[svc] = false
+	h.aside[svc], h.foreign[svc] = h.foreign[svc], ""
+	return nil
+}
+
+func (h *fakeHost) GiveBack(ctx context.Context, svc string, from plan.Foreign) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	h.f.record("%s %s give back to %s", h.name, svc, from.Service)
+	if err := h.f.fail(h.name, "giveback"); err != nil {
+		return err
+	}
+	h.running[svc] = from.Running
+	if d := h.aside[svc]; d != "" {
+		h.foreign[svc], h.aside[svc] = d, ""
+	}
+	if svc == plan.ServiceNATS && from.Running {
+		h.digest = "sha256:foreign"
+	}
 	return nil
 }
 
