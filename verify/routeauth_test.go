@@ -1,0 +1,80 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// TestRouteAuth: on hubs that require the route credentials hub.route-auth passes, and a
+// server that dials a hub's cluster port without them never becomes a route (the hub's
+// /routez does not list it; hub.routes still sees exactly the inventory's hubs).
+func TestRouteAuth(t *testing.T) {
+	lat := startHubsAuth(t, 3, true)
+	ctx := context.Background()
+	inv := lat.inventory()
+
+	rep := Run(ctx, inv, targets(inv), fast)
+	for _, h := range []string{"hub-1", "hub-2", "hub-3"} {
+		r := find(t, rep, CheckHubRouteAuth, h)
+		if !r.OK || r.Warning || !strings.Contains(r.Evidence, "requires route credentials") {
+			t.Errorf("%s on %s: ok=%v warning=%v %s", CheckHubRouteAuth, h, r.OK, r.Warning, r.Evidence)
+		}
+	}
+
+	hub1 := lat.nodes["hub-1"]
+	stray := lat.start("stray", fmt.Sprintf(`
+server_name: stray
+listen: 127.0.0.1:-1
+cluster { name: %s, listen: 127.0.0.1:-1, routes: ["nats-route://127.0.0.1:%d"] }
+`, testCluster, hub1.host.Hub.ClusterPort))
+	defer func() { stray.Shutdown(); stray.WaitForShutdown() }()
+	// The stray retries every second; give it a few attempts.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		rz, err := hub1.srv.Routez(&server.RoutezOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rt := range rz.Routes {
+			if rt.RemoteName == "stray" {
+				t.Fatalf("hub-1 lists the stray server as a route: %+v", rt)
+			}
+		}
+		if n := stray.NumRoutes(); n != 0 {
+			t.Fatalf("the stray server has %d route(s)", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	rep = Run(ctx, inv, targets(inv), fast)
+	if r := find(t, rep, CheckHubRoutes, "hub-1"); !r.OK {
+		t.Errorf("hub.routes on hub-1 with a stray server refused: %s", r.Evidence)
+	}
+}
+
+// TestRouteAuthMissing: hubs that accept routes without credentials fail hub.route-auth when
+// the inventory wants route authentication, and pass with a warning under route_auth = false.
+func TestRouteAuthMissing(t *testing.T) {
+	lat := startHubsAuth(t, 3, false)
+	ctx := context.Background()
+
+	inv := lat.inventory()
+	inv.Lattice.RouteAuth = true
+	rep := Run(ctx, inv, targets(inv), fast)
+	for _, r := range wantFailed(t, rep, "hub-2", CheckHubRouteAuth) {
+		if !strings.Contains(r.Evidence, "does not require route credentials") {
+			t.Errorf("evidence: %s", r.Evidence)
+		}
+	}
+
+	inv.Lattice.RouteAuth = false
+	rep = Run(ctx, inv, targets(inv), fast)
+	r := find(t, rep, CheckHubRouteAuth, "hub-2")
+	if !r.OK || !r.Warning || r.Fix == "" {
+		t.Errorf("route_auth = false: ok=%v warning=%v fix=%q %s", r.OK, r.Warning, r.Fix, r.Evidence)
+	}
+}
