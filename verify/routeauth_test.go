@@ -58,9 +58,31 @@ cluster { name: %s, listen: 127.0.0.1:-1, routes: ["nats-route://127.0.0.1:%d"] 
 
 // TestRouteAuthMissing: hubs that accept routes without credentials fail hub.route-auth when
 // the inventory wants route authentication, and pass with a warning under route_auth = false.
+// Without route auth, the same stray server TestRouteAuth refuses joins the cluster.
 func TestRouteAuthMissing(t *testing.T) {
 	lat := startHubsAuth(t, 3, false)
 	ctx := context.Background()
+
+	hub2 := lat.nodes["hub-2"]
+	stray := lat.start("stray", fmt.Sprintf(`
+server_name: stray
+listen: 127.0.0.1:-1
+cluster { name: %s, listen: 127.0.0.1:-1, routes: ["nats-route://127.0.0.1:%d"] }
+`, testCluster, hub2.host.Hub.ClusterPort))
+	waitFor(t, 10*time.Second, "the stray server to join hub-2 (no route auth)", func() bool {
+		rz, err := hub2.srv.Routez(&server.RoutezOptions{})
+		if err != nil {
+			return false
+		}
+		for _, rt := range rz.Routes {
+			if rt.RemoteName == "stray" {
+				return true
+			}
+		}
+		return false
+	})
+	stray.Shutdown()
+	stray.WaitForShutdown()
 
 	inv := lat.inventory()
 	inv.Lattice.RouteAuth = true
