@@ -77,10 +77,12 @@ func readRouteInfo(ctx context.Context, dial Dialer, addr string, timeout time.D
 		case <-done:
 		}
 	}()
-	line, err := bufio.NewReaderSize(conn, 64<<10).ReadString('\n')
+	// At most 64 KiB: an INFO line is far shorter, and whatever answers is not trusted.
+	b, err := bufio.NewReaderSize(conn, 64<<10).ReadSlice('\n')
 	if err != nil {
 		return routeInfo{}, fmt.Errorf("no INFO line: %w", timedOut(err, timeout))
 	}
+	line := string(b)
 	body, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "INFO ")
 	if !ok {
 		return routeInfo{}, fmt.Errorf("first line is not INFO: %.40q", line)

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,49 @@ cluster { name: %s, listen: 127.0.0.1:-1, routes: ["nats-route://127.0.0.1:%d"] 
 	r := find(t, rep, CheckHubRouteAuth, "hub-2")
 	if !r.OK || !r.Warning || r.Fix == "" {
 		t.Errorf("route_auth = false: ok=%v warning=%v fix=%q %s", r.OK, r.Warning, r.Fix, r.Evidence)
+	}
+}
+
+// TestReadRouteInfo: the INFO line is read and decoded; anything else (another protocol, an
+// endless line, silence) is an error within the timeout, never a pass.
+func TestReadRouteInfo(t *testing.T) {
+	for _, c := range []struct {
+		name, send string
+		want       bool // auth_required
+		wantErr    string
+	}{
+		{"auth", "INFO {\"name\":\"hub-1\",\"cluster\":\"hub\",\"auth_required\":true}\r\n", true, ""},
+		{"no auth", "INFO {\"name\":\"hub-1\",\"cluster\":\"hub\"}\r\n", false, ""},
+		{"not nats", "SSH-2.0-OpenSSH_9.2\r\n", false, "first line is not INFO"},
+		{"bad json", "INFO {\"auth_required\":\r\n", false, "INFO:"},
+		{"endless", "INFO " + strings.Repeat("x", 70<<10), false, "no INFO line"},
+		{"silent", "", false, "no INFO line"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				conn.Write([]byte(c.send))
+				time.Sleep(time.Second)
+			}()
+			var d net.Dialer
+			info, err := readRouteInfo(context.Background(), d.DialContext, ln.Addr().String(), 300*time.Millisecond)
+			switch {
+			case c.wantErr == "" && err != nil:
+				t.Fatalf("err %v", err)
+			case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+				t.Fatalf("err %v, want %q", err, c.wantErr)
+			case c.wantErr == "" && info.AuthRequired != c.want:
+				t.Fatalf("auth_required %v, want %v", info.AuthRequired, c.want)
+			}
+		})
 	}
 }
