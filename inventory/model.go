@@ -213,11 +213,16 @@ type Rollout struct {
 	MaxUnreachable int
 	// Settle is how long apply gives the fleet to settle after a change before a failing
 	// check counts (settle = "30s"); 0 when the role does not set it (see Inventory.Settle).
-	Settle    time.Duration
+	Settle time.Duration
+	// SpreadBy names a host label (spread_by = "rack"): the hosts sharing a value of it are
+	// spread over the batches, at most ceil(their number / batches) in one batch.
+	SpreadBy  string
 	DeclRange hcl.Range
 }
 
-// BatchSize resolves Batch against n hosts: a number, or a percentage rounded down, at least 1.
+// BatchSize resolves Batch against n hosts: a number, or a percentage rounded down, at least 1:
+// the most hosts one batch may hold. plan splits a wave into as few batches as that allows,
+// of equal size within one.
 func (r Rollout) BatchSize(n int) int {
 	if n <= 0 {
 		return 0

@@ -188,12 +188,14 @@ type rolloutBlock struct {
 	MaxFailures    *int    `hcl:"max_failures,optional"`
 	MaxUnreachable *int    `hcl:"max_unreachable,optional"`
 	Settle         *string `hcl:"settle,optional"`
+	SpreadBy       *string `hcl:"spread_by,optional"`
 
 	DeclRange           hcl.Range `hcl:",def_range"`
 	BatchRange          hcl.Range `hcl:"batch,attr_range"`
 	MaxFailuresRange    hcl.Range `hcl:"max_failures,attr_range"`
 	MaxUnreachableRange hcl.Range `hcl:"max_unreachable,attr_range"`
 	SettleRange         hcl.Range `hcl:"settle,attr_range"`
+	SpreadByRange       hcl.Range `hcl:"spread_by,attr_range"`
 }
 
 // attrRange returns the range of the attribute name in body, and whether body sets it.

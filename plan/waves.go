@@ -2,6 +2,8 @@ package plan
 
 import (
 	"slices"
+	"sort"
+	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/unit"
@@ -98,7 +100,10 @@ type waveStep struct {
 	role Role
 }
 
-// rolloutWave puts units in batches of the role's rollout.batch, with its max_failures.
+// rolloutWave puts units in batches of the role's rollout.batch, with its max_failures: as few
+// batches as that size allows, of equal size within one, hosts in natural order (edge-2
+// before edge-10). With spread_by, the hosts sharing that label's value are dealt over the
+// batches in turn, so no batch holds more than ceil(their number / batches) of them.
 func rolloutWave(inv *inventory.Inventory, name WaveName, role Role, units []*Unit) Wave {
 	w := Wave{Name: name}
 	if len(units) == 0 {
@@ -110,15 +115,111 @@ func rolloutWave(inv *inventory.Inventory, name WaveName, role Role, units []*Un
 	if hosts == 0 {
 		hosts = len(units) // a unit kind's own role, not an inventory role
 	}
-	size := r.BatchSize(hosts)
-	for i := 0; i < len(units); i += size {
-		var batch []string
-		for _, u := range units[i:min(i+size, len(units))] {
-			batch = append(batch, u.ID())
+	var labels map[string]string
+	if r.SpreadBy != "" {
+		labels = map[string]string{}
+		for _, u := range units {
+			if h := inv.Host(u.Host); h != nil {
+				labels[u.Host] = h.Labels[r.SpreadBy]
+			}
 		}
-		w.Batches = append(w.Batches, batch)
+	}
+	for _, batch := range Batches(unitHosts(units), r.BatchSize(hosts), labels) {
+		var ids []string
+		for _, i := range batch {
+			ids = append(ids, units[i].ID())
+		}
+		w.Batches = append(w.Batches, ids)
 	}
 	return w
+}
+
+func unitHosts(units []*Unit) []string {
+	out := make([]string, len(units))
+	for i, u := range units {
+		out[i] = u.Host
+	}
+	return out
+}
+
+// Batches splits hosts into ceil(len(hosts)/size) batches whose sizes differ by at most one,
+// and returns each batch as indexes into hosts, in natural order of the host names. Without
+// labels a batch is a run of consecutive hosts; with labels (host → value of the spread_by
+// label) the hosts, grouped by value, are dealt over the batches in turn: a group of n hosts
+// has at most ceil(n / batches) in any batch.
+func Batches(hosts []string, size int, labels map[string]string) [][]int {
+	n := len(hosts)
+	if n == 0 {
+		return nil
+	}
+	size = max(size, 1)
+	count := (n + size - 1) / size
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := hosts[order[i]], hosts[order[j]]
+		if labels != nil && labels[a] != labels[b] {
+			return NaturalLess(labels[a], labels[b])
+		}
+		return NaturalLess(a, b)
+	})
+	out := make([][]int, count)
+	if labels != nil {
+		for k, i := range order {
+			out[k%count] = append(out[k%count], i)
+		}
+		for _, b := range out {
+			sort.SliceStable(b, func(i, j int) bool { return NaturalLess(hosts[b[i]], hosts[b[j]]) })
+		}
+		return out
+	}
+	// The first n%count batches take one host more.
+	k := 0
+	for b := range out {
+		m := n / count
+		if b < n%count {
+			m++
+		}
+		out[b] = order[k : k+m]
+		k += m
+	}
+	return out
+}
+
+// NaturalLess orders names with their runs of digits compared as numbers: h2 before h10.
+func NaturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			if da != db { // equal numbers: fewer leading zeros first
+				return da < db
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitRun(s string) int {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 func changing(units []*Unit) []*Unit {

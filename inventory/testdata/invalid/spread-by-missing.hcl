@@ -1,0 +1,34 @@
+lattice "default" {
+  js_domain = "hub"
+}
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+    cluster_name     = "hub"
+  }
+}
+
+host "hub-1" {
+  address = "10.0.0.11"
+  roles   = ["hub"]
+}
+
+host "edge-1" {
+  address = "10.0.1.21"
+  roles   = ["leaf"]
+  labels  = { rack = "r1" }
+}
+
+host "edge-2" {
+  address = "10.0.1.22"
+  roles   = ["leaf"]
+}
+
+role "leaf" {
+  rollout {
+    batch     = "50%"
+    spread_by = "rack"
+  }
+}
