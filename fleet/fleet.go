@@ -252,6 +252,8 @@ func (h *host) Service(ctx context.Context, svc string, op rollout.ServiceOp) er
 		return h.svc.Enable(ctx, svc)
 	case rollout.OpDisable:
 		return h.svc.Disable(ctx, svc)
+	case rollout.OpSupervise:
+		return h.svc.Supervise(ctx, svc)
 	case rollout.OpDaemonReload:
 		return h.svc.DaemonReload(ctx)
 	case rollout.OpStart:

@@ -124,14 +124,36 @@ func rolloutWave(inv *inventory.Inventory, name WaveName, role Role, units []*Un
 			}
 		}
 	}
-	for _, batch := range Batches(unitHosts(units), r.BatchSize(hosts), labels) {
+	// First starts have no client to protect: they go together, each still gated, in a batch
+	// of their own before the units that run now (whose batches then find the config proven).
+	var first, rest []*Unit
+	for _, u := range units {
+		if firstStart(u) {
+			first = append(first, u)
+		} else {
+			rest = append(rest, u)
+		}
+	}
+	if len(first) > 0 {
+		var ids []string
+		for _, i := range Batches(unitHosts(first), len(first), nil)[0] {
+			ids = append(ids, first[i].ID())
+		}
+		w.Batches = append(w.Batches, ids)
+	}
+	for _, batch := range Batches(unitHosts(rest), r.BatchSize(hosts), labels) {
 		var ids []string
 		for _, i := range batch {
-			ids = append(ids, units[i].ID())
+			ids = append(ids, rest[i].ID())
 		}
 		w.Batches = append(w.Batches, ids)
 	}
 	return w
+}
+
+// firstStart reports whether u starts a service that does not run, and takes over nothing.
+func firstStart(u *Unit) bool {
+	return u.Action == Start && !u.WasRunning && u.Adopt == nil
 }
 
 func unitHosts(units []*Unit) []string {

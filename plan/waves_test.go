@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"testing"
 
 	"github.com/latticepush/latticepush/inventory"
@@ -132,5 +133,40 @@ func TestBatches_SpreadBy(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A wave's first starts go together in its first batch; the units that run now follow in
+// equal batches, in natural order, spread by rack.
+func TestRolloutWave_FirstStartsTogetherThenSpreadBatches(t *testing.T) {
+	inv := &inventory.Inventory{}
+	var units []*Unit
+	for i := 1; i <= 12; i++ {
+		name := fmt.Sprintf("edge-%d", i)
+		rack := "r1"
+		if i > 6 {
+			rack = "r2"
+		}
+		inv.Hosts = append(inv.Hosts, &inventory.Host{Name: name, Roles: []string{"leaf"}, Labels: map[string]string{"rack": rack},
+			Rollout: map[string]inventory.Rollout{"leaf": {Batch: "25%", SpreadBy: "rack"}}})
+		u := &Unit{Host: name, Service: ServiceNATS, Role: RoleLeaf, Action: Restart, WasRunning: true}
+		if i == 3 || i == 11 {
+			u.Action, u.WasRunning, u.Start, u.Enable = Start, false, true, true
+		}
+		units = append(units, u)
+	}
+	sort.Slice(inv.Hosts, func(i, j int) bool { return inv.Hosts[i].Name < inv.Hosts[j].Name })
+	w := rolloutWave(inv, WaveLeaf, RoleLeaf, units)
+	// 25% of 12 = 3 at most: 10 running units in 4 batches of 3, 3, 2, 2; racks r1 (5 running)
+	// and r2 (5 running) at most ceil(5/4) = 2 per batch.
+	want := [][]string{
+		{"edge-3/nats-server", "edge-11/nats-server"},
+		{"edge-1/nats-server", "edge-6/nats-server", "edge-10/nats-server"},
+		{"edge-2/nats-server", "edge-7/nats-server", "edge-12/nats-server"},
+		{"edge-4/nats-server", "edge-8/nats-server"},
+		{"edge-5/nats-server", "edge-9/nats-server"},
+	}
+	if !reflect.DeepEqual(w.Batches, want) {
+		t.Errorf("batches\n%v, want\n%v", w.Batches, want)
 	}
 }

@@ -69,7 +69,7 @@ var ErrRolledBack = errors.New("rolled back")
 func Apply(ctx context.Context, t Target, fleet Fleet, gates Gates, opts Options) (*Result, error) {
 	opts.defaults()
 	r := &run{p: t.Plan, probes: t.Probes, replan: t.Replan, fleet: fleet, gates: gates, opts: opts,
-		hosts: map[string]Host{}, staged: map[plan.UnitID][]Staged{}, result: map[plan.UnitID]*UnitResult{}, unlinked: map[string]plan.WaveName{}}
+		hosts: map[string]Host{}, staged: map[plan.UnitID][]Staged{}, supervised: map[plan.UnitID]bool{}, result: map[plan.UnitID]*UnitResult{}, unlinked: map[string]plan.WaveName{}}
 	err := r.runPhases(ctx)
 	return r.report(), err
 }
@@ -88,13 +88,16 @@ type run struct {
 	// err is the error that stopped the phases, for the cleanup's audit record.
 	err error
 
-	mu        sync.Mutex
-	hosts     map[string]Host          // locked hosts
-	staged    map[plan.UnitID][]Staged // staged files not yet swapped
-	result    map[plan.UnitID]*UnitResult
-	verify    string
-	verifyErr string
-	settled   float64 // seconds the final verify took to pass, or until its settle deadline
+	mu     sync.Mutex
+	hosts  map[string]Host          // locked hosts
+	staged map[plan.UnitID][]Staged // staged files not yet swapped
+	// supervised holds the first starts the supervisor knows, held down, that no wave has
+	// reached yet (OpSupervise): the cleanup undoes them.
+	supervised map[plan.UnitID]bool
+	result     map[plan.UnitID]*UnitResult
+	verify     string
+	verifyErr  string
+	settled    float64 // seconds the final verify took to pass, or until its settle deadline
 	// unlinked holds the leaves whose links a change may have cut (a hub node's restart, the
 	// leaf's own reload or restart) and that no leaf gate has proven since: leaf host -> the
 	// wave that cut them (links.go).

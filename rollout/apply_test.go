@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -98,6 +99,7 @@ func TestApply_EmptyFleetConvergesThenNoop(t *testing.T) {
 		}
 	}
 	sort.Strings(order[:3])
+	sort.Strings(order[3:]) // first starts of a wave go together
 	if want := []string{"hub-1", "hub-2", "hub-3", "edge-1", "edge-2", "edge-3"}; !reflect.DeepEqual(order, want) {
 		t.Errorf("start order %v, want %v", order, want)
 	}
@@ -249,6 +251,68 @@ func TestApply_LockHeldRefusesEverything(t *testing.T) {
 	fx.assertUnlockedNoTemps(t)
 }
 
+// heldDown lists the services still held down by an early supervise, "host/service".
+func (ff *fakeFleet) heldDown() []string {
+	var out []string
+	for name, h := range ff.hosts {
+		for svc := range h.heldDown {
+			out = append(out, name+"/"+svc)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// A first deployment makes every new service known to its supervisor while staging, before
+// any wave starts one; each is enabled before its start.
+func TestApply_FirstStartsSupervisedWhileStaging(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Empty)
+	p, probes := fx.plan(t)
+	if _, err := fx.apply(context.Background(), p, probes, nil); err != nil {
+		t.Fatal(err)
+	}
+	firstStart, supervised := -1, 0
+	for i, l := range fx.fleet.log {
+		if strings.HasSuffix(l, " start") && firstStart < 0 {
+			firstStart = i
+		}
+		if strings.HasSuffix(l, " supervise") {
+			supervised++
+			if firstStart >= 0 {
+				t.Errorf("%s after the first start (%s)", l, fx.fleet.log[firstStart])
+			}
+		}
+	}
+	if want := len(p.Units); supervised != want {
+		t.Errorf("%d services supervised early, want every one of the %d first starts", supervised, want)
+	}
+	if left := fx.fleet.heldDown(); len(left) > 0 {
+		t.Errorf("held down after a successful apply: %v", left)
+	}
+}
+
+// A failed apply takes every first start it did not reach off the supervisor again, and a
+// rolled-back first start is disabled: nothing stays held down.
+func TestApply_FailureLeavesNothingSupervised(t *testing.T) {
+	for _, fail := range []string{"edge-2 check", "hub-3 start", "edge-1 start"} {
+		t.Run(fail, func(t *testing.T) {
+			fx := newApplyFixture(t, "lab", plantest.Empty)
+			p, probes := fx.plan(t)
+			fx.fleet.failOn[fail] = errors.New("broken")
+			if _, err := fx.apply(context.Background(), p, probes, nil); err == nil {
+				t.Fatal("apply passed")
+			}
+			if left := fx.fleet.heldDown(); len(left) > 0 {
+				t.Errorf("held down after a failed apply: %v", left)
+			}
+			if !slices.ContainsFunc(fx.fleet.log, func(l string) bool { return strings.HasSuffix(l, " supervise") }) {
+				t.Errorf("nothing was supervised early: %v", fx.fleet.log)
+			}
+			fx.assertUnlockedNoTemps(t)
+		})
+	}
+}
+
 func TestApply_StageFailureChangesNothing(t *testing.T) {
 	fx := newApplyFixture(t, "lab", plantest.Empty)
 	p, probes := fx.plan(t)
@@ -282,8 +346,15 @@ func TestApply_InterruptStopsAtBatchBoundary(t *testing.T) {
 	if got["edge-1/nats-server"] != "applied" {
 		t.Errorf("the unit in progress did not finish: %s", got["edge-1/nats-server"])
 	}
-	if got["edge-2/nats-server"] != "not reached" {
-		t.Errorf("edge-2: %s, want not reached", got["edge-2/nats-server"])
+	// The leaves' first starts are one batch: it finishes; the next wave is not started.
+	if got["edge-2/nats-server"] != "applied" {
+		t.Errorf("edge-2: %s, want applied with edge-1 in its batch", got["edge-2/nats-server"])
+	}
+	if got["edge-1/wasmcloud"] != "not reached" {
+		t.Errorf("edge-1/wasmcloud: %s, want not reached", got["edge-1/wasmcloud"])
+	}
+	if left := fx.fleet.heldDown(); len(left) > 0 {
+		t.Errorf("held down after an interrupted apply: %v", left)
 	}
 	fx.assertUnlockedNoTemps(t)
 }

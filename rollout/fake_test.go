@@ -49,13 +49,16 @@ type fakeHost struct {
 	// foreign holds, per service, a definition latticepush did not write that is in effect;
 	// aside what a takeover put aside.
 	foreign, aside map[string]string
+	// heldDown holds the services made known to the supervisor, held down (OpSupervise),
+	// and not yet enabled.
+	heldDown map[string]bool
 }
 
 func newFakeFleet(facts map[string]plan.Facts, configs map[string]string) *fakeFleet {
 	ff := &fakeFleet{hosts: map[string]*fakeHost{}, failOn: map[string]error{}, linkBack: map[string]time.Time{}, answersAt: map[string]time.Time{}}
 	for name, f := range facts {
 		h := &fakeHost{f: ff, name: name, files: map[string][]byte{}, temps: map[string][]byte{}, backups: map[string][]byte{},
-			running: map[string]bool{}, config: configs[name], foreign: map[string]string{}, aside: map[string]string{}}
+			running: map[string]bool{}, config: configs[name], foreign: map[string]string{}, aside: map[string]string{}, heldDown: map[string]bool{}}
 		for p, fi := range f.Files {
 			if fi.Exists {
 				h.files[p] = fi.Content
@@ -301,6 +304,11 @@ func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error 
 		}
 	case OpStop, OpDisable:
 		h.running[svc] = false
+	case OpSupervise:
+		h.heldDown[svc] = true
+	}
+	if op == OpEnable || op == OpDisable {
+		delete(h.heldDown, svc)
 	}
 	return nil
 }

@@ -109,7 +109,12 @@ type Staged struct {
 type ServiceOp string
 
 // Service operations. Restart of a nats-server drains it with lame duck mode first.
+// OpSupervise makes the supervisor know a service that is about to start for the first time,
+// held down (runit: linked with a down file, so runsvdir's rescan happens while files are
+// staged, not when the service starts); nothing where the supervisor needs no such step.
+// OpEnable then lets it start with the host; OpDisable undoes both.
 const (
+	OpSupervise    ServiceOp = "supervise"
 	OpEnable       ServiceOp = "enable"
 	OpDisable      ServiceOp = "disable"
 	OpStart        ServiceOp = "start"

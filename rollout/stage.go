@@ -63,6 +63,23 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 					return nil
 				}
 			}
+			// Once the host staged everything, its first starts become known to the
+			// supervisor, held down, all hosts at once: no wave then waits for a supervisor
+			// to notice a new service (runit rescans every five seconds).
+			for _, u := range units {
+				if !firstStart(u) {
+					continue
+				}
+				mu.Lock()
+				a.supervised[u.Key()] = true
+				mu.Unlock()
+				if err := h.Service(gctx, u.Service, OpSupervise); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s: supervise: %w", u.ID(), plan.WithoutHost(u.Host, err)))
+					mu.Unlock()
+					return nil
+				}
+			}
 			return nil
 		})
 	}
@@ -72,6 +89,12 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 		return fmt.Errorf("staging failed; nothing was swapped in or restarted:\n%w", errors.Join(errs...))
 	}
 	return ctx.Err()
+}
+
+// firstStart reports whether u starts a service for the first time: its files are new, it
+// does not run, it is not enabled and nothing is adopted.
+func firstStart(u *plan.Unit) bool {
+	return u.Start && u.Enable && !u.WasRunning && u.Adopt == nil && u.Step == ""
 }
 
 // precheckPhase runs each host's nats-server -t on its staged config, and compares the digest
@@ -123,7 +146,8 @@ func (precheckPhase) Run(ctx context.Context, a *run) error {
 	return ctx.Err()
 }
 
-// discardPhase removes every staged file that was never swapped in.
+// discardPhase removes every staged file that was never swapped in, and takes every first
+// start that no wave reached off its supervisor again.
 type discardPhase struct{}
 
 func (discardPhase) Title() PhaseName { return "discard" }
@@ -138,11 +162,16 @@ func (discardPhase) Run(ctx context.Context, a *run) error {
 		}
 		delete(a.staged, id)
 	}
+	unsupervise := map[string][]string{}
+	for id := range a.supervised {
+		unsupervise[id.Host] = append(unsupervise[id.Host], id.Service)
+		delete(a.supervised, id)
+	}
 	a.mu.Unlock()
 	var wg sync.WaitGroup
-	for host, staged := range pending {
-		h := a.hosts[host]
-		if h == nil {
+	for host, h := range a.hosts {
+		staged, services := pending[host], unsupervise[host]
+		if len(staged) == 0 && len(services) == 0 {
 			continue
 		}
 		wg.Add(1)
@@ -150,6 +179,15 @@ func (discardPhase) Run(ctx context.Context, a *run) error {
 			defer wg.Done()
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
+			sort.Strings(services)
+			for _, svc := range services {
+				if err := h.Service(dctx, svc, OpDisable); err != nil {
+					a.emit(Event{Type: EventWarning, Host: host, Message: fmt.Sprintf("taking %s off the supervisor failed: %v", svc, err)})
+				}
+			}
+			if len(staged) == 0 {
+				return
+			}
 			if err := h.Discard(dctx, staged); err != nil {
 				a.emit(Event{Type: EventWarning, Host: host, Message: "removing staged files failed: " + err.Error()})
 			}
@@ -159,12 +197,14 @@ func (discardPhase) Run(ctx context.Context, a *run) error {
 	return nil
 }
 
-// takeStaged hands a unit's staged files to the code that swaps them in.
+// takeStaged hands a unit's staged files to the code that swaps them in; from then on its
+// rollback, not the cleanup, undoes its early supervision.
 func (a *run) takeStaged(u *plan.Unit) []Staged {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := a.staged[u.Key()]
 	delete(a.staged, u.Key())
+	delete(a.supervised, u.Key())
 	return s
 }
 

@@ -37,8 +37,8 @@ func (r Runit) Dirs(service string) []string {
 // ReloadsDefinitions is false: runsv reads run and check at each start.
 func (Runit) ReloadsDefinitions() bool { return false }
 
-// Definition renders the service directory: run, check (with a Check), control/t (with a
-// StopSignal) and log/run.
+// Definition renders the service directory: run, check (with a Check or a ConnectedPort),
+// control/t (with a StopSignal) and log/run.
 func (r Runit) Definition(header string, svc Service) ([]File, error) {
 	var files []File
 	script := func(name, body string) {
@@ -70,6 +70,17 @@ read -r -t 2 _ code _ <&3 || exit 1
 [ "$code" = 200 ]
 `, c.Host, c.Port, c.Path))
 	}
+	if c := svc.ConnectedPort; c != 0 && svc.Check == nil {
+		script("check", fmt.Sprintf(`# Up once the process holds an established TCP connection to port %[1]d: it exits when
+# it cannot reach that server, so a connection is proof that it started, without waiting.
+pid=$(cat supervise/pid 2>/dev/null) && [ -n "$pid" ] && [ "$pid" != 0 ] || exit 1
+socks=" $(ls -l /proc/$pid/fd 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ')"
+[ "$socks" != " " ] || exit 1
+cat /proc/$pid/net/tcp /proc/$pid/net/tcp6 2>/dev/null |
+  awk -v port=":%04[1]X" -v socks="$socks" '$4 == "01" && substr($3, length($3) - 4) == port && index(socks, " " $10 " ") { ok = 1 }
+  END { exit !ok }'
+`, c))
+	}
 	if svc.StopSignal != "" {
 		why := svc.StopWhy[r.Name()]
 		if why == "" {
@@ -89,10 +100,11 @@ exec svlogd -tt /var/log/%[1]s
 
 // StateScript reads runsv's supervise files, and what the supervised path is: the link's
 // target, or the path itself when it is a directory of its own (svc.<name>.def). Only a
-// link's readlink starts a process.
+// link's readlink starts a process. A supervised service with a down file does not start with
+// the host: it is not enabled.
 func (r Runit) StateScript() string {
 	return `d=` + r.ServiceDir + `/$1; r=0; p=""
-if [ -e "$d" ]; then echo "svc.$1.enabled=1"; else echo "svc.$1.enabled=0"; fi
+if [ -e "$d" ] && [ ! -e "$d/down" ]; then echo "svc.$1.enabled=1"; else echo "svc.$1.enabled=0"; fi
 if [ -L "$d" ]; then echo "svc.$1.def=$(readlink "$d")"; elif [ -d "$d" ]; then echo "svc.$1.def=$d"; fi
 if [ -r "$d/supervise/stat" ] && read -r st < "$d/supervise/stat" && read -r p < "$d/supervise/pid"; then
   case $st in run*) [ -n "$p" ] && [ -d "/proc/$p" ] && r=1 ;; esac
@@ -155,17 +167,33 @@ i=0; while :; do
 done
 sv -w "$2" check "$1"`
 
-// runitEnable links the service directory into the supervised directory and waits until
-// runsv supervises it. $1 service dir, $2 supervised link, $3 seconds.
+// runitSupervise writes a down file into the service directory (and its log directory, when
+// it has one) and links it into the supervised directory without waiting: runsvdir picks it
+// up at its next rescan and runsv holds both down. A service already linked is left as it is.
+// $1 service dir, $2 supervised link.
+const runitSupervise = `if [ -L "$2" ] || [ -e "$2" ]; then exit 0; fi
+[ -d "$1" ] || { echo "$1 does not exist: its files were not staged" >&2; exit 1; }
+: > "$1/down" || exit
+if [ -d "$1/log" ]; then : > "$1/log/down" || exit; fi
+ln -s -- "$1" "$2"`
+
+// runitEnable links the service directory into the supervised directory, waits until runsv
+// supervises it, and removes the down files Supervise wrote: the service then starts with the
+// host, and its log service (held down with it) runs. $1 service dir, $2 supervised link, $3
+// seconds.
 const runitEnable = `[ -L "$2" ] || [ -e "$2" ] || ln -s -- "$1" "$2" || exit
 i=0; until sv status "$2" >/dev/null 2>&1; do
   i=$((i+1)); if [ "$i" -gt $(($3*10)) ]; then echo "runsvdir did not pick up $2 within $3s" >&2; exit 1; fi
   sleep 0.1
-done`
+done
+rm -f -- "$1/down"
+if [ -e "$1/log/down" ]; then rm -f -- "$1/log/down"; sv up "$2/log" || exit; fi
+exit 0`
 
-// runitDisable stops the service and removes its supervised link; runsv then exits.
-// $1 supervised link, $2 seconds.
-const runitDisable = `if [ -L "$1" ] || [ -e "$1" ]; then sv -w "$2" down "$1" >/dev/null 2>&1; rm -f -- "$1"; fi`
+// runitDisable stops the service and removes its supervised link (runsv then exits) and the
+// down files Supervise wrote. $1 supervised link, $2 seconds, $3 service dir.
+const runitDisable = `if [ -L "$1" ] || [ -e "$1" ]; then sv -w "$2" down "$1" >/dev/null 2>&1; rm -f -- "$1"; fi
+rm -f -- "$3/down" "$3/log/down"`
 
 // runitGracefulStop tells runsv not to restart the service (`sv once`), sends the signal to
 // the supervised pid, waits for it to exit, then marks the service down. A process that is
@@ -204,7 +232,12 @@ func (c runitCommands) Enable(name string) []string {
 	return Script(runitEnable, c.r.dir(name), c.r.supervised(name), c.wait)
 }
 func (c runitCommands) Disable(name string) []string {
-	return Script(runitDisable, c.r.supervised(name), c.wait)
+	return Script(runitDisable, c.r.supervised(name), c.wait, c.r.dir(name))
+}
+
+// Supervise links the service held down (EarlyCommands).
+func (c runitCommands) Supervise(name string) []string {
+	return Script(runitSupervise, c.r.dir(name), c.r.supervised(name))
 }
 
 // DaemonReload is nil: runsvdir rescans its directory by itself.

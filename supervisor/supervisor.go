@@ -59,6 +59,10 @@ type Service struct {
 	Hardened bool
 	// Check, when set, is how the supervisor tells that a started service is healthy.
 	Check *HTTPCheck
+	// ConnectedPort, when set (and Check is not), is how the supervisor tells that a started
+	// service is up: its process holds an established TCP connection to this port, the
+	// server it cannot run without (it exits when that server is not reachable).
+	ConnectedPort int
 }
 
 // PIDWord stands for the main process's pid in Service.Reload.
@@ -121,6 +125,16 @@ type Commands interface {
 	// GracefulStop sends signal (without "SIG") to the service's main process, waits for it
 	// to exit, and leaves the service stopped (not restarted by the supervisor).
 	GracefulStop(name, signal string) []string
+}
+
+// EarlyCommands are the commands of a supervisor that takes a while to notice a newly enabled
+// service (runit's runsvdir rescans its directory every five seconds). Supervise makes the
+// supervisor know the service ahead of its start, held down: it does not start, not even with
+// the host, so it can be done for every new service of an apply at once, while files are
+// staged, and no start waits for the rescan. Enable then lets the service start with the host;
+// Disable undoes both. A supervisor that knows a service at once has no such command.
+type EarlyCommands interface {
+	Supervise(name string) []string
 }
 
 // Script returns argv that runs a fixed shell script with args as its positional parameters

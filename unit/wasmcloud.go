@@ -46,6 +46,8 @@ func (wasmcloudHost) Service(c *Context) (supervisor.Service, error) {
 		RestartWhy:    "Always: SIGTERM, a control-interface stop and a lost internal task all exit 0.",
 		RestartDelay:  5 * time.Second,
 		StopTimeout:   wasmcloudStopTimeout,
+		// The host exits at once when it cannot reach NATS: once connected, it started.
+		ConnectedPort: wc.NATSPort,
 	}
 	if c.Host.NATS() != nil {
 		// The host exits at once when its nats-server is not up: start after it.

@@ -156,3 +156,86 @@ func dialTest(t *testing.T, srv *sshtest.Server) *remote.Client {
 	}
 	return c
 }
+
+// A service supervised ahead of its start is held down (it and its log service), runs once
+// enabled and started, and Disable leaves neither link nor down files; a service supervised
+// and disabled without ever starting leaves nothing either.
+func TestRunit_SuperviseHeldDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts runsvdir")
+	}
+	runsvdir := testenv.RequireCommand(t, "runsvdir")
+	testenv.RequireCommand(t, "sv")
+	root := t.TempDir()
+	svDir, serviceDir := filepath.Join(root, "sv"), filepath.Join(root, "service")
+	for _, name := range []string{"a", "b"} {
+		os.MkdirAll(filepath.Join(svDir, name, "log"), 0o755)
+		os.WriteFile(filepath.Join(svDir, name, "run"), []byte("#!/bin/sh\necho started\nexec sleep 1000\n"), 0o755)
+		os.WriteFile(filepath.Join(svDir, name, "log", "run"), []byte("#!/bin/sh\nexec cat >"+filepath.Join(root, name+".log")+"\n"), 0o755)
+	}
+	os.MkdirAll(serviceDir, 0o755)
+	past := time.Now().Add(-2 * time.Second)
+	os.Chtimes(serviceDir, past, past)
+	sup := exec.Command(runsvdir, serviceDir)
+	if err := sup.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, name := range []string{"a", "b"} {
+			exec.Command("sv", "-w", "5", "down", filepath.Join(serviceDir, name)).Run()
+		}
+		sup.Process.Signal(syscall.SIGHUP)
+		sup.Wait()
+		// runsv processes exit after runsvdir: retry until their supervise files are gone.
+		for i := 0; i < 50 && os.RemoveAll(root) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	srv := sshtest.New(t)
+	m := New(supervisor.Runit{SvDir: svDir, ServiceDir: serviceDir}, dialTest(t, srv), Options{Wait: 15 * time.Second})
+	ctx := context.Background()
+	for _, name := range []string{"a", "b"} {
+		if err := m.Supervise(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// runsvdir picks both up at its next rescan; they stay down.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := exec.Command("sv", "status", filepath.Join(serviceDir, "a")).CombinedOutput()
+		if err == nil {
+			if !strings.HasPrefix(string(out), "down:") || !strings.Contains(string(out), "; down: log:") {
+				t.Fatalf("supervised service not held down: %s", out)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("runsvdir did not pick the service up: %s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := m.Enable(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(svDir, "a", "down")); !os.IsNotExist(err) {
+		t.Errorf("down file still there after enable (%v)", err)
+	}
+	start := time.Now()
+	if err := m.Start(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("start of a supervised service took %s", time.Since(start))
+	if out, _ := exec.Command("sv", "status", filepath.Join(serviceDir, "a")).CombinedOutput(); !strings.HasPrefix(string(out), "run:") || !strings.Contains(string(out), "; run: log:") {
+		t.Fatalf("after enable and start: %s", out)
+	}
+	for _, name := range []string{"a", "b"} {
+		if err := m.Disable(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{filepath.Join(serviceDir, name), filepath.Join(svDir, name, "down"), filepath.Join(svDir, name, "log", "down")} {
+			if _, err := os.Lstat(p); !os.IsNotExist(err) {
+				t.Errorf("%s left after disable (%v)", p, err)
+			}
+		}
+	}
+}

@@ -38,6 +38,9 @@ type Manager interface {
 	// Disable undoes Enable and stops the service: used when a first start is rolled back,
 	// so no supervisor keeps trying to run a service whose files were removed.
 	Disable(ctx context.Context, name string) error
+	// Supervise makes the supervisor know a new service ahead of its start, held down
+	// (supervisor.EarlyCommands); nothing where the supervisor has no such step.
+	Supervise(ctx context.Context, name string) error
 	// DaemonReload makes the supervisor re-read definitions after one changed; a no-op where
 	// the supervisor needs none.
 	DaemonReload(ctx context.Context) error
@@ -85,6 +88,13 @@ func (m *manager) Enable(ctx context.Context, name string) error {
 }
 func (m *manager) Disable(ctx context.Context, name string) error {
 	return m.do(ctx, m.cmd.Disable(name))
+}
+func (m *manager) Supervise(ctx context.Context, name string) error {
+	e, ok := m.cmd.(supervisor.EarlyCommands)
+	if !ok {
+		return nil
+	}
+	return m.do(ctx, e.Supervise(name))
 }
 func (m *manager) GracefulStop(ctx context.Context, name, signal string) error {
 	return m.do(ctx, m.cmd.GracefulStop(name, signal))

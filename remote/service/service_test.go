@@ -49,6 +49,7 @@ func transcript(t *testing.T, kind string, opt Options) string {
 	ctx := context.Background()
 	for _, step := range []func() error{
 		func() error { return m.DaemonReload(ctx) },
+		func() error { return m.Supervise(ctx, "nats") },
 		func() error { return m.Enable(ctx, "nats") },
 		func() error { return m.Disable(ctx, "nats") },
 		func() error { return m.Start(ctx, "nats") },
