@@ -73,6 +73,8 @@ read -r -t 2 _ code _ <&3 || exit 1
 	if c := svc.ConnectedPort; c != 0 && svc.Check == nil {
 		script("check", fmt.Sprintf(`# Up once the process holds an established TCP connection to port %[1]d: it exits when
 # it cannot reach that server, so a connection is proof that it started, without waiting.
+# sv runs checks with stdout closed: awk fails when it cannot close its stdout.
+exec >/dev/null
 pid=$(cat supervise/pid 2>/dev/null) && [ -n "$pid" ] && [ "$pid" != 0 ] || exit 1
 socks=" $(ls -l /proc/$pid/fd 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ')"
 [ "$socks" != " " ] || exit 1
