@@ -94,10 +94,12 @@ func (Systemd) Commands(wait time.Duration) Commands { return systemdCommands{wa
 type systemdCommands struct{ wait string }
 
 // systemdState is the shell shared by the systemd scripts. state reads the unit's state into
-// $as (ActiveState), $ss (SubState), $mp (MainPID), $nr (NRestarts) and $rs (Result). fail
-// prints why the unit is not running, then what systemd says of it (systemctl show) and the
-// unit's last journal lines, and exits 1; with a third argument "stop" it then stops the
-// unit, so systemd stops restarting a process that cannot run.
+// $as (ActiveState), $ss (SubState), $mp (MainPID), $nr (NRestarts) and $rs (Result).
+// exited keeps what systemd says of the unit while its main process is down (how it ended:
+// once systemd restarted it, the new process's ExecMain* replace it). fail prints why the unit
+// is not running, then that (or, without it, what systemd says now) and the unit's last
+// journal lines, and exits 1; with a third argument "stop" it then stops the unit, so
+// systemd stops restarting a process that cannot run.
 const systemdState = `state() {
   out=$(systemctl show -p ActiveState -p SubState -p MainPID -p NRestarts -p Result -- "$1") || exit
   as=; ss=; mp=; nr=; rs=
@@ -107,10 +109,11 @@ const systemdState = `state() {
 $out
 EOF
 }
+exited() { last=$(systemctl show -p ` + showProps + ` -- "$1"); }
 fail() {
   echo "$1: $2" >&2
   echo "systemctl show -p ` + showProps + ` $1:" >&2
-  systemctl show -p ` + showProps + ` -- "$1" >&2
+  if [ -n "$last" ]; then echo "$last" >&2; else systemctl show -p ` + showProps + ` -- "$1" >&2; fi
   echo "journalctl -u $1 -n ` + journalLines + ` --no-pager:" >&2
   journalctl -u "$1" -n ` + journalLines + ` --no-pager >&2 2>&1
   if [ "$3" = stop ]; then systemctl stop -- "$1" >/dev/null 2>&1; fi
@@ -132,9 +135,10 @@ const journalLines = "20"
 // reported and stopped, as is one not running steadily within the wait. $1 unit, $2 seconds,
 // $3 the main pid that must not count (the one before a restart), or empty.
 const systemdSettle = `settle() {
-  state "$1"; n0=${nr:-0}; stable=""; up=0; i=0
+  state "$1"; n0=${nr:-0}; stable=""; up=0; i=0; last=""
   while :; do
     state "$1"
+    case $ss in auto-restart|failed|dead|exited) exited "$1" ;; esac
     case $as in
     active)
       if [ "$ss" = running ] && [ -n "$mp" ] && [ "$mp" != 0 ] && [ "$mp" != "$3" ]; then
