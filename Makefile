@@ -12,7 +12,7 @@ FUZZTIME     ?= 5m
 
 export LATTICEPUSH_NATS_SERVER := $(NATS_SERVER)
 
-.PHONY: help build deps prereqs nats-server test unit demo bench fuzz vet fmt-check tidy-check clean
+.PHONY: help build deps prereqs nats-server systemd-base test unit demo bench fuzz vet fmt-check tidy-check clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,7 +29,10 @@ $(NATS_SERVER):
 	mkdir -p $(dir $@)
 	GOBIN=$(abspath $(dir $@)) go install github.com/nats-io/nats-server/v2@$(NATS_VERSION)
 
-deps: prereqs nats-server ## everything tests and the demo need
+systemd-base: prereqs ## build the Debian tree the lab's systemd hosts boot into the cache (once)
+	./internal/tools/systemd-base.sh $(CACHE)
+
+deps: prereqs nats-server systemd-base ## everything tests and the demo need
 
 vet: ## go vet + gofmt check
 	go vet ./...
@@ -46,7 +49,7 @@ test: deps vet fmt-check ## install what is needed, then run every test (lab inc
 unit: ## fast tests only (no lab, no root)
 	go test -short -count=1 ./...
 
-demo: deps build ## bring up the lab, plan, apply, verify, tear down (KEEP=1 keeps the lab)
+demo: deps build ## bring up the lab, plan, apply, verify, tear down (KEEP=1 keeps it; DEMO_INIT=systemd: systemd hosts)
 	./internal/tools/demo.sh
 
 bench: deps build ## benchmarks against a 50-host lab and Ansible; writes BENCHMARKS.md

@@ -25,9 +25,12 @@ func newLabCommand(g *globals) *cobra.Command {
 		Use:   "lab",
 		Short: "Bring up an inventory's hosts on this machine, to try latticepush (root)",
 		Long: `Lab runs the hosts an inventory names on this Linux machine: each host is a set of
-namespaces with its own address on a bridge (198.18.0.0/15 only), a real OpenSSH sshd, runit as
-its process 1, and its own /etc, /var, /root, /etc/nats, /var/lib/nats and /etc/wasmcloud.
-/usr/local/bin on every host holds nats-server and the wasmCloud stand-in.
+namespaces with its own address on a bridge (198.18.0.0/15 only) and a real OpenSSH sshd. A
+host whose service_manager is "runit" has runit as its process 1 and its own /etc, /var,
+/root, /etc/nats, /var/lib/nats and /etc/wasmcloud over the machine's files; one whose
+service_manager is "systemd" boots a cached Debian tree under systemd-nspawn, with systemd as
+its process 1 (` + "`make deps`" + ` builds the tree). /usr/local/bin on every host holds
+nats-server and the wasmCloud stand-in.
 
 Root logs in with the lab's key; so does the user "lab", with passwordless sudo. The lab
 writes the key, a known_hosts file and an ssh_config into its state directory, by default
@@ -84,7 +87,11 @@ func (g *globals) runLabUp(ctx context.Context, a labUpArgs) error {
 		if err != nil {
 			return fmt.Errorf("host %s: address %q: the lab needs IP addresses (in %s)", h.Name, h.Address, lab.LabRange)
 		}
-		spec.Hosts = append(spec.Hosts, lab.HostSpec{Name: h.Name, Addr: addr})
+		init := lab.InitRunit
+		if h.ServiceManager == inventory.ServiceManagerSystemd {
+			init = lab.InitSystemd
+		}
+		spec.Hosts = append(spec.Hosts, lab.HostSpec{Name: h.Name, Addr: addr, Init: init})
 	}
 	var notes []string
 	nats := firstNonEmpty(a.natsServer, natsbin.Path())
@@ -124,7 +131,7 @@ func (g *globals) runLabUp(ctx context.Context, a labUpArgs) error {
 		f.Name, plural(len(f.Hosts), "host", "hosts"), f.Subnet, time.Since(start).Seconds())
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	for _, h := range f.Hosts {
-		fmt.Fprintf(tw, "  %s\t%s\n", h.Name, h.Addr)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Name, h.Addr, h.Init)
 	}
 	tw.Flush()
 	names := make([]string, 0, len(spec.Binaries))
@@ -135,6 +142,9 @@ func (g *globals) runLabUp(ctx context.Context, a labUpArgs) error {
 	fmt.Fprintf(g.stdout, "SSH key:      %s\nknown_hosts:  %s\nssh_config:   %s  (ssh -F %[3]s %s)\nsudo user:    %s (same key, passwordless sudo)\nbinaries:     %s\n",
 		f.KeyPath, f.KnownHostsPath, f.SSHConfigPath, f.Hosts[0].Name, f.SudoUser, strings.Join(names, ", "))
 	notes = append(notes, sshNotes(inv, f)...)
+	for _, c := range f.MachineChanges {
+		notes = append(notes, "the lab "+c+".")
+	}
 	for _, n := range notes {
 		fmt.Fprintf(g.stderr, "Note: %s\n", n)
 	}
@@ -201,8 +211,9 @@ func newLabDownCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "down [NAME | STATE_DIR | INVENTORY]",
 		Short: "Stop a lab and remove everything it created",
-		Long: `Down stops the lab's services with sv, then its hosts, and removes its network
-namespaces, links and state directory. It works on a half-built or crashed lab, and does
+		Long: `Down stops the lab's services (runit hosts: sv; systemd hosts: a clean power-off),
+then its hosts, and removes their overlay mounts, cgroups, network namespaces, links and
+state directory. It works on a half-built or crashed lab, and does
 nothing when the lab is not up. With --all it takes down every lab on this machine.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -248,7 +259,8 @@ func newLabStatusCommand(g *globals) *cobra.Command {
 		Use:   "status [NAME | STATE_DIR | INVENTORY]",
 		Short: "List labs, or show one lab's hosts and services",
 		Long: `Without an argument, status lists the labs on this machine. With one, it shows each host
-of that lab: whether it runs, whether its sshd answers, and its runit services. It exits 1 when
+of that lab: its init, whether it runs, whether its sshd answers, and its services (runit:
+sv status; systemd: the system state and failed units). It exits 1 when
 a host does not run or its sshd does not answer.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -322,7 +334,7 @@ func (g *globals) listLabs() error {
 func (g *globals) labStatus(ctx context.Context, f *lab.Fleet) error {
 	fmt.Fprintf(g.stdout, "Lab %s: %s on %s, state in %s\n", f.Name, plural(len(f.Hosts), "host", "hosts"), f.Subnet, f.StateDir)
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tADDRESS\tRUNNING\tSSHD\tSERVICES")
+	fmt.Fprintln(tw, "HOST\tADDRESS\tINIT\tRUNNING\tSSHD\tSERVICES")
 	bad := 0
 	for _, h := range f.Hosts {
 		running, sshd, services := "no", "-", "-"
@@ -334,15 +346,23 @@ func (g *globals) labStatus(ctx context.Context, f *lab.Fleet) error {
 			} else {
 				sshd = "answers"
 			}
-			out, _ := f.Exec(ctx, h.Name, "/bin/sh", "-c", "sv status /etc/service/* 2>&1")
-			services = summarizeSV(string(out))
+			if h.Init == lab.InitSystemd {
+				out, _ := f.Exec(ctx, h.Name, "/bin/sh", "-c", "systemctl is-system-running; systemctl --failed --plain --no-legend | cut -d' ' -f1")
+				services = summarizeSystemd(string(out))
+			} else {
+				out, _ := f.Exec(ctx, h.Name, "/bin/sh", "-c", "sv status /etc/service/* 2>&1")
+				services = summarizeSV(string(out))
+			}
 		} else {
 			bad++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.Name, h.Addr, running, sshd, services)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Addr, h.Init, running, sshd, services)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, c := range f.MachineChanges {
+		fmt.Fprintf(g.stdout, "Note: the lab %s.\n", c)
 	}
 	if bad > 0 {
 		return silentExit(exitError)
@@ -366,6 +386,20 @@ func summarizeSV(out string) string {
 		return "-"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// summarizeSystemd turns the output of `systemctl is-system-running` followed by the failed
+// units' names into "system running" or "system degraded, failed: a.service b.service".
+func summarizeSystemd(out string) string {
+	lines := strings.Fields(out)
+	if len(lines) == 0 {
+		return "-"
+	}
+	s := "system " + lines[0]
+	if len(lines) > 1 {
+		s += ", failed: " + strings.Join(lines[1:], " ")
+	}
+	return s
 }
 
 func firstNonEmpty(s ...string) string {

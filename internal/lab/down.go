@@ -18,12 +18,15 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Down stops every host and removes what the lab created: it stops each host's runit services
-// with `sv` (so they shut down gracefully), kills the host's process 1 (the kernel then ends
-// everything left in the host), kills the process the lab started for it, deletes the network
-// namespaces, veths and bridge, and removes the state directory and registry entry. It only
-// signals processes recorded in the lab's state (PID and start time). It works on a half-built
-// or crashed lab and does nothing on one already down.
+// Down stops every host and removes what the lab created: it stops each runit host's services
+// with `sv` and powers each systemd host off (SIGRTMIN+4 to its systemd), so they shut down
+// gracefully; kills the host's process 1 (the kernel then ends everything left in the host)
+// and the process the lab started for it; for systemd hosts, kills whatever is left in their
+// cgroups, unmounts their trees and removes the cgroups and nspawn's files in
+// /run/systemd/nspawn; deletes the network namespaces, veths and bridge, and removes the state
+// directory and registry entry. It only signals processes recorded in the lab's state (PID
+// and start time) or in the lab's own cgroups. It works on a half-built or crashed lab (also
+// one whose Up was killed) and does nothing on one already down.
 func (f *Fleet) Down(ctx context.Context) error {
 	st := f.st
 	if _, err := os.Stat(filepath.Join(st.StateDir, stateFile)); errors.Is(err, os.ErrNotExist) {
@@ -33,7 +36,10 @@ func (f *Fleet) Down(ctx context.Context) error {
 		st.Hosts[i].unshareOf(st.StateDir)
 	}
 	var errs []error
-	f.stopServices(ctx)
+	var g errgroup.Group
+	g.Go(func() error { f.stopServices(ctx); return nil })
+	g.Go(func() error { f.stopSystemd(ctx); return nil })
+	g.Wait()
 	var killed []procID
 	for i := range st.Hosts {
 		h := &st.Hosts[i]
@@ -55,6 +61,9 @@ func (f *Fleet) Down(ctx context.Context) error {
 		}
 		return ""
 	}); err != nil {
+		errs = append(errs, err)
+	}
+	if err := f.cleanupSystemd(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := removeLinks(ctx, st); err != nil {
@@ -84,7 +93,7 @@ func (f *Fleet) stopServices(ctx context.Context) {
 	g.SetLimit(64) // mostly waiting: sv polls the service's status every ~420 ms
 	for _, h := range f.st.Hosts {
 		init := h.initOf()
-		if !init.alive() {
+		if h.systemd() || !init.alive() {
 			continue
 		}
 		g.Go(func() error {

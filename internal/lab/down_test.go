@@ -33,7 +33,8 @@ func footprintOf(f *Fleet) footprint {
 
 // assertGone checks that nothing of the lab is left on the machine: no process it started or
 // whose command line names its state directory, no network namespace, veth or bridge, no
-// mount under its state directory, no state directory and no registry entry.
+// mount under its state directory, no state directory and no registry entry; for systemd
+// hosts, no cgroup and nothing of theirs in /run/systemd/nspawn.
 func assertGone(t *testing.T, fp footprint) {
 	t.Helper()
 	for _, p := range fp.procs {
@@ -65,6 +66,17 @@ func assertGone(t *testing.T, fp footprint) {
 	}
 	if m := mountsUnder("/run/netns/lp" + fp.st.ID); len(m) > 0 {
 		t.Errorf("namespace mounts remain: %v", m)
+	}
+	for _, root := range cgroupRoots() {
+		cg := filepath.Join(root, filepath.Dir(cgroupRel(fp.st.Name, "x")))
+		if _, err := os.Stat(cg); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("cgroup %s remains (%v)", cg, err)
+		}
+	}
+	for _, h := range fp.st.Hosts {
+		if left, _ := filepath.Glob(filepath.Join("/run/systemd/nspawn", "*", machineName(fp.st.ID, h.Name))); len(left) > 0 {
+			t.Errorf("host %s: nspawn files remain: %v", h.Name, left)
+		}
 	}
 	for _, p := range []string{fp.st.StateDir, filepath.Join(BaseDir, fp.st.Name)} {
 		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {

@@ -34,6 +34,10 @@ type Fleet struct {
 	SSHConfigPath string
 	// SudoUser logs in with the same key and runs `sudo -n` without a password.
 	SudoUser string
+	// MachineChanges says, in words, what bringing the lab up changed on the machine outside
+	// the lab (such as raising fs.inotify.max_user_instances for many systemd hosts); Down
+	// does not undo it. Empty when nothing was changed.
+	MachineChanges []string
 
 	st *state
 }
@@ -43,6 +47,8 @@ type Host struct {
 	Name  string
 	Addr  netip.Addr
 	Netns string // network namespace, for `ip netns exec`
+	// Init is the host's process 1: InitRunit or InitSystemd.
+	Init string
 }
 
 // Host returns the named host.
@@ -90,10 +96,15 @@ func newFleet(st *state) *Fleet {
 		KnownHostsPath: filepath.Join(st.StateDir, "known_hosts"),
 		SSHConfigPath:  filepath.Join(st.StateDir, "ssh_config"),
 		SudoUser:       st.SudoUser,
+		MachineChanges: st.MachineChanges,
 		st:             st,
 	}
 	for _, h := range st.Hosts {
-		f.Hosts = append(f.Hosts, Host{Name: h.Name, Addr: h.Addr, Netns: h.Netns})
+		init := InitRunit
+		if h.systemd() {
+			init = InitSystemd
+		}
+		f.Hosts = append(f.Hosts, Host{Name: h.Name, Addr: h.Addr, Netns: h.Netns, Init: init})
 	}
 	return f
 }
@@ -101,7 +112,7 @@ func newFleet(st *state) *Fleet {
 // Ready reports whether every host's sshd answered when the lab came up.
 func (f *Fleet) Ready() bool { return f.st.Ready }
 
-// Running reports whether the host's process 1 (runsvdir) is running.
+// Running reports whether the host's process 1 (runsvdir or systemd) is running.
 func (f *Fleet) Running(host string) bool {
 	h, err := f.hostState(host)
 	return err == nil && h.initOf().alive()
@@ -118,7 +129,11 @@ func (f *Fleet) Exec(ctx context.Context, host string, argv ...string) ([]byte, 
 	if !init.alive() {
 		return nil, fmt.Errorf("lab host %s is not running", host)
 	}
-	args := append([]string{"-t", strconv.Itoa(init.PID), "-m", "-u", "-n", "-p", "-r", "-w", "--"}, argv...)
+	ns := []string{"-m", "-u", "-n", "-p", "-r", "-w"}
+	if h.systemd() {
+		ns = []string{"-a"} // nspawn also gives the host IPC and cgroup namespaces
+	}
+	args := append(append(append([]string{"-t", strconv.Itoa(init.PID)}, ns...), "--"), argv...)
 	cmd := exec.CommandContext(ctx, "nsenter", args...)
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8"}
 	out, err := cmd.CombinedOutput()

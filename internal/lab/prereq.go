@@ -21,6 +21,27 @@ var Prerequisites = map[string]string{
 	"/usr/lib/openssh/sftp-server": "openssh-sftp-server",
 }
 
+// SystemdPrerequisites are the programs systemd hosts need besides Prerequisites.
+var SystemdPrerequisites = map[string]string{
+	"systemd-nspawn": "systemd-container",
+}
+
+// CheckSystemdPrerequisites returns an error naming what systemd hosts need and the machine
+// lacks: the programs in SystemdPrerequisites and the base tree (see SystemdBase).
+func CheckSystemdPrerequisites() error {
+	var missing []string
+	for prog, pkg := range SystemdPrerequisites {
+		if _, err := exec.LookPath(prog); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (Debian package %s)", prog, pkg))
+		}
+	}
+	if len(missing) > 0 {
+		return errors.New("systemd lab hosts cannot start; missing: " + strings.Join(missing, ", ") + "; run `make deps` as root")
+	}
+	_, err := SystemdBase()
+	return err
+}
+
 // CheckPrerequisites returns an error naming everything the lab needs and the machine lacks:
 // root, overlayfs, and the programs in Prerequisites.
 func CheckPrerequisites() error {

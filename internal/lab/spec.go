@@ -52,12 +52,26 @@ type HostSpec struct {
 	// itself); it refuses every other source, the machine running the lab included, as a
 	// host behind a bastion does. Empty: logins from anywhere.
 	SSHFrom []string
+	// Init is the host's process 1: InitRunit (the default when empty) or InitSystemd. A
+	// lab may mix them. A systemd host boots the cached Debian tree (see SystemdBase) under
+	// systemd-nspawn; its name must also be a valid hostname (no '_').
+	Init string
 }
+
+// The inits a lab host can run as its process 1.
+const (
+	// InitRunit: runsvdir over the machine's own file system (overlays of /etc and /var).
+	InitRunit = "runit"
+	// InitSystemd: a Debian tree booted with systemd-nspawn, systemd as process 1.
+	InitSystemd = "systemd"
+)
 
 var (
 	labNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 	hostNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$`)
 	binNameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	// systemdNameRE: systemd and nspawn refuse hostnames with '_'.
+	systemdNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,39}$`)
 )
 
 // check validates what can be checked without looking at the machine.
@@ -83,6 +97,15 @@ func (s *Spec) check() error {
 			return fmt.Errorf("lab %s: host %s is listed twice", s.Name, h.Name)
 		}
 		names[h.Name] = true
+		switch h.Init {
+		case "", InitRunit:
+		case InitSystemd:
+			if !systemdNameRE.MatchString(h.Name) {
+				return fmt.Errorf("lab %s: host %s: a systemd host's name must be a valid hostname (A-Z, a-z, 0-9, '.' and '-')", s.Name, h.Name)
+			}
+		default:
+			return fmt.Errorf("lab %s: host %s: init %q: use %q or %q", s.Name, h.Name, h.Init, InitRunit, InitSystemd)
+		}
 		if !h.Addr.IsValid() {
 			continue
 		}

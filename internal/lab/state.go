@@ -30,6 +30,9 @@ type state struct {
 	Hosts    []hostState `json:"hosts"`
 	// Ready is set once every host's sshd answered.
 	Ready bool `json:"ready"`
+	// MachineChanges lists what Up changed on the machine outside the lab (e.g. a raised
+	// sysctl), in words; Down does not undo them.
+	MachineChanges []string `json:"machine_changes,omitempty"`
 }
 
 type hostState struct {
@@ -37,11 +40,17 @@ type hostState struct {
 	Addr  netip.Addr `json:"addr"`
 	Netns string     `json:"netns"`
 	Veth  string     `json:"veth"` // the machine's end of the host's veth pair
-	// Unshare is the process the lab started for the host; Init is its child, the host's
-	// process 1 (runsvdir). Either is zero until known.
+	// InitSystem is InitRunit (also when empty, in state written before systemd hosts) or
+	// InitSystemd.
+	InitSystem string `json:"init_system,omitempty"`
+	// Unshare is the process the lab started for the host (unshare, or systemd-nspawn for a
+	// systemd host); Init is its child, the host's process 1 (runsvdir or systemd). Either is
+	// zero until known.
 	Unshare procID `json:"unshare"`
 	Init    procID `json:"init"`
 }
+
+func (h *hostState) systemd() bool { return h.InitSystem == InitSystemd }
 
 func (s *state) save() error {
 	b, err := json.MarshalIndent(s, "", "  ")
@@ -136,11 +145,14 @@ func (h *hostState) unshareOf(stateDir string) procID {
 	if h.Unshare.PID != 0 {
 		return h.Unshare
 	}
-	want := "\x00" + hostDir(stateDir, h.Name) + "\x00"
+	want, prog := "\x00"+hostDir(stateDir, h.Name)+"\x00", "unshare\x00"
+	if h.systemd() {
+		want, prog = "\x00"+mergedDir(stateDir, h.Name)+"\x00", "systemd-nspawn\x00"
+	}
 	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range cmdlines {
 		b, err := os.ReadFile(p)
-		if err != nil || !strings.HasPrefix(string(b), "unshare\x00") || !strings.Contains(string(b), want) {
+		if err != nil || !strings.HasPrefix(string(b), prog) || !strings.Contains(string(b), want) {
 			continue
 		}
 		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
@@ -152,13 +164,18 @@ func (h *hostState) unshareOf(stateDir string) procID {
 	return procID{}
 }
 
-// initOf returns the host's process 1, finding it as the unshare process's child if the
-// state does not record it yet.
+// initOf returns the host's process 1, finding it if the state does not record it yet: the
+// child of the process the lab started that runs in another PID namespace (systemd-nspawn
+// may have short-lived helper children in the machine's).
 func (h *hostState) initOf() procID {
 	if h.Init.PID != 0 {
 		return h.Init
 	}
+	self, _ := os.Readlink("/proc/self/ns/pid")
 	for _, c := range h.Unshare.children() {
+		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", c)); err != nil || ns == self {
+			continue
+		}
 		if id, err := identify(c); err == nil {
 			return id
 		}

@@ -29,6 +29,11 @@ func Up(ctx context.Context, spec Spec) (_ *Fleet, err error) {
 	if err := CheckPrerequisites(); err != nil {
 		return nil, err
 	}
+	if spec.systemdHosts() > 0 {
+		if err := CheckSystemdPrerequisites(); err != nil {
+			return nil, err
+		}
+	}
 	for name, path := range spec.Binaries {
 		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
 			return nil, fmt.Errorf("lab %s: binary %s: %s is not a file", spec.Name, name, path)
@@ -99,7 +104,11 @@ func reserve(ctx context.Context, spec *Spec) (*Fleet, error) {
 	st := &state{Name: spec.Name, ID: id, Bridge: bridgeName(id), Subnet: spec.Subnet, StateDir: spec.StateDir,
 		Persistent: spec.Persistent, Owner: owner, SudoUser: SudoUser}
 	for i, h := range spec.Hosts {
-		st.Hosts = append(st.Hosts, hostState{Name: h.Name, Addr: addrs[i], Netns: netnsName(id, h.Name), Veth: vethName(id, i)})
+		init := InitRunit
+		if h.Init == InitSystemd {
+			init = InitSystemd
+		}
+		st.Hosts = append(st.Hosts, hostState{Name: h.Name, Addr: addrs[i], Netns: netnsName(id, h.Name), Veth: vethName(id, i), InitSystem: init})
 	}
 	if err := st.save(); err != nil {
 		os.Remove(spec.StateDir)
@@ -122,6 +131,7 @@ func stale(st *state) bool { return !st.Persistent && st.Owner.PID != 0 && !st.O
 // build creates the hosts' files, namespaces and links, starts them and waits for sshd.
 func (f *Fleet) build(ctx context.Context, spec *Spec) error {
 	st := f.st
+	var err error
 	bin := filepath.Join(st.StateDir, "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return err
@@ -131,11 +141,19 @@ func (f *Fleet) build(ctx context.Context, spec *Spec) error {
 			return fmt.Errorf("binary %s: %w", name, err)
 		}
 	}
+	var base string
+	if spec.systemdHosts() > 0 {
+		if base, err = SystemdBase(); err != nil {
+			return err
+		}
+	}
 	initPath := filepath.Join(st.StateDir, "init.sh")
 	if err := os.WriteFile(initPath, initScript, 0o755); err != nil {
 		return err
 	}
-	clientKey, clientPub, err := newKey("latticepush-lab-" + st.Name)
+	var clientKey []byte
+	var clientPub ssh.PublicKey
+	clientKey, clientPub, err = newKey("latticepush-lab-" + st.Name)
 	if err != nil {
 		return err
 	}
@@ -163,8 +181,18 @@ func (f *Fleet) build(ctx context.Context, spec *Spec) error {
 			return err
 		}
 		hostPubs[i] = pub
-		if err := prepareHost(hostFiles{name: h.Name, dir: hostDir(st.StateDir, h.Name), sshd: sshdConfigFrom(h.Addr, from), hostKey: key, hostPub: pub,
-			clientPub: clientPub, acct: acct, etcHosts: etcHosts.String()}); err != nil {
+		files := hostFiles{name: h.Name, dir: hostDir(st.StateDir, h.Name), sshd: sshdConfigFrom(h.Addr, from), hostKey: key, hostPub: pub,
+			clientPub: clientPub, acct: acct, etcHosts: etcHosts.String()}
+		if h.systemd() {
+			var allow []netip.Addr
+			if len(from) > 0 {
+				allow = append([]netip.Addr{h.Addr}, from...)
+			}
+			err = prepareSystemdHost(files, base, allow)
+		} else {
+			err = prepareHost(files)
+		}
+		if err != nil {
 			return fmt.Errorf("host %s: %w", h.Name, err)
 		}
 	}
@@ -188,9 +216,35 @@ func (f *Fleet) build(ctx context.Context, spec *Spec) error {
 		return err
 	}
 
+	if n := spec.systemdHosts(); n > 0 {
+		change, err := raiseInotify(n)
+		if err != nil {
+			return err
+		}
+		if change != "" {
+			st.MachineChanges = append(st.MachineChanges, change)
+		}
+		for _, h := range st.Hosts {
+			if h.systemd() {
+				if err := mountOverlay(st.StateDir, h.Name, base); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := failPoint(spec, "mount"); err != nil {
+		return err
+	}
+
 	exited := make(chan string, len(st.Hosts))
 	for i := range st.Hosts {
-		if err := f.start(&st.Hosts[i], initPath, bin, exited); err != nil {
+		h := &st.Hosts[i]
+		if h.systemd() {
+			err = f.startSystemd(ctx, h, bin, exited)
+		} else {
+			err = f.start(h, initPath, bin, exited)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -208,6 +262,17 @@ func (f *Fleet) build(ctx context.Context, spec *Spec) error {
 	}
 	st.Ready = true
 	return st.save()
+}
+
+// systemdHosts counts the spec's systemd hosts.
+func (s *Spec) systemdHosts() int {
+	n := 0
+	for _, h := range s.Hosts {
+		if h.Init == InitSystemd {
+			n++
+		}
+	}
+	return n
 }
 
 // start launches the host's process 1 and records the process it started.

@@ -45,6 +45,9 @@ type Spec struct {
 	// SSHFrom restricts a host's sshd to logins from the named lab hosts, by host name (see
 	// lab.HostSpec.SSHFrom); hosts not in it accept logins from anywhere.
 	SSHFrom map[string][]string
+	// Init is the inventory hosts' init, lab.InitRunit (default) or lab.InitSystemd; the
+	// inventory's service_manager is set to match. Extra hosts are runit hosts.
+	Init string
 }
 
 var (
@@ -93,6 +96,11 @@ func Up(tb testing.TB, spec Spec) *Env {
 	if err := lab.CheckPrerequisites(); err != nil {
 		testenv.Unavailable(tb, "the lab cannot start: "+err.Error())
 	}
+	if spec.Init == lab.InitSystemd {
+		if err := lab.CheckSystemdPrerequisites(); err != nil {
+			testenv.Unavailable(tb, err.Error())
+		}
+	}
 	natsBin := testenv.NATSServer(tb)
 	standin := Standin(tb)
 	if spec.Edges == 0 {
@@ -107,12 +115,15 @@ func Up(tb testing.TB, spec Spec) *Env {
 	}
 	inv := string(src)
 	inv = withEdges(inv, spec.Edges)
+	if spec.Init == lab.InitSystemd {
+		inv = strings.Replace(inv, `service_manager = "runit"`, `service_manager = "systemd"`, 1)
+	}
 	if spec.Edit != nil {
 		inv = spec.Edit(inv)
 	}
 	var hosts []lab.HostSpec
 	for _, m := range regexp.MustCompile(`host "([^"]+)" \{\s*address = "198\.18\.0\.(\d+)"`).FindAllStringSubmatch(inv, -1) {
-		hosts = append(hosts, lab.HostSpec{Name: m[1], SSHFrom: spec.SSHFrom[m[1]]})
+		hosts = append(hosts, lab.HostSpec{Name: m[1], SSHFrom: spec.SSHFrom[m[1]], Init: spec.Init})
 	}
 	for _, name := range spec.Extra {
 		hosts = append(hosts, lab.HostSpec{Name: name, SSHFrom: spec.SSHFrom[name]})

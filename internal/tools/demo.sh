@@ -2,13 +2,18 @@
 # `make demo` (after `make deps build`): bring up the lab of examples/lab/inventory.hcl on this
 # machine (3 hub nodes, 3 edge machines with a leaf nats-server and a wasmCloud host), run
 # every latticepush step against it, print what each step did, then take the lab down.
-#   KEEP=1 make demo    keeps the lab afterwards (take it down with: bin/latticepush lab down demo)
+#   KEEP=1 make demo              keeps the lab afterwards (take it down with: bin/latticepush lab down demo)
+#   DEMO_INIT=systemd make demo   the same on systemd hosts (examples/lab-systemd/inventory.hcl)
 # A step is reported "ok" only when its command exited 0; a command that says it is not
 # implemented yet is reported as such; nothing else is claimed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-INV=examples/lab/inventory.hcl
+case ${DEMO_INIT:-runit} in
+  runit) INV=examples/lab/inventory.hcl ;;
+  systemd) INV=examples/lab-systemd/inventory.hcl ;;
+  *) echo "demo: DEMO_INIT=${DEMO_INIT}: use runit or systemd" >&2; exit 1 ;;
+esac
 LP=bin/latticepush
 KEEP=${KEEP:-0}
 work=$(mktemp -d /tmp/latticepush-demo.XXXXXX)
