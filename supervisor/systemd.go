@@ -94,14 +94,15 @@ func (Systemd) Commands(wait time.Duration) Commands { return systemdCommands{wa
 type systemdCommands struct{ wait string }
 
 // systemdState is the shell shared by the systemd scripts. state reads the unit's state into
-// $as (ActiveState), $ss (SubState), $mp (MainPID), $nr (NRestarts) and $rs (Result).
-// exited keeps what systemd says of the unit while its main process is down (how it ended:
-// once systemd restarted it, the new process's ExecMain* replace it). fail prints why the unit
+// $as (ActiveState), $ss (SubState), $mp (MainPID), $nr (NRestarts) and $rs (Result), from
+// one systemctl show whose output it keeps in $out. exited keeps that output while the main
+// process is down (how it ended: once systemd restarted it, the new process's ExecMain*
+// replace it; from the same call, so it cannot be of the next process). fail prints why the unit
 // is not running, then that (or, without it, what systemd says now) and the unit's last
 // journal lines, and exits 1; with a third argument "stop" it then stops the unit, so
 // systemd stops restarting a process that cannot run.
 const systemdState = `state() {
-  out=$(systemctl show -p ActiveState -p SubState -p MainPID -p NRestarts -p Result -- "$1") || exit
+  out=$(systemctl show -p ` + showProps + ` -- "$1") || exit
   as=; ss=; mp=; nr=; rs=
   while IFS='=' read -r k v; do
     case $k in ActiveState) as=$v ;; SubState) ss=$v ;; MainPID) mp=$v ;; NRestarts) nr=$v ;; Result) rs=$v ;; esac
@@ -109,7 +110,7 @@ const systemdState = `state() {
 $out
 EOF
 }
-exited() { last=$(systemctl show -p ` + showProps + ` -- "$1"); }
+exited() { last=$out; }
 fail() {
   echo "$1: $2" >&2
   echo "systemctl show -p ` + showProps + ` $1:" >&2
@@ -123,7 +124,7 @@ fail() {
 
 // showProps are the properties a failure quotes: how the main process ended, how often
 // systemd restarted it, and where the unit is now.
-const showProps = "Result,ExecMainCode,ExecMainStatus,NRestarts,ActiveState,SubState"
+const showProps = "Result,ExecMainCode,ExecMainStatus,NRestarts,ActiveState,SubState,MainPID"
 
 // journalLines is how many of the unit's last journal lines a failure quotes.
 const journalLines = "20"
@@ -248,7 +249,7 @@ type UnitState struct {
 
 // ShowArgv is the `systemctl show` command line whose output ParseShow reads.
 func ShowArgv(unit string) []string {
-	return []string{"systemctl", "show", "-p", showProps + ",MainPID", "--", unit}
+	return []string{"systemctl", "show", "-p", showProps, "--", unit}
 }
 
 // ParseShow reads the KEY=VALUE lines of `systemctl show`; properties it does not know are

@@ -85,7 +85,7 @@ func TestSystemdScripts(t *testing.T) {
 			t.Fatal("a unit restarted twice by systemd passed as started")
 		}
 		for _, want := range []string{"nats-server: keeps exiting right after it starts: systemd restarted it 2 times",
-			"systemctl show -p Result,ExecMainCode,ExecMainStatus,NRestarts,ActiveState,SubState nats-server:",
+			"systemctl show -p Result,ExecMainCode,ExecMainStatus,NRestarts,ActiveState,SubState,MainPID nats-server:",
 			"Result=exit-code", "ExecMainStatus=1", "journalctl -u nats-server -n 20 --no-pager:",
 			"journal: listen tcp 0.0.0.0:4222: address already in use (-u nats-server -n 20 --no-pager)"} {
 			if !strings.Contains(stderr, want) {

@@ -134,7 +134,7 @@ func (m *manager) do(ctx context.Context, argv []string) error {
 // describe names a command for an error: a script run by supervisor.Script as its arguments.
 func describe(argv []string) string {
 	if len(argv) >= 3 && argv[0] == "sh" && argv[1] == "-c" {
-		return "service script on " + strings.Join(argv[min(3, len(argv)):], " ")
+		return "service script on " + strings.Join(argv[min(4, len(argv)):], " ")
 	}
 	return strings.Join(argv, " ")
 }
