@@ -220,10 +220,19 @@ func (systemdCommands) Enable(name string) []string {
 	return []string{"systemctl", "enable", "--", name}
 }
 
+// systemdDisable stops the unit and removes what enable made. When the unit file is gone
+// already (a rolled-back first start restores "no file" before it disables),
+// systemctl disable refuses, so the links enable made are removed here. $1 unit.
+const systemdDisable = `systemctl disable --now -- "$1" 2>/dev/null && exit 0
+systemctl stop -- "$1" 2>/dev/null
+for l in ` + SystemdDir + `/*.wants/"$1".service; do
+  if [ -L "$l" ]; then rm -f -- "$l" || exit; fi
+done
+systemctl daemon-reload || exit
+if systemctl is-active --quiet -- "$1"; then echo "$1 still runs after systemctl stop" >&2; exit 1; fi`
+
 // Disable stops the unit and undoes Enable.
-func (systemdCommands) Disable(name string) []string {
-	return []string{"systemctl", "disable", "--now", "--", name}
-}
+func (systemdCommands) Disable(name string) []string { return Script(systemdDisable, name) }
 func (systemdCommands) DaemonReload() []string { return []string{"systemctl", "daemon-reload"} }
 func (systemdCommands) IsActive(name string) []string {
 	return []string{"systemctl", "is-active", "--quiet", "--", name}

@@ -145,6 +145,17 @@ func TestSystemdScripts(t *testing.T) {
 		}
 	})
 
+	t.Run("disable: unit file gone", func(t *testing.T) {
+		stderr, calls, err := runFake(t, cmds.Disable("svc"), []string{running42}, map[string]int{"disable": 1, "is-active": 3})
+		if err != nil || calls != "disable --now -- svc\nstop -- svc\ndaemon-reload\nis-active --quiet -- svc\n" {
+			t.Fatalf("err %v, calls %q, stderr %s", err, calls, stderr)
+		}
+		_, _, err = runFake(t, cmds.Disable("svc"), []string{running42}, map[string]int{"disable": 1})
+		if err == nil {
+			t.Fatal("a unit still active after the fallback stop passed as disabled")
+		}
+	})
+
 	t.Run("graceful stop: KillSignal is the signal", func(t *testing.T) {
 		stderr, calls, err := runFake(t, cmds.GracefulStop("svc", "USR2"), []string{running42}, nil)
 		if err != nil || calls != "stop -- svc\n" {
