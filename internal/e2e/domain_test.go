@@ -162,7 +162,14 @@ func testCutoverKeepsEveryKey(t *testing.T, init string) {
 		Mirror: &jetstream.StreamSource{Name: "KV_" + ownBucket, External: &jetstream.ExternalStream{APIPrefix: "$JS.central.API"}}}); err != nil {
 		t.Fatalf("mirror through $JS.central.API: %v", err)
 	}
-	if rep := s.verify(ctx); !rep.OK() || len(rep.Warnings()) > 0 {
+	// Creating the stream is a meta-layer change that a peer may not have applied yet when
+	// verify asks (hub.peers-current: lag 1): give the cluster a few seconds to settle.
+	rep = s.verify(ctx)
+	for settle := time.Now().Add(10 * time.Second); (!rep.OK() || len(rep.Warnings()) > 0) && time.Now().Before(settle); {
+		time.Sleep(500 * time.Millisecond)
+		rep = s.verify(ctx)
+	}
+	if !rep.OK() || len(rep.Warnings()) > 0 {
 		t.Fatalf("verify after repointing the mirror: failed %+v, warnings %+v", rep.Failed(), rep.Warnings())
 	}
 	if p := s.plan(ctx); p.HasChanges() || p.Cutover != nil {
