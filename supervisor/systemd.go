@@ -233,7 +233,7 @@ if systemctl is-active --quiet -- "$1"; then echo "$1 still runs after systemctl
 
 // Disable stops the unit and undoes Enable.
 func (systemdCommands) Disable(name string) []string { return Script(systemdDisable, name) }
-func (systemdCommands) DaemonReload() []string { return []string{"systemctl", "daemon-reload"} }
+func (systemdCommands) DaemonReload() []string       { return []string{"systemctl", "daemon-reload"} }
 func (systemdCommands) IsActive(name string) []string {
 	return []string{"systemctl", "is-active", "--quiet", "--", name}
 }
