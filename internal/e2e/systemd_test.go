@@ -17,8 +17,8 @@ import (
 	"github.com/latticepush/latticepush/verify"
 )
 
-// TestSystemd_RollingRestartAndRefusedStart covers, on systemd hosts, the paths where systemd
-// does the work: a first start refused (the client port taken) is rolled back to no unit and
+// TestSystemd_RollingRestartAndRefusedStart covers, on systemd hosts logged into as a sudo
+// user (become), the paths where systemd does the work: a first start refused (the client port taken) is rolled back to no unit and
 // no enable links; a hub client-port change restarts the hub nodes one at a time in lame duck
 // mode (systemd's KillSignal), each with a new MainPID and no automatic restart, while a KV
 // writer through a leaf loses no acknowledged write; a unit file change runs daemon-reload on
@@ -27,7 +27,7 @@ import (
 // show and the unit's journal, and is rolled back to a unit running the previous
 // config_digest.
 func TestSystemd_RollingRestartAndRefusedStart(t *testing.T) {
-	env := labtest.Up(t, labtest.Spec{Init: lab.InitSystemd})
+	env := labtest.Up(t, labtest.Spec{Init: lab.InitSystemd, Become: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	s := newSession(t, env, plan.Options{})
