@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -556,34 +555,6 @@ func TestApply_LeafWaveNotHeldByItsOwnLeaves(t *testing.T) {
 		if strings.HasSuffix(l, "started unlinked") {
 			t.Error(l)
 		}
-	}
-}
-
-// TestApply_LeafRestartWaitsForItsWasmcloudHost: a leaf restart cuts the connection of the
-// wasmCloud host on its machine, which reconnects by itself later; when the apply does not
-// change that host, the leaf's unit waits for its gate too, so the final verify does not race
-// the reconnect. A leaf reload keeps the connection and waits for nothing more.
-func TestApply_LeafRestartWaitsForItsWasmcloudHost(t *testing.T) {
-	fx := newApplyFixture(t, "lab", plantest.Converged)
-	fx.fleet.hosts["edge-1"].files["/etc/sv/nats-server/run"] = []byte("#!/bin/sh\nold\n")
-	p, probes := fx.plan(t)
-	var waits []string
-	res, err := fx.apply(context.Background(), p, probes, func(e Event) {
-		if e.Type == EventWait {
-			waits = append(waits, e.Unit+": "+e.Message)
-		}
-	})
-	if err != nil {
-		t.Fatalf("apply: %v %v", err, results(res))
-	}
-	if got := strings.Join(fx.gates.wasmcloudGates, ","); got != "edge-1" {
-		t.Errorf("wasmCloud gates run: %q, want edge-1 once", got)
-	}
-	if !slices.Contains(waits, "edge-1/nats-server: waiting for edge-1/wasmcloud to reconnect") {
-		t.Errorf("no wait for edge-1's wasmCloud host: %q", waits)
-	}
-	if r := results(res)["edge-1/wasmcloud"]; r != "unchanged" {
-		t.Errorf("edge-1/wasmcloud: %s", r)
 	}
 }
 

@@ -285,8 +285,6 @@ type fakeGates struct {
 	snapErr  error // what SnapshotBuckets returns
 	// expects records, per hub node gate, the ports the gate was told to expect.
 	expects []string
-	// wasmcloudGates records the hosts whose wasmCloud gate ran, in order.
-	wasmcloudGates []string
 }
 
 func (g *fakeGates) check(host, svc string) error {
@@ -326,9 +324,6 @@ func (g *fakeGates) Leaf(ctx context.Context, host string, _ Expect) error {
 	return g.check(host, plan.ServiceNATS)
 }
 func (g *fakeGates) Wasmcloud(ctx context.Context, host string, _ Expect) error {
-	g.ff.mu.Lock()
-	g.wasmcloudGates = append(g.wasmcloudGates, host)
-	g.ff.mu.Unlock()
 	return g.check(host, plan.ServiceWasmcloud)
 }
 func (g *fakeGates) WasmcloudAnswers(ctx context.Context, host string, _ Expect) error {

@@ -148,12 +148,6 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 		a.emit(Event{Type: EventWait, Wave: w.Name, Unit: u.ID(), Message: "waiting for the " + string(u.Role) + " gate"})
 		err = a.gate(ctx, u)
 	}
-	if wc := a.clientsOf(u); err == nil && wc != nil {
-		a.emit(Event{Type: EventWait, Wave: w.Name, Unit: u.ID(), Message: "waiting for " + wc.ID() + " to reconnect"})
-		if err = a.check(ctx, wc, unit.GateWasmcloud); err != nil {
-			err = fmt.Errorf("%s did not come back after the leaf restarted: %w", wc.ID(), err)
-		}
-	}
 	if err == nil {
 		a.setResult(u, Applied, nil, time.Since(start))
 		a.emit(Event{Type: EventUnitDone, Wave: w.Name, Unit: u.ID(), Action: u.Action, Elapsed: time.Since(start).Seconds()})
@@ -170,20 +164,6 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 	msg := "restored the previous files; " + rollback.Passed()
 	a.emit(Event{Type: EventRolledBack, Wave: w.Name, Unit: u.ID(), Message: msg})
 	return err
-}
-
-// clientsOf returns the wasmCloud host on a restarted leaf's machine when this apply does not
-// change it: the leaf's restart cut its connection, which it re-establishes by itself a
-// reconnect wait later, and no later wave waits for it. nil otherwise.
-func (a *run) clientsOf(u *plan.Unit) *plan.Unit {
-	if u.Role != plan.RoleLeaf || u.Service != plan.ServiceNATS || !u.WasRunning || (u.Action != plan.Restart && u.Action != plan.Cutover) {
-		return nil
-	}
-	wc := a.p.Unit(u.Host + "/" + plan.ServiceWasmcloud)
-	if wc == nil || wc.Changes() || !wc.WasRunning {
-		return nil
-	}
-	return wc
 }
 
 // change swaps the files in and performs the unit's service action.
