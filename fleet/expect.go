@@ -6,8 +6,9 @@ import (
 )
 
 // view is the inventory as the gates must see it under exp: the lattice on exp.Domain (when
-// set) and each listed host's nats-server on the ports it listens on now. The copy is shallow
-// where nothing differs; inv itself is never changed.
+// set) and each listed host's nats-server on the listeners it has now (client and monitoring
+// host and port, cluster and leafnode port). The copy is shallow where nothing differs; inv
+// itself is never changed.
 func view(inv *inventory.Inventory, exp rollout.Expect) *inventory.Inventory {
 	if exp.Domain == "" && len(exp.Ports) == 0 {
 		return inv
@@ -25,11 +26,23 @@ func view(inv *inventory.Inventory, exp rollout.Expect) *inventory.Inventory {
 			continue
 		}
 		hc, nc := *h, *n
+		if now.ClientHost != "" {
+			nc.ClientHost = now.ClientHost
+		}
 		if now.Client != 0 {
 			nc.ClientPort = now.Client
 		}
+		if now.HTTPHost != "" {
+			nc.HTTPHost = now.HTTPHost
+		}
 		if now.HTTP != 0 {
 			nc.HTTPPort = now.HTTP
+		}
+		if now.Cluster != 0 {
+			nc.ClusterPort = now.Cluster
+		}
+		if now.Leafnode != 0 {
+			nc.LeafnodePort = now.Leafnode
 		}
 		if h.Hub != nil {
 			hc.Hub = &nc

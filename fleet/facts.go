@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,9 +44,16 @@ const DigestCache = "/var/lib/latticepush/nats-digests"
 //	--content  "C <path>", then the base64 of each file that differs from its desired sha256
 //	--cache    the digest cache's lines
 //
+//	svc.<s>.exe|cmdline=...  a running service's /proc/PID/exe and command line
+//	nats.real=...            the nats-server binary, resolved (readlink -f)
+//	nats.store=1             the store directory holds JetStream state
+//	proc.<pid>.exe|cmdline|unit|runsv|runsvname=...  every process of a nats-server binary,
+//	           with the systemd unit (cgroup) or runit service (its runsv's directory, and the
+//	           name runsvdir started it under) that runs it
+//
 // $1 service manager, $2 nats-server binary ("" for none), $3 digest cache, $4 content
-// limit, $5 N, then N "sha256:path" (latticepush's paths hold no spaces or newlines), then
-// the services. @SVC_STATE@ is the body of svc_state, the supervisor's part (its StateScript):
+// limit, $5 JetStream store directory ("" for none), $6 N, then N "sha256:path"
+// (latticepush's paths hold no spaces or newlines), then the services. @SVC_STATE@ is the body of svc_state, the supervisor's part (its StateScript):
 // see factsScriptFor.
 
 // factsScriptFor is the facts script of a host under sup.
@@ -54,7 +62,7 @@ func factsScriptFor(sup supervisor.Supervisor) string {
 }
 
 const factsScript = `set -f
-sm=$1; nats=$2; cache=$3; limit=$4; n=$5; shift 5
+sm=$1; nats=$2; cache=$3; limit=$4; store=$5; n=$6; shift 6
 svc_state() {
 @SVC_STATE@
 }
@@ -64,9 +72,33 @@ procs=""
 for s in "$@"; do
   svc_state "$s"
   echo "svc.$s.running=$r"
-  if [ "$r" = 1 ]; then echo "svc.$s.pid=$p"; procs="$procs /proc/$p"; fi
+  if [ "$r" = 1 ]; then
+    echo "svc.$s.pid=$p"; procs="$procs /proc/$p"
+    echo "svc.$s.exe=$(readlink "/proc/$p/exe" 2>/dev/null)"
+    echo "svc.$s.cmdline=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)"
+  fi
 done
 [ -n "$nats" ] && [ ! -x "$nats" ] && echo "nats.missing=1"
+[ -n "$store" ] && [ -n "$(ls -A "$store/jetstream" 2>/dev/null)" ] && echo "nats.store=1"
+if [ -n "$nats" ]; then
+  real=$(readlink -f -- "$nats" 2>/dev/null); echo "nats.real=$real"
+  set +f
+  ls -l /proc/[0-9]*/exe 2>/dev/null | while read -r _ _ _ _ _ _ _ _ pe _ x; do
+    case $x in "$real"|"$real (deleted)"|*/nats-server|*/nats-server" (deleted)") ;; *) continue ;; esac
+    q=${pe#/proc/}; q=${q%/exe}
+    echo "proc.$q.exe=$x"
+    echo "proc.$q.cmdline=$(tr '\0' ' ' < "/proc/$q/cmdline" 2>/dev/null)"
+    u=""; while IFS= read -r l; do case $l in *.service) u=${l##*/} ;; esac; done 2>/dev/null < "/proc/$q/cgroup"
+    [ -n "$u" ] && echo "proc.$q.unit=$u"
+    pp=""; while read -r k v; do [ "$k" = PPid: ] && pp=$v; done 2>/dev/null < "/proc/$q/status"
+    c=""; [ -n "$pp" ] && read -r c 2>/dev/null < "/proc/$pp/comm"
+    if [ "$c" = runsv ]; then
+      echo "proc.$q.runsv=$(readlink "/proc/$pp/cwd")"
+      echo "proc.$q.runsvname=$(tr '\0' '\n' < "/proc/$pp/cmdline" | sed -n 2p)"
+    fi
+  done
+  set -f
+fi
 echo "--stat"
 [ -n "$files$procs$nats" ] && stat -L -c '%n|%F|%a|%s|%Y|%d.%i' -- $files $procs $nats 2>/dev/null
 sums=""; [ -n "$files" ] && sums=$(sha256sum -- $files 2>/dev/null)
@@ -163,8 +195,14 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 		facts.Services[s] = st.service(s)
 	}
 	if pr.NATS != nil {
-		nf := &plan.NATSFacts{DesiredDigest: st.digest, DesiredError: st.digestErr, Version: st.version}
-		if mon != nil && facts.Services[plan.ServiceNATS].Running {
+		facts.Others = st.others(facts.Services[plan.ServiceNATS])
+		nf := &plan.NATSFacts{DesiredDigest: st.digest, DesiredError: st.digestErr, Version: st.version,
+			BinaryPath: st.kv["nats.real"], StoreState: st.kv["nats.store"] == "1"}
+		if (mon == nil || !mon.ok) && facts.Services[plan.ServiceNATS].Running {
+			mon = readPreviousMonitor(ctx, c, h, st.content[h.NATS().ConfigFile], pr.NATS.MonitorAddr, mon)
+		}
+		// A server another service runs answers too, when it holds the monitoring port.
+		if mon != nil && (facts.Services[plan.ServiceNATS].Running || len(facts.Others) > 0) {
 			mon.fill(nf)
 		}
 		facts.NATS = nf
@@ -209,8 +247,70 @@ func (st *hostState) service(s string) plan.ServiceFact {
 	sf := plan.ServiceFact{Running: st.kv["svc."+s+".running"] == "1", Enabled: st.kv["svc."+s+".enabled"] == "1", PID: pid}
 	if sf.Running && pid > 0 {
 		sf.Started = st.stat["/proc/"+strconv.Itoa(pid)].mtime
+		sf.Exe, sf.Cmdline = st.kv["svc."+s+".exe"], strings.TrimSpace(st.kv["svc."+s+".cmdline"])
 	}
+	sf.Definition = st.kv["svc."+s+".def"]
+	if d := strings.Fields(st.kv["svc."+s+".dropins"]); len(d) > 0 {
+		sf.DropIns = d
+	}
+	sf.ExecStart = execArgv(st.kv["svc."+s+".execstart"])
 	return sf
+}
+
+// execArgv is the command line in systemctl show's ExecStart value,
+// "{ path=/usr/bin/x ; argv[]=/usr/bin/x -c f ; ignore_errors=no ; ... }"; the value itself
+// when it has no argv[].
+func execArgv(v string) string {
+	_, rest, ok := strings.Cut(v, "argv[]=")
+	if !ok {
+		return strings.TrimSpace(v)
+	}
+	argv, _, _ := strings.Cut(rest, " ;")
+	return strings.TrimSpace(argv)
+}
+
+// others are the nats-server processes that are not the managed service's: not its main
+// process, and run by neither its unit nor its runit directory.
+func (st *hostState) others(managed plan.ServiceFact) []plan.Process {
+	byPID := map[int]*plan.Process{}
+	for k, v := range st.kv {
+		rest, ok := strings.CutPrefix(k, "proc.")
+		if !ok {
+			continue
+		}
+		ps, field, ok := strings.Cut(rest, ".")
+		pid, err := strconv.Atoi(ps)
+		if !ok || err != nil {
+			continue
+		}
+		p := byPID[pid]
+		if p == nil {
+			p = &plan.Process{PID: pid}
+			byPID[pid] = p
+		}
+		switch field {
+		case "exe":
+			p.Exe = v
+		case "cmdline":
+			p.Cmdline = strings.TrimSpace(v)
+		case "unit":
+			p.Unit = v
+		case "runsv":
+			p.RunitDir = v
+		case "runsvname":
+			p.RunitName = v
+		}
+	}
+	var out []plan.Process
+	for pid, p := range byPID {
+		if pid == managed.PID || p.Unit == plan.ServiceNATS+".service" ||
+			(p.RunitDir != "" && p.RunitDir == managed.Definition) {
+			continue
+		}
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return out
 }
 
 // cachedDigest returns the digest the cache holds for the binary's identity and the config's
@@ -237,7 +337,11 @@ func runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.
 	if err != nil {
 		return nil, err
 	}
-	args := []string{h.ServiceManager, natsBin, DigestCache, strconv.Itoa(diffLimit), strconv.Itoa(len(pr.Files))}
+	store := ""
+	if pr.NATS != nil {
+		store = pr.NATS.StoreDir
+	}
+	args := []string{h.ServiceManager, natsBin, DigestCache, strconv.Itoa(diffLimit), store, strconv.Itoa(len(pr.Files))}
 	for _, p := range pr.Files {
 		w := pr.Want[p]
 		if w == "" {
@@ -369,7 +473,8 @@ func (m *monitorFacts) fill(nf *plan.NATSFacts) {
 	nf.ServerName = v.ServerName
 	nf.ClusterName = v.Cluster.Name
 	nf.ClientPort, nf.HTTPPort, nf.ClusterPort, nf.LeafnodePort = v.Port, v.HTTPPort, v.Cluster.Port, v.Leaf.Port
-	nf.Domain, _ = v.Domain()
+	nf.ClientHost, nf.HTTPHost = v.Host, v.HTTPHost
+	nf.Domain, nf.JetStream = v.Domain()
 	nf.MetaLeader = m.metaLeader
 }
 

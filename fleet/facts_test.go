@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/supervisor"
 )
 
@@ -69,7 +71,7 @@ func TestFactsScript(t *testing.T) {
 
 	facts := func(binary string) *hostState {
 		t.Helper()
-		args := []string{"runit", binary, cache, strconv.Itoa(diffLimit), "4",
+		args := []string{"runit", binary, cache, strconv.Itoa(diffLimit), "", "4",
 			hexSum(cfg) + ":" + same, hexSum([]byte("new\n")) + ":" + differs, "-:" + missing, "-:" + sub}
 		st, err := parseFacts(sh(t, factsScriptFor(supervisor.Runit{SvDir: supervisor.RunitSvDir, ServiceDir: supervisor.RunitServiceDir}), nil, args...))
 		if err != nil {
@@ -160,5 +162,147 @@ func TestFactsScript_Missing(t *testing.T) {
 	}
 	if f := st.file(filepath.Join(dir, "x")); f.Exists || f.Content != nil {
 		t.Errorf("unasked file: %+v", f)
+	}
+}
+
+// TestFactsScript_ServiceInEffect runs the facts script against what a supervisor really
+// runs: a runit service directory of its own where latticepush links its (with a process
+// that runs a copy of the binary: its exe and command line), a runit service latticepush
+// linked, and nats-server processes of no managed service found by their executable.
+func TestFactsScript_ServiceInEffect(t *testing.T) {
+	dir := t.TempDir()
+	svDir, serviceDir := filepath.Join(dir, "sv"), filepath.Join(dir, "service")
+	for _, d := range []string{filepath.Join(svDir, "wasmcloud"), filepath.Join(serviceDir, "nats-server", "supervise")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(svDir, "wasmcloud"), filepath.Join(serviceDir, "wasmcloud")); err != nil {
+		t.Fatal(err)
+	}
+	// A process whose executable is named nats-server, as a hand-made service runs it.
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "opt", "nats-server")
+	os.MkdirAll(filepath.Dir(other), 0o755)
+	if err := os.WriteFile(other, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	proc := exec.Command(other, "300")
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Process.Kill(); proc.Wait() })
+	pid := strconv.Itoa(proc.Process.Pid)
+	sup := filepath.Join(serviceDir, "nats-server", "supervise")
+	os.WriteFile(filepath.Join(sup, "stat"), []byte("run\n"), 0o644)
+	os.WriteFile(filepath.Join(sup, "pid"), []byte(pid+"\n"), 0o644)
+
+	// The managed binary is a link: resolved, it is not the running process's executable.
+	bin := filepath.Join(dir, "bin", "nats-server")
+	os.MkdirAll(filepath.Dir(bin), 0o755)
+	os.WriteFile(filepath.Join(dir, "bin", "nats-server-2.15.2"), []byte(fakeNATS), 0o755)
+	os.Symlink("nats-server-2.15.2", bin)
+	store := filepath.Join(dir, "store")
+	os.MkdirAll(filepath.Join(store, "jetstream", "$SYS"), 0o755)
+
+	r := supervisor.Runit{SvDir: svDir, ServiceDir: serviceDir}
+	out := sh(t, factsScriptFor(r), nil, "runit", bin, filepath.Join(dir, "cache"), "1024", store, "0", "nats-server", "wasmcloud")
+	st, err := parseFacts(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nats := st.service("nats-server")
+	if !nats.Running || nats.Definition != filepath.Join(serviceDir, "nats-server") {
+		t.Errorf("foreign nats-server: %+v, want running with its own directory as the definition\n%s", nats, out)
+	}
+	if nats.Exe != other || nats.Cmdline != other+" 300" {
+		t.Errorf("process: exe %q cmdline %q, want %q and %q", nats.Exe, nats.Cmdline, other, other+" 300")
+	}
+	if w := st.service("wasmcloud"); w.Definition != r.Managed("wasmcloud") || w.Running {
+		t.Errorf("linked wasmcloud: %+v, want the managed definition %s", w, r.Managed("wasmcloud"))
+	}
+	if got, want := st.kv["nats.real"], filepath.Join(dir, "bin", "nats-server-2.15.2"); got != want {
+		t.Errorf("nats.real %q, want %q", got, want)
+	}
+	if st.kv["nats.store"] != "1" {
+		t.Errorf("a store with jetstream/ state not seen:\n%s", out)
+	}
+	// The service's own process is not an other; stopped, it is. (Processes outside dir are
+	// other tests' servers on this machine.)
+	mine := func(all []plan.Process) (out []plan.Process) {
+		for _, p := range all {
+			if strings.HasPrefix(p.Exe, dir) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	if o := mine(st.others(nats)); len(o) != 0 {
+		t.Errorf("others %+v, want none besides the service's own", o)
+	}
+	o := mine(st.others(plan.ServiceFact{}))
+	if len(o) != 1 || o[0].PID != proc.Process.Pid || o[0].Exe != other || o[0].Cmdline != other+" 300" || o[0].RunitDir != "" {
+		t.Errorf("others %+v, want pid %s running %s", o, pid, other)
+	}
+}
+
+// TestFactsScript_Systemd runs systemd's state function against systemctl's real output
+// format (a stand-in prints what systemd 252 prints for a packaged unit with two drop-ins and
+// a masked one): the unit file in effect, the drop-ins that apply and its command line.
+func TestFactsScript_Systemd(t *testing.T) {
+	dir := t.TempDir()
+	systemctl := `#!/bin/sh
+case "$1 $2" in
+"is-enabled --quiet") exit 0 ;;
+"is-active --quiet") exit 0 ;;
+"show -p")
+  case $3 in
+  MainPID) echo 4242 ;;
+  *) echo "FragmentPath=/lib/systemd/system/nats-server.service"
+     echo "DropInPaths=/etc/systemd/system/nats-server.service.d/override.conf /lib/systemd/system/nats-server.service.d/10-limits.conf $MASKED"
+     echo "ExecStart={ path=/usr/bin/nats-server ; argv[]=/usr/bin/nats-server -c /etc/nats/nats.conf ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }" ;;
+  esac ;;
+esac
+`
+	if err := os.WriteFile(filepath.Join(dir, "systemctl"), []byte(systemctl), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A drop-in masked by a link to /dev/null is listed by systemctl but does not apply.
+	masked := filepath.Join(dir, "20-masked.conf")
+	if err := os.Symlink("/dev/null", masked); err != nil {
+		t.Fatal(err)
+	}
+	script := "PATH=" + dir + ":$PATH\nMASKED=" + masked + "; export MASKED\n" + factsScriptFor(supervisor.Systemd{})
+	st, err := parseFacts(sh(t, script, nil, "systemd", "", filepath.Join(dir, "cache"), "1024", "", "0", "nats-server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf := st.service("nats-server")
+	want := plan.ServiceFact{Running: true, Enabled: true, PID: 4242, Definition: "/lib/systemd/system/nats-server.service",
+		DropIns:   []string{"/etc/systemd/system/nats-server.service.d/override.conf", "/lib/systemd/system/nats-server.service.d/10-limits.conf"},
+		ExecStart: "/usr/bin/nats-server -c /etc/nats/nats.conf"}
+	sf.Started, sf.Exe, sf.Cmdline = 0, "", "" // pid 4242 is not a real process here
+	if !reflect.DeepEqual(sf, want) {
+		t.Errorf("systemd facts:\n got %+v\nwant %+v", sf, want)
+	}
+
+	// A unit without drop-ins or with no unit file at all: systemctl prints the keys empty.
+	empty := `#!/bin/sh
+case "$1" in show) echo "FragmentPath="; echo "DropInPaths="; echo "ExecStart=" ;; *) exit 3 ;; esac
+`
+	os.WriteFile(filepath.Join(dir, "systemctl"), []byte(empty), 0o755)
+	st, err = parseFacts(sh(t, script, nil, "systemd", "", filepath.Join(dir, "cache"), "1024", "", "0", "nats-server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sf := st.service("nats-server"); sf.Definition != "" || sf.DropIns != nil || sf.Running {
+		t.Errorf("no unit: %+v", sf)
 	}
 }

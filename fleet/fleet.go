@@ -297,6 +297,33 @@ func (h *host) service(ctx context.Context, svc string, op rollout.ServiceOp) er
 	return fmt.Errorf("unknown service operation %q", op)
 }
 
+func (h *host) Adopt(ctx context.Context, svc string, from plan.Foreign) error {
+	ad, ok := h.sup.(supervisor.Adopter)
+	if !ok {
+		return fmt.Errorf("service_manager %s cannot take a service over", h.sup.Name())
+	}
+	signal := h.specs[svc].StopSignal
+	if signal == "" {
+		signal = "TERM"
+	}
+	return h.svc.Run(ctx, ad.Takeover(svc, from.Supervised(), signal, h.f.serviceWait))
+}
+
+func (h *host) GiveBack(ctx context.Context, svc string, from plan.Foreign) error {
+	ad, ok := h.sup.(supervisor.Adopter)
+	if !ok {
+		return fmt.Errorf("service_manager %s cannot give a service back", h.sup.Name())
+	}
+	if from.ClearStore != "" {
+		// The store held no JetStream state before: what is there now the failed managed
+		// server wrote, under a name the server given back does not have.
+		if _, err := h.c.Run(ctx, []string{"rm", "-rf", "--", from.ClearStore}, remote.RunOptions{Become: h.inv.SSH.Become}); err != nil {
+			return fmt.Errorf("emptying %s: %w", from.ClearStore, err)
+		}
+	}
+	return h.svc.Run(ctx, ad.GiveBack(svc, from.Supervised(), h.f.serviceWait))
+}
+
 func (h *host) RunningDigest(ctx context.Context, addr string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

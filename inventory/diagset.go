@@ -66,7 +66,7 @@ func (s *diagSet) done() hcl.Diagnostics {
 		if n == 1 {
 			what = "instance"
 		}
-		if d := s.diags[i].Detail; d != "" && !strings.HasSuffix(d, ".") {
+		if d := s.diags[i].Detail; d != "" && !strings.HasSuffix(d, ".") && !strings.HasSuffix(d, "?") {
 			s.diags[i].Detail += "."
 		}
 		s.diags[i].Detail += fmt.Sprintf(" The same holds for %d more %s of hosts %q.", n, what, s.group[i])

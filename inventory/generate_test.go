@@ -152,7 +152,7 @@ func TestLoad_Directory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("a.hcl", "lattice \"default\" {\n  js_domain = trimspace(file(\"domain.txt\"))\n}\n\nhost \"hub-1\" {\n  address = \"10.0.0.11\"\n  roles   = [\"hub\"]\n}\n")
+	write("a.hcl", "lattice \"default\" {\n  js_domain = trimspace(file(\"domain.txt\"))\n}\n\nhost \"hub-1\" {\n  address = \"10.0.0.11\"\n  roles   = [\"hub\"]\n  nats {\n    max_file_store   = \"1GB\"\n    max_memory_store = \"256MB\"\n  }\n}\n")
 	write("b.hcl", "host \"edge-1\" {\n  address = \"10.0.1.21\"\n  roles   = [\"leaf\"]\n}\n")
 	write("domain.txt", "core\n")
 	inv, diags := Load(dir, Options{SkipSecrets: true})

@@ -156,6 +156,7 @@ func (l *Loader) load(name, dir string, srcs []source, opts Options) (*Inventory
 	diags = append(diags, firstLattice(body, sc.ctx, &fs)...)
 	generated, d := expand(fs.Groups, sc.ctx)
 	diags = append(diags, d...)
+	diags = misspelt(suggestNames(diags, files), files)
 	fs.Hosts = append(fs.Hosts, generated...)
 
 	dec := newDecoded(&fs)

@@ -69,7 +69,7 @@ func TestLoad_EdgeExampleResolved(t *testing.T) {
 	if got := e4.Rollout[RoleWasmcloud].Batch; got != "2" {
 		t.Errorf("wasmcloud batch = %q, want \"2\"", got)
 	}
-	if inv.Auth.SecretsEnv["leaf_password"] != "LATTICEPUSH_LEAF_PASSWORD" {
+	if inv.Auth.SecretsEnv["passwords.leaf"] != "LATTICEPUSH_LEAF_PASSWORD" {
 		t.Errorf("SecretsEnv = %v", inv.Auth.SecretsEnv)
 	}
 	if inv.Auth.SecretsFile != filepath.Join(filepath.Dir(path), "secrets.json") {
@@ -96,7 +96,7 @@ func TestGenerateSecrets_ThenLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"check_password", "host_seed.edge-1", "host_seed.edge-2", "host_seed.edge-3", "host_seed.edge-4", "system_password"}
+	want := []string{"host_seeds.edge-1", "host_seeds.edge-2", "host_seeds.edge-3", "host_seeds.edge-4", "passwords.check", "passwords.system"}
 	if len(added) != len(want) {
 		t.Fatalf("added = %v, want %v", added, want)
 	}
@@ -132,7 +132,7 @@ func TestGenerateSecrets_ThenLoad(t *testing.T) {
 		t.Errorf("system password has %d chars, want 43", len(full.Auth.SystemPassword.Reveal()))
 	}
 	w := full.Host("edge-1").Wasmcloud
-	if w.HostSeed.Name() != "host_seed.edge-1" || w.HostID == "" || w.HostID[0] != 'N' {
+	if w.HostSeed.Name() != "host_seeds.edge-1" || w.HostID == "" || w.HostID[0] != 'N' {
 		t.Errorf("edge-1 seed %s id %q", w.HostSeed.Name(), w.HostID)
 	}
 

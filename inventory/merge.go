@@ -77,8 +77,17 @@ func (d *decoded) resolve(filename, dir, digest string) *Inventory {
 		secretsFile = filepath.Join(dir, secretsFile)
 	}
 	inv.Auth.SecretsFile = secretsFile
-	if fs.Secrets != nil {
-		inv.Auth.SecretsEnv = fs.Secrets.Env
+	if fs.Secrets != nil && fs.Secrets.Env != nil {
+		inv.Auth.SecretsEnv = map[string]string{}
+		for k, v := range fs.Secrets.Env {
+			if name, old := oldPasswordNames[k]; old {
+				if _, both := fs.Secrets.Env[name]; both {
+					continue // validate reports the pair
+				}
+				k = name
+			}
+			inv.Auth.SecretsEnv[k] = v
+		}
 	}
 
 	for i := range fs.Roles {
@@ -180,6 +189,7 @@ func (d *decoded) resolveHost(hb *hostBlock) *Host {
 			ro.Batch = deref(b.Batch, ro.Batch)
 			ro.MaxFailures = deref(b.MaxFailures, 0)
 			ro.MaxUnreachable = deref(b.MaxUnreachable, 0)
+			ro.Settle = parseSettle(b.Settle)
 			ro.DeclRange = b.DeclRange
 		}
 		h.Rollout[r] = ro

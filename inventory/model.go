@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"sort"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -81,7 +82,7 @@ type Auth struct {
 	// SecretsFile is the operator's 0600 file holding generated secrets (host seeds, passwords),
 	// resolved against Inventory.Dir. Default "secrets.json" next to the inventory.
 	SecretsFile string
-	// SecretsEnv maps a password's name ("leaf_password") to the environment variable that
+	// SecretsEnv maps a password's name ("passwords.leaf") to the environment variable that
 	// supplies it (`secrets { env = {...} }`); when that variable is set it wins over the file.
 	SecretsEnv map[string]string
 }
@@ -204,7 +205,10 @@ type Rollout struct {
 	// MaxUnreachable is how many hosts of the role a plan or apply may leave out because they
 	// cannot be reached (reported, never silently).
 	MaxUnreachable int
-	DeclRange      hcl.Range
+	// Settle is how long apply gives the fleet to settle after a change before a failing
+	// check counts (settle = "30s"); 0 when the role does not set it (see Inventory.Settle).
+	Settle    time.Duration
+	DeclRange hcl.Range
 }
 
 // BatchSize resolves Batch against n hosts: a number, or a percentage rounded down, at least 1.

@@ -186,11 +186,13 @@ type rolloutBlock struct {
 	Batch          *string `hcl:"batch,optional"`
 	MaxFailures    *int    `hcl:"max_failures,optional"`
 	MaxUnreachable *int    `hcl:"max_unreachable,optional"`
+	Settle         *string `hcl:"settle,optional"`
 
 	DeclRange           hcl.Range `hcl:",def_range"`
 	BatchRange          hcl.Range `hcl:"batch,attr_range"`
 	MaxFailuresRange    hcl.Range `hcl:"max_failures,attr_range"`
 	MaxUnreachableRange hcl.Range `hcl:"max_unreachable,attr_range"`
+	SettleRange         hcl.Range `hcl:"settle,attr_range"`
 }
 
 // attrRange returns the range of the attribute name in body, and whether body sets it.

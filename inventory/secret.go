@@ -12,7 +12,7 @@ import (
 // Secret that ends up in a log line, a plan or a -json document shows as "(sensitive)".
 // Code that needs the value (the renderer writing a host's file) calls Reveal.
 type Secret struct {
-	name  string // e.g. "leaf_password", "host_seed.edge-1"
+	name  string // its key in the secrets file, e.g. "passwords.leaf", "host_seeds.edge-1"
 	value string
 	// Source says where the value came from, for diagnostics: "file secrets.json", "env LP_X".
 	Source string

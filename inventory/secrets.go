@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/nats-io/nkeys"
@@ -27,23 +30,38 @@ type secretsDoc struct {
 	HostSeeds map[string]string `json:"host_seeds"`
 }
 
-// passwords lists the account passwords: key in the file's "passwords" object, and the
-// secret's name (also its key in `secrets { env = {...} }`).
-var passwords = []struct{ key, name string }{
-	{"system", "system_password"},
-	{"leaf", "leaf_password"},
-	{"check", "check_password"},
-}
+// passwords lists the account passwords by their key in the file's "passwords" object. A
+// secret's name is where it sits in the file: "passwords.leaf", "host_seeds.edge-1". Messages,
+// placeholders and `secrets { env = {...} }` all use that one name.
+var passwords = []string{"system", "leaf", "check"}
+
+func passwordName(key string) string { return "passwords." + key }
 
 func passwordNames() []string {
 	var out []string
-	for _, p := range passwords {
-		out = append(out, p.name)
+	for _, k := range passwords {
+		out = append(out, passwordName(k))
 	}
 	return out
 }
 
-func hostSeedName(host string) string { return "host_seed." + host }
+// oldPasswordNames are the names `secrets { env = {...} }` took before it used the file's
+// keys; still read, with a warning.
+var oldPasswordNames = map[string]string{
+	"system_password": "passwords.system",
+	"leaf_password":   "passwords.leaf",
+	"check_password":  "passwords.check",
+}
+
+// Well-known secret names, for placeholders of an inventory loaded without secrets.
+const (
+	SecretSystemPassword = "passwords.system"
+	SecretLeafPassword   = "passwords.leaf"
+	SecretCheckPassword  = "passwords.check"
+)
+
+// HostSeedName is the name of host's wasmCloud host seed.
+func HostSeedName(host string) string { return "host_seeds." + host }
 
 // readSecretsDoc reads the secrets file. A missing file yields fs.ErrNotExist.
 func readSecretsDoc(path string) (*secretsDoc, fs.FileMode, error) {
@@ -59,10 +77,76 @@ func readSecretsDoc(path string) (*secretsDoc, fs.FileMode, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(doc); err != nil {
-		// json errors quote the offending input at most as a type name, never a value.
-		return nil, 0, fmt.Errorf("%s is not a valid secrets file: %w", path, err)
+		// json errors quote the offending input at most as a character or a key, never a value.
+		offset := dec.InputOffset()
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			offset = syn.Offset
+		case errors.As(err, &typ):
+			offset = typ.Offset
+		case errors.Is(err, io.EOF):
+			offset = int64(len(raw)) + 1
+		}
+		// The offset is just past the byte that failed: point at that byte.
+		pos := offsetPos(raw, offset-1)
+		if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
+			// Reported once the whole document is read: find the key itself.
+			if r, ok := jsonKeyRange(path, raw, m[1]); ok {
+				pos = r.Start
+			}
+		}
+		return nil, 0, &secretsFileError{Path: path, Pos: pos, Err: err}
 	}
 	return doc, st.Mode().Perm(), nil
+}
+
+var unknownFieldRE = regexp.MustCompile(`^json: unknown field "([^"]*)"$`)
+
+// secretsFileError is a secrets file that is not valid: where, and what is wrong.
+type secretsFileError struct {
+	Path string
+	Pos  hcl.Pos
+	Err  error
+}
+
+func (e *secretsFileError) Error() string {
+	msg := strings.TrimPrefix(e.Err.Error(), "json: ")
+	if errors.Is(e.Err, io.EOF) {
+		msg = "the file is empty"
+	}
+	return fmt.Sprintf("%s:%d:%d: not a valid secrets file: %s", e.Path, e.Pos.Line, e.Pos.Column, msg)
+}
+
+func (e *secretsFileError) Unwrap() error { return e.Err }
+
+// Range is where the problem is, for a diagnostic's subject.
+func (e *secretsFileError) Range() hcl.Range {
+	end := e.Pos
+	end.Byte++
+	end.Column++
+	return hcl.Range{Filename: e.Path, Start: e.Pos, End: end}
+}
+
+// offsetPos is the line and column (1-based, in characters) of byte offset off in src.
+func offsetPos(src []byte, off int64) hcl.Pos {
+	if off < 0 {
+		off = 0
+	}
+	if off > int64(len(src)) {
+		off = int64(len(src))
+	}
+	p := hcl.Pos{Line: 1, Column: 1, Byte: int(off)}
+	for _, r := range string(src[:off]) {
+		if r == '\n' {
+			p.Line++
+			p.Column = 1
+			continue
+		}
+		p.Column++
+	}
+	return p
 }
 
 // loadSecrets fills inv.Auth and every wasmCloud host's seed from the environment and the
@@ -90,6 +174,11 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 			Subject:  subject,
 		}}
 	case err != nil:
+		var bad *secretsFileError
+		if errors.As(err, &bad) {
+			at := bad.Range()
+			subject = &at
+		}
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read secrets file",
@@ -109,20 +198,39 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 
 	var missing []string
 	fileSource := "file " + filepath.Base(inv.Auth.SecretsFile)
-	for _, p := range passwords {
+	for _, key := range passwords {
+		name := passwordName(key)
 		var s Secret
-		if env := inv.Auth.SecretsEnv[p.name]; env != "" {
+		if env := inv.Auth.SecretsEnv[name]; env != "" {
 			if v, ok := opts.lookupEnv(env); ok && v != "" {
-				s = NewSecret(p.name, v, "env "+env)
+				s = NewSecret(name, v, "env "+env)
+				if problem := passwordProblem(v); problem != "" {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Unusable password",
+						Detail:   fmt.Sprintf("The environment variable %s (for %s) %s. Set another value.", env, name, problem),
+						Subject:  envSubject(d),
+					})
+				}
 			}
 		}
-		if !s.IsSet() && doc.Passwords[p.key] != "" {
-			s = NewSecret(p.name, doc.Passwords[p.key], fileSource)
+		if !s.IsSet() && doc.Passwords[key] != "" {
+			s = NewSecret(name, doc.Passwords[key], fileSource)
+			if problem := passwordProblem(doc.Passwords[key]); problem != "" {
+				at := secretsKeyRange(inv.Auth.SecretsFile, "passwords", key)
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Unusable password",
+					Detail: fmt.Sprintf("%s in %s %s. Remove the entry and run `latticepush secrets %s` to generate a new one, or write another.",
+						name, inv.Auth.SecretsFile, problem, inv.Filename),
+					Subject: &at,
+				})
+			}
 		}
 		if !s.IsSet() {
-			missing = append(missing, p.name)
+			missing = append(missing, name)
 		}
-		switch p.key {
+		switch key {
 		case "system":
 			inv.Auth.SystemPassword = s
 		case "leaf":
@@ -138,7 +246,7 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 		}
 		seed, ok := doc.HostSeeds[h.Name]
 		if !ok || seed == "" {
-			missing = append(missing, hostSeedName(h.Name))
+			missing = append(missing, HostSeedName(h.Name))
 			continue
 		}
 		id, err := serverSeedID(seed)
@@ -154,7 +262,7 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 			})
 			continue
 		}
-		h.Wasmcloud.HostSeed = NewSecret(hostSeedName(h.Name), seed, fileSource)
+		h.Wasmcloud.HostSeed = NewSecret(HostSeedName(h.Name), seed, fileSource)
 		h.Wasmcloud.HostID = id
 	}
 
@@ -225,11 +333,12 @@ func GenerateSecrets(inv *Inventory, opts Options) ([]string, error) {
 	}
 
 	var added []string
-	for _, p := range passwords {
-		if doc.Passwords[p.key] != "" {
+	for _, key := range passwords {
+		name := passwordName(key)
+		if doc.Passwords[key] != "" {
 			continue
 		}
-		if env := inv.Auth.SecretsEnv[p.name]; env != "" {
+		if env := inv.Auth.SecretsEnv[name]; env != "" {
 			if v, ok := opts.lookupEnv(env); ok && v != "" {
 				continue // supplied by the environment; not stored
 			}
@@ -238,8 +347,8 @@ func GenerateSecrets(inv *Inventory, opts Options) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		doc.Passwords[p.key] = pw
-		added = append(added, p.name)
+		doc.Passwords[key] = pw
+		added = append(added, name)
 	}
 	for _, h := range inv.Hosts {
 		if h.Wasmcloud == nil || doc.HostSeeds[h.Name] != "" {
@@ -254,7 +363,7 @@ func GenerateSecrets(inv *Inventory, opts Options) ([]string, error) {
 			return nil, fmt.Errorf("generate host seed for %s: %w", h.Name, err)
 		}
 		doc.HostSeeds[h.Name] = string(seed)
-		added = append(added, hostSeedName(h.Name))
+		added = append(added, HostSeedName(h.Name))
 	}
 	if len(added) == 0 {
 		return nil, nil
@@ -277,4 +386,91 @@ func randomPassword() (string, error) {
 		return "", fmt.Errorf("generate password: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// bcryptRE is what nats-server takes for a bcrypt hash in a password field.
+var bcryptRE = regexp.MustCompile(`^\$2[abxy]\$\d{2}\$`)
+
+// passwordProblem says why nats-server cannot use v as a plain password, or "".
+func passwordProblem(v string) string {
+	switch {
+	case bcryptRE.MatchString(v):
+		return "looks like a bcrypt hash ($2a$…), which nats-server would compare as a hash, not as the password"
+	case !utf8.ValidString(v):
+		return "is not valid UTF-8, which a nats-server config cannot hold"
+	}
+	return ""
+}
+
+// envSubject is the range of `env = {...}` in the secrets block, else where secrets
+// diagnostics point.
+func envSubject(d *decoded) *hcl.Range {
+	if s := d.fs.Secrets; s != nil && s.EnvRange != (hcl.Range{}) {
+		r := s.EnvRange
+		return &r
+	}
+	return secretsSubject(d)
+}
+
+// secretsKeyRange is where the key obj.key is in the secrets file at path (its first line
+// when it is not found). It looks at keys only, never at values.
+func secretsKeyRange(path, obj, key string) hcl.Range {
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		if r, ok := jsonKeyRange(path, raw, obj, key); ok {
+			return r
+		}
+	}
+	return hcl.Range{Filename: path, Start: hcl.Pos{Line: 1, Column: 1}, End: hcl.Pos{Line: 1, Column: 2, Byte: 1}}
+}
+
+// jsonKeyRange finds the object key at keys (one per level of nesting) in the JSON text raw.
+func jsonKeyRange(filename string, raw []byte, keys ...string) (hcl.Range, bool) {
+	type frame struct {
+		obj, wantKey bool
+		key          string
+	}
+	var stack []frame
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for {
+		before := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return hcl.Range{}, false
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				stack = append(stack, frame{obj: d == '{', wantKey: d == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+				if n := len(stack); n > 0 && stack[n-1].obj {
+					stack[n-1].wantKey = true
+				}
+			}
+			continue
+		}
+		n := len(stack)
+		if n == 0 || !stack[n-1].obj {
+			continue
+		}
+		top := &stack[n-1]
+		if !top.wantKey {
+			top.wantKey = true // a scalar value
+			continue
+		}
+		top.key, top.wantKey = tok.(string), false
+		if n != len(keys) {
+			continue
+		}
+		match := true
+		for i := range keys {
+			match = match && stack[i].key == keys[i]
+		}
+		if match {
+			start := int(before) + bytes.IndexByte(raw[before:], '"')
+			end := start + bytes.IndexByte(raw[start+1:], '"') + 2
+			return hcl.Range{Filename: filename, Start: offsetPos(raw, int64(start)), End: offsetPos(raw, int64(end))}, true
+		}
+	}
 }

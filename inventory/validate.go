@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -287,24 +289,39 @@ func (v *validator) leafDomains() {
 	}
 }
 
-// listenAddresses checks ports are in range and that no two servers listen on one
-// address:port, on one host or across hosts sharing an address.
+// listenAddresses checks ports are in range and that no two listeners collide: on one host,
+// on one machine (hosts with the same address and SSH port), and where others dial a hub
+// (its address with its cluster or leafnode port).
 func (v *validator) listenAddresses() {
 	defer v.on(nil)
 	type use struct {
 		host *Host
 		attr string
+		bind string // the listen host, "0.0.0.0" for any address
 	}
-	used := map[string]use{}
+	type machine struct {
+		address string
+		sshPort int
+	}
+	onMachine := map[machine]map[int][]use{}
+	// Listeners of two hosts on one machine that collide, by pair of hosts, in order found.
+	clashes := map[[2]*Host][]string{}
+	var pairs [][2]*Host
+	dialled := map[string]use{}
 	for _, h := range v.inv.Hosts {
 		v.on(h)
 		n := h.NATS()
 		if n == nil {
 			continue
 		}
-		ports := []listenPort{{"client_port", n.ClientPort}, {"http_port", n.HTTPPort}}
+		ports := []listenPort{{"client_port", n.ClientPort, n.ClientHost}, {"http_port", n.HTTPPort, n.HTTPHost}}
 		if h.Hub != nil {
-			ports = append(ports, listenPort{"cluster_port", n.ClusterPort}, listenPort{"leafnode_port", n.LeafnodePort})
+			// Hubs bind these on every address: peers and leaves dial the inventory address.
+			ports = append(ports, listenPort{"cluster_port", n.ClusterPort, "0.0.0.0"}, listenPort{"leafnode_port", n.LeafnodePort, "0.0.0.0"})
+		}
+		m := machine{h.Address, h.SSH.Port}
+		if onMachine[m] == nil {
+			onMachine[m] = map[int][]use{}
 		}
 		for _, p := range ports {
 			subject := v.natsAttr(h, p.attr)
@@ -312,20 +329,78 @@ func (v *validator) listenAddresses() {
 				v.errorf(subject, "Port out of range", "%s %d must be between 1 and 65535.", p.attr, p.port)
 				continue
 			}
-			key := fmt.Sprintf("%s:%d", h.Address, p.port)
-			if prev, dup := used[key]; dup {
+			u := use{h, p.attr, p.bind}
+			clash := false
+			for _, prev := range onMachine[m][p.port] {
+				if !bindsOverlap(prev.bind, u.bind) {
+					continue
+				}
+				clash = true
 				if prev.host == h {
 					v.errorf(subject, "Port used twice",
 						"Host %s uses port %d for both %s and %s. Give each listener its own port.", h.Name, p.port, prev.attr, p.attr)
 				} else {
-					v.errorf(subject, "Address and port used twice",
-						"Hosts %s (%s) and %s (%s) both listen on %s. Hosts sharing an address need distinct ports.", prev.host.Name, prev.attr, h.Name, p.attr, key)
+					k := [2]*Host{prev.host, h}
+					if clashes[k] == nil {
+						pairs = append(pairs, k)
+					}
+					clashes[k] = append(clashes[k], fmt.Sprintf("%s's %s on %s and %s's %s on %s",
+						prev.host.Name, prev.attr, listenAddr(prev.bind, p.port), h.Name, p.attr, listenAddr(u.bind, p.port)))
 				}
+				break
+			}
+			if clash {
 				continue
 			}
-			used[key] = use{h, p.attr}
+			onMachine[m][p.port] = append(onMachine[m][p.port], u)
+			if p.attr == "cluster_port" || p.attr == "leafnode_port" {
+				key := LocalAddr(h.Address, p.port)
+				if prev, dup := dialled[key]; dup && prev.host != h {
+					v.errorf(v.addressRange(h), "Two hubs dialled at one address",
+						"Hubs %s (%s) and %s (%s) are both dialled at %s by the other hubs and the leaves. Give one of them another %s, or correct its address.",
+						prev.host.Name, prev.attr, h.Name, p.attr, key, p.attr)
+					continue
+				}
+				dialled[key] = u
+			}
 		}
 	}
+	for _, k := range pairs {
+		a, b := k[0], k[1]
+		// Point at the address written later in the file: the one likely copied.
+		at := v.addressRange(b)
+		if ra := v.addressRange(a); ra.Filename == at.Filename && ra.Start.Byte > at.Start.Byte {
+			at = ra
+		}
+		v.on(nil)
+		v.errorf(at, "Two servers on one address",
+			"Hosts %s and %s both have address %s, so they are one machine to latticepush, and there their listeners collide: %s. Correct the address if they are different machines; otherwise give one of them other ports.",
+			a.Name, b.Name, b.Address, strings.Join(clashes[k], "; "))
+	}
+}
+
+// addressRange is where host h's address is set, else its name.
+func (v *validator) addressRange(h *Host) hcl.Range {
+	if hb := v.d.hosts[h]; hb.AddressRange != (hcl.Range{}) {
+		return hb.AddressRange
+	}
+	return v.d.hosts[h].NameRange
+}
+
+// bindsOverlap reports whether listeners bound to a and b on one machine take the same
+// address: either binds every address, or both bind the same one.
+func bindsOverlap(a, b string) bool {
+	return isAnyAddress(a) || isAnyAddress(b) || LocalHost(a) == LocalHost(b)
+}
+
+func isAnyAddress(h string) bool {
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return h == "" || h == "0.0.0.0" || h == "::"
+}
+
+// listenAddr is the listen address host:port as a person reads it (IPv6 in brackets).
+func listenAddr(bind string, port int) string {
+	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(bind, "["), "]"), strconv.Itoa(port))
 }
 
 // declaredAt is where a host block was declared, with the instance for a generated host.
@@ -339,6 +414,7 @@ func declaredAt(hb *hostBlock) string {
 type listenPort struct {
 	attr string
 	port int
+	bind string
 }
 
 // isName reports whether s matches [A-Za-z0-9_-]+.
@@ -355,6 +431,10 @@ func isHostName(s string) bool {
 	return isName(strings.ReplaceAll(s, ".", "_"))
 }
 
+// isControl reports whether r is a control character (C0 or DEL), which neither an environment
+// file nor a NATS config may carry in a value.
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
 func isSpace(r rune) bool {
 	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f'
 }
@@ -368,7 +448,7 @@ func domainProblem(dom string) string {
 		return "contains '.', '*' or '>'"
 	case strings.ContainsFunc(dom, isSpace):
 		return "contains whitespace"
-	case strings.ContainsFunc(dom, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+	case strings.ContainsFunc(dom, isControl):
 		return "contains a control character"
 	}
 	return ""

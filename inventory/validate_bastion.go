@@ -25,7 +25,9 @@ func (v *validator) bastions() {
 			continue
 		}
 		seen[bb.Name] = bb
-		if bb.Address == "" || strings.ContainsFunc(bb.Address, isSpace) || strings.Contains(bb.Address, "://") || strings.Contains(bb.Address, "@") {
+		if bb.AddressRange == (hcl.Range{}) {
+			// no address: decoding reported the missing argument
+		} else if bb.Address == "" || strings.ContainsFunc(bb.Address, isSpace) || strings.Contains(bb.Address, "://") || strings.Contains(bb.Address, "@") {
 			v.errorf(bb.AddressRange, "Invalid address",
 				"address %q must be a host name or IP address that SSH reaches, without spaces, a user or a scheme (set user = \"...\" in the block).", bb.Address)
 		}

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"fmt"
 	"path"
 	"regexp"
 	"slices"
@@ -56,9 +57,17 @@ func (v *validator) values() {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if !slices.Contains(passwordNames(), k) {
+			if name, old := oldPasswordNames[k]; old {
+				if _, both := s.Env[name]; both {
+					v.errorf(s.EnvRange, "Secret named twice in env",
+						"%q and %q name the same secret. Keep %q, the secret's key in the secrets file, and remove %q.", k, name, name, k)
+				} else {
+					v.warnf(s.EnvRange, "Old secret name in env",
+						"%q is now written %q, the secret's key in the secrets file, the name every message uses: env = { %q = %q }.", k, name, name, s.Env[k])
+				}
+			} else if !slices.Contains(passwordNames(), k) {
 				v.errorf(s.EnvRange, "Unknown secret in env",
-					"There is no secret %q.%s The environment can supply %s.", k, didYouMean(k, passwordNames()), strings.Join(passwordNames(), ", "))
+					"There is no secret %q.%s The environment can supply %s (the keys of the secrets file).", k, secretSuggestion(k), strings.Join(passwordNames(), ", "))
 			}
 			if !envNameRE.MatchString(s.Env[k]) {
 				v.errorf(s.EnvRange, "Invalid environment variable name",
@@ -78,6 +87,7 @@ func (v *validator) values() {
 			if ro.MaxUnreachable != nil && *ro.MaxUnreachable < 0 {
 				v.errorf(ro.MaxUnreachableRange, "Invalid max_unreachable", "max_unreachable must be 0 or more.")
 			}
+			v.settle(name, ro)
 		}
 		if rb.Wasmcloud != nil {
 			v.labels(rb.Wasmcloud.Labels, v.wasmLabelsRange(rb.Wasmcloud))
@@ -160,12 +170,69 @@ func (v *validator) natsValues(h *Host, n *NATS) {
 				"%s %q is not a size nats-server reads: write digits with an optional unit, e.g. \"20GB\", \"512MB\" or \"1T\" (no spaces, no decimals).", s.attr, s.val)
 		}
 	}
-	for _, s := range []struct{ attr, val string }{{"store_dir", n.StoreDir}, {"binary", n.Binary}, {"config_file", n.ConfigFile}, {"log_file", n.LogFile}} {
+	for _, s := range []struct{ attr, val string }{{"store_dir", n.StoreDir}, {"log_file", n.LogFile}} {
 		if s.val != "" && !path.IsAbs(s.val) {
 			v.errorf(at(s.attr), "Relative path", "%s %q is a path on the host and must be absolute.", s.attr, s.val)
 		}
 	}
+	v.servicePaths(at, "binary", n.Binary, "config_file", n.ConfigFile)
+	if n.StoreDir == "" && (h.Hub != nil || n.JetStreamDomain != "") {
+		v.errorf(at("store_dir"), "Empty store_dir",
+			"store_dir is empty, but this server runs JetStream and keeps its streams there. Remove store_dir to use %s, or set an absolute path.", DefaultStoreDir)
+	}
+	if h.Hub != nil {
+		v.hubLimits(h, n)
+	}
 	v.lameDuck(n, at("lame_duck_duration"), at("lame_duck_grace_period"))
+}
+
+// servicePathRE is what a path written into a service definition (systemd unit, runit run
+// script) may look like: absolute, with no character systemd or sh would interpret.
+var servicePathRE = regexp.MustCompile(`^/[A-Za-z0-9._/+@-]+$`)
+
+// servicePaths checks paths the service definition names (attr, value pairs): the renderer
+// refuses any other.
+func (v *validator) servicePaths(at func(string) hcl.Range, pairs ...string) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		attr, val := pairs[i], pairs[i+1]
+		switch {
+		case val != "" && !path.IsAbs(val):
+			v.errorf(at(attr), "Relative path", "%s %q is a path on the host and must be absolute.", attr, val)
+		case !servicePathRE.MatchString(val):
+			v.errorf(at(attr), "Unsafe path",
+				"%s %q is written into the service definition, where systemd and sh would interpret spaces, quotes, '%%', '$' and the like: use an absolute path of letters, digits and . _ / + @ - only.", attr, val)
+		}
+	}
+}
+
+// hubLimits requires both JetStream limits on a hub: without them nats-server sizes JetStream
+// from the free disk and memory it finds at start, and no reload can later make such a
+// dynamic limit explicit or lower it.
+func (v *validator) hubLimits(h *Host, n *NATS) {
+	var missing []string
+	if n.MaxFileStore == "" {
+		missing = append(missing, "max_file_store")
+	}
+	if n.MaxMemoryStore == "" {
+		missing = append(missing, "max_memory_store")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	subject, where := v.d.hosts[h].NameRange, fmt.Sprintf("host %s's nats block, or to role \"hub\" { nats { ... } } for every hub", h.Name)
+	if rb := v.d.roles[RoleHub]; rb != nil {
+		subject, where = rb.DeclRange, "role \"hub\" in a nats block"
+		if rb.NATS != nil {
+			subject, where = rb.NATS.DeclRange, "role \"hub\"'s nats block"
+		}
+	}
+	verb, them := "is", "it"
+	if len(missing) > 1 {
+		verb, them = "are", "them"
+	}
+	v.errorf(subject, "Hub without JetStream limits",
+		"Hubs need explicit JetStream limits: %s %s not set. Without explicit limits nats-server sizes JetStream from the disk and memory free when it starts, and no reload can later make such a limit explicit or lower it. Add %s to %s, sized for the machines, e.g. max_file_store = \"20GB\" and max_memory_store = \"1GB\".",
+		strings.Join(missing, " and "), verb, them, where)
 }
 
 // lameDuck applies nats-server's rules: the duration is at least 30s, and the grace period is
@@ -182,8 +249,8 @@ func (v *validator) lameDuck(n *NATS, durAt, graceAt hcl.Range) {
 	switch {
 	case gerr != nil:
 		v.errorf(graceAt, "Invalid duration", "lame_duck_grace_period %q is not a duration: write e.g. \"10s\".", n.LameDuckGracePeriod)
-	case grace < 0:
-		v.errorf(graceAt, "Invalid duration", "lame_duck_grace_period %q must not be negative.", n.LameDuckGracePeriod)
+	case grace <= 0:
+		v.errorf(graceAt, "Invalid duration", "lame_duck_grace_period %q must be more than 0: nats-server reads 0 as its default of 10s. Write e.g. \"10s\".", n.LameDuckGracePeriod)
 	case durOK && grace >= dur:
 		v.errorf(graceAt, "Lame duck grace period too long",
 			"lame_duck_grace_period %q must be shorter than lame_duck_duration %q: clients are closed over the time between the two.", n.LameDuckGracePeriod, n.LameDuckDuration)
@@ -201,9 +268,9 @@ func (v *validator) wasmcloudValues(h *Host, w *Wasmcloud) {
 	}
 	at := func(name string) hcl.Range { return v.origin(h, name, bodies...) }
 
-	if w.NATSHost == "" || strings.ContainsFunc(w.NATSHost, isSpace) || strings.Contains(w.NATSHost, "://") {
+	if w.NATSHost == "" || strings.ContainsFunc(w.NATSHost, isSpace) || strings.ContainsFunc(w.NATSHost, isControl) || strings.Contains(w.NATSHost, "://") {
 		v.errorf(at("nats_host"), "Invalid nats_host",
-			"nats_host %q must be a bare host name or IP address: WASMCLOUD_NATS_HOST takes no nats:// scheme.", w.NATSHost)
+			"nats_host %q must be a bare host name or IP address, without spaces, control characters or a scheme: WASMCLOUD_NATS_HOST takes no nats://.", w.NATSHost)
 	}
 	if w.NATSPort < 1 || w.NATSPort > 65535 {
 		v.errorf(at("nats_port"), "Port out of range", "nats_port %d must be between 1 and 65535.", w.NATSPort)
@@ -215,11 +282,7 @@ func (v *validator) wasmcloudValues(h *Host, w *Wasmcloud) {
 	if w.Heartbeat < 0 {
 		v.errorf(at("heartbeat_interval"), "Invalid heartbeat_interval", "heartbeat_interval %d must be a number of seconds, 0 or more.", w.Heartbeat)
 	}
-	for _, s := range []struct{ attr, val string }{{"binary", w.Binary}, {"env_file", w.EnvFile}} {
-		if s.val != "" && !path.IsAbs(s.val) {
-			v.errorf(at(s.attr), "Relative path", "%s %q is a path on the host and must be absolute.", s.attr, s.val)
-		}
-	}
+	v.servicePaths(at, "binary", w.Binary, "env_file", w.EnvFile)
 }
 
 // labels checks wasmCloud host labels: each becomes WASMCLOUD_LABEL_<key>=<value>.
@@ -234,9 +297,31 @@ func (v *validator) labels(labels map[string]string, subject hcl.Range) {
 			v.errorf(subject, "Invalid label key",
 				"Label key %q becomes the environment variable WASMCLOUD_LABEL_%s: use only letters, digits and '_'.", k, k)
 		}
-		if val := labels[k]; strings.ContainsAny(val, "=\n\r\x00") {
+		if val := labels[k]; strings.Contains(val, "=") || strings.ContainsFunc(val, isControl) {
 			v.errorf(subject, "Invalid label value",
-				"The value of label %q contains '=' or a line break, which the wasmCloud host rejects. Remove them.", k)
+				"The value of label %q contains '=' or a control character such as a tab or line break, which the wasmCloud host's environment file cannot carry. Remove them.", k)
 		}
 	}
+}
+
+func keysOf(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// secretSuggestion is didYouMean for a secret's name, also for a misspelt old name.
+func secretSuggestion(k string) string {
+	if s := didYouMean(k, passwordNames()); s != "" {
+		return s
+	}
+	for _, old := range keysOf(oldPasswordNames) {
+		if didYouMean(k, []string{old}) != "" {
+			return fmt.Sprintf(" Did you mean %q?", oldPasswordNames[old])
+		}
+	}
+	return ""
 }

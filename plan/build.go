@@ -83,6 +83,9 @@ func Probes(inv *inventory.Inventory, desired Desired, opts Options) []Probe {
 		}
 		if n := h.NATS(); n != nil {
 			pr.NATS = &NATSProbe{Binary: n.Binary, MonitorAddr: MonitorAddr(n)}
+			if h.Hub != nil {
+				pr.NATS.StoreDir = n.StoreDir
+			}
 			for _, f := range desired[h.Name] {
 				if f.Path == n.ConfigFile {
 					pr.NATS.DesiredConfig = f.Content
@@ -199,21 +202,29 @@ func hostUnits(inv *inventory.Inventory, h *inventory.Host, files []DesiredFile,
 		decideService(h, u, files, f, red)
 		n := h.NATS()
 		isNATS := u.Service == ServiceNATS && n != nil
+		if err := decideAdopt(h, u, f, n); err != nil {
+			return nil, err
+		}
 		if isNATS {
 			u.ConfigPath, u.Binary, u.MonitorAddr = n.ConfigFile, n.Binary, MonitorAddr(n)
-			u.DesiredPorts = Ports{Client: n.ClientPort, HTTP: n.HTTPPort}
-			if nf := f.NATS; nf != nil && u.WasRunning {
-				u.RunningPorts = Ports{Client: nf.ClientPort, HTTP: nf.HTTPPort}
+			u.DesiredPorts = Ports{ClientHost: n.ClientHost, Client: n.ClientPort, HTTPHost: n.HTTPHost, HTTP: n.HTTPPort,
+				Cluster: n.ClusterPort, Leafnode: n.LeafnodePort}
+			if nf := f.NATS; nf != nil && u.WasRunning && (nf.ClientPort != 0 || nf.HTTPPort != 0) {
+				u.RunningPorts = Ports{ClientHost: nf.ClientHost, Client: nf.ClientPort, HTTPHost: nf.HTTPHost, HTTP: nf.HTTPPort,
+					Cluster: nf.ClusterPort, Leafnode: nf.LeafnodePort}
 			}
 			if err := checkNATS(h, n, u, f, opts); err != nil {
 				return nil, err
 			}
 		}
-		if u.Action != Restart {
+		if u.Action == Noop {
 			classify(on.Kind, u, files, f)
 		}
 		if isNATS && u.Action == Noop {
 			decideNATS(inv, h, n, u, f)
+		}
+		if isNATS {
+			decideProcess(u, f, n)
 		}
 		units = append(units, u)
 	}
@@ -246,7 +257,7 @@ func classify(k unit.Kind, u *Unit, files []DesiredFile, f Facts) {
 }
 
 // decideService fills the unit's file changes and the actions every service shares: start a
-// service that does not run, restart after a service definition change.
+// service that does not run (action start), restart after a service definition change.
 func decideService(h *inventory.Host, u *Unit, files []DesiredFile, f Facts, red *redactor) {
 	sf := f.Services[u.Service]
 	u.WasRunning = sf.Running
@@ -289,7 +300,8 @@ func decideService(h *inventory.Host, u *Unit, files []DesiredFile, f Facts, red
 		}
 	}
 	if !sf.Running {
-		u.Action = Restart
+		u.Action = Start
+		u.Reasons = nil // nothing runs that a change could concern
 		u.Start = newFiles > 0 && newFiles == countService(files, u.Service)
 		if u.Start {
 			u.Reasons = append(u.Reasons, "first start")

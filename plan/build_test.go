@@ -29,7 +29,7 @@ func TestBuild_EmptyFleetStartsEverythingHubFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range p.Units {
-		if u.Action != plan.Restart || !u.Start || !u.Enable {
+		if u.Action != plan.Start || !u.Start || !u.Enable {
 			t.Errorf("%s: action %s start=%v enable=%v, want a first start", u.ID(), u.Action, u.Start, u.Enable)
 		}
 	}
@@ -184,9 +184,13 @@ func TestBuild_RefusesHubIdentityChange(t *testing.T) {
 	d := plantest.FakeDesired(inv, true)
 	facts := plantest.Converged(inv, d)
 	facts["hub-2"].NATS.ServerName = "old-hub-2"
+	facts["hub-2"].NATS.JetStream = true
 	_, err := plan.Build(inv, d, facts, plan.Options{})
-	if err == nil || !strings.Contains(err.Error(), `server_name would change from "old-hub-2" to "hub-2"`) {
-		t.Fatalf("err %v", err)
+	want := `hub-2: server_name would change from "old-hub-2" to "hub-2" and JetStream is enabled on the running server, ` +
+		`which keeps a node's name: this is a node replacement: restore server_name = "old-hub-2", or re-run with ` +
+		`-replace hub-2 after draining the node`
+	if err == nil || err.Error() != want {
+		t.Fatalf("err %v\nwant %s", err, want)
 	}
 	if _, err := plan.Build(inv, d, facts, plan.Options{Replace: []string{"hub-2"}}); err != nil {
 		t.Fatalf("with -replace hub-2: %v", err)
@@ -241,8 +245,8 @@ func TestBuild_PendingReloadFromLiveState(t *testing.T) {
 	facts = plantest.Converged(inv, d)
 	f := facts["edge-1"]
 	f.Services[plan.ServiceWasmcloud] = plan.ServiceFact{Enabled: true}
-	if p, _ = plan.Build(inv, d, facts, plan.Options{}); actions(p)["edge-1/wasmcloud"] != plan.Restart {
-		t.Errorf("stopped wasmCloud host: %s, want restart", actions(p)["edge-1/wasmcloud"])
+	if p, _ = plan.Build(inv, d, facts, plan.Options{}); actions(p)["edge-1/wasmcloud"] != plan.Start {
+		t.Errorf("stopped wasmCloud host: %s, want start", actions(p)["edge-1/wasmcloud"])
 	}
 }
 
@@ -270,7 +274,7 @@ func TestBuild_SecretsNeverInPlanOrDiff(t *testing.T) {
 	}
 	diff := p.Unit("hub-1/nats-server").Files[0].Diff
 	if !strings.Contains(diff, "-accounts { LATTICE { jetstream: enabled, users: [ {user: leaf, password: "+inventory.Redacted+"} ] } }") ||
-		!strings.Contains(diff, "+accounts { LATTICE { jetstream: enabled, users: [ {user: leaf, password: \"${secret:leaf_password}\"} ] } }") {
+		!strings.Contains(diff, "+accounts { LATTICE { jetstream: enabled, users: [ {user: leaf, password: \"${secret:passwords.leaf}\"} ] } }") {
 		t.Errorf("diff does not show the rotation redacted:\n%s", diff)
 	}
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
@@ -20,7 +21,7 @@ func checkNATS(h *inventory.Host, n *inventory.NATS, u *Unit, f Facts, opts Opti
 	}
 	u.DesiredDigest = nf.DesiredDigest
 	if h.Hub != nil && u.WasRunning {
-		return checkHubIdentity(h, n, nf, opts)
+		return checkHubIdentity(h, n, u, nf, opts)
 	}
 	return nil
 }
@@ -77,24 +78,63 @@ func liveMismatch(inv *inventory.Inventory, h *inventory.Host, n *inventory.NATS
 	return strings.Join(why, "; ")
 }
 
-// checkHubIdentity refuses a change of a running hub's server_name or cluster name: JetStream
-// keeps both and NATS maintainers say they must never change once set (nats-server PR #7418),
-// so only an explicit node replacement may change them.
-func checkHubIdentity(h *inventory.Host, n *inventory.NATS, nf *NATSFacts, opts Options) error {
+// checkHubIdentity refuses a change of a running hub's server_name or cluster name when
+// JetStream keeps them: the running server has JetStream enabled, or the store directory
+// holds JetStream state. NATS maintainers say they must never change once set (nats-server
+// PR #7418), so only an explicit node replacement may change them. A server without
+// JetStream state (a hand-made config being adopted, often without server_name, running as
+// its generated ID) keeps nothing under its name: the change is noted, not refused.
+func checkHubIdentity(h *inventory.Host, n *inventory.NATS, u *Unit, nf *NATSFacts, opts Options) error {
 	for _, r := range opts.Replace {
 		if r == h.Name {
 			return nil
 		}
 	}
-	if nf.ServerName != "" && nf.ServerName != n.ServerName {
-		return fmt.Errorf("%s: server_name would change from %q to %q; JetStream keeps a node's name in its "+
-			"state, so this is a node replacement: restore server_name = %q, or re-run with -replace %s "+
-			"after draining the node", h.Name, nf.ServerName, n.ServerName, nf.ServerName, h.Name)
+	nameChanges := nf.ServerName != "" && nf.ServerName != n.ServerName
+	clusterChanges := nf.ClusterName != "" && nf.ClusterName != n.ClusterName
+	if !nameChanges && !clusterChanges {
+		return nil
 	}
-	if nf.ClusterName != "" && nf.ClusterName != n.ClusterName {
-		return fmt.Errorf("%s: the hub cluster name would change from %q to %q; JetStream keeps it in its "+
-			"state: restore cluster_name = %q (renaming a JetStream cluster is a migration, not a config change)",
-			h.Name, nf.ClusterName, n.ClusterName, nf.ClusterName)
+	if !nf.JetStream && !nf.StoreState {
+		if nameChanges {
+			u.Reasons = append(u.Reasons, fmt.Sprintf("server_name %q becomes %q: the running server has no JetStream "+
+				"state that keeps its name", nf.ServerName, n.ServerName))
+		}
+		if clusterChanges {
+			u.Reasons = append(u.Reasons, fmt.Sprintf("cluster name %q becomes %q: the running server has no JetStream "+
+				"state that keeps it", nf.ClusterName, n.ClusterName))
+		}
+		return nil
 	}
-	return nil
+	state := "JetStream is enabled on the running server"
+	if !nf.JetStream {
+		state = fmt.Sprintf("its store directory %s holds JetStream state", path.Join(n.StoreDir, "jetstream"))
+	}
+	if nameChanges && generatedName(nf.ServerName) {
+		return fmt.Errorf("%s: the running server has no server_name of its own (it runs as its generated ID %q) and %s, "+
+			"which keeps that name: to keep the state, set server_name = %q for this host; to start the node afresh "+
+			"as %q, drain it and re-run with -replace %s", h.Name, nf.ServerName, state, nf.ServerName, n.ServerName, h.Name)
+	}
+	if nameChanges {
+		return fmt.Errorf("%s: server_name would change from %q to %q and %s, which keeps a node's name: this is a "+
+			"node replacement: restore server_name = %q, or re-run with -replace %s after draining the node",
+			h.Name, nf.ServerName, n.ServerName, state, nf.ServerName, h.Name)
+	}
+	return fmt.Errorf("%s: the hub cluster name would change from %q to %q and %s, which keeps it: "+
+		"restore cluster_name = %q (renaming a JetStream cluster is a migration, not a config change)",
+		h.Name, nf.ClusterName, n.ClusterName, state, nf.ClusterName)
+}
+
+// generatedName reports whether a server name is the ID a nats-server without server_name
+// runs as: "N" and 55 more characters of base32 (A-Z, 2-7).
+func generatedName(s string) bool {
+	if len(s) != 56 || s[0] != 'N' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'A' && c <= 'Z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
 }

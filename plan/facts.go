@@ -32,6 +32,8 @@ type NATSProbe struct {
 	DesiredConfig []byte
 	// MonitorAddr is host:port of the monitoring listener, reached through the SSH connection.
 	MonitorAddr string
+	// StoreDir is the JetStream store directory whose state is looked for (hubs only).
+	StoreDir string
 }
 
 // Facts is what was observed on one host. A host that could not be reached has Err set and
@@ -46,6 +48,8 @@ type Facts struct {
 	Files    map[string]FileFact
 	Services map[string]ServiceFact
 	NATS     *NATSFacts
+	// Others are nats-server processes that are not the managed service's.
+	Others []Process
 }
 
 // Reachable reports whether the host answered.
@@ -71,6 +75,33 @@ type ServiceFact struct {
 	Enabled bool
 	// Started is when the running process started (Unix seconds, host clock); 0 when unknown.
 	Started int64
+	// Exe and Cmdline are the running process's /proc/PID/exe and command line (arguments
+	// separated by spaces); empty when not running or not readable.
+	Exe     string
+	Cmdline string
+	// Definition is what the supervisor runs for the service, whatever wrote it: runit, the
+	// supervised path's target (the path itself for a directory of its own); systemd, the
+	// unit file in effect (FragmentPath). Empty when there is none.
+	Definition string
+	// DropIns are the systemd drop-in files that apply to the unit.
+	DropIns []string
+	// ExecStart is systemd's command line for the unit (its argv).
+	ExecStart string
+}
+
+// Process is a running process of the managed server's binary that no managed service runs:
+// a server started by another service (a package's nats.service, a hand-made runit service
+// of another name) or by hand.
+type Process struct {
+	PID     int
+	Exe     string
+	Cmdline string
+	// Unit is the systemd unit whose cgroup holds it ("nats.service"); RunitDir the
+	// directory of the runsv supervising it (resolved), RunitName the name of that service
+	// in the supervised directory. All empty for a process no service runs.
+	Unit      string
+	RunitDir  string
+	RunitName string
 }
 
 // NATSFacts is what the host's nats-server says about itself.
@@ -93,6 +124,18 @@ type NATSFacts struct {
 	HTTPPort     int
 	ClusterPort  int
 	LeafnodePort int
+	// ClientHost and HTTPHost are the client and monitoring listeners' hosts (/varz host,
+	// http_host): with the ports, where apply reaches the server until its new config is in,
+	// and again after a rollback.
+	ClientHost string
+	HTTPHost   string
+	// BinaryPath is `readlink -f` of the managed binary: a running process whose exe is
+	// another file runs another binary.
+	BinaryPath string
+	// JetStream says the running server has JetStream enabled (/varz); StoreState that the
+	// store directory the inventory gives holds JetStream state (a non-empty jetstream/).
+	JetStream  bool
+	StoreState bool
 }
 
 // fingerprint is a digest of the facts that drive a decision: file hashes and modes, service
@@ -124,11 +167,22 @@ func (f Facts) fingerprint() string {
 	for _, s := range svcs {
 		sf := f.Services[s]
 		b.WriteString("service " + s + " running=" + boolStr(sf.Running) + " enabled=" + boolStr(sf.Enabled) + "\n")
+		// Written only when observed, so facts without them keep their fingerprint.
+		if sf.Definition != "" || len(sf.DropIns) > 0 || sf.Exe != "" {
+			b.WriteString("service " + s + " def=" + sf.Definition + " dropins=" + strings.Join(sf.DropIns, ",") +
+				" exe=" + sf.Exe + " cmdline=" + sf.Cmdline + "\n")
+		}
 	}
 	if n := f.NATS; n != nil {
 		b.WriteString("nats " + n.Version + " desired=" + n.DesiredDigest + " running=" + n.RunningDigest +
 			" name=" + n.ServerName + " domain=" + n.Domain + " cluster=" + n.ClusterName +
 			" ports=" + itoa(n.ClientPort) + "," + itoa(n.HTTPPort) + "," + itoa(n.ClusterPort) + "," + itoa(n.LeafnodePort) + "\n")
+	}
+	for _, o := range f.Others {
+		b.WriteString("other " + o.Exe + " " + o.Cmdline + " unit=" + o.Unit + " runit=" + o.RunitDir + "\n")
+	}
+	if n := f.NATS; n != nil && (n.JetStream || n.StoreState || n.BinaryPath != "") {
+		b.WriteString("nats binary=" + n.BinaryPath + " js=" + boolStr(n.JetStream) + " store=" + boolStr(n.StoreState) + "\n")
 	}
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:])

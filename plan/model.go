@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/latticepush/latticepush/supervisor"
 	"github.com/latticepush/latticepush/unit"
 )
 
 // FormatVersion is the version of the plan's JSON document and of plan files. A minor bump
-// only adds fields; a reader rejects a different major version.
-const FormatVersion = "1.0"
+// only adds fields or actions; a reader rejects a different major version. 1.1 added the
+// actions start and adopt and a unit's "adopt".
+const FormatVersion = "1.1"
 
 // Action is what happens to one unit (a service on a host).
 type Action string
@@ -20,8 +22,14 @@ const (
 	Noop Action = "noop"
 	// Reload: files differ (or the running config does) and every changed key is reloadable.
 	Reload Action = "reload"
-	// Restart: a non-reloadable key changed, a service definition changed, or the service is down.
+	// Start: the service does not run (a first start, or one that stopped); nothing is stopped.
+	Start Action = "start"
+	// Restart: a non-reloadable key changed, a service definition changed, or the running
+	// process is not what the managed service runs (another binary or config file).
 	Restart Action = "restart"
+	// Adopt: a service definition latticepush did not write is in effect (or another service
+	// runs the same server); apply stops it, puts it aside and starts the managed service.
+	Adopt Action = "adopt"
 	// Cutover: the hub's JetStream domain changes; every hub stops, then every hub starts.
 	Cutover Action = "cutover"
 )
@@ -31,8 +39,12 @@ func (a Action) Symbol() string {
 	switch a {
 	case Reload:
 		return "~"
+	case Start:
+		return "+"
 	case Restart:
 		return "-/+"
+	case Adopt:
+		return "<-"
 	case Cutover:
 		return "!!"
 	default:
@@ -91,6 +103,8 @@ type Unit struct {
 	Reasons []string `json:"reasons,omitempty"`
 	// Start is set when the service has never run under latticepush here (its files are new).
 	Start bool `json:"start,omitempty"`
+	// Adopt is what runs now in place of the managed service (action adopt).
+	Adopt *Foreign `json:"adopt,omitempty"`
 	// Enable is set when the service must be enabled (runit link, systemctl enable).
 	Enable bool `json:"enable,omitempty"`
 	// DaemonReload is set when a systemd unit file changes.
@@ -103,7 +117,8 @@ type Unit struct {
 	ConfigPath  string `json:"config_path,omitempty"`
 	Binary      string `json:"binary,omitempty"`
 	MonitorAddr string `json:"monitor_addr,omitempty"`
-	// WasRunning records whether the service ran when observed: a rollback restores that.
+	// WasRunning records whether the service ran when observed (for an adopt, the service it
+	// adopts): a rollback restores that.
 	WasRunning bool `json:"was_running"`
 	// Ports are where a nats-server unit's server listens: as observed running (zero when it
 	// was not) and as desired. Apply's gates reach a server where it listens now: the
@@ -113,10 +128,15 @@ type Unit struct {
 	DesiredPorts Ports `json:"-"`
 }
 
-// Ports are a nats-server's client and monitoring ports.
+// Ports are where a nats-server listens: its client and monitoring listeners (host and port)
+// and, on a hub, its cluster and leafnode ports. An empty host is the inventory's.
 type Ports struct {
-	Client int
-	HTTP   int
+	ClientHost string
+	Client     int
+	HTTPHost   string
+	HTTP       int
+	Cluster    int
+	Leafnode   int
 }
 
 // UnitID identifies a unit. Its text form, "host/service" or "host/service@step", names the
@@ -240,7 +260,7 @@ func (p *Plan) HasChanges() bool {
 }
 
 // Summary is a one-line count of the plan's actions, e.g.
-// "Plan: 1 cutover, 2 reload, 3 restart, 4 unchanged; 1 host unreachable."
+// "Plan: 1 cutover, 1 adopt, 2 restart, 3 start, 2 reload, 4 unchanged; 1 host unreachable."
 func (p *Plan) Summary() string {
 	counts := map[Action]int{}
 	bridges := 0
@@ -256,7 +276,7 @@ func (p *Plan) Summary() string {
 		counts[a]++
 	}
 	var parts []string
-	for _, a := range []Action{Cutover, Restart, Reload} {
+	for _, a := range []Action{Cutover, Adopt, Restart, Start, Reload} {
 		if counts[a] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
 		}
@@ -277,4 +297,34 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// Foreign is a service definition latticepush did not write, in effect where the managed
+// service belongs, or another service running the same server: what an adopt replaces.
+type Foreign struct {
+	// Supervisor is the host's service manager; Service its name there (a runit directory
+	// under the supervised directory, a systemd unit without ".service").
+	Supervisor string `json:"supervisor"`
+	Service    string `json:"service"`
+	// Definition is what the supervisor runs: runit, the supervised path's target (the path
+	// itself for a directory of its own); systemd, the unit file in effect.
+	Definition string `json:"definition,omitempty"`
+	// DropIns are systemd drop-ins that apply to the unit.
+	DropIns []string `json:"drop_ins,omitempty"`
+	Running bool     `json:"running"`
+	Enabled bool     `json:"enabled"`
+	// PID, Exe and Cmdline are its running process (/proc/PID/exe and cmdline).
+	PID     int    `json:"pid,omitempty"`
+	Exe     string `json:"exe,omitempty"`
+	Cmdline string `json:"cmdline,omitempty"`
+	// ClearStore is the JetStream directory of the managed server's store, empty when
+	// observed, that a give-back empties again: a managed server that failed to start may
+	// have written its state there, which the service given back never had.
+	ClearStore string `json:"clear_store,omitempty"`
+}
+
+// Supervised converts f for the supervisor's takeover and give-back.
+func (f Foreign) Supervised() supervisor.Foreign {
+	return supervisor.Foreign{Service: f.Service, Definition: f.Definition, DropIns: f.DropIns,
+		Running: f.Running, Enabled: f.Enabled, PID: f.PID}
 }

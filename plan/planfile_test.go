@@ -34,10 +34,9 @@ func TestPlanFile_RoundTripAndTamper(t *testing.T) {
 	}
 
 	// An edited action is refused by the checksum.
-	edited := bytes.Replace(buf.Bytes(), []byte(`\"action\": \"restart\"`), []byte(`\"action\": \"noop\"`), 1)
-	edited = bytes.Replace(edited, []byte(`"action":"restart"`), []byte(`"action":"noop\"`), 1)
+	edited := bytes.Replace(buf.Bytes(), []byte(`"action": "start"`), []byte(`"action": "noop"`), 1)
 	if bytes.Equal(edited, buf.Bytes()) {
-		edited = bytes.Replace(buf.Bytes(), []byte("restart"), []byte("noop"), 1)
+		t.Fatal("no start action to edit in the plan file")
 	}
 	if _, err := plan.Read(bytes.NewReader(edited)); !errors.Is(err, plan.ErrPlanFile) || !strings.Contains(err.Error(), "checksum") {
 		t.Fatalf("edited plan: err %v, want a checksum refusal", err)
@@ -125,5 +124,32 @@ func TestStaleReasons_Variables(t *testing.T) {
 	}
 	if err := plan.CheckVariables(got, ""); err == nil {
 		t.Error("a plan made with variables accepted without them")
+	}
+}
+
+// TestPlanFile_ReadsFormat10 reads a plan file written in format 1.0 (before the start and
+// adopt actions): a minor version only adds.
+func TestPlanFile_ReadsFormat10(t *testing.T) {
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	p, err := plan.Build(inv, d, plantest.Converged(inv, d), plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.FormatVersion = "1.0"
+	var buf bytes.Buffer
+	if err := plan.Write(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	old := bytes.Replace(buf.Bytes(), []byte(`"format_version": "1.1"`), []byte(`"format_version": "1.0"`), 1)
+	if bytes.Equal(old, buf.Bytes()) || plan.FormatVersion != "1.1" {
+		t.Fatalf("format version %s: no envelope version to rewrite", plan.FormatVersion)
+	}
+	got, err := plan.Read(bytes.NewReader(old))
+	if err != nil {
+		t.Fatalf("reading a 1.0 plan: %v", err)
+	}
+	if got.FormatVersion != "1.0" || plan.Decisions(got) != plan.Decisions(p) {
+		t.Errorf("1.0 plan read as %s, decisions differ: %v", got.FormatVersion, plan.Decisions(got) != plan.Decisions(p))
 	}
 }

@@ -39,9 +39,9 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 		// time: the nodes that are down start together (a first deployment, or a cluster
 		// that lost quorum), and only then are running nodes restarted one by one.
 		var down []string
-		if running := runningHubs(inv, facts); running < len(inv.Hubs())/2+1 {
+		if running := runningHubs(inv, facts, hubs); running < len(inv.Hubs())/2+1 {
 			for _, u := range hubs {
-				if !u.WasRunning {
+				if !inQuorum(u, facts[u.Host]) {
 					down = append(down, u.ID())
 				}
 			}
@@ -51,7 +51,7 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 		}
 		var last []string
 		for _, u := range hubs {
-			if len(down) > 0 && !u.WasRunning {
+			if len(down) > 0 && !inQuorum(u, facts[u.Host]) {
 				continue
 			}
 			if u.Host == leader {
@@ -163,13 +163,30 @@ func metaLeader(inv *inventory.Inventory, facts map[string]Facts) string {
 	return ""
 }
 
-// runningHubs counts the hub nodes whose nats-server was observed running.
-func runningHubs(inv *inventory.Inventory, facts map[string]Facts) int {
+// runningHubs counts the hub nodes whose nats-server was observed running, less the foreign
+// servers without JetStream about to be adopted.
+func runningHubs(inv *inventory.Inventory, facts map[string]Facts, changing []*Unit) int {
 	n := 0
 	for _, h := range inv.Hubs() {
 		if f, ok := facts[h.Name]; ok && f.Services[ServiceNATS].Running {
 			n++
 		}
 	}
+	for _, u := range changing {
+		if u.WasRunning && !inQuorum(u, facts[u.Host]) {
+			n--
+		}
+	}
 	return n
+}
+
+// inQuorum reports whether a hub unit's server counts towards the JetStream cluster's
+// quorum before the change: it runs, and it is not a foreign server without JetStream that
+// is being adopted (a hand-made server is no member of the cluster: the nodes adopted from
+// such servers start together, like nodes that are down).
+func inQuorum(u *Unit, f Facts) bool {
+	if !u.WasRunning {
+		return false
+	}
+	return u.Action != Adopt || (f.NATS != nil && f.NATS.JetStream)
 }

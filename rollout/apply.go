@@ -17,6 +17,10 @@ type Options struct {
 	GateTimeout time.Duration // how long one gate may take to pass (default 2m)
 	// ConfirmTimeout bounds waiting for /varz config_digest after a reload or start (default 30s).
 	ConfirmTimeout time.Duration
+	// Settle is how long the fleet is given to settle after the waves (and after a nats-server
+	// restart, for the wasmCloud hosts on its machine) before a check that still fails counts
+	// (default 30s; the inventory's rollout settle).
+	Settle time.Duration
 	// Events receives progress; it is called from several goroutines, one event at a time.
 	Events func(Event)
 	// SnapshotDir, when set, is where a domain cutover saves the lattice buckets, after its
@@ -34,6 +38,9 @@ func (o *Options) defaults() {
 	}
 	if o.ConfirmTimeout <= 0 {
 		o.ConfirmTimeout = 30 * time.Second
+	}
+	if o.Settle <= 0 {
+		o.Settle = 30 * time.Second
 	}
 }
 
@@ -87,6 +94,7 @@ type run struct {
 	result    map[plan.UnitID]*UnitResult
 	verify    string
 	verifyErr string
+	settled   float64 // seconds the final verify took to pass, or until its settle deadline
 	// unlinked holds the leaves whose links a change may have cut (a hub node's restart, the
 	// leaf's own reload or restart) and that no leaf gate has proven since: leaf host -> the
 	// wave that cut them (links.go).
@@ -132,7 +140,7 @@ func (r *run) hasResult(u *plan.Unit) bool {
 func (r *run) report() *Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	res := &Result{Verify: r.verify, VerifyError: r.verifyErr}
+	res := &Result{Verify: r.verify, VerifyError: r.verifyErr, Settle: r.settled}
 	for _, u := range r.result {
 		res.Units = append(res.Units, *u)
 	}

@@ -22,6 +22,8 @@ type applyFixture struct {
 	opts  plan.Options
 	fleet *fakeFleet
 	gates *fakeGates
+	// settle is Options.Settle (0: the default).
+	settle time.Duration
 }
 
 func newApplyFixture(t *testing.T, example string, start func(*inventory.Inventory, plan.Desired) map[string]plan.Facts) *applyFixture {
@@ -49,7 +51,7 @@ func (fx *applyFixture) plan(t *testing.T) (*plan.Plan, []plan.Probe) {
 
 func (fx *applyFixture) apply(ctx context.Context, p *plan.Plan, probes []plan.Probe, events func(Event)) (*Result, error) {
 	replan := func(facts map[string]plan.Facts) (*plan.Plan, error) { return plan.Build(fx.inv, fx.d, facts, fx.opts) }
-	return Apply(ctx, Target{Plan: p, Probes: probes, Replan: replan}, fx.fleet, fx.gates, Options{Events: events, GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
+	return Apply(ctx, Target{Plan: p, Probes: probes, Replan: replan}, fx.fleet, fx.gates, Options{Events: events, GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond, Settle: fx.settle})
 }
 
 func results(r *Result) map[string]string {
@@ -596,5 +598,57 @@ func TestApply_GatesExpectWhereServersListenNow(t *testing.T) {
 		if e != order[i]+": "+strings.Join(want, " ") {
 			t.Errorf("gate %d: %q, want %s told the old ports of %v", i, e, order[i], want)
 		}
+	}
+}
+
+// TestApply_AdoptTakesOverThenGivesBack: a foreign service is taken over only once the
+// managed files are in place, then enabled and started; when the managed server fails to
+// start, it is stopped, its files restored and the foreign service given back, running.
+func TestApply_AdoptTakesOverThenGivesBack(t *testing.T) {
+	foreign := func(inv *inventory.Inventory, d plan.Desired) map[string]plan.Facts {
+		facts := plantest.Converged(inv, d)
+		f := facts["edge-1"]
+		f.Services[plan.ServiceNATS] = plan.ServiceFact{Running: true, Enabled: true, PID: 7, Definition: "/etc/service/nats-server"}
+		for p := range f.Files {
+			if strings.HasPrefix(p, "/etc/sv/nats-server/") {
+				f.Files[p] = plan.FileFact{}
+			}
+		}
+		return facts
+	}
+	fx := newApplyFixture(t, "lab", foreign)
+	p, probes := fx.plan(t)
+	if u := p.Unit("edge-1/nats-server"); u.Action != plan.Adopt {
+		t.Fatalf("edge-1: %s, want adopt", u.Action)
+	}
+	fx.fleet.failOn["edge-1 start"] = errors.New("once: keeps exiting right after it starts")
+	res, err := fx.apply(context.Background(), p, probes, nil)
+	if err == nil || results(res)["edge-1/nats-server"] != string(RolledBack) {
+		t.Fatalf("err %v, results %v", err, results(res))
+	}
+	want := []string{"stage 1", "swap", "nats-server adopt from nats-server", "nats-server enable",
+		"nats-server start", "nats-server stop", "restore", "nats-server give back to nats-server", "audit nats-server: adopt rolled back"}
+	if got := fx.fleet.opsOf("edge-1"); !reflect.DeepEqual(got, want) {
+		t.Errorf("edge-1 operations:\n got %q\nwant %q", got, want)
+	}
+	h := fx.fleet.hosts["edge-1"]
+	if !h.running[plan.ServiceNATS] || h.foreign[plan.ServiceNATS] != "/etc/service/nats-server" {
+		t.Errorf("after the rollback: running %v, definition %q; want the foreign service running again", h.running[plan.ServiceNATS], h.foreign[plan.ServiceNATS])
+	}
+	fx.assertUnlockedNoTemps(t)
+
+	// Again, without the failure: adopted, and the next plan has nothing to do.
+	p, probes = fx.plan(t)
+	res, err = fx.apply(context.Background(), p, probes, nil)
+	if err != nil {
+		t.Fatalf("apply: %v %v", err, results(res))
+	}
+	for _, u := range res.Units {
+		if u.Unit == "edge-1/nats-server" && (u.Action != plan.Adopt || u.Result != Applied) {
+			t.Errorf("edge-1: %s %s, want adopt applied", u.Action, u.Result)
+		}
+	}
+	if p, _ := fx.plan(t); p.HasChanges() {
+		t.Errorf("after the adoption: %s", p.Summary())
 	}
 }

@@ -20,6 +20,9 @@ const (
 	EventRolledBack EventKind = "rolled_back" // a unit is back on its previous files and healthy
 	EventWarning    EventKind = "warning"     // something to act on that did not stop the apply
 	EventSnapshot   EventKind = "snapshot"    // a bucket snapshot file was written
+	// EventSettled ends the final verify: every check passed after elapsed_seconds, or some
+	// still failed at the settle deadline.
+	EventSettled EventKind = "settled"
 )
 
 // PhaseName names a phase of apply in events.
@@ -85,4 +88,7 @@ type Result struct {
 	// Verify is the final verification's summary; VerifyError is set when a check failed.
 	Verify      string `json:"verify,omitempty"`
 	VerifyError string `json:"verify_error,omitempty"`
+	// Settle is how long the final verify took, in seconds: until every check passed, or until
+	// the settle deadline when one still failed.
+	Settle float64 `json:"settle_seconds"`
 }

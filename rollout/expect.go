@@ -6,8 +6,8 @@ import (
 
 // The gates must reach each nats-server where it listens now. Until apply swaps a host's
 // config in, that is where the running server was observed: during a rollout that changes a
-// monitoring or client port, the hosts not yet reached still listen on the old one, and a host
-// that was rolled back listens there again. After its swap it is the desired one. The run
+// listener (client, monitoring, cluster or leafnode host or port), the hosts not yet reached
+// still listen on the old one, and a host that was rolled back listens there again. After its swap it is the desired one. The run
 // knows which is which because it does the swapping; it tells the gates (Expect).
 
 // initPorts records where every nats-server of the plan listens before anything changes: the
@@ -24,7 +24,7 @@ func (r *run) initPorts() {
 		r.desired[u.Host] = u.DesiredPorts
 		r.ports[u.Host] = u.DesiredPorts
 		if u.WasRunning && u.RunningPorts != (plan.Ports{}) {
-			r.ports[u.Host] = u.RunningPorts
+			r.ports[u.Host] = previous(u)
 		}
 	}
 }
@@ -41,8 +41,34 @@ func (r *run) swapped(u *plan.Unit, new bool) {
 	case new:
 		r.ports[u.Host] = u.DesiredPorts
 	case u.WasRunning && u.RunningPorts != (plan.Ports{}):
-		r.ports[u.Host] = u.RunningPorts
+		r.ports[u.Host] = previous(u)
 	}
+}
+
+// previous is where u's server listens on its previous config: every listener as observed
+// running (client, monitoring, cluster, leafnode), the desired value where the observation
+// has none.
+func previous(u *plan.Unit) plan.Ports {
+	p, d := u.RunningPorts, u.DesiredPorts
+	if p.ClientHost == "" {
+		p.ClientHost = d.ClientHost
+	}
+	if p.Client == 0 {
+		p.Client = d.Client
+	}
+	if p.HTTPHost == "" {
+		p.HTTPHost = d.HTTPHost
+	}
+	if p.HTTP == 0 {
+		p.HTTP = d.HTTP
+	}
+	if p.Cluster == 0 {
+		p.Cluster = d.Cluster
+	}
+	if p.Leafnode == 0 {
+		p.Leafnode = d.Leafnode
+	}
+	return p
 }
 
 // expect is what the gates must expect now: the servers that do not listen where the

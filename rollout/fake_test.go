@@ -29,6 +29,10 @@ type fakeFleet struct {
 	// the real host exits when the JetStream domain does not answer through its leaf.
 	linkDelay time.Duration
 	linkBack  map[string]time.Time
+	// answerDelay, when set, is how long the wasmCloud host on a leaf's machine takes to
+	// answer again after that leaf's nats-server restarts; answersAt says when.
+	answerDelay time.Duration
+	answersAt   map[string]time.Time
 }
 
 type fakeHost struct {
@@ -42,13 +46,16 @@ type fakeHost struct {
 	ports   plan.Ports // where its nats-server listens, as first observed
 	locked  bool
 	config  string // nats config path
+	// foreign holds, per service, a definition latticepush did not write that is in effect;
+	// aside what a takeover put aside.
+	foreign, aside map[string]string
 }
 
 func newFakeFleet(facts map[string]plan.Facts, configs map[string]string) *fakeFleet {
-	ff := &fakeFleet{hosts: map[string]*fakeHost{}, failOn: map[string]error{}, linkBack: map[string]time.Time{}}
+	ff := &fakeFleet{hosts: map[string]*fakeHost{}, failOn: map[string]error{}, linkBack: map[string]time.Time{}, answersAt: map[string]time.Time{}}
 	for name, f := range facts {
 		h := &fakeHost{f: ff, name: name, files: map[string][]byte{}, temps: map[string][]byte{}, backups: map[string][]byte{},
-			running: map[string]bool{}, config: configs[name]}
+			running: map[string]bool{}, config: configs[name], foreign: map[string]string{}, aside: map[string]string{}}
 		for p, fi := range f.Files {
 			if fi.Exists {
 				h.files[p] = fi.Content
@@ -56,10 +63,14 @@ func newFakeFleet(facts map[string]plan.Facts, configs map[string]string) *fakeF
 		}
 		for s, sf := range f.Services {
 			h.running[s] = sf.Running
+			if sf.Definition != "" && sf.Definition != "/etc/sv/"+s {
+				h.foreign[s] = sf.Definition
+			}
 		}
 		if f.NATS != nil {
 			h.digest = f.NATS.RunningDigest
-			h.ports = plan.Ports{Client: f.NATS.ClientPort, HTTP: f.NATS.HTTPPort}
+			h.ports = plan.Ports{ClientHost: f.NATS.ClientHost, Client: f.NATS.ClientPort, HTTPHost: f.NATS.HTTPHost, HTTP: f.NATS.HTTPPort,
+				Cluster: f.NATS.ClusterPort, Leafnode: f.NATS.LeafnodePort}
 		}
 		ff.hosts[name] = h
 	}
@@ -100,13 +111,14 @@ func (ff *fakeFleet) Observe(ctx context.Context, probes []plan.Probe) map[strin
 			}
 		}
 		for _, s := range pr.Services {
-			f.Services[s] = plan.ServiceFact{Running: h.running[s], Enabled: h.running[s] || h.files[svcRun(s)] != nil}
+			f.Services[s] = plan.ServiceFact{Running: h.running[s], Enabled: h.running[s] || h.files[svcRun(s)] != nil, Definition: h.foreign[s]}
 		}
 		if pr.NATS != nil {
 			nf := &plan.NATSFacts{Version: "2.15.2", DesiredDigest: "sha256:" + plantest.SHA(pr.NATS.DesiredConfig)}
 			if h.running[plan.ServiceNATS] {
 				nf.RunningDigest = h.digest
 				nf.ClientPort, nf.HTTPPort = h.ports.Client, h.ports.HTTP
+				nf.ClientHost, nf.HTTPHost, nf.ClusterPort, nf.LeafnodePort = h.ports.ClientHost, h.ports.HTTPHost, h.ports.Cluster, h.ports.Leafnode
 				if strings.HasPrefix(pr.Host, "hub-") {
 					nf.MetaLeader = "hub-1"
 				}
@@ -222,6 +234,35 @@ func (h *fakeHost) Discard(ctx context.Context, staged []Staged) error {
 	return nil
 }
 
+func (h *fakeHost) Adopt(ctx context.Context, svc string, from plan.Foreign) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	h.f.record("%s %s adopt from %s", h.name, svc, from.Service)
+	if err := h.f.fail(h.name, "adopt"); err != nil {
+		return err
+	}
+	h.running[svc] = false
+	h.aside[svc], h.foreign[svc] = h.foreign[svc], ""
+	return nil
+}
+
+func (h *fakeHost) GiveBack(ctx context.Context, svc string, from plan.Foreign) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	h.f.record("%s %s give back to %s", h.name, svc, from.Service)
+	if err := h.f.fail(h.name, "giveback"); err != nil {
+		return err
+	}
+	h.running[svc] = from.Running
+	if d := h.aside[svc]; d != "" {
+		h.foreign[svc], h.aside[svc] = d, ""
+	}
+	if svc == plan.ServiceNATS && from.Running {
+		h.digest = "sha256:foreign"
+	}
+	return nil
+}
+
 func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error {
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()
@@ -241,6 +282,9 @@ func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error 
 	}
 	if svc == plan.ServiceNATS && strings.HasPrefix(h.name, "edge-") && (op == OpStart || op == OpRestart) {
 		delete(h.f.linkBack, h.name) // a leaf that starts links up at once
+		if h.f.answerDelay > 0 {
+			h.f.answersAt[h.name] = time.Now().Add(h.f.answerDelay)
+		}
 	}
 	if svc == plan.ServiceWasmcloud && (op == OpStart || op == OpRestart) && time.Now().Before(h.f.linkBack[h.name]) {
 		h.f.record("%s wasmcloud started unlinked", h.name)
@@ -282,9 +326,25 @@ type fakeGates struct {
 	ff       *fakeFleet
 	failGate map[string]bool // host -> gate fails
 	verified bool
-	snapErr  error // what SnapshotBuckets returns
+	// verifyFails is how many Verify calls fail before one passes; verifyCalls counts them.
+	verifyFails, verifyCalls int
+	snapErr                  error // what SnapshotBuckets returns
 	// expects records, per hub node gate, the ports the gate was told to expect.
 	expects []string
+	// calls records every hub node and leaf gate with what it was told to expect.
+	calls []gateCall
+}
+
+// gateCall is one hub node or leaf gate and its expectation.
+type gateCall struct {
+	host string
+	exp  Expect
+}
+
+func (g *fakeGates) called(host string, exp Expect) {
+	g.ff.mu.Lock()
+	g.calls = append(g.calls, gateCall{host: host, exp: exp})
+	g.ff.mu.Unlock()
 }
 
 func (g *fakeGates) check(host, svc string) error {
@@ -308,11 +368,13 @@ func (g *fakeGates) HubNode(ctx context.Context, host string, exp Expect) error 
 	g.ff.mu.Lock()
 	g.expects = append(g.expects, host+": "+strings.Join(ports, " "))
 	g.ff.mu.Unlock()
+	g.called(host, exp)
 	return g.check(host, plan.ServiceNATS)
 }
 
 // Leaf waits, like the real gate, until the leaf's link is back (see linkDelay) or ctx ends.
-func (g *fakeGates) Leaf(ctx context.Context, host string, _ Expect) error {
+func (g *fakeGates) Leaf(ctx context.Context, host string, exp Expect) error {
+	g.called(host, exp)
 	g.ff.mu.Lock()
 	back := g.ff.linkBack[host]
 	g.ff.mu.Unlock()
@@ -326,12 +388,24 @@ func (g *fakeGates) Leaf(ctx context.Context, host string, _ Expect) error {
 func (g *fakeGates) Wasmcloud(ctx context.Context, host string, _ Expect) error {
 	return g.check(host, plan.ServiceWasmcloud)
 }
+
+// WasmcloudAnswers waits, like the real check, until the host answers (see answerDelay) or
+// ctx ends; the fleet's log records when it passed.
 func (g *fakeGates) WasmcloudAnswers(ctx context.Context, host string, _ Expect) error {
+	g.ff.mu.Lock()
+	at := g.ff.answersAt[host]
+	g.ff.mu.Unlock()
+	select {
+	case <-time.After(time.Until(at)):
+	case <-ctx.Done():
+		return fmt.Errorf("%s does not answer host.get: %w", host, ctx.Err())
+	}
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()
 	if !g.ff.hosts[host].running[plan.ServiceWasmcloud] {
 		return fmt.Errorf("%s: no responders", host)
 	}
+	g.ff.record("%s wasmcloud answers", host)
 	return nil
 }
 func (g *fakeGates) Running(ctx context.Context, host, service string) error {
@@ -357,7 +431,13 @@ func (g *fakeGates) EnsureBuckets(ctx context.Context, replicas int, _ Expect) e
 	return nil
 }
 func (g *fakeGates) Verify(ctx context.Context, _ Expect) (string, error) {
+	g.ff.mu.Lock()
+	defer g.ff.mu.Unlock()
 	g.verified = true
+	g.verifyCalls++
+	if g.verifyCalls <= g.verifyFails {
+		return fmt.Sprintf("%d of 40 checks passed", 39), errors.New("leaf.remote-connected on edge-2: no leaf remote connected")
+	}
 	return "all checks passed", nil
 }
 

@@ -38,6 +38,13 @@ type Host interface {
 	Discard(ctx context.Context, staged []Staged) error
 	// Service runs a service-manager operation.
 	Service(ctx context.Context, svc string, op ServiceOp) error
+	// Adopt takes svc over from a foreign definition: it checks that the managed definition
+	// is in place, stops the foreign service (lame duck, for a nats-server) and puts its
+	// definition aside. Enabling and starting the managed service follow as usual.
+	Adopt(ctx context.Context, svc string, from plan.Foreign) error
+	// GiveBack undoes Adopt once the managed service is stopped and its files restored: the
+	// foreign definition back in place, running as it was.
+	GiveBack(ctx context.Context, svc string, from plan.Foreign) error
 	// RunningDigest returns the running nats-server's /varz config_digest.
 	RunningDigest(ctx context.Context, monitorAddr string) (string, error)
 	// Audit records on the host what was applied.

@@ -151,16 +151,17 @@ func (observePhase) Run(ctx context.Context, r *run) error {
 	return nil
 }
 
-// verifyPhase runs every check of `latticepush verify` once the waves passed. A failed check
-// does not fail the apply: it is reported (and the CLI exits 3).
+// verifyPhase runs every check of `latticepush verify` once the waves passed, again while one
+// fails, until the settle deadline (settle.go). A check that still fails then does not fail
+// the apply: it is reported (and the CLI exits 3).
 type verifyPhase struct{}
 
 func (verifyPhase) Title() PhaseName { return PhaseVerify }
 func (verifyPhase) Skip(*run) bool   { return false }
 
 func (verifyPhase) Run(ctx context.Context, r *run) error {
-	r.phase(PhaseVerify, "verifying the lattice")
-	summary, err := r.gates.Verify(ctx, r.expect(""))
+	r.phase(PhaseVerify, fmt.Sprintf("verifying the lattice (settling for up to %s)", r.opts.Settle))
+	summary, err := r.settle(ctx)
 	r.verify = summary
 	if err != nil {
 		r.verifyErr = err.Error()

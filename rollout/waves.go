@@ -90,11 +90,13 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 		}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		var ran []string
 		for _, id := range batch {
 			u := a.p.Unit(id)
 			if _, ok := down[u.Host]; ok {
 				continue
 			}
+			ran = append(ran, id)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -111,6 +113,7 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 			return fmt.Errorf("%w: the %s wave stopped after %d failure(s) (max_failures = %d); hosts not yet reached were left untouched:\n  %s",
 				ErrRolledBack, w.Name, failures, w.MaxFailures, strings.Join(failed, "\n  "))
 		}
+		a.awaitWasmcloud(ctx, w, ran)
 	}
 	for _, id := range w.GateOnly {
 		u := a.p.Unit(id)
@@ -140,7 +143,7 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 	switch {
 	case u.Role == plan.RoleLeaf:
 		a.cutLeaf(u.Host, w.Name)
-	case u.Role == plan.RoleHub && u.Service == plan.ServiceNATS && u.WasRunning && (u.Action == plan.Restart || u.Action == plan.Cutover):
+	case u.Role == plan.RoleHub && u.Service == plan.ServiceNATS && u.WasRunning && (u.Action == plan.Restart || u.Action == plan.Cutover || u.Action == plan.Adopt):
 		a.cutLeaves(w.Name)
 	}
 	err := a.change(ctx, h, u, staged)
@@ -162,6 +165,12 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 	a.setResult(u, RolledBack, err, time.Since(start))
 	_, rollback := gatesOf(u)
 	msg := "restored the previous files; " + rollback.Passed()
+	if u.Adopt != nil {
+		msg = fmt.Sprintf("gave the service back: %s %s runs again as before", u.Adopt.Supervisor, u.Adopt.Service)
+		if !u.Adopt.Running {
+			msg = fmt.Sprintf("gave the service back: %s %s is in place again, stopped as before", u.Adopt.Supervisor, u.Adopt.Service)
+		}
+	}
 	a.emit(Event{Type: EventRolledBack, Wave: w.Name, Unit: u.ID(), Message: msg})
 	return err
 }
@@ -179,12 +188,24 @@ func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged)
 			return err
 		}
 	}
+	if u.Adopt != nil {
+		// The managed definition is in place (and its config checked in precheck): only
+		// now is the foreign service stopped and put aside.
+		if err := h.Adopt(ctx, u.Service, *u.Adopt); err != nil {
+			return fmt.Errorf("taking over from %s %s: %w", u.Adopt.Supervisor, u.Adopt.Service, err)
+		}
+	}
 	if u.Enable {
 		if err := h.Service(ctx, u.Service, OpEnable); err != nil {
 			return err
 		}
 	}
 	switch u.Action {
+	case plan.Start, plan.Adopt:
+		if err := h.Service(ctx, u.Service, OpStart); err != nil {
+			return err
+		}
+		return a.confirmDigest(ctx, h, u)
 	case plan.Reload:
 		if err := h.Service(ctx, u.Service, OpReload); err != nil {
 			return err
@@ -270,6 +291,9 @@ func (a *run) check(ctx context.Context, u *plan.Unit, g unit.Gate) error {
 
 // rollback restores a unit's previous files and state and confirms it is healthy again.
 func (a *run) rollback(ctx context.Context, h Host, u *plan.Unit, staged []Staged) error {
+	if u.Adopt != nil {
+		return a.giveBack(ctx, h, u, staged)
+	}
 	var errs []error
 	if len(staged) > 0 {
 		if err := h.Restore(ctx, staged); err != nil {
@@ -300,6 +324,41 @@ func (a *run) rollback(ctx context.Context, h Host, u *plan.Unit, staged []Stage
 		errs = append(errs, err)
 	} else if err := a.gateRestored(ctx, u); err != nil {
 		errs = append(errs, fmt.Errorf("not healthy after rollback: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// giveBack rolls an adoption back: the managed service stopped (gracefully) while its
+// definition is still in place, its files restored (new ones removed), then the foreign
+// service put back as it was and, when it ran, checked to keep running.
+func (a *run) giveBack(ctx context.Context, h Host, u *plan.Unit, staged []Staged) error {
+	var errs []error
+	if err := h.Service(ctx, u.Service, OpStop); err != nil {
+		errs = append(errs, err)
+	}
+	if len(staged) > 0 {
+		if err := h.Restore(ctx, staged); err != nil {
+			errs = append(errs, fmt.Errorf("restore: %w", err))
+		}
+	}
+	a.swapped(u, false)
+	if u.DaemonReload {
+		if err := h.Service(ctx, u.Service, OpDaemonReload); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := h.GiveBack(ctx, u.Service, *u.Adopt); err != nil {
+		return errors.Join(append(errs, fmt.Errorf("giving %s %s back: %w", u.Adopt.Supervisor, u.Adopt.Service, err))...)
+	}
+	if len(errs) == 0 && u.Adopt.Running {
+		// The foreign server is back as it was, which need not be what the inventory's
+		// checks expect (a hand-made server is no member of the hub cluster): it must run
+		// and keep running, under its own service.
+		gctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
+		defer cancel()
+		if err := a.gates.Running(gctx, u.Host, u.Adopt.Service); err != nil {
+			errs = append(errs, fmt.Errorf("%s %s not running after rollback: %w", u.Adopt.Supervisor, u.Adopt.Service, err))
+		}
 	}
 	return errors.Join(errs...)
 }

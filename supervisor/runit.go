@@ -52,8 +52,9 @@ func (r Runit) Definition(header string, svc Service) ([]File, error) {
 	var run strings.Builder
 	run.WriteString("exec 2>&1\n")
 	if svc.After != "" {
-		// A service that needs another one starts after that one's check passes.
-		fmt.Fprintf(&run, "sv -w 10 start %s >/dev/null || exit 1\n", r.dir(svc.After))
+		// A service that needs another one starts after that one's check passes; until then
+		// its log says what it waits for (sv's own words: down, not supervised, check failing).
+		fmt.Fprintf(&run, "out=$(sv -w 10 start %[1]s) || { echo \"waiting for %[1]s: $out\"; exit 1; }\n", r.dir(svc.After))
 	}
 	if svc.EnvFile != "" {
 		fmt.Fprintf(&run, "set -a\n. %s\nset +a\n", svc.EnvFile)
@@ -86,10 +87,13 @@ exec svlogd -tt /var/log/%[1]s
 	return files, nil
 }
 
-// StateScript reads runsv's supervise files: no process is started.
+// StateScript reads runsv's supervise files, and what the supervised path is: the link's
+// target, or the path itself when it is a directory of its own (svc.<name>.def). Only a
+// link's readlink starts a process.
 func (r Runit) StateScript() string {
 	return `d=` + r.ServiceDir + `/$1; r=0; p=""
 if [ -e "$d" ]; then echo "svc.$1.enabled=1"; else echo "svc.$1.enabled=0"; fi
+if [ -L "$d" ]; then echo "svc.$1.def=$(readlink "$d")"; elif [ -d "$d" ]; then echo "svc.$1.def=$d"; fi
 if [ -r "$d/supervise/stat" ] && read -r st < "$d/supervise/stat" && read -r p < "$d/supervise/pid"; then
   case $st in run*) [ -n "$p" ] && [ -d "/proc/$p" ] && r=1 ;; esac
 fi`

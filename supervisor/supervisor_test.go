@@ -91,7 +91,7 @@ func TestRunit_Definition(t *testing.T) {
 	}
 	files, _ = r.Definition("", Service{Name: "host", Binary: "/usr/bin/host", EnvFile: "/etc/host.env", After: "svc"})
 	for _, f := range files {
-		if f.Path == "/etc/sv/host/run" && !strings.Contains(string(f.Content), "sv -w 10 start /etc/sv/svc >/dev/null || exit 1\nset -a\n. /etc/host.env\nset +a\nexec /usr/bin/host\n") {
+		if f.Path == "/etc/sv/host/run" && !strings.Contains(string(f.Content), "out=$(sv -w 10 start /etc/sv/svc) || { echo \"waiting for /etc/sv/svc: $out\"; exit 1; }\nset -a\n. /etc/host.env\nset +a\nexec /usr/bin/host\n") {
 			t.Errorf("run of a service after another:\n%s", f.Content)
 		}
 		if strings.HasSuffix(f.Path, "/check") || strings.HasSuffix(f.Path, "/control/t") {

@@ -81,11 +81,23 @@ func comment(b *strings.Builder, text string) {
 	}
 }
 
-// StateScript reads the unit's state with systemctl.
+// StateScript reads the unit's state with systemctl, and what systemd runs for it: the unit
+// file in effect (FragmentPath: one in another directory may win over latticepush's), the
+// drop-ins that apply to it (not those masked by a link to /dev/null, which systemctl still
+// lists) and its ExecStart, as svc.<name>.def, .dropins and .execstart.
 func (Systemd) StateScript() string {
 	return `if systemctl is-enabled --quiet "$1.service" 2>/dev/null; then echo "svc.$1.enabled=1"; else echo "svc.$1.enabled=0"; fi
 r=0; p=""
-if systemctl is-active --quiet "$1.service" 2>/dev/null; then r=1; p=$(systemctl show -p MainPID --value "$1.service" 2>/dev/null); fi`
+if systemctl is-active --quiet "$1.service" 2>/dev/null; then r=1; p=$(systemctl show -p MainPID --value "$1.service" 2>/dev/null); fi
+systemctl show -p FragmentPath,DropInPaths,ExecStart "$1.service" 2>/dev/null | while IFS= read -r l; do
+  case $l in
+  FragmentPath=?*) echo "svc.$1.def=${l#FragmentPath=}" ;;
+  ExecStart=?*) echo "svc.$1.execstart=${l#ExecStart=}" ;;
+  DropInPaths=?*) # a drop-in masked by a link to /dev/null does not apply
+    d=""; for f in ${l#DropInPaths=}; do [ "$(readlink -f -- "$f")" = /dev/null ] || d="$d $f"; done
+    [ -z "$d" ] || echo "svc.$1.dropins=${d# }" ;;
+  esac
+done`
 }
 
 // Commands drive systemctl.

@@ -98,9 +98,9 @@ func TestBootLattice(t *testing.T) {
 	}
 
 	inv := loadExample(t, "lab")
-	inv.Auth.SystemPassword = inventory.NewSecret("system_password", hostile, "test")
-	inv.Auth.LeafPassword = inventory.NewSecret("leaf_password", hostile+"leaf", "test")
-	inv.Auth.CheckPassword = inventory.NewSecret("check_password", hostile+"check", "test")
+	inv.Auth.SystemPassword = inventory.NewSecret("passwords.system", hostile, "test")
+	inv.Auth.LeafPassword = inventory.NewSecret("passwords.leaf", hostile+"leaf", "test")
+	inv.Auth.CheckPassword = inventory.NewSecret("passwords.check", hostile+"check", "test")
 	root := t.TempDir()
 	addrs := map[string]string{"hub-1": "127.0.0.11", "hub-2": "127.0.0.12", "hub-3": "127.0.0.13", "edge-1": "127.0.0.21"}
 	ports := freePorts(t, 4*len(addrs)+1)
@@ -123,7 +123,7 @@ func TestBootLattice(t *testing.T) {
 	}
 	hub1 := inv.Host("hub-1")
 	hub1.Wasmcloud = &inventory.Wasmcloud{Binary: "/usr/local/bin/wasmcloud", EnvFile: "/etc/wasmcloud/wasmcloud.env",
-		NATSHost: "127.0.0.1", NATSPort: hub1.Hub.ClientPort, HostSeed: inventory.NewSecret("host_seed.hub-1", "x", "test")}
+		NATSHost: "127.0.0.1", NATSPort: hub1.Hub.ClientPort, HostSeed: inventory.NewSecret("host_seeds.hub-1", "x", "test")}
 	inv.Hosts = hosts // edge-2 and edge-3 stay out of the boot
 
 	digests := map[string]string{}

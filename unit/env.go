@@ -19,7 +19,7 @@ var labelKeyRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 // (EnvironmentFile=) and by a POSIX shell (`set -a; . file` in the runit run script); every
 // value is double-quoted with \ " $ ` escaped, which both read the same way (see envQuote).
 func (r *Context) envFile(wc *inventory.Wasmcloud) (File, error) {
-	seed, err := r.Secret(wc.HostSeed, "host_seed."+r.Host.Name)
+	seed, err := r.Secret(wc.HostSeed, inventory.HostSeedName(r.Host.Name))
 	if err != nil {
 		return File{}, err
 	}

@@ -21,11 +21,12 @@ const (
 	UserCheck      = "latticepush"
 )
 
-// Well-known secret names, for placeholders of an inventory loaded without secrets.
+// Well-known secret names, for placeholders of an inventory loaded without secrets: the
+// secrets file's keys.
 const (
-	secretSystem = "system_password"
-	secretLeaf   = "leaf_password"
-	secretCheck  = "check_password"
+	secretSystem = inventory.SecretSystemPassword
+	secretLeaf   = inventory.SecretLeafPassword
+	secretCheck  = inventory.SecretCheckPassword
 )
 
 // anyAddress is what hub cluster and leafnode listeners bind to: peers and leaves reach a
@@ -120,7 +121,7 @@ func jetStreamBlock(w *confWriter, n *inventory.NATS, domain string) error {
 func (r *Context) hubConf(w *confWriter, n *inventory.NATS) error {
 	if n.MaxFileStore == "" || n.MaxMemoryStore == "" {
 		// A reload may raise an explicit limit but never turn a dynamic one explicit or lower one.
-		return fmt.Errorf("hub needs explicit max_file_store and max_memory_store")
+		return fmt.Errorf("hub needs explicit max_file_store and max_memory_store: set both in role \"hub\"'s nats block")
 	}
 	if err := r.common(w, n); err != nil {
 		return err

@@ -61,9 +61,9 @@ const hostile = "p\"a\\s$s{w}o#r d@:/?%'`;[]\t\u00e9!*>&x"
 func TestHostilePasswords(t *testing.T) {
 	bin := testenv.NATSServer(t)
 	inv := loadExample(t, "minimal")
-	inv.Auth.SystemPassword = inventory.NewSecret("system_password", hostile, "test")
-	inv.Auth.LeafPassword = inventory.NewSecret("leaf_password", hostile+"2", "test")
-	inv.Auth.CheckPassword = inventory.NewSecret("check_password", "}\n{user: \"evil\"", "test")
+	inv.Auth.SystemPassword = inventory.NewSecret("passwords.system", hostile, "test")
+	inv.Auth.LeafPassword = inventory.NewSecret("passwords.leaf", hostile+"2", "test")
+	inv.Auth.CheckPassword = inventory.NewSecret("passwords.check", "}\n{user: \"evil\"", "test")
 	for host, files := range renderAll(t, inv, Options{RevealSecrets: true}) {
 		for _, f := range files {
 			if f.Kind != FileNATSConfig {
@@ -81,7 +81,7 @@ func TestHostilePasswords(t *testing.T) {
 // as a hash, so no client could log in with it.
 func TestBcryptLookalikeRefused(t *testing.T) {
 	inv := loadExample(t, "minimal")
-	inv.Auth.LeafPassword = inventory.NewSecret("leaf_password", "$2a$11$abcdefghijklmnopqrstuv", "test")
+	inv.Auth.LeafPassword = inventory.NewSecret("passwords.leaf", "$2a$11$abcdefghijklmnopqrstuv", "test")
 	_, err := All(inv, Options{RevealSecrets: true})
 	if err == nil || !strings.Contains(err.Error(), "bcrypt") {
 		t.Fatalf("want a bcrypt refusal, got %v", err)

@@ -110,7 +110,7 @@ func withWasmcloud(t *testing.T, inv *inventory.Inventory, name string, labels m
 		h.Roles = append(slices.Clone(h.Roles), inventory.RoleWasmcloud)
 		slices.Sort(h.Roles)
 	}
-	h.Wasmcloud = &inventory.Wasmcloud{Labels: labels, HostSeed: inventory.NewSecret("host_seed."+name, string(seed), "test")}
+	h.Wasmcloud = &inventory.Wasmcloud{Labels: labels, HostSeed: inventory.NewSecret("host_seeds."+name, string(seed), "test")}
 	inv.Hosts[i] = &h
 	slices.SortFunc(inv.Hosts, func(a, b *inventory.Host) int { return strings.Compare(a.Name, b.Name) })
 	return id

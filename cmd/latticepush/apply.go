@@ -88,7 +88,7 @@ the old domain after the preflight and before any hub stops, to DIR (JSON, mode 
 			}
 			events := g.progress(f.json)
 			target := rollout.Target{Plan: p, Probes: s.Probes, Replan: s.build}
-			res, err := rollout.Apply(ctx, target, s.Fleet, s.Gates(verify.Options{}), rollout.Options{Owner: lockOwner(args), Events: events, SnapshotDir: snapshotDir})
+			res, err := rollout.Apply(ctx, target, s.Fleet, s.Gates(verify.Options{}), rollout.Options{Owner: lockOwner(args), Events: events, SnapshotDir: snapshotDir, Settle: s.Inv.Settle()})
 			return g.finishApply(res, err, f.json)
 		},
 	}
@@ -168,13 +168,16 @@ func (g *globals) progress(asJSON bool) func(rollout.Event) {
 	}
 }
 
-// subject names what an event is about: its unit, else its host, else its wave.
+// subject names what an event is about: its unit, else its host, else its wave, else its
+// phase.
 func subject(e rollout.Event) string {
 	switch {
 	case e.Unit != "":
 		return e.Unit
 	case e.Host != "":
 		return e.Host
+	case e.Wave == "":
+		return string(e.Phase)
 	}
 	return string(e.Wave)
 }
@@ -204,6 +207,11 @@ func (g *globals) finishApply(res *rollout.Result, err error, asJSON bool) error
 		}
 		if res.Verify != "" {
 			fmt.Fprintf(g.stdout, "\nVerify: %s\n", res.Verify)
+			if res.VerifyError == "" {
+				fmt.Fprintf(g.stdout, "Settle: every check passed %.1fs after the waves\n", res.Settle)
+			} else {
+				fmt.Fprintf(g.stdout, "Settle: checks still failed %.1fs after the waves (the settle deadline)\n", res.Settle)
+			}
 		}
 	}
 	switch {

@@ -20,8 +20,12 @@ func (g *globals) printPlan(p *plan.Plan) {
 		switch a {
 		case plan.Reload:
 			return "\x1b[33m" + s + "\x1b[0m"
+		case plan.Start:
+			return "\x1b[32m" + s + "\x1b[0m"
 		case plan.Restart:
 			return "\x1b[35m" + s + "\x1b[0m"
+		case plan.Adopt:
+			return "\x1b[36;1m" + s + "\x1b[0m"
 		case plan.Cutover:
 			return "\x1b[31;1m" + s + "\x1b[0m"
 		}

@@ -24,7 +24,7 @@ func TestRenderPlaceholders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `WASMCLOUD_HOST_SEED="${secret:host_seed.edge-1}"`) {
+	if !strings.Contains(string(b), `WASMCLOUD_HOST_SEED="${secret:host_seeds.edge-1}"`) {
 		t.Errorf("env file without the seed placeholder:\n%s", b)
 	}
 	if st, _ := os.Stat(env); st.Mode().Perm() != 0o600 {

@@ -86,10 +86,10 @@ func TestValidate_Human(t *testing.T) {
 		t.Errorf("stdout %q, want %q", stdout, want)
 	}
 	for _, want := range []string{
-		"Error: Unsupported argument\n\n  on inventory.hcl:27:5, in host \"edge-1\":\n    27:     client_prot      = 4222\n",
+		"Error: Unsupported argument\n\n  on inventory.hcl:29:5, in host \"edge-1\":\n    29:     client_prot      = 4222\n",
 		`An argument named "client_prot" is not expected here.`,
-		"Error: Leaf domain equals the hub domain\n\n  on inventory.hcl:26:5",
-		"Warning: Even number of hubs\n\n  on inventory.hcl:19:3",
+		"Error: Leaf domain equals the hub domain\n\n  on inventory.hcl:28:5",
+		"Warning: Even number of hubs\n\n  on inventory.hcl:21:3",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
@@ -139,7 +139,7 @@ func TestSecretsThenValidate(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("secrets: exit %d\n%s", code, stderr)
 	}
-	if !strings.Contains(stdout, "  + host_seed.edge-4\n") || !strings.Contains(stdout, "  + leaf_password\n") {
+	if !strings.Contains(stdout, "  + host_seeds.edge-4\n") || !strings.Contains(stdout, "  + passwords.leaf\n") {
 		t.Errorf("secrets output lacks the names it added:\n%s", stdout)
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "secrets.json"))

@@ -40,8 +40,10 @@ defaults {
 }
 role "hub" {
   nats {
-    cluster_name = "hub"
-    store_dir    = "/var/lib/nats"
+    cluster_name     = "hub"
+    store_dir        = "/var/lib/nats"
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
   }
 }
 role "leaf" {

@@ -9,7 +9,7 @@ lattice "prod" {
 secrets {
   file = "secrets.json"
   env = {
-    leaf_password = "LATTICEPUSH_LEAF_PASSWORD" # taken from the environment when set
+    "passwords.leaf" = "LATTICEPUSH_LEAF_PASSWORD" # taken from the environment when set
   }
 }
 

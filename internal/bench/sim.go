@@ -221,11 +221,11 @@ const simBinaryStamp = "2049.131|24450397|1795646298"
 // digest of the host's nats-server config (its sha256 here).
 func (h *simHost) facts(w io.Writer, args []string) int {
 	natsBin := args[1]
-	n, err := strconv.Atoi(args[4])
-	if err != nil || len(args) < 5+n {
+	n, err := strconv.Atoi(args[5]) // after the store directory
+	if err != nil || len(args) < 6+n {
 		return 2
 	}
-	wants, services := args[5:5+n], args[5+n:]
+	wants, services := args[6:6+n], args[6+n:]
 	bw := bufio.NewWriter(w)
 	for i, s := range services {
 		fmt.Fprintf(bw, "svc.%s.enabled=1\nsvc.%s.running=1\nsvc.%s.pid=%d\n", s, s, s, h.pid*10+i)

@@ -73,7 +73,7 @@ func TestUnitKind_ThirdKindInTheLab(t *testing.T) {
 	}
 	for _, h := range edges {
 		u := p.Unit(h + "/greeter")
-		if u == nil || u.Action != plan.Restart || !u.Start || u.Role != greeterRole {
+		if u == nil || u.Action != plan.Start || !u.Start || u.Role != greeterRole {
 			t.Fatalf("%s/greeter: %+v, want a first start in role greeter", h, u)
 		}
 	}

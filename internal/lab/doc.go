@@ -1,9 +1,14 @@
 // Package lab brings up a real multi-host fleet on one Linux machine, for latticepush's tests,
 // benchmarks and demo. Each host is a network namespace with its own address on a per-lab
-// bridge, plus mount, UTS and PID namespaces whose process 1 is runit's runsvdir supervising a
-// real OpenSSH sshd. Every host has its own /etc and /var (overlays over the machine's), its
-// own /root, /home, /etc/nats, /var/lib/nats, /etc/wasmcloud and runit directories (/etc/sv,
-// /etc/service), a fresh /run and /tmp, and /usr/local/bin holding the binaries the Spec names.
+// bridge and a real OpenSSH sshd; /usr/local/bin holds the binaries the Spec names. Its init
+// (HostSpec.Init) is one of:
+//   - runit: mount, UTS and PID namespaces whose process 1 is runsvdir supervising sshd, with
+//     the host's own /etc and /var (overlays over the machine's), /root, /home, /etc/nats,
+//     /var/lib/nats, /etc/wasmcloud and runit directories (/etc/sv, /etc/service), and a fresh
+//     /run and /tmp;
+//   - systemd: a Debian tree (SystemdBase, built by `make deps`) booted by systemd-nspawn with
+//     systemd as process 1, through an overlay whose upper layer is the host's own, started
+//     from a cgroup of the host's own.
 //
 // Root logs in with the lab's ed25519 key; so does SudoUser, a non-root user with passwordless
 // sudo. Host keys are checked: the lab writes a known_hosts file and an ssh_config.

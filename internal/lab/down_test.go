@@ -20,6 +20,7 @@ import (
 type footprint struct {
 	st    state
 	procs []procID
+	files []string // outside the state directory
 }
 
 func footprintOf(f *Fleet) footprint {
@@ -27,6 +28,11 @@ func footprintOf(f *Fleet) footprint {
 	fp.st.Hosts = append([]hostState(nil), f.st.Hosts...)
 	for _, h := range f.st.Hosts {
 		fp.procs = append(fp.procs, h.Unshare, h.initOf())
+		if h.systemd() {
+			if lock := nspawnLock(mergedDir(f.StateDir, h.Name)); lock != "" {
+				fp.files = append(fp.files, lock)
+			}
+		}
 	}
 	return fp
 }
@@ -78,7 +84,7 @@ func assertGone(t *testing.T, fp footprint) {
 			t.Errorf("host %s: nspawn files remain: %v", h.Name, left)
 		}
 	}
-	for _, p := range []string{fp.st.StateDir, filepath.Join(BaseDir, fp.st.Name)} {
+	for _, p := range append([]string{fp.st.StateDir, filepath.Join(BaseDir, fp.st.Name)}, fp.files...) {
 		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s remains (%v)", p, err)
 		}

@@ -38,8 +38,9 @@ const systemdBaseStamp = ".latticepush-base"
 // deps` builds (internal/tools/systemd-base.sh). It is an error when the tree is missing or
 // was not finished.
 func SystemdBase() (string, error) {
-	dir := os.Getenv(SystemdBaseEnv)
+	dir, fix := os.Getenv(SystemdBaseEnv), "unset "+SystemdBaseEnv+" or point it at a tree internal/tools/systemd-base.sh built"
 	if dir == "" {
+		fix = "run `make deps` (internal/tools/systemd-base.sh) as root"
 		home, err := os.UserHomeDir()
 		if err != nil {
 			return "", fmt.Errorf("systemd hosts: %w", err)
@@ -47,7 +48,7 @@ func SystemdBase() (string, error) {
 		dir = filepath.Join(home, ".cache", "latticepush", "systemd-base-bookworm")
 	}
 	if _, err := os.Stat(filepath.Join(dir, systemdBaseStamp)); err != nil {
-		return "", fmt.Errorf("systemd hosts need the Debian base tree %s, which is missing or unfinished: run `make deps` (internal/tools/systemd-base.sh) as root", dir)
+		return "", fmt.Errorf("systemd hosts need the Debian base tree %s, which is missing or unfinished: %s", dir, fix)
 	}
 	return dir, nil
 }
@@ -233,10 +234,45 @@ func (f *Fleet) startSystemd(ctx context.Context, h *hostState, bin string, exit
 	return nil
 }
 
+// inotifyLimit is the sysctl raiseInotify reads and raises.
+const inotifyLimit = "/proc/sys/fs/inotify/max_user_instances"
+
+// waitSystemd waits until systemd on every systemd host has finished booting, and fails when
+// one is not "running" (a failed unit makes it "degraded"), naming the failed units.
+func (f *Fleet) waitSystemd(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second+time.Duration(len(f.Hosts))*200*time.Millisecond)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, h := range f.st.Hosts {
+		if !h.systemd() {
+			continue
+		}
+		g.Go(func() error {
+			out, _ := f.Exec(gctx, h.Name, "systemctl", "is-system-running", "--wait")
+			state := strings.TrimSpace(string(out))
+			if state == "running" {
+				return nil
+			}
+			if gctx.Err() != nil {
+				return fmt.Errorf("host %s: systemd did not finish booting (%s): %w", h.Name, state, gctx.Err())
+			}
+			failed, _ := f.Exec(context.WithoutCancel(gctx), h.Name, "systemctl", "--failed", "--plain", "--no-legend")
+			return fmt.Errorf("host %s: systemd is %q, not running; failed units:\n%s\n(see `journalctl -b` on the host, and console.log in its state directory)",
+				h.Name, state, strings.TrimSpace(string(failed)))
+		})
+	}
+	return g.Wait()
+}
+
 // raiseInotify makes room for n more systemd hosts in fs.inotify.max_user_instances (a
 // machine-wide limit, per user) and returns what it changed, in words, or "".
 func raiseInotify(n int) (string, error) {
-	const path = "/proc/sys/fs/inotify/max_user_instances"
+	return raiseInotifyIn(inotifyLimit, n, inotifyInUse())
+}
+
+// raiseInotifyIn is raiseInotify with the sysctl file and the instances in use given.
+func raiseInotifyIn(path string, n, used int) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", nil // no such limit here
@@ -245,7 +281,6 @@ func raiseInotify(n int) (string, error) {
 	if err != nil {
 		return "", nil
 	}
-	used := inotifyInUse()
 	need := used + n*inotifyPerHost + 32
 	if need <= limit {
 		return "", nil
@@ -329,6 +364,7 @@ func (f *Fleet) cleanupSystemd(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
+		lock := nspawnLock(mergedDir(st.StateDir, h.Name))
 		if err := unmountAll(hostDir(st.StateDir, h.Name)); err != nil {
 			errs = append(errs, fmt.Errorf("host %s: %w", h.Name, err))
 		}
@@ -338,6 +374,9 @@ func (f *Fleet) cleanupSystemd(ctx context.Context) error {
 			}
 		}
 		leftovers, _ := filepath.Glob(filepath.Join("/run/systemd/nspawn", "*", machineName(st.ID, h.Name)))
+		if lock != "" {
+			leftovers = append(leftovers, lock)
+		}
 		for _, p := range leftovers {
 			if m := mountsUnder(p); len(m) > 0 {
 				if err := unmountAll(p); err != nil {
@@ -358,6 +397,20 @@ func (f *Fleet) cleanupSystemd(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// nspawnLock returns the lock file nspawn keeps for the tree mounted on merged, named after
+// the tree's device and inode, or "" when merged is not mounted. A killed nspawn leaves it
+// behind.
+func nspawnLock(merged string) string {
+	if len(mountsUnder(merged)) == 0 {
+		return ""
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(merged, &st); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("/run/systemd/nspawn/locks/inode-%d:%d", st.Dev, st.Ino)
 }
 
 // cgroupProcs lists the processes in cg and every cgroup below it.

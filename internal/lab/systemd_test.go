@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,35 +145,88 @@ func TestSystemdHosts(t *testing.T) {
 	assertGone(t, fp)
 }
 
-// killedUpEnv makes the test binary, run as a child of TestSystemdKilledUp, bring up a lab of
-// systemd hosts named after the variable's value and wait to be killed.
-const killedUpEnv = "LATTICEPUSH_LAB_TEST_KILLED_UP"
-
-func TestSystemdKilledUpChild(t *testing.T) {
-	name := os.Getenv(killedUpEnv)
-	if name == "" {
-		t.Skip("runs only as the child of TestSystemdKilledUp")
+// TestSystemdCrashedNspawn kills a systemd host's nspawn process (its container keeps running,
+// and nspawn leaves its files in /run/systemd/nspawn): Down, from another process, must still
+// stop the container and leave nothing.
+func TestSystemdCrashedNspawn(t *testing.T) {
+	requireSystemdLab(t)
+	f := upLab(t, "sdcrash", 2, withInit(InitSystemd, "h1", "h2"))
+	fp := footprintOf(f)
+	if len(fp.files) != 2 {
+		t.Fatalf("nspawn lock files: %v, want one per host", fp.files)
 	}
-	spec := Spec{Name: name, Binaries: map[string]string{"probe-true": "/bin/true"}}
+	nspawn := f.st.Hosts[0].Unshare
+	if err := syscall.Kill(nspawn.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(context.Background(), 5*time.Second, func() string {
+		if nspawn.alive() {
+			return "nspawn runs"
+		}
+		return ""
+	})
+	if !f.st.Hosts[0].initOf().alive() {
+		t.Fatalf("host h1's systemd ended with its nspawn; the test wants it orphaned")
+	}
+	reopened, err := Open(f.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reopened.Down(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, fp)
+}
+
+// killedUpEnv makes the test binary, run as a child of TestSystemdKilledUp, bring up a lab of
+// systemd hosts named after the variable's value and wait to be killed. The lab is
+// persistent, as `latticepush lab up` makes it, when killedUpPersistentEnv is set.
+const (
+	killedUpEnv           = "LATTICEPUSH_LAB_TEST_KILLED_UP"
+	killedUpPersistentEnv = "LATTICEPUSH_LAB_TEST_KILLED_UP_PERSISTENT"
+)
+
+// TestMain runs the child of TestSystemdKilledUp when killedUpEnv names a lab, else the tests.
+func TestMain(m *testing.M) {
+	if name := os.Getenv(killedUpEnv); name != "" {
+		killedUpChild(name)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// killedUpChild brings up a lab of four systemd hosts and a runit one, and waits to be killed.
+func killedUpChild(name string) {
+	spec := Spec{Name: name, Binaries: map[string]string{"probe-true": "/bin/true"}, Persistent: os.Getenv(killedUpPersistentEnv) != ""}
 	for i := 1; i <= 4; i++ {
 		spec.Hosts = append(spec.Hosts, HostSpec{Name: fmt.Sprintf("s%d", i), Init: InitSystemd})
 	}
 	spec.Hosts = append(spec.Hosts, HostSpec{Name: "r1"})
 	if _, err := Up(context.Background(), spec); err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	time.Sleep(time.Hour) // until killed
 }
 
 // TestSystemdKilledUp SIGKILLs a process while it brings up systemd hosts (containers booting,
-// overlays mounted, cgroups made), then removes the stale lab as the next Up or `lab down`
-// would, and checks nothing of it is left.
+// overlays mounted, cgroups made), then removes the lab as `lab down` would (the lab of a test
+// run: as stale, by DownStale, which the next Up also runs; the persistent lab of a killed
+// `latticepush lab up`: by name), and checks nothing of it is left.
 func TestSystemdKilledUp(t *testing.T) {
 	requireSystemdLab(t)
+	t.Run("Stale", func(t *testing.T) { testKilledUp(t, false) })
+	t.Run("Persistent", func(t *testing.T) { testKilledUp(t, true) })
+}
+
+func testKilledUp(t *testing.T, persistent bool) {
 	name := fmt.Sprintf("t%d-killed", os.Getpid())
 	stateDir := filepath.Join(BaseDir, name)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSystemdKilledUpChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), killedUpEnv+"="+name)
+	if persistent {
+		cmd.Env = append(cmd.Env, killedUpPersistentEnv+"=1")
+	}
 	out, _ := os.CreateTemp(t.TempDir(), "child")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -211,14 +265,25 @@ func TestSystemdKilledUp(t *testing.T) {
 			}
 		}
 	}
-	// DownStale is DownAll restricted to labs whose creator is gone: DownAll would also take
-	// down labs other test runs on this machine are using.
-	names, err := DownStale(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+name+" ") {
-		t.Errorf("DownStale took down %v, not %s", names, name)
+	if persistent {
+		// As `latticepush lab down NAME`, from another process than the one that made it.
+		f, err := Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Down(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		// DownStale is DownAll (`lab down --all`) restricted to labs whose creator is gone:
+		// DownAll would also take down labs other test runs on this machine are using.
+		names, err := DownStale(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+name+" ") {
+			t.Errorf("DownStale took down %v, not %s", names, name)
+		}
 	}
 	assertGone(t, fp)
 }
@@ -235,4 +300,54 @@ func nspawnsUnder(dir string) []int {
 		}
 	}
 	return pids
+}
+
+func TestRaiseInotify(t *testing.T) {
+	limit := filepath.Join(t.TempDir(), "max_user_instances")
+	for _, c := range []struct {
+		limit, hosts, used int
+		want               int // 0: unchanged
+	}{
+		{128, 5, 20, 0},    // 20 + 40 + 32 fits
+		{128, 12, 0, 0},    // 96 + 32 = 128 fits exactly
+		{128, 13, 0, 256},  // 136 does not
+		{128, 30, 50, 384}, // 50 + 240 + 32 = 322
+		{8192, 200, 100, 0},
+	} {
+		os.WriteFile(limit, []byte(strconv.Itoa(c.limit)+"\n"), 0o644)
+		msg, err := raiseInotifyIn(limit, c.hosts, c.used)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(limit)
+		got, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		switch {
+		case c.want == 0 && (got != c.limit || msg != ""):
+			t.Errorf("limit %d, %d hosts, %d used: raised to %d (%q), want unchanged", c.limit, c.hosts, c.used, got, msg)
+		case c.want != 0 && (got != c.want || !strings.Contains(msg, fmt.Sprintf("from %d to %d", c.limit, c.want))):
+			t.Errorf("limit %d, %d hosts, %d used: %d (%q), want raised to %d and said so", c.limit, c.hosts, c.used, got, msg, c.want)
+		}
+	}
+}
+
+// TestSystemdHalfBuilt fails Up after each step of bringing up systemd hosts next to a runit
+// one: the cleanup of the failed Up must leave nothing.
+func TestSystemdHalfBuilt(t *testing.T) {
+	requireSystemdLab(t)
+	for _, step := range []string{"files", "network", "mount", "start"} {
+		t.Run(step, func(t *testing.T) {
+			spec := Spec{Name: fmt.Sprintf("t%d-sdhalf", os.Getpid()), failAfter: step,
+				Hosts: []HostSpec{{Name: "a", Init: InitSystemd}, {Name: "b", Init: InitSystemd}, {Name: "c"}}}
+			spec.check()
+			st := state{Name: spec.Name, ID: labID(spec.Name), Bridge: bridgeName(labID(spec.Name)), StateDir: spec.StateDir}
+			for i, h := range spec.Hosts {
+				st.Hosts = append(st.Hosts, hostState{Name: h.Name, Netns: netnsName(st.ID, h.Name), Veth: vethName(st.ID, i), InitSystem: h.Init})
+			}
+			_, err := Up(context.Background(), spec)
+			if err == nil || !strings.Contains(err.Error(), step) {
+				t.Fatalf("Up = %v, want the failure after %q", err, step)
+			}
+			assertGone(t, footprint{st: st})
+		})
+	}
 }

@@ -257,6 +257,9 @@ func (f *Fleet) build(ctx context.Context, spec *Spec) error {
 	if err := f.waitSSH(ctx, exited); err != nil {
 		return err
 	}
+	if err := f.waitSystemd(ctx); err != nil {
+		return err
+	}
 	for i := range st.Hosts {
 		st.Hosts[i].Init = st.Hosts[i].initOf()
 	}

@@ -33,20 +33,24 @@ for prog in debootstrap systemctl; do
   fi
 done
 
-# mirror prints the URI of the first apt source that serves $SUITE (not its -updates or
-# -security suites), and the file it came from.
+# mirror prints the URI of the first apt source whose suite is S (given as an awk regular
+# expression), and the file it came from.
 mirror() {
-  local f
+  local s=$1 f
   if [ -f /etc/apt/sources.list ]; then
-    awk -v s="$SUITE" '$1 == "deb" {
+    awk -v s="$s" '$1 == "deb" {
         i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-        if ($(i+1) == s) { print $i, FILENAME; exit }
+        if ($(i+1) ~ ("^" s "$")) { print $i, FILENAME; exit }
       }' /etc/apt/sources.list
   fi
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
-    awk -v s="$SUITE" -v file="$f" '
-      function flush() { if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " s " ") && uri != "") { print uri, file; found = 1; exit } types = suites = uri = "" }
+    awk -v s="$s" -v file="$f" '
+      function flush() {
+        n = split(suites, ss, /[ \t]+/)
+        for (k = 1; k <= n; k++) if (types ~ /(^| )deb( |$)/ && ss[k] ~ ("^" s "$") && uri != "") { print uri, file; found = 1; exit }
+        types = suites = uri = ""
+      }
       /^[ \t]*$/ { flush(); next }
       /^Types:/  { sub(/^Types:[ \t]*/, "");  types = $0 }
       /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
@@ -58,7 +62,9 @@ mirror() {
 if [ -n "${LATTICEPUSH_DEBIAN_MIRROR:-}" ]; then
   MIRROR=$LATTICEPUSH_DEBIAN_MIRROR FROM='$LATTICEPUSH_DEBIAN_MIRROR'
 else
-  read -r MIRROR FROM < <(mirror | head -n1) || true
+  # The machine's own bookworm source, else the archive of its release (a Debian mirror serves
+  # every release; not its -security or -updates suites, which are separate archives).
+  read -r MIRROR FROM < <({ mirror "$SUITE"; mirror '[a-z]+'; } | head -n1) || true
 fi
 if [ -z "${MIRROR:-}" ]; then
   echo "systemd-base: no apt source for Debian $SUITE in /etc/apt/sources.list or /etc/apt/sources.list.d/*.sources;" >&2
@@ -72,7 +78,7 @@ chmod 0755 "$tmp" # the container's / (mktemp makes it 0700, which locks out non
 log=$tmp.log
 cleanup() { rm -rf "$tmp" "$log"; }
 trap cleanup EXIT
-echo "systemd-base: debootstrap $SUITE from $MIRROR (apt source in $FROM) into $DEST (about 90 s)"
+echo "systemd-base: debootstrap $SUITE from $MIRROR (apt source in $FROM) into $DEST (about a minute)"
 start=$SECONDS
 if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,openssh-server,dbus,iproute2,sudo \
   "$SUITE" "$tmp" "$MIRROR" >"$log" 2>&1; then

@@ -34,3 +34,10 @@ host "edge-1" {
     proxy_jump = "${bastion.west},root@10.0.0.11"
   }
 }
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+  }
+}

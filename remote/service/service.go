@@ -45,6 +45,9 @@ type Manager interface {
 	// process, waits up to Options.Wait for it to exit, and leaves the service stopped (not
 	// restarted by the supervisor).
 	GracefulStop(ctx context.Context, name, signal string) error
+	// Run runs another command line of the supervisor (a takeover, a give-back), with the
+	// same wait and error reporting.
+	Run(ctx context.Context, argv []string) error
 }
 
 // Options adjust a Manager; the zero value uses the defaults noted.
@@ -86,6 +89,8 @@ func (m *manager) Disable(ctx context.Context, name string) error {
 func (m *manager) GracefulStop(ctx context.Context, name, signal string) error {
 	return m.do(ctx, m.cmd.GracefulStop(name, signal))
 }
+
+func (m *manager) Run(ctx context.Context, argv []string) error { return m.do(ctx, argv) }
 
 func (m *manager) DaemonReload(ctx context.Context) error {
 	argv := m.cmd.DaemonReload()

@@ -37,7 +37,9 @@ type Varz struct {
 	ServerName   string `json:"server_name"`
 	Version      string `json:"version"`
 	ConfigDigest string `json:"config_digest"` // nats-server 2.11+: the digest -t prints
+	Host         string `json:"host"`          // client listen host
 	Port         int    `json:"port"`          // client port
+	HTTPHost     string `json:"http_host"`     // monitoring listen host
 	HTTPPort     int    `json:"http_port"`
 	Leafnodes    int    `json:"leafnodes"` // leaf connections
 	Cluster      struct {

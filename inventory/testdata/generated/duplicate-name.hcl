@@ -13,3 +13,10 @@ hosts "edge" {
   address  = "10.0.1.${each.value}"
   roles    = ["leaf"]
 }
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+  }
+}

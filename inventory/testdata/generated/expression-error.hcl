@@ -15,3 +15,10 @@ hosts "edge" {
   address = cidrhost(each.value, 10)
   roles   = ["leaf"]
 }
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+  }
+}

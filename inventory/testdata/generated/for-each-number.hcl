@@ -16,3 +16,10 @@ hosts "edge" {
   address  = each.value
   roles    = ["leaf"]
 }
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+  }
+}

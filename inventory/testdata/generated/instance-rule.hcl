@@ -18,3 +18,10 @@ hosts "edge" {
     jetstream_domain = each.key == "edge-3" ? "hub" : each.key
   }
 }
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+  }
+}

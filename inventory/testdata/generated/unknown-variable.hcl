@@ -16,3 +16,10 @@ hosts "edge" {
   address  = cidrhost(var.edge_cdir, 10)
   roles    = ["leaf"]
 }
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+  }
+}

@@ -27,3 +27,10 @@ hosts "edge" {
   roles    = ["leaf", "wasmcloud"]
   labels   = var.labels
 }
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+  }
+}

@@ -13,3 +13,10 @@ host "hub-1" {
     proxy_jump = "bastion.east"
   }
 }
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+  }
+}

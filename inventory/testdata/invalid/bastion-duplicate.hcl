@@ -15,3 +15,10 @@ host "hub-1" {
   address = "10.0.0.11"
   roles   = ["hub"]
 }
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+  }
+}

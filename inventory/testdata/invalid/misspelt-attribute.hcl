@@ -4,7 +4,9 @@ lattice "default" {
 
 role "hub" {
   nats {
-    clustr_name = "hub"
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+    clustr_name      = "hub"
   }
 }
 

@@ -11,6 +11,10 @@ role "hub" {
 host "hub-1" {
   address = "10.0.0.11"
   roles   = ["hub"]
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+  }
 }
 
 host "edge-1" {

@@ -4,8 +4,10 @@ lattice "default" {
 
 role "hub" {
   nats {
-    cluster_name = "hub"
-    client_port  = 70000
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+    cluster_name     = "hub"
+    client_port      = 70000
   }
 }
 

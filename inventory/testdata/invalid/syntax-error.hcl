@@ -4,6 +4,8 @@ lattice "default" {
 
 role "hub" {
   nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
     cluster_name = "hub"
   }
 }

@@ -4,7 +4,9 @@ lattice "default" {
 
 role "hub" {
   nats {
-    cluster_name = "hub"
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+    cluster_name     = "hub"
   }
 }
 

@@ -16,7 +16,9 @@ lattice "scale" {
 
 role "hub" {
   nats {
-    cluster_name = "core"
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+    cluster_name     = "core"
   }
 }
 

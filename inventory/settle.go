@@ -1,0 +1,53 @@
+package inventory
+
+import (
+	"time"
+)
+
+// DefaultSettle is how long apply gives the fleet to settle when no role's rollout block sets
+// settle: leaves reconnect to the hub and wasmCloud hosts to their leaf within seconds of a
+// restart, longer with many of them.
+const DefaultSettle = 30 * time.Second
+
+// The bounds of a rollout block's settle.
+const (
+	minSettle = time.Second
+	maxSettle = time.Hour
+)
+
+// parseSettle returns the duration a rollout block's settle names, 0 when unset or invalid
+// (validate reports it).
+func parseSettle(s *string) time.Duration {
+	if s == nil {
+		return 0
+	}
+	d, err := time.ParseDuration(*s)
+	if err != nil || d < minSettle || d > maxSettle {
+		return 0
+	}
+	return d
+}
+
+// settle checks role name's rollout settle: a duration from 1s to 1h.
+func (v *validator) settle(name string, ro *rolloutBlock) {
+	if ro.Settle == nil || parseSettle(ro.Settle) != 0 {
+		return
+	}
+	v.errorf(ro.SettleRange, "Invalid rollout settle",
+		"settle %q in role %q must be a duration from 1s to 1h, such as \"30s\" or \"2m\".", *ro.Settle, name)
+}
+
+// Settle is how long apply gives the fleet to settle after a change before a check that still
+// fails counts: the longest settle a role's rollout block sets, else DefaultSettle.
+func (inv *Inventory) Settle() time.Duration {
+	var d time.Duration
+	for _, h := range inv.Hosts {
+		for _, ro := range h.Rollout {
+			d = max(d, ro.Settle)
+		}
+	}
+	if d == 0 {
+		return DefaultSettle
+	}
+	return d
+}

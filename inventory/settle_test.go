@@ -1,0 +1,55 @@
+package inventory
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLoad_RolloutSettle: a settle that is not a duration, or is out of bounds, is an error
+// at its attribute with the exact advice.
+func TestLoad_RolloutSettle(t *testing.T) {
+	path := filepath.Join("testdata", "invalid", "rollout-settle.hcl")
+	_, diags := Load(path, Options{SkipSecrets: true})
+	want := []string{
+		path + `:25,5-18: Invalid rollout settle; settle "30" in role "leaf" must be a duration from 1s to 1h, such as "30s" or "2m".`,
+		path + `:31,5-18: Invalid rollout settle; settle "2h" in role "wasmcloud" must be a duration from 1s to 1h, such as "30s" or "2m".`,
+	}
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.Error())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestInventory_Settle: the longest settle any role sets, else the default.
+func TestInventory_Settle(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("testdata", "invalid", "rollout-settle.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(s string) *Inventory {
+		t.Helper()
+		p := filepath.Join(t.TempDir(), "inventory.hcl")
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		inv, diags := Load(p, Options{SkipSecrets: true})
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		return inv
+	}
+	valid := strings.Replace(strings.Replace(string(src), `"30"`, `"5s"`, 1), `"2h"`, `"1m30s"`, 1)
+	if got := load(valid).Settle(); got != 90*time.Second {
+		t.Errorf("settle %s, want the longest a role sets, 1m30s", got)
+	}
+	none := strings.Replace(strings.Replace(valid, `settle = "5s"`, `batch = 1`, 1), `settle = "1m30s"`, `batch = 1`, 1)
+	if got := load(none).Settle(); got != DefaultSettle {
+		t.Errorf("settle %s, want the default %s", got, DefaultSettle)
+	}
+}

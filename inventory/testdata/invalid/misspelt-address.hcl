@@ -1,0 +1,21 @@
+lattice "default" {
+  js_domain = "hub"
+}
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+  }
+}
+
+host "hub-1" {
+  address = "10.0.0.11"
+  roles   = ["hub"]
+}
+
+hosts "edge" {
+  for_each = toset(["edge-1", "edge-2"])
+  adress   = "10.0.1.21"
+  roles    = ["leaf", "wasmcloud"]
+}
