@@ -144,8 +144,9 @@ const journalLines = "20"
 // systemdSettle waits until the unit runs one main process, other than $3, for a second: a
 // Type=simple unit counts as started as soon as its process is forked, so `systemctl start`
 // succeeding proves nothing about a process that exits right after (a port already taken).
-// A unit that failed, went inactive or was restarted twice by systemd since the wait began is
-// reported and stopped, as is one not running steadily within the wait. $1 unit, $2 seconds,
+// A unit that failed, went inactive, or exited again after systemd restarted it is reported
+// and stopped (while it waits for its next restart, so the journal's last lines are its
+// exit), as is one not running steadily within the wait. $1 unit, $2 seconds,
 // $3 the main pid that must not count (the one before a restart), or empty.
 const systemdSettle = `settle() {
   state "$1"; n0=${nr:-0}; stable=""; up=0; i=0; last=""
@@ -161,7 +162,10 @@ const systemdSettle = `settle() {
     failed) fail "$1" "failed right after it started (Result=$rs)" stop ;;
     inactive) fail "$1" "exited right after it started (Result=$rs)" stop ;;
     esac
-    if [ $((${nr:-0} - n0)) -ge 2 ]; then fail "$1" "keeps exiting right after it starts: systemd restarted it $((${nr:-0} - n0)) times" stop; fi
+    r=$((${nr:-0} - n0))
+    if [ "$r" -ge 2 ] || { [ "$r" -ge 1 ] && [ "$ss" = auto-restart ]; }; then
+      fail "$1" "keeps exiting right after it starts: it exited again after systemd restarted it ($r restart(s))" stop
+    fi
     i=$((i+1)); if [ "$i" -gt $(($2*10)) ]; then fail "$1" "not running steadily within $2s" stop; fi
     sleep 0.1
   done

@@ -82,9 +82,9 @@ func TestSystemdScripts(t *testing.T) {
 		start := time.Now()
 		stderr, calls, err := runFake(t, cmds.Start("nats-server"), states, nil)
 		if err == nil {
-			t.Fatal("a unit restarted twice by systemd passed as started")
+			t.Fatal("a unit that exited again after systemd restarted it passed as started")
 		}
-		for _, want := range []string{"nats-server: keeps exiting right after it starts: systemd restarted it 2 times",
+		for _, want := range []string{"nats-server: keeps exiting right after it starts: it exited again after systemd restarted it (1 restart(s))",
 			"systemctl show -p Result,ExecMainCode,ExecMainStatus,NRestarts,ActiveState,SubState,MainPID nats-server:",
 			"Result=exit-code", "ExecMainStatus=1", "journalctl -u nats-server -n 20 --no-pager:",
 			"journal: listen tcp 0.0.0.0:4222: address already in use (-u nats-server -n 20 --no-pager)"} {

@@ -35,8 +35,16 @@ func toCentral(src string) string {
 // down, every host reports js_domain central and verify passes, naming the mirror that still
 // copies through the old domain (a warning while the alias serves it); once it is recreated on
 // the new prefix, removing the alias passes verify again and the old domain stops answering.
+// On runit and on systemd hosts: the cutover stops and starts every hub through the service
+// manager at once.
 func TestDomainChange_CutoverKeepsEveryKey(t *testing.T) {
-	env := labtest.Up(t, labtest.Spec{})
+	for _, init := range labtest.Inits {
+		t.Run(init, func(t *testing.T) { testCutoverKeepsEveryKey(t, init) })
+	}
+}
+
+func testCutoverKeepsEveryKey(t *testing.T, init string) {
+	env := labtest.Up(t, labtest.Spec{Init: init})
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 
