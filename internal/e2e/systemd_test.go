@@ -33,7 +33,7 @@ func TestSystemd_RollingRestartAndRefusedStart(t *testing.T) {
 	s := newSession(t, env, plan.Options{})
 
 	t.Run("refused first start: rolled back, unit disabled and gone", func(t *testing.T) {
-		pid := occupyPort(t, ctx, env, "hub-1", 4222)
+		pid := holdPort(t, ctx, env, "hub-1", 4222)
 		// The hubs start in one batch: the other two wait for hub-1 in their gates until the
 		// gate timeout, kept short here.
 		res, err := applyWith(ctx, s, s.plan(ctx), 15*time.Second, func(rollout.Event) {})
@@ -171,7 +171,7 @@ func TestSystemd_RollingRestartAndRefusedStart(t *testing.T) {
 		if prev.NATS == nil || prev.NATS.RunningDigest == "" {
 			t.Fatalf("%s: no running config_digest before the apply: %+v", first, prev.NATS)
 		}
-		pid := occupyPort(t, ctx, env, first, 4444)
+		pid := holdPort(t, ctx, env, first, 4444)
 		defer env.Lab.Exec(context.Background(), first, "kill", pid)
 		before := hashesOn(t, ctx, env, natsConf)
 		res, err := s.apply(ctx, p)
@@ -212,6 +212,26 @@ func TestSystemd_RollingRestartAndRefusedStart(t *testing.T) {
 			t.Fatalf("cluster not healthy after the rollback: %v", err)
 		}
 	})
+}
+
+// holdPort binds port on host with a program other than nats-server (a copy of the binary
+// under another name, which plan does not take for a stray nats-server) and returns its pid.
+func holdPort(t *testing.T, ctx context.Context, env *labtest.Env, host string, port int) string {
+	t.Helper()
+	script := fmt.Sprintf("cp /usr/local/bin/nats-server /root/port-holder && setsid /root/port-holder -a 0.0.0.0 -p %d </dev/null >/dev/null 2>&1 & echo $!", port)
+	out, err := env.Lab.Exec(ctx, host, "sh", "-c", script)
+	if err != nil {
+		t.Fatalf("%s: %v %s", host, err, out)
+	}
+	pid := strings.TrimSpace(string(out))
+	for try := 0; try < 50; try++ {
+		if out, _ := env.Lab.Exec(ctx, host, "sh", "-c", fmt.Sprintf("ss -Hltn 'sport = :%d'", port)); len(strings.TrimSpace(string(out))) > 0 {
+			return pid
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: nothing listens on %d", host, port)
+	return ""
 }
 
 // stopTimeout is systemd's loaded TimeoutStopUSec of nats-server on host.
