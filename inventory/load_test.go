@@ -96,7 +96,7 @@ func TestGenerateSecrets_ThenLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"host_seeds.edge-1", "host_seeds.edge-2", "host_seeds.edge-3", "host_seeds.edge-4", "passwords.check", "passwords.system"}
+	want := []string{"host_seeds.edge-1", "host_seeds.edge-2", "host_seeds.edge-3", "host_seeds.edge-4", "passwords.check", "passwords.route", "passwords.system"}
 	if len(added) != len(want) {
 		t.Fatalf("added = %v, want %v", added, want)
 	}

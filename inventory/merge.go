@@ -63,6 +63,7 @@ func (d *decoded) resolve(filename, dir, digest string) *Inventory {
 			JSDomain:         fs.Lattice.JSDomain,
 			PreviousJSDomain: deref(fs.Lattice.PreviousJSDomain, ""),
 			AliasOldDomain:   deref(fs.Lattice.AliasOldDomain, true),
+			RouteAuth:        deref(fs.Lattice.RouteAuth, true),
 			DeclRange:        fs.Lattice.DeclRange,
 			JSDomainRange:    fs.Lattice.JSDomainRange,
 		},

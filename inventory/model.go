@@ -66,19 +66,25 @@ type Lattice struct {
 	// AliasDomain is the old domain the hubs keep answering for, when AliasOldDomain is set
 	// and an alias is wanted. Empty means no alias. Set by the operator as `previous_js_domain`.
 	PreviousJSDomain string
-	DeclRange        hcl.Range
-	JSDomainRange    hcl.Range
+	// RouteAuth makes the hub cluster require the route user and password (passwords.route)
+	// from every route, and puts them in every route URL. Default true; false renders the
+	// cluster block without authorization (a fleet deployed before route authentication).
+	RouteAuth     bool
+	DeclRange     hcl.Range
+	JSDomainRange hcl.Range
 }
 
 // Auth is the auth model: config-mode accounts, no operator/JWT (JWT and creds come later).
 //
 // On the hubs: account SYS (user "sys"), account LATTICE with JetStream holding the users
-// "leaf" (what leaves authenticate with) and "latticepush" (the deployer's own checks).
+// "leaf" (what leaves authenticate with) and "latticepush" (the deployer's own checks); the
+// cluster's routes authenticate as user "route" (Lattice.RouteAuth).
 // Leaves have no accounts block: local clients land in $G, bridged to LATTICE by the leaf link.
 type Auth struct {
 	SystemPassword Secret
 	LeafPassword   Secret
 	CheckPassword  Secret
+	RoutePassword  Secret // hub cluster routes; required only with Lattice.RouteAuth
 	// SecretsFile is the operator's 0600 file holding generated secrets (host seeds, passwords),
 	// resolved against Inventory.Dir. Default "secrets.json" next to the inventory.
 	SecretsFile string

@@ -46,6 +46,7 @@ type latticeBlock struct {
 	JSDomain         string  `hcl:"js_domain"`
 	PreviousJSDomain *string `hcl:"previous_js_domain,optional"`
 	AliasOldDomain   *bool   `hcl:"alias_old_domain,optional"`
+	RouteAuth        *bool   `hcl:"route_auth,optional"`
 
 	DeclRange     hcl.Range `hcl:",def_range"`
 	NameRange     hcl.Range `hcl:"name,label_range"`

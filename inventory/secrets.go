@@ -24,7 +24,7 @@ import (
 
 // secretsDoc is the secrets file: JSON, mode 0600, written by GenerateSecrets.
 //
-//	{"passwords": {"system": "…", "leaf": "…", "check": "…"}, "host_seeds": {"edge-1": "SN…"}}
+//	{"passwords": {"system": "…", "leaf": "…", "check": "…", "route": "…"}, "host_seeds": {"edge-1": "SN…"}}
 type secretsDoc struct {
 	Passwords map[string]string `json:"passwords"`
 	HostSeeds map[string]string `json:"host_seeds"`
@@ -33,7 +33,7 @@ type secretsDoc struct {
 // passwords lists the account passwords by their key in the file's "passwords" object. A
 // secret's name is where it sits in the file: "passwords.leaf", "host_seeds.edge-1". Messages,
 // placeholders and `secrets { env = {...} }` all use that one name.
-var passwords = []string{"system", "leaf", "check"}
+var passwords = []string{"system", "leaf", "check", "route"}
 
 func passwordName(key string) string { return "passwords." + key }
 
@@ -58,6 +58,7 @@ const (
 	SecretSystemPassword = "passwords.system"
 	SecretLeafPassword   = "passwords.leaf"
 	SecretCheckPassword  = "passwords.check"
+	SecretRoutePassword  = "passwords.route"
 )
 
 // HostSeedName is the name of host's wasmCloud host seed.
@@ -227,7 +228,7 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 				})
 			}
 		}
-		if !s.IsSet() {
+		if !s.IsSet() && (key != "route" || inv.Lattice.RouteAuth) {
 			missing = append(missing, name)
 		}
 		switch key {
@@ -237,6 +238,8 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 			inv.Auth.LeafPassword = s
 		case "check":
 			inv.Auth.CheckPassword = s
+		case "route":
+			inv.Auth.RoutePassword = s
 		}
 	}
 

@@ -133,7 +133,7 @@ func writeInventory(t *testing.T, secrets string) string {
 	return path
 }
 
-const testPasswords = `"passwords": {"system": "s", "leaf": "l", "check": "c"}`
+const testPasswords = `"passwords": {"system": "s", "leaf": "l", "check": "c", "route": "r"}`
 
 func TestLoad_Secrets(t *testing.T) {
 	tests := []struct {
@@ -143,7 +143,7 @@ func TestLoad_Secrets(t *testing.T) {
 	}{
 		{"missing file", "", []wantDiag{errorAt(1, "Secrets file missing", "Run `latticepush secrets")}},
 		{"missing entries", `{"passwords": {"system": "s"}}`, []wantDiag{
-			errorAt(1, "Missing secrets", "no value for passwords.leaf, passwords.check, host_seeds.edge-1. Run `latticepush secrets"),
+			errorAt(1, "Missing secrets", "no value for passwords.leaf, passwords.check, passwords.route, host_seeds.edge-1. Run `latticepush secrets"),
 		}},
 		{"bad seed", `{` + testPasswords + `, "host_seeds": {"edge-1": "SUAIXPIS25RBHS3CNBEL2MBLQMX5WMP7FVCCB5QOGTH6CCYR2ND4HUBQUU"}}`, []wantDiag{
 			errorAt(18, "Invalid host seed", `host_seeds["edge-1"]`),
@@ -320,7 +320,7 @@ func TestLoad_SecretsFileErrors(t *testing.T) {
 			`secrets.json:2:3: Cannot read secrets file: SECRETS:2:3: not a valid secrets file: unknown field "pasword". Fix or remove the file, then run ` + "`latticepush secrets INV`."},
 		{"empty", "",
 			`secrets.json:1:1: Cannot read secrets file: SECRETS:1:1: not a valid secrets file: the file is empty. Fix or remove the file, then run ` + "`latticepush secrets INV`."},
-		{"bcrypt password", "{\n  \"passwords\": {\"system\": \"s\", \"leaf\": \"$2a$11$abcdefghijklmnopqrstuv\", \"check\": \"c\"},\n  \"host_seeds\": {\"edge-1\": \"" + seed + "\"}\n}\n",
+		{"bcrypt password", "{\n  \"passwords\": {\"system\": \"s\", \"leaf\": \"$2a$11$abcdefghijklmnopqrstuv\", \"check\": \"c\", \"route\": \"r\"},\n  \"host_seeds\": {\"edge-1\": \"" + seed + "\"}\n}\n",
 			`secrets.json:2:32: Unusable password: passwords.leaf in SECRETS looks like a bcrypt hash ($2a$…), which nats-server would compare as a hash, not as the password. Remove the entry and run ` + "`latticepush secrets INV`" + ` to generate a new one, or write another.`},
 	}
 	for _, tt := range tests {

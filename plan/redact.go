@@ -28,6 +28,7 @@ func newRedactor(inv *inventory.Inventory) *redactor {
 	add(inv.Auth.SystemPassword)
 	add(inv.Auth.LeafPassword)
 	add(inv.Auth.CheckPassword)
+	add(inv.Auth.RoutePassword)
 	for _, h := range inv.Hosts {
 		if h.Wasmcloud != nil {
 			add(h.Wasmcloud.HostSeed)

@@ -101,6 +101,7 @@ func TestBootLattice(t *testing.T) {
 	inv.Auth.SystemPassword = inventory.NewSecret("passwords.system", hostile, "test")
 	inv.Auth.LeafPassword = inventory.NewSecret("passwords.leaf", hostile+"leaf", "test")
 	inv.Auth.CheckPassword = inventory.NewSecret("passwords.check", hostile+"check", "test")
+	inv.Auth.RoutePassword = inventory.NewSecret("passwords.route", hostile+"route", "test")
 	root := t.TempDir()
 	addrs := map[string]string{"hub-1": "127.0.0.11", "hub-2": "127.0.0.12", "hub-3": "127.0.0.13", "edge-1": "127.0.0.21"}
 	ports := freePorts(t, 4*len(addrs)+1)

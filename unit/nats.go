@@ -19,6 +19,7 @@ const (
 	UserSystem     = "sys"
 	UserLeaf       = "leaf"
 	UserCheck      = "latticepush"
+	UserRoute      = "route"
 )
 
 // Well-known secret names, for placeholders of an inventory loaded without secrets: the
@@ -27,6 +28,7 @@ const (
 	secretSystem = inventory.SecretSystemPassword
 	secretLeaf   = inventory.SecretLeafPassword
 	secretCheck  = inventory.SecretCheckPassword
+	secretRoute  = inventory.SecretRoutePassword
 )
 
 // anyAddress is what hub cluster and leafnode listeners bind to: peers and leaves reach a
@@ -142,9 +144,38 @@ func (r *Context) hubConf(w *confWriter, n *inventory.NATS) error {
 	w.open("cluster {")
 	w.kv("name", quote(n.ClusterName))
 	w.kv("listen", quote(hostPort(anyAddress, n.ClusterPort)))
+	userinfo := ""
+	if r.Inv.Lattice.RouteAuth {
+		pw, err := r.Secret(r.Inv.Auth.RoutePassword, secretRoute)
+		if err != nil {
+			return err
+		}
+		if err := checkPassword(secretRoute, pw); err != nil {
+			return err
+		}
+		// Both halves in one config, applied by one reload (nats-server reloads cluster
+		// authorization and routes). A changed route URL is a route removed and one added, so
+		// the reloading node drops its routes, dials them again with the credentials, and
+		// refuses routes that come in without them. Nodes not reloaded yet ask for no
+		// credentials and accept those routes; and a reloaded node keeps dialling its
+		// configured routes, so an old node whose own dial is refused stays connected through
+		// them. So the hub wave's one-node-at-a-time reload, gated on routes to every other
+		// node, introduces route authentication on a running cluster in a single pass
+		// (internal/e2e TestRouteAuth_IntroducedUnderLoad: routes back within milliseconds of
+		// each reload, no acknowledged KV write lost).
+		w.line("# Routes authenticate (passwords.route): a server without it cannot join the cluster.")
+		w.open("authorization {")
+		w.kv("user", quote(UserRoute))
+		w.kv("password", quote(pw))
+		w.close("}")
+		userinfo = url.UserPassword(UserRoute, pw).String() + "@"
+		if !r.Opts.RevealSecrets {
+			userinfo = UserRoute + ":" + pw + "@" // keep the placeholder readable
+		}
+	}
 	var routes []string
 	for _, p := range r.Inv.Hubs() {
-		routes = append(routes, "nats-route://"+hostPort(p.Address, p.Hub.ClusterPort))
+		routes = append(routes, "nats-route://"+userinfo+hostPort(p.Address, p.Hub.ClusterPort))
 	}
 	sort.Strings(routes)
 	w.open("routes: [")

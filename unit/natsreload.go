@@ -35,7 +35,7 @@ var restartKeys = []string{
 // reloadableKeys are config keys a reload applies.
 var reloadableKeys = []string{
 	"accounts", "authorization", "no_auth_user",
-	"cluster.routes", "cluster.pool_size", "cluster.compression",
+	"cluster.routes", "cluster.authorization", "cluster.pool_size", "cluster.compression",
 	"debug", "trace", "logtime", "log_file", "log_size_limit", "max_payload",
 	"max_connections", "max_subscriptions", "ping_interval", "ping_max", "write_deadline",
 	"server_tags", "server_metadata",

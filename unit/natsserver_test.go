@@ -64,6 +64,7 @@ func TestHostilePasswords(t *testing.T) {
 	inv.Auth.SystemPassword = inventory.NewSecret("passwords.system", hostile, "test")
 	inv.Auth.LeafPassword = inventory.NewSecret("passwords.leaf", hostile+"2", "test")
 	inv.Auth.CheckPassword = inventory.NewSecret("passwords.check", "}\n{user: \"evil\"", "test")
+	inv.Auth.RoutePassword = inventory.NewSecret("passwords.route", hostile+"@/?#route", "test")
 	for host, files := range renderAll(t, inv, Options{RevealSecrets: true}) {
 		for _, f := range files {
 			if f.Kind != FileNATSConfig {

@@ -51,6 +51,7 @@ func withSecrets(inv *inventory.Inventory) {
 	inv.Auth.SystemPassword = inventory.NewSecret(inventory.SecretSystemPassword, "s3cret-system", "test")
 	inv.Auth.LeafPassword = inventory.NewSecret(inventory.SecretLeafPassword, "s3cret-leaf", "test")
 	inv.Auth.CheckPassword = inventory.NewSecret(inventory.SecretCheckPassword, "s3cret-check", "test")
+	inv.Auth.RoutePassword = inventory.NewSecret(inventory.SecretRoutePassword, "s3cret-route", "test")
 	for _, h := range inv.Hosts {
 		if h.Wasmcloud != nil {
 			h.Wasmcloud.HostSeed = inventory.NewSecret(inventory.HostSeedName(h.Name), "SNAXXX", "test")

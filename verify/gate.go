@@ -38,9 +38,11 @@ func (e *GateError) Error() string {
 func (e *GateError) Unwrap() error { return e.Cause }
 
 // HubNodeGate waits after a change to hub node host until the hub cluster is healthy again
-// (the hub wave's gate): /healthz 200 and the lattice's domain on every hub node, one meta
-// leader known to every node, and every peer current as seen by that leader. The whole cluster
-// is checked, since one node's restart can leave another behind.
+// (the hub wave's gate): /healthz 200 and the lattice's domain on every hub node, a route from
+// every node to every other one (distinct remote_name in /routez), one meta leader known to
+// every node, and every peer current as seen by that leader. The whole cluster is checked,
+// since one node's restart or reload (of its routes or their authorization) can leave another
+// behind.
 //
 // Like every gate it polls with backoff until the checks pass, ctx ends, or Options.GateTimeout
 // has passed; it returns the last attempt's results, and a *GateError unless they all passed.
@@ -56,6 +58,9 @@ func HubNodeGate(ctx context.Context, inv *inventory.Inventory, targets []Target
 				one(func(ctx context.Context) Result { return r.checkHealthz(ctx, n) }),
 				one(func(ctx context.Context) Result { return r.checkDomain(ctx, n) }),
 			)
+			if len(inv.Hubs()) > 1 {
+				ts = append(ts, one(func(ctx context.Context) Result { return r.checkRoutes(ctx, n) }))
+			}
 		}
 		return append(ts, r.metaTask(true))
 	})

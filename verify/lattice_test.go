@@ -27,6 +27,7 @@ const (
 	testCluster   = "hub"
 	leafPassword  = "leaf-secret"
 	checkPassword = "check-secret"
+	routePassword = "route-secret"
 )
 
 type testLatticeT struct {
@@ -36,6 +37,8 @@ type testLatticeT struct {
 	// leafPorts are the hubs' leafnode ports; a leaf's remote lists all of them, since a leaf
 	// learns the others only after its first connection.
 	leafPorts []int
+	// routeAuth: the hubs require the route credentials (and every route URL carries them).
+	routeAuth bool
 }
 
 // node is one running (or stopped) server and the inventory host describing it.
@@ -55,12 +58,24 @@ type leafSpec struct {
 
 func startHubs(t *testing.T, n int) *testLatticeT {
 	t.Helper()
-	lat := &testLatticeT{t: t, dir: t.TempDir(), nodes: map[string]*node{}}
+	return startHubsAuth(t, n, true)
+}
+
+// startHubsAuth starts n hubs; routeAuth gives their cluster blocks authorization and every
+// route URL the credentials, as rendered with route_auth (the default).
+func startHubsAuth(t *testing.T, n int, routeAuth bool) *testLatticeT {
+	t.Helper()
+	lat := &testLatticeT{t: t, dir: t.TempDir(), nodes: map[string]*node{}, routeAuth: routeAuth}
 	cluster := freePorts(t, n)
 	lat.leafPorts = freePorts(t, n)
 	var routes []string
+	userinfo, auth := "", ""
+	if routeAuth {
+		userinfo = "route:" + routePassword + "@"
+		auth = fmt.Sprintf("authorization { user: route, password: %q }, ", routePassword)
+	}
 	for _, p := range cluster {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+		routes = append(routes, fmt.Sprintf("nats-route://%s127.0.0.1:%d", userinfo, p))
 	}
 	for i := range n {
 		name := fmt.Sprintf("hub-%d", i+1)
@@ -68,7 +83,7 @@ func startHubs(t *testing.T, n int) *testLatticeT {
 server_name: %[1]s
 listen: 127.0.0.1:-1
 jetstream { store_dir: %[2]q, domain: %[3]s, max_memory_store: 64MB, max_file_store: 64MB }
-cluster { name: %[4]s, listen: 127.0.0.1:%[5]d, routes: [%[6]s] }
+cluster { name: %[4]s, listen: 127.0.0.1:%[5]d, %[10]sroutes: [%[6]s] }
 leafnodes { listen: 127.0.0.1:%[7]d }
 accounts {
   SYS: { users: [ {user: sys, password: sys-secret} ] }
@@ -78,12 +93,13 @@ accounts {
   }
 }
 system_account: SYS
-`, name, filepath.Join(lat.dir, name), testDomain, testCluster, cluster[i], quoteJoin(routes), lat.leafPorts[i], leafPassword, checkPassword)
+`, name, filepath.Join(lat.dir, name), testDomain, testCluster, cluster[i], quoteJoin(routes), lat.leafPorts[i], leafPassword, checkPassword, auth)
 		srv := lat.start(name, conf)
 		lat.nodes[name] = &node{srv: srv, host: &inventory.Host{
 			Name: name, Roles: []string{inventory.RoleHub},
 			Hub: natsOf(srv, name, testCluster),
 		}}
+		lat.nodes[name].host.Hub.ClusterPort = cluster[i]
 	}
 	waitFor(t, 20*time.Second, "a JetStream meta leader and current peers", func() bool {
 		leader := false
@@ -207,7 +223,7 @@ func (lat *testLatticeT) stop(name string) {
 // inventory describes the hubs and the named other nodes (hosts sorted, as Load leaves them).
 func (lat *testLatticeT) inventory(others ...string) *inventory.Inventory {
 	inv := &inventory.Inventory{
-		Lattice: inventory.Lattice{Name: testLattice, JSDomain: testDomain},
+		Lattice: inventory.Lattice{Name: testLattice, JSDomain: testDomain, RouteAuth: lat.routeAuth},
 		Auth:    inventory.Auth{CheckPassword: inventory.NewSecret("passwords.check", checkPassword, "test")},
 	}
 	for name, nd := range lat.nodes {

@@ -18,6 +18,7 @@ const (
 	CheckHubPeersCurrent = "hub.peers-current" // asked of the meta leader: every peer current
 	CheckHubRoutes       = "hub.routes"        // a route to every other hub node
 	CheckHubDomain       = "hub.domain"        // the node's JetStream domain is the lattice's
+	CheckHubRouteAuth    = "hub.route-auth"    // the node's cluster port requires the route credentials
 
 	CheckLeafRemote    = "leaf.remote-connected" // the leaf's own /leafz shows its remote up
 	CheckLeafSeenByHub = "leaf.seen-by-hub"      // some hub's /leafz lists the leaf

@@ -77,6 +77,7 @@ func (r *round) hubTasks(hubs []*inventory.Host) []task {
 		if len(hubs) > 1 {
 			ts = append(ts, one(func(ctx context.Context) Result { return r.checkRoutes(ctx, h) }))
 		}
+		ts = append(ts, one(func(ctx context.Context) Result { return r.checkRouteAuth(ctx, h) }))
 	}
 	return ts
 }

@@ -13,8 +13,8 @@ func newSecretsCommand(g *globals) *cobra.Command {
 		Short: "Generate the missing secrets into the inventory's secrets file",
 		Long: `Secrets creates the inventory's secrets file (secrets { file = ... }, default secrets.json
 next to the inventory) with mode 0600, or completes it: a random password for each account
-password (system, leaf, check) that neither the file nor its environment variable supplies,
-and an nkeys server seed for each wasmCloud host without one (its stable host ID).
+password (system, leaf, check) and for the hub cluster's routes (route) that neither the
+file nor its environment variable supplies, and an nkeys server seed for each wasmCloud host without one (its stable host ID).
 
 Existing values are never changed, and no value is ever printed: only the names of the
 secrets it added. Run it after adding wasmCloud hosts; keep the file out of version control.`,

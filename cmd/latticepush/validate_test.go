@@ -36,7 +36,7 @@ func copyFile(t *testing.T, src, dir, name string) {
 
 func writeSecrets(t *testing.T, dir string) {
 	t.Helper()
-	doc := `{"passwords": {"system": "s3cr3t-s", "leaf": "s3cr3t-l", "check": "s3cr3t-c"}}`
+	doc := `{"passwords": {"system": "s3cr3t-s", "leaf": "s3cr3t-l", "check": "s3cr3t-c", "route": "s3cr3t-r"}}`
 	if err := os.WriteFile(filepath.Join(dir, "secrets.json"), []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +153,8 @@ func TestSecretsThenValidate(t *testing.T) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Passwords) != 3 || len(doc.HostSeeds) != 4 {
-		t.Fatalf("secrets file holds %d passwords and %d seeds, want 3 and 4", len(doc.Passwords), len(doc.HostSeeds))
+	if len(doc.Passwords) != 4 || len(doc.HostSeeds) != 4 {
+		t.Fatalf("secrets file holds %d passwords and %d seeds, want 4 and 4", len(doc.Passwords), len(doc.HostSeeds))
 	}
 	for _, m := range []map[string]string{doc.Passwords, doc.HostSeeds} {
 		for k, v := range m {
