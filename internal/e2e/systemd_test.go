@@ -187,7 +187,7 @@ func TestSystemd_RollingRestartAndRefusedStart(t *testing.T) {
 			}
 		}
 		inv := env.Inventory(t)
-		for _, sec := range []string{inv.Auth.SystemPassword.Reveal(), inv.Auth.LeafPassword.Reveal(), inv.Auth.CheckPassword.Reveal()} {
+		for _, sec := range []string{inv.Auth.SystemPassword.Reveal(), inv.Auth.LeafPassword.Reveal(), inv.Auth.CheckPassword.Reveal(), inv.Auth.RoutePassword.Reveal()} {
 			if sec != "" && strings.Contains(msg, sec) {
 				t.Errorf("the apply error prints a secret")
 			}
