@@ -11,6 +11,7 @@ GOTEST_FLAGS ?=
 FUZZTIME     ?= 5m
 
 export LATTICEPUSH_NATS_SERVER := $(NATS_SERVER)
+export LATTICEPUSH_SYSTEMD_BASE := $(CACHE)/systemd-base-bookworm
 
 .PHONY: help build deps prereqs nats-server systemd-base test unit demo bench fuzz vet fmt-check tidy-check clean
 
