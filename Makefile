@@ -11,6 +11,7 @@ GOTEST_FLAGS ?=
 FUZZTIME     ?= 5m
 
 export LATTICEPUSH_NATS_SERVER := $(NATS_SERVER)
+export LATTICEPUSH_SYSTEMD_BASE := $(CACHE)/systemd-base-bookworm
 
 .PHONY: help build deps prereqs nats-server systemd-base test unit demo bench fuzz vet fmt-check tidy-check clean
 
@@ -49,7 +50,7 @@ test: deps vet fmt-check ## install what is needed, then run every test (lab inc
 unit: ## fast tests only (no lab, no root)
 	go test -short -count=1 ./...
 
-demo: deps build ## bring up the lab, plan, apply, verify, tear down (KEEP=1 keeps it; DEMO_INIT=systemd: systemd hosts)
+demo: deps build ## bring up the lab, plan, apply, verify, tear down (KEEP=1 keeps it; hosts run systemd, DEMO_INIT=runit: runit)
 	./internal/tools/demo.sh
 
 bench: deps build ## benchmarks against a 50-host lab and Ansible; writes BENCHMARKS.md

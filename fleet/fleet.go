@@ -243,7 +243,25 @@ func (h *host) Discard(ctx context.Context, staged []rollout.Staged) error {
 	return errors.Join(errs...)
 }
 
+// Service runs op on svc. A failure quotes what the supervisor said of the service (a failed
+// start quotes its state and its last log lines): secrets are redacted from it.
 func (h *host) Service(ctx context.Context, svc string, op rollout.ServiceOp) error {
+	if err := h.service(ctx, svc, op); err != nil {
+		return redactedError{err: err, msg: string(plan.RedactSecrets(h.f.inv, []byte(err.Error())))}
+	}
+	return nil
+}
+
+// redactedError is err with secrets removed from its text.
+type redactedError struct {
+	err error
+	msg string
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
+
+func (h *host) service(ctx context.Context, svc string, op rollout.ServiceOp) error {
 	// A service with a graceful stop signal (nats-server's lame duck) is stopped with it, and
 	// so restarted as a graceful stop and a start.
 	graceful := h.specs[svc].StopSignal

@@ -71,3 +71,10 @@ func (r *redactor) redact(b []byte) []byte {
 	}
 	return out
 }
+
+// RedactSecrets hides inv's secrets in text shown to people that latticepush did not render
+// itself, such as a service's log lines quoted in an error: known values become their
+// placeholders, and secrets in the shapes latticepush renders them become "(sensitive)".
+func RedactSecrets(inv *inventory.Inventory, text []byte) []byte {
+	return newRedactor(inv).redact(text)
+}

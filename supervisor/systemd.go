@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -104,29 +105,112 @@ func (Systemd) Commands(wait time.Duration) Commands { return systemdCommands{wa
 
 type systemdCommands struct{ wait string }
 
-func (systemdCommands) Start(name string) []string { return []string{"systemctl", "start", "--", name} }
-func (systemdCommands) Stop(name string) []string  { return []string{"systemctl", "stop", "--", name} }
-func (systemdCommands) Restart(name string) []string {
-	return []string{"systemctl", "restart", "--", name}
+// systemdState is the shell shared by the systemd scripts. state reads the unit's state into
+// $as (ActiveState), $ss (SubState), $mp (MainPID), $nr (NRestarts) and $rs (Result), from
+// one systemctl show whose output it keeps in $out. exited keeps that output while the main
+// process is down (how it ended: once systemd restarted it, the new process's ExecMain*
+// replace it; from the same call, so it cannot be of the next process). fail prints why the unit
+// is not running, then that (or, without it, what systemd says now) and the unit's last
+// journal lines, and exits 1; with a third argument "stop" it then stops the unit, so
+// systemd stops restarting a process that cannot run.
+const systemdState = `state() {
+  out=$(systemctl show -p ` + showProps + ` -- "$1") || exit
+  as=; ss=; mp=; nr=; rs=
+  while IFS='=' read -r k v; do
+    case $k in ActiveState) as=$v ;; SubState) ss=$v ;; MainPID) mp=$v ;; NRestarts) nr=$v ;; Result) rs=$v ;; esac
+  done <<EOF
+$out
+EOF
 }
-func (systemdCommands) Reload(name string) []string {
-	return []string{"systemctl", "reload", "--", name}
+exited() { last=$out; }
+fail() {
+  echo "$1: $2" >&2
+  echo "systemctl show -p ` + showProps + ` $1:" >&2
+  if [ -n "$last" ]; then echo "$last" >&2; else systemctl show -p ` + showProps + ` -- "$1" >&2; fi
+  echo "journalctl -u $1 -n ` + journalLines + ` --no-pager:" >&2
+  journalctl -u "$1" -n ` + journalLines + ` --no-pager >&2 2>&1
+  if [ "$3" = stop ]; then systemctl stop -- "$1" >/dev/null 2>&1; fi
+  exit 1
 }
-func (systemdCommands) Enable(name string) []string {
-	return []string{"systemctl", "enable", "--", name}
-}
-func (systemdCommands) Disable(name string) []string {
-	return []string{"systemctl", "disable", "--now", "--", name}
-}
-func (systemdCommands) DaemonReload() []string { return []string{"systemctl", "daemon-reload"} }
-func (systemdCommands) IsActive(name string) []string {
-	return []string{"systemctl", "is-active", "--quiet", "--", name}
-}
+`
 
-// systemdGracefulStop signals the unit's main process, waits for it to exit, then stops the
-// unit so systemd does not restart it. $1 unit, $2 signal, $3 seconds.
-const systemdGracefulStop = `pid=$(systemctl show -p MainPID --value -- "$1") || exit
-if [ -z "$pid" ] || [ "$pid" = 0 ]; then exit 0; fi
+// showProps are the properties a failure quotes: how the main process ended, how often
+// systemd restarted it, and where the unit is now.
+const showProps = "Result,ExecMainCode,ExecMainStatus,NRestarts,ActiveState,SubState,MainPID"
+
+// journalLines is how many of the unit's last journal lines a failure quotes.
+const journalLines = "20"
+
+// systemdSettle waits until the unit runs one main process, other than $3, for a second: a
+// Type=simple unit counts as started as soon as its process is forked, so `systemctl start`
+// succeeding proves nothing about a process that exits right after (a port already taken).
+// A unit that failed, went inactive, or exited again after systemd restarted it is reported
+// and stopped (while it waits for its next restart, so the journal's last lines are its
+// exit), as is one not running steadily within the wait. $1 unit, $2 seconds,
+// $3 the main pid that must not count (the one before a restart), or empty.
+const systemdSettle = `settle() {
+  state "$1"; n0=${nr:-0}; stable=""; up=0; i=0; last=""
+  while :; do
+    state "$1"
+    case $ss in auto-restart|failed|dead|exited) exited "$1" ;; esac
+    case $as in
+    active)
+      if [ "$ss" = running ] && [ -n "$mp" ] && [ "$mp" != 0 ] && [ "$mp" != "$3" ]; then
+        if [ "$mp" = "$stable" ]; then up=$((up+1)); else stable=$mp; up=0; fi
+        [ "$up" -ge 10 ] && return 0
+      fi ;;
+    failed) fail "$1" "failed right after it started (Result=$rs)" stop ;;
+    inactive) fail "$1" "exited right after it started (Result=$rs)" stop ;;
+    esac
+    r=$((${nr:-0} - n0))
+    if [ "$r" -ge 2 ] || { [ "$r" -ge 1 ] && [ "$ss" = auto-restart ]; }; then
+      fail "$1" "keeps exiting right after it starts: it exited again after systemd restarted it ($r restart(s))" stop
+    fi
+    i=$((i+1)); if [ "$i" -gt $(($2*10)) ]; then fail "$1" "not running steadily within $2s" stop; fi
+    sleep 0.1
+  done
+}
+`
+
+// systemdStart starts the unit and waits for it to settle. $1 unit, $2 seconds.
+const systemdStart = systemdState + systemdSettle + `systemctl start -- "$1" || fail "$1" "systemctl start failed" stop
+settle "$1" "$2" ""`
+
+// systemdRestart restarts the unit and waits for a new main process to settle. $1 unit,
+// $2 seconds.
+const systemdRestart = systemdState + systemdSettle + `state "$1"; old=$mp
+systemctl restart -- "$1" || fail "$1" "systemctl restart failed" stop
+settle "$1" "$2" "$old"`
+
+// systemdReload runs the unit's ExecReload and then checks for half a second that the same
+// main process still runs and systemd did not restart it: a reload command that kills the
+// process (a signal it does not handle) leaves systemd restarting it, which a digest check
+// alone would take for a reload. $1 unit.
+const systemdReload = systemdState + `state "$1"; pid=$mp; n0=${nr:-0}
+systemctl reload -- "$1" || fail "$1" "systemctl reload failed"
+i=0; while [ "$i" -lt 5 ]; do
+  sleep 0.1; state "$1"
+  if [ "$mp" != "$pid" ] || [ "${nr:-0}" != "$n0" ] || [ "$as" != active ]; then
+    fail "$1" "the reload restarted it (MainPID $pid -> $mp, NRestarts $n0 -> ${nr:-0}, $as/$ss): its ExecReload must make the running process re-read its configuration"
+  fi
+  i=$((i+1))
+done`
+
+// systemdGracefulStop stops the unit with the given signal. When the unit's KillSignal is that
+// signal (as latticepush renders it), `systemctl stop` sends it and waits up to the unit's
+// TimeoutStopSec, then kills; a stop that timed out is reported. Otherwise the script signals
+// the main process itself, waits for it to exit, then stops the unit so systemd does not
+// restart it. $1 unit, $2 signal, $3 seconds.
+const systemdGracefulStop = `ks=$(systemctl show -p KillSignal --value -- "$1") || exit
+if [ -n "$ks" ] && [ "$(kill -l "$ks" 2>/dev/null)" = "$2" ]; then
+  systemctl stop -- "$1" || exit
+  if [ "$(systemctl show -p Result --value -- "$1")" = timeout ]; then
+    echo "$1 did not exit within its TimeoutStopSec after SIG$2: systemd killed it" >&2; exit 124
+  fi
+  exit 0
+fi
+pid=$(systemctl show -p MainPID --value -- "$1") || exit
+if [ -z "$pid" ] || [ "$pid" = 0 ]; then exec systemctl stop -- "$1"; fi
 kill -s "$2" "$pid" || exit
 i=0; while kill -0 "$pid" 2>/dev/null; do
   i=$((i+1)); if [ "$i" -gt $(($3*10)) ]; then echo "$1 (pid $pid) still running $3s after SIG$2" >&2; exit 124; fi
@@ -134,8 +218,100 @@ i=0; while kill -0 "$pid" 2>/dev/null; do
 done
 systemctl stop -- "$1"`
 
+// Start starts the unit and returns once one main process has run for a second; a unit
+// that does not stay up is reported with its state and journal, and stopped.
+func (c systemdCommands) Start(name string) []string { return Script(systemdStart, name, c.wait) }
+func (systemdCommands) Stop(name string) []string    { return []string{"systemctl", "stop", "--", name} }
+
+// Restart restarts the unit and returns once a new main process has run for a second.
+func (c systemdCommands) Restart(name string) []string {
+	return Script(systemdRestart, name, c.wait)
+}
+
+// Reload runs ExecReload and fails when systemd restarted the service instead.
+func (systemdCommands) Reload(name string) []string { return Script(systemdReload, name) }
+
+// Enable makes the unit start at boot (multi-user.target wants it).
+func (systemdCommands) Enable(name string) []string {
+	return []string{"systemctl", "enable", "--", name}
+}
+
+// systemdDisable stops the unit and removes what enable made. When the unit file is gone
+// already (a rolled-back first start restores "no file" before it disables),
+// systemctl disable refuses, so the links enable made are removed here. $1 unit.
+const systemdDisable = `systemctl disable --now -- "$1" 2>/dev/null && exit 0
+systemctl stop -- "$1" 2>/dev/null
+for l in ` + SystemdDir + `/*.wants/"$1".service; do
+  if [ -L "$l" ]; then rm -f -- "$l" || exit; fi
+done
+systemctl daemon-reload || exit
+if systemctl is-active --quiet -- "$1"; then echo "$1 still runs after systemctl stop" >&2; exit 1; fi`
+
+// Disable stops the unit and undoes Enable.
+func (systemdCommands) Disable(name string) []string { return Script(systemdDisable, name) }
+func (systemdCommands) DaemonReload() []string       { return []string{"systemctl", "daemon-reload"} }
+func (systemdCommands) IsActive(name string) []string {
+	return []string{"systemctl", "is-active", "--quiet", "--", name}
+}
+
 func (c systemdCommands) GracefulStop(name, signal string) []string {
 	return Script(systemdGracefulStop, name, signal, c.wait)
+}
+
+// UnitState is what `systemctl show` says of a unit: the properties a failure quotes, and the
+// main pid.
+type UnitState struct {
+	ActiveState, SubState string
+	// Result is how the unit last ended ("success", "exit-code", "signal", "timeout", ...).
+	Result string
+	// ExecMainCode is how the main process ended (1 exited, 2 killed, 3 dumped core), and
+	// ExecMainStatus its exit status or signal number.
+	ExecMainCode, ExecMainStatus int
+	MainPID                      int
+	// NRestarts counts systemd's automatic restarts since the unit was last started by hand.
+	NRestarts int
+}
+
+// ShowArgv is the `systemctl show` command line whose output ParseShow reads.
+func ShowArgv(unit string) []string {
+	return []string{"systemctl", "show", "-p", showProps, "--", unit}
+}
+
+// ParseShow reads the KEY=VALUE lines of `systemctl show`; properties it does not know are
+// ignored, a number that does not parse is an error naming the property.
+func ParseShow(out []byte) (UnitState, error) {
+	var st UnitState
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok {
+			continue
+		}
+		var num *int
+		switch k {
+		case "ActiveState":
+			st.ActiveState = v
+		case "SubState":
+			st.SubState = v
+		case "Result":
+			st.Result = v
+		case "ExecMainCode":
+			num = &st.ExecMainCode
+		case "ExecMainStatus":
+			num = &st.ExecMainStatus
+		case "MainPID":
+			num = &st.MainPID
+		case "NRestarts":
+			num = &st.NRestarts
+		}
+		if num != nil && v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return st, fmt.Errorf("systemctl show: %s=%q is not a number", k, v)
+			}
+			*num = n
+		}
+	}
+	return st, nil
 }
 
 // seconds is d in whole seconds, as a shell argument.

@@ -6,15 +6,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latticepush/latticepush/internal/lab"
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
 )
 
-// TestApply_FromEmptyToVerified is the main path: an empty lab becomes a working lattice,
-// a second plan is empty and a second apply restarts nothing, and a reloadable leaf change
-// is applied by reload (same pid) and confirmed by config_digest.
+// TestApply_FromEmptyToVerified is the main path, on runit hosts logged into as root and on
+// systemd hosts through a sudo user (become): an empty lab becomes a working lattice, a second
+// plan is empty and a second apply restarts nothing, and a reloadable leaf change is applied
+// by reload (same pid) and confirmed by config_digest. On systemd, also: every unit is
+// enabled, a reload keeps MainPID and NRestarts, and only the first apply ran daemon-reload.
 func TestApply_FromEmptyToVerified(t *testing.T) {
-	env := labtest.Up(t, labtest.Spec{})
+	for _, init := range labtest.Inits {
+		t.Run(init, func(t *testing.T) { testApplyFromEmpty(t, init) })
+	}
+}
+
+func testApplyFromEmpty(t *testing.T, init string) {
+	sd := init == lab.InitSystemd
+	env := labtest.Up(t, labtest.Spec{Init: init, Become: sd})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
@@ -38,6 +48,22 @@ func TestApply_FromEmptyToVerified(t *testing.T) {
 		t.FailNow()
 	}
 	t.Logf("verify: %d checks passed", len(rep.Results))
+	var reloads map[string]int
+	if sd {
+		for _, h := range env.Lab.Hosts {
+			for _, svc := range servicesOn(h.Name) {
+				if out, err := env.Lab.Exec(ctx, h.Name, "systemctl", "is-enabled", svc); err != nil || strings.TrimSpace(string(out)) != "enabled" {
+					t.Errorf("%s: %s is %q after apply (%v), want enabled: it would not start at boot", h.Name, svc, strings.TrimSpace(string(out)), err)
+				}
+			}
+		}
+		reloads = daemonReloads(t, ctx, env)
+		for h, n := range reloads {
+			if n == 0 {
+				t.Errorf("%s: no daemon-reload after its units were written", h)
+			}
+		}
+	}
 
 	// A second plan has nothing to do; a second apply restarts nothing.
 	pids := natsPIDs(t, s, ctx)
@@ -55,6 +81,18 @@ func TestApply_FromEmptyToVerified(t *testing.T) {
 	}
 	if after := natsPIDs(t, s, ctx); !equalMaps(pids, after) {
 		t.Fatalf("a no-change apply restarted something: pids %v -> %v", pids, after)
+	}
+	if sd {
+		if after := daemonReloads(t, ctx, env); !equalMaps(reloads, after) {
+			t.Errorf("a no-change apply ran daemon-reload: per host %v -> %v", reloads, after)
+		}
+	}
+	var restarts map[string]int
+	if sd {
+		restarts = map[string]int{}
+		for _, h := range []string{"edge-1", "edge-2", "edge-3"} {
+			restarts[h] = unitState(t, ctx, env, h, plan.ServiceNATS).NRestarts
+		}
 	}
 
 	// A reloadable change on every leaf (log_file) is applied by reload: same pid, new digest.
@@ -75,6 +113,17 @@ func TestApply_FromEmptyToVerified(t *testing.T) {
 	for _, h := range []string{"edge-1", "edge-2", "edge-3"} {
 		if after[h] != pids[h] {
 			t.Errorf("%s: pid %d -> %d: a reload must not restart", h, pids[h], after[h])
+		}
+	}
+	if sd {
+		for _, h := range []string{"edge-1", "edge-2", "edge-3"} {
+			st := unitState(t, ctx, env, h, plan.ServiceNATS)
+			if st.MainPID != pids[h] || st.NRestarts != restarts[h] || st.SubState != "running" {
+				t.Errorf("%s after the reload: MainPID %d NRestarts %d %s, want MainPID %d NRestarts %d running", h, st.MainPID, st.NRestarts, st.SubState, pids[h], restarts[h])
+			}
+		}
+		if after := daemonReloads(t, ctx, env); !equalMaps(reloads, after) {
+			t.Errorf("a config reload ran daemon-reload: per host %v -> %v", reloads, after)
 		}
 	}
 	if p := s.plan(ctx); p.HasChanges() {

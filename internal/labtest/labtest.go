@@ -48,7 +48,13 @@ type Spec struct {
 	// Init is the inventory hosts' init, lab.InitRunit (default) or lab.InitSystemd; the
 	// inventory's service_manager is set to match. Extra hosts are runit hosts.
 	Init string
+	// Become logs in as the lab's non-root user, which runs `sudo -n`, and sets the
+	// inventory's ssh become, instead of logging in as root.
+	Become bool
 }
+
+// Inits are the inits the lab runs, for tests that run on each.
+var Inits = []string{lab.InitRunit, lab.InitSystemd}
 
 var (
 	standinOnce sync.Once
@@ -151,6 +157,13 @@ func Up(tb testing.TB, spec Spec) *Env {
 		name := regexp.MustCompile(`host "([^"]+)"`).FindStringSubmatch(m)[1]
 		return addrRE.ReplaceAllString(m, byName[name].String())
 	})
+	if spec.Become {
+		const root = `user          = "root"`
+		if !strings.Contains(inv, root) {
+			tb.Fatalf("the lab inventory has no ssh %s line: edit labtest", root)
+		}
+		inv = strings.Replace(inv, root, fmt.Sprintf("user          = %q\n    become        = true", fl.SudoUser), 1)
+	}
 	inv = strings.ReplaceAll(inv, "/run/latticepush-lab/demo/id_ed25519", fl.KeyPath)
 	inv = strings.ReplaceAll(inv, "/run/latticepush-lab/demo/known_hosts", fl.KnownHostsPath)
 	dir := tb.TempDir()

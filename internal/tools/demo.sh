@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# `make demo` (after `make deps build`): bring up the lab of examples/lab/inventory.hcl on this
+# `make demo` (after `make deps build`): bring up the lab of examples/lab-systemd/inventory.hcl on this
 # machine (3 hub nodes, 3 edge machines with a leaf nats-server and a wasmCloud host), run
 # every latticepush step against it, print what each step did, then take the lab down.
 #   KEEP=1 make demo              keeps the lab afterwards (take it down with: bin/latticepush lab down demo)
-#   DEMO_INIT=systemd make demo   the same on systemd hosts (examples/lab-systemd/inventory.hcl)
+#   DEMO_INIT=runit make demo     the same on runit hosts (examples/lab/inventory.hcl)
 # A step is reported "ok" only when its command exited 0; a command that says it is not
 # implemented yet is reported as such; nothing else is claimed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-case ${DEMO_INIT:-runit} in
+case ${DEMO_INIT:-systemd} in
   runit) INV=examples/lab/inventory.hcl ;;
   systemd) INV=examples/lab-systemd/inventory.hcl ;;
   *) echo "demo: DEMO_INIT=${DEMO_INIT}: use runit or systemd" >&2; exit 1 ;;

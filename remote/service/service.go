@@ -124,6 +124,10 @@ func (m *manager) run(ctx context.Context, argv []string) (remote.Result, error)
 	return m.r.Run(ctx, argv, remote.RunOptions{Become: m.opt.Become, Timeout: m.opt.Wait + 30*time.Second})
 }
 
+// quoteLines is how many of its last output lines a failed command's error quotes: enough for
+// a start failure's state and journal lines, which a supervisor script prints.
+const quoteLines = 40
+
 // do runs argv; a non-zero exit becomes an error naming the command briefly (a script by its
 // arguments, not its text) with the last lines it printed.
 func (m *manager) do(ctx context.Context, argv []string) error {
@@ -136,8 +140,8 @@ func (m *manager) do(ctx context.Context, argv []string) error {
 	if msg == "" {
 		msg = strings.TrimSpace(string(res.Stdout))
 	}
-	if lines := strings.Split(msg, "\n"); len(lines) > 5 {
-		msg = strings.Join(lines[len(lines)-5:], "\n")
+	if lines := strings.Split(msg, "\n"); len(lines) > quoteLines {
+		msg = strings.Join(lines[len(lines)-quoteLines:], "\n")
 	}
 	return fmt.Errorf("%s: exit status %d: %s", describe(argv), res.ExitCode, msg)
 }
@@ -145,7 +149,7 @@ func (m *manager) do(ctx context.Context, argv []string) error {
 // describe names a command for an error: a script run by supervisor.Script as its arguments.
 func describe(argv []string) string {
 	if len(argv) >= 3 && argv[0] == "sh" && argv[1] == "-c" {
-		return "service script on " + strings.Join(argv[min(3, len(argv)):], " ")
+		return "service script on " + strings.Join(argv[min(4, len(argv)):], " ")
 	}
 	return strings.Join(argv, " ")
 }
