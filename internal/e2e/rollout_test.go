@@ -246,7 +246,7 @@ func TestRollout_GatedRestartsAndRefusals(t *testing.T) {
 		s := newSession(t, env, plan.Options{})
 		p := s.plan(ctx)
 		first := strings.SplitN(p.Waves[0].Batches[0][0], "/", 2)[0]
-		pid := occupyPort(t, ctx, env, first, 4444)
+		pid := holdPort(t, ctx, env, first, 4444) // not a nats-server: plan would refuse a stray one
 		defer env.Lab.Exec(context.Background(), first, "kill", pid)
 		before := hashesOn(t, ctx, env, natsConf)
 		res, err := s.apply(ctx, p)
