@@ -272,11 +272,12 @@ sv -w 30 restart /etc/service/wasmcloud`)
 		labSh(t, ctx, env, "hub-2", `sv -w 60 down /etc/service/nats-server`)
 		rep, _ := awaitVerdict(t, ctx, env, verdict{fail: []checkAt{
 			{verify.CheckHubHealthz, "hub-2"}, {verify.CheckHubMetaLeader, "hub-2"}, {verify.CheckHubDomain, "hub-2"},
-			{verify.CheckHubRoutes, "hub-1"}, {verify.CheckHubRoutes, "hub-2"}, {verify.CheckHubRoutes, "hub-3"},
+			{verify.CheckHubRouteAuth, "hub-2"}, {verify.CheckHubRoutes, "hub-1"}, {verify.CheckHubRoutes, "hub-2"}, {verify.CheckHubRoutes, "hub-3"},
 			{verify.CheckHubPeersCurrent, "*"},
 		}}, 90*time.Second)
 		hub2 := inv.Host("hub-2").Hub.ServerName
 		evidenceHas(t, rep, verify.CheckHubHealthz, "hub-2", "GET /healthz on hub-2")
+		evidenceHas(t, rep, verify.CheckHubRouteAuth, "hub-2", "cluster port")
 		evidenceHas(t, rep, verify.CheckHubRoutes, "hub-1", "missing "+hub2)
 		evidenceHas(t, rep, verify.CheckHubRoutes, "hub-3", "missing "+hub2)
 		for _, r := range rep.Results {
