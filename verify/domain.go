@@ -114,7 +114,15 @@ func (r *round) checkDomainReach(ctx context.Context, leaf *inventory.Host) (rea
 			notChecked("the probe bucket could not be opened")
 	}
 	key, val := probeKey(leaf.Name), probeValue(leaf.Name)
-	rev, err := kv.Put(sctx, key, val)
+	// A stream made moments ago (the probe bucket, created by the first gate of a first
+	// deployment) can leave a write through a new leaf link unanswered: the publish is lost
+	// while the stream's interest is still crossing the link, and waiting out the step's whole
+	// timeout helps nothing, where a second write a moment later is acknowledged at once.
+	var rev uint64
+	err = attempts(sctx, max(time.Second, r.opts.Timeout/4), func(ctx context.Context) (err error) {
+		rev, err = kv.Put(ctx, key, val)
+		return err
+	})
 	if err == nil {
 		// A read can be served by a replica that has not applied the write yet: read again
 		// (briefly) until it reaches the written revision.
@@ -169,4 +177,17 @@ func probeValue(leaf string) []byte {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return []byte(fmt.Sprintf("%s %s %s", leaf, time.Now().UTC().Format(time.RFC3339Nano), hex.EncodeToString(b)))
+}
+
+// attempts runs fn with at most per for each try, and again while a try ran out of time and ctx
+// has time left: for requests that are either answered at once or lost.
+func attempts(ctx context.Context, per time.Duration, fn func(context.Context) error) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, per)
+		err := fn(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+	}
 }
