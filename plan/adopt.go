@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
@@ -36,7 +37,7 @@ func decideAdopt(h *inventory.Host, u *Unit, f Facts, n *inventory.NATS) error {
 	switch {
 	case len(why) > 0:
 		from = &Foreign{Supervisor: sup.Name(), Service: u.Service, Definition: sf.Definition, DropIns: sf.DropIns,
-			Running: sf.Running, Enabled: sf.Enabled, PID: sf.PID, Exe: sf.Exe, Cmdline: sf.Cmdline}
+			Running: sf.Running, Enabled: sf.Enabled, PID: sf.PID, Exe: sf.Exe, Cmdline: redactCmdline(sf.Cmdline)}
 	case u.Service == ServiceNATS && !sf.Running && len(f.Others) > 0:
 		o := f.Others[0]
 		switch {
@@ -52,9 +53,9 @@ func decideAdopt(h *inventory.Host, u *Unit, f Facts, n *inventory.NATS) error {
 			why = append(why, fmt.Sprintf("the runit service %s (%s) runs a nats-server, not latticepush's %s", name, o.RunitDir, managed))
 		default:
 			return fmt.Errorf("%s: a nats-server (pid %d: %s) runs outside any %s service and would keep the ports: "+
-				"stop it, or run it under a service latticepush can take over, then plan again", h.Name, o.PID, o.Cmdline, sup.Name())
+				"stop it, or run it under a service latticepush can take over, then plan again", h.Name, o.PID, redactCmdline(o.Cmdline), sup.Name())
 		}
-		from.Running, from.Enabled, from.PID, from.Exe, from.Cmdline = true, true, o.PID, o.Exe, o.Cmdline
+		from.Running, from.Enabled, from.PID, from.Exe, from.Cmdline = true, true, o.PID, o.Exe, redactCmdline(o.Cmdline)
 	default:
 		return nil
 	}
@@ -137,3 +138,31 @@ func configArg(cmdline string) (string, bool) {
 	}
 	return "", false
 }
+
+// secretFlags are nats-server's command-line options whose value is a secret.
+var secretFlags = []string{"--pass", "-pass", "--auth", "-auth"}
+
+// redactCmdline hides the secrets a hand-made server may carry on its command line (a
+// password or token option, userinfo in a route or cluster URL) before the plan shows it or
+// saves it.
+func redactCmdline(cmdline string) string {
+	args := strings.Fields(cmdline)
+	for i := 0; i < len(args); i++ {
+		for _, flag := range secretFlags {
+			if args[i] == flag && i+1 < len(args) {
+				i++
+				args[i] = inventory.Redacted
+				break
+			}
+			if _, ok := strings.CutPrefix(args[i], flag+"="); ok {
+				args[i] = flag + "=" + inventory.Redacted
+				break
+			}
+		}
+		args[i] = urlUserinfo.ReplaceAllString(args[i], "${1}"+inventory.Redacted+"${3}")
+	}
+	return strings.Join(args, " ")
+}
+
+// urlUserinfo matches the password in a URL's userinfo (nats://user:password@host).
+var urlUserinfo = regexp.MustCompile(`(://[^:/@\s]+:)([^@\s]+)(@)`)

@@ -222,3 +222,34 @@ func TestSummary_CountsStartAndAdopt(t *testing.T) {
 		t.Errorf("summary %q", got)
 	}
 }
+
+// TestBuild_AdoptHidesSecretsOnTheCommandLine: a hand-made server started with a password
+// option or credentials in a route URL is shown (and saved in the plan) without them.
+func TestBuild_AdoptHidesSecretsOnTheCommandLine(t *testing.T) {
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
+	facts["edge-1"].Services[plan.ServiceNATS] = plan.ServiceFact{Running: true, Enabled: true, PID: 77,
+		Definition: "/etc/service/nats-server", Exe: "/opt/nats/nats-server",
+		Cmdline: "/opt/nats/nats-server --user admin --pass s3cret-one -auth=t0ken --routes nats-route://r:s3cret-two@10.0.0.2:6222"}
+	p, err := plan.Build(inv, d, facts, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := p.Unit("edge-1/nats-server")
+	want := "/opt/nats/nats-server --user admin --pass (sensitive) -auth=(sensitive) --routes nats-route://r:(sensitive)@10.0.0.2:6222"
+	if u.Adopt == nil || u.Adopt.Cmdline != want {
+		t.Fatalf("adopt %+v\nwant cmdline %s", u.Adopt, want)
+	}
+	for _, r := range u.Reasons {
+		if strings.Contains(r, "s3cret") || strings.Contains(r, "t0ken") {
+			t.Errorf("reason shows a secret: %s", r)
+		}
+	}
+	facts["edge-1"].Services[plan.ServiceNATS] = plan.ServiceFact{}
+	facts["edge-1"] = withOthers(facts["edge-1"], plan.Process{PID: 31, Exe: "/usr/bin/nats-server", Cmdline: "nats-server --pass=s3cret-three"})
+	_, err = plan.Build(inv, d, facts, plan.Options{})
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "--pass=(sensitive)") {
+		t.Errorf("stray server: %v", err)
+	}
+}
