@@ -146,13 +146,7 @@ func prepareHost(f hostFiles) error {
 			return err
 		}
 	}
-	uid := strconv.Itoa(f.acct.uid)
-	accounts := []struct{ file, line string }{
-		{"passwd", SudoUser + ":x:" + uid + ":" + uid + ":latticepush lab:/home/" + SudoUser + ":/bin/bash"},
-		{"group", SudoUser + ":x:" + uid + ":"},
-		{"shadow", SudoUser + ":*:20000:0:99999:7:::"}, // "*": no password, not locked
-		{"hosts", f.etcHosts},
-	}
+	accounts := append(sudoAccount(f.acct.uid), accountLine{"hosts", f.etcHosts})
 	for _, a := range accounts {
 		if err := appendCopy(filepath.Join("/etc", a.file), filepath.Join(up, a.file), SudoUser+":", a.line); err != nil {
 			return err
@@ -265,4 +259,17 @@ func copyFile(src, dst string, mode os.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+// accountLine is a line a host's copy of an /etc file gets.
+type accountLine struct{ file, line string }
+
+// sudoAccount is the lines of the lab's sudo user in passwd, group and shadow.
+func sudoAccount(uid int) []accountLine {
+	id := strconv.Itoa(uid)
+	return []accountLine{
+		{"passwd", SudoUser + ":x:" + id + ":" + id + ":latticepush lab:/home/" + SudoUser + ":/bin/bash"},
+		{"group", SudoUser + ":x:" + id + ":"},
+		{"shadow", SudoUser + ":*:20000:0:99999:7:::"}, // "*": no password, not locked
+	}
 }

@@ -129,13 +129,7 @@ func prepareSystemdHost(f hostFiles, base string, allow []netip.Addr) error {
 			return err
 		}
 	}
-	uid := strconv.Itoa(f.acct.uid)
-	accounts := []struct{ file, line string }{
-		{"passwd", SudoUser + ":x:" + uid + ":" + uid + ":latticepush lab:/home/" + SudoUser + ":/bin/bash"},
-		{"group", SudoUser + ":x:" + uid + ":"},
-		{"shadow", SudoUser + ":*:20000:0:99999:7:::"}, // "*": no password, not locked
-	}
-	for _, a := range accounts {
+	for _, a := range sudoAccount(f.acct.uid) {
 		if err := appendCopy(filepath.Join(base, "etc", a.file), filepath.Join(up, "etc", a.file), SudoUser+":", a.line); err != nil {
 			return err
 		}
