@@ -294,18 +294,7 @@ func (a *run) rollback(ctx context.Context, h Host, u *plan.Unit, staged []Stage
 	if u.Adopt != nil {
 		return a.giveBack(ctx, h, u, staged)
 	}
-	var errs []error
-	if len(staged) > 0 {
-		if err := h.Restore(ctx, staged); err != nil {
-			errs = append(errs, fmt.Errorf("restore: %w", err))
-		}
-	}
-	a.swapped(u, false)
-	if u.DaemonReload {
-		if err := h.Service(ctx, u.Service, OpDaemonReload); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := a.restoreFiles(ctx, h, u, staged)
 	if !u.WasRunning {
 		op := OpStop
 		if u.Enable {
@@ -328,14 +317,10 @@ func (a *run) rollback(ctx context.Context, h Host, u *plan.Unit, staged []Stage
 	return errors.Join(errs...)
 }
 
-// giveBack rolls an adoption back: the managed service stopped (gracefully) while its
-// definition is still in place, its files restored (new ones removed), then the foreign
-// service put back as it was and, when it ran, checked to keep running.
-func (a *run) giveBack(ctx context.Context, h Host, u *plan.Unit, staged []Staged) error {
+// restoreFiles puts a unit's previous files back (new ones removed) and has the supervisor
+// read its restored definition.
+func (a *run) restoreFiles(ctx context.Context, h Host, u *plan.Unit, staged []Staged) []error {
 	var errs []error
-	if err := h.Service(ctx, u.Service, OpStop); err != nil {
-		errs = append(errs, err)
-	}
 	if len(staged) > 0 {
 		if err := h.Restore(ctx, staged); err != nil {
 			errs = append(errs, fmt.Errorf("restore: %w", err))
@@ -347,6 +332,18 @@ func (a *run) giveBack(ctx context.Context, h Host, u *plan.Unit, staged []Stage
 			errs = append(errs, err)
 		}
 	}
+	return errs
+}
+
+// giveBack rolls an adoption back: the managed service stopped (gracefully) while its
+// definition is still in place, its files restored (new ones removed), then the foreign
+// service put back as it was and, when it ran, checked to keep running.
+func (a *run) giveBack(ctx context.Context, h Host, u *plan.Unit, staged []Staged) error {
+	var errs []error
+	if err := h.Service(ctx, u.Service, OpStop); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, a.restoreFiles(ctx, h, u, staged)...)
 	if err := h.GiveBack(ctx, u.Service, *u.Adopt); err != nil {
 		return errors.Join(append(errs, fmt.Errorf("giving %s %s back: %w", u.Adopt.Supervisor, u.Adopt.Service, err))...)
 	}
