@@ -114,7 +114,8 @@ func checkKeys(t *testing.T, ctx context.Context, kv jetstream.KeyValue) {
 type oldDomainClient struct {
 	mu      sync.Mutex
 	ops     int
-	errs    []time.Time
+	errs    []time.Time // when each failed operation ended
+	began   []time.Time // and when it began
 	lastErr error
 	stop    chan struct{}
 	done    chan struct{}
@@ -130,6 +131,7 @@ func startOldDomainClient(t *testing.T, kv jetstream.KeyValue) *oldDomainClient 
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
+			began := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			key, val := fmt.Sprintf("live.%d", i%50), fmt.Sprintf("op %d", i)
 			rev, err := kv.PutString(ctx, key, val)
@@ -146,6 +148,7 @@ func startOldDomainClient(t *testing.T, kv jetstream.KeyValue) *oldDomainClient 
 			c.ops++
 			if err != nil {
 				c.errs = append(c.errs, time.Now())
+				c.began = append(c.began, began)
 				c.lastErr = err
 			}
 			c.mu.Unlock()

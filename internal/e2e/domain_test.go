@@ -110,11 +110,13 @@ func testCutoverKeepsEveryKey(t *testing.T, init string) {
 	if len(old.errs) == 0 {
 		t.Errorf("the old-domain client never failed: the hubs did not restart?")
 	}
-	for _, e := range old.errs {
-		// A failure is recorded when the operation ends: up to its 1 s timeout late.
-		if e.Before(stopped) || e.After(aliasOK.Add(1500*time.Millisecond)) {
-			t.Errorf("old-domain client failed at %s, outside the hub cutover window (%s to %s); last error: %v",
-				e.Format("15:04:05.000"), stopped.Format("15:04:05.000"), aliasOK.Format("15:04:05.000"), old.lastErr)
+	for i, e := range old.errs {
+		// An operation is judged by when it began. After a full-cluster restart a stream's
+		// leader can still be re-elected in the first second after quorum: an operation begun
+		// then may time out.
+		if b := old.began[i]; e.Before(stopped) || b.After(aliasOK.Add(time.Second)) {
+			t.Errorf("old-domain client: an operation begun at %s failed at %s, outside the hub cutover window (%s to %s); last error: %v",
+				b.Format("15:04:05.000"), e.Format("15:04:05.000"), stopped.Format("15:04:05.000"), aliasOK.Format("15:04:05.000"), old.lastErr)
 		}
 	}
 
