@@ -177,11 +177,25 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 			mon = readMonitor(ctx, c, pr.NATS.MonitorAddr, h.Hub != nil)
 		}()
 	}
+	var (
+		inst    map[string]string
+		instErr error
+	)
+	if pr.NATS != nil && pr.NATS.Install {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inst, instErr = installFacts(ctx, c, h, pr.NATS.Binary)
+		}()
+	}
 	st, err := runFacts(ctx, c, h, pr)
 	if err == nil && pr.NATS != nil {
 		err = st.askNATS(ctx, c, h, pr.NATS)
 	}
 	wg.Wait()
+	if err == nil {
+		err = instErr
+	}
 	if err != nil {
 		facts.Err = "reading host state: " + plan.WithoutHost(pr.Host, err).Error()
 		return facts
@@ -204,6 +218,12 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 		// A server another service runs answers too, when it holds the monitoring port.
 		if mon != nil && (facts.Services[plan.ServiceNATS].Running || len(facts.Others) > 0) {
 			mon.fill(nf)
+		}
+		if pr.NATS.Install {
+			fillInstall(nf, inst)
+			if mon != nil && mon.ok && facts.Services[plan.ServiceNATS].Running {
+				nf.Running = mon.varz.Version
+			}
 		}
 		facts.NATS = nf
 	}
