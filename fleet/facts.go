@@ -177,25 +177,17 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 			mon = readMonitor(ctx, c, pr.NATS.MonitorAddr, h.Hub != nil)
 		}()
 	}
-	var (
-		inst    map[string]string
-		instErr error
-	)
-	if pr.NATS != nil && pr.NATS.Install {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			inst, instErr = installFacts(ctx, c, h, pr.NATS.Binary)
-		}()
-	}
+	var inst map[string]string
 	st, err := runFacts(ctx, c, h, pr)
 	if err == nil && pr.NATS != nil {
 		err = st.askNATS(ctx, c, h, pr.NATS)
 	}
-	wg.Wait()
-	if err == nil {
-		err = instErr
+	if err == nil && pr.NATS != nil && pr.NATS.Install {
+		// After the facts script: a --version it starts must not show up in that script's
+		// scan for nats-server processes.
+		inst, err = installFacts(ctx, c, h, pr.NATS.Binary)
 	}
+	wg.Wait()
 	if err != nil {
 		facts.Err = "reading host state: " + plan.WithoutHost(pr.Host, err).Error()
 		return facts
