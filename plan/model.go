@@ -10,8 +10,9 @@ import (
 
 // FormatVersion is the version of the plan's JSON document and of plan files. A minor bump
 // only adds fields or actions; a reader rejects a different major version. 1.1 added the
-// actions start and adopt and a unit's "adopt".
-const FormatVersion = "1.1"
+// actions start and adopt and a unit's "adopt"; 1.2 a unit's "upgrade" and the plan's
+// "allow_downgrade".
+const FormatVersion = "1.2"
 
 // Action is what happens to one unit (a service on a host).
 type Action string
