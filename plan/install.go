@@ -44,7 +44,8 @@ type Upgrade struct {
 // Binary is the new release's nats-server on the host.
 func (u *Upgrade) Binary() string { return path.Join(u.Dir, "nats-server") }
 
-// Text is how plan shows the change: "upgrade 2.14.10 → 2.15.3", "downgrade …", "install 2.15.3".
+// Text is how plan shows the change: "upgrade 2.14.10 → 2.15.3", "downgrade …", "install 2.15.3"
+// (nothing at the binary path gives a release yet), "reinstall 2.15.3" (the artifact changed).
 func (u *Upgrade) Text() string {
 	from := u.Running
 	if from == "" {
@@ -57,6 +58,8 @@ func (u *Upgrade) Text() string {
 		return "install " + u.To
 	case a.Compare(b) > 0:
 		return "downgrade " + from + " → " + u.To
+	case a.Compare(b) == 0 && u.From != u.To:
+		return "install " + u.To // runs already, from another binary path
 	case a.Compare(b) == 0:
 		return "reinstall " + u.To
 	}
@@ -194,8 +197,11 @@ func decideInstall(inv *inventory.Inventory, h *inventory.Host, n *inventory.NAT
 		return nil
 	}
 	up := &Upgrade{From: nf.Installed, Running: nf.Running, To: in.Version, Platform: platform, Source: src, SHA256: art.SHA256,
-		Dir: in.Dir(), Link: n.Binary, Previous: nf.BinaryPath}
-	up.KeepAside = nf.BinaryPath != "" && !strings.HasPrefix(nf.BinaryPath, inventory.InstallRoot+"/")
+		Dir: in.Dir(), Link: n.Binary}
+	if nf.Installed != "" { // a binary is there (readlink -f names a missing one too)
+		up.Previous = nf.BinaryPath
+	}
+	up.KeepAside = up.Previous != "" && !strings.HasPrefix(up.Previous, inventory.InstallRoot+"/")
 	up.Upload = nf.Releases[in.Version] != art.SHA256 || up.KeepAside
 	if up.Upload && haveLocal {
 		up.Bytes = local.Size
@@ -273,3 +279,12 @@ func pruneList(releases map[string]string, to, previous string) []string {
 
 // posOf is a source position as file:line.
 func posOf(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line) }
+
+// installPending reports whether a pinned release is still to be put in place on the host:
+// the binary path does not give it yet. Such a unit's config is checked by the new
+// release's -t in apply's pre-check, not by the binary the host has now (which may be
+// missing, or older than what the config needs).
+func installPending(n *inventory.NATS, nf *NATSFacts) bool {
+	in := n.Install
+	return in != nil && (nf.BinaryPath != path.Join(in.Dir(), "nats-server") || nf.Installed != in.Version)
+}

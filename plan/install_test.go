@@ -202,3 +202,36 @@ func TestBuild_UpgradeRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestBuild_InstallOnEmptyHost: a host without nats-server (its -t cannot run) gets the
+// pinned release as a first start; nothing is kept aside and nothing is the rollback target.
+func TestBuild_InstallOnEmptyHost(t *testing.T) {
+	inv, local, src := pinned(t, "2.15.3", "linux/amd64")
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Empty(inv, d)
+	for _, h := range inv.Hubs() {
+		facts[h.Name].NATS.Machine = "x86_64"
+		facts[h.Name].NATS.BinaryPath = "/usr/local/bin/nats-server" // readlink -f of a missing file
+		facts[h.Name].NATS.DesiredDigest = ""
+		facts[h.Name].NATS.DesiredError = "/usr/local/bin/nats-server is not installed (not executable)"
+	}
+	p, err := plan.Build(inv, d, facts, plan.Options{Artifacts: map[string]plan.LocalFile{src: local}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := p.Unit("hub-1/nats-server")
+	if u.Action != plan.Start || !u.Start || u.Upgrade == nil {
+		t.Fatalf("hub-1: %s start=%v upgrade=%+v", u.Action, u.Start, u.Upgrade)
+	}
+	if up := u.Upgrade; up.Text() != "install 2.15.3" || up.KeepAside || up.Previous != "" || !up.Upload || up.Bytes != local.Size {
+		t.Errorf("hub-1 upgrade %+v", up)
+	}
+	// Without a pinned release the missing binary is still an error.
+	inv2 := plantest.LoadExample(t, "lab", nil)
+	d2 := plantest.FakeDesired(inv2, true)
+	f2 := plantest.Empty(inv2, d2)
+	f2["hub-1"].NATS.DesiredError = "/usr/local/bin/nats-server is not installed (not executable)"
+	if _, err := plan.Build(inv2, d2, f2, plan.Options{}); err == nil || !strings.Contains(err.Error(), "is not installed") {
+		t.Errorf("unpinned, missing binary: %v", err)
+	}
+}

@@ -290,5 +290,32 @@ func testUpgrade(t *testing.T, init string) {
 		}
 		t.Logf("%s rolled back: %v", rolled[0], err)
 	})
+	t.Run("InstallWhereNoBinaryIs", func(t *testing.T) {
+		// The leaves' binary path moves to where nothing is: the release the host holds is
+		// linked there, with nothing to upload and no other binary to keep.
+		env.Edit(t, func(string) string {
+			src := pinIn(t, base, "2.15.3", archive, sum, "hub", "leaf")
+			return strings.Replace(src, "role \"leaf\" {\n  nats {\n", "role \"leaf\" {\n  nats {\n    binary = \"/usr/local/sbin/nats-server\"\n", 1)
+		})
+		s := newSession(t, env, plan.Options{})
+		p := s.plan(ctx)
+		u := p.Unit("edge-1/nats-server")
+		if u == nil || u.Upgrade == nil || u.Upgrade.Text() != "install 2.15.3" || u.Upgrade.Upload || u.Upgrade.KeepAside || u.Upgrade.Previous != "" {
+			t.Fatalf("edge-1: %+v", u)
+		}
+		if res, err := s.apply(ctx, p); err != nil || res.VerifyError != "" {
+			t.Fatalf("apply: %v %s\nresults: %v", err, res.VerifyError, results(res))
+		}
+		out, err := env.Lab.Exec(ctx, "edge-1", "readlink", "/usr/local/sbin/nats-server")
+		if err != nil || strings.TrimSpace(string(out)) != inventory.InstallRoot+"/2.15.3/nats-server" {
+			t.Errorf("edge-1: /usr/local/sbin/nats-server -> %q (%v)", out, err)
+		}
+		if v := runningVersions(t, ctx, s)["edge-1"]; v != "2.15.3" {
+			t.Errorf("edge-1: /varz version %s", v)
+		}
+		if p2 := newSession(t, env, plan.Options{}).plan(ctx); p2.HasChanges() {
+			t.Errorf("plan afterwards: %s", p2.Summary())
+		}
+	})
 	t.Logf("%s hosts: test %.1fs in all", init, time.Since(began).Seconds())
 }
