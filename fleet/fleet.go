@@ -162,6 +162,9 @@ func (h *host) managedDirs() []string {
 			add(d)
 		}
 	}
+	if n := h.inv.NATS(); n != nil && n.Install != nil {
+		add(uploadDir)
+	}
 	if files, err := unit.Host(h.f.inv, h.inv, unit.Options{}); err == nil {
 		for _, f := range files {
 			add(path.Dir(f.Path))

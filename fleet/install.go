@@ -48,9 +48,10 @@ printf '%s\n' "$sum" > "$tmp/.artifact-sha256"
 if [ -n "$keep" ] && [ ! -e "$keepto" ]; then
   mkdir -p -- "${keepto%/*}" && cp -p -- "$keep" "$keepto.tmp" && mv -f -- "$keepto.tmp" "$keepto" || fail "cannot keep $keep as $keepto"
 fi
-if [ -e "$dir" ]; then rm -rf -- "$dir.latticepush-old" && mv -- "$dir" "$dir.latticepush-old"; fi
+old="${dir%/*}/.${dir##*/}.latticepush-old"
+if [ -e "$dir" ]; then rm -rf -- "$old" && mv -- "$dir" "$old"; fi
 mv -T -- "$tmp" "$dir" || fail "cannot move the release into $dir"
-rm -rf -- "$dir.latticepush-old" "$up"
+rm -rf -- "$old" "$up"
 id=$(stat -L -c '%d.%i|%s|%Y' -- "$dir/nats-server") && mkdir -p -- "${cache%/*}" &&
   { echo "$id $out"; head -n 31 "$cache" 2>/dev/null; :; } > "$cache.tmp.$$" && mv -f -- "$cache.tmp.$$" "$cache"
 if [ -n "$keep" ] && id=$(stat -L -c '%d.%i|%s|%Y' -- "$keepto" 2>/dev/null); then
