@@ -6,7 +6,7 @@ role "hub" {
   nats {
     max_file_store   = "1GB"
     max_memory_store = "256MB"
-    version = "2.15.3"
+    version          = "2.15.3"
   }
 }
 
