@@ -38,6 +38,8 @@ type Fleet struct {
 	// ServiceWait bounds a service manager's wait for a state change.
 	serviceWait time.Duration
 	lockOpts    remote.LockOptions
+	// releases holds each pinned release file read once for every host's upload.
+	releases releaseFiles
 }
 
 // Options tune a Fleet.

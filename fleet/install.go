@@ -2,11 +2,14 @@ package fleet
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/latticepush/latticepush/inventory"
@@ -75,7 +78,7 @@ var _ rollout.Releases = (*host)(nil)
 // UploadRelease uploads the unit's artifact over SFTP next to the install root and checks its
 // sha256 on the host. It returns the upload's path; nothing that runs changes.
 func (h *host) UploadRelease(ctx context.Context, up plan.Upgrade) (string, error) {
-	content, err := os.ReadFile(up.Source)
+	content, err := h.f.releases.read(up.Source, up.SHA256)
 	if err != nil {
 		return "", err
 	}
@@ -156,4 +159,32 @@ func scriptErr(res remote.Result, err error) string {
 		return fmt.Sprintf("exit status %d", exit.Result.ExitCode)
 	}
 	return err.Error()
+}
+
+// releaseFiles reads each release file once per apply, however many hosts upload it, and
+// checks it against its sha256 again: the file may have changed since plan hashed it.
+type releaseFiles struct {
+	mu    sync.Mutex
+	files map[string][]byte // by path and sha256
+}
+
+func (r *releaseFiles) read(p, sum string) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := p + "\x00" + sum
+	if b, ok := r.files[key]; ok {
+		return b, nil
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	if got := sha256.Sum256(b); hex.EncodeToString(got[:]) != sum {
+		return nil, fmt.Errorf("%s changed since it was planned: its sha256 is no longer %s; nothing was uploaded from it", p, sum)
+	}
+	if r.files == nil {
+		r.files = map[string][]byte{}
+	}
+	r.files[key] = b
+	return b, nil
 }

@@ -104,3 +104,25 @@ func TestUnpackAndSwitchScripts(t *testing.T) {
 		t.Error("a mismatched upload was kept")
 	}
 }
+
+// TestReleaseFilesReadOnceAndChecked: a release file is read once for every host, and one
+// that no longer matches its planned sha256 is refused.
+func TestReleaseFilesReadOnceAndChecked(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "r.tar.gz")
+	os.WriteFile(p, []byte("release"), 0o644)
+	sum := "4f6ac0ebed0e2b8a0ba2e4e0e1bd9ad4c44b8e0bbc7b6f3b7e4a4a9d6f5dc0b6"
+	var r releaseFiles
+	if _, err := r.read(p, sum); err == nil || !strings.Contains(err.Error(), "changed since it was planned") {
+		t.Fatalf("a file with another sha256: %v", err)
+	}
+	good := hashFile(p).SHA256
+	a, err := r.read(p, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p, []byte("changed"), 0o644)
+	b, err := r.read(p, good)
+	if err != nil || &a[0] != &b[0] {
+		t.Errorf("second read: %v, same bytes %v", err, err == nil && &a[0] == &b[0])
+	}
+}
