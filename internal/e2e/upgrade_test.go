@@ -295,7 +295,7 @@ func testUpgrade(t *testing.T, init string) {
 		// linked there, with nothing to upload and no other binary to keep.
 		env.Edit(t, func(string) string {
 			src := pinIn(t, base, "2.15.3", archive, sum, "hub", "leaf")
-			return strings.Replace(src, "role \"leaf\" {\n  nats {\n", "role \"leaf\" {\n  nats {\n    binary = \"/usr/local/sbin/nats-server\"\n", 1)
+			return strings.Replace(src, "role \"leaf\" {\n  nats {\n", "role \"leaf\" {\n  nats {\n    binary = \"/usr/local/bin/nats\"\n", 1)
 		})
 		s := newSession(t, env, plan.Options{})
 		p := s.plan(ctx)
@@ -306,15 +306,21 @@ func testUpgrade(t *testing.T, init string) {
 		if res, err := s.apply(ctx, p); err != nil || res.VerifyError != "" {
 			t.Fatalf("apply: %v %s\nresults: %v", err, res.VerifyError, results(res))
 		}
-		out, err := env.Lab.Exec(ctx, "edge-1", "readlink", "/usr/local/sbin/nats-server")
+		out, err := env.Lab.Exec(ctx, "edge-1", "readlink", "/usr/local/bin/nats")
 		if err != nil || strings.TrimSpace(string(out)) != inventory.InstallRoot+"/2.15.3/nats-server" {
-			t.Errorf("edge-1: /usr/local/sbin/nats-server -> %q (%v)", out, err)
+			t.Errorf("edge-1: /usr/local/bin/nats -> %q (%v)", out, err)
 		}
 		if v := runningVersions(t, ctx, s)["edge-1"]; v != "2.15.3" {
 			t.Errorf("edge-1: /varz version %s", v)
 		}
 		if p2 := newSession(t, env, plan.Options{}).plan(ctx); p2.HasChanges() {
 			t.Errorf("plan afterwards: %s", p2.Summary())
+		}
+		// Both directories are the host's own: nothing shows on the machine.
+		for _, p := range []string{"/usr/local/bin/nats", inventory.InstallRoot} {
+			if _, err := os.Lstat(p); err == nil {
+				t.Errorf("%s exists on the machine running the lab", p)
+			}
 		}
 	})
 	t.Logf("%s hosts: test %.1fs in all", init, time.Since(began).Seconds())
