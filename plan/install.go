@@ -288,3 +288,23 @@ func installPending(n *inventory.NATS, nf *NATSFacts) bool {
 	in := n.Install
 	return in != nil && (nf.BinaryPath != path.Join(in.Dir(), "nats-server") || nf.Installed != in.Version)
 }
+
+// upgradesWithCutover refuses a release change in the plan of a JetStream domain cutover:
+// the cutover stops and starts every hub at once, and one change at a time keeps each
+// gated and reversible.
+func upgradesWithCutover(p *Plan) error {
+	if p.Cutover == nil {
+		return nil
+	}
+	var hosts []string
+	for _, u := range p.Units {
+		if u.Upgrade != nil {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the JetStream domain changes (%s → %s) and nats-server changes release on %s: make one change at a time: keep the version the hosts run for the cutover, then pin the new release",
+		p.Cutover.From, p.Cutover.To, strings.Join(hosts, ", "))
+}

@@ -235,3 +235,18 @@ func TestBuild_InstallOnEmptyHost(t *testing.T) {
 		t.Errorf("unpinned, missing binary: %v", err)
 	}
 }
+
+// TestBuild_UpgradeWithCutoverRefused: a domain cutover and a release change are two applies.
+func TestBuild_UpgradeWithCutoverRefused(t *testing.T) {
+	inv, local, src := pinned(t, "2.15.3", "linux/amd64")
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
+	onRelease(inv, facts, "2.14.10", true)
+	for _, h := range inv.Hubs() {
+		facts[h.Name].NATS.Domain = "old"
+	}
+	_, err := plan.Build(inv, d, facts, plan.Options{AllowDomainChange: true, Artifacts: map[string]plan.LocalFile{src: local}})
+	if err == nil || !strings.Contains(err.Error(), "the JetStream domain changes (old → hub) and nats-server changes release on hub-1, hub-2, hub-3: make one change at a time") {
+		t.Fatalf("err = %v", err)
+	}
+}
