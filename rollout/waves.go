@@ -312,11 +312,6 @@ func (a *run) rollback(ctx context.Context, h Host, u *plan.Unit, staged []Stage
 		return a.giveBack(ctx, h, u, staged)
 	}
 	errs := a.restoreFiles(ctx, h, u, staged)
-	if u.Upgrade != nil {
-		if err := a.switchBack(ctx, h, u); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	if !u.WasRunning {
 		op := OpStop
 		if u.Enable {
@@ -339,13 +334,18 @@ func (a *run) rollback(ctx context.Context, h Host, u *plan.Unit, staged []Stage
 	return errors.Join(errs...)
 }
 
-// restoreFiles puts a unit's previous files back (new ones removed) and has the supervisor
-// read its restored definition.
+// restoreFiles puts a unit's previous files back (new ones removed), its binary path back on
+// the previous release, and has the supervisor read its restored definition.
 func (a *run) restoreFiles(ctx context.Context, h Host, u *plan.Unit, staged []Staged) []error {
 	var errs []error
 	if len(staged) > 0 {
 		if err := h.Restore(ctx, staged); err != nil {
 			errs = append(errs, fmt.Errorf("restore: %w", err))
+		}
+	}
+	if u.Upgrade != nil {
+		if err := a.switchBack(ctx, h, u); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	a.swapped(u, false)
