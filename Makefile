@@ -6,12 +6,16 @@ VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo
 NATS_VERSION ?= v2.15.2
 CACHE        ?= $(HOME)/.cache/latticepush
 NATS_SERVER  := $(CACHE)/nats-server-$(NATS_VERSION)/nats-server
+# Releases the upgrade tests and `lab up --nats-version` move between (internal/natsbin.Upgrades).
+NATS_UPGRADES ?= v2.14.10 v2.15.3
+NATS_UPGRADE_SERVERS := $(foreach v,$(NATS_UPGRADES),$(CACHE)/nats-server-$(v)/nats-server)
 BIN          := bin/latticepush
 GOTEST_FLAGS ?=
 FUZZTIME     ?= 5m
 
 export LATTICEPUSH_NATS_SERVER := $(NATS_SERVER)
 export LATTICEPUSH_SYSTEMD_BASE := $(CACHE)/systemd-base-bookworm
+$(foreach v,$(NATS_UPGRADES),$(eval export LATTICEPUSH_NATS_SERVER_$(subst .,_,$(subst v,V,$(v))) := $(CACHE)/nats-server-$(v)/nats-server))
 
 .PHONY: help build deps prereqs nats-server systemd-base test unit demo bench fuzz vet fmt-check tidy-check clean
 
@@ -24,11 +28,11 @@ build: ## build bin/latticepush
 prereqs: ## install Debian packages the lab and tests need (idempotent)
 	./internal/tools/install-prereqs.sh
 
-nats-server: $(NATS_SERVER) ## build the pinned nats-server into the cache (once)
+nats-server: $(NATS_SERVER) $(NATS_UPGRADE_SERVERS) ## build the pinned nats-server releases into the cache (once each)
 
-$(NATS_SERVER):
+$(CACHE)/nats-server-%/nats-server:
 	mkdir -p $(dir $@)
-	GOBIN=$(abspath $(dir $@)) go install github.com/nats-io/nats-server/v2@$(NATS_VERSION)
+	GOBIN=$(abspath $(dir $@)) go install github.com/nats-io/nats-server/v2@$*
 
 systemd-base: prereqs ## build the Debian tree the lab's systemd hosts boot into the cache (once)
 	./internal/tools/systemd-base.sh $(CACHE)

@@ -177,9 +177,15 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 			mon = readMonitor(ctx, c, pr.NATS.MonitorAddr, h.Hub != nil)
 		}()
 	}
+	var inst map[string]string
 	st, err := runFacts(ctx, c, h, pr)
 	if err == nil && pr.NATS != nil {
 		err = st.askNATS(ctx, c, h, pr.NATS)
+	}
+	if err == nil && pr.NATS != nil && pr.NATS.Install {
+		// After the facts script: a --version it starts must not show up in that script's
+		// scan for nats-server processes.
+		inst, err = installFacts(ctx, c, h, pr.NATS.Binary)
 	}
 	wg.Wait()
 	if err != nil {
@@ -204,6 +210,12 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 		// A server another service runs answers too, when it holds the monitoring port.
 		if mon != nil && (facts.Services[plan.ServiceNATS].Running || len(facts.Others) > 0) {
 			mon.fill(nf)
+		}
+		if pr.NATS.Install {
+			fillInstall(nf, inst)
+			if mon != nil && mon.ok && facts.Services[plan.ServiceNATS].Running {
+				nf.Running = mon.varz.Version
+			}
 		}
 		facts.NATS = nf
 	}

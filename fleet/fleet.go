@@ -38,6 +38,8 @@ type Fleet struct {
 	// ServiceWait bounds a service manager's wait for a state change.
 	serviceWait time.Duration
 	lockOpts    remote.LockOptions
+	// releases holds each pinned release file read once for every host's upload.
+	releases releaseFiles
 }
 
 // Options tune a Fleet.
@@ -161,6 +163,9 @@ func (h *host) managedDirs() []string {
 		for _, d := range h.sup.Dirs(name) {
 			add(d)
 		}
+	}
+	if n := h.inv.NATS(); n != nil && n.Install != nil {
+		add(uploadDir)
 	}
 	if files, err := unit.Host(h.f.inv, h.inv, unit.Options{}); err == nil {
 		for _, f := range files {

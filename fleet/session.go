@@ -34,6 +34,7 @@ func NewSession(inv *inventory.Inventory, opts plan.Options, ropts remote.Option
 	if err != nil {
 		return nil, err
 	}
+	opts.Artifacts = HashArtifacts(inv)
 	pool := remote.NewPool(ropts)
 	return &Session{Inv: inv, Desired: desired, Opts: opts, Pool: pool, Fleet: New(inv, pool, Options{}),
 		Probes: plan.Probes(inv, desired, opts)}, nil

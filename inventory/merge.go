@@ -253,6 +253,7 @@ func applyNATS(n *NATS, b *natsBlock) {
 	set(&n.Binary, b.Binary)
 	set(&n.ConfigFile, b.ConfigFile)
 	set(&n.LogFile, b.LogFile)
+	applyInstall(n, b)
 	n.DeclRange = b.DeclRange
 	if r, ok := attrRange(b.Body, "jetstream_domain"); ok {
 		n.DomainRange = r

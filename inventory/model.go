@@ -180,6 +180,9 @@ type NATS struct {
 	Binary     string // path of nats-server on the host
 	ConfigFile string // path of the rendered config on the host
 	LogFile    string // optional
+	// Install is the pinned release latticepush installs (nats { version, artifact }); nil
+	// when the binary is the operator's to provide.
+	Install *Install
 
 	DeclRange hcl.Range
 	// DomainRange points at a leaf's jetstream_domain attribute, when set.

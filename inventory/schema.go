@@ -165,6 +165,9 @@ type natsBlock struct {
 	Binary              *string `hcl:"binary,optional"`
 	ConfigFile          *string `hcl:"config_file,optional"`
 	LogFile             *string `hcl:"log_file,optional"`
+	// Version and Artifacts pin the nats-server release (artifact.go).
+	Version   *string         `hcl:"version,optional"`
+	Artifacts []artifactBlock `hcl:"artifact,block"`
 
 	Body      hcl.Body  `hcl:",body"`
 	DeclRange hcl.Range `hcl:",def_range"`

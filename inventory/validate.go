@@ -27,6 +27,7 @@ func validate(inv *Inventory, d *decoded) hcl.Diagnostics {
 	v.listenAddresses()
 	v.values()
 	v.bastions()
+	v.installs()
 	return v.set.done()
 }
 

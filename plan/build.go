@@ -40,11 +40,17 @@ type Options struct {
 	// Replace names hub hosts whose server_name or cluster name may change: an explicit
 	// node replacement. Any other identity change is refused.
 	Replace []string
+	// AllowDowngrade permits moving a JetStream server to an older minor release.
+	AllowDowngrade bool
+	// Artifacts are the pinned releases' files on this machine, by source path (see
+	// LocalFile); a file whose sha256 is not the inventory's is refused.
+	Artifacts map[string]LocalFile
 }
 
 // OptionsOf returns the options a saved plan was made with, to rebuild it for comparison.
 func OptionsOf(p *Plan) Options {
-	return Options{Targets: p.Targets, Excludes: p.Excludes, Replace: p.Replace, AllowDomainChange: p.Cutover != nil}
+	return Options{Targets: p.Targets, Excludes: p.Excludes, Replace: p.Replace, AllowDomainChange: p.Cutover != nil,
+		AllowDowngrade: p.AllowDowngrade}
 }
 
 // Selected reports whether host is in scope under Targets and Excludes.
@@ -82,7 +88,7 @@ func Probes(inv *inventory.Inventory, desired Desired, opts Options) []Probe {
 			pr.Services = append(pr.Services, on.Kind.Name())
 		}
 		if n := h.NATS(); n != nil {
-			pr.NATS = &NATSProbe{Binary: n.Binary, MonitorAddr: MonitorAddr(n)}
+			pr.NATS = &NATSProbe{Binary: n.Binary, MonitorAddr: MonitorAddr(n), Install: n.Install != nil}
 			if h.Hub != nil {
 				pr.NATS.StoreDir = n.StoreDir
 			}
@@ -117,6 +123,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		Targets:         opts.Targets,
 		Excludes:        opts.Excludes,
 		Replace:         opts.Replace,
+		AllowDowngrade:  opts.AllowDowngrade,
 		Fingerprints:    map[string]string{},
 	}
 	red := newRedactor(inv)
@@ -163,6 +170,8 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		}
 	}
 	if err := planCutover(inv, facts, p, opts); err != nil {
+		errs = append(errs, err)
+	} else if err := upgradesWithCutover(p); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
@@ -225,6 +234,9 @@ func hostUnits(inv *inventory.Inventory, h *inventory.Host, files []DesiredFile,
 		}
 		if isNATS {
 			decideProcess(u, f, n)
+			if err := decideInstall(inv, h, n, u, f, files, opts); err != nil {
+				return nil, err
+			}
 		}
 		units = append(units, u)
 	}

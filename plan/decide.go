@@ -16,7 +16,7 @@ func checkNATS(h *inventory.Host, n *inventory.NATS, u *Unit, f Facts, opts Opti
 	if nf == nil {
 		nf = &NATSFacts{}
 	}
-	if nf.DesiredError != "" {
+	if nf.DesiredError != "" && !installPending(n, nf) {
 		return fmt.Errorf("%s: the host's nats-server rejects the rendered config: %s", h.Name, nf.DesiredError)
 	}
 	u.DesiredDigest = nf.DesiredDigest

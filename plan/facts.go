@@ -34,6 +34,9 @@ type NATSProbe struct {
 	MonitorAddr string
 	// StoreDir is the JetStream store directory whose state is looked for (hubs only).
 	StoreDir string
+	// Install asks for what a pinned release needs: the machine (`uname -m`), the installed
+	// release (`<binary> --version`) and the releases kept under the install root.
+	Install bool
 }
 
 // Facts is what was observed on one host. A host that could not be reached has Err set and
@@ -136,6 +139,16 @@ type NATSFacts struct {
 	// store directory the inventory gives holds JetStream state (a non-empty jetstream/).
 	JetStream  bool
 	StoreState bool
+
+	// Asked for only when the inventory pins a release (NATSProbe.Install):
+	// Machine is what `uname -m` prints; Installed what `<binary> --version` says (cached on
+	// the host by the binary's inode, size and mtime); Running the running server's /varz
+	// version ("" when it does not run); Releases the release directories under the install
+	// root, each with the sha256 of the artifact it was unpacked from.
+	Machine   string
+	Installed string
+	Running   string
+	Releases  map[string]string
 }
 
 // fingerprint is a digest of the facts that drive a decision: file hashes and modes, service
@@ -183,6 +196,15 @@ func (f Facts) fingerprint() string {
 	}
 	if n := f.NATS; n != nil && (n.JetStream || n.StoreState || n.BinaryPath != "") {
 		b.WriteString("nats binary=" + n.BinaryPath + " js=" + boolStr(n.JetStream) + " store=" + boolStr(n.StoreState) + "\n")
+	}
+	if n := f.NATS; n != nil && n.Machine != "" {
+		rel := make([]string, 0, len(n.Releases))
+		for v, sum := range n.Releases {
+			rel = append(rel, v+"="+sum)
+		}
+		sort.Strings(rel)
+		b.WriteString("install machine=" + n.Machine + " installed=" + n.Installed + " running=" + n.Running +
+			" releases=" + strings.Join(rel, ",") + "\n")
 	}
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:])

@@ -10,8 +10,9 @@ import (
 
 // FormatVersion is the version of the plan's JSON document and of plan files. A minor bump
 // only adds fields or actions; a reader rejects a different major version. 1.1 added the
-// actions start and adopt and a unit's "adopt".
-const FormatVersion = "1.1"
+// actions start and adopt and a unit's "adopt"; 1.2 a unit's "upgrade" and the plan's
+// "allow_downgrade".
+const FormatVersion = "1.2"
 
 // Action is what happens to one unit (a service on a host).
 type Action string
@@ -117,6 +118,9 @@ type Unit struct {
 	ConfigPath  string `json:"config_path,omitempty"`
 	Binary      string `json:"binary,omitempty"`
 	MonitorAddr string `json:"monitor_addr,omitempty"`
+	// Upgrade is the nats-server release change when the inventory pins a release the host
+	// does not run (install.go).
+	Upgrade *Upgrade `json:"upgrade,omitempty"`
 	// WasRunning records whether the service ran when observed (for an adopt, the service it
 	// adopts): a rollback restores that.
 	WasRunning bool `json:"was_running"`
@@ -225,10 +229,12 @@ type Plan struct {
 	Targets         []string `json:"targets,omitempty"`
 	Excludes        []string `json:"excludes,omitempty"`
 	// Replace names the hub nodes whose identity change was allowed (-replace).
-	Replace []string     `json:"replace,omitempty"`
-	Units   []*Unit      `json:"units"`
-	Waves   []Wave       `json:"waves"`
-	Cutover *CutoverInfo `json:"cutover,omitempty"`
+	Replace []string `json:"replace,omitempty"`
+	// AllowDowngrade records -allow-downgrade.
+	AllowDowngrade bool         `json:"allow_downgrade,omitempty"`
+	Units          []*Unit      `json:"units"`
+	Waves          []Wave       `json:"waves"`
+	Cutover        *CutoverInfo `json:"cutover,omitempty"`
 	// EnsureBuckets says apply creates the lattice buckets on the hub (with the hub's replica
 	// count) after the hub wave when they are missing. Replicas is that count.
 	EnsureBuckets  bool          `json:"ensure_buckets"`

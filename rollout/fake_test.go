@@ -196,7 +196,11 @@ func (h *fakeHost) CheckNATS(ctx context.Context, binary, path string) (string, 
 	if err := h.f.fail(h.name, "check"); err != nil {
 		return "", err
 	}
-	return "sha256:" + plantest.SHA(h.temps[path]), nil
+	content, staged := h.temps[path]
+	if !staged {
+		content = h.files[path] // the config in place, checked by a new release's binary
+	}
+	return "sha256:" + plantest.SHA(content), nil
 }
 
 func (h *fakeHost) Swap(ctx context.Context, staged []Staged) error {

@@ -27,6 +27,7 @@ type phase interface {
 var phases = []phase{
 	lockPhase{},     // connect to and lock every host, or none
 	observePhase{},  // re-observe, refuse a stale plan, take the fresh plan's file contents
+	releasePhase{},  // upload, check and unpack pinned nats-server releases (release.go)
 	stagePhase{},    // upload every changed file next to its destination
 	precheckPhase{}, // each host's nats-server -t on its staged config
 	wavesPhase{},    // the waves, gated; the lattice buckets once the hub runs

@@ -120,12 +120,18 @@ func (precheckPhase) Run(ctx context.Context, a *run) error {
 				cfg = &a.staged[u.Key()][i]
 			}
 		}
-		if cfg == nil {
+		binary, config := u.Binary, u.ConfigPath
+		if cfg != nil {
+			config = cfg.Temp
+		}
+		if u.Upgrade != nil {
+			binary = u.Upgrade.Binary() // the new release must accept the config it will run
+		} else if cfg == nil {
 			continue
 		}
 		h := a.hosts[u.Host]
 		g.Go(func() error {
-			digest, err := h.CheckNATS(gctx, u.Binary, cfg.Temp)
+			digest, err := h.CheckNATS(gctx, binary, config)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

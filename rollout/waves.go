@@ -152,6 +152,9 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 		err = a.gate(ctx, u)
 	}
 	if err == nil {
+		if u.Upgrade != nil {
+			a.pruneReleases(ctx, h, u)
+		}
 		a.setResult(u, Applied, nil, time.Since(start))
 		a.emit(Event{Type: EventUnitDone, Wave: w.Name, Unit: u.ID(), Action: u.Action, Elapsed: time.Since(start).Seconds()})
 		return nil
@@ -165,6 +168,9 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 	a.setResult(u, RolledBack, err, time.Since(start))
 	_, rollback := gatesOf(u)
 	msg := "restored the previous files; " + rollback.Passed()
+	if u.Upgrade != nil && u.Upgrade.Previous != "" {
+		msg = "restored the previous files and " + u.Upgrade.Previous + "; " + rollback.Passed()
+	}
 	if u.Adopt != nil {
 		msg = fmt.Sprintf("gave the service back: %s %s runs again as before", u.Adopt.Supervisor, u.Adopt.Service)
 		if !u.Adopt.Running {
@@ -180,6 +186,11 @@ func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged)
 	if len(staged) > 0 {
 		if err := h.Swap(ctx, staged); err != nil {
 			return fmt.Errorf("swap: %w", err)
+		}
+	}
+	if u.Upgrade != nil {
+		if err := a.switchRelease(ctx, h, u); err != nil {
+			return err
 		}
 	}
 	a.swapped(u, true) // from its reload or restart on, the server listens where desired
@@ -205,7 +216,10 @@ func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged)
 		if err := h.Service(ctx, u.Service, OpStart); err != nil {
 			return err
 		}
-		return a.confirmDigest(ctx, h, u)
+		if err := a.confirmDigest(ctx, h, u); err != nil || u.Upgrade == nil {
+			return err
+		}
+		return a.confirmVersion(ctx, h, u)
 	case plan.Reload:
 		if err := h.Service(ctx, u.Service, OpReload); err != nil {
 			return err
@@ -219,7 +233,10 @@ func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged)
 		if err := h.Service(ctx, u.Service, op); err != nil {
 			return err
 		}
-		return a.confirmDigest(ctx, h, u)
+		if err := a.confirmDigest(ctx, h, u); err != nil || u.Upgrade == nil {
+			return err
+		}
+		return a.confirmVersion(ctx, h, u)
 	}
 	return nil
 }
@@ -317,13 +334,18 @@ func (a *run) rollback(ctx context.Context, h Host, u *plan.Unit, staged []Stage
 	return errors.Join(errs...)
 }
 
-// restoreFiles puts a unit's previous files back (new ones removed) and has the supervisor
-// read its restored definition.
+// restoreFiles puts a unit's previous files back (new ones removed), its binary path back on
+// the previous release, and has the supervisor read its restored definition.
 func (a *run) restoreFiles(ctx context.Context, h Host, u *plan.Unit, staged []Staged) []error {
 	var errs []error
 	if len(staged) > 0 {
 		if err := h.Restore(ctx, staged); err != nil {
 			errs = append(errs, fmt.Errorf("restore: %w", err))
+		}
+	}
+	if u.Upgrade != nil {
+		if err := a.switchBack(ctx, h, u); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	a.swapped(u, false)

@@ -126,7 +126,7 @@ type runitCommands struct {
 // (without one: until the same process has run for a second). A service that keeps exiting
 // right after start (a config the server refuses at start, a port already taken) is stopped
 // and reported after its third new pid, or after 3 s of runsv waiting to restart it, instead
-// of after the whole wait. $1 service dir, $2 seconds.
+// of after the whole wait, quoting the last lines of its log. $1 service dir, $2 seconds.
 const runitStart = `sv up "$1" || exit
 last=$(cat "$1/supervise/pid" 2>/dev/null); restarts=0; i=0; stable=""; up=0; waiting=0
 while :; do
@@ -149,7 +149,13 @@ while :; do
   if [ "$restarts" -ge 3 ] || [ "$waiting" -ge 30 ]; then
     sv down "$1" >/dev/null 2>&1
     j=0; while sv status "$1" 2>/dev/null | grep -q 'want up' && [ "$j" -lt 50 ]; do j=$((j+1)); sleep 0.1; done
-    echo "$1 keeps exiting right after it starts; its log says why" >&2; exit 1
+    n=${1##*/}; l="/var/log/$n/current"
+    if [ -r "$l" ]; then
+      echo "$1 keeps exiting right after it starts; the last lines of $l:" >&2; tail -n 10 "$l" >&2
+    else
+      echo "$1 keeps exiting right after it starts; its log says why" >&2
+    fi
+    exit 1
   fi
   i=$((i+1)); if [ "$i" -gt $(($2*10)) ]; then echo "$1 not up (or its check not passing) within $2s" >&2; exit 1; fi
   sleep 0.1

@@ -45,6 +45,7 @@ Needs root and the Debian packages of ` + "`make prereqs`" + `.`,
 type labUpArgs struct {
 	inventory, name, state string
 	natsServer, wasmcloud  string
+	natsVersion            string
 }
 
 func newLabUpCommand(g *globals) *cobra.Command {
@@ -65,6 +66,7 @@ known_hosts land where the inventory looks for them; else to the inventory's dir
 	cmd.Flags().StringVar(&a.name, "name", "", "lab name (default: from the inventory)")
 	cmd.Flags().StringVar(&a.state, "state", "", "state directory (default /run/latticepush-lab/<name>)")
 	cmd.Flags().StringVar(&a.natsServer, "nats-server", "", "nats-server binary for the hosts (default $LATTICEPUSH_NATS_SERVER, then the `make nats-server` build)")
+	cmd.Flags().StringVar(&a.natsVersion, "nats-version", "", "start the hosts on this cached nats-server release instead, e.g. v2.14.10 (built by make nats-server)")
 	g.addVarFlags(cmd)
 	cmd.Flags().StringVar(&a.wasmcloud, "wasmcloud", "", "wasmCloud host binary for the hosts (default: wasmcloud-standin next to latticepush)")
 	return cmd
@@ -95,6 +97,15 @@ func (g *globals) runLabUp(ctx context.Context, a labUpArgs) error {
 	}
 	var notes []string
 	nats := firstNonEmpty(a.natsServer, natsbin.Path())
+	if v := a.natsVersion; v != "" && a.natsServer == "" {
+		if !strings.HasPrefix(v, "v") {
+			v = "v" + v
+		}
+		if nats = natsbin.PathFor(v); nats == "" {
+			return fmt.Errorf("no nats-server %s build in the cache: `make nats-server` builds %s; pass --nats-server PATH for another",
+				v, strings.Join(append([]string{natsbin.Version}, natsbin.Upgrades...), ", "))
+		}
+	}
 	if nats == "" {
 		return errors.New("no nats-server binary: run `make nats-server`, or pass --nats-server PATH")
 	}

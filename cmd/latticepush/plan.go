@@ -27,6 +27,7 @@ type planFlags struct {
 	excludes          []string
 	allowDomainChange bool
 	replace           []string
+	allowDowngrade    bool
 	json              bool
 }
 
@@ -35,11 +36,13 @@ func (f *planFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&f.excludes, "exclude", nil, "never these hosts (repeatable, or comma-separated)")
 	cmd.Flags().BoolVar(&f.allowDomainChange, "allow-domain-change", false, "allow a JetStream domain cutover (every hub stops, then starts)")
 	cmd.Flags().StringSliceVar(&f.replace, "replace", nil, "hub nodes whose server_name or cluster name may change (node replacement)")
+	cmd.Flags().BoolVar(&f.allowDowngrade, "allow-downgrade", false, "allow moving a JetStream server to an older minor nats-server release")
 	cmd.Flags().BoolVar(&f.json, "json", false, "machine-readable output")
 }
 
 func (f *planFlags) options() plan.Options {
-	return plan.Options{Targets: f.targets, Excludes: f.excludes, AllowDomainChange: f.allowDomainChange, Replace: f.replace}
+	return plan.Options{Targets: f.targets, Excludes: f.excludes, AllowDomainChange: f.allowDomainChange, Replace: f.replace,
+		AllowDowngrade: f.allowDowngrade}
 }
 
 func newPlanCommand(g *globals) *cobra.Command {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/latticepush/latticepush/plan"
@@ -61,6 +62,9 @@ func (g *globals) printPlan(p *plan.Plan) {
 		for _, r := range u.Reasons {
 			fmt.Fprintf(w, "        %s\n", r)
 		}
+		if up := u.Upgrade; up != nil {
+			fmt.Fprintf(w, "        %s\n", uploadLine(up))
+		}
 		for _, f := range u.Files {
 			mode := fmt.Sprintf("%04o", f.Mode)
 			if f.Op == "mode" || (f.OldMode != 0 && f.OldMode != f.Mode) {
@@ -92,6 +96,10 @@ func (g *globals) printPlan(p *plan.Plan) {
 	}
 	for _, warn := range p.Warnings {
 		fmt.Fprintf(w, "\nWarning: %s\n", warn)
+	}
+	if n, hosts := uploads(p); hosts > 0 {
+		fmt.Fprintf(w, "\nnats-server releases: %s to upload to %d host%s, checked there against their sha256 before anything restarts.\n",
+			byteSize(n), hosts, map[bool]string{true: "", false: "s"}[hosts == 1])
 	}
 	fmt.Fprintf(w, "\n%s\n", p.Summary())
 	if !p.HasChanges() {
@@ -136,4 +144,35 @@ func writeIndented(w io.Writer, diff, indent string, color bool) {
 		}
 		fmt.Fprintf(w, "%s%s\n", indent, l)
 	}
+}
+
+// uploadLine says what a unit's release change uploads.
+func uploadLine(up *plan.Upgrade) string {
+	if !up.Upload {
+		return fmt.Sprintf("nats-server %s (%s) is on the host already: %s -> %s", up.To, up.Platform, up.Link, up.Binary())
+	}
+	return fmt.Sprintf("upload %s (%s, %s) into %s; %s -> %s", filepath.Base(up.Source), up.Platform, byteSize(up.Bytes), up.Dir, up.Link, up.Binary())
+}
+
+// uploads totals the releases a plan uploads: bytes and hosts.
+func uploads(p *plan.Plan) (int64, int) {
+	var n int64
+	hosts := map[string]bool{}
+	for _, u := range p.Units {
+		if u.Upgrade != nil && u.Upgrade.Upload {
+			n += u.Upgrade.Bytes
+			hosts[u.Host] = true
+		}
+	}
+	return n, len(hosts)
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

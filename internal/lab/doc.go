@@ -1,6 +1,8 @@
 // Package lab brings up a real multi-host fleet on one Linux machine, for latticepush's tests,
 // benchmarks and demo. Each host is a network namespace with its own address on a per-lab
-// bridge and a real OpenSSH sshd; /usr/local/bin holds the binaries the Spec names. Its init
+// bridge and a real OpenSSH sshd; its own writable /usr/local/bin holds the binaries the Spec
+// names (hard links to the lab's copies: replace one by renaming over it), next to its own
+// empty /opt. Its init
 // (HostSpec.Init) is one of:
 //   - runit: mount, UTS and PID namespaces whose process 1 is runsvdir supervising sshd, with
 //     the host's own /etc and /var (overlays over the machine's), /root, /home, /etc/nats,

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Process 1 of a lab host, run by the lab as
 #   ip netns exec NETNS unshare --mount --uts --pid --fork --mount-proc /bin/sh init.sh \
-#     HOSTDIR NAME ADDR/LEN BINDIR
+#     HOSTDIR NAME ADDR/LEN BINDIR (the host's own /usr/local/bin)
 # in fresh mount, UTS and PID namespaces with private mount propagation: nothing mounted here
 # shows on the machine, and it all vanishes with the host. It brings up the network, mounts the
 # host's own view of the file system over the machine's, then becomes runsvdir.
@@ -28,7 +28,9 @@ mount --bind "$H/etc-sv" /etc/sv
 mount --bind "$H/etc-service" /etc/service
 mount --bind "$H/root" /root
 mount --bind "$H/home" /home
-mount --bind -o ro "$BIN" /usr/local/bin
+# Its own /usr/local/bin (the lab's binaries, writable) and /opt: binaries are installed there.
+mount --bind "$BIN" /usr/local/bin
+mkdir -p "$H/opt" && [ -d /opt ] && mount --bind "$H/opt" /opt
 
 # Copies of the machine's network namespace mounts would keep other hosts' (and other labs')
 # namespaces alive after `ip netns del`: drop them before hiding /run.

@@ -137,8 +137,10 @@ func TestFleet(t *testing.T) {
 		defer sc.Close()
 		// Overlay (/etc, /var), bind-mounted (/etc/nats, /var/lib/nats, /etc/wasmcloud, /root,
 		// /etc/sv) and tmpfs (/tmp, /run) directories alike.
+		// /usr/local/bin and /opt are the host's own too: binaries are installed there.
 		paths := []string{"/etc/lab-probe", "/var/lab-probe", "/etc/nats/probe.conf", "/var/lib/nats/probe",
-			"/etc/wasmcloud/probe.env", "/root/probe", "/etc/sv/probe", "/tmp/probe", "/run/probe"}
+			"/etc/wasmcloud/probe.env", "/root/probe", "/etc/sv/probe", "/tmp/probe", "/run/probe",
+			"/usr/local/bin/probe", "/opt/probe"}
 		for _, p := range paths {
 			put(t, sc, p, []byte("only on "+first+"\n"))
 		}
@@ -153,6 +155,20 @@ func TestFleet(t *testing.T) {
 				if out, err := tryRun(clients[h.Name], "test ! -e "+p); err != nil {
 					t.Errorf("%s: %s exists on %s too (%s %v)", p, first, h.Name, out, err)
 				}
+			}
+		}
+	})
+
+	t.Run("OwnBinaries", func(t *testing.T) {
+		// A binary replaced by renaming a new file over it changes on that host only.
+		first := f.Hosts[0].Name
+		run(t, clients[first], "printf '#!/bin/sh\necho replaced\n' > /usr/local/bin/.p && chmod 755 /usr/local/bin/.p && mv /usr/local/bin/.p /usr/local/bin/probe-true")
+		if got := run(t, clients[first], "/usr/local/bin/probe-true"); got != "replaced" {
+			t.Errorf("%s: probe-true says %q after replacing it", first, got)
+		}
+		for _, h := range f.Hosts[1:] {
+			if got := run(t, clients[h.Name], "/usr/local/bin/probe-true && echo original"); got != "original" {
+				t.Errorf("%s: probe-true says %q, want the lab's", h.Name, got)
 			}
 		}
 	})

@@ -205,7 +205,7 @@ func (f *Fleet) startSystemd(ctx context.Context, h *hostState, bin string, exit
 		"--machine="+machineName(st.ID, h.Name), "--hostname="+h.Name,
 		"--directory="+mergedDir(st.StateDir, h.Name),
 		"--network-namespace-path=/run/netns/"+h.Netns,
-		"--bind-ro="+bin+":/usr/local/bin",
+		"--bind="+bin+":/usr/local/bin", "--bind="+filepath.Join(dir, "opt")+":/opt",
 		"--link-journal=no", "--console=read-only")
 	console, err := os.OpenFile(filepath.Join(dir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

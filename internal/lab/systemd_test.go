@@ -2,7 +2,9 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,6 +74,15 @@ func TestSystemdHosts(t *testing.T) {
 	}
 	if got := run(t, root, "/usr/local/bin/probe-true && echo ok"); got != "ok" {
 		t.Errorf("h1: /usr/local/bin/probe-true: %q", got)
+	}
+	// Its own writable /usr/local/bin and /opt, where binaries are installed.
+	if got := run(t, root, "touch /usr/local/bin/h1-probe /opt/h1-probe && ls /usr/local/bin/h1-probe /opt/h1-probe"); got != "/opt/h1-probe\n/usr/local/bin/h1-probe" {
+		t.Errorf("h1: writing /usr/local/bin and /opt: %q", got)
+	}
+	for _, p := range []string{"/usr/local/bin/h1-probe", "/opt/h1-probe"} {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s leaked onto the machine (stat: %v)", p, err)
+		}
 	}
 	run(t, root, `printf '[Service]\nExecStart=/bin/sleep 600\n' > /etc/systemd/system/lp-probe.service && systemctl daemon-reload && systemctl start lp-probe`)
 	if got := run(t, root, "systemctl show -p ActiveState,SubState --value lp-probe"); got != "active\nrunning" {

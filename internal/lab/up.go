@@ -239,10 +239,14 @@ func (f *Fleet) build(ctx context.Context, spec *Spec) error {
 	exited := make(chan string, len(st.Hosts))
 	for i := range st.Hosts {
 		h := &st.Hosts[i]
+		hostBin, _, berr := hostBinaries(st.StateDir, h.Name, bin)
+		if berr != nil {
+			return fmt.Errorf("host %s: binaries: %w", h.Name, berr)
+		}
 		if h.systemd() {
-			err = f.startSystemd(ctx, h, bin, exited)
+			err = f.startSystemd(ctx, h, hostBin, exited)
 		} else {
-			err = f.start(h, initPath, bin, exited)
+			err = f.start(h, initPath, hostBin, exited)
 		}
 		if err != nil {
 			return err

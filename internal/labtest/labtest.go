@@ -51,6 +51,8 @@ type Spec struct {
 	// Become logs in as the lab's non-root user, which runs `sudo -n`, and sets the
 	// inventory's ssh become, instead of logging in as root.
 	Become bool
+	// NATSServer is the nats-server binary the hosts start with (default: the pinned build).
+	NATSServer string
 }
 
 // Inits are the inits the lab runs, for tests that run on each.
@@ -107,7 +109,10 @@ func Up(tb testing.TB, spec Spec) *Env {
 			testenv.Unavailable(tb, err.Error())
 		}
 	}
-	natsBin := testenv.NATSServer(tb)
+	natsBin := spec.NATSServer
+	if natsBin == "" {
+		natsBin = testenv.NATSServer(tb)
+	}
 	standin := Standin(tb)
 	if spec.Edges == 0 {
 		spec.Edges = 3

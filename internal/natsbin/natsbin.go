@@ -6,6 +6,7 @@ package natsbin
 import (
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Version is the nats-server release the Makefile builds and the lab and tests run.
@@ -28,6 +29,34 @@ func Path() string {
 		return ""
 	}
 	p := filepath.Join(home, ".cache", "latticepush", "nats-server-"+Version, "nats-server")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return ""
+}
+
+// Upgrades are the other nats-server releases the Makefile builds into the cache: what the lab
+// starts on (`lab up --nats-version`) and the upgrade tests move between.
+var Upgrades = []string{"v2.14.10", "v2.15.3"}
+
+// PathFor returns the cached build of release version ("v2.14.10"), or "" when it is absent:
+// $LATTICEPUSH_NATS_SERVER_<version with dots as underscores> (LATTICEPUSH_NATS_SERVER_V2_14_10),
+// then ~/.cache/latticepush/nats-server-<version>/nats-server.
+func PathFor(version string) string {
+	if version == Version {
+		return Path()
+	}
+	env := EnvVar + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(version))
+	if p := os.Getenv(env); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(home, ".cache", "latticepush", "nats-server-"+version, "nats-server")
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}

@@ -58,3 +58,14 @@ func RequireCommand(t testing.TB, name string) string {
 	}
 	return p
 }
+
+// NATSRelease returns the cached build of another nats-server release (natsbin.Upgrades), or
+// ends the test (see Unavailable).
+func NATSRelease(t testing.TB, version string) string {
+	t.Helper()
+	p := natsbin.PathFor(version)
+	if p == "" {
+		Unavailable(t, "nats-server "+version+" not built")
+	}
+	return p
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/latticepush/latticepush/plan"
+)
+
+// TestPlanShowsUpgrades: each unit's release change, what it uploads and the total are lines
+// of the human plan.
+func TestPlanShowsUpgrades(t *testing.T) {
+	up := func(host string, upload bool) *plan.Unit {
+		u := &plan.Unit{Host: host, Service: "nats-server", Role: plan.RoleHub, Action: plan.Restart,
+			Reasons: []string{"upgrade 2.14.10 → 2.15.3"},
+			Upgrade: &plan.Upgrade{From: "2.14.10", Running: "2.14.10", To: "2.15.3", Platform: "linux/amd64",
+				Source: "/srv/dist/nats-server-v2.15.3-linux-amd64.tar.gz", Dir: "/opt/latticepush/nats-server/2.15.3",
+				Link: "/usr/local/bin/nats-server", Upload: upload}}
+		if upload {
+			u.Upgrade.Bytes = 7 << 20
+		}
+		return u
+	}
+	p := &plan.Plan{Lattice: "default", Domain: "hub", Units: []*plan.Unit{up("hub-1", true), up("hub-2", true), up("hub-3", false)}}
+	var out bytes.Buffer
+	(&globals{stdout: &out}).printPlan(p)
+	for _, want := range []string{
+		"  hub-1\n  -/+ nats-server: restart\n        upgrade 2.14.10 → 2.15.3\n" +
+			"        upload nats-server-v2.15.3-linux-amd64.tar.gz (linux/amd64, 7.0 MiB) into /opt/latticepush/nats-server/2.15.3; /usr/local/bin/nats-server -> /opt/latticepush/nats-server/2.15.3/nats-server\n",
+		"        nats-server 2.15.3 (linux/amd64) is on the host already: /usr/local/bin/nats-server -> /opt/latticepush/nats-server/2.15.3/nats-server\n",
+		"nats-server releases: 14.0 MiB to upload to 2 hosts, checked there against their sha256 before anything restarts.\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,302 @@
+package inventory
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// InstallRoot is where hosts keep the nats-server releases latticepush installs, one
+// directory per version (InstallRoot/<version>/nats-server); the inventory's binary path
+// becomes a symlink to one of them.
+const InstallRoot = "/opt/latticepush/nats-server"
+
+// MinVersion is the oldest nats-server release latticepush installs.
+var MinVersion = Version{2, 11, 0, ""}
+
+// artifactBlock is one `artifact "linux/amd64" { source = "...", sha256 = "..." }` inside a
+// nats block that pins a version.
+type artifactBlock struct {
+	Platform string  `hcl:"platform,label"`
+	Source   string  `hcl:"source"`
+	SHA256   *string `hcl:"sha256,optional"`
+
+	DeclRange     hcl.Range `hcl:",def_range"`
+	PlatformRange hcl.Range `hcl:"platform,label_range"`
+	SourceRange   hcl.Range `hcl:"source,attr_range"`
+	SHA256Range   hcl.Range `hcl:"sha256,attr_range"`
+}
+
+// Install is a pinned nats-server release: its version and one artifact per platform. The
+// nats block (role or host) that sets version supplies the artifacts; a more specific block
+// that sets version replaces both.
+type Install struct {
+	Version   string
+	Artifacts map[string]Artifact // by platform, "linux/amd64"
+	// VersionRange points at the version attribute, DeclRange at its nats block.
+	VersionRange hcl.Range
+	DeclRange    hcl.Range
+}
+
+// Artifact is one platform's release file on the machine running latticepush: a release
+// archive (.tar.gz, .tgz, .zip) holding nats-server, or the binary itself.
+type Artifact struct {
+	Platform string
+	// Source is the path as written; SourcePath resolves it against the inventory's directory.
+	Source      string
+	SHA256      string // hex, lower case
+	DeclRange   hcl.Range
+	SourceRange hcl.Range
+}
+
+// Dir is where a host keeps this release: InstallRoot/<version>.
+func (i *Install) Dir() string { return path.Join(InstallRoot, i.Version) }
+
+// SourcePath is the artifact's file on this machine: Source, relative to the inventory's
+// directory unless absolute.
+func (inv *Inventory) SourcePath(a Artifact) string {
+	if filepath.IsAbs(a.Source) {
+		return a.Source
+	}
+	return filepath.Join(inv.Dir, a.Source)
+}
+
+// Platforms are the platforms an artifact may be for, as Go names them (nats-server's
+// release archives use the same names, with arm6 and arm7 for 32-bit ARM).
+var Platforms = []string{"linux/386", "linux/amd64", "linux/arm6", "linux/arm7", "linux/arm64", "linux/ppc64le", "linux/s390x"}
+
+// unameMachines maps `uname -m` to a platform.
+var unameMachines = map[string]string{
+	"x86_64": "linux/amd64", "amd64": "linux/amd64",
+	"aarch64": "linux/arm64", "arm64": "linux/arm64",
+	"armv7l": "linux/arm7", "armv6l": "linux/arm6",
+	"i386": "linux/386", "i686": "linux/386",
+	"ppc64le": "linux/ppc64le", "s390x": "linux/s390x",
+}
+
+// PlatformOf returns the platform of a Linux host whose `uname -m` prints machine, or false
+// for a machine latticepush has no platform for.
+func PlatformOf(machine string) (string, bool) {
+	p, ok := unameMachines[strings.TrimSpace(machine)]
+	return p, ok
+}
+
+// Version is a nats-server release number.
+type Version struct {
+	Major, Minor, Patch int
+	Pre                 string // "-beta.1", or empty
+}
+
+var versionRE = regexp.MustCompile(`^v?([0-9]{1,4})\.([0-9]{1,4})\.([0-9]{1,4})(-[0-9A-Za-z.]+)?$`)
+
+// ParseVersion reads "2.15.3" (or "v2.15.3", "2.15.3-beta.1").
+func ParseVersion(s string) (Version, bool) {
+	m := versionRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return Version{}, false
+	}
+	a, _ := strconv.Atoi(m[1])
+	b, _ := strconv.Atoi(m[2])
+	c, _ := strconv.Atoi(m[3])
+	return Version{a, b, c, m[4]}, true
+}
+
+func (v Version) String() string { return fmt.Sprintf("%d.%d.%d%s", v.Major, v.Minor, v.Patch, v.Pre) }
+
+// Compare orders releases: -1, 0 or 1. A pre-release sorts before its release.
+func (v Version) Compare(o Version) int {
+	for _, d := range [][2]int{{v.Major, o.Major}, {v.Minor, o.Minor}, {v.Patch, o.Patch}} {
+		switch {
+		case d[0] < d[1]:
+			return -1
+		case d[0] > d[1]:
+			return 1
+		}
+	}
+	switch {
+	case v.Pre == o.Pre:
+		return 0
+	case v.Pre == "":
+		return 1
+	case o.Pre == "":
+		return -1
+	case v.Pre < o.Pre:
+		return -1
+	}
+	return 1
+}
+
+// applyInstall takes the block's pinned release, when it sets version.
+func applyInstall(n *NATS, b *natsBlock) {
+	if b.Version == nil {
+		return
+	}
+	in := &Install{Version: strings.TrimPrefix(*b.Version, "v"), Artifacts: map[string]Artifact{}, DeclRange: b.DeclRange}
+	in.VersionRange, _ = attrRange(b.Body, "version")
+	for _, ab := range b.Artifacts {
+		if _, dup := in.Artifacts[ab.Platform]; dup {
+			continue // validate reports it
+		}
+		in.Artifacts[ab.Platform] = Artifact{Platform: ab.Platform, Source: ab.Source, SHA256: strings.ToLower(deref(ab.SHA256, "")),
+			DeclRange: ab.DeclRange, SourceRange: ab.SourceRange}
+	}
+	n.Install = in
+}
+
+var sha256RE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+
+// installs checks every nats block's pinned release: a release number not older than
+// MinVersion, at least one artifact, each for a known platform, with a sha256 and a source
+// file that exists here; artifacts only next to a version; the binary outside InstallRoot.
+func (v *validator) installs() {
+	defer v.on(nil)
+	v.on(nil)
+	blocks := map[*natsBlock]string{} // block -> where it is, for messages
+	var order []*natsBlock
+	add := func(b *natsBlock, where string) {
+		if b != nil {
+			if _, seen := blocks[b]; !seen {
+				order = append(order, b)
+			}
+			blocks[b] = where
+		}
+	}
+	for _, name := range []string{RoleHub, RoleLeaf} {
+		if rb := v.d.roles[name]; rb != nil {
+			add(rb.NATS, fmt.Sprintf("role %q", name))
+		}
+	}
+	for _, h := range v.inv.Hosts {
+		add(v.d.hosts[h].NATS, "host "+h.Name)
+	}
+	for _, b := range order {
+		for _, h := range v.inv.Hosts {
+			if v.d.hosts[h].NATS == b {
+				v.on(h)
+			}
+		}
+		v.installBlock(b, blocks[b])
+		v.on(nil)
+	}
+	for _, h := range v.inv.Hosts {
+		n := h.NATS()
+		if n == nil || n.Install == nil {
+			continue
+		}
+		v.on(h)
+		if n.Binary == InstallRoot || strings.HasPrefix(n.Binary, InstallRoot+"/") {
+			v.errorf(v.natsAttr(h, "binary"), "Binary inside the install directory",
+				"binary %q is inside %s, where latticepush keeps each installed release; with version pinned, binary becomes a symlink to one of them. Use a path outside it, e.g. %q.",
+				n.Binary, InstallRoot, DefaultNATSBinary)
+		}
+	}
+}
+
+func (v *validator) installBlock(b *natsBlock, where string) {
+	if b.Version == nil {
+		for _, ab := range b.Artifacts {
+			v.errorf(ab.DeclRange, "Artifact without version",
+				"artifact %q in %s's nats block has no version next to it: the block that pins version lists that release's artifacts. Add version = \"<release>\" here, or move the artifact into the block that sets version.",
+				ab.Platform, where)
+		}
+		return
+	}
+	vr, _ := attrRange(b.Body, "version")
+	ver, ok := ParseVersion(*b.Version)
+	switch {
+	case !ok:
+		v.errorf(vr, "Invalid nats-server version",
+			"version %q in %s is not a release number: write major.minor.patch, e.g. \"2.15.3\".", *b.Version, where)
+	case ver.Compare(MinVersion) < 0:
+		v.errorf(vr, "nats-server version too old",
+			"version %q in %s is older than %s, the oldest release latticepush installs (rule \"minimum version\"). Pin %s or later.",
+			*b.Version, where, MinVersion, MinVersion)
+	}
+	if len(b.Artifacts) == 0 {
+		v.errorf(vr, "No artifact for the pinned version",
+			"version %q in %s names no release file. Add one per platform the hosts run, e.g. artifact \"linux/amd64\" { source = \"dist/nats-server-v%s-linux-amd64.tar.gz\", sha256 = \"<sha256sum of it>\" }.",
+			*b.Version, where, strings.TrimPrefix(*b.Version, "v"))
+	}
+	seen := map[string]hcl.Range{}
+	for _, ab := range b.Artifacts {
+		if prev, dup := seen[ab.Platform]; dup {
+			v.errorf(ab.PlatformRange, "Duplicate artifact",
+				"artifact %q in %s is already declared at %s. Keep one.", ab.Platform, where, pos(prev))
+			continue
+		}
+		seen[ab.Platform] = ab.DeclRange
+		if !knownPlatform(ab.Platform) {
+			v.errorf(ab.PlatformRange, "Unknown platform",
+				"artifact %q in %s: platforms are os/arch as Go names them.%s Known: %s.",
+				ab.Platform, where, didYouMean(platformGuess(ab.Platform), Platforms), strings.Join(quoteAll(Platforms), ", "))
+		}
+		switch {
+		case ab.SHA256 == nil:
+			v.errorf(ab.DeclRange, "Artifact without sha256",
+				"artifact %q in %s has no sha256: every host checks the upload against it before anything changes. Add sha256 = \"<64 hex digits>\" (what `sha256sum %s` prints, compared with the release's published checksums).",
+				ab.Platform, where, ab.Source)
+		case !sha256RE.MatchString(*ab.SHA256):
+			v.errorf(ab.SHA256Range, "Invalid sha256",
+				"sha256 %q of artifact %q in %s must be 64 hexadecimal digits (what `sha256sum %s` prints).",
+				*ab.SHA256, ab.Platform, where, ab.Source)
+		}
+		v.artifactSource(ab, where)
+	}
+}
+
+func (v *validator) artifactSource(ab artifactBlock, where string) {
+	if ab.Source == "" {
+		v.errorf(ab.SourceRange, "Empty artifact source",
+			"artifact %q in %s: source names the release archive (.tar.gz, .zip) or the nats-server binary on this machine.", ab.Platform, where)
+		return
+	}
+	p := v.inv.SourcePath(Artifact{Source: ab.Source})
+	st, err := os.Stat(p)
+	switch {
+	case err != nil:
+		v.errorf(ab.SourceRange, "Artifact source not found",
+			"artifact %q in %s: %s does not exist on this machine (source is read here, relative to the inventory's directory, and uploaded to each host). Download the release file there or fix the path.",
+			ab.Platform, where, p)
+	case !st.Mode().IsRegular():
+		v.errorf(ab.SourceRange, "Artifact source is not a file",
+			"artifact %q in %s: %s is not a regular file. Name the release archive (.tar.gz, .zip) or the nats-server binary.", ab.Platform, where, p)
+	}
+}
+
+func knownPlatform(p string) bool {
+	for _, k := range Platforms {
+		if k == p {
+			return true
+		}
+	}
+	return false
+}
+
+// platformGuess turns a platform written with uname's names (linux/x86_64) into Go's, for
+// the suggestion.
+func platformGuess(p string) string {
+	osName, arch, ok := strings.Cut(p, "/")
+	if !ok {
+		return p
+	}
+	if g, ok := unameMachines[arch]; ok {
+		return g
+	}
+	return osName + "/" + arch
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = strconv.Quote(x)
+	}
+	sort.Strings(out)
+	return out
+}

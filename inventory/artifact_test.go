@@ -1,0 +1,90 @@
+package inventory
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// TestLoad_ArtifactRules loads one bad inventory per rule of a pinned nats-server release
+// (testdata/artifacts) and checks the exact diagnostic it gets.
+func TestLoad_ArtifactRules(t *testing.T) {
+	tests := []struct {
+		file string
+		want []wantDiag
+	}{
+		{"no-sha256", []wantDiag{errorAt(10, "Artifact without sha256",
+			`artifact "linux/amd64" in role "hub" has no sha256: every host checks the upload against it before anything changes. Add sha256 = "<64 hex digits>"`)}},
+		{"bad-sha256", []wantDiag{errorAt(12, "Invalid sha256", `sha256 "abc123" of artifact "linux/amd64" in role "hub" must be 64 hexadecimal digits`)}},
+		{"unknown-platform", []wantDiag{errorAt(10, "Unknown platform",
+			`artifact "linux/x86_64" in role "hub": platforms are os/arch as Go names them. Did you mean "linux/amd64"?`)}},
+		{"source-missing", []wantDiag{errorAt(11, "Artifact source not found", `dist/missing.tar.gz does not exist on this machine`)}},
+		{"bad-version", []wantDiag{errorAt(9, "Invalid nats-server version", `version "2.15" in role "hub" is not a release number: write major.minor.patch, e.g. "2.15.3".`)}},
+		{"too-old", []wantDiag{errorAt(9, "nats-server version too old",
+			`version "2.10.22" in role "hub" is older than 2.11.0, the oldest release latticepush installs (rule "minimum version"). Pin 2.11.0 or later.`)}},
+		{"no-artifact", []wantDiag{errorAt(9, "No artifact for the pinned version",
+			`version "2.15.3" in role "hub" names no release file. Add one per platform the hosts run, e.g. artifact "linux/amd64" {`)}},
+		{"artifact-without-version", []wantDiag{errorAt(26, "Artifact without version",
+			`artifact "linux/arm64" in host edge-1's nats block has no version next to it`)}},
+		{"binary-in-root", []wantDiag{errorAt(10, "Binary inside the install directory",
+			`binary "/opt/latticepush/nats-server/current" is inside /opt/latticepush/nats-server`)}},
+		{"duplicate-artifact", []wantDiag{errorAt(14, "Duplicate artifact", `artifact "linux/amd64" in role "hub" is already declared at`)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join("testdata", "artifacts", tt.file+".hcl")
+			inv, diags := Load(path, Options{SkipSecrets: true})
+			checkDiags(t, path, diags, tt.want...)
+			if inv != nil {
+				t.Error("Load returned an inventory along with errors")
+			}
+		})
+	}
+}
+
+// TestLoad_ArtifactsMerge: the block that sets version supplies the artifacts; a host that
+// pins its own version replaces the role's.
+func TestLoad_ArtifactsMerge(t *testing.T) {
+	inv, diags := Load(filepath.Join("testdata", "artifacts", "valid.hcl"), Options{SkipSecrets: true})
+	if diags.HasErrors() {
+		t.Fatalf("valid inventory: %s", dumpDiags(diags))
+	}
+	hub := inv.Host("hub-1").Hub.Install
+	if hub == nil || hub.Version != "2.15.3" || len(hub.Artifacts) != 1 || hub.Artifacts["linux/amd64"].SHA256 == "" {
+		t.Fatalf("hub-1 install: %+v", hub)
+	}
+	if hub.Dir() != "/opt/latticepush/nats-server/2.15.3" {
+		t.Errorf("Dir = %s", hub.Dir())
+	}
+	if got := inv.SourcePath(hub.Artifacts["linux/amd64"]); got != filepath.Join("testdata", "artifacts", "dist", "nats-server-v2.15.3-linux-amd64.tar.gz") {
+		t.Errorf("SourcePath = %s", got)
+	}
+	leaf := inv.Host("edge-1").Leaf.Install
+	if leaf == nil || len(leaf.Artifacts) != 1 || leaf.Artifacts["linux/arm64"].Source == "" {
+		t.Fatalf("edge-1 install: %+v", leaf)
+	}
+}
+
+func TestVersionCompareAndPlatform(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{{"2.14.10", "2.15.3", -1}, {"2.15.3", "2.15.3", 0}, {"v2.15.3", "2.15.2", 1}, {"2.15.0-beta.1", "2.15.0", -1}, {"2.9.22", "2.11.0", -1}} {
+		a, ok1 := ParseVersion(c.a)
+		b, ok2 := ParseVersion(c.b)
+		if !ok1 || !ok2 || a.Compare(b) != c.want {
+			t.Errorf("%s vs %s: %d, want %d", c.a, c.b, a.Compare(b), c.want)
+		}
+	}
+	if _, ok := ParseVersion("2.15"); ok {
+		t.Error("2.15 parsed")
+	}
+	if p, ok := PlatformOf("x86_64\n"); !ok || p != "linux/amd64" {
+		t.Errorf("x86_64: %s %v", p, ok)
+	}
+	if p, ok := PlatformOf("aarch64"); !ok || p != "linux/arm64" {
+		t.Errorf("aarch64: %s %v", p, ok)
+	}
+	if _, ok := PlatformOf("mips"); ok {
+		t.Error("mips has a platform")
+	}
+}

@@ -1,0 +1,22 @@
+lattice "default" {
+  js_domain = "hub"
+}
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+    version          = "2.15.3"
+  }
+}
+
+host "hub-1" {
+  address = "10.0.0.11"
+  roles   = ["hub"]
+}
+
+host "edge-1" {
+  address = "10.0.1.21"
+  roles   = ["leaf", "wasmcloud"]
+
+}

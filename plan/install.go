@@ -1,0 +1,310 @@
+package plan
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/latticepush/latticepush/inventory"
+)
+
+// Upgrade is a unit's nats-server release change: the pinned release staged in its own
+// directory on the host (uploaded once, checked against its sha256 there), then the
+// inventory's binary path switched to it by an atomic symlink swap, then the restart.
+type Upgrade struct {
+	// From is the release the binary path gives now (`<binary> --version`), "" when there is
+	// none; Running is what the running server says (/varz version), "" when it does not run.
+	From    string `json:"from,omitempty"`
+	Running string `json:"running,omitempty"`
+	To      string `json:"to"`
+	// Platform is the host's (from `uname -m`); Source the artifact for it on this machine,
+	// SHA256 its hash; Bytes what is uploaded (0 when the host already holds the release).
+	Platform string `json:"platform"`
+	Source   string `json:"source"`
+	SHA256   string `json:"sha256"`
+	Bytes    int64  `json:"bytes"`
+	// Upload is set when the host lacks the release (or a binary must be kept aside first).
+	Upload bool `json:"upload,omitempty"`
+	// Dir is where the release goes on the host (InstallRoot/<to>); Link the inventory's
+	// binary path, which becomes a symlink to Dir/nats-server.
+	Dir  string `json:"dir"`
+	Link string `json:"link"`
+	// Previous is what Link resolved to before (kept for rollback); KeepAside is set when Link
+	// is a regular file, which the install moves into InstallRoot/<from> first.
+	Previous  string `json:"previous,omitempty"`
+	KeepAside bool   `json:"keep_aside,omitempty"`
+	// Prune are the release directories removed once the unit passed its gate: all but the
+	// new release and the previous one.
+	Prune []string `json:"prune,omitempty"`
+}
+
+// Binary is the new release's nats-server on the host.
+func (u *Upgrade) Binary() string { return path.Join(u.Dir, "nats-server") }
+
+// Text is how plan shows the change: "upgrade 2.14.10 → 2.15.3", "downgrade …", "install 2.15.3"
+// (nothing at the binary path gives a release yet), "reinstall 2.15.3" (the artifact changed).
+func (u *Upgrade) Text() string {
+	from := u.Running
+	if from == "" {
+		from = u.From
+	}
+	a, okA := inventory.ParseVersion(from)
+	b, _ := inventory.ParseVersion(u.To)
+	switch {
+	case from == "" || !okA:
+		return "install " + u.To
+	case a.Compare(b) > 0:
+		return "downgrade " + from + " → " + u.To
+	case a.Compare(b) == 0 && u.From != u.To:
+		return "install " + u.To // runs already, from another binary path
+	case a.Compare(b) == 0:
+		return "reinstall " + u.To
+	}
+	return "upgrade " + from + " → " + u.To
+}
+
+// LocalFile is what this machine holds at an artifact's source: its size and sha256, or why
+// it could not be read.
+type LocalFile struct {
+	Size   int64
+	SHA256 string
+	Err    string
+}
+
+// VersionRule names a rule a release change must keep.
+type VersionRule string
+
+// The release rules. nats-server supports the current and the previous minor series, and
+// there was no 2.13: a server is upgraded one minor series at a time, never below 2.11, and
+// a JetStream server's store written by a newer minor may not be readable by an older one.
+const (
+	RuleMinimum      VersionRule = "minimum version"
+	RuleOneMinor     VersionRule = "one minor at a time"
+	RuleDowngrade    VersionRule = "downgrade across a minor"
+	RuleFeatureFlags VersionRule = "feature_flags below 2.14"
+	RuleFloor        VersionRule = "downgrade floor"
+)
+
+// VersionChange is a release change to judge.
+type VersionChange struct {
+	From, To inventory.Version
+	// JetStream: the server runs JetStream or keeps JetStream state.
+	JetStream bool
+	// FeatureFlags: the server's config (desired or in place) sets feature_flags.
+	FeatureFlags bool
+	// AllowDowngrade is the operator's -allow-downgrade.
+	AllowDowngrade bool
+}
+
+// VersionError is a release change a rule refuses.
+type VersionError struct {
+	Rule VersionRule
+	Text string
+}
+
+func (e *VersionError) Error() string { return fmt.Sprintf("%s (rule %q)", e.Text, e.Rule) }
+
+// minorsBetween counts the minor series a move from a to b crosses (2.14 → 2.15: 1; 2.12 →
+// 2.14: 1, there was no 2.13).
+func minorsBetween(a, b int) int {
+	if a > b {
+		a, b = b, a
+	}
+	n := 0
+	for m := a + 1; m <= b; m++ {
+		if m != 13 {
+			n++
+		}
+	}
+	return n
+}
+
+// CheckVersion applies the release rules to one change; nil when it may be made.
+func CheckVersion(c VersionChange) *VersionError {
+	from, to := c.From, c.To
+	if to.Compare(inventory.MinVersion) < 0 {
+		return &VersionError{RuleMinimum, fmt.Sprintf("%s is older than %s, the oldest release latticepush installs", to, inventory.MinVersion)}
+	}
+	if from == (inventory.Version{}) {
+		return nil // nothing installed: any supported release
+	}
+	up := to.Compare(from) > 0
+	if from.Major != to.Major {
+		return &VersionError{RuleOneMinor, fmt.Sprintf("%s → %s changes the major release; latticepush moves a server within one major release only", from, to)}
+	}
+	if up && minorsBetween(from.Minor, to.Minor) > 1 {
+		next := from.Minor + 1
+		if next == 13 {
+			next = 14
+		}
+		return &VersionError{RuleOneMinor, fmt.Sprintf("%s → %s skips a minor release: upgrade every server to the latest %d.%d.x first, apply, then pin %s",
+			from, to, from.Major, next, to)}
+	}
+	if up || to.Compare(from) == 0 {
+		return nil
+	}
+	if c.FeatureFlags && to.Compare(inventory.Version{Major: 2, Minor: 14}) < 0 && from.Compare(inventory.Version{Major: 2, Minor: 14}) >= 0 {
+		return &VersionError{RuleFeatureFlags, fmt.Sprintf("%s → %s goes below 2.14 while the config sets feature_flags, which older releases refuse: remove feature_flags, apply, then downgrade", from, to)}
+	}
+	if from.Major == 2 && from.Minor == 12 && to.Compare(inventory.Version{Major: 2, Minor: 11, Patch: 9}) < 0 {
+		return &VersionError{RuleFloor, fmt.Sprintf("%s → %s: a server that ran 2.12 may go back to 2.11.9 at the oldest", from, to)}
+	}
+	if from.Minor != to.Minor && c.JetStream && !c.AllowDowngrade {
+		return &VersionError{RuleDowngrade, fmt.Sprintf("%s → %s downgrades a JetStream server to an older minor release, whose store format may differ (the first start rebuilds stream state, slowly): re-run with -allow-downgrade to do it anyway",
+			from, to)}
+	}
+	return nil
+}
+
+// decideInstall decides a unit's release change when the inventory pins one: the host's
+// platform must have an artifact, the local file must match its sha256, and the change must
+// keep the release rules. A unit whose binary path already gives the release, whose running
+// server runs it, changes nothing here.
+func decideInstall(inv *inventory.Inventory, h *inventory.Host, n *inventory.NATS, u *Unit, f Facts, files []DesiredFile, opts Options) error {
+	in := n.Install
+	nf := f.NATS
+	if in == nil || nf == nil {
+		return nil
+	}
+	platform, ok := inventory.PlatformOf(nf.Machine)
+	if !ok {
+		return fmt.Errorf("%s: `uname -m` says %q, a machine latticepush has no platform for (it knows %s): this host cannot take version %s pinned at %s",
+			h.Name, nf.Machine, strings.Join(inventory.Platforms, ", "), in.Version, posOf(in.VersionRange))
+	}
+	art, ok := in.Artifacts[platform]
+	if !ok {
+		return fmt.Errorf("%s: the host is %s (`uname -m`: %s) but version %s pinned at %s has no artifact for it: add artifact %q { source = \"…\", sha256 = \"…\" } there",
+			h.Name, platform, nf.Machine, in.Version, posOf(in.VersionRange), platform)
+	}
+	src := inv.SourcePath(art)
+	local, haveLocal := opts.Artifacts[src]
+	if haveLocal {
+		switch {
+		case local.Err != "":
+			return fmt.Errorf("%s: artifact %q at %s: %s", h.Name, platform, posOf(art.DeclRange), local.Err)
+		case local.SHA256 != art.SHA256:
+			return fmt.Errorf("%s: artifact %q: %s has sha256 %s but %s says %s: it is not the release pinned; nothing was uploaded. Download the release file again, or correct sha256 if the release's published checksum says so",
+				h.Name, platform, src, local.SHA256, posOf(art.DeclRange), art.SHA256)
+		}
+	}
+	want := path.Join(in.Dir(), "nats-server")
+	inPlace := nf.BinaryPath == want && nf.Releases[in.Version] == art.SHA256 && nf.Installed == in.Version
+	runs := !u.WasRunning || nf.Running == "" || nf.Running == in.Version
+	if inPlace && runs {
+		return nil
+	}
+	up := &Upgrade{From: nf.Installed, Running: nf.Running, To: in.Version, Platform: platform, Source: src, SHA256: art.SHA256,
+		Dir: in.Dir(), Link: n.Binary}
+	if nf.Installed != "" { // a binary is there (readlink -f names a missing one too)
+		up.Previous = nf.BinaryPath
+	}
+	up.KeepAside = up.Previous != "" && !strings.HasPrefix(up.Previous, inventory.InstallRoot+"/")
+	up.Upload = nf.Releases[in.Version] != art.SHA256 || up.KeepAside
+	if up.Upload && haveLocal {
+		up.Bytes = local.Size
+	}
+	switch {
+	case up.KeepAside:
+		// A binary the operator put there: kept in the install root under its version
+		// (another name when that is the pinned one, or unknown), the rollback's target.
+		kept := nf.Installed
+		if kept == "" || kept == in.Version {
+			kept = "previous"
+		}
+		up.Previous = path.Join(inventory.InstallRoot, kept, "nats-server")
+	case inPlace && nf.Running != "" && nf.Releases[nf.Running] != "":
+		// The link was switched but the server still runs the release before: back to that.
+		up.Previous = path.Join(inventory.InstallRoot, nf.Running, "nats-server")
+	}
+	if err := checkRelease(h, n, up, nf, files, opts.AllowDowngrade); err != nil {
+		return err
+	}
+	up.Prune = pruneList(nf.Releases, in.Version, up.Previous)
+	u.Upgrade = up
+	u.DesiredDigest = "" // the new binary prints it in apply's pre-check
+	if u.Action == Noop || u.Action == Reload {
+		if u.WasRunning {
+			u.Action = Restart
+		}
+	}
+	if u.Action != Start || !u.Start {
+		u.Reasons = append(u.Reasons, up.Text())
+	}
+	return nil
+}
+
+// checkRelease refuses a change the release rules forbid: judged from what runs (else what
+// is installed) to the pinned version.
+func checkRelease(h *inventory.Host, n *inventory.NATS, up *Upgrade, nf *NATSFacts, files []DesiredFile, allowDowngrade bool) error {
+	to, ok := inventory.ParseVersion(up.To)
+	if !ok {
+		return fmt.Errorf("%s: version %q is not a release number", h.Name, up.To)
+	}
+	var from inventory.Version
+	for _, v := range []string{up.Running, up.From} {
+		if p, ok := inventory.ParseVersion(v); ok {
+			from = p
+			break
+		}
+	}
+	flags := false
+	for _, d := range files {
+		if d.Path == n.ConfigFile && strings.Contains(string(d.Content), "feature_flags") {
+			flags = true
+		}
+	}
+	js := nf.JetStream || nf.StoreState || h.Hub != nil || n.JetStreamDomain != ""
+	if err := CheckVersion(VersionChange{From: from, To: to, JetStream: js, FeatureFlags: flags, AllowDowngrade: allowDowngrade}); err != nil {
+		return fmt.Errorf("%s: nats-server %s refused: %s at %s", h.Name, up.Text(), err, posOf(n.Install.VersionRange))
+	}
+	return nil
+}
+
+// pruneList is every release directory but the new one and the one kept for rollback.
+func pruneList(releases map[string]string, to, previous string) []string {
+	var out []string
+	for v := range releases {
+		dir := path.Join(inventory.InstallRoot, v)
+		if v == to || (previous != "" && strings.HasPrefix(previous, dir+"/")) {
+			continue
+		}
+		out = append(out, dir)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// posOf is a source position as file:line.
+func posOf(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line) }
+
+// installPending reports whether a pinned release is still to be put in place on the host:
+// the binary path does not give it yet. Such a unit's config is checked by the new
+// release's -t in apply's pre-check, not by the binary the host has now (which may be
+// missing, or older than what the config needs).
+func installPending(n *inventory.NATS, nf *NATSFacts) bool {
+	in := n.Install
+	return in != nil && (nf.BinaryPath != path.Join(in.Dir(), "nats-server") || nf.Installed != in.Version)
+}
+
+// upgradesWithCutover refuses a release change in the plan of a JetStream domain cutover:
+// the cutover stops and starts every hub at once, and one change at a time keeps each
+// gated and reversible.
+func upgradesWithCutover(p *Plan) error {
+	if p.Cutover == nil {
+		return nil
+	}
+	var hosts []string
+	for _, u := range p.Units {
+		if u.Upgrade != nil {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the JetStream domain changes (%s → %s) and nats-server changes release on %s: make one change at a time: keep the version the hosts run for the cutover, then pin the new release",
+		p.Cutover.From, p.Cutover.To, strings.Join(hosts, ", "))
+}
