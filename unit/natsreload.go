@@ -30,6 +30,7 @@ var restartKeys = []string{
 	"leafnodes.listen", "leafnodes.host", "leafnodes.port", "leafnodes.authorization",
 	"system_account", "system", "no_system_account",
 	"lame_duck_duration", "lame_duck_grace_period", "pid_file",
+	"allow_non_tls",
 }
 
 // reloadableKeys are config keys a reload applies.
@@ -39,6 +40,7 @@ var reloadableKeys = []string{
 	"debug", "trace", "logtime", "log_file", "log_size_limit", "max_payload",
 	"max_connections", "max_subscriptions", "ping_interval", "ping_max", "write_deadline",
 	"server_tags", "server_metadata",
+	"tls", "cluster.tls", "leafnodes.tls",
 }
 
 // leafRemotesReloadableSince is the first nats-server minor whose reload adds and removes

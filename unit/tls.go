@@ -1,0 +1,247 @@
+package unit
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/latticepush/latticepush/inventory"
+)
+
+// FileTLS is a certificate, key or CA file of nats-server: a reload loads it again. Its name
+// carries the certificate's serial, so a new certificate is a new file and a changed path in
+// the config.
+const FileTLS FileKind = "tls"
+
+// certEpoch anchors the issuance periods of managed certificates.
+var certEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// tlsFiles is what a host's nats-server config names: the CA it trusts and, on a hub, its
+// certificate and key. Paths are on the host, in the tls directory next to the config.
+type tlsFiles struct {
+	CA, Cert, Key string
+	files         []File
+}
+
+// hostTLS renders the host's TLS files (nil without a tls block): the CA certificate on every
+// nats-server host, a certificate and key on hubs (leaves only verify the hubs). A managed
+// certificate is issued here, deterministically: from the CA key, the host's names and the
+// issuance period (a third of the validity), so rendering stays a pure function and a plan
+// shows no change until the period turns or the host's names change. Its key is derived from
+// the CA key the same way and changes with every certificate.
+func (r *Context) hostTLS(n *inventory.NATS) (*tlsFiles, error) {
+	t := r.Inv.Lattice.TLS
+	if t == nil {
+		return nil, nil
+	}
+	dir := path.Join(path.Dir(n.ConfigFile), "tls")
+	out := &tlsFiles{}
+	caSerial := "unknown"
+	if ca, err := inventory.ParseCACert(t.CACert); err == nil {
+		caSerial = serialName(ca.SerialNumber)
+	}
+	caContent := t.CACert
+	if len(caContent) == 0 {
+		if r.Opts.RevealSecrets {
+			return nil, fmt.Errorf("secret %s has no value: load the inventory with its secrets (`latticepush secrets` creates the fleet CA)", inventory.SecretCAKey)
+		}
+		caContent = []byte("# the fleet CA certificate (from the secrets file)\n")
+	}
+	out.CA = path.Join(dir, "ca-"+caSerial+".pem")
+	out.files = append(out.files, r.File(out.CA, FileTLS, ServiceNATS, caContent, 0o600))
+	if r.Host.Hub == nil {
+		return out, nil
+	}
+
+	var certPEM []byte
+	var key inventory.Secret
+	var serial string
+	switch {
+	case !t.Managed:
+		hc := t.Hosts[r.Host.Name]
+		if hc == nil {
+			return nil, fmt.Errorf("no certificate for %s: set tls cert_file and key_file", r.Host.Name)
+		}
+		certPEM, key, serial = hc.CertPEM, hc.Key, serialName(hc.Cert.SerialNumber)
+	case t.CAKey.IsSet():
+		c, k, s, err := IssueHostCert(t, r.Host)
+		if err != nil {
+			return nil, err
+		}
+		certPEM, key, serial = c, inventory.NewSecret(inventory.HostKeyName(r.Host.Name), string(k), "issued"), s
+	case r.Opts.RevealSecrets:
+		return nil, fmt.Errorf("secret %s has no value: load the inventory with its secrets (`latticepush secrets` creates the fleet CA)", inventory.SecretCAKey)
+	default:
+		certPEM, serial = []byte("# issued by the fleet CA when the secrets are loaded\n"), "unissued"
+	}
+	base := path.Join(dir, r.Host.Name+"-"+serial)
+	out.Cert, out.Key = base+".pem", base+".key"
+	out.files = append(out.files, r.File(out.Cert, FileTLS, ServiceNATS, certPEM, 0o600))
+	k, err := r.Secret(key, inventory.HostKeyName(r.Host.Name))
+	if err != nil {
+		return nil, err
+	}
+	out.files = append(out.files, r.File(out.Key, FileTLS, ServiceNATS, []byte(k), 0o600))
+	return out, nil
+}
+
+func serialName(s *big.Int) string { return strings.ToLower(s.Text(16)) }
+
+// CertNames are the names a hub's certificate carries: its host name and its address (an IP
+// address or a DNS name), which leaves and the other hubs dial.
+func CertNames(h *inventory.Host) (dns []string, ips []net.IP) {
+	dns = append(dns, h.Name)
+	if ip := net.ParseIP(h.Address); ip != nil {
+		ips = append(ips, ip)
+	} else if h.Address != h.Name {
+		dns = append(dns, h.Address)
+	}
+	return dns, ips
+}
+
+// IssueHostCert issues hub h's certificate with the managed CA for the current issuance period:
+// valid from the period's start (less an hour of clock skew) for t.Validity, so a certificate
+// in use has at least two thirds of its validity left. It returns the certificate and key
+// (PEM) and the serial in hex. The same inputs give the same bytes: the key and serial are
+// derived from the CA key and the certificate's contents, the signature is RFC 6979's.
+func IssueHostCert(t *inventory.TLS, h *inventory.Host) (certPEM, keyPEM []byte, serial string, err error) {
+	caKey, err := inventory.ParseCAKey(t.CAKey)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	ca, err := inventory.ParseCACert(t.CACert)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("fleet CA certificate: %w", err)
+	}
+	period := t.Validity / 3
+	k := t.Now.Sub(certEpoch) / period
+	start := certEpoch.Add(k * period)
+	notBefore, notAfter := start.Add(-time.Hour), start.Add(t.Validity)
+	if notAfter.After(ca.NotAfter) {
+		notAfter = ca.NotAfter
+	}
+	dns, ips := CertNames(h)
+	var ipText []string
+	for _, ip := range ips {
+		ipText = append(ipText, ip.String())
+	}
+	// What the certificate says, in one string: its derivations change whenever it does.
+	what := fmt.Sprintf("%s\x00%d\x00%d\x00%s\x00%s", h.Name, notBefore.Unix(), notAfter.Unix(),
+		strings.Join(dns, ","), strings.Join(ipText, ","))
+	mac := func(label string, counter uint32) []byte {
+		m := hmac.New(sha256.New, caKey.D.FillBytes(make([]byte, 32)))
+		m.Write([]byte(label))
+		m.Write(ca.Raw)
+		m.Write([]byte(what))
+		_ = binary.Write(m, binary.BigEndian, counter)
+		return m.Sum(nil)
+	}
+	var key *ecdsa.PrivateKey
+	for i := uint32(0); key == nil; i++ {
+		key, _ = ecdsa.ParseRawPrivateKey(elliptic.P256(), mac("latticepush host key", i)) // retried when not below the order
+	}
+	sb := mac("latticepush serial", 0)[:16]
+	sb[0] = sb[0]&0x7f | 0x40 // positive, 16 bytes
+	sn := new(big.Int).SetBytes(sb)
+	tmpl := &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      pkix.Name{CommonName: h.Name},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		DNSNames:     dns,
+		IPAddresses:  ips,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		// Routes are mutual TLS: each hub is a server and a client.
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), deterministicSigner{caKey})
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("issue certificate for %s: %w", h.Name, err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), serialName(sn), nil
+}
+
+// deterministicSigner signs with RFC 6979 (no randomness): the same certificate every time.
+type deterministicSigner struct{ k *ecdsa.PrivateKey }
+
+func (s deterministicSigner) Public() crypto.PublicKey { return s.k.Public() }
+func (s deterministicSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return s.k.Sign(nil, digest, opts)
+}
+
+// tlsBlock writes a nats-server tls block. verify asks the peer for a certificate signed by
+// the CA (mutual TLS).
+func tlsConf(w *confWriter, f *tlsFiles, cert, verify bool) {
+	w.open("tls {")
+	if cert {
+		w.kv("cert_file", quote(f.Cert))
+		w.kv("key_file", quote(f.Key))
+	}
+	w.kv("ca_file", quote(f.CA))
+	if verify {
+		w.kv("verify", "true")
+	}
+	w.close("}")
+}
+
+// clientTLS writes the hub's client port TLS. A wasmCloud host on the hub's machine connects
+// to it as nats://host:port and cannot speak TLS (wasmCloud 1.x has no NATS TLS option), so
+// that hub also accepts plaintext clients (allow_non_tls): TLS stays available to every client
+// that asks for it.
+func (r *Context) clientTLS(w *confWriter, f *tlsFiles) {
+	if f == nil {
+		return
+	}
+	w.line("# Clients connect with TLS (the fleet CA signs this hub's certificate).")
+	tlsConf(w, f, true, false)
+	if r.Host.Wasmcloud != nil {
+		w.line("# The wasmCloud host on this machine cannot speak TLS to NATS: plaintext clients are accepted too.")
+		w.kv("allow_non_tls", "true")
+	}
+}
+
+// routeTLS writes mutual TLS for the hub's routes: each hub presents its certificate and
+// requires one signed by the fleet CA.
+func routeTLS(w *confWriter, f *tlsFiles) {
+	if f == nil {
+		return
+	}
+	w.line("# Routes are mutual TLS: both ends present a certificate of the fleet CA.")
+	tlsConf(w, f, true, true)
+}
+
+// leafListenTLS makes the hub's leafnode listener TLS only.
+func leafListenTLS(w *confWriter, f *tlsFiles) {
+	if f == nil {
+		return
+	}
+	tlsConf(w, f, true, false)
+}
+
+// remoteTLS makes a leaf's remote connect with TLS and verify the hub's certificate.
+func remoteTLS(w *confWriter, f *tlsFiles) {
+	if f == nil {
+		return
+	}
+	tlsConf(w, f, false, false)
+}
