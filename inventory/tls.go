@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -417,3 +418,53 @@ func loadCA(inv *Inventory, ca *caSecret, source string) (missing []string, diag
 
 // IsIP reports whether address is an IP address (else a DNS name).
 func IsIP(address string) bool { return net.ParseIP(address) != nil }
+
+// Pool is the fleet CA as a certificate pool, for clients that verify a hub.
+func (t *TLS) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(t.CACert)
+	return p
+}
+
+// ClientCertificate is a certificate latticepush presents where a hub requires one (its
+// cluster port, mutual TLS): with the managed CA a short-lived one issued for the purpose, with
+// operator-supplied certificates hub h's own.
+func (t *TLS) ClientCertificate(h *Host) (tls.Certificate, error) {
+	if !t.Managed {
+		hc := t.Hosts[h.Name]
+		if hc == nil {
+			return tls.Certificate{}, fmt.Errorf("no certificate for %s", h.Name)
+		}
+		return tls.X509KeyPair(hc.CertPEM, []byte(hc.Key.Reveal()))
+	}
+	caKey, err := ParseCAKey(t.CAKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	ca, err := ParseCACert(t.CACert)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial.Add(serial, big.NewInt(1)),
+		Subject:      pkix.Name{CommonName: "latticepush check"},
+		NotBefore:    now.Add(-5 * time.Minute),
+		NotAfter:     now.Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}

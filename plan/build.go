@@ -331,6 +331,7 @@ func compareFile(d DesiredFile, have FileFact, red *redactor) (FileChange, bool)
 	switch {
 	case !have.Exists:
 		fc.Op = "create"
+		fc.InPlace = d.Kind == unit.FileTLS
 		fc.Diff = unifiedDiff(d.Path, nil, d.Display)
 		return fc, true
 	case have.SHA256 != fc.NewSHA256:

@@ -136,3 +136,17 @@ func (r *round) checkLeafTLS(ctx context.Context, leaf *inventory.Host) Result {
 	}
 	return pass(CheckLeafTLS, leaf.Name, strings.Join(ev, "; "))
 }
+
+// routeTLSConfig is how a check speaks to hub h's cluster port: mutual TLS with the fleet CA
+// (nil without TLS).
+func (r *round) routeTLSConfig(h *inventory.Host) (*tls.Config, error) {
+	t := r.inv.Lattice.TLS
+	if t == nil {
+		return nil, nil
+	}
+	cert, err := t.ClientCertificate(h)
+	if err != nil {
+		return nil, fmt.Errorf("a client certificate for %s's cluster port: %w", h.Name, err)
+	}
+	return &tls.Config{RootCAs: t.Pool(), ServerName: h.Name, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
