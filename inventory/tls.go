@@ -128,7 +128,7 @@ func resolveTLS(inv *Inventory, d *decoded, ctx *hcl.EvalContext, now time.Time)
 		t.Managed = true
 		return diags
 	case b.CAFile == nil || !exprSet(b.CertFile) || !exprSet(b.KeyFile):
-		errf(hcl.DiagError, b.DeclRange, "Incomplete tls block", "Set ca = \"managed\" (latticepush issues every certificate), or all of ca_file, cert_file and key_file (your own certificates, e.g. cert_file = \"certs/$${host}.pem\").")
+		errf(hcl.DiagError, b.DeclRange, "Incomplete tls block", "Set ca = \"managed\" (latticepush issues every certificate), or all of ca_file, cert_file and key_file (your own certificates, e.g. cert_file = \"certs/${host}.pem\").")
 		return diags
 	}
 

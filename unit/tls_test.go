@@ -341,3 +341,67 @@ func TestBootLatticeTLS(t *testing.T) {
 	}
 	sec.Close()
 }
+
+// TestTLS_OperatorCertificatesRender: with the operator's own files (here issued by another
+// lattice's managed CA), every hub gets its certificate and key under its serial, the leaves
+// the CA, and nats-server -t accepts every config.
+func TestTLS_OperatorCertificatesRender(t *testing.T) {
+	bin := testenv.NATSServer(t)
+	managed := loadManaged(t, "lab", tlsNow)
+	src, err := os.ReadFile("../examples/lab/inventory.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = bytes.Replace(src, []byte("js_domain = \"hub\"\n"), []byte("js_domain = \"hub\"\n  tls {\n    ca_file   = \"ca.pem\"\n    cert_file = \"certs/${host}.pem\"\n    key_file  = \"certs/${host}.key\"\n  }\n"), 1)
+	dir := filepath.Join(t.TempDir(), "lab")
+	writeFile := func(p string, b []byte) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(filepath.Join(dir, "ca.pem"), managed.Lattice.TLS.CACert)
+	serials := map[string]string{}
+	for _, h := range managed.Hubs() {
+		c, k, serial, err := IssueHostCert(managed.Lattice.TLS, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		serials[h.Name] = serial
+		writeFile(filepath.Join(dir, "certs", h.Name+".pem"), c)
+		writeFile(filepath.Join(dir, "certs", h.Name+".key"), k)
+	}
+	writeFile(filepath.Join(dir, "inventory.hcl"), src)
+	secrets, _ := os.ReadFile("testdata/secrets.json")
+	writeFile(filepath.Join(dir, "secrets.json"), secrets)
+	inv, diags := inventory.Load(filepath.Join(dir, "inventory.hcl"), inventory.Options{Now: tlsNow, LookupEnv: func(string) (string, bool) { return "", false }})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	root := t.TempDir()
+	for host, files := range renderAll(t, inv, Options{RevealSecrets: true}) {
+		h := inv.Host(host)
+		if h.NATS() == nil {
+			continue
+		}
+		var conf []byte
+		var names []string
+		for _, f := range files {
+			if f.Kind == FileTLS {
+				names = append(names, f.Path)
+				writeFile(filepath.Join(root, host, f.Path), f.Content)
+			}
+			if f.Kind == FileNATSConfig {
+				conf = f.Content
+			}
+		}
+		if h.Hub != nil && !strings.Contains(strings.Join(names, " "), "/etc/nats/tls/"+host+"-"+serials[host]+".key") {
+			t.Errorf("%s: TLS files %v, want the key under serial %s", host, names, serials[host])
+		}
+		conf = bytes.ReplaceAll(conf, []byte("\"/etc/nats/tls/"), []byte("\""+filepath.Join(root, host)+"/etc/nats/tls/"))
+		natsCheck(t, bin, host+".conf", conf)
+	}
+}
