@@ -165,6 +165,9 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	if err := planCutover(inv, facts, p, opts); err != nil {
 		errs = append(errs, err)
 	}
+	if err := planTLSMove(inv, facts, p); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -97,6 +97,9 @@ func restartReason(key string, old, new map[string]string, version string) strin
 		}
 		return key + " (lowered, or moved between dynamic and explicit: not reloadable)"
 	}
+	if reason := tlsToggled(key, old, new); reason != "" {
+		return reason
+	}
 	if hasKeyPrefix(key, "leafnodes.remotes") {
 		if minorOf(version) >= leafRemotesReloadableSince {
 			return ""

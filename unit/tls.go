@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/conf"
+
 	"github.com/latticepush/latticepush/inventory"
 )
 
@@ -244,4 +246,49 @@ func remoteTLS(w *confWriter, f *tlsFiles) {
 		return
 	}
 	tlsConf(w, f, false, false)
+}
+
+// tlsToggled says why key needs a restart when it turns TLS on or off where a reload cannot
+// (nats-server 2.15, tested): a leafnode listener's TLS changes its auth timeout (2s to the TLS
+// timeout + 1s) and an existing leaf remote's TLS its TLS timeout, which no reload changes; a
+// reload does turn on cluster TLS, but routes already made keep running without it (and /varz
+// keeps saying so) until they reconnect. Certificate changes where TLS stays on reload.
+func tlsToggled(key string, old, new map[string]string) string {
+	had := func(m map[string]string, prefix string) bool {
+		for k := range m {
+			if hasKeyPrefix(k, prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case hasKeyPrefix(key, "leafnodes.tls") && had(old, "leafnodes.tls") != had(new, "leafnodes.tls"):
+		return "leafnodes.tls (TLS turned on or off on the leafnode listener: it changes the listener's auth timeout, which no reload changes)"
+	case hasKeyPrefix(key, "cluster.tls") && had(old, "cluster.tls") != had(new, "cluster.tls"):
+		return "cluster.tls (TLS turned on or off on routes: routes made before keep running as they are until they reconnect)"
+	case hasKeyPrefix(key, "leafnodes.remotes") && strings.Contains(old[key], `"tls"`) != strings.Contains(new[key], `"tls"`):
+		return "leafnodes.remotes (TLS turned on or off on an existing leaf remote: not reloadable)"
+	}
+	return ""
+}
+
+// LinkTLS reports whether a nats-server config runs its routes and its leaf links (listener
+// or remotes) with TLS.
+func LinkTLS(config []byte) (routes, leaf bool, err error) {
+	m, err := conf.Parse(string(config))
+	if err != nil {
+		return false, false, err
+	}
+	flat := map[string]string{}
+	flatten("", m, flat)
+	for k, v := range flat {
+		switch {
+		case hasKeyPrefix(k, "cluster.tls"):
+			routes = true
+		case hasKeyPrefix(k, "leafnodes.tls"), k == "leafnodes.remotes" && strings.Contains(v, `"tls"`):
+			leaf = true
+		}
+	}
+	return routes, leaf, nil
 }

@@ -405,3 +405,29 @@ func TestTLS_OperatorCertificatesRender(t *testing.T) {
 		natsCheck(t, bin, host+".conf", conf)
 	}
 }
+
+// TestTLS_TurningOnIsARestart: moving a running server from plaintext to TLS is a restart
+// where no reload can do it (leafnode listener and remotes) or where a reload would leave the
+// routes plaintext; the client port alone would reload.
+func TestTLS_TurningOnIsARestart(t *testing.T) {
+	plain := renderAll(t, loadExample(t, "lab"), Options{RevealSecrets: true})
+	inv := loadManaged(t, "lab", tlsNow)
+	tlsOn := renderAll(t, inv, Options{RevealSecrets: true})
+	for host, want := range map[string][]string{
+		"hub-1":  {"cluster.tls (TLS turned on or off on routes", "leafnodes.tls (TLS turned on or off on the leafnode listener"},
+		"edge-1": {"leafnodes.remotes (TLS turned on or off on an existing leaf remote"},
+	} {
+		conf := inv.Host(host).NATS().ConfigFile
+		d := natsServer{}.Classify(Change{Version: "2.15.2", Files: []ChangedFile{{Path: conf, Kind: FileNATSConfig, Op: "update",
+			Old: fileAt(t, plain[host], conf).Content, New: fileAt(t, tlsOn[host], conf).Content}}})
+		got := strings.Join(d.Reasons, "; ")
+		if d.Effect != Restart {
+			t.Errorf("%s: %v %s, want a restart", host, d.Effect, got)
+		}
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: reasons %q lack %q", host, got, w)
+			}
+		}
+	}
+}

@@ -130,7 +130,8 @@ type Leafz struct {
 // 3 per peer plus one for the system account): count distinct RemoteName instead.
 type Routez struct {
 	Routes []struct {
-		RemoteName string `json:"remote_name"`
+		RemoteName string    `json:"remote_name"`
+		Start      time.Time `json:"start"` // when the connection was made
 	} `json:"routes"`
 }
 
