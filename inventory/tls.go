@@ -126,6 +126,11 @@ func resolveTLS(inv *Inventory, d *decoded, ctx *hcl.EvalContext, now time.Time)
 		return diags
 	case b.CA != nil:
 		t.Managed = true
+		// The CA certificate is public: it names the hosts' files even where the secrets are
+		// not loaded (render with placeholders). Its key is loaded with the secrets.
+		if doc, _, err := readSecretsDoc(inv.Auth.SecretsFile); err == nil && doc.CA != nil {
+			t.CACert = []byte(doc.CA.Cert)
+		}
 		return diags
 	case b.CAFile == nil || !exprSet(b.CertFile) || !exprSet(b.KeyFile):
 		errf(hcl.DiagError, b.DeclRange, "Incomplete tls block", "Set ca = \"managed\" (latticepush issues every certificate), or all of ca_file, cert_file and key_file (your own certificates, e.g. cert_file = \"certs/${host}.pem\").")

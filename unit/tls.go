@@ -89,6 +89,9 @@ func (r *Context) hostTLS(n *inventory.NATS) (*tlsFiles, error) {
 		return nil, fmt.Errorf("secret %s has no value: load the inventory with its secrets (`latticepush secrets` creates the fleet CA)", inventory.SecretCAKey)
 	default:
 		certPEM, serial = []byte("# issued by the fleet CA when the secrets are loaded\n"), "unissued"
+		if c, err := planCert(t, r.Host); err == nil {
+			serial = serialName(c.serial)
+		}
 	}
 	base := path.Join(dir, r.Host.Name+"-"+serial)
 	out.Cert, out.Key = base+".pem", base+".key"
@@ -118,47 +121,28 @@ func CertNames(h *inventory.Host) (dns []string, ips []net.IP) {
 // IssueHostCert issues hub h's certificate with the managed CA for the current issuance period:
 // valid from the period's start (less an hour of clock skew) for t.Validity, so a certificate
 // in use has at least two thirds of its validity left. It returns the certificate and key
-// (PEM) and the serial in hex. The same inputs give the same bytes: the key and serial are
-// derived from the CA key and the certificate's contents, the signature is RFC 6979's.
+// (PEM) and the serial in hex. The same inputs give the same bytes: the key is derived from
+// the CA key and the certificate's contents, the serial from the CA certificate and the
+// contents, and the signature is RFC 6979's.
 func IssueHostCert(t *inventory.TLS, h *inventory.Host) (certPEM, keyPEM []byte, serial string, err error) {
 	caKey, err := inventory.ParseCAKey(t.CAKey)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	ca, err := inventory.ParseCACert(t.CACert)
+	c, err := planCert(t, h)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("fleet CA certificate: %w", err)
-	}
-	period := t.Validity / 3
-	k := t.Now.Sub(certEpoch) / period
-	start := certEpoch.Add(k * period)
-	notBefore, notAfter := start.Add(-time.Hour), start.Add(t.Validity)
-	if notAfter.After(ca.NotAfter) {
-		notAfter = ca.NotAfter
-	}
-	dns, ips := CertNames(h)
-	var ipText []string
-	for _, ip := range ips {
-		ipText = append(ipText, ip.String())
-	}
-	// What the certificate says, in one string: its derivations change whenever it does.
-	what := fmt.Sprintf("%s\x00%d\x00%d\x00%s\x00%s", h.Name, notBefore.Unix(), notAfter.Unix(),
-		strings.Join(dns, ","), strings.Join(ipText, ","))
-	mac := func(label string, counter uint32) []byte {
-		m := hmac.New(sha256.New, caKey.D.FillBytes(make([]byte, 32)))
-		m.Write([]byte(label))
-		m.Write(ca.Raw)
-		m.Write([]byte(what))
-		_ = binary.Write(m, binary.BigEndian, counter)
-		return m.Sum(nil)
+		return nil, nil, "", err
 	}
 	var key *ecdsa.PrivateKey
 	for i := uint32(0); key == nil; i++ {
-		key, _ = ecdsa.ParseRawPrivateKey(elliptic.P256(), mac("latticepush host key", i)) // retried when not below the order
+		m := hmac.New(sha256.New, caKey.D.FillBytes(make([]byte, 32)))
+		m.Write([]byte("latticepush host key"))
+		m.Write(c.ca.Raw)
+		m.Write([]byte(c.what))
+		_ = binary.Write(m, binary.BigEndian, i)
+		key, _ = ecdsa.ParseRawPrivateKey(elliptic.P256(), m.Sum(nil)) // retried when not below the order
 	}
-	sb := mac("latticepush serial", 0)[:16]
-	sb[0] = sb[0]&0x7f | 0x40 // positive, 16 bytes
-	sn := new(big.Int).SetBytes(sb)
+	ca, sn, notBefore, notAfter, dns, ips := c.ca, c.serial, c.notBefore, c.notAfter, c.dns, c.ips
 	tmpl := &x509.Certificate{
 		SerialNumber: sn,
 		Subject:      pkix.Name{CommonName: h.Name},
@@ -181,6 +165,44 @@ func IssueHostCert(t *inventory.TLS, h *inventory.Host) (certPEM, keyPEM []byte,
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), serialName(sn), nil
+}
+
+// plannedCert is what a managed certificate of the current period holds, known from the CA
+// certificate alone (no key): its serial names the host's files even where the secrets are not
+// loaded.
+type plannedCert struct {
+	ca                  *x509.Certificate
+	serial              *big.Int
+	notBefore, notAfter time.Time
+	dns                 []string
+	ips                 []net.IP
+	what                string // everything the certificate says, for derivations
+}
+
+func planCert(t *inventory.TLS, h *inventory.Host) (*plannedCert, error) {
+	ca, err := inventory.ParseCACert(t.CACert)
+	if err != nil {
+		return nil, fmt.Errorf("fleet CA certificate: %w", err)
+	}
+	period := t.Validity / 3
+	k := t.Now.Sub(certEpoch) / period
+	start := certEpoch.Add(k * period)
+	c := &plannedCert{ca: ca, notBefore: start.Add(-time.Hour), notAfter: start.Add(t.Validity)}
+	if c.notAfter.After(ca.NotAfter) {
+		c.notAfter = ca.NotAfter
+	}
+	c.dns, c.ips = CertNames(h)
+	var ipText []string
+	for _, ip := range c.ips {
+		ipText = append(ipText, ip.String())
+	}
+	c.what = fmt.Sprintf("%s\x00%d\x00%d\x00%s\x00%s", h.Name, c.notBefore.Unix(), c.notAfter.Unix(),
+		strings.Join(c.dns, ","), strings.Join(ipText, ","))
+	sum := sha256.Sum256(append(append([]byte("latticepush serial\x00"), ca.Raw...), c.what...))
+	sb := sum[:16]
+	sb[0] = sb[0]&0x7f | 0x40 // positive, 16 bytes
+	c.serial = new(big.Int).SetBytes(sb)
+	return c, nil
 }
 
 // deterministicSigner signs with RFC 6979 (no randomness): the same certificate every time.

@@ -431,3 +431,30 @@ func TestTLS_TurningOnIsARestart(t *testing.T) {
 		}
 	}
 }
+
+// TestTLS_RenderWithoutSecretsNamesTheSameFiles: `render` with placeholders (no secrets
+// loaded) names each hub's certificate and key by the serial apply writes.
+func TestTLS_RenderWithoutSecretsNamesTheSameFiles(t *testing.T) {
+	inv := loadManaged(t, "lab", tlsNow)
+	public, diags := inventory.Load(inv.Filename, inventory.Options{SkipSecrets: true, Now: tlsNow})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	real := renderAll(t, inv, Options{RevealSecrets: true})
+	shown := renderAll(t, public, Options{})
+	for _, h := range inv.Hubs() {
+		var a, b []string
+		for _, f := range real[h.Name] {
+			a = append(a, f.Path)
+		}
+		for _, f := range shown[h.Name] {
+			b = append(b, f.Path)
+			if f.Kind == FileTLS && bytes.Contains(f.Content, []byte("PRIVATE KEY")) {
+				t.Errorf("%s: %s holds a key without secrets", h.Name, f.Path)
+			}
+		}
+		if strings.Join(a, " ") != strings.Join(b, " ") {
+			t.Errorf("%s: with secrets %v, without %v", h.Name, a, b)
+		}
+	}
+}
