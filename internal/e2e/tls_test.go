@@ -19,9 +19,9 @@ func managedTLS(src string) string {
 
 // TestTLS_ManagedCA deploys a lab lattice with the managed fleet CA from empty: apply and
 // verify pass with hub.tls on every hub and leaf.tls on every leaf; the hubs' key files are
-// 0600 and named by serial; a second plan changes nothing (issuance is deterministic); and a
+// 0600 and named by serial; a second plan changes nothing (issuance is deterministic); a
 // plaintext client on hub-1's leafnode port is refused (hub-1's log shows the TLS handshake
-// failing).
+// failing); and new certificates (another validity) reload every hub, the process unchanged.
 func TestTLS_ManagedCA(t *testing.T) {
 	began := time.Now()
 	env := labtest.Up(t, labtest.Spec{Edges: 2, Edit: managedTLS})
@@ -95,6 +95,50 @@ func TestTLS_ManagedCA(t *testing.T) {
 	t.Logf("hub-1's log: %s", firstLines(refused, 2))
 	if r := resultOf(s.verify(ctx), verify.CheckLeafTLS, "edge-1"); r == nil || !r.OK {
 		t.Errorf("after the plaintext attempt, %s on edge-1: %+v", verify.CheckLeafTLS, r)
+	}
+
+	// A new certificate (here: another validity) is a reload of each hub: new files under the
+	// new serial, the same nats-server process, and /varz reports the new end.
+	pids := map[string]string{}
+	for _, h := range s.Inv.Hubs() {
+		b, err := env.Lab.Exec(ctx, h.Name, "cat", "/run/nats-server.pid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids[h.Name] = strings.TrimSpace(string(b))
+	}
+	env.Edit(t, func(src string) string {
+		return strings.Replace(src, `tls { ca = "managed" }`, `tls {
+    ca       = "managed"
+    validity = "60d"
+  }`, 1)
+	})
+	s2 := newSession(t, env, plan.Options{})
+	p := s2.plan(ctx)
+	for _, u := range p.Units {
+		want := plan.Noop
+		if u.Role == "hub" {
+			want = plan.Reload
+		}
+		if u.Action != want {
+			t.Errorf("new certificates: %s %s %v, want %s", u.ID(), u.Action, u.Reasons, want)
+		}
+	}
+	if res, err := s2.apply(ctx, p); err != nil || res.VerifyError != "" {
+		t.Fatalf("apply new certificates: %v %s", err, res.VerifyError)
+	}
+	rep = s2.verify(ctx)
+	for _, h := range s2.Inv.Hubs() {
+		b, _ := env.Lab.Exec(ctx, h.Name, "cat", "/run/nats-server.pid")
+		if got := strings.TrimSpace(string(b)); got != pids[h.Name] {
+			t.Errorf("%s: nats-server pid %s after the new certificate, was %s: not a reload", h.Name, got, pids[h.Name])
+		}
+		r := resultOf(rep, verify.CheckHubTLS, h.Name)
+		if r == nil || !r.OK {
+			t.Errorf("after new certificates: %s on %s: %+v", verify.CheckHubTLS, h.Name, r)
+			continue
+		}
+		t.Logf("after new certificates (reload, same pid): %s %s: %s", r.Check, r.Host, r.Evidence)
 	}
 	t.Logf("TestTLS_ManagedCA took %s", time.Since(began).Round(time.Second))
 }
