@@ -296,13 +296,13 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 	for _, hub := range hubs {
 		hp := hostPort(hub.Address, hub.Hub.LeafnodePort)
 		seen[hp] = true
-		urls = append(urls, "nats-leaf://"+userinfo+"@"+hp)
+		urls = append(urls, leafScheme(tf)+userinfo+"@"+hp)
 	}
 	bridge := false
 	for _, hp := range r.Opts.LeafAlsoTo {
 		if !seen[hp] {
 			seen[hp], bridge = true, true
-			urls = append(urls, "nats-leaf://"+userinfo+"@"+hp)
+			urls = append(urls, leafScheme(tf)+userinfo+"@"+hp)
 		}
 	}
 	sort.Strings(urls)

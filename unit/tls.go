@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -262,6 +263,16 @@ func leafListenTLS(w *confWriter, f *tlsFiles) {
 	tlsConf(w, f, true, false)
 }
 
+// leafScheme is the scheme of a leaf remote's URLs: tls:// with TLS. Turning TLS on or off
+// then changes the URLs, which nats-server reloads as a remote replaced (2.14+; the link is
+// made again at once), where TLS turned on in a remote that stays would need a restart.
+func leafScheme(f *tlsFiles) string {
+	if f != nil {
+		return "tls://"
+	}
+	return "nats-leaf://"
+}
+
 // remoteTLS makes a leaf's remote connect with TLS and verify the hub's certificate.
 func remoteTLS(w *confWriter, f *tlsFiles) {
 	if f == nil {
@@ -289,8 +300,8 @@ func tlsToggled(key string, old, new map[string]string) string {
 		return "leafnodes.tls (TLS turned on or off on the leafnode listener: it changes the listener's auth timeout, which no reload changes)"
 	case hasKeyPrefix(key, "cluster.tls") && had(old, "cluster.tls") != had(new, "cluster.tls"):
 		return "cluster.tls (TLS turned on or off on routes: routes made before keep running as they are until they reconnect)"
-	case hasKeyPrefix(key, "leafnodes.remotes") && strings.Contains(old[key], `"tls"`) != strings.Contains(new[key], `"tls"`):
-		return "leafnodes.remotes (TLS turned on or off on an existing leaf remote: not reloadable)"
+	case hasKeyPrefix(key, "leafnodes.remotes") && remoteTLSToggled(old[key], new[key]):
+		return "leafnodes.remotes (TLS turned on or off on an existing leaf remote, same URLs: not reloadable)"
 	}
 	return ""
 }
@@ -313,4 +324,30 @@ func LinkTLS(config []byte) (routes, leaf bool, err error) {
 		}
 	}
 	return routes, leaf, nil
+}
+
+// remoteTLSToggled reports whether a remote with the same URLs in old and new (flattened
+// leafnodes.remotes, JSON) has TLS in one and not the other. A remote whose URLs changed is
+// another remote to nats-server: a reload replaces it.
+func remoteTLSToggled(old, new string) bool {
+	type remote struct {
+		URL  any `json:"url"`
+		URLs any `json:"urls"`
+		TLS  any `json:"tls"`
+	}
+	var o, n []remote
+	if json.Unmarshal([]byte(old), &o) != nil || json.Unmarshal([]byte(new), &n) != nil {
+		return strings.Contains(old, `"tls"`) != strings.Contains(new, `"tls"`)
+	}
+	key := func(r remote) string { b, _ := json.Marshal([]any{r.URL, r.URLs}); return string(b) }
+	had := map[string]bool{}
+	for _, r := range o {
+		had[key(r)] = r.TLS != nil
+	}
+	for _, r := range n {
+		if tlsBefore, ok := had[key(r)]; ok && tlsBefore != (r.TLS != nil) {
+			return true
+		}
+	}
+	return false
 }

@@ -406,29 +406,37 @@ func TestTLS_OperatorCertificatesRender(t *testing.T) {
 	}
 }
 
-// TestTLS_TurningOnIsARestart: moving a running server from plaintext to TLS is a restart
-// where no reload can do it (leafnode listener and remotes) or where a reload would leave the
-// routes plaintext; the client port alone would reload.
+// TestTLS_TurningOnIsARestart: moving a running hub from plaintext to TLS is a restart where
+// no reload can do it (the leafnode listener) or where a reload would leave the routes
+// plaintext. A leaf's remote moves by reload: its URLs change scheme (tls://), which
+// nats-server reloads as a remote replaced; TLS added to a remote whose URLs stay would not.
 func TestTLS_TurningOnIsARestart(t *testing.T) {
 	plain := renderAll(t, loadExample(t, "lab"), Options{RevealSecrets: true})
 	inv := loadManaged(t, "lab", tlsNow)
 	tlsOn := renderAll(t, inv, Options{RevealSecrets: true})
-	for host, want := range map[string][]string{
-		"hub-1":  {"cluster.tls (TLS turned on or off on routes", "leafnodes.tls (TLS turned on or off on the leafnode listener"},
-		"edge-1": {"leafnodes.remotes (TLS turned on or off on an existing leaf remote"},
-	} {
+	classify := func(host string, old, new []byte) Decision {
 		conf := inv.Host(host).NATS().ConfigFile
-		d := natsServer{}.Classify(Change{Version: "2.15.2", Files: []ChangedFile{{Path: conf, Kind: FileNATSConfig, Op: "update",
-			Old: fileAt(t, plain[host], conf).Content, New: fileAt(t, tlsOn[host], conf).Content}}})
-		got := strings.Join(d.Reasons, "; ")
-		if d.Effect != Restart {
-			t.Errorf("%s: %v %s, want a restart", host, d.Effect, got)
-		}
-		for _, w := range want {
-			if !strings.Contains(got, w) {
-				t.Errorf("%s: reasons %q lack %q", host, got, w)
-			}
-		}
+		return natsServer{}.Classify(Change{Version: "2.15.2", Files: []ChangedFile{{Path: conf, Kind: FileNATSConfig, Op: "update", Old: old, New: new}}})
+	}
+	conf := func(all map[string][]File, host string) []byte {
+		return fileAt(t, all[host], inv.Host(host).NATS().ConfigFile).Content
+	}
+	d := classify("hub-1", conf(plain, "hub-1"), conf(tlsOn, "hub-1"))
+	got := strings.Join(d.Reasons, "; ")
+	if d.Effect != Restart || !strings.Contains(got, "cluster.tls (TLS turned on or off on routes") ||
+		!strings.Contains(got, "leafnodes.tls (TLS turned on or off on the leafnode listener") {
+		t.Errorf("hub-1: %v %s, want a restart for cluster.tls and leafnodes.tls", d.Effect, got)
+	}
+	leafTLS := conf(tlsOn, "edge-1")
+	if !bytes.Contains(leafTLS, []byte(`"tls://leaf:`)) {
+		t.Fatalf("edge-1's remote URLs are not tls://:\n%s", leafTLS)
+	}
+	if d := classify("edge-1", conf(plain, "edge-1"), leafTLS); d.Effect != Reload {
+		t.Errorf("edge-1: %v %v, want a reload (a remote replaced)", d.Effect, d.Reasons)
+	}
+	sameURLs := bytes.ReplaceAll(leafTLS, []byte(`"tls://leaf:`), []byte(`"nats-leaf://leaf:`))
+	if d := classify("edge-1", conf(plain, "edge-1"), sameURLs); d.Effect != Restart || !strings.Contains(strings.Join(d.Reasons, ";"), "same URLs: not reloadable") {
+		t.Errorf("edge-1, TLS added with the same URLs: %v %v, want a restart", d.Effect, d.Reasons)
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 // TestTLS_PlaintextFleetMoved moves a running plaintext lab lattice (3 hubs, 1 edge) to the
 // managed CA under a KV writer and reader through the edge's leaf. plan refuses the move while
 // the hubs run (routes cannot move one node at a time) and changes nothing; once every hub is
-// stopped, as the refusal says, plan starts the hubs together with TLS and restarts the leaf
-// onto a TLS link, and apply verifies with hub.tls and leaf.tls. Asserted: no acknowledged
+// stopped, as the refusal says, plan starts the hubs together with TLS and reloads the leaf
+// onto a TLS link (its remote replaced), and apply verifies with hub.tls and leaf.tls. Asserted: no acknowledged
 // write lost; the outage (longest stretch without a successful write) is reported.
 func TestTLS_PlaintextFleetMoved(t *testing.T) {
 	began := time.Now()
@@ -66,7 +66,7 @@ func TestTLS_PlaintextFleetMoved(t *testing.T) {
 		case u.Role == "hub":
 			want = plan.Start
 		case u.ID() == "edge-1/nats-server":
-			want = plan.Restart
+			want = plan.Reload // the remote's URLs change to tls://: a remote replaced
 		}
 		if u.Action != want {
 			t.Errorf("%s: %s %v, want %s", u.ID(), u.Action, u.Reasons, want)
