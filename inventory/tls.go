@@ -29,6 +29,7 @@ import (
 type tlsBlock struct {
 	CA       *string        `hcl:"ca,optional"`
 	Validity *string        `hcl:"validity,optional"`
+	Links    *string        `hcl:"links,optional"`
 	CAFile   *string        `hcl:"ca_file,optional"`
 	CertFile hcl.Expression `hcl:"cert_file,optional"`
 	KeyFile  hcl.Expression `hcl:"key_file,optional"`
@@ -37,6 +38,7 @@ type tlsBlock struct {
 	CARange       hcl.Range `hcl:"ca,attr_range"`
 	ValidityRange hcl.Range `hcl:"validity,attr_range"`
 	CAFileRange   hcl.Range `hcl:"ca_file,attr_range"`
+	LinksRange    hcl.Range `hcl:"links,attr_range"`
 }
 
 // Managed is the value of `tls { ca = ... }` that makes latticepush the fleet's CA.
@@ -62,6 +64,10 @@ type TLS struct {
 	Validity time.Duration
 	// Now is the clock certificates are issued and checked against, read once at load.
 	Now time.Time
+	// RoutesOnly (links = "routes") is the first step of moving a running plaintext fleet:
+	// TLS on the hubs' routes and client ports only, leaf links still plaintext. A reload
+	// applies it; the routes made before stay plaintext until each hub restarts.
+	RoutesOnly bool
 
 	// CACert is the CA certificate (PEM): the managed CA's from the secrets file, or the
 	// operator's ca_file. Empty when the secrets were not loaded.
@@ -114,6 +120,15 @@ func resolveTLS(inv *Inventory, d *decoded, ctx *hcl.EvalContext, now time.Time)
 			errf(hcl.DiagError, b.ValidityRange, "Invalid certificate validity", "validity = %q: a host certificate must be valid between 3 and 825 days.", *b.Validity)
 		default:
 			t.Validity = v
+		}
+	}
+	if b.Links != nil {
+		switch *b.Links {
+		case "all":
+		case "routes":
+			t.RoutesOnly = true
+		default:
+			errf(hcl.DiagError, b.LinksRange, "Invalid tls links", "links = %q: \"all\" (the default: routes, leaf links and hub client ports) or \"routes\" (routes and hub client ports only: the first step of moving a running fleet to TLS, see README).", *b.Links)
 		}
 	}
 	hasCert := exprSet(b.CertFile) || exprSet(b.KeyFile)

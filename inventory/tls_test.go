@@ -188,6 +188,10 @@ func TestTLS_Block(t *testing.T) {
 		want  wantDiag
 	}{
 		{`tls { ca = "self" }`, errorAt(3, "Invalid tls ca", `the only value is "managed"`)},
+		{`tls {
+    ca    = "managed"
+    links = "leaves"
+  }`, errorAt(5, "Invalid tls links", `"all" (the default`)},
 		{`tls { ca_file = "ca.pem" }`, errorAt(3, "Incomplete tls block", `cert_file = "certs/${host}.pem"`)},
 		{`tls {
     ca        = "managed"

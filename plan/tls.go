@@ -8,21 +8,21 @@ import (
 	"github.com/latticepush/latticepush/unit"
 )
 
-// planTLSMove refuses to turn TLS on (or off) on the routes of a running hub cluster. Routes
-// cannot move one node at a time (nats-server 2.15, tested in the lab): a node with cluster
-// TLS requires it of every route and dials with it, a node without cannot speak it, so a
-// restarted node is cut off from the others; a reload turns route TLS on but keeps the
-// plaintext routes until they reconnect, and no reload turns on leafnode TLS. A fleet moves
-// by stopping every hub first: the plan then starts them together with TLS (as on a first
-// deployment), and the leaves restart onto TLS links.
+// planTLSMove refuses to turn route TLS on (or off) on a running hub by a restart. Routes
+// cannot move that way (nats-server 2.15, tested in the lab): a node with cluster TLS requires
+// it of every route and dials with it, a node without cannot speak it, so a restarted node is
+// cut off from the others. A reload can: it keeps the routes it has (plaintext until they
+// reconnect) while the node starts requiring TLS of new ones; so turning route TLS on alone
+// (`links = "routes"`, which leaves out leafnode TLS, which no reload turns on) reloads, and
+// the later restarts re-make the routes over TLS with peers that all speak it.
 func planTLSMove(inv *inventory.Inventory, facts map[string]Facts, p *Plan) error {
 	if len(inv.Hubs()) < 2 {
 		return nil
 	}
-	var running []string
+	var restarted []string
 	want := false
 	for _, u := range p.Units {
-		if u.Role != RoleHub || u.Service != ServiceNATS || !u.WasRunning {
+		if u.Role != RoleHub || u.Service != ServiceNATS || !u.WasRunning || u.Action == Reload {
 			continue
 		}
 		var desired []byte
@@ -41,18 +41,20 @@ func planTLSMove(inv *inventory.Inventory, facts map[string]Facts, p *Plan) erro
 			continue
 		}
 		want = wr
-		running = append(running, u.Host)
+		restarted = append(restarted, u.Host)
 	}
-	if len(running) == 0 {
+	if len(restarted) == 0 {
 		return nil
 	}
-	turn := "on"
 	if !want {
-		turn = "off"
+		return fmt.Errorf("the plan would restart running hubs (%s) with route TLS turned off, which cannot be done one node at a time: "+
+			"a hub with route TLS and one without cannot route to each other. Stop nats-server on every hub, then plan and apply again. Nothing was changed",
+			strings.Join(restarted, ", "))
 	}
-	return fmt.Errorf("the plan would turn route TLS %s on running hubs (%s), which cannot be done one node at a time: "+
-		"a hub with route TLS and one without cannot route to each other, so the first to restart would be cut off from the cluster. "+
-		"Stop nats-server on every hub (e.g. `systemctl stop nats-server` or `sv stop nats-server`: JetStream is unavailable until they are back), "+
-		"then plan and apply again: the hubs start together with the new links and the leaves restart onto them. Nothing was changed",
-		turn, strings.Join(running, ", "))
+	return fmt.Errorf("the plan would restart running hubs (%s) with route TLS turned on, which cannot be done one node at a time: "+
+		"a hub with route TLS and one without cannot route to each other, so the first to restart would be cut off from the cluster. Either "+
+		"move in steps (README, TLS): set links = \"routes\" in the tls block and apply (each hub reloads with TLS on its routes and client port), "+
+		"remove it and apply -target one hub, then apply -exclude the other hubs (the leaves reload onto TLS), then apply; "+
+		"or stop nats-server on every hub (e.g. `systemctl stop nats-server` or `sv stop nats-server`: JetStream is unavailable until they are back) "+
+		"and apply: the hubs start together with TLS. Nothing was changed", strings.Join(restarted, ", "))
 }

@@ -190,7 +190,7 @@ func (r *Context) hubConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error 
 	w.line("")
 	w.open("leafnodes {")
 	w.kv("listen", quote(hostPort(anyAddress, n.LeafnodePort)))
-	leafListenTLS(w, tf)
+	r.leafListenTLS(w, tf)
 	w.close("}")
 
 	w.line("")

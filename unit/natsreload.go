@@ -3,6 +3,7 @@ package unit
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,7 +79,7 @@ func diffNATSConfig(old, new []byte, version string) (configChange, error) {
 	}
 	sort.Strings(ch.Keys)
 	for _, k := range ch.Keys {
-		if reason := restartReason(k, of, nf, version); reason != "" {
+		if reason := restartReason(k, of, nf, version); reason != "" && !slices.Contains(ch.NeedsStop, reason) {
 			ch.NeedsStop = append(ch.NeedsStop, reason)
 		}
 	}

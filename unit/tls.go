@@ -51,6 +51,9 @@ func (r *Context) hostTLS(n *inventory.NATS) (*tlsFiles, error) {
 	if t == nil {
 		return nil, nil
 	}
+	if t.RoutesOnly && r.Host.Hub == nil {
+		return nil, nil // leaf links stay plaintext for now
+	}
 	dir := path.Join(path.Dir(n.ConfigFile), "tls")
 	out := &tlsFiles{}
 	caSerial := "unknown"
@@ -255,9 +258,9 @@ func routeTLS(w *confWriter, f *tlsFiles) {
 	tlsConf(w, f, true, true)
 }
 
-// leafListenTLS makes the hub's leafnode listener TLS only.
-func leafListenTLS(w *confWriter, f *tlsFiles) {
-	if f == nil {
+// leafListenTLS makes the hub's leafnode listener TLS only (not yet with links = "routes").
+func (r *Context) leafListenTLS(w *confWriter, f *tlsFiles) {
+	if f == nil || r.Inv.Lattice.TLS.RoutesOnly {
 		return
 	}
 	tlsConf(w, f, true, false)
@@ -283,9 +286,10 @@ func remoteTLS(w *confWriter, f *tlsFiles) {
 
 // tlsToggled says why key needs a restart when it turns TLS on or off where a reload cannot
 // (nats-server 2.15, tested): a leafnode listener's TLS changes its auth timeout (2s to the TLS
-// timeout + 1s) and an existing leaf remote's TLS its TLS timeout, which no reload changes; a
-// reload does turn on cluster TLS, but routes already made keep running without it (and /varz
-// keeps saying so) until they reconnect. Certificate changes where TLS stays on reload.
+// timeout + 1s) and an existing leaf remote's TLS its TLS timeout, which no reload changes.
+// A reload does turn cluster TLS on (or off), but routes already made keep running as they
+// were until they reconnect: plan refuses to do that together with a restart (plan/tls.go).
+// Certificate changes where TLS stays on reload.
 func tlsToggled(key string, old, new map[string]string) string {
 	had := func(m map[string]string, prefix string) bool {
 		for k := range m {
@@ -298,8 +302,6 @@ func tlsToggled(key string, old, new map[string]string) string {
 	switch {
 	case hasKeyPrefix(key, "leafnodes.tls") && had(old, "leafnodes.tls") != had(new, "leafnodes.tls"):
 		return "leafnodes.tls (TLS turned on or off on the leafnode listener: it changes the listener's auth timeout, which no reload changes)"
-	case hasKeyPrefix(key, "cluster.tls") && had(old, "cluster.tls") != had(new, "cluster.tls"):
-		return "cluster.tls (TLS turned on or off on routes: routes made before keep running as they are until they reconnect)"
 	case hasKeyPrefix(key, "leafnodes.remotes") && remoteTLSToggled(old[key], new[key]):
 		return "leafnodes.remotes (TLS turned on or off on an existing leaf remote, same URLs: not reloadable)"
 	}

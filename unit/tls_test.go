@@ -406,10 +406,11 @@ func TestTLS_OperatorCertificatesRender(t *testing.T) {
 	}
 }
 
-// TestTLS_TurningOnIsARestart: moving a running hub from plaintext to TLS is a restart where
-// no reload can do it (the leafnode listener) or where a reload would leave the routes
-// plaintext. A leaf's remote moves by reload: its URLs change scheme (tls://), which
-// nats-server reloads as a remote replaced; TLS added to a remote whose URLs stay would not.
+// TestTLS_TurningOnIsARestart: moving a running hub from plaintext to TLS is a restart where no
+// reload can do it (the leafnode listener); with links = "routes" (route and client TLS only)
+// it is a reload, and the leaves do not change. A leaf's remote moves by reload: its URLs
+// change scheme (tls://), which nats-server reloads as a remote replaced; TLS added to a remote
+// whose URLs stay would not.
 func TestTLS_TurningOnIsARestart(t *testing.T) {
 	plain := renderAll(t, loadExample(t, "lab"), Options{RevealSecrets: true})
 	inv := loadManaged(t, "lab", tlsNow)
@@ -423,10 +424,21 @@ func TestTLS_TurningOnIsARestart(t *testing.T) {
 	}
 	d := classify("hub-1", conf(plain, "hub-1"), conf(tlsOn, "hub-1"))
 	got := strings.Join(d.Reasons, "; ")
-	if d.Effect != Restart || !strings.Contains(got, "cluster.tls (TLS turned on or off on routes") ||
-		!strings.Contains(got, "leafnodes.tls (TLS turned on or off on the leafnode listener") {
-		t.Errorf("hub-1: %v %s, want a restart for cluster.tls and leafnodes.tls", d.Effect, got)
+	if d.Effect != Restart || got != "leafnodes.tls (TLS turned on or off on the leafnode listener: it changes the listener's auth timeout, which no reload changes)" {
+		t.Errorf("hub-1: %v %s, want a restart for leafnodes.tls alone", d.Effect, got)
 	}
+	inv.Lattice.TLS.RoutesOnly = true
+	routes := renderAll(t, inv, Options{RevealSecrets: true})
+	if d := classify("hub-1", conf(plain, "hub-1"), conf(routes, "hub-1")); d.Effect != Reload {
+		t.Errorf("hub-1, links = \"routes\": %v %v, want a reload", d.Effect, d.Reasons)
+	}
+	if c := conf(routes, "hub-1"); !bytes.Contains(c, []byte("verify: true")) || bytes.Contains(c, []byte("leafnodes {\n  listen: \"0.0.0.0:7422\"\n  tls")) {
+		t.Errorf("hub-1, links = \"routes\": want route TLS and no leafnode TLS:\n%s", c)
+	}
+	if len(routes["edge-1"]) != len(plain["edge-1"]) || !bytes.Equal(conf(routes, "edge-1"), conf(plain, "edge-1")) {
+		t.Errorf("edge-1 changes with links = \"routes\"")
+	}
+	inv.Lattice.TLS.RoutesOnly = false
 	leafTLS := conf(tlsOn, "edge-1")
 	if !bytes.Contains(leafTLS, []byte(`"tls://leaf:`)) {
 		t.Fatalf("edge-1's remote URLs are not tls://:\n%s", leafTLS)

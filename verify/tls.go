@@ -51,6 +51,9 @@ func (r *round) checkHubTLS(ctx context.Context, h *inventory.Host) Result {
 	if err != nil {
 		return fail(CheckHubTLS, h.Name, err.Error(), fixMonitor(h))
 	}
+	if r.inv.Lattice.TLS.RoutesOnly {
+		return r.routesOnly(h, v)
+	}
 	var missing []string
 	if !v.Cluster.TLSRequired || !v.Cluster.TLSVerify {
 		missing = append(missing, fmt.Sprintf("cluster port (tls_required %v, tls_verify %v)", v.Cluster.TLSRequired, v.Cluster.TLSVerify))
@@ -104,6 +107,11 @@ func (r *round) now() time.Time {
 // leafnode port, so the link is TLS, and the leaf verified that hub's certificate (its remote
 // has the fleet CA and no insecure setting).
 func (r *round) checkLeafTLS(ctx context.Context, leaf *inventory.Host) Result {
+	if r.inv.Lattice.TLS.RoutesOnly {
+		res := pass(CheckLeafTLS, leaf.Name, "the leaf link stays plaintext while the tls block says links = \"routes\"")
+		res.Warning, res.Fix = true, `remove links = "routes" from the tls block and apply (README, TLS)`
+		return res
+	}
 	m, err := r.monitor(leaf)
 	var lz *natsmon.Leafz
 	if err == nil {
@@ -149,4 +157,26 @@ func (r *round) routeTLSConfig(h *inventory.Host) (*tls.Config, error) {
 		return nil, fmt.Errorf("a client certificate for %s's cluster port: %w", h.Name, err)
 	}
 	return &tls.Config{RootCAs: t.Pool(), ServerName: h.Name, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// routesOnly judges a hub under links = "routes", the first step of a move to TLS: its client
+// port must have its certificate; its routes take TLS by reload, which /varz reports only once
+// the hub restarts (routes made before the reload run plaintext until then): a warning.
+func (r *round) routesOnly(h *inventory.Host, v *natsmon.Varz) Result {
+	next := `the next step: remove links = "routes" from the tls block and apply one hub at a time (README, TLS)`
+	if v.TLSCertNotAfter.IsZero() {
+		return fail(CheckHubTLS, h.Name, "plaintext: client port (no certificate)", "run plan and apply: links = \"routes\" puts TLS on every hub's routes and client port, applied by reload")
+	}
+	if !v.Cluster.TLSRequired {
+		res := pass(CheckHubTLS, h.Name, "client port requires TLS; route TLS configured by reload: the routes made before run plaintext until this hub restarts (links = \"routes\")")
+		res.Warning, res.Fix = true, next
+		return res
+	}
+	res := r.expiry(CheckHubTLS, h.Name, "cluster (mutual) and client ports require TLS; the leafnode port does not yet (links = \"routes\")", map[string]time.Time{
+		"client": v.TLSCertNotAfter, "cluster": v.Cluster.TLSCertNotAfter,
+	})
+	if res.OK && !res.Warning {
+		res.Warning, res.Fix = true, next
+	}
+	return res
 }
