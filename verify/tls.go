@@ -44,8 +44,9 @@ func withHubTLS(inv *inventory.Inventory, h *inventory.Host, opts []nats.Option)
 // checkHubTLS: the hub's /varz says its cluster port requires TLS and verifies peers (mutual
 // TLS), its leafnode and client ports require TLS (a hub with a wasmCloud host on its machine
 // also takes plaintext clients: its certificate is still reported), and no certificate
-// expires within CertWarnBefore (a warning) or has expired (a failure). Routes made before a
-// reload turned cluster TLS on stay plaintext until they reconnect: /varz cannot tell.
+// expires within CertWarnBefore (a warning) or has expired (a failure). /varz reports cluster
+// TLS as the server started: after a reload turned it on, the routes made before still run
+// plaintext and /varz still says tls_required false, so this fails until the hub restarts.
 func (r *round) checkHubTLS(ctx context.Context, h *inventory.Host) Result {
 	v, err := r.varzOf(ctx, h)
 	if err != nil {
@@ -66,7 +67,7 @@ func (r *round) checkHubTLS(ctx context.Context, h *inventory.Host) Result {
 	}
 	if len(missing) > 0 {
 		return fail(CheckHubTLS, h.Name, "plaintext: "+strings.Join(missing, ", "),
-			"run plan and apply: the inventory's tls block puts TLS on every hub port, applied by reload")
+			"run plan and apply; a running plaintext hub cluster moves in steps (README, TLS: moving a running fleet)")
 	}
 	return r.expiry(CheckHubTLS, h.Name, "cluster (mutual), leafnode and client ports require TLS", map[string]time.Time{
 		"client": v.TLSCertNotAfter, "cluster": v.Cluster.TLSCertNotAfter, "leafnode": v.Leaf.TLSCertNotAfter,
