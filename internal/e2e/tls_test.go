@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latticepush/latticepush/internal/lab"
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/verify"
@@ -141,4 +142,30 @@ func TestTLS_ManagedCA(t *testing.T) {
 		t.Logf("after new certificates (reload, same pid): %s %s: %s", r.Check, r.Host, r.Evidence)
 	}
 	t.Logf("TestTLS_ManagedCA took %s", time.Since(began).Round(time.Second))
+}
+
+// TestTLS_ManagedCA_Systemd: the same deployment on systemd hosts (latticepush's default
+// service manager, its hardened unit), logged into as the sudo user with become: every hub
+// reads its TLS files, and verify passes with hub.tls and leaf.tls.
+func TestTLS_ManagedCA_Systemd(t *testing.T) {
+	began := time.Now()
+	env := labtest.Up(t, labtest.Spec{Edges: 1, Init: lab.InitSystemd, Become: true, Edit: managedTLS})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	s := newSession(t, env, plan.Options{})
+	if res, err := s.apply(ctx, s.plan(ctx)); err != nil || res.VerifyError != "" {
+		t.Fatalf("apply: %v %s\nresults: %v", err, res.VerifyError, results(res))
+	}
+	rep := s.verify(ctx)
+	for _, r := range rep.Failed() {
+		t.Errorf("verify: %s on %s: %s", r.Check, r.Host, r.Evidence)
+	}
+	for _, c := range []struct{ check, host string }{
+		{verify.CheckHubTLS, "hub-1"}, {verify.CheckHubTLS, "hub-2"}, {verify.CheckHubTLS, "hub-3"}, {verify.CheckLeafTLS, "edge-1"},
+	} {
+		if r := resultOf(rep, c.check, c.host); r == nil || !r.OK || r.Warning {
+			t.Errorf("%s on %s: %+v", c.check, c.host, r)
+		}
+	}
+	t.Logf("TestTLS_ManagedCA_Systemd took %s", time.Since(began).Round(time.Second))
 }
