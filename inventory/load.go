@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
@@ -31,6 +32,16 @@ type Options struct {
 	LookupEnv func(name string) (string, bool)
 	// Vars are the command line's -var and -var-file, in the order given.
 	Vars []VarArg
+	// Now is the clock TLS certificates are issued and checked against; zero means the
+	// current time.
+	Now time.Time
+}
+
+func (o Options) now() time.Time {
+	if o.Now.IsZero() {
+		return time.Now()
+	}
+	return o.Now
 }
 
 func (o Options) lookupEnv(name string) (string, bool) {
@@ -167,6 +178,7 @@ func (l *Loader) load(name, dir string, srcs []source, opts Options) (*Inventory
 	}
 	diags = append(diags, dec.diags...)
 	diags = append(diags, validate(inv, dec)...)
+	diags = append(diags, resolveTLS(inv, dec, sc.ctx, opts.now())...)
 
 	if !opts.SkipSecrets {
 		diags = append(diags, loadSecrets(inv, dec, opts)...)

@@ -69,7 +69,9 @@ type Lattice struct {
 	// RouteAuth makes the hub cluster require the route user and password (passwords.route)
 	// from every route, and puts them in every route URL. Default true; false renders the
 	// cluster block without authorization (a fleet deployed before route authentication).
-	RouteAuth     bool
+	RouteAuth bool
+	// TLS is the fleet's TLS (tls.go); nil without a tls block: every link is plaintext.
+	TLS           *TLS
 	DeclRange     hcl.Range
 	JSDomainRange hcl.Range
 }

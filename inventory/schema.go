@@ -42,11 +42,12 @@ type bastionBlock struct {
 }
 
 type latticeBlock struct {
-	Name             string  `hcl:"name,label"`
-	JSDomain         string  `hcl:"js_domain"`
-	PreviousJSDomain *string `hcl:"previous_js_domain,optional"`
-	AliasOldDomain   *bool   `hcl:"alias_old_domain,optional"`
-	RouteAuth        *bool   `hcl:"route_auth,optional"`
+	Name             string    `hcl:"name,label"`
+	JSDomain         string    `hcl:"js_domain"`
+	PreviousJSDomain *string   `hcl:"previous_js_domain,optional"`
+	AliasOldDomain   *bool     `hcl:"alias_old_domain,optional"`
+	RouteAuth        *bool     `hcl:"route_auth,optional"`
+	TLS              *tlsBlock `hcl:"tls,block"`
 
 	DeclRange     hcl.Range `hcl:",def_range"`
 	NameRange     hcl.Range `hcl:"name,label_range"`

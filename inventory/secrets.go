@@ -28,6 +28,8 @@ import (
 type secretsDoc struct {
 	Passwords map[string]string `json:"passwords"`
 	HostSeeds map[string]string `json:"host_seeds"`
+	// CA is the managed fleet CA (tls { ca = "managed" }): its certificate and key, PEM.
+	CA *caSecret `json:"ca,omitempty"`
 }
 
 // passwords lists the account passwords by their key in the file's "passwords" object. A
@@ -243,6 +245,10 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 		}
 	}
 
+	caMissing, caDiags := loadCA(inv, doc.CA, fileSource)
+	missing = append(missing, caMissing...)
+	diags = append(diags, caDiags...)
+
 	for _, h := range inv.Hosts {
 		if h.Wasmcloud == nil {
 			continue
@@ -367,6 +373,14 @@ func GenerateSecrets(inv *Inventory, opts Options) ([]string, error) {
 		}
 		doc.HostSeeds[h.Name] = string(seed)
 		added = append(added, HostSeedName(h.Name))
+	}
+	if t := inv.Lattice.TLS; t != nil && t.Managed && doc.CA == nil {
+		ca, err := newCA(inv.Lattice.Name, opts.now())
+		if err != nil {
+			return nil, err
+		}
+		doc.CA = ca
+		added = append(added, SecretCAKey)
 	}
 	if len(added) == 0 {
 		return nil, nil

@@ -174,6 +174,9 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	} else if err := upgradesWithCutover(p); err != nil {
 		errs = append(errs, err)
 	}
+	if err := planTLSMove(inv, facts, p); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -343,6 +346,7 @@ func compareFile(d DesiredFile, have FileFact, red *redactor) (FileChange, bool)
 	switch {
 	case !have.Exists:
 		fc.Op = "create"
+		fc.InPlace = d.Kind == unit.FileTLS
 		fc.Diff = unifiedDiff(d.Path, nil, d.Display)
 		return fc, true
 	case have.SHA256 != fc.NewSHA256:

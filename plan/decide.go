@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
@@ -15,6 +16,11 @@ func checkNATS(h *inventory.Host, n *inventory.NATS, u *Unit, f Facts, opts Opti
 	nf := f.NATS
 	if nf == nil {
 		nf = &NATSFacts{}
+	}
+	if nf.DesiredError != "" && missingInPlace(nf.DesiredError, u) {
+		// The config names TLS files this apply creates: its staged copy is checked, and its
+		// digest recorded, once they are in place (apply's pre-check).
+		return nil
 	}
 	if nf.DesiredError != "" && !installPending(n, nf) {
 		return fmt.Errorf("%s: the host's nats-server rejects the rendered config: %s", h.Name, nf.DesiredError)
@@ -133,6 +139,39 @@ func generatedName(s string) bool {
 	}
 	for _, c := range s {
 		if !(c >= 'A' && c <= 'Z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// missingFileRE is how nats-server -t reports a file its config names that does not exist;
+// checkErrRE starts each of the problems it reports (file:line:col).
+var (
+	missingFileRE = regexp.MustCompile(`open (\S+?): no such file or directory`)
+	checkErrRE    = regexp.MustCompile(`\S+:\d+:\d+: `)
+)
+
+// missingInPlace reports whether every problem nats-server -t found with the desired config is
+// a file the unit creates in place (FileChange.InPlace): its TLS files, not there before apply.
+func missingInPlace(checkErr string, u *Unit) bool {
+	inPlace := map[string]bool{}
+	for _, fc := range u.Files {
+		if fc.InPlace {
+			inPlace[fc.Path] = true
+		}
+	}
+	starts := checkErrRE.FindAllStringIndex(checkErr, -1)
+	if len(inPlace) == 0 || len(starts) == 0 {
+		return false
+	}
+	for i, st := range starts {
+		end := len(checkErr)
+		if i+1 < len(starts) {
+			end = starts[i+1][0]
+		}
+		m := missingFileRE.FindStringSubmatch(checkErr[st[1]:end])
+		if m == nil || !inPlace[m[1]] {
 			return false
 		}
 	}

@@ -181,6 +181,10 @@ type FileChange struct {
 	// Diff is a unified diff with every secret replaced by its placeholder; empty when the
 	// current content is unknown or the file is new and holds secrets only.
 	Diff string `json:"diff,omitempty"`
+	// InPlace: a new file that no running config names yet (a TLS certificate, key or CA,
+	// named by its serial), written straight to its path when staged, so the host's
+	// nats-server -t can check the staged config that names it.
+	InPlace bool `json:"in_place,omitempty"`
 	// content is the desired bytes, secrets revealed. Never serialized.
 	content []byte
 }

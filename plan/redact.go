@@ -34,6 +34,12 @@ func newRedactor(inv *inventory.Inventory) *redactor {
 			add(h.Wasmcloud.HostSeed)
 		}
 	}
+	if t := inv.Lattice.TLS; t != nil {
+		add(t.CAKey)
+		for _, hc := range t.Hosts {
+			add(hc.Key)
+		}
+	}
 	sort.SliceStable(r.pairs, func(i, j int) bool { return len(r.pairs[i][0]) > len(r.pairs[j][0]) })
 	return r
 }
@@ -45,6 +51,7 @@ var unknownSecret = []*regexp.Regexp{
 	regexp.MustCompile(`(://[^:/@\s"]+:)([^@\s"]+)(@)`),
 	regexp.MustCompile(`(WASMCLOUD_[A-Z_]*SEED=)(\S+)`),
 	regexp.MustCompile(`()(S[A-Z][A-Z2-7]{56})()`),
+	regexp.MustCompile(`(-----BEGIN [A-Z ]*PRIVATE KEY-----)([^-]+)(-----END [A-Z ]*PRIVATE KEY-----)`),
 }
 
 func (r *redactor) redact(b []byte) []byte {

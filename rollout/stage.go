@@ -51,6 +51,9 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 					sf = append(sf, StageFile{Path: f.Path, Mode: f.Mode, Content: f.Content()})
 				}
 				staged, err := h.Stage(gctx, sf)
+				if err == nil {
+					staged, err = placeNow(gctx, h, u, staged)
+				}
 				mu.Lock()
 				if len(staged) > 0 {
 					a.staged[u.Key()] = staged
@@ -89,6 +92,33 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 		return fmt.Errorf("staging failed; nothing was swapped in or restarted:\n%w", errors.Join(errs...))
 	}
 	return ctx.Err()
+}
+
+// placeNow swaps in at once the staged files the plan marks InPlace (new TLS files named by
+// their serial, which no running config names yet), so the pre-check's nats-server -t finds
+// them; it returns the rest. A failed apply leaves them unreferenced.
+func placeNow(ctx context.Context, h Host, u *plan.Unit, staged []Staged) ([]Staged, error) {
+	inPlace := map[string]bool{}
+	for _, f := range u.Files {
+		if f.InPlace {
+			inPlace[f.Path] = true
+		}
+	}
+	var now, rest []Staged
+	for _, s := range staged {
+		if inPlace[s.Path] && !s.HadPrevious {
+			now = append(now, s)
+		} else {
+			rest = append(rest, s)
+		}
+	}
+	if len(now) == 0 {
+		return staged, nil
+	}
+	if err := h.Swap(ctx, now); err != nil {
+		return staged, fmt.Errorf("put new TLS files in place: %w", err)
+	}
+	return rest, nil
 }
 
 // firstStart reports whether u starts a service for the first time: its files are new, it

@@ -35,14 +35,14 @@ const (
 // hub by its inventory address, which may be a name or sit behind NAT.
 const anyAddress = "0.0.0.0"
 
-func (r *Context) natsFile(n *inventory.NATS) (File, error) {
+func (r *Context) natsFile(n *inventory.NATS, tf *tlsFiles) (File, error) {
 	var w confWriter
 	w.b.WriteString(r.Header())
 	var err error
 	if r.Host.Hub != nil {
-		err = r.hubConf(&w, n)
+		err = r.hubConf(&w, n, tf)
 	} else {
-		err = r.leafConf(&w, n)
+		err = r.leafConf(&w, n, tf)
 	}
 	if err != nil {
 		return File{}, err
@@ -120,7 +120,7 @@ func jetStreamBlock(w *confWriter, n *inventory.NATS, domain string) error {
 	return nil
 }
 
-func (r *Context) hubConf(w *confWriter, n *inventory.NATS) error {
+func (r *Context) hubConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error {
 	if n.MaxFileStore == "" || n.MaxMemoryStore == "" {
 		// A reload may raise an explicit limit but never turn a dynamic one explicit or lower one.
 		return fmt.Errorf("hub needs explicit max_file_store and max_memory_store: set both in role \"hub\"'s nats block")
@@ -134,6 +134,7 @@ func (r *Context) hubConf(w *confWriter, n *inventory.NATS) error {
 	if r.Host.Wasmcloud != nil {
 		w.kv("no_auth_user", quote(UserLeaf))
 	}
+	r.clientTLS(w, tf)
 
 	w.line("")
 	if err := jetStreamBlock(w, n, r.Inv.Lattice.JSDomain); err != nil {
@@ -183,11 +184,13 @@ func (r *Context) hubConf(w *confWriter, n *inventory.NATS) error {
 		w.line(quote(u))
 	}
 	w.close("]")
+	routeTLS(w, tf)
 	w.close("}")
 
 	w.line("")
 	w.open("leafnodes {")
 	w.kv("listen", quote(hostPort(anyAddress, n.LeafnodePort)))
+	r.leafListenTLS(w, tf)
 	w.close("}")
 
 	w.line("")
@@ -262,7 +265,7 @@ func aliasMappings(w *confWriter, old string) {
 	w.close("}")
 }
 
-func (r *Context) leafConf(w *confWriter, n *inventory.NATS) error {
+func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error {
 	if err := r.common(w, n); err != nil {
 		return err
 	}
@@ -293,13 +296,13 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS) error {
 	for _, hub := range hubs {
 		hp := hostPort(hub.Address, hub.Hub.LeafnodePort)
 		seen[hp] = true
-		urls = append(urls, "nats-leaf://"+userinfo+"@"+hp)
+		urls = append(urls, leafScheme(tf)+userinfo+"@"+hp)
 	}
 	bridge := false
 	for _, hp := range r.Opts.LeafAlsoTo {
 		if !seen[hp] {
 			seen[hp], bridge = true, true
-			urls = append(urls, "nats-leaf://"+userinfo+"@"+hp)
+			urls = append(urls, leafScheme(tf)+userinfo+"@"+hp)
 		}
 	}
 	sort.Strings(urls)
@@ -317,6 +320,7 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS) error {
 		w.line(quote(u))
 	}
 	w.close("]")
+	remoteTLS(w, tf)
 	w.close("}")
 	w.close("]")
 	w.close("}")

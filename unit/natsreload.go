@@ -3,6 +3,7 @@ package unit
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ var restartKeys = []string{
 	"leafnodes.listen", "leafnodes.host", "leafnodes.port", "leafnodes.authorization",
 	"system_account", "system", "no_system_account",
 	"lame_duck_duration", "lame_duck_grace_period", "pid_file",
+	"allow_non_tls",
 }
 
 // reloadableKeys are config keys a reload applies.
@@ -39,6 +41,7 @@ var reloadableKeys = []string{
 	"debug", "trace", "logtime", "log_file", "log_size_limit", "max_payload",
 	"max_connections", "max_subscriptions", "ping_interval", "ping_max", "write_deadline",
 	"server_tags", "server_metadata",
+	"tls", "cluster.tls", "leafnodes.tls",
 }
 
 // leafRemotesReloadableSince is the first nats-server minor whose reload adds and removes
@@ -76,7 +79,7 @@ func diffNATSConfig(old, new []byte, version string) (configChange, error) {
 	}
 	sort.Strings(ch.Keys)
 	for _, k := range ch.Keys {
-		if reason := restartReason(k, of, nf, version); reason != "" {
+		if reason := restartReason(k, of, nf, version); reason != "" && !slices.Contains(ch.NeedsStop, reason) {
 			ch.NeedsStop = append(ch.NeedsStop, reason)
 		}
 	}
@@ -94,6 +97,9 @@ func restartReason(key string, old, new map[string]string, version string) strin
 			return "" // raising an explicit limit reloads
 		}
 		return key + " (lowered, or moved between dynamic and explicit: not reloadable)"
+	}
+	if reason := tlsToggled(key, old, new); reason != "" {
+		return reason
 	}
 	if hasKeyPrefix(key, "leafnodes.remotes") {
 		if minorOf(version) >= leafRemotesReloadableSince {

@@ -45,11 +45,18 @@ func (natsServer) Role(h *inventory.Host) (Role, bool) {
 }
 
 func (natsServer) Files(c *Context) ([]File, error) {
-	f, err := c.natsFile(c.Host.NATS())
+	tf, err := c.hostTLS(c.Host.NATS())
 	if err != nil {
 		return nil, err
 	}
-	return []File{f}, nil
+	f, err := c.natsFile(c.Host.NATS(), tf)
+	if err != nil {
+		return nil, err
+	}
+	if tf == nil {
+		return []File{f}, nil
+	}
+	return append([]File{f}, tf.files...), nil
 }
 
 func (natsServer) Service(c *Context) (supervisor.Service, error) {
@@ -87,7 +94,11 @@ func (natsServer) Service(c *Context) (supervisor.Service, error) {
 // server holds and the desired one. Other files of the unit are service definitions, whose
 // change restarts the service before it is classified.
 func (natsServer) Classify(ch Change) Decision {
+	certs := false
 	for _, f := range ch.Files {
+		if f.Kind == FileTLS && f.Op != "mode" {
+			certs = true
+		}
 		if f.Kind != FileNATSConfig || f.Op == "mode" {
 			continue
 		}
@@ -105,6 +116,9 @@ func (natsServer) Classify(ch Change) Decision {
 			return Decision{Reload, []string{"reloadable: " + strings.Join(redactKeys(diff.Keys), ", ")}}
 		}
 		return Decision{Reload, []string{"formatting only: same parsed config"}}
+	}
+	if certs {
+		return Decision{Reload, []string{"TLS files change: a reload loads them"}}
 	}
 	return Decision{Effect: None}
 }

@@ -47,8 +47,8 @@ const (
 func (k FileKind) IsDefinition() bool { return k == FileUnit || k == FileScript }
 
 // ReadAtStart reports whether the service reads the file only when it starts: every file but
-// a nats-server config, which a reload applies.
-func (k FileKind) ReadAtStart() bool { return k != FileNATSConfig }
+// a nats-server config and its TLS files, which a reload applies.
+func (k FileKind) ReadAtStart() bool { return k != FileNATSConfig && k != FileTLS }
 
 // File is one rendered file of one host.
 type File struct {

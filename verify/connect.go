@@ -24,7 +24,7 @@ func ConnectHub(ctx context.Context, inv *inventory.Inventory, dial func(context
 		d, err := dial(ctx, h)
 		if err == nil {
 			var nc *nats.Conn
-			nc, err = connectNATS(ctx, d, h.NATS(), timeout, nats.UserInfo(checkUser, inv.Auth.CheckPassword.Reveal()))
+			nc, err = connectNATS(ctx, d, h.NATS(), timeout, withHubTLS(inv, h, []nats.Option{nats.UserInfo(checkUser, inv.Auth.CheckPassword.Reveal())})...)
 			if err == nil {
 				return nc, h.Name, nil
 			}

@@ -42,8 +42,8 @@ const (
 // checkOrder is the order checks appear in a report: the order a reader reasons in, each
 // group building on the ones before it.
 var checkOrder = []string{
-	CheckHubHealthz, CheckHubMetaLeader, CheckHubPeersCurrent, CheckHubRoutes, CheckHubDomain,
-	CheckLeafRemote, CheckLeafSeenByHub,
+	CheckHubHealthz, CheckHubMetaLeader, CheckHubPeersCurrent, CheckHubRoutes, CheckHubDomain, CheckHubTLS,
+	CheckLeafRemote, CheckLeafSeenByHub, CheckLeafTLS,
 	CheckDomainProbeBucket, CheckDomainReach, CheckDomainHubAnswers,
 	CheckHygieneDomain, CheckHygieneStrayBucket,
 	CheckWasmcloudHostGet, CheckWasmcloudPing, CheckWasmcloudMembership,
@@ -154,6 +154,8 @@ type Options struct {
 	PingWait time.Duration
 	// GateTimeout bounds how long a gate polls when ctx has no earlier deadline. Default 60s.
 	GateTimeout time.Duration
+	// Now is the clock certificate expiry is judged by; nil means the current time.
+	Now func() time.Time
 }
 
 // DefaultProbeBucket is the probe bucket's name unless Options.ProbeBucket says otherwise.

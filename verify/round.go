@@ -108,7 +108,7 @@ func (r *round) connect(ctx context.Context, host *inventory.Host, extra ...nats
 	if err != nil {
 		return nil, err
 	}
-	return connectNATS(ctx, dial, host.NATS(), r.opts.Timeout, extra...)
+	return connectNATS(ctx, dial, host.NATS(), r.opts.Timeout, withHubTLS(r.inv, host, extra)...)
 }
 
 // hubSide returns a connection to the first hub node that accepts user latticepush in account

@@ -3,6 +3,7 @@ package verify
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -31,7 +32,11 @@ func (r *round) checkRouteAuth(ctx context.Context, h *inventory.Host) Result {
 		return fail(CheckHubRouteAuth, h.Name, err.Error(), fixUnreachable(h))
 	}
 	addr := inventory.LocalAddr("0.0.0.0", h.Hub.ClusterPort)
-	info, err := readRouteInfo(ctx, dial, addr, r.opts.Timeout)
+	tc, err := r.routeTLSConfig(h)
+	if err != nil {
+		return fail(CheckHubRouteAuth, h.Name, err.Error(), "run `latticepush secrets` for the fleet CA, or fix the tls block")
+	}
+	info, err := readRouteInfo(ctx, dial, addr, r.opts.Timeout, tc)
 	if err != nil {
 		return fail(CheckHubRouteAuth, h.Name, fmt.Sprintf("cluster port %s: %v", addr, err),
 			fmt.Sprintf("check that nats-server runs on %s with its cluster listener on port %d", h.Name, h.Hub.ClusterPort))
@@ -56,8 +61,9 @@ func (r *round) checkRouteAuth(ctx context.Context, h *inventory.Host) Result {
 }
 
 // readRouteInfo connects to a cluster port, reads the server's first line, "INFO {...}", and
-// closes the connection without a CONNECT.
-func readRouteInfo(ctx context.Context, dial Dialer, addr string, timeout time.Duration) (routeInfo, error) {
+// closes the connection without a CONNECT. With tc, the route port is TLS first: the
+// handshake (mutual, verifying the hub's certificate) comes before the INFO.
+func readRouteInfo(ctx context.Context, dial Dialer, addr string, timeout time.Duration, tc *tls.Config) (routeInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	conn, err := dial(ctx, "tcp", addr)
@@ -77,6 +83,13 @@ func readRouteInfo(ctx context.Context, dial Dialer, addr string, timeout time.D
 		case <-done:
 		}
 	}()
+	if tc != nil {
+		tconn := tls.Client(conn, tc)
+		if err := tconn.HandshakeContext(ctx); err != nil {
+			return routeInfo{}, fmt.Errorf("TLS handshake: %w", timedOut(err, timeout))
+		}
+		conn = tconn
+	}
 	// At most 64 KiB: an INFO line is far shorter, and whatever answers is not trusted.
 	b, err := bufio.NewReaderSize(conn, 64<<10).ReadSlice('\n')
 	if err != nil {

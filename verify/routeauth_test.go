@@ -133,7 +133,7 @@ func TestReadRouteInfo(t *testing.T) {
 				time.Sleep(time.Second)
 			}()
 			var d net.Dialer
-			info, err := readRouteInfo(context.Background(), d.DialContext, ln.Addr().String(), 300*time.Millisecond)
+			info, err := readRouteInfo(context.Background(), d.DialContext, ln.Addr().String(), 300*time.Millisecond, nil)
 			switch {
 			case c.wantErr == "" && err != nil:
 				t.Fatalf("err %v", err)

@@ -78,6 +78,9 @@ func (r *round) hubTasks(hubs []*inventory.Host) []task {
 			ts = append(ts, one(func(ctx context.Context) Result { return r.checkRoutes(ctx, h) }))
 		}
 		ts = append(ts, one(func(ctx context.Context) Result { return r.checkRouteAuth(ctx, h) }))
+		if r.inv.Lattice.TLS != nil {
+			ts = append(ts, one(func(ctx context.Context) Result { return r.checkHubTLS(ctx, h) }))
+		}
 	}
 	return ts
 }
@@ -100,7 +103,11 @@ func (r *round) metaTask(peers bool) task {
 
 // leafTasks check the leaf's link, from both ends, and the hub's domain through it.
 func (r *round) leafTasks(leaf *inventory.Host) []task {
-	return []task{
+	var ts []task
+	if r.inv.Lattice.TLS != nil {
+		ts = append(ts, one(func(ctx context.Context) Result { return r.checkLeafTLS(ctx, leaf) }))
+	}
+	return append(ts,
 		one(func(ctx context.Context) Result { return r.checkLeafRemote(ctx, leaf) }),
 		one(func(ctx context.Context) Result {
 			prefetch(ctx, r, r.inv.Hubs(), (*monitor).leafz)
@@ -110,7 +117,7 @@ func (r *round) leafTasks(leaf *inventory.Host) []task {
 			reach, proof := r.checkDomainReach(ctx, leaf)
 			return []Result{reach, proof}
 		},
-	}
+	)
 }
 
 func (r *round) hygieneTasks(leaf *inventory.Host) []task {

@@ -105,6 +105,24 @@ func TestVerify(t *testing.T) {
 		wantOnlyFailuresOn(t, rep, "edge-2")
 	})
 
+	t.Run("PlaintextLinksFailTLSChecks", func(t *testing.T) {
+		// The inventory says TLS; the lattice runs plaintext (as after a tls block was added
+		// and not applied).
+		inv := lat.inventory("edge-1")
+		inv.Lattice.TLS = &inventory.TLS{Managed: true, Validity: inventory.DefaultCertValidity}
+		rep := Run(ctx, inv, targets(inv), fast)
+		for _, h := range []string{"hub-1", "hub-2", "hub-3"} {
+			r := find(t, rep, CheckHubTLS, h)
+			if r.OK || !strings.Contains(r.Evidence, "plaintext: cluster port (tls_required false, tls_verify false), leafnode port (tls_required false), client port (no certificate)") || r.Fix == "" {
+				t.Errorf("%s on %s: %+v", CheckHubTLS, h, r)
+			}
+		}
+		r := find(t, rep, CheckLeafTLS, "edge-1")
+		if r.OK || !strings.Contains(r.Evidence, "whose leafnode port does not require TLS: the link is plaintext") {
+			t.Errorf("%s on edge-1: %+v", CheckLeafTLS, r)
+		}
+	})
+
 	t.Run("UnreachableHostsFailFast", func(t *testing.T) {
 		inv := lat.inventory("edge-1", "edge-2")
 		ts := targets(inv)

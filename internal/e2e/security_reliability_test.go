@@ -19,19 +19,30 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/latticepush/latticepush/internal/labtest"
+	"github.com/latticepush/latticepush/unit"
 )
 
-// TestSecurity_CLI runs the real latticepush binary against a lab and checks that no secret
-// value of the lab (passwords, host seeds) appears in any output, saved plan, rendered file or
-// latticepush's records on hosts; that files holding secrets are 0600 on hosts; and that an
-// edited plan, a plan whose inventory changed, and a changed host key are refused before
-// anything changes.
+// TestSecurity_CLI runs the real latticepush binary against a lab with the managed fleet CA
+// and checks that no secret value of the lab (passwords, host seeds, the CA key, every hub's
+// private key) appears in any output, saved plan, rendered file or latticepush's records on
+// hosts; that files holding secrets are 0600 on hosts; and that an edited plan, a plan whose
+// inventory changed, and a changed host key are refused before anything changes.
 func TestSecurity_CLI(t *testing.T) {
-	env := labtest.Up(t, labtest.Spec{})
+	env := labtest.Up(t, labtest.Spec{Edit: managedTLS})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	bin := buildCLI(t)
 	secrets := secretValues(t, filepath.Join(env.Dir, "secrets.json"))
+	delete(secrets, "ca.cert") // the CA certificate is public: every host holds it
+	// Each hub's private key, as apply writes it: its first line of base64.
+	linv := env.Inventory(t)
+	for _, h := range linv.Hubs() {
+		_, key, _, err := unit.IssueHostCert(linv.Lattice.TLS, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets["tls_keys."+h.Name] = strings.Split(string(key), "\n")[1]
+	}
 	inv := env.Path
 	dir := t.TempDir()
 	scanned, bytesScanned := 0, 0
@@ -108,6 +119,14 @@ func TestSecurity_CLI(t *testing.T) {
 				checked++
 				if got := strings.TrimSpace(string(out)); got != "600 root" {
 					t.Errorf("%s:%s: mode and owner %s, want 600 root", h.Name, p, got)
+				}
+			}
+			if out, err := env.Lab.Exec(ctx, h.Name, "sh", "-c", "stat -c '%a %U %n' /etc/nats/tls/*"); err == nil {
+				for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+					checked++
+					if !strings.HasPrefix(l, "600 root ") {
+						t.Errorf("%s: %s, want 600 root", h.Name, l)
+					}
 				}
 			}
 			for _, p := range []string{"/var/lib/latticepush/audit.log", "/var/log/nats-server/current"} {

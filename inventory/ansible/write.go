@@ -164,8 +164,9 @@ func write(path string, s *source, specs map[string]*spec, opts Options, notes [
 	b.WriteString(`#
 # Before plan and apply:
 #   - check the lattice name and js_domain below (--lattice, --js-domain);
-#   - run ` + "`latticepush secrets`" + ` on this file: it writes the passwords and wasmCloud host seeds
-#     to secrets.json next to it (mode 0600; keep it out of version control);
+#   - run ` + "`latticepush secrets`" + ` on this file: it writes the passwords, wasmCloud host seeds
+#     and the fleet CA (every link is TLS) to secrets.json next to it (mode 0600; keep it out of
+#     version control);
 #   - size the hubs' JetStream limits in role "hub" (written as 10GB on disk, 1GB in memory);
 #   - add role settings for NATS and wasmCloud as needed (binaries, labels, rollout)`)
 	if opts.ServiceManager == "" {
@@ -179,7 +180,8 @@ func write(path string, s *source, specs map[string]*spec, opts Options, notes [
 			fmt.Fprintf(&b, "#   - %s\n", strings.ReplaceAll(n.String(), "\n", " "))
 		}
 	}
-	fmt.Fprintf(&b, "\nlattice %s {\njs_domain = %s\n}\n", quote(opts.Lattice), quote(opts.JSDomain))
+	// A new inventory gets TLS on every link from the start, with latticepush as its CA.
+	fmt.Fprintf(&b, "\nlattice %s {\njs_domain = %s\ntls {\nca = \"managed\"\n}\n}\n", quote(opts.Lattice), quote(opts.JSDomain))
 	def := hoist(specs)
 	if !def.empty() || opts.ServiceManager != "" {
 		b.WriteString("\ndefaults {\n")

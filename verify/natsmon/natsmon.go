@@ -42,12 +42,20 @@ type Varz struct {
 	HTTPHost     string `json:"http_host"`     // monitoring listen host
 	HTTPPort     int    `json:"http_port"`
 	Leafnodes    int    `json:"leafnodes"` // leaf connections
-	Cluster      struct {
-		Name string `json:"name"`
-		Port int    `json:"port"`
+	// TLS of the client port: whether it requires TLS, and its certificate's end.
+	TLSRequired     bool      `json:"tls_required"`
+	TLSCertNotAfter time.Time `json:"tls_cert_not_after"`
+	Cluster         struct {
+		Name            string    `json:"name"`
+		Port            int       `json:"port"`
+		TLSRequired     bool      `json:"tls_required"`
+		TLSVerify       bool      `json:"tls_verify"` // peers must present a certificate
+		TLSCertNotAfter time.Time `json:"tls_cert_not_after"`
 	} `json:"cluster"`
 	Leaf struct {
-		Port int `json:"port"` // leafnode listen port, 0 without one
+		Port            int       `json:"port"` // leafnode listen port, 0 without one
+		TLSRequired     bool      `json:"tls_required"`
+		TLSCertNotAfter time.Time `json:"tls_cert_not_after"`
 	} `json:"leaf"`
 	JetStream struct {
 		// Config is absent on a server without JetStream.
@@ -122,7 +130,8 @@ type Leafz struct {
 // 3 per peer plus one for the system account): count distinct RemoteName instead.
 type Routez struct {
 	Routes []struct {
-		RemoteName string `json:"remote_name"`
+		RemoteName string    `json:"remote_name"`
+		Start      time.Time `json:"start"` // when the connection was made
 	} `json:"routes"`
 }
 

@@ -2,8 +2,9 @@
 #
 # Before plan and apply:
 #   - check the lattice name and js_domain below (--lattice, --js-domain);
-#   - run `latticepush secrets` on this file: it writes the passwords and wasmCloud host seeds
-#     to secrets.json next to it (mode 0600; keep it out of version control);
+#   - run `latticepush secrets` on this file: it writes the passwords, wasmCloud host seeds
+#     and the fleet CA (every link is TLS) to secrets.json next to it (mode 0600; keep it out of
+#     version control);
 #   - size the hubs' JetStream limits in role "hub" (written as 10GB on disk, 1GB in memory);
 #   - add role settings for NATS and wasmCloud as needed (binaries, labels, rollout), and
 #     service_manager in defaults if the hosts do not run systemd.
@@ -22,6 +23,9 @@
 
 lattice "default" {
   js_domain = "hub"
+  tls {
+    ca = "managed"
+  }
 }
 
 defaults {
