@@ -152,8 +152,9 @@ func (p *Pool) connect(ctx context.Context, key string, jumps []Endpoint, e Endp
 		if cn.err != nil {
 			p.forget(key, cn)
 		} else {
-			go func() { cn.client.Wait(); p.forget(key, cn) }()
-			go p.keepAlive(cn.client, e)
+			done := make(chan struct{}) // closed once the connection ended and was forgotten
+			go func() { cn.client.Wait(); p.forget(key, cn); close(done) }()
+			go p.keepAlive(cn.client, e, done)
 		}
 		close(cn.ready)
 	} else {
@@ -280,16 +281,15 @@ func (p *Pool) handshake(ctx context.Context, raw net.Conn, e Endpoint) (*ssh.Cl
 }
 
 // keepAlive sends keepalive@openssh.com every interval and closes the connection after
-// three in a row go unanswered, so a dead peer surfaces as an error instead of a hang.
-func (p *Pool) keepAlive(c *ssh.Client, e Endpoint) {
+// three in a row go unanswered, so a dead peer surfaces as an error instead of a hang. It
+// returns once done is closed (the connection ended).
+func (p *Pool) keepAlive(c *ssh.Client, e Endpoint, done <-chan struct{}) {
 	every := p.opt.KeepAlive
 	if e.KeepAlive > 0 {
 		every = e.KeepAlive
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	done := make(chan struct{})
-	go func() { c.Wait(); close(done) }()
 	missed := 0
 	for {
 		select {

@@ -157,7 +157,7 @@ func BenchmarkLab(b *testing.B) {
 			secs(planC.AnsibleCold[i]), secs(planC.AnsibleWarm[i]), secs(reloadC.AnsibleCold[i]), secs(reloadC.AnsibleWarm[i]))
 	}
 	report.Cases = []Case{planC, applyC, reloadC}
-	report.LabPhases = phases(ctx, b, env.Path, "lab")
+	report.LabPhases = phases(ctx, b, env.Path, "lab").text
 	b.ReportMetric(report.Floor.Median().Seconds(), "s/floor")
 	b.ReportMetric(planC.Latticepush.Median().Seconds(), "s/plan")
 	b.ReportMetric(applyC.Latticepush.Median().Seconds(), "s/apply")

@@ -24,6 +24,13 @@ var report = &Report{}
 // when set ("-" for none), else to the module root, but only after a full run (lab and
 // scale both measured) so that a partial run never replaces the published figures.
 func TestMain(m *testing.M) {
+	if ok, err := ServeSimChild(); ok {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "simulated hosts:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	code := m.Run()
 	if len(report.Cases) > 0 || len(report.Scale) > 0 || len(report.Validate) > 0 {
 		path := os.Getenv("LATTICEPUSH_BENCH_REPORT")

@@ -26,6 +26,11 @@ type ScaleRow struct {
 	// Phases is the in-process split of one run (load, render, observe, build), for
 	// telling where the time goes.
 	Phases string
+	// HeapPerHost is, in that run, the live heap and goroutine stacks a host added once its
+	// facts were in (its SSH connection and its facts), in bytes.
+	HeapPerHost int64
+	// Procs is how many processes served the simulated hosts.
+	Procs int
 }
 
 // ValidateRow is `latticepush validate` of one big inventory, offline.
@@ -126,9 +131,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	p("\n\"× floor\" is the case's median over the floor's median; \"latticepush vs Ansible (N×)\" is Ansible's median over latticepush's (above 1: latticepush is faster).\n\n")
 	if len(r.Scale) > 0 {
-		p("### Scale run (simulated hosts)\n\n| hosts | median | min–max | peak RSS | where the time goes (one in-process run) |\n|---|---|---|---|---|\n")
+		p("### Scale run (simulated hosts)\n\n| hosts | served by | median | min–max | peak RSS | peak RSS per host | live heap and stacks per host after observe | where the time goes (one in-process run) |\n|---|---|---|---|---|---|---|---|\n")
 		for _, s := range r.Scale {
-			p("| %d | %s | %s | %.0f MiB | %s |\n", s.Hosts, secs(s.Wall.Median()), s.Wall.Spread(), float64(s.PeakRSS)/(1<<20), s.Phases)
+			p("| %d | %d processes | %s | %s | %.0f MiB | %.0f KiB | %.1f KiB | %s |\n", s.Hosts, s.Procs, secs(s.Wall.Median()), s.Wall.Spread(),
+				float64(s.PeakRSS)/(1<<20), float64(s.PeakRSS)/float64(s.Hosts)/1024, float64(s.HeapPerHost)/1024, s.Phases)
 		}
 		p("\n")
 	}
@@ -229,12 +235,16 @@ const method = `- **Lab**: internal/labtest brings up a real fleet on this machi
   really happened.
 - **Floor**: one fresh x/crypto/ssh connection per host (curve25519, ed25519 host key checked,
   public-key auth), one session running ` + "`true`" + `, all hosts at once.
-- **Scale**: in-process SSH servers on loopback (one listener per host on its own 127.N.x.y
-  address) answer latticepush's facts script in Go as a converged host (files as rendered,
+- **Scale**: Go SSH servers on loopback (one listener per host on its own 127.N.x.y
+  address) answer latticepush's facts script as a converged host (files as rendered,
   services running, the config's digest in the host's digest cache) and serve /varz, /jsz and
-  /healthz over direct-tcpip. The servers run inside the benchmark process and share the 2 cores
-  with the CLI; the CLI's peak RSS is its own (getrusage maxrss). The phase split comes from one
-  in-process run of the same pipeline.
+  /healthz over direct-tcpip. They run in child processes of the benchmark, 2,500 hosts each
+  (` + "`LATTICEPUSH_BENCH_SIM_PER_PROCESS`" + `): a process holds two descriptors per host and may hold
+  20,000 here, while the CLI holds one per host. They share the 2 cores with the CLI; the
+  CLI's peak RSS is its own (getrusage maxrss). The phase split comes from one in-process run
+  of the same pipeline, which also gives the live heap and stacks per host after observe (after a
+  collection, with goroutine stacks: each host's SSH connection and facts); ` + "`LATTICEPUSH_BENCH_PROFILE=DIR`" + ` writes
+  that run's CPU profile and its heap profile after observe there.
 - **Inventory validation**: ` + "`latticepush validate`" + ` timed as a process (wall time, getrusage
   maxrss), offline and without a secrets file: examples/fleet (a directory inventory, one
   ` + "`-var-file`" + ` per site, 300 edges from one hosts block) and inventory/testdata/scale (3 hubs
