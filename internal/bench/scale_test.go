@@ -148,10 +148,10 @@ func startSimProcess(tb testing.TB, spec SimSpec) {
 func simNet() int { return 100 + os.Getpid()%150 }
 
 // BenchmarkScale times `latticepush plan` (the CLI, as a process) against 100, 1000 and
-// 5000 simulated hosts ($LATTICEPUSH_BENCH_SCALE overrides, e.g. "100,1000") and records
+// 10000 simulated hosts ($LATTICEPUSH_BENCH_SCALE overrides, e.g. "100,1000") and records
 // its peak RSS, plus the in-process split of one run into load, render, observe and build.
 func BenchmarkScale(b *testing.B) {
-	sizes := []int{100, 1000, 5000}
+	sizes := []int{100, 1000, 10000}
 	if v := os.Getenv("LATTICEPUSH_BENCH_SCALE"); v != "" {
 		sizes = nil
 		for _, s := range strings.Split(v, ",") {
@@ -183,7 +183,7 @@ func BenchmarkScale(b *testing.B) {
 			b.ReportMetric(row.Wall.Median().Seconds(), "s/plan")
 			b.ReportMetric(float64(row.PeakRSS)/(1<<20), "MiB-peak")
 			b.ReportMetric(0, "ns/op")
-			b.Logf("%d hosts (served by %d processes): plan median %s (%s), peak RSS %.0f MiB (%.0f KiB per host); heap and stacks per host after observe %.1f KiB; %s",
+			b.Logf("%d hosts (served by %d process(es)): plan median %s (%s), peak RSS %.0f MiB (%.0f KiB per host); heap and stacks per host after observe %.1f KiB; %s",
 				n, sf.procs, secs(row.Wall.Median()), row.Wall.Spread(), float64(row.PeakRSS)/(1<<20), float64(row.PeakRSS)/float64(n)/1024, float64(row.HeapPerHost)/1024, row.Phases)
 			report.Scale = append(report.Scale, row)
 		})
