@@ -25,16 +25,6 @@ const (
 	logFileLine = "    log_file = \"/var/log/nats-server.log\"\n"
 )
 
-// The lab cases, by name.
-const (
-	caseFirst   = "first deployment (25% batches)"
-	casePlan    = "no-change plan"
-	caseApply   = "no-change apply"
-	caseVerify  = "no-change verify"
-	caseReload  = "reload of every leaf"
-	caseHubRoll = "hub rolling restart"
-)
-
 // quarterBatches sets the leaf and wasmCloud roles' rollout to batches of 25%: a realistic
 // rollout for a first deployment (the example's wasmCloud batch of 1 is 47 serial batches).
 func quarterBatches(src string) string {

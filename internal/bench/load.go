@@ -79,6 +79,14 @@ type LoadGate struct {
 	Window   time.Duration
 }
 
+// envInt is the integer in $name, or def.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
 // loadGate is the benchmark's gate: $LATTICEPUSH_BENCH_MAX_BUSY percent (default 25) of the
 // CPUs busy over 2 s, waiting up to $LATTICEPUSH_BENCH_QUIET_WAIT_S seconds (default 90).
 func loadGate() LoadGate {

@@ -10,6 +10,16 @@ import (
 	"time"
 )
 
+// The lab cases, by name.
+const (
+	caseFirst   = "first deployment (25% batches)"
+	casePlan    = "no-change plan"
+	caseApply   = "no-change apply"
+	caseVerify  = "no-change verify"
+	caseReload  = "reload of every leaf"
+	caseHubRoll = "hub rolling restart"
+)
+
 // Case is one lab case measured for latticepush and, where Ansible can do the same work,
 // for Ansible in each AnsibleMode.
 type Case struct {
