@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -101,6 +102,7 @@ type conn struct {
 	err        error
 	handshakes chan struct{} // bounds handshakes tunnelled through this connection
 	c          *Client       // the Client over this connection, for targets
+	bastion    atomic.Bool   // some connection was dialled through this one: never released
 }
 
 // NewPool returns a Pool with opt (see Options for defaults).
@@ -168,6 +170,34 @@ func (p *Pool) connect(ctx context.Context, key string, jumps []Endpoint, e Endp
 	}
 }
 
+// Release closes t's connection once nothing more is to be done on the host (a plan, once the
+// host's facts are in), so that a large fleet does not hold every connection at once; a
+// later Connect dials again. A connection other hosts were reached through is kept.
+func (p *Pool) Release(t Target) {
+	r, err := p.Resolve(t)
+	if err != nil {
+		return
+	}
+	key := r.key()
+	p.mu.Lock()
+	cn := p.conns[key]
+	if cn == nil || cn.bastion.Load() {
+		p.mu.Unlock()
+		return
+	}
+	select {
+	case <-cn.ready:
+	default: // still dialling: whoever dials uses it
+		p.mu.Unlock()
+		return
+	}
+	delete(p.conns, key)
+	p.mu.Unlock()
+	if cn.client != nil {
+		cn.client.Close()
+	}
+}
+
 func (p *Pool) forget(key string, cn *conn) {
 	p.mu.Lock()
 	if p.conns[key] == cn {
@@ -205,6 +235,7 @@ func (p *Pool) dial(ctx context.Context, jumps []Endpoint, e Endpoint) (*ssh.Cli
 			return nil, &HopError{Hop: last, Err: err}
 		}
 		sem = bastion.handshakes
+		bastion.bastion.Store(true)
 		c, err := bastion.client.DialContext(ctx, "tcp", e.Addr())
 		if err != nil {
 			return nil, fmt.Errorf("connect to %s through bastion %s: %w", e.Addr(), last, err)
