@@ -59,7 +59,7 @@ demo: deps build ## bring up the lab, plan, apply, verify, tear down (KEEP=1 kee
 
 bench: deps build ## benchmarks against a 50-host lab and Ansible; writes BENCHMARKS.md
 	WITH_ANSIBLE=1 ./internal/tools/install-prereqs.sh
-	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./internal/bench/ | tee bench.out
+	go test -run '^$$' -bench . -benchtime 1x -timeout 100m ./internal/bench/ | tee bench.out
 
 fuzz: ## run every fuzz target for FUZZTIME each (corpora land in testdata/fuzz)
 	@set -e; for pkg in $$(go list ./...); do \

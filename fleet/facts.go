@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -418,11 +417,16 @@ func flag(b bool) string {
 
 func parseFacts(out []byte) (*hostState, error) {
 	st := &hostState{kv: map[string]string{}, stat: map[string]statLine{}, sums: map[string]string{}, content: map[string][]byte{}}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64<<10), 4*diffLimit)
+	// The output is in memory: lines are cut from it, with no scanner buffer per host.
 	section, pending := "", ""
-	for sc.Scan() {
-		line := sc.Text()
+	for rest := out; len(rest) > 0; {
+		var b []byte
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			b, rest = rest[:i], rest[i+1:]
+		} else {
+			b, rest = rest, nil
+		}
+		line := string(bytes.TrimSuffix(b, []byte("\r")))
 		if strings.HasPrefix(line, "--") {
 			section = line
 			continue
@@ -463,7 +467,7 @@ func parseFacts(out []byte) (*hostState, error) {
 			st.cache = append(st.cache, line)
 		}
 	}
-	return st, sc.Err()
+	return st, nil
 }
 
 // monitorFacts is what the running nats-server's monitoring endpoints said.

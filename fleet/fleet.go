@@ -40,6 +40,7 @@ type Fleet struct {
 	lockOpts    remote.LockOptions
 	// releases holds each pinned release file read once for every host's upload.
 	releases releaseFiles
+	release  bool // Options.Release
 }
 
 // Options tune a Fleet.
@@ -47,11 +48,15 @@ type Options struct {
 	Parallelism int           // default: the highest parallelism in the inventory, else 32
 	ServiceWait time.Duration // default 90s (a lame-duck stop takes grace + a little)
 	Lock        remote.LockOptions
+	// Release closes each host's connection once its facts are in (Observe): a plan does
+	// nothing more on the host, and a large fleet then holds at most Parallelism connections
+	// at once instead of one per host. Apply keeps them.
+	Release bool
 }
 
 // New returns a Fleet for inv's hosts over pool. The caller closes the pool.
 func New(inv *inventory.Inventory, pool *remote.Pool, opts Options) *Fleet {
-	f := &Fleet{inv: inv, pool: pool, parallelism: opts.Parallelism, serviceWait: opts.ServiceWait, lockOpts: opts.Lock}
+	f := &Fleet{inv: inv, pool: pool, parallelism: opts.Parallelism, serviceWait: opts.ServiceWait, lockOpts: opts.Lock, release: opts.Release}
 	if f.parallelism <= 0 {
 		for _, h := range inv.Hosts {
 			f.parallelism = max(f.parallelism, h.Parallelism)
@@ -85,6 +90,9 @@ func (f *Fleet) Observe(ctx context.Context, probes []plan.Probe) map[string]pla
 	for _, pr := range probes {
 		g.Go(func() error {
 			facts := f.observe(ctx, pr)
+			if h := f.inv.Host(pr.Host); f.release && h != nil {
+				f.pool.Release(Target(f.inv, h))
+			}
 			mu.Lock()
 			out[pr.Host] = facts
 			mu.Unlock()

@@ -24,10 +24,20 @@ import (
 type Gates struct {
 	f    *Fleet
 	opts verify.Options
+	// proven keeps the passing gates' results for the final verify to reuse.
+	proven verify.Proven
 }
 
 // NewGates returns the gates for f's inventory.
 func NewGates(f *Fleet, opts verify.Options) *Gates { return &Gates{f: f, opts: opts} }
+
+// record keeps a gate's results, observed no earlier than at, for the final verify. Only a
+// gate that expects the inventory's domain counts: the final verify expects it.
+func (g *Gates) record(at time.Time, exp rollout.Expect, res []verify.Result) {
+	if exp.Domain == "" {
+		g.proven.Record(at, res)
+	}
+}
 
 var _ rollout.Gates = (*Gates)(nil)
 
@@ -56,26 +66,43 @@ func (f *Fleet) Targets(ctx context.Context) []verify.Target {
 }
 
 func (g *Gates) HubNode(ctx context.Context, host string, exp rollout.Expect) error {
-	_, err := verify.HubNodeGate(ctx, view(g.f.inv, exp), g.f.Targets(ctx), host, g.opts)
+	at := time.Now()
+	res, err := verify.HubNodeGate(ctx, view(g.f.inv, exp), g.f.Targets(ctx), host, g.opts)
+	g.record(at, exp, res)
 	return err
 }
 
 func (g *Gates) Leaf(ctx context.Context, host string, exp rollout.Expect) error {
-	_, err := verify.LeafGate(ctx, view(g.f.inv, exp), g.f.Targets(ctx), host, g.opts)
+	at := time.Now()
+	res, err := verify.LeafGate(ctx, view(g.f.inv, exp), g.f.Targets(ctx), host, g.opts)
+	g.record(at, exp, res)
 	return err
 }
 
 func (g *Gates) Wasmcloud(ctx context.Context, host string, exp rollout.Expect) error {
-	_, err := verify.WasmcloudGate(ctx, view(g.f.inv, exp), g.f.Targets(ctx), host, g.opts)
+	at := time.Now()
+	res, err := verify.WasmcloudGate(ctx, view(g.f.inv, exp), g.f.Targets(ctx), host, g.opts)
+	g.record(at, exp, res)
 	return err
 }
 
-// Verify runs every check; the summary counts them and spells out each warning (after a
-// domain cutover: who still uses the old domain), the error lists the failing ones.
-func (g *Gates) Verify(ctx context.Context, exp rollout.Expect) (string, error) {
-	rep := verify.Run(ctx, view(g.f.inv, exp), g.f.Targets(ctx), g.opts)
+// Verify runs every check, taking the gates' results that are still valid (changed), over
+// the SSH connections the apply holds; the summary counts them and spells out each warning
+// (after a domain cutover: who still uses the old domain), the error lists the failing ones.
+func (g *Gates) Verify(ctx context.Context, exp rollout.Expect, changed rollout.Changes) (string, error) {
+	reuse := g.proven.Valid(verify.Changes{Hosts: changed.Hosts, Hub: changed.Hub})
+	rep := verify.RunReusing(ctx, view(g.f.inv, exp), g.f.Targets(ctx), g.opts, reuse)
 	failed := rep.Failed()
+	reused := 0
+	for _, r := range rep.Results {
+		if r.Reused {
+			reused++
+		}
+	}
 	summary := fmt.Sprintf("%d of %d checks passed", len(rep.Results)-len(failed), len(rep.Results))
+	if reused > 0 {
+		summary += fmt.Sprintf(" (%d taken from gates that passed with nothing changed since on their machine or any hub)", reused)
+	}
 	for _, w := range rep.Warnings() {
 		summary += "\n  warning: " + w.Check + ": " + w.Evidence
 		if w.Fix != "" {

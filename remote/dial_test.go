@@ -285,3 +285,35 @@ func TestConnect_ChainNamesTheFailingHopOnce(t *testing.T) {
 		t.Fatalf("got\n  %v\nwant it to start\n  %s", err, want)
 	}
 }
+
+// TestRelease_ClosesAndRedialsButKeepsBastions: a released connection is closed and the next
+// Connect dials again; a connection other hosts were reached through is kept.
+func TestRelease_ClosesAndRedialsButKeepsBastions(t *testing.T) {
+	srv, bastion, behind := sshtest.New(t), sshtest.New(t), sshtest.New(t)
+	f := newFixture(t, srv, bastion, behind)
+	p := newPool(t, Options{})
+	run(t, connect(t, p, f.target(srv)), "true")
+	p.Release(f.target(srv))
+	if got := run(t, connect(t, p, f.target(srv)), "echo", "again"); got != "again\n" {
+		t.Fatalf("after Release: %q", got)
+	}
+	if n := srv.Connections(); n != 2 {
+		t.Errorf("server saw %d connections, want 2: released, then dialled again", n)
+	}
+
+	cfg := filepath.Join(f.dir, "config")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("Host 127.0.0.1\n  IdentityFile %s\n  UserKnownHostsFile %s\n", f.key, f.knownHosts)), 0o600)
+	tg := f.target(behind)
+	tg.ConfigFile, tg.ProxyJump = cfg, fmt.Sprintf("jumper@127.0.0.1:%d", bastion.Port())
+	run(t, connect(t, p, tg), "true")
+	direct := f.target(bastion)
+	direct.User = "jumper" // the same connection as the jump
+	run(t, connect(t, p, direct), "true")
+	p.Release(direct)
+	if got := run(t, connect(t, p, tg), "echo", "through"); got != "through\n" {
+		t.Fatalf("through the bastion after releasing it: %q", got)
+	}
+	if n := bastion.Connections(); n != 1 {
+		t.Errorf("bastion saw %d connections, want 1: a connection others go through is not released", n)
+	}
+}

@@ -98,11 +98,11 @@ func (h *hostKeys) callback() (ssh.HostKeyCallback, error) {
 	}
 	h.cb, h.sig = nil, sig.String()
 	if len(existing) > 0 {
-		cb, err := knownhosts.New(existing...)
+		ix, err := newKnownHostsIndex(existing...)
 		if err != nil {
 			return nil, fmt.Errorf("read known_hosts: %w", err)
 		}
-		h.cb = cb
+		h.cb = ix.callback()
 	}
 	h.loaded = true
 	return h.cb, nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -101,6 +102,7 @@ type conn struct {
 	err        error
 	handshakes chan struct{} // bounds handshakes tunnelled through this connection
 	c          *Client       // the Client over this connection, for targets
+	bastion    atomic.Bool   // some connection was dialled through this one: never released
 }
 
 // NewPool returns a Pool with opt (see Options for defaults).
@@ -152,8 +154,9 @@ func (p *Pool) connect(ctx context.Context, key string, jumps []Endpoint, e Endp
 		if cn.err != nil {
 			p.forget(key, cn)
 		} else {
-			go func() { cn.client.Wait(); p.forget(key, cn) }()
-			go p.keepAlive(cn.client, e)
+			done := make(chan struct{}) // closed once the connection ended and was forgotten
+			go func() { cn.client.Wait(); p.forget(key, cn); close(done) }()
+			go p.keepAlive(cn.client, e, done)
 		}
 		close(cn.ready)
 	} else {
@@ -164,6 +167,34 @@ func (p *Pool) connect(ctx context.Context, key string, jumps []Endpoint, e Endp
 		return cn, cn.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// Release closes t's connection once nothing more is to be done on the host (a plan, once the
+// host's facts are in), so that a large fleet does not hold every connection at once; a
+// later Connect dials again. A connection other hosts were reached through is kept.
+func (p *Pool) Release(t Target) {
+	r, err := p.Resolve(t)
+	if err != nil {
+		return
+	}
+	key := r.key()
+	p.mu.Lock()
+	cn := p.conns[key]
+	if cn == nil || cn.bastion.Load() {
+		p.mu.Unlock()
+		return
+	}
+	select {
+	case <-cn.ready:
+	default: // still dialling: whoever dials uses it
+		p.mu.Unlock()
+		return
+	}
+	delete(p.conns, key)
+	p.mu.Unlock()
+	if cn.client != nil {
+		cn.client.Close()
 	}
 }
 
@@ -204,6 +235,7 @@ func (p *Pool) dial(ctx context.Context, jumps []Endpoint, e Endpoint) (*ssh.Cli
 			return nil, &HopError{Hop: last, Err: err}
 		}
 		sem = bastion.handshakes
+		bastion.bastion.Store(true)
 		c, err := bastion.client.DialContext(ctx, "tcp", e.Addr())
 		if err != nil {
 			return nil, fmt.Errorf("connect to %s through bastion %s: %w", e.Addr(), last, err)
@@ -280,16 +312,15 @@ func (p *Pool) handshake(ctx context.Context, raw net.Conn, e Endpoint) (*ssh.Cl
 }
 
 // keepAlive sends keepalive@openssh.com every interval and closes the connection after
-// three in a row go unanswered, so a dead peer surfaces as an error instead of a hang.
-func (p *Pool) keepAlive(c *ssh.Client, e Endpoint) {
+// three in a row go unanswered, so a dead peer surfaces as an error instead of a hang. It
+// returns once done is closed (the connection ended).
+func (p *Pool) keepAlive(c *ssh.Client, e Endpoint, done <-chan struct{}) {
 	every := p.opt.KeepAlive
 	if e.KeepAlive > 0 {
 		every = e.KeepAlive
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	done := make(chan struct{})
-	go func() { c.Wait(); close(done) }()
 	missed := 0
 	for {
 		select {

@@ -98,6 +98,12 @@ type run struct {
 	verify     string
 	verifyErr  string
 	settled    float64 // seconds the final verify took to pass, or until its settle deadline
+	verifyTook float64 // seconds the final verify's last round took
+	// changed and hubChanged are when a service operation on a machine, and on any hub node,
+	// last returned (Changes; settle.go).
+	changed    map[string]time.Time
+	hubChanged time.Time
+	hubs       map[string]bool
 	// unlinked holds the leaves whose links a change may have cut (a hub node's restart, the
 	// leaf's own reload or restart) and that no leaf gate has proven since: leaf host -> the
 	// wave that cut them (links.go).
@@ -143,7 +149,7 @@ func (r *run) hasResult(u *plan.Unit) bool {
 func (r *run) report() *Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	res := &Result{Verify: r.verify, VerifyError: r.verifyErr, Settle: r.settled}
+	res := &Result{Verify: r.verify, VerifyError: r.verifyErr, Settle: r.settled, VerifySeconds: r.verifyTook}
 	for _, u := range r.result {
 		res.Units = append(res.Units, *u)
 	}

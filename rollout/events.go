@@ -91,4 +91,7 @@ type Result struct {
 	// Settle is how long the final verify took, in seconds: until every check passed, or until
 	// the settle deadline when one still failed.
 	Settle float64 `json:"settle_seconds"`
+	// VerifySeconds is how long the final verify's last round took: its own time, without
+	// the waits between rounds.
+	VerifySeconds float64 `json:"verify_seconds"`
 }

@@ -338,6 +338,8 @@ type fakeGates struct {
 	ff       *fakeFleet
 	failGate map[string]bool // host -> gate fails
 	verified bool
+	// changed is what the last Verify was told changed when.
+	changed Changes
 	// verifyFails is how many Verify calls fail before one passes; verifyCalls counts them.
 	verifyFails, verifyCalls int
 	snapErr                  error // what SnapshotBuckets returns
@@ -442,10 +444,11 @@ func (g *fakeGates) EnsureBuckets(ctx context.Context, replicas int, _ Expect) e
 	g.ff.record("buckets %d", replicas)
 	return nil
 }
-func (g *fakeGates) Verify(ctx context.Context, _ Expect) (string, error) {
+func (g *fakeGates) Verify(ctx context.Context, _ Expect, changed Changes) (string, error) {
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()
 	g.verified = true
+	g.changed = changed
 	g.verifyCalls++
 	if g.verifyCalls <= g.verifyFails {
 		return fmt.Sprintf("%d of 40 checks passed", 39), errors.New("leaf.remote-connected on edge-2: no leaf remote connected")

@@ -75,8 +75,18 @@ type Gates interface {
 	// files written: before a cutover stops the hubs, when apply is asked to.
 	SnapshotBuckets(ctx context.Context, dir string, exp Expect) ([]string, error)
 	// Verify runs every check of `latticepush verify`; it returns a one-line summary and an
-	// error when a check fails.
-	Verify(ctx context.Context, exp Expect) (summary string, err error)
+	// error when a check fails. It may take a passing gate's result instead of checking again
+	// when the gate observed it after every change in changed that could affect it: the last
+	// change on the result's machine and the last change on any hub node.
+	Verify(ctx context.Context, exp Expect, changed Changes) (summary string, err error)
+}
+
+// Changes say when this apply last started, stopped, restarted, reloaded, enabled, disabled,
+// adopted or gave back a service (when the operation returned): per machine, and the latest
+// of those on any hub node.
+type Changes struct {
+	Hosts map[string]time.Time
+	Hub   time.Time
 }
 
 // Expect is what the gates must expect where it differs from the inventory. During an apply

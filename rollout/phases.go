@@ -113,7 +113,7 @@ func (lockPhase) Run(ctx context.Context, r *run) error {
 				errs = append(errs, plan.OnHost(name, err))
 				return nil
 			}
-			r.hosts[name] = h
+			r.hosts[name] = changeRecorder{Host: h, r: r, name: name}
 			return nil
 		})
 	}

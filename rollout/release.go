@@ -64,7 +64,7 @@ func (releasePhase) Run(ctx context.Context, a *run) error {
 		if u.Upgrade == nil {
 			continue
 		}
-		h, ok := a.hosts[u.Host].(Releases)
+		h, ok := releasesOf(a.hosts[u.Host])
 		if !ok {
 			return fmt.Errorf("%s: this host cannot install nats-server releases; nothing was changed", u.ID())
 		}
@@ -123,9 +123,19 @@ func (releasePhase) Run(ctx context.Context, a *run) error {
 	return fmt.Errorf("installing nats-server releases failed; nothing was switched or restarted:\n%w", errors.Join(errs...))
 }
 
+// releasesOf is h as Releases, looking through the run's own wrapper (changeRecorder): a
+// Host that installs releases must never look as if it could not.
+func releasesOf(h Host) (Releases, bool) {
+	if c, ok := h.(changeRecorder); ok {
+		h = c.Host
+	}
+	r, ok := h.(Releases)
+	return r, ok
+}
+
 // switchRelease points a unit's binary path at its new release.
 func (a *run) switchRelease(ctx context.Context, h Host, u *plan.Unit) error {
-	r, ok := h.(Releases)
+	r, ok := releasesOf(h)
 	if !ok {
 		return fmt.Errorf("this host cannot install nats-server releases")
 	}
@@ -134,7 +144,7 @@ func (a *run) switchRelease(ctx context.Context, h Host, u *plan.Unit) error {
 
 // switchBack points a rolled-back unit's binary path at the release it had.
 func (a *run) switchBack(ctx context.Context, h Host, u *plan.Unit) error {
-	r, ok := h.(Releases)
+	r, ok := releasesOf(h)
 	if !ok || u.Upgrade.Previous == "" {
 		return nil
 	}
@@ -147,7 +157,7 @@ func (a *run) switchBack(ctx context.Context, h Host, u *plan.Unit) error {
 // confirmVersion waits until the running nats-server reports the pinned version in /varz:
 // the only proof of what runs.
 func (a *run) confirmVersion(ctx context.Context, h Host, u *plan.Unit) error {
-	r, ok := h.(Releases)
+	r, ok := releasesOf(h)
 	if !ok {
 		return nil
 	}
@@ -175,7 +185,7 @@ func (a *run) confirmVersion(ctx context.Context, h Host, u *plan.Unit) error {
 // pruneReleases removes the release directories a unit no longer needs, once it passed its
 // gate; a failure is a warning.
 func (a *run) pruneReleases(ctx context.Context, h Host, u *plan.Unit) {
-	r, ok := h.(Releases)
+	r, ok := releasesOf(h)
 	if !ok || len(u.Upgrade.Prune) == 0 {
 		return
 	}

@@ -27,15 +27,17 @@ func (r *run) settle(ctx context.Context) (string, error) {
 	rounds := 0
 	for {
 		rounds++
-		summary, err := r.gates.Verify(ctx, r.expect(""))
+		roundStart := time.Now()
+		summary, err := r.gates.Verify(ctx, r.expect(""), r.changes())
+		own := time.Since(roundStart)
 		took := time.Since(start)
 		if err == nil || ctx.Err() != nil || !time.Now().Before(deadline) {
 			r.mu.Lock()
-			r.settled = took.Seconds()
+			r.settled, r.verifyTook = took.Seconds(), own.Seconds()
 			r.mu.Unlock()
-			msg := fmt.Sprintf("every check passed after %.1fs (%d verify round(s))", took.Seconds(), rounds)
+			msg := fmt.Sprintf("every check passed after %.1fs (%d verify round(s), the last %.2fs)", took.Seconds(), rounds, own.Seconds())
 			if err != nil {
-				msg = fmt.Sprintf("still failing after %.1fs (%d verify round(s), settle %s): %v", took.Seconds(), rounds, r.opts.Settle, err)
+				msg = fmt.Sprintf("still failing after %.1fs (%d verify round(s), the last %.2fs, settle %s): %v", took.Seconds(), rounds, own.Seconds(), r.opts.Settle, err)
 			}
 			r.emit(Event{Type: EventSettled, Phase: PhaseVerify, Message: msg, Elapsed: took.Seconds()})
 			return summary, err
@@ -50,6 +52,69 @@ func (r *run) settle(ctx context.Context) (string, error) {
 		}
 		wait = min(2*wait, 4*time.Second)
 	}
+}
+
+// The final verify may take a gate's result instead of checking again, when nothing that
+// could change it happened after the gate observed it: no service operation on that machine
+// and none on any hub node (every check depends on the hubs it is seen from or answered by).
+// Every service operation goes through changeRecorder, so the run knows when each machine
+// last changed.
+
+// changeRecorder is a locked Host that records when each service operation on it returned.
+type changeRecorder struct {
+	Host
+	r    *run
+	name string
+}
+
+func (h changeRecorder) Service(ctx context.Context, svc string, op ServiceOp) error {
+	if op != OpSupervise && op != OpDaemonReload { // neither starts nor stops a process
+		defer h.r.changedNow(h.name)
+	}
+	return h.Host.Service(ctx, svc, op)
+}
+
+func (h changeRecorder) Adopt(ctx context.Context, svc string, from plan.Foreign) error {
+	defer h.r.changedNow(h.name)
+	return h.Host.Adopt(ctx, svc, from)
+}
+
+func (h changeRecorder) GiveBack(ctx context.Context, svc string, from plan.Foreign) error {
+	defer h.r.changedNow(h.name)
+	return h.Host.GiveBack(ctx, svc, from)
+}
+
+// changedNow records that a service operation on host just returned.
+func (r *run) changedNow(host string) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.changed == nil {
+		r.changed = map[string]time.Time{}
+	}
+	if r.hubs == nil {
+		r.hubs = map[string]bool{}
+		for _, u := range r.p.Units {
+			if u.Role == plan.RoleHub {
+				r.hubs[u.Host] = true
+			}
+		}
+	}
+	r.changed[host] = now
+	if r.hubs[host] {
+		r.hubChanged = now
+	}
+}
+
+// changes returns a copy of what changed when, for the final verify.
+func (r *run) changes() Changes {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := Changes{Hosts: make(map[string]time.Time, len(r.changed)), Hub: r.hubChanged}
+	for h, t := range r.changed {
+		c.Hosts[h] = t
+	}
+	return c
 }
 
 // awaitWasmcloud waits, after a batch restarted nats-servers, until the wasmCloud hosts that

@@ -59,7 +59,7 @@ func TestApply_FinalVerifySettles(t *testing.T) {
 	}
 	settled := eventsOf(events, EventSettled)
 	if len(settled) != 1 || !strings.HasPrefix(settled[0].Message, "every check passed after ") ||
-		!strings.Contains(settled[0].Message, "(3 verify round(s))") || settled[0].Elapsed != res.Settle {
+		!strings.Contains(settled[0].Message, "(3 verify round(s), the last ") || settled[0].Elapsed != res.Settle {
 		t.Errorf("settled events %+v, want one saying every check passed after 3 rounds, with the result's time", settled)
 	}
 }
@@ -165,5 +165,42 @@ func TestApply_SilentWasmcloudHostIsAWarning(t *testing.T) {
 	}
 	if warned != 3 {
 		t.Errorf("%d warnings about a silent wasmCloud host, want 3: %+v", warned, eventsOf(events, EventWarning))
+	}
+}
+
+// TestApply_FinalVerifyToldWhatChangedWhen: the final verify learns when each machine last had
+// a service operation, and when a hub last did, so it reuses a gate's result only when
+// nothing on its machine and no hub changed after the gate; untouched machines are not named.
+func TestApply_FinalVerifyToldWhatChangedWhen(t *testing.T) {
+	fx := leafRestarts(t)
+	start := time.Now()
+	p, probes := fx.plan(t)
+	if _, err := fx.apply(context.Background(), p, probes, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := fx.gates.changed
+	if !c.Hub.IsZero() {
+		t.Errorf("hub changed at %v, want never (only leaves restarted)", c.Hub)
+	}
+	for _, h := range []string{"edge-1", "edge-2", "edge-3"} {
+		if !c.Hosts[h].After(start) {
+			t.Errorf("%s: changed at %v, want during the apply", h, c.Hosts[h])
+		}
+	}
+	for h := range c.Hosts {
+		if !strings.HasPrefix(h, "edge-") {
+			t.Errorf("%s named as changed; only the leaves restarted", h)
+		}
+	}
+
+	fx = newApplyFixture(t, "lab", plantest.Converged)
+	fx.fleet.hosts["hub-2"].files["/etc/sv/nats-server/run"] = []byte("#!/bin/sh\nold\n")
+	p, probes = fx.plan(t)
+	if _, err := fx.apply(context.Background(), p, probes, nil); err != nil {
+		t.Fatal(err)
+	}
+	c = fx.gates.changed
+	if c.Hub.IsZero() || !c.Hub.Equal(c.Hosts["hub-2"]) {
+		t.Errorf("changes %+v: want hub-2's restart as the last hub change", c)
 	}
 }

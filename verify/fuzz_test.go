@@ -53,10 +53,10 @@ func FuzzMonitorReplies(f *testing.F) {
 		tasks = append(tasks, r.metaTask(true))
 		for _, l := range r.leaves() {
 			tasks = append(tasks,
-				one(func(ctx context.Context) Result { return r.checkLeafRemote(ctx, l) }),
-				one(func(ctx context.Context) Result { return r.checkLeafSeenByHub(ctx, l) }),
-				one(func(ctx context.Context) Result { return r.checkLeafDomain(ctx, l) }),
-				one(func(ctx context.Context) Result { return r.checkStrayBucket(ctx, l) }))
+				one(CheckLeafRemote, l.Name, func(ctx context.Context) Result { return r.checkLeafRemote(ctx, l) }),
+				one(CheckLeafSeenByHub, l.Name, func(ctx context.Context) Result { return r.checkLeafSeenByHub(ctx, l) }),
+				one(CheckHygieneDomain, l.Name, func(ctx context.Context) Result { return r.checkLeafDomain(ctx, l) }),
+				one(CheckHygieneStrayBucket, l.Name, func(ctx context.Context) Result { return r.checkStrayBucket(ctx, l) }))
 		}
 		for _, res := range r.run(ctx, tasks) {
 			if res.Check == "" || res.Host == "" && res.Check != CheckHubPeersCurrent {

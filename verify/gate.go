@@ -55,11 +55,11 @@ func HubNodeGate(ctx context.Context, inv *inventory.Inventory, targets []Target
 		var ts []task
 		for _, n := range inv.Hubs() {
 			ts = append(ts,
-				one(func(ctx context.Context) Result { return r.checkHealthz(ctx, n) }),
-				one(func(ctx context.Context) Result { return r.checkDomain(ctx, n) }),
+				one(CheckHubHealthz, n.Name, func(ctx context.Context) Result { return r.checkHealthz(ctx, n) }),
+				one(CheckHubDomain, n.Name, func(ctx context.Context) Result { return r.checkDomain(ctx, n) }),
 			)
 			if len(inv.Hubs()) > 1 {
-				ts = append(ts, one(func(ctx context.Context) Result { return r.checkRoutes(ctx, n) }))
+				ts = append(ts, one(CheckHubRoutes, n.Name, func(ctx context.Context) Result { return r.checkRoutes(ctx, n) }))
 			}
 		}
 		return append(ts, r.metaTask(true))
@@ -100,7 +100,7 @@ func WasmcloudGate(ctx context.Context, inv *inventory.Inventory, targets []Targ
 	return gate(ctx, inv, targets, opts, "wasmCloud host "+h.Name, func(r *round) []task {
 		ts := r.wasmcloudTasks([]*inventory.Host{h}, []string{id}, false)
 		if h.Leaf != nil {
-			ts = append(ts, one(func(ctx context.Context) Result { return r.checkStrayBucket(ctx, h) }))
+			ts = append(ts, one(CheckHygieneStrayBucket, h.Name, func(ctx context.Context) Result { return r.checkStrayBucket(ctx, h) }))
 		}
 		return ts
 	})

@@ -31,7 +31,7 @@ func (r *round) previousTasks() []task {
 	if old, _ := r.previousDomain(); old == "" {
 		return nil
 	}
-	return []task{r.checkPreviousStreams, one(r.checkPreviousHosts)}
+	return []task{{run: r.checkPreviousStreams}, {run: func(ctx context.Context) []Result { return []Result{r.checkPreviousHosts(ctx)} }}}
 }
 
 // finding is a warning while the alias answers for the old domain, a failure without it.

@@ -62,6 +62,9 @@ type Result struct {
 	Warning  bool   `json:"warning,omitempty"`
 	Evidence string `json:"evidence"`
 	Fix      string `json:"fix,omitempty"`
+	// Reused is set on a result taken from a gate that passed earlier in the same apply,
+	// nothing having changed since on the machine or on any hub node (Proven).
+	Reused bool `json:"reused,omitempty"`
 }
 
 func pass(check, host, evidence string) Result {
@@ -145,7 +148,8 @@ type Target struct {
 type Options struct {
 	// Timeout bounds each network step (a dial, an HTTP request, a NATS request). Default 5s.
 	Timeout time.Duration
-	// Parallelism bounds the checks running at once. Default 8.
+	// Parallelism bounds the checks running at once. Default 64: a check mostly waits on a
+	// reply through a connection already open, so many can wait together.
 	Parallelism int
 	// ProbeBucket is the KV bucket the domain round trip writes to, created on the hub with
 	// min(3, hubs) replicas when absent. Default "latticepush_probe".
@@ -166,7 +170,7 @@ func (o Options) withDefaults() Options {
 		o.Timeout = 5 * time.Second
 	}
 	if o.Parallelism <= 0 {
-		o.Parallelism = 8
+		o.Parallelism = 64
 	}
 	if o.ProbeBucket == "" {
 		o.ProbeBucket = DefaultProbeBucket

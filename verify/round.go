@@ -39,6 +39,9 @@ type round struct {
 
 	pingOnce sync.Once
 	ping     pingView
+
+	// reuse holds results taken instead of checking again (RunReusing).
+	reuse map[key]Result
 }
 
 func newRound(inv *inventory.Inventory, targets []Target, opts Options) *round {
@@ -47,6 +50,7 @@ func newRound(inv *inventory.Inventory, targets []Target, opts Options) *round {
 		opts:     opts.withDefaults(),
 		targets:  make(map[string]Target, len(targets)),
 		monitors: map[string]*monitor{},
+		reuse:    map[key]Result{},
 	}
 	for _, t := range targets {
 		if t.Host != nil {

@@ -15,13 +15,46 @@ import (
 // The wasmCloud checks gather ping replies for the whole Options.PingWait, so hosts that are not
 // in the inventory are named too.
 func Run(ctx context.Context, inv *inventory.Inventory, targets []Target, opts Options) Report {
+	return RunReusing(ctx, inv, targets, opts, nil)
+}
+
+// RunReusing is Run that takes the passing results in reuse (a gate's, still valid: see
+// Proven) instead of checking again: a group of checks runs only when one of its results is
+// not in reuse. Reused results say so (Reused).
+func RunReusing(ctx context.Context, inv *inventory.Inventory, targets []Target, opts Options, reuse []Result) Report {
 	r := newRound(inv, targets, opts)
 	defer r.close()
+	r.take(reuse)
 	return Report{Results: r.run(ctx, r.allTasks())}
 }
 
-// task is a unit of checking run in parallel with others; it returns its results.
-type task func(ctx context.Context) []Result
+// take adds the passing results of reuse to the round's reuse set, marked Reused.
+func (r *round) take(reuse []Result) {
+	for _, res := range reuse {
+		if res.OK && !res.Warning {
+			res.Reused = true
+			r.reuse[keyOf(res)] = res
+		}
+	}
+}
+
+// task is a unit of checking run in parallel with others; it returns its results. keys name
+// them ahead (check and host) when that is known: a task whose every key has a result to reuse
+// is not run.
+type task struct {
+	keys []key
+	run  func(ctx context.Context) []Result
+}
+
+// key names one result: a check on a host ("" for a lattice-wide check).
+type key struct{ check, host string }
+
+func keyOf(r Result) key {
+	if r.Check == CheckHubPeersCurrent { // lattice-wide; its host names the meta leader asked
+		return key{r.Check, ""}
+	}
+	return key{r.Check, r.Host}
+}
 
 func (r *round) run(ctx context.Context, tasks []task) []Result {
 	var (
@@ -31,8 +64,12 @@ func (r *round) run(ctx context.Context, tasks []task) []Result {
 	var g errgroup.Group
 	g.SetLimit(r.opts.Parallelism)
 	for _, t := range tasks {
+		if res, ok := r.reused(t); ok {
+			out = append(out, res...)
+			continue
+		}
 		g.Go(func() error {
-			res := t(ctx)
+			res := t.run(ctx)
 			mu.Lock()
 			out = append(out, res...)
 			mu.Unlock()
@@ -44,8 +81,25 @@ func (r *round) run(ctx context.Context, tasks []task) []Result {
 	return out
 }
 
-func one(f func(ctx context.Context) Result) task {
-	return func(ctx context.Context) []Result { return []Result{f(ctx)} }
+// reused returns t's results from the round's reuse set when it holds every one of them.
+func (r *round) reused(t task) ([]Result, bool) {
+	if len(t.keys) == 0 || len(r.reuse) == 0 {
+		return nil, false
+	}
+	out := make([]Result, 0, len(t.keys))
+	for _, k := range t.keys {
+		res, ok := r.reuse[k]
+		if !ok {
+			return nil, false
+		}
+		out = append(out, res)
+	}
+	return out, true
+}
+
+// one is a task of one check on host.
+func one(check, host string, f func(ctx context.Context) Result) task {
+	return task{keys: []key{{check, host}}, run: func(ctx context.Context) []Result { return []Result{f(ctx)} }}
 }
 
 func (r *round) allTasks() []task {
@@ -53,7 +107,7 @@ func (r *round) allTasks() []task {
 	ts = append(ts, r.hubTasks(r.inv.Hubs())...)
 	ts = append(ts, r.metaTask(true))
 	if len(r.leaves()) > 0 {
-		ts = append(ts, one(r.probeBucket))
+		ts = append(ts, task{run: func(ctx context.Context) []Result { return []Result{r.probeBucket(ctx)} }})
 	}
 	for _, l := range r.leaves() {
 		ts = append(ts, r.leafTasks(l)...)
@@ -71,15 +125,15 @@ func (r *round) hubTasks(hubs []*inventory.Host) []task {
 	var ts []task
 	for _, h := range hubs {
 		ts = append(ts,
-			one(func(ctx context.Context) Result { return r.checkHealthz(ctx, h) }),
-			one(func(ctx context.Context) Result { return r.checkDomain(ctx, h) }),
+			one(CheckHubHealthz, h.Name, func(ctx context.Context) Result { return r.checkHealthz(ctx, h) }),
+			one(CheckHubDomain, h.Name, func(ctx context.Context) Result { return r.checkDomain(ctx, h) }),
 		)
 		if len(hubs) > 1 {
-			ts = append(ts, one(func(ctx context.Context) Result { return r.checkRoutes(ctx, h) }))
+			ts = append(ts, one(CheckHubRoutes, h.Name, func(ctx context.Context) Result { return r.checkRoutes(ctx, h) }))
 		}
-		ts = append(ts, one(func(ctx context.Context) Result { return r.checkRouteAuth(ctx, h) }))
+		ts = append(ts, one(CheckHubRouteAuth, h.Name, func(ctx context.Context) Result { return r.checkRouteAuth(ctx, h) }))
 		if r.inv.Lattice.TLS != nil {
-			ts = append(ts, one(func(ctx context.Context) Result { return r.checkHubTLS(ctx, h) }))
+			ts = append(ts, one(CheckHubTLS, h.Name, func(ctx context.Context) Result { return r.checkHubTLS(ctx, h) }))
 		}
 	}
 	return ts
@@ -87,7 +141,14 @@ func (r *round) hubTasks(hubs []*inventory.Host) []task {
 
 // metaTask checks the meta leader on every hub node and, with peers, the leader's peers.
 func (r *round) metaTask(peers bool) task {
-	return func(ctx context.Context) []Result {
+	var keys []key
+	for _, h := range r.inv.Hubs() {
+		keys = append(keys, key{CheckHubMetaLeader, h.Name})
+	}
+	if peers {
+		keys = append(keys, key{CheckHubPeersCurrent, ""})
+	}
+	return task{keys: keys, run: func(ctx context.Context) []Result {
 		prefetch(ctx, r, r.inv.Hubs(), (*monitor).jsz)
 		mv := r.metaView(ctx)
 		var out []Result
@@ -98,32 +159,32 @@ func (r *round) metaTask(peers bool) task {
 			out = append(out, r.checkPeersCurrent(ctx, mv))
 		}
 		return out
-	}
+	}}
 }
 
 // leafTasks check the leaf's link, from both ends, and the hub's domain through it.
 func (r *round) leafTasks(leaf *inventory.Host) []task {
 	var ts []task
 	if r.inv.Lattice.TLS != nil {
-		ts = append(ts, one(func(ctx context.Context) Result { return r.checkLeafTLS(ctx, leaf) }))
+		ts = append(ts, one(CheckLeafTLS, leaf.Name, func(ctx context.Context) Result { return r.checkLeafTLS(ctx, leaf) }))
 	}
 	return append(ts,
-		one(func(ctx context.Context) Result { return r.checkLeafRemote(ctx, leaf) }),
-		one(func(ctx context.Context) Result {
+		one(CheckLeafRemote, leaf.Name, func(ctx context.Context) Result { return r.checkLeafRemote(ctx, leaf) }),
+		one(CheckLeafSeenByHub, leaf.Name, func(ctx context.Context) Result {
 			prefetch(ctx, r, r.inv.Hubs(), (*monitor).leafz)
 			return r.checkLeafSeenByHub(ctx, leaf)
 		}),
-		func(ctx context.Context) []Result {
+		task{keys: []key{{CheckDomainReach, leaf.Name}, {CheckDomainHubAnswers, leaf.Name}}, run: func(ctx context.Context) []Result {
 			reach, proof := r.checkDomainReach(ctx, leaf)
 			return []Result{reach, proof}
-		},
+		}},
 	)
 }
 
 func (r *round) hygieneTasks(leaf *inventory.Host) []task {
 	return []task{
-		one(func(ctx context.Context) Result { return r.checkLeafDomain(ctx, leaf) }),
-		one(func(ctx context.Context) Result { return r.checkStrayBucket(ctx, leaf) }),
+		one(CheckHygieneDomain, leaf.Name, func(ctx context.Context) Result { return r.checkLeafDomain(ctx, leaf) }),
+		one(CheckHygieneStrayBucket, leaf.Name, func(ctx context.Context) Result { return r.checkStrayBucket(ctx, leaf) }),
 	}
 }
 
@@ -132,9 +193,16 @@ func (r *round) hygieneTasks(leaf *inventory.Host) []task {
 func (r *round) wasmcloudTasks(hosts []*inventory.Host, expect []string, membership bool) []task {
 	var ts []task
 	for _, h := range hosts {
-		ts = append(ts, one(func(ctx context.Context) Result { return r.checkHostGet(ctx, h) }))
+		ts = append(ts, one(CheckWasmcloudHostGet, h.Name, func(ctx context.Context) Result { return r.checkHostGet(ctx, h) }))
 	}
-	ts = append(ts, func(ctx context.Context) []Result {
+	var keys []key
+	for _, h := range hosts {
+		keys = append(keys, key{CheckWasmcloudPing, h.Name})
+	}
+	if membership {
+		keys = append(keys, key{CheckWasmcloudMembership, ""})
+	}
+	ts = append(ts, task{keys: keys, run: func(ctx context.Context) []Result {
 		pv := r.pingLattice(ctx, expect)
 		var out []Result
 		for _, h := range hosts {
@@ -150,7 +218,7 @@ func (r *round) wasmcloudTasks(hosts []*inventory.Host, expect []string, members
 			out = append(out, r.checkMembership(pv, want))
 		}
 		return out
-	})
+	}})
 	return ts
 }
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nkeys"
 
@@ -23,8 +24,9 @@ type pingView struct {
 }
 
 // pingLattice pings once per round. With expect set (a gate), gathering stops as soon as
-// those hosts answered; otherwise it lasts the whole window, so hosts that are not in the
-// inventory are seen too.
+// those hosts answered. Otherwise it is a census: once every inventory host answered it goes
+// on for as long again as that took (at least pingGrace), within the window, so hosts that are
+// not in the inventory, and a second host with an inventory host's id, are seen too.
 func (r *round) pingLattice(ctx context.Context, expect []string) pingView {
 	r.pingOnce.Do(func() {
 		nc, hub, err := r.hubSide(ctx)
@@ -37,7 +39,13 @@ func (r *round) pingLattice(ctx context.Context, expect []string) pingView {
 			r.ping.err = err
 			return
 		}
-		hosts, err := c.Ping(ctx, expect, r.opts.PingWait)
+		var hosts []wasmcloud.Host
+		if expect != nil {
+			hosts, err = c.Ping(ctx, expect, r.opts.PingWait)
+		} else {
+			// A census: every inventory host, and whoever answers at their pace.
+			hosts, err = c.PingAll(ctx, r.inventoryHostIDs(), r.opts.PingWait, pingGrace)
+		}
 		r.ping = pingView{hosts: map[string]wasmcloud.Host{}, from: hub, warn: err}
 		if ctx.Err() != nil {
 			r.ping.err = err
@@ -47,6 +55,20 @@ func (r *round) pingLattice(ctx context.Context, expect []string) pingView {
 		}
 	})
 	return r.ping
+}
+
+// pingGrace is the least a census gathers after every inventory host answered.
+const pingGrace = 200 * time.Millisecond
+
+// inventoryHostIDs are the host ids of the inventory's wasmCloud hosts that have one.
+func (r *round) inventoryHostIDs() []string {
+	var ids []string
+	for _, h := range r.inv.HostsWithRole(inventory.RoleWasmcloud) {
+		if id, err := hostID(h); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // hostID is the wasmCloud host id the inventory pins with the host's seed.

@@ -64,6 +64,22 @@ func (c *Client) Lattice() string { return c.lattice }
 // only seen while Ping still gathers, so use no expect set to look for them). If ctx ends before
 // the window, Ping returns what it has gathered with ctx.Err().
 func (c *Client) Ping(ctx context.Context, expect []string, window time.Duration) ([]Host, error) {
+	return c.ping(ctx, expect, window, -1)
+}
+
+// PingAll is Ping for a census: once every id in expect has answered it goes on gathering for
+// as long again as that took (at least minGrace), within window, instead of stopping. Every
+// host answers the same published ping at about the same pace, so a host that is not
+// expected, or a second host with an expected id (ErrDuplicateHost), is seen without waiting
+// out the whole window; one that answers more than twice as late as the slowest expected host
+// is missed. Without expect it is Ping.
+func (c *Client) PingAll(ctx context.Context, expect []string, window, minGrace time.Duration) ([]Host, error) {
+	return c.ping(ctx, expect, window, max(minGrace, 0))
+}
+
+// ping is Ping, and with grace >= 0 PingAll.
+func (c *Client) ping(ctx context.Context, expect []string, window, grace time.Duration) ([]Host, error) {
+	start := time.Now()
 	if window <= 0 {
 		window = DefaultPingWindow
 	}
@@ -85,7 +101,19 @@ func (c *Client) Ping(ctx context.Context, expect []string, window time.Duration
 	}
 	byID := map[string]Host{}
 	var problems []error
-	for len(expect) == 0 || len(missing) > 0 {
+	graced := false
+	for {
+		if len(expect) > 0 && len(missing) == 0 {
+			if grace < 0 {
+				break
+			}
+			if !graced { // every expected host answered: as long again for the others
+				graced = true
+				var cancelGrace context.CancelFunc
+				gather, cancelGrace = context.WithTimeout(gather, max(time.Since(start), grace))
+				defer cancelGrace()
+			}
+		}
 		msg, err := sub.NextMsgWithContext(gather)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -237,3 +237,27 @@ func TestWatchEvents(t *testing.T) {
 		t.Fatal("event name with a subject separator accepted")
 	}
 }
+
+// A census with every inventory host answering ends long before its (hour-long) window, yet
+// still sees a host that is not expected and a second host with an expected id, which answer
+// at the same pace; the context deadline would turn a missed early end into DeadlineExceeded.
+func TestPingAllEndsSoonAfterTheExpectedYetSeesOthers(t *testing.T) {
+	nc := startNATS(t)
+	a, b, stray := newHostID(t), newHostID(t), newHostID(t)
+	fakeHost(t, nc, "default", pingBody(t, a))
+	fakeHost(t, nc, "default", pingBody(t, b), pingBody(t, b))
+	fakeHost(t, nc, "default", pingBody(t, stray))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hosts, err := newClient(t, nc).PingAll(ctx, []string{a, b}, time.Hour, 50*time.Millisecond)
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("PingAll waited out its window with every expected host answering: %v", err)
+	}
+	if len(hosts) != 3 {
+		t.Errorf("got %d hosts, want 3 (the stray too): %+v", len(hosts), hosts)
+	}
+	if !errors.Is(err, ErrDuplicateHost) {
+		t.Errorf("err = %v, want ErrDuplicateHost for the second host with id b", err)
+	}
+}

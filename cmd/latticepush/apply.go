@@ -206,7 +206,7 @@ func (g *globals) finishApply(res *rollout.Result, err error, asJSON bool) error
 			fmt.Fprintf(g.stdout, "%-25s %-9s %-13s %5.1fs\n", u.Unit, u.Action, u.Result, u.Duration)
 		}
 		if res.Verify != "" {
-			fmt.Fprintf(g.stdout, "\nVerify: %s\n", res.Verify)
+			fmt.Fprintf(g.stdout, "\nVerify: %s, in %.2fs\n", res.Verify, res.VerifySeconds)
 			if res.VerifyError == "" {
 				fmt.Fprintf(g.stdout, "Settle: every check passed %.1fs after the waves\n", res.Settle)
 			} else {

@@ -48,14 +48,14 @@ func TestApplyShowsSettle(t *testing.T) {
 	} {
 		g.progress(false)(e)
 	}
-	res := &rollout.Result{Units: []rollout.UnitResult{{Unit: "hub-1/nats-server", Action: "restart", Result: rollout.Applied}}, Verify: "40 of 40 checks passed", Settle: 2.1}
+	res := &rollout.Result{Units: []rollout.UnitResult{{Unit: "hub-1/nats-server", Action: "restart", Result: rollout.Applied}}, Verify: "40 of 40 checks passed", Settle: 2.1, VerifySeconds: 0.42}
 	if err := g.finishApply(res, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"    verify: waiting up to 29.5s for the fleet to settle: leaf.remote-connected on h4: no leaf remote connected\n",
 		"    settled: verify: every check passed after 2.1s (2 verify round(s))\n",
-		"\nVerify: 40 of 40 checks passed\nSettle: every check passed 2.1s after the waves\n",
+		"\nVerify: 40 of 40 checks passed, in 0.42s\nSettle: every check passed 2.1s after the waves\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("human output lacks %q:\n%s", want, out.String())
@@ -72,7 +72,7 @@ func TestApplyShowsSettle(t *testing.T) {
 	var doc struct {
 		Result map[string]any `json:"result"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.Result["settle_seconds"] != 30.4 {
-		t.Errorf("json result %s (%v), want settle_seconds 30.4", out.String(), err)
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.Result["settle_seconds"] != 30.4 || doc.Result["verify_seconds"] != 0.42 {
+		t.Errorf("json result %s (%v), want settle_seconds 30.4 and verify_seconds 0.42", out.String(), err)
 	}
 }

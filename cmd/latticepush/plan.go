@@ -68,6 +68,9 @@ refuses it if anything it observed has changed since.
 				return err
 			}
 			defer s.Close()
+			// A plan does nothing more on a host once its facts are in: its connection is
+			// closed then, so a large fleet never holds every connection at once.
+			s.Fleet = fleet.New(s.Inv, s.Pool, fleet.Options{Release: true})
 			p, err := s.plan(cmd.Context())
 			if err != nil {
 				return err

@@ -53,22 +53,111 @@ const playbook = `- hosts: all
       command: sv -w 30 restart /etc/service/wasmcloud
 `
 
-// Write creates the project: inventory, playbook and two configurations, cold (a fresh SSH
-// connection per task, no ControlMaster) and warm (ControlPersist keeps one master
-// connection per host between runs). Both force the floor's key exchange.
+// deployPlaybook is a first deployment as an operator would write it for runit: create the
+// files' directories, copy every file, link each service into runsvdir's directory, and wait until runsv runs it (runsvdir
+// notices a new link within about five seconds), hubs, then leaves, then wasmCloud hosts,
+// each play on every host of its group at once. Nothing is gated: no check that a hub
+// cluster formed or a leaf linked before the next play.
+const deployPlaybook = `- hosts: all
+  gather_facts: false
+  tasks:
+    - name: directories
+      file: {path: "{{ item }}", state: directory, mode: "0755"}
+      loop: "{{ (nats_files + wasmcloud_files + other_files) | map(attribute='dest') | map('dirname') | unique }}"
+    - name: files
+      copy: {src: "{{ item.src }}", dest: "{{ item.dest }}", mode: "{{ item.mode }}"}
+      loop: "{{ nats_files + wasmcloud_files + other_files }}"
+- hosts: hubs:edges
+  gather_facts: false
+  tasks:
+    - name: link nats-server
+      file: {src: /etc/sv/nats-server, dest: /etc/service/nats-server, state: link}
+    - name: nats-server runs
+      command: sv -w 30 up /etc/service/nats-server
+      register: up
+      until: up.rc == 0
+      retries: 20
+      delay: 1
+- hosts: edges
+  gather_facts: false
+  tasks:
+    - name: link wasmcloud
+      file: {src: /etc/sv/wasmcloud, dest: /etc/service/wasmcloud, state: link}
+    - name: wasmcloud runs
+      command: sv -w 30 up /etc/service/wasmcloud
+      register: up
+      until: up.rc == 0
+      retries: 20
+      delay: 1
+`
+
+// hubRollPlaybook restarts the hubs one at a time (serial: 1) when their config changed:
+// copy, then restart by the handler at the end of each host's batch. It waits for nothing but
+// sv's own check that the process runs: no cluster health between hosts.
+const hubRollPlaybook = `- hosts: hubs
+  serial: 1
+  gather_facts: false
+  tasks:
+    - name: nats-server files
+      copy: {src: "{{ item.src }}", dest: "{{ item.dest }}", mode: "{{ item.mode }}"}
+      loop: "{{ nats_files }}"
+      notify: restart nats-server
+  handlers:
+    - name: restart nats-server
+      command: sv -w 60 restart /etc/service/nats-server
+`
+
+// AnsibleMode is how Ansible's SSH connections live.
+type AnsibleMode int
+
+const (
+	// ColdPerCall: ControlMaster=no, ControlPath=none: a fresh SSH connection for every
+	// module call on every host (a task over a loop of three files is three connections).
+	ColdPerCall AnsibleMode = iota
+	// ColdPerRun: ControlMaster=auto with a master per host opened by the run's first task
+	// and closed after the run: one fresh connection per host per run, like latticepush.
+	ColdPerRun
+	// Warm: ControlPersist=30m masters opened by an untimed run and kept alive.
+	Warm
+)
+
+func (m AnsibleMode) String() string {
+	return [...]string{"cold (connection per call)", "cold (master per run)", "warm"}[m]
+}
+
+func (m AnsibleMode) cfg() string {
+	return [...]string{"ansible-cold.cfg", "ansible-run.cfg", "ansible-warm.cfg"}[m]
+}
+
+// AnsibleModes are every mode, in the order the report shows them.
+var AnsibleModes = []AnsibleMode{ColdPerCall, ColdPerRun, Warm}
+
+// Write creates the project: inventory (groups hubs and edges), the playbooks and one
+// configuration per AnsibleMode. Every mode forces the floor's key exchange.
 func (a *Ansible) Write() error {
 	if err := os.MkdirAll(filepath.Join(a.Dir, "host_vars"), 0o700); err != nil {
 		return err
 	}
 	var inv strings.Builder
-	inv.WriteString("[fleet]\n")
+	groups := map[string][]string{}
 	for _, name := range sortedKeys(a.Hosts) {
-		fmt.Fprintf(&inv, "%s ansible_host=%s\n", name, a.Hosts[name])
+		g := "edges"
+		if strings.HasPrefix(name, "hub-") {
+			g = "hubs"
+		}
+		groups[g] = append(groups[g], name)
 	}
-	fmt.Fprintf(&inv, "\n[fleet:vars]\nansible_user=%s\nansible_ssh_private_key_file=%s\nansible_python_interpreter=/usr/bin/python3\n", a.User, a.KeyPath)
+	for _, g := range []string{"hubs", "edges"} {
+		fmt.Fprintf(&inv, "[%s]\n", g)
+		for _, name := range groups[g] {
+			fmt.Fprintf(&inv, "%s ansible_host=%s\n", name, a.Hosts[name])
+		}
+		inv.WriteString("\n")
+	}
+	fmt.Fprintf(&inv, "[all:vars]\nansible_user=%s\nansible_ssh_private_key_file=%s\nansible_python_interpreter=/usr/bin/python3\n", a.User, a.KeyPath)
 	common := "-o KexAlgorithms=" + FloorKex + " -o HostKeyAlgorithms=ssh-ed25519 -o UserKnownHostsFile=" + a.KnownHosts +
 		" -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
-	cfg := func(ssh string) string {
+	cfg := func(ssh, cp string) string {
 		return fmt.Sprintf(`[defaults]
 inventory = %s
 forks = %d
@@ -82,20 +171,28 @@ pipelining = True
 ssh_args = %s
 control_path_dir = %s
 control_path = %%(directory)s/%%%%h
-`, filepath.Join(a.Dir, "hosts.ini"), len(a.Hosts), ssh, filepath.Join(a.Dir, "cp"))
+`, filepath.Join(a.Dir, "hosts.ini"), len(a.Hosts), ssh, filepath.Join(a.Dir, cp))
 	}
 	files := map[string]string{
 		"hosts.ini":        inv.String(),
 		"site.yml":         playbook,
-		"ansible-cold.cfg": cfg(common + " -o ControlMaster=no -o ControlPath=none"),
-		"ansible-warm.cfg": cfg(common + " -o ControlMaster=auto -o ControlPersist=30m"),
+		"deploy.yml":       deployPlaybook,
+		"hubroll.yml":      hubRollPlaybook,
+		"ansible-cold.cfg": cfg(common+" -o ControlMaster=no -o ControlPath=none", "cp"),
+		"ansible-run.cfg":  cfg(common+" -o ControlMaster=auto -o ControlPersist=10m", "cp-run"),
+		"ansible-warm.cfg": cfg(common+" -o ControlMaster=auto -o ControlPersist=30m", "cp"),
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(a.Dir, name), []byte(text), 0o600); err != nil {
 			return err
 		}
 	}
-	return os.MkdirAll(filepath.Join(a.Dir, "cp"), 0o700)
+	for _, d := range []string{"cp", "cp-run"} {
+		if err := os.MkdirAll(filepath.Join(a.Dir, d), 0o700); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetFiles writes each host's desired files (secrets revealed: the project dir is 0700) and
@@ -137,20 +234,30 @@ type Recap struct{ OK, Changed, Unreachable, Failed int }
 
 var recapRE = regexp.MustCompile(`(?m)^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)`)
 
-// Run runs the playbook (check adds --check --diff) in the cold or warm configuration and
-// returns its wall time and recap. Any failed or unreachable host is an error.
-func (a *Ansible) Run(ctx context.Context, warm, check bool) (time.Duration, map[string]Recap, error) {
-	cfg := "ansible-cold.cfg"
-	if warm {
-		cfg = "ansible-warm.cfg"
-	}
+// Run runs site.yml (check adds --check --diff) in mode and returns its wall time and
+// recap. Any failed or unreachable host is an error.
+func (a *Ansible) Run(ctx context.Context, mode AnsibleMode, check bool) (time.Duration, map[string]Recap, error) {
 	args := []string{"site.yml"}
 	if check {
 		args = append(args, "--check", "--diff")
 	}
+	d, recap, err := a.Play(ctx, mode, args...)
+	if err == nil && len(recap) != len(a.Hosts) {
+		err = fmt.Errorf("ansible-playbook site.yml (%s): recap lists %d of %d hosts", mode, len(recap), len(a.Hosts))
+	}
+	return d, recap, err
+}
+
+// Play runs ansible-playbook with args in mode and returns its wall time and recap; in
+// ColdPerRun the masters the run opened are closed afterwards, untimed. Any failed or
+// unreachable host is an error.
+func (a *Ansible) Play(ctx context.Context, mode AnsibleMode, args ...string) (time.Duration, map[string]Recap, error) {
+	if mode == ColdPerRun {
+		defer a.stopMasters("cp-run")
+	}
 	cmd := exec.CommandContext(ctx, "ansible-playbook", args...)
 	cmd.Dir = a.Dir
-	cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(a.Dir, cfg), "ANSIBLE_NOCOLOR=1", "SSH_AUTH_SOCK=")
+	cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(a.Dir, mode.cfg()), "ANSIBLE_NOCOLOR=1", "SSH_AUTH_SOCK=")
 	// On cancellation end the forks too (a process group): orphaned workers would hold the
 	// output pipe open and Wait would never return.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -166,19 +273,35 @@ func (a *Ansible) Run(ctx context.Context, warm, check bool) (time.Duration, map
 		n := func(i int) int { v, _ := strconv.Atoi(m[i]); return v }
 		recap[m[1]] = Recap{OK: n(2), Changed: n(3), Unreachable: n(4), Failed: n(5)}
 	}
-	if err == nil && len(recap) != len(a.Hosts) {
-		err = fmt.Errorf("recap lists %d of %d hosts", len(recap), len(a.Hosts))
+	if err == nil && len(recap) == 0 {
+		err = fmt.Errorf("no PLAY RECAP in the output")
 	}
 	if err != nil {
-		return d, recap, fmt.Errorf("ansible-playbook %s (%s): %w\n%s", strings.Join(args, " "), cfg, err, tail(out.String(), 3000))
+		return d, recap, fmt.Errorf("ansible-playbook %s (%s): %w\n%s", strings.Join(args, " "), mode.cfg(), err, tail(out.String(), 3000))
 	}
 	return d, recap, nil
 }
 
-// StopMasters ends the warm configuration's ControlPersist master connections.
+// OpenMasters opens the warm configuration's masters with an untimed ping of every host.
+func (a *Ansible) OpenMasters(ctx context.Context) error {
+	cmd := exec.CommandContext(ctx, "ansible", "all", "-m", "ping")
+	cmd.Dir = a.Dir
+	cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(a.Dir, Warm.cfg()), "ANSIBLE_NOCOLOR=1", "SSH_AUTH_SOCK=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ansible all -m ping (warm): %w\n%s", err, tail(string(out), 3000))
+	}
+	return nil
+}
+
+// StopMasters ends every ControlPersist master connection.
 func (a *Ansible) StopMasters() {
+	a.stopMasters("cp")
+	a.stopMasters("cp-run")
+}
+
+func (a *Ansible) stopMasters(dir string) {
 	for _, addr := range a.Hosts {
-		_ = exec.Command("ssh", "-o", "ControlPath="+filepath.Join(a.Dir, "cp", "%h"), "-O", "exit", a.User+"@"+addr).Run()
+		_ = exec.Command("ssh", "-o", "ControlPath="+filepath.Join(a.Dir, dir, "%h"), "-O", "exit", a.User+"@"+addr).Run()
 	}
 }
 

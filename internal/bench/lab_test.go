@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/internal/testenv"
 	"github.com/latticepush/latticepush/plan"
@@ -23,11 +25,22 @@ const (
 	logFileLine = "    log_file = \"/var/log/nats-server.log\"\n"
 )
 
+// quarterBatches sets the leaf and wasmCloud roles' rollout to batches of 25%: a realistic
+// rollout for a first deployment (the example's wasmCloud batch of 1 is 47 serial batches).
+func quarterBatches(src string) string {
+	src = strings.Replace(src, "rollout {\n    batch = \"50%\"\n  }", "rollout {\n    batch = \"25%\"\n  }", 1)
+	return strings.Replace(src, "rollout {\n    batch = 1\n  }", "rollout {\n    batch = \"25%\"\n  }", 1)
+}
+
 // BenchmarkLab brings up a lab of $LATTICEPUSH_BENCH_HOSTS hosts (default 50: 3 hubs and 47
-// edges), converges it with latticepush, then measures, $LATTICEPUSH_BENCH_RUNS times each
-// (default 5, cases interleaved so that drifting machine load hits every case alike): the
-// floor, latticepush plan, no-change apply and a reload of every leaf, and the same work
-// done by Ansible cold and warm ($LATTICEPUSH_BENCH_ANSIBLE=0 leaves Ansible out).
+// edges) with 25% batches for leaves and wasmCloud hosts, and measures the first deployment
+// (latticepush apply of the empty lab; Ansible's deploy.yml on the lab taken back to empty,
+// once per AnsibleMode). Then, $LATTICEPUSH_BENCH_RUNS times each (default 5, cases
+// interleaved so that drifting machine load hits every case alike): the floor, latticepush
+// plan, no-change apply, verify, a reload of every leaf and a hub rolling restart, and the
+// same work done by Ansible in each mode ($LATTICEPUSH_BENCH_ANSIBLE=0 leaves Ansible out).
+// Every timed run waits for a quiet machine first (LoadGate) and records the load; a run the
+// gate refuses is not started, and the report says so.
 func BenchmarkLab(b *testing.B) {
 	hosts, runs := envInt("LATTICEPUSH_BENCH_HOSTS", 50), envInt("LATTICEPUSH_BENCH_RUNS", 5)
 	withAnsible := os.Getenv("LATTICEPUSH_BENCH_ANSIBLE") != "0"
@@ -37,26 +50,25 @@ func BenchmarkLab(b *testing.B) {
 		}
 	}
 	latticepushBin(b) // build first: a compile error should not cost a lab bring-up
-	env := labtest.Up(b, labtest.Spec{Name: "bench", Edges: hosts - 3})
+	env := labtest.Up(b, labtest.Spec{Name: "bench", Edges: hosts - 3, Edit: quarterBatches})
 	report.Machine = ThisMachine(testenv.NATSServerPath())
 	report.Hosts, report.Runs = hosts, runs
 	budget := time.Duration(envInt("LATTICEPUSH_BENCH_BUDGET_MIN", 40)) * time.Minute
-	ctx, cancel := context.WithTimeout(context.Background(), budget+30*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), budget+45*time.Minute)
 	defer cancel()
-
-	r := latticepush(ctx, b, "apply", "--auto-approve", env.Path)
-	verifyFailed(b, r, "first apply of the empty lab")
-	report.Converge = r.Wall
-	latticepush(ctx, b, "plan", "--detailed-exitcode", env.Path).mustExit(b, 0, "plan after the first apply")
-	b.Logf("converged %d hosts in %s", hosts, secs(r.Wall))
-
-	var addrs []string
-	for _, h := range env.Lab.Hosts {
-		addrs = append(addrs, net.JoinHostPort(h.Addr.String(), "22"))
+	gate := loadGate()
+	// quiet waits for a quiet machine before a timed run of c and records its load; false
+	// (with a note) when the gate refuses the run.
+	quiet := func(c *Case, what string) bool {
+		s, err := gate.Wait(ctx)
+		if err != nil {
+			report.Notes = append(report.Notes, fmt.Sprintf("%s (%s) was not started: %v.", c.Name, what, err))
+			b.Logf("%s (%s) refused: %v", c.Name, what, err)
+			return false
+		}
+		c.Loads = append(c.Loads, s)
+		return true
 	}
-	floor := Floor{User: "root", KeyPath: env.Lab.KeyPath, KnownHosts: env.Lab.KnownHostsPath}
-	bounded := floor
-	bounded.Limit = 8
 
 	var an *Ansible
 	if withAnsible {
@@ -70,16 +82,69 @@ func BenchmarkLab(b *testing.B) {
 		}
 		setAnsibleFiles(b, env, an)
 		b.Cleanup(an.StopMasters)
-		// Open the warm configuration's masters, untimed; the lab must already match.
-		if _, recap, err := an.Run(ctx, true, false); err != nil {
+	}
+
+	// First deployment: latticepush, then Ansible on the lab taken back to empty each time.
+	firstC := Case{Name: caseFirst}
+	if quiet(&firstC, "latticepush") {
+		r := latticepush(ctx, b, "apply", "--auto-approve", env.Path)
+		verifyFailed(b, r, "first deployment")
+		firstC.Latticepush = append(firstC.Latticepush, r.Wall)
+		b.Logf("first deployment of %d hosts: %s", hosts, secs(r.Wall))
+	}
+	if an != nil {
+		if err := an.OpenMasters(ctx); err != nil { // the warm runs' masters, untimed
+			b.Fatal(err)
+		}
+		for _, mode := range AnsibleModes {
+			resetLab(ctx, b, env)
+			if !quiet(&firstC, "Ansible "+mode.String()) {
+				continue
+			}
+			d, recap, err := an.Play(ctx, mode, "deploy.yml")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for h := range an.Hosts {
+				if recap[h].Changed == 0 {
+					b.Fatalf("Ansible first deployment (%s): %s changed nothing on an empty host", mode, h)
+				}
+			}
+			firstC.AnsibleRun(mode, d)
+			// Ansible gates nothing: whether its deployment works is checked, untimed.
+			if v := latticepush(ctx, b, "verify", env.Path); v.Exit != 0 {
+				report.Notes = append(report.Notes, fmt.Sprintf("Right after Ansible's first deployment (%s), `latticepush verify` exited %d: Ansible waits for no cluster, link or host to come up.", mode, v.Exit))
+			}
+			b.Logf("Ansible first deployment (%s): %s", mode, secs(d))
+		}
+		resetLab(ctx, b, env)
+	}
+	if len(firstC.Latticepush) == 0 || an != nil { // converge, untimed, for the other cases
+		verifyFailed(b, latticepush(ctx, b, "apply", "--auto-approve", env.Path), "converging apply")
+	}
+	latticepush(ctx, b, "plan", "--detailed-exitcode", env.Path).mustExit(b, 0, "plan after the first deployment")
+	report.Cases = []Case{firstC}
+	if an != nil {
+		setAnsibleFiles(b, env, an)
+		// The warm masters are open; the lab must already match Ansible's files.
+		if _, recap, err := an.Run(ctx, Warm, false); err != nil {
 			b.Fatal(err)
 		} else if n := changedHosts(recap); n > 0 {
 			report.Notes = append(report.Notes, fmt.Sprintf("Ansible's first run on the converged lab changed %d hosts: its copy and latticepush's upload differ somewhere", n))
 		}
 	}
 
-	planC, applyC, reloadC := Case{Name: "no-change plan"}, Case{Name: "no-change apply"}, Case{Name: "reload change"}
-	logOn := false
+	var addrs []string
+	for _, h := range env.Lab.Hosts {
+		addrs = append(addrs, net.JoinHostPort(h.Addr.String(), "22"))
+	}
+	floor := Floor{User: "root", KeyPath: env.Lab.KeyPath, KnownHosts: env.Lab.KnownHostsPath}
+	bounded := floor
+	bounded.Limit = 8
+
+	planC, applyC, verifyC := Case{Name: casePlan}, Case{Name: caseApply}, Case{Name: caseVerify}
+	reloadC, hubC := Case{Name: caseReload}, Case{Name: caseHubRoll}
+	logOn, lowMem := false, false
 	// The lab loop stops early rather than let `go test -timeout` kill the run (and lose every
 	// figure): a run starts only if one more of the longest so far fits the budget.
 	loopStart, runStart, longest := time.Now(), time.Now(), time.Duration(0)
@@ -93,6 +158,16 @@ func BenchmarkLab(b *testing.B) {
 			break
 		}
 		runStart = time.Now()
+		refused := false
+		lp := func(c *Case, what string, args ...string) (cliRun, bool) {
+			if refused || !quiet(c, "latticepush") {
+				refused = true
+				return cliRun{}, false
+			}
+			r := latticepush(ctx, b, args...)
+			c.Latticepush = append(c.Latticepush, r.Wall)
+			return r, true
+		}
 		d, err := floor.Run(ctx, addrs)
 		if err != nil {
 			b.Fatal(err)
@@ -103,66 +178,168 @@ func BenchmarkLab(b *testing.B) {
 		}
 		report.FloorBounded = append(report.FloorBounded, d)
 
-		r := latticepush(ctx, b, "plan", "--detailed-exitcode", env.Path)
-		r.mustExit(b, 0, "no-change plan")
-		planC.Latticepush = append(planC.Latticepush, r.Wall)
-		r = latticepush(ctx, b, "apply", "--auto-approve", env.Path)
-		r.mustExit(b, 0, "no-change apply")
-		applyC.Latticepush = append(applyC.Latticepush, r.Wall)
-
-		logOn = toggleLogFile(b, env, logOn)
-		requireLeafReloads(ctx, b, env)
-		r = latticepush(ctx, b, "apply", "--auto-approve", env.Path)
-		verifyFailed(b, r, "reload apply")
-		reloadC.Latticepush = append(reloadC.Latticepush, r.Wall)
-
+		if r, ok := lp(&planC, "no-change plan", "plan", "--detailed-exitcode", env.Path); ok {
+			r.mustExit(b, 0, "no-change plan")
+		}
+		if r, ok := lp(&applyC, "no-change apply", "apply", "--auto-approve", env.Path); ok {
+			r.mustExit(b, 0, "no-change apply")
+		}
+		if r, ok := lp(&verifyC, "no-change verify", "verify", env.Path); ok && r.Exit != 0 {
+			report.Notes = append(report.Notes, fmt.Sprintf("no-change verify (run %d) exited %d: %s", i+1, r.Exit, firstLines(string(r.Out), 3)))
+		}
+		if !refused {
+			logOn = toggleLogFile(b, env, logOn)
+			requireOnly(ctx, b, env, "leaf", "reload", hosts-3)
+			// The change is made: the apply runs even on a busy machine, but its time is
+			// kept only when the gate let it start.
+			r, ok := lp(&reloadC, "reload", "apply", "--auto-approve", env.Path)
+			if !ok {
+				r = latticepush(ctx, b, "apply", "--auto-approve", env.Path)
+			}
+			verifyFailed(b, r, "reload apply")
+		}
+		if !refused {
+			lowMem = toggleHubMemory(b, env, lowMem)
+			requireOnly(ctx, b, env, "hub", "restart", 3)
+			r, ok := lp(&hubC, "hub roll", "apply", "--auto-approve", env.Path)
+			if !ok {
+				r = latticepush(ctx, b, "apply", "--auto-approve", env.Path)
+			}
+			verifyFailed(b, r, "hub rolling restart")
+		}
+		report.Cases = []Case{firstC, planC, applyC, verifyC, reloadC, hubC}
+		if refused {
+			report.Runs = i
+			break
+		}
 		if an == nil {
 			continue
 		}
 		setAnsibleFiles(b, env, an) // the files as they are now: no change for Ansible
-		for _, warm := range []bool{false, true} {
-			check := ansibleRun(ctx, b, an, warm, true, "no-change --check --diff")
-			run := ansibleRun(ctx, b, an, warm, false, "no-change run")
-			if warm {
-				planC.AnsibleWarm, applyC.AnsibleWarm = append(planC.AnsibleWarm, check), append(applyC.AnsibleWarm, run)
-			} else {
-				planC.AnsibleCold, applyC.AnsibleCold = append(planC.AnsibleCold, check), append(applyC.AnsibleCold, run)
+		for _, mode := range AnsibleModes {
+			if quiet(&planC, "Ansible "+mode.String()) {
+				planC.AnsibleRun(mode, ansibleRun(ctx, b, an, mode, true, "no-change --check --diff"))
+			}
+			if quiet(&applyC, "Ansible "+mode.String()) {
+				applyC.AnsibleRun(mode, ansibleRun(ctx, b, an, mode, false, "no-change run"))
 			}
 		}
-		for _, warm := range []bool{false, true} {
+		for _, mode := range AnsibleModes {
 			logOn = toggleLogFile(b, env, logOn)
 			setAnsibleFiles(b, env, an)
-			d, recap, err := an.Run(ctx, warm, false)
+			ok := quiet(&reloadC, "Ansible "+mode.String())
+			d, recap, err := an.Run(ctx, mode, false)
 			if err != nil {
 				b.Fatal(err)
 			}
 			for h, rc := range recap {
 				if strings.HasPrefix(h, "edge-") && rc.Changed < 2 { // the copy and the handler
-					b.Fatalf("Ansible reload run (warm=%v): %s changed %d tasks, want the config copied and the reload handler run", warm, h, rc.Changed)
+					b.Fatalf("Ansible reload run (%s): %s changed %d tasks, want the config copied and the reload handler run", mode, h, rc.Changed)
 				}
 			}
 			// The reload really happened: latticepush now sees the files in place and every
 			// running config_digest matching them.
 			latticepush(ctx, b, "plan", "--detailed-exitcode", env.Path).mustExit(b, 0, "plan after Ansible's reload")
-			if warm {
-				reloadC.AnsibleWarm = append(reloadC.AnsibleWarm, d)
-			} else {
-				reloadC.AnsibleCold = append(reloadC.AnsibleCold, d)
+			if ok {
+				reloadC.AnsibleRun(mode, d)
+			}
+		}
+		for _, mode := range AnsibleModes {
+			lowMem = toggleHubMemory(b, env, lowMem)
+			setAnsibleFiles(b, env, an)
+			ok := quiet(&hubC, "Ansible "+mode.String())
+			d, recap, err := an.Play(ctx, mode, "hubroll.yml")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for h, rc := range recap {
+				if rc.Changed < 2 { // the copy and the restart
+					b.Fatalf("Ansible hub roll (%s): %s changed %d tasks, want the config copied and the restart handler run", mode, h, rc.Changed)
+				}
+			}
+			latticepush(ctx, b, "plan", "--detailed-exitcode", env.Path).mustExit(b, 0, "plan after Ansible's hub roll")
+			if ok {
+				hubC.AnsibleRun(mode, d)
 			}
 		}
 		// Keep what is measured so far: a later failure still prints these runs.
-		report.Cases, report.Runs = []Case{planC, applyC, reloadC}, i+1
-		b.Logf("run %d/%d: floor %s, plan %s, apply %s, reload %s; Ansible check cold %s warm %s, reload cold %s warm %s", i+1, runs,
-			secs(report.Floor[i]), secs(planC.Latticepush[i]), secs(applyC.Latticepush[i]), secs(reloadC.Latticepush[i]),
-			secs(planC.AnsibleCold[i]), secs(planC.AnsibleWarm[i]), secs(reloadC.AnsibleCold[i]), secs(reloadC.AnsibleWarm[i]))
+		report.Cases, report.Runs = []Case{firstC, planC, applyC, verifyC, reloadC, hubC}, i+1
+		b.Logf("run %d/%d: floor %s; latticepush plan %s, apply %s, verify %s, reload %s, hub roll %s", i+1, runs,
+			secs(report.Floor[i]), last(planC.Latticepush), last(applyC.Latticepush), last(verifyC.Latticepush), last(reloadC.Latticepush), last(hubC.Latticepush))
 	}
-	report.Cases = []Case{planC, applyC, reloadC}
-	report.LabPhases = phases(ctx, b, env.Path, "lab")
+	report.LabPhases = phases(ctx, b, env.Path, "lab").text
 	b.ReportMetric(report.Floor.Median().Seconds(), "s/floor")
 	b.ReportMetric(planC.Latticepush.Median().Seconds(), "s/plan")
-	b.ReportMetric(applyC.Latticepush.Median().Seconds(), "s/apply")
 	b.ReportMetric(reloadC.Latticepush.Median().Seconds(), "s/reload")
 	b.ReportMetric(0, "ns/op")
+}
+
+// last is the latest run of s, or "—".
+func last(s Series) string {
+	if len(s) == 0 {
+		return "—"
+	}
+	return secs(s[len(s)-1])
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	return strings.Join(lines[:min(n, len(lines))], " / ")
+}
+
+// toggleHubMemory lowers or restores the hubs' max_memory_store (a change that restarts
+// every hub node) and returns the new state.
+func toggleHubMemory(b *testing.B, env *labtest.Env, low bool) bool {
+	b.Helper()
+	from, to := `max_memory_store       = "256MB"`, `max_memory_store       = "128MB"`
+	if low {
+		from, to = to, from
+	}
+	env.Edit(b, func(src string) string {
+		if !strings.Contains(src, from) {
+			b.Fatalf("the lab inventory has no %s: edit the benchmark", from)
+		}
+		return strings.Replace(src, from, to, 1)
+	})
+	return !low
+}
+
+// resetLab takes every lab host back to before latticepush's first apply: services stopped
+// and unlinked from runsvdir (whose rescan then ends their runsv), their runit directories,
+// every file latticepush renders, the JetStream store and latticepush's own state removed.
+func resetLab(ctx context.Context, b *testing.B, env *labtest.Env) {
+	b.Helper()
+	inv := env.Inventory(b)
+	desired, err := plan.Render(inv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A directory argument (the store, which may be a mount point) is emptied, not removed.
+	const script = `for s in nats-server wasmcloud; do sv -w 7 force-stop /etc/service/$s >/dev/null 2>&1; rm -f /etc/service/$s; done
+sleep 6
+rm -rf /etc/sv/nats-server /etc/sv/wasmcloud /var/lib/latticepush
+for a; do if [ -d "$a" ]; then find "$a" -mindepth 1 -delete; else rm -f "$a"; fi; done`
+	var g errgroup.Group
+	g.SetLimit(16)
+	for _, h := range inv.Hosts {
+		args := []string{"/bin/sh", "-c", script, "reset"}
+		for _, f := range desired[h.Name] {
+			args = append(args, f.Path)
+		}
+		if n := h.NATS(); n != nil && n.StoreDir != "" {
+			args = append(args, n.StoreDir)
+		}
+		g.Go(func() error {
+			if out, err := env.Lab.Exec(ctx, h.Name, args...); err != nil {
+				return fmt.Errorf("reset %s: %v\n%s", h.Name, err, out)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	latticepush(ctx, b, "plan", "--detailed-exitcode", env.Path).mustExit(b, 2, "plan of the reset lab")
 }
 
 // verifyFailed fails unless apply exited 0, or 3 (applied, but the final verify found a
@@ -185,14 +362,14 @@ func verifyFailed(b *testing.B, r cliRun, what string) {
 }
 
 // ansibleRun times one Ansible run that must change nothing.
-func ansibleRun(ctx context.Context, b *testing.B, an *Ansible, warm, check bool, what string) time.Duration {
+func ansibleRun(ctx context.Context, b *testing.B, an *Ansible, mode AnsibleMode, check bool, what string) time.Duration {
 	b.Helper()
-	d, recap, err := an.Run(ctx, warm, check)
+	d, recap, err := an.Run(ctx, mode, check)
 	if err != nil {
 		b.Fatal(err)
 	}
 	if n := changedHosts(recap); n > 0 {
-		b.Fatalf("Ansible %s (warm=%v) changed %d hosts on a converged lab", what, warm, n)
+		b.Fatalf("Ansible %s (%s) changed %d hosts on a converged lab", what, mode, n)
 	}
 	return d
 }
@@ -219,27 +396,27 @@ func toggleLogFile(b *testing.B, env *labtest.Env, on bool) bool {
 	return !on
 }
 
-// requireLeafReloads fails unless the plan reloads every leaf's nats-server and changes
-// nothing else.
-func requireLeafReloads(ctx context.Context, b *testing.B, env *labtest.Env) {
+// requireOnly fails unless the plan does action to the nats-server of exactly n hosts of
+// role and changes nothing else.
+func requireOnly(ctx context.Context, b *testing.B, env *labtest.Env, role, action string, n int) {
 	b.Helper()
 	r := latticepush(ctx, b, "plan", "--json", env.Path)
-	r.mustExit(b, 0, "plan --json of the reload change")
+	r.mustExit(b, 0, "plan --json of the change")
 	var p plan.Plan
 	if err := json.Unmarshal(r.Out, &p); err != nil {
 		b.Fatalf("plan --json: %v\n%s", err, tail(string(r.Out), 2000))
 	}
-	leaves := 0
+	got := 0
 	for _, u := range p.Units {
 		switch {
-		case u.Role == "leaf" && u.Action == "reload":
-			leaves++
+		case string(u.Role) == role && u.Service == plan.ServiceNATS && string(u.Action) == action:
+			got++
 		case u.Changes():
-			b.Fatalf("reload change: %s/%s would %s (%v)", u.Host, u.Service, u.Action, u.Reasons)
+			b.Fatalf("%s change: %s/%s would %s (%v)", role, u.Host, u.Service, u.Action, u.Reasons)
 		}
 	}
-	if want := len(env.Lab.Hosts) - 3; leaves != want {
-		b.Fatalf("reload change: %d leaves reload, want %d", leaves, want)
+	if got != n {
+		b.Fatalf("%s change: %d %ss %s, want %d", role, got, role, action, n)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -24,6 +23,13 @@ var report = &Report{}
 // when set ("-" for none), else to the module root, but only after a full run (lab and
 // scale both measured) so that a partial run never replaces the published figures.
 func TestMain(m *testing.M) {
+	if ok, err := ServeSimChild(); ok {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "simulated hosts:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	code := m.Run()
 	if len(report.Cases) > 0 || len(report.Scale) > 0 || len(report.Validate) > 0 {
 		path := os.Getenv("LATTICEPUSH_BENCH_REPORT")
@@ -51,14 +57,6 @@ func TestMain(m *testing.M) {
 func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
-}
-
-// envInt is the integer in $name, or def.
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
 }
 
 var (

@@ -10,12 +10,46 @@ import (
 	"time"
 )
 
-// Case is one lab case measured for latticepush and, when Ansible ran, for Ansible cold
-// (a fresh SSH connection per task) and warm (ControlPersist masters alive).
+// The lab cases, by name.
+const (
+	caseFirst   = "first deployment (25% batches)"
+	casePlan    = "no-change plan"
+	caseApply   = "no-change apply"
+	caseVerify  = "no-change verify"
+	caseReload  = "reload of every leaf"
+	caseHubRoll = "hub rolling restart"
+)
+
+// Case is one lab case measured for latticepush and, where Ansible can do the same work,
+// for Ansible in each AnsibleMode.
 type Case struct {
-	Name                     string
-	Latticepush              Series
-	AnsibleCold, AnsibleWarm Series
+	Name        string
+	Latticepush Series
+	Ansible     map[AnsibleMode]Series
+	// Loads are the machine's load before each timed run of the case (latticepush's and
+	// Ansible's).
+	Loads []LoadSample
+}
+
+// AnsibleRun records one Ansible run of the case.
+func (c *Case) AnsibleRun(mode AnsibleMode, d time.Duration) {
+	if c.Ansible == nil {
+		c.Ansible = map[AnsibleMode]Series{}
+	}
+	c.Ansible[mode] = append(c.Ansible[mode], d)
+}
+
+// loadRange is the range of busy shares and load averages before the case's runs.
+func (c *Case) loadRange() string {
+	if len(c.Loads) == 0 {
+		return "—"
+	}
+	lo, hi := c.Loads[0], c.Loads[0]
+	for _, l := range c.Loads {
+		lo.Busy, hi.Busy = min(lo.Busy, l.Busy), max(hi.Busy, l.Busy)
+		lo.Load1, hi.Load1 = min(lo.Load1, l.Load1), max(hi.Load1, l.Load1)
+	}
+	return fmt.Sprintf("%.0f–%.0f%% busy, load %.2f–%.2f", lo.Busy, hi.Busy, lo.Load1, hi.Load1)
 }
 
 // ScaleRow is one scale run: `latticepush plan` of Hosts simulated hosts.
@@ -26,6 +60,11 @@ type ScaleRow struct {
 	// Phases is the in-process split of one run (load, render, observe, build), for
 	// telling where the time goes.
 	Phases string
+	// HeapPerHost is, in that run, the live heap and goroutine stacks a host added once its
+	// facts were in (its SSH connection and its facts), in bytes.
+	HeapPerHost int64
+	// Procs is how many processes served the simulated hosts.
+	Procs int
 }
 
 // ValidateRow is `latticepush validate` of one big inventory, offline.
@@ -41,9 +80,7 @@ type Report struct {
 	Machine Machine
 	Hosts   int // lab hosts
 	Runs    int // runs per lab case
-	// Converge is the first apply that takes the empty lab to a verified lattice.
-	Converge time.Duration
-	Floor    Series
+	Floor   Series
 	// FloorBounded is the floor with at most 8 handshakes in flight, remote's default bound.
 	FloorBounded Series
 	Cases        []Case
@@ -114,21 +151,28 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	p("Lab: %d hosts (3 hubs, %d edges each running a leaf nats-server and a wasmCloud host), %d runs per case; ", r.Hosts, r.Hosts-3, r.Runs)
 	p("median and min–max wall time. The floor is %s (min–max %s).\n\n", secs(r.Floor.Median()), r.Floor.Spread())
-	p("| case | median | min–max | × floor | Ansible cold | Ansible warm | latticepush vs Ansible cold (N×) | latticepush vs Ansible warm (N×) |\n")
-	p("|---|---|---|---|---|---|---|---|\n")
+	p("| case | latticepush median | min–max | × floor | Ansible %s | Ansible %s | Ansible %s | Ansible's median over latticepush's (%s / %s / %s) | load before the runs |\n",
+		ColdPerCall, ColdPerRun, Warm, ColdPerCall, ColdPerRun, Warm)
+	p("|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.Cases {
 		lp := c.Latticepush.Median()
-		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Name, secs(lp), c.Latticepush.Spread(), ratio(lp, r.Floor.Median()),
-			medianSpread(c.AnsibleCold), medianSpread(c.AnsibleWarm), ratio(c.AnsibleCold.Median(), lp), ratio(c.AnsibleWarm.Median(), lp))
+		var cols, ratios []string
+		for _, m := range AnsibleModes {
+			cols = append(cols, medianSpread(c.Ansible[m]))
+			ratios = append(ratios, ratio(c.Ansible[m].Median(), lp))
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Name, secs(lp), c.Latticepush.Spread(), ratio(lp, r.Floor.Median()),
+			cols[0], cols[1], cols[2], strings.Join(ratios, " / "), c.loadRange())
 	}
 	for _, s := range r.Scale {
-		p("| scale %d | %s | %s | — | — | — | — | — |\n", s.Hosts, secs(s.Wall.Median()), s.Wall.Spread())
+		p("| scale %d (simulated) | %s | %s | — | — | — | — | — | — |\n", s.Hosts, secs(s.Wall.Median()), s.Wall.Spread())
 	}
-	p("\n\"× floor\" is the case's median over the floor's median; \"latticepush vs Ansible (N×)\" is Ansible's median over latticepush's (above 1: latticepush is faster).\n\n")
+	p("\n\"× floor\" is the case's median over the floor's median; Ansible's median over latticepush's above 1 means latticepush is faster. \"—\": Ansible has no equivalent (verify), or cannot run there (the simulated hosts answer only latticepush's commands). \"Load before the runs\" is the share of both CPUs busy over 2 s while the benchmark waited, and the 1-minute load average, before each timed run of the case.\n\n")
 	if len(r.Scale) > 0 {
-		p("### Scale run (simulated hosts)\n\n| hosts | median | min–max | peak RSS | where the time goes (one in-process run) |\n|---|---|---|---|---|\n")
+		p("### Scale run (simulated hosts)\n\n| hosts | served by | median | min–max | peak RSS | peak RSS per host | live heap and stacks per host after observe | where the time goes (one in-process run) |\n|---|---|---|---|---|---|---|---|\n")
 		for _, s := range r.Scale {
-			p("| %d | %s | %s | %.0f MiB | %s |\n", s.Hosts, secs(s.Wall.Median()), s.Wall.Spread(), float64(s.PeakRSS)/(1<<20), s.Phases)
+			p("| %d | %d process(es) | %s | %s | %.0f MiB | %.0f KiB | %.1f KiB | %s |\n", s.Hosts, s.Procs, secs(s.Wall.Median()), s.Wall.Spread(),
+				float64(s.PeakRSS)/(1<<20), float64(s.PeakRSS)/float64(s.Hosts)/1024, float64(s.HeapPerHost)/1024, s.Phases)
 		}
 		p("\n")
 	}
@@ -139,11 +183,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		p("\n")
 	}
-	p("Other figures: the first apply of the empty lab (every service started, gated, verified) took %s; ", secs(r.Converge))
-	p("the floor with at most 8 handshakes in flight (remote's default bound) is %s (min–max %s); ", secs(r.FloorBounded.Median()), r.FloorBounded.Spread())
+	p("Other figures: the floor with at most 8 handshakes in flight (remote's default bound) is %s (min–max %s); ", secs(r.FloorBounded.Median()), r.FloorBounded.Spread())
 	p("one in-process no-change plan of the lab splits into %s.\n\n", r.LabPhases)
 
-	p("## Goals (issue 11)\n\n")
+	p("## Goals (issues 11, 22, 25)\n\n")
 	for _, g := range r.Goals() {
 		p("- %s\n", g)
 	}
@@ -177,21 +220,37 @@ func (r *Report) Goals() []string {
 	if c := r.Case("no-change plan"); c != nil && len(c.Latticepush) > 0 {
 		lp, fl := c.Latticepush.Median(), r.Floor.Median()
 		x := float64(lp) / float64(fl)
-		out = append(out, fmt.Sprintf("No-change plan of %d lab hosts within 1.5× the floor: %s vs %s = %.1f× — %s.", r.Hosts, secs(lp), secs(fl), x, met(x <= 1.5)))
-		if ac := c.AnsibleCold.Median(); ac > 0 {
+		out = append(out, fmt.Sprintf("No-change plan of %d lab hosts within 1.5× the floor (issue 11): %s vs %s = %.1f× — %s.", r.Hosts, secs(lp), secs(fl), x, met(x <= 1.5)))
+		if ac := c.Ansible[ColdPerCall].Median(); ac > 0 {
 			y := float64(ac) / float64(lp)
-			out = append(out, fmt.Sprintf("No-change plan ≥ 10× faster than Ansible cold (`--check --diff`): %s vs %s = %.1f× — %s.", secs(lp), secs(ac), y, met(y >= 10)))
+			out = append(out, fmt.Sprintf("No-change plan ≥ 10× faster than Ansible %s (`--check --diff`) (issue 11): %s vs %s = %.1f× — %s.", ColdPerCall, secs(lp), secs(ac), y, met(y >= 10)))
 		}
 	}
-	if c := r.Case("reload change"); c != nil && len(c.Latticepush) > 0 && len(c.AnsibleCold) > 0 {
+	if c := r.Case(caseFirst); c != nil && len(c.Latticepush) > 0 {
 		lp := c.Latticepush.Median()
-		y, z := float64(c.AnsibleCold.Median())/float64(lp), float64(c.AnsibleWarm.Median())/float64(lp)
-		out = append(out, fmt.Sprintf("Reload change on %d leaves, gates included, ≥ 5× faster than Ansible: %.1f× vs cold, %.1f× vs warm — %s (cold), %s (warm).", r.Hosts-3, y, z, met(y >= 5), met(z >= 5)))
+		out = append(out, fmt.Sprintf("First deployment of the %d-host lab with 25%% batches ≤ 12 s (issue 25): %s — %s.", r.Hosts, secs(lp), met(lp <= 12*time.Second)))
+	}
+	if c := r.Case(caseReload); c != nil && len(c.Latticepush) > 0 {
+		lp := c.Latticepush.Median()
+		out = append(out, fmt.Sprintf("Reload of %d leaves including the final verify ≤ 3 s (issue 25): %s — %s.", r.Hosts-3, secs(lp), met(lp <= 3*time.Second)))
+	}
+	if c := r.Case(caseVerify); c != nil && len(c.Latticepush) > 0 {
+		lp := c.Latticepush.Median()
+		out = append(out, fmt.Sprintf("No-change verify of the %d-host lab ≤ 1 s (issue 25): %s — %s.", r.Hosts, secs(lp), met(lp <= time.Second)))
+	}
+	for _, s := range r.Scale {
+		w := s.Wall.Median()
+		switch s.Hosts {
+		case 1000:
+			out = append(out, fmt.Sprintf("Plan of 1000 simulated hosts < 1.5 s (issue 25): %s, %.0f MiB — %s.", secs(w), float64(s.PeakRSS)/(1<<20), met(w < 1500*time.Millisecond)))
+		case 10000:
+			out = append(out, fmt.Sprintf("Plan of 10000 simulated hosts < 20 s and < 600 MB peak RSS (issue 25): %s, %.0f MiB — %s.", secs(w), float64(s.PeakRSS)/(1<<20), met(w < 20*time.Second && s.PeakRSS < 600e6)))
+		}
 	}
 	for _, s := range r.Scale {
 		if s.Hosts == 1000 {
 			w := s.Wall.Median()
-			out = append(out, fmt.Sprintf("Plan of 1000 simulated hosts under 10 s and 300 MB peak memory: %s, %.0f MiB — %s.", secs(w), float64(s.PeakRSS)/(1<<20), met(w < 10*time.Second && s.PeakRSS < 300<<20)))
+			out = append(out, fmt.Sprintf("Plan of 1000 simulated hosts under 10 s and 300 MB peak memory (issue 11): %s, %.0f MiB — %s.", secs(w), float64(s.PeakRSS)/(1<<20), met(w < 10*time.Second && s.PeakRSS < 300<<20)))
 		}
 	}
 	for _, v := range r.Validate {
@@ -208,33 +267,62 @@ const method = `- **Lab**: internal/labtest brings up a real fleet on this machi
   and reuses it across cases. latticepush is the real CLI (` + "`go build ./cmd/latticepush`" + `), timed as a
   process: ` + "`latticepush plan INV`" + ` and ` + "`latticepush apply --auto-approve INV`" + `. The first apply
   converges the empty lab and is not one of the measured runs.
+- **first deployment (25% batches)**: the empty lab (leaf and wasmCloud rollout ` + "`batch = \"25%\"`" + `),
+  ` + "`latticepush apply --auto-approve`" + `: stage, supervise early, every wave gated, buckets, final
+  verify. Ansible's ` + "`deploy.yml`" + ` does the same first deployment on the lab taken back to empty
+  (services stopped and unlinked, every rendered file, the runit directories, the JetStream
+  store and latticepush's state removed): copy every file, link each service into runsvdir's
+  directory and wait until ` + "`sv up`" + ` succeeds, hubs and leaves, then wasmCloud hosts; it
+  gates nothing (an untimed ` + "`latticepush verify`" + ` afterwards says whether it worked). One run
+  per tool and mode (each needs the lab emptied).
 - **no-change plan / apply**: the converged lab; the plan must show no change (exit 0 with
   ` + "`--detailed-exitcode`" + `). A no-change apply plans and stops. Each host answers in one exec
   (two processes: stat and sha256sum) plus /varz; the desired config's digest comes from the
   host's digest cache, written by the converging apply's pre-check (` + "`nats-server -t`" + ` on the
   staged config), so no nats-server binary is started.
-- **reload change**: ` + "`log_file`" + ` toggled in role "leaf" (` + "`plan --json`" + ` must say reload for every
-  leaf before each timed run); apply stages, checks, reloads each leaf by SIGHUP, confirms
-  ` + "`config_digest`" + `, runs the leaf and wasmCloud gates and the final verify.
+- **no-change verify**: ` + "`latticepush verify`" + ` of the converged lab, every check (Ansible has no equivalent).
+- **reload of every leaf**: ` + "`log_file`" + ` toggled in role "leaf" (` + "`plan --json`" + ` must say reload for every
+  leaf and nothing else before each timed run); apply stages, checks, reloads each leaf by SIGHUP,
+  confirms ` + "`config_digest`" + `, runs the leaf gates and the final verify.
+- **hub rolling restart**: the hubs' ` + "`max_memory_store`" + ` toggled (plan must say restart for the 3
+  hubs and nothing else); apply restarts one hub node at a time with lame duck, each gated by the
+  hub cluster's health, then waits for the leaves' links and runs the final verify. Ansible's
+  ` + "`hubroll.yml`" + `: ` + "`serial: 1`" + ` over the hubs, copy, and a handler running ` + "`sv -w 60 restart`" + `; no
+  health check between nodes. A latticepush plan afterwards must be empty (every hub runs the
+  new config).
 - **Ansible**: Debian's ansible-core, ` + "`ansible-playbook`" + ` with the lab's hosts, key and known_hosts,
   forks = fleet size, pipelining on, no fact gathering. The playbook copies exactly the files
   latticepush rendered (same bytes and modes) with ` + "`copy`" + `, and its handlers run ` + "`sv hup`" + ` for
-  nats-server (restart for wasmCloud). Plan case: ` + "`--check --diff`" + `. Cold: ` + "`ControlMaster=no`" + `,
-  ` + "`ControlPath=none`" + ` (a fresh connection per task and host, as latticepush makes one fresh connection
-  per host); warm: ` + "`ControlPersist=30m`" + ` with masters opened by an untimed run. Both force
-  ` + "`KexAlgorithms=curve25519-sha256`" + ` and ` + "`HostKeyAlgorithms=ssh-ed25519`" + `, which is what latticepush's
-  remote/ negotiates (it lists curve25519 first and only the known_hosts key type). Each Ansible
-  reload run changes every leaf (the copy and the handler in its recap), and a latticepush plan afterwards must be
+  nats-server (restart for wasmCloud). Plan case: ` + "`--check --diff`" + `. "Cold" has two honest
+  meanings, both reported: **cold (connection per call)**, ` + "`ControlMaster=no`" + `, ` + "`ControlPath=none`" + `:
+  every module call on every host opens its own SSH connection (a task looping over three files
+  is three connections); **cold (master per run)**, ` + "`ControlMaster=auto`" + ` with a master per host
+  opened by the run's first task and closed after the run (untimed): one fresh connection per
+  host per run, as latticepush makes. **Warm**: ` + "`ControlPersist=30m`" + ` masters opened by an untimed
+  run and kept alive across runs. All force ` + "`KexAlgorithms=curve25519-sha256`" + ` and
+  ` + "`HostKeyAlgorithms=ssh-ed25519`" + `, which is what latticepush's remote/ negotiates (it lists
+  curve25519 first and only the known_hosts key type). Each Ansible reload run changes every
+  leaf (the copy and the handler in its recap), and a latticepush plan afterwards must be
   empty: the files are in place and every running config_digest matches them, so the reload
   really happened.
+- **Load**: before every timed run (latticepush's and Ansible's) the benchmark samples how busy
+  both CPUs are over 2 s while it waits, and the 1-minute load average; above
+  ` + "`LATTICEPUSH_BENCH_MAX_BUSY`" + ` percent (default 25) it samples again for up to
+  ` + "`LATTICEPUSH_BENCH_QUIET_WAIT_S`" + ` seconds (default 90), then refuses the run: it is not
+  started, and the notes below say which and why. Each case's row shows the range of loads its
+  runs started at.
 - **Floor**: one fresh x/crypto/ssh connection per host (curve25519, ed25519 host key checked,
   public-key auth), one session running ` + "`true`" + `, all hosts at once.
-- **Scale**: in-process SSH servers on loopback (one listener per host on its own 127.N.x.y
-  address) answer latticepush's facts script in Go as a converged host (files as rendered,
+- **Scale**: Go SSH servers on loopback (one listener per host on its own 127.N.x.y
+  address) answer latticepush's facts script as a converged host (files as rendered,
   services running, the config's digest in the host's digest cache) and serve /varz, /jsz and
-  /healthz over direct-tcpip. The servers run inside the benchmark process and share the 2 cores
-  with the CLI; the CLI's peak RSS is its own (getrusage maxrss). The phase split comes from one
-  in-process run of the same pipeline.
+  /healthz over direct-tcpip. They run in child processes of the benchmark, 2,500 hosts each
+  (` + "`LATTICEPUSH_BENCH_SIM_PER_PROCESS`" + `): a process holds two descriptors per host and may hold
+  20,000 here, while the CLI holds one per host. They share the 2 cores with the CLI; the
+  CLI's peak RSS is its own (getrusage maxrss). The phase split comes from one in-process run
+  of the same pipeline, which also gives the live heap and stacks per host after observe (after a
+  collection, with goroutine stacks: each host's SSH connection and facts); ` + "`LATTICEPUSH_BENCH_PROFILE=DIR`" + ` writes
+  that run's CPU profile and its heap profile after observe there.
 - **Inventory validation**: ` + "`latticepush validate`" + ` timed as a process (wall time, getrusage
   maxrss), offline and without a secrets file: examples/fleet (a directory inventory, one
   ` + "`-var-file`" + ` per site, 300 edges from one hosts block) and inventory/testdata/scale (3 hubs

@@ -64,6 +64,11 @@ func StartSim(inv *inventory.Inventory, desired plan.Desired, authorized ssh.Pub
 	if err != nil {
 		return nil, err
 	}
+	return startSim(inv, desired, authorized, signer, 0, len(inv.Hosts))
+}
+
+// startSim serves inv.Hosts[from:to] with host key signer.
+func startSim(inv *inventory.Inventory, desired plan.Desired, authorized ssh.PublicKey, signer ssh.Signer, from, to int) (*Sim, error) {
 	want := authorized.Marshal()
 	s := &Sim{HostKey: signer.PublicKey(), cfg: &ssh.ServerConfig{
 		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
@@ -74,7 +79,8 @@ func StartSim(inv *inventory.Inventory, desired plan.Desired, authorized ssh.Pub
 		},
 	}}
 	s.cfg.AddHostKey(signer)
-	for i, h := range inv.Hosts {
+	for i := from; i < to; i++ {
+		h := inv.Hosts[i]
 		sh := &simHost{sim: s, name: h.Name, files: map[string]plan.DesiredFile{}, pid: 1000 + i}
 		for _, f := range desired[h.Name] {
 			sh.files[f.Path] = f
@@ -83,11 +89,8 @@ func StartSim(inv *inventory.Inventory, desired plan.Desired, authorized ssh.Pub
 			sh.monitor, sh.config = plan.MonitorAddr(n), n.ConfigFile
 			sh.pages = natsPages(inv, h, n, sh.files[n.ConfigFile].Content)
 		}
-		port := h.SSH.Port
-		if port == 0 {
-			port = 22
-		}
-		if sh.ln, err = net.Listen("tcp", net.JoinHostPort(h.Address, strconv.Itoa(port))); err != nil {
+		var err error
+		if sh.ln, err = net.Listen("tcp", simSSHAddr(h)); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("simulated host %s: %w", h.Name, err)
 		}
@@ -96,6 +99,25 @@ func StartSim(inv *inventory.Inventory, desired plan.Desired, authorized ssh.Pub
 		go sh.serve()
 	}
 	return s, nil
+}
+
+// simSSHAddr is where host h's simulated sshd listens.
+func simSSHAddr(h *inventory.Host) string {
+	port := h.SSH.Port
+	if port == 0 {
+		port = 22
+	}
+	return net.JoinHostPort(h.Address, strconv.Itoa(port))
+}
+
+// writeKnownHosts writes a known_hosts file with one line per inventory host, all with key.
+func writeKnownHosts(path string, inv *inventory.Inventory, key ssh.PublicKey) error {
+	var b strings.Builder
+	for _, h := range inv.Hosts {
+		b.WriteString(knownhosts.Line([]string{knownhosts.Normalize(simSSHAddr(h))}, key))
+		b.WriteByte('\n')
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
 // WriteKnownHosts writes a known_hosts file with one line per simulated host.

@@ -14,9 +14,13 @@ import (
 // TestSim_PlanHasNoChanges checks that the simulated hosts answer what latticepush asks as a
 // converged fleet does: every host reachable, every unit a noop. If latticepush starts
 // running a command the simulation does not know, this fails (exit 127 makes the host's
-// facts an error) before the scale benchmark could report a meaningless time.
+// facts an error) before the scale benchmark could report a meaningless time. The 8 hosts
+// are served by 3 processes, as a large fleet is.
 func TestSim_PlanHasNoChanges(t *testing.T) {
-	sf := startSimFleet(t, 8)
+	sf := startSimFleetSplit(t, 8, 3)
+	if sf.procs != 3 {
+		t.Fatalf("%d processes serve 8 hosts 3 at a time, want 3", sf.procs)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	desired, err := plan.Render(sf.inv)
