@@ -12,6 +12,9 @@ const (
 	RoleHub       = "hub"
 	RoleLeaf      = "leaf"
 	RoleWasmcloud = "wasmcloud"
+	// RoleRelay is a nats-server that accepts leaf connections from the tier below and is
+	// itself a leaf of the tier above (see relay.go). A relay host has Leaf set.
+	RoleRelay = "relay"
 )
 
 // Service managers a host can run its services under.
@@ -166,7 +169,7 @@ type NATS struct {
 	HTTPHost     string // monitoring listen host; default 127.0.0.1 (reached over SSH)
 	HTTPPort     int
 	ClusterPort  int // hubs only
-	LeafnodePort int // hubs only
+	LeafnodePort int // hubs and relays
 
 	// JetStream. Hubs always run it with Lattice.JSDomain; leaves only if JetStreamDomain is set.
 	JetStreamDomain string // leaves: own, optional domain; hubs: empty (the lattice's domain is used)
@@ -180,6 +183,12 @@ type NATS struct {
 	Binary     string // path of nats-server on the host
 	ConfigFile string // path of the rendered config on the host
 	LogFile    string // optional
+
+	// Upstream is what a leaf or relay dials: "" (the hub cluster), "hub", "relay" (every
+	// relay), a relay's host name, the name of a hosts block of relays, or a label selector
+	// "key=value[,key=value]" over the relays (see relay.go).
+	Upstream      string
+	UpstreamRange hcl.Range // the upstream attribute, when set
 
 	DeclRange hcl.Range
 	// DomainRange points at a leaf's jetstream_domain attribute, when set.

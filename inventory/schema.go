@@ -165,6 +165,7 @@ type natsBlock struct {
 	Binary              *string `hcl:"binary,optional"`
 	ConfigFile          *string `hcl:"config_file,optional"`
 	LogFile             *string `hcl:"log_file,optional"`
+	Upstream            *string `hcl:"upstream,optional"`
 
 	Body      hcl.Body  `hcl:",body"`
 	DeclRange hcl.Range `hcl:",def_range"`

@@ -24,6 +24,7 @@ func validate(inv *Inventory, d *decoded) hcl.Diagnostics {
 	v.hostRoles()
 	v.uniqueNames()
 	v.leafDomains()
+	v.relays()
 	v.listenAddresses()
 	v.values()
 	v.bastions()
@@ -83,11 +84,7 @@ func (v *validator) natsAttr(h *Host, name string) hcl.Range {
 			return r
 		}
 	}
-	role := RoleLeaf
-	if h.Hub != nil {
-		role = RoleHub
-	}
-	if rb := v.d.roles[role]; rb != nil && rb.NATS != nil {
+	if rb := v.d.roles[natsRole(h)]; rb != nil && rb.NATS != nil {
 		if r, ok := attrRange(rb.NATS.Body, name); ok {
 			return r
 		}
@@ -182,8 +179,9 @@ func (v *validator) hostRoles() {
 			}
 		}
 		if h.Leaf != nil && hb.NATS != nil {
-			v.hubOnly(hb.NATS, "host "+h.Name)
+			v.hubOnly(hb.NATS, "host "+h.Name, h.IsRelay())
 		}
+		v.relayRoles(h, hb)
 	}
 	v.on(nil)
 	for name, rb := range v.d.roles {
@@ -196,9 +194,11 @@ func (v *validator) hostRoles() {
 				}
 			}
 		case RoleLeaf:
-			v.hubOnly(rb.NATS, "role \"leaf\"")
+			v.hubOnly(rb.NATS, "role \"leaf\"", false)
+		case RoleRelay:
+			v.hubOnly(rb.NATS, "role \"relay\"", true)
 		}
-		if name != RoleHub && name != RoleLeaf && rb.NATS != nil {
+		if name != RoleHub && name != RoleLeaf && name != RoleRelay && rb.NATS != nil {
 			v.errorf(rb.NATS.DeclRange, "Unexpected nats block",
 				"Role %q runs no nats-server; nats settings belong in role \"hub\" or \"leaf\". Move or remove this block.", name)
 		}
@@ -209,12 +209,16 @@ func (v *validator) hostRoles() {
 	}
 }
 
-// hubOnly reports settings in a leaf's nats block that only hubs use.
-func (v *validator) hubOnly(b *natsBlock, where string) {
+// hubOnly reports settings in a leaf's nats block that only hubs use (a relay's own
+// leafnode_port excepted).
+func (v *validator) hubOnly(b *natsBlock, where string, relay bool) {
 	if b == nil {
 		return
 	}
 	for _, name := range []string{"cluster_name", "cluster_port", "leafnode_port"} {
+		if relay && name == "leafnode_port" {
+			continue
+		}
 		if r, ok := attrRange(b.Body, name); ok {
 			v.errorf(r, "Hub setting on a leaf",
 				"%s is a hub cluster setting; leaves have no cluster and accept no leaf connections. Remove it from %s.", name, where)
@@ -274,6 +278,9 @@ func (v *validator) leafDomains() {
 		dom, subject := h.Leaf.JetStreamDomain, v.natsAttr(h, "jetstream_domain")
 		switch {
 		case !v.domain(dom, "jetstream_domain", subject):
+		case dom == l.JSDomain && h.IsRelay():
+			v.errorf(subject, "Relay domain equals the hub domain",
+				"Relay %s has jetstream_domain %q, the lattice's js_domain. Every request for %q from the leaves below it would silently reach the relay's JetStream instead of the hub's. A relay with its own JetStream needs its own domain (e.g. %q); or remove jetstream_domain.", h.Name, dom, dom, h.Name)
 		case dom == l.JSDomain:
 			v.errorf(subject, "Leaf domain equals the hub domain",
 				"Leaf %s has jetstream_domain %q, the lattice's js_domain. Its clients would silently use the leaf's JetStream instead of the hub's, with no error anywhere. Give the leaf its own domain (e.g. %q) or remove jetstream_domain.", h.Name, dom, h.Name)
@@ -318,6 +325,8 @@ func (v *validator) listenAddresses() {
 		if h.Hub != nil {
 			// Hubs bind these on every address: peers and leaves dial the inventory address.
 			ports = append(ports, listenPort{"cluster_port", n.ClusterPort, "0.0.0.0"}, listenPort{"leafnode_port", n.LeafnodePort, "0.0.0.0"})
+		} else if h.IsRelay() {
+			ports = append(ports, listenPort{"leafnode_port", n.LeafnodePort, "0.0.0.0"})
 		}
 		m := machine{h.Address, h.SSH.Port}
 		if onMachine[m] == nil {
