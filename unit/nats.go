@@ -273,9 +273,9 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS) error {
 		}
 	}
 
-	hubs := r.Inv.Hubs()
-	if len(hubs) == 0 {
-		return fmt.Errorf("a leaf needs at least one hub to connect to")
+	listeners, why, err := upstreamListeners(r.Inv, r.Host)
+	if err != nil {
+		return err
 	}
 	pw, err := r.Secret(r.Inv.Auth.LeafPassword, secretLeaf)
 	if err != nil {
@@ -290,8 +290,7 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS) error {
 	}
 	var urls []string
 	seen := map[string]bool{}
-	for _, hub := range hubs {
-		hp := hostPort(hub.Address, hub.Hub.LeafnodePort)
+	for _, hp := range listeners {
 		seen[hp] = true
 		urls = append(urls, "nats-leaf://"+userinfo+"@"+hp)
 	}
@@ -305,11 +304,14 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS) error {
 	sort.Strings(urls)
 
 	w.line("")
-	w.line("# Every hub: a leaf that knows one URL never finds the others if that one is down.")
+	w.line("# " + why)
 	if bridge {
 		w.line("# Bridge: the hubs' current listeners too, while the hub wave moves them (plan: leaves first).")
 	}
 	w.open("leafnodes {")
+	if r.Host.IsRelay() {
+		relayListener(w, n, pw)
+	}
 	w.open("remotes: [")
 	w.open("{")
 	w.open("urls: [")
