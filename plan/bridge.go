@@ -47,7 +47,7 @@ func planBridges(inv *inventory.Inventory, p *Plan, facts map[string]Facts, red 
 	var bridges []*Unit
 	var restarting []string
 	for _, u := range p.Units {
-		if u.Role != RoleLeaf || u.Service != ServiceNATS || u.Step != "" {
+		if (u.Role != RoleLeaf && u.Role != RoleRelay) || u.Service != ServiceNATS || u.Step != "" {
 			continue
 		}
 		cfg := u.file(u.ConfigPath)

@@ -149,7 +149,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		}
 		p.Units = append(p.Units, units...)
 	}
-	for _, role := range []string{inventory.RoleHub, inventory.RoleLeaf, inventory.RoleWasmcloud} {
+	for _, role := range []string{inventory.RoleHub, inventory.RoleRelay, inventory.RoleLeaf, inventory.RoleWasmcloud} {
 		down := unreachableByRole[role]
 		n := len(down)
 		if n == 0 {

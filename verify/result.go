@@ -43,8 +43,8 @@ const (
 // group building on the ones before it.
 var checkOrder = []string{
 	CheckHubHealthz, CheckHubMetaLeader, CheckHubPeersCurrent, CheckHubRoutes, CheckHubDomain,
-	CheckLeafRemote, CheckLeafSeenByHub,
-	CheckDomainProbeBucket, CheckDomainReach, CheckDomainHubAnswers,
+	CheckLeafRemote, CheckLeafSeenByHub, CheckLeafSeenByRelay, CheckLeafRelayBelow,
+	CheckDomainProbeBucket, CheckDomainReach, CheckDomainHubAnswers, CheckDomainPath,
 	CheckHygieneDomain, CheckHygieneStrayBucket,
 	CheckWasmcloudHostGet, CheckWasmcloudPing, CheckWasmcloudMembership,
 	CheckPreviousStreams, CheckPreviousHosts,

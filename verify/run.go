@@ -100,17 +100,14 @@ func (r *round) metaTask(peers bool) task {
 
 // leafTasks check the leaf's link, from both ends, and the hub's domain through it.
 func (r *round) leafTasks(leaf *inventory.Host) []task {
-	return []task{
+	return append([]task{
 		one(func(ctx context.Context) Result { return r.checkLeafRemote(ctx, leaf) }),
-		one(func(ctx context.Context) Result {
-			prefetch(ctx, r, r.inv.Hubs(), (*monitor).leafz)
-			return r.checkLeafSeenByHub(ctx, leaf)
-		}),
+		r.seenTask(leaf),
 		func(ctx context.Context) []Result {
 			reach, proof := r.checkDomainReach(ctx, leaf)
-			return []Result{reach, proof}
+			return append([]Result{reach, proof}, r.withPath(ctx, leaf, reach)...)
 		},
-	}
+	}, r.relayBelowTasks(leaf)...)
 }
 
 func (r *round) hygieneTasks(leaf *inventory.Host) []task {
@@ -147,15 +144,9 @@ func (r *round) wasmcloudTasks(hosts []*inventory.Host, expect []string, members
 	return ts
 }
 
-// leaves are the hosts running a leaf-node nats-server.
+// leaves are the hosts running a leaf-node nats-server, relays included.
 func (r *round) leaves() []*inventory.Host {
-	var out []*inventory.Host
-	for _, h := range r.inv.HostsWithRole(inventory.RoleLeaf) {
-		if h.Leaf != nil {
-			out = append(out, h)
-		}
-	}
-	return out
+	return r.inv.LeafServers()
 }
 
 // prefetch asks every host's monitor for one endpoint in parallel, so a check that reads

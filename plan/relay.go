@@ -1,0 +1,60 @@
+package plan
+
+import (
+	"sort"
+
+	"github.com/latticepush/latticepush/inventory"
+)
+
+// relayWave rolls the relays between the hub wave and the leaf wave, tier by tier from the
+// hubs down: a relay's gate needs its own upstream up. Within a tier, first starts go together
+// (no leaf below depends on them yet), then each running relay alone: a relay cluster never
+// has two relays down at once, and a relay's gate (its own link up, the hub's domain answering
+// through it, every running leaf below it linked again to a relay of its upstream) passes
+// before the next relay restarts. A cutover gates every relay again, changed or not, before
+// the leaves.
+func relayWave(inv *inventory.Inventory, p *Plan, units []*Unit) Wave {
+	w := Wave{Name: WaveRelay}
+	if len(units) == 0 {
+		return w
+	}
+	w.MaxFailures = roleRollout(inv, string(RoleRelay)).MaxFailures
+	hops := func(u *Unit) int {
+		if h := inv.Host(u.Host); h != nil {
+			return inv.Hops(h)
+		}
+		return 0
+	}
+	ordered := append([]*Unit(nil), changing(units)...)
+	sort.SliceStable(ordered, func(i, j int) bool {
+		a, b := ordered[i], ordered[j]
+		if ha, hb := hops(a), hops(b); ha != hb {
+			return ha < hb
+		}
+		return NaturalLess(a.Host, b.Host)
+	})
+	for i := 0; i < len(ordered); {
+		tier := hops(ordered[i])
+		var first []string
+		var rest [][]string
+		for ; i < len(ordered) && hops(ordered[i]) == tier; i++ {
+			if u := ordered[i]; firstStart(u) {
+				first = append(first, u.ID())
+			} else {
+				rest = append(rest, []string{u.ID()})
+			}
+		}
+		if len(first) > 0 {
+			w.Batches = append(w.Batches, first)
+		}
+		w.Batches = append(w.Batches, rest...)
+	}
+	if p.Cutover != nil {
+		for _, u := range units {
+			if !u.Changes() {
+				w.GateOnly = append(w.GateOnly, u.ID())
+			}
+		}
+	}
+	return w
+}

@@ -1,0 +1,46 @@
+package plan_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/latticepush/latticepush/plan"
+)
+
+// TestRelayWave: on the converged tiered example, moving both relays' leafnode port restarts
+// them one at a time in the relay wave, after the hubs (unchanged) and before the leaves,
+// whose remotes change with them.
+func TestRelayWave(t *testing.T) {
+	inv := loadGoldenExample(t, "tiered")
+	before, err := plan.Render(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := goldenFacts(inv, before, true, inv.Lattice.JSDomain)
+	for _, r := range inv.Relays() {
+		r.Leaf.LeafnodePort = 7433
+	}
+	desired, err := plan.Render(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(inv, desired, facts, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range p.Waves {
+		got = append(got, string(w.Name))
+	}
+	if want := []string{"relay", "leaf"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("waves %v, want %v", got, want)
+	}
+	if want := [][]string{{"relay-1/nats-server"}, {"relay-2/nats-server"}}; !reflect.DeepEqual(p.Waves[0].Batches, want) {
+		t.Errorf("relay batches %v, want %v", p.Waves[0].Batches, want)
+	}
+	for _, u := range p.Units {
+		if u.Role == plan.RoleRelay && u.Action != plan.Restart {
+			t.Errorf("%s: %s, want a restart (leafnode port)", u.ID(), u.Action)
+		}
+	}
+}
