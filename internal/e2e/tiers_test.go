@@ -1,0 +1,214 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latticepush/latticepush/internal/labtest"
+	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/verify"
+	"github.com/latticepush/latticepush/verify/natsmon"
+	"github.com/latticepush/latticepush/wasmcloud"
+)
+
+// tieredLab brings up examples/tiered (3 hubs, 2 relays, 4 edges with wasmCloud stand-ins)
+// with every edge's traffic to the hub addresses dropped inside the edge's own network
+// namespace (a blackhole route per hub): the edges can only dial out to the relays.
+func tieredLab(t *testing.T, ctx context.Context) *labtest.Env {
+	t.Helper()
+	env := labtest.Up(t, labtest.Spec{Example: "tiered"})
+	inv := env.Inventory(t)
+	for _, e := range []string{"edge-1", "edge-2", "edge-3", "edge-4"} {
+		for _, h := range inv.Hubs() {
+			if out, err := env.Lab.Exec(ctx, e, "ip", "route", "add", "blackhole", h.Address+"/32"); err != nil {
+				t.Fatalf("drop %s's traffic to %s: %v %s", e, h.Name, err, out)
+			}
+		}
+	}
+	return env
+}
+
+// TestTiers_ApplyFromEmptyToVerified: the tiered lab, whose edges cannot reach the hubs, goes
+// from empty to verified in waves hub, relay, leaf, wasmcloud; verify names each edge's path
+// through a relay to a hub; KV through the hub's domain works from every edge; the wasmCloud
+// hosts answer the lattice ping from the hub side; an edge's TCP connection to a hub's
+// leafnode port fails. Then a relay is killed: the edges on it move to the other relay
+// (measured), verify fails on the dead relay only and names it, and apply repairs it.
+func TestTiers_ApplyFromEmptyToVerified(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	env := tieredLab(t, ctx)
+
+	s := newSession(t, env, plan.Options{})
+	p := s.plan(ctx)
+	var waves []string
+	for _, w := range p.Waves {
+		waves = append(waves, string(w.Name))
+	}
+	if want := []string{"hub", "relay", "leaf", "wasmcloud"}; !slices.Equal(waves, want) {
+		t.Fatalf("waves of an empty tiered lab: %v, want %v", waves, want)
+	}
+	start := time.Now()
+	res, err := s.apply(ctx, p)
+	if err != nil || res.VerifyError != "" {
+		t.Fatalf("apply: %v %s\nresults: %v", err, res.VerifyError, results(res))
+	}
+	t.Logf("apply from empty: %s", time.Since(start).Round(100*time.Millisecond))
+	rep := mustVerify(t, ctx, s)
+	paths := 0
+	for _, r := range rep.Results {
+		if r.Check == verify.CheckDomainPath {
+			paths++
+			if !strings.HasPrefix(r.Evidence, r.Host+" → relay-") || !strings.Contains(r.Evidence, "→ hub-") {
+				t.Errorf("%s: path %q, want %s → relay-N → hub-N", r.Host, r.Evidence, r.Host)
+			}
+			t.Logf("%s: %s", r.Check, r.Evidence)
+		}
+	}
+	if paths != 4 {
+		t.Errorf("%d domain.path results, want one per edge (4)", paths)
+	}
+
+	// The edges really cannot reach a hub: a TCP connection to a hub's leafnode port fails.
+	hub1 := s.Inv.Host("hub-1")
+	probe := fmt.Sprintf("timeout 3 bash -c '</dev/tcp/%s/%d'", hub1.Address, hub1.Hub.LeafnodePort)
+	if out, err := env.Lab.Exec(ctx, "edge-1", "bash", "-c", probe); err == nil {
+		t.Fatalf("edge-1 reached hub-1's leafnode port: %s", out)
+	}
+	if out, err := env.Lab.Exec(ctx, "relay-1", "bash", "-c", probe); err != nil {
+		t.Fatalf("relay-1 cannot reach hub-1's leafnode port: %v %s", err, out)
+	}
+
+	// KV through the hub's domain from every edge: each writes its key, the last reads all.
+	edges := []string{"edge-1", "edge-2", "edge-3", "edge-4"}
+	kv := kvOn(t, ctx, clientOn(t, ctx, s, "edge-1"), "hub", "tiers", true)
+	for _, e := range edges {
+		ekv := kvOn(t, ctx, clientOn(t, ctx, s, e), "hub", "tiers", false)
+		if _, err := ekv.PutString(ctx, e, "written on "+e); err != nil {
+			t.Fatalf("KV put from %s: %v", e, err)
+		}
+	}
+	for _, e := range edges {
+		if v, err := kv.Get(ctx, e); err != nil || string(v.Value()) != "written on "+e {
+			t.Errorf("key %s read from edge-1: %v", e, err)
+		}
+	}
+
+	// Every wasmCloud host answers the lattice ping asked on a hub.
+	hub, err := s.Fleet.ConnectHub(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	wc, err := wasmcloud.NewClient(hub, s.Inv.Lattice.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts, err := wc.Ping(ctx, nil, 2*time.Second)
+	if err != nil || len(hosts) != 4 {
+		t.Fatalf("ping from the hub side: %d hosts, %v", len(hosts), err)
+	}
+	for _, h := range hosts {
+		if h.JSDomain != "hub" {
+			t.Errorf("wasmCloud host %s: js_domain %q, want hub", h.Labels["hostname"], h.JSDomain)
+		}
+	}
+
+	// Kill the relay edge-1 is linked to; the edges on it move to the other relay.
+	on := linkedTo(t, ctx, s, edges)
+	dead := on["edge-1"]
+	other := map[string]string{"relay-1": "relay-2", "relay-2": "relay-1"}[dead]
+	var moving []string
+	for _, e := range edges {
+		if on[e] == dead {
+			moving = append(moving, e)
+		}
+	}
+	t.Logf("before: %v; killing %s", on, dead)
+	killed := time.Now()
+	// sv d makes runit want it down (no restart); the server is then killed at once, no lame duck.
+	kill := "pid=$(cat /run/nats-server.pid); (sv -w 60 d /etc/service/nats-server >/dev/null 2>&1 &); sleep 0.2; kill -9 $pid"
+	if out, err := env.Lab.Exec(ctx, dead, "bash", "-c", kill); err != nil {
+		t.Fatalf("kill %s's nats-server: %v %s", dead, err, out)
+	}
+	for {
+		now := linkedTo(t, ctx, s, moving)
+		all := true
+		for _, e := range moving {
+			all = all && now[e] == other
+		}
+		if all {
+			break
+		}
+		if time.Since(killed) > 30*time.Second {
+			t.Fatalf("after 30s the edges of %s are linked to %v, want %s", dead, now, other)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("%s killed: %s linked to %s after %s", dead, strings.Join(moving, ", "), other, time.Since(killed).Round(10*time.Millisecond))
+	if _, err := kv.PutString(ctx, "after-kill", "ok"); err != nil {
+		t.Errorf("KV put from edge-1 after the move: %v", err)
+	}
+
+	rep = s.verify(ctx)
+	var named []string
+	for _, r := range rep.Failed() {
+		named = append(named, r.Check+" on "+r.Host)
+		if r.Host != dead {
+			t.Errorf("verify fails on %s, not the dead relay %s: %s: %s", r.Host, dead, r.Check, r.Evidence)
+		}
+	}
+	if len(named) == 0 {
+		t.Fatalf("verify passes with %s dead", dead)
+	}
+	t.Logf("verify with %s dead: %s", dead, strings.Join(named, "; "))
+
+	p = s.plan(ctx)
+	if a := actions(p)[dead+"/nats-server"]; a != plan.Start {
+		t.Fatalf("plan for the dead relay: %s, want start (%v)", a, p.Unit(dead+"/nats-server"))
+	}
+	start = time.Now()
+	if res, err := s.apply(ctx, p); err != nil || res.VerifyError != "" {
+		t.Fatalf("repair apply: %v %s\nresults: %v", err, res.VerifyError, results(res))
+	}
+	t.Logf("repair apply: %s", time.Since(start).Round(100*time.Millisecond))
+	mustVerify(t, ctx, s)
+}
+
+func mustVerify(t *testing.T, ctx context.Context, s *session) verify.Report {
+	t.Helper()
+	rep := s.verify(ctx)
+	if !rep.OK() {
+		for _, r := range rep.Failed() {
+			t.Errorf("verify: %s %s: %s", r.Check, r.Host, r.Evidence)
+		}
+		t.FailNow()
+	}
+	return rep
+}
+
+// linkedTo reads each host's /leafz over its SSH connection: the server its remote is
+// connected to ("" when none).
+func linkedTo(t *testing.T, ctx context.Context, s *session, hosts []string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, tg := range s.Fleet.Targets(ctx) {
+		if !slices.Contains(hosts, tg.Host.Name) || tg.Err != nil {
+			continue
+		}
+		var lz natsmon.Leafz
+		r, err := natsmon.New(tg.Host.Leaf.LocalMonitorAddr(), tg.Dial, natsmon.Options{}).Get(ctx, natsmon.PathLeafz)
+		if err == nil && r.Decode(&lz) == nil {
+			for _, l := range lz.Leafs {
+				if l.IsSpoke {
+					out[tg.Host.Name] = l.Name
+				}
+			}
+		}
+	}
+	return out
+}
