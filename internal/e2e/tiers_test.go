@@ -212,3 +212,74 @@ func linkedTo(t *testing.T, ctx context.Context, s *session, hosts []string) map
 	}
 	return out
 }
+
+// TestTiers_DomainChange: the domain change hub → central on the tiered lab. Every key
+// written through an edge survives; a client on another edge that stays on "hub" fails only
+// while the hubs restart (the outage is printed); the relays and edges are gated again after
+// the cutover, changed or not; every wasmCloud host moves to "central"; verify passes.
+func TestTiers_DomainChange(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	env := tieredLab(t, ctx)
+	s := newSession(t, env, plan.Options{})
+	if res, err := s.apply(ctx, s.plan(ctx)); err != nil || res.VerifyError != "" {
+		t.Fatalf("apply from empty: %v %s\nresults: %v", err, res.VerifyError, results(res))
+	}
+	const own = "tiered_domain"
+	writer := clientOn(t, ctx, s, "edge-1")
+	putKeys(t, ctx, kvOn(t, ctx, writer, "hub", "LATTICEDATA_default", false))
+	putKeys(t, ctx, kvOn(t, ctx, writer, "hub", own, true))
+	old := startOldDomainClient(t, kvOn(t, ctx, clientOn(t, ctx, s, "edge-2"), "hub", own, false))
+	time.Sleep(time.Second)
+
+	env.Edit(t, toCentral)
+	s = newSession(t, env, plan.Options{AllowDomainChange: true})
+	p := s.plan(ctx)
+	var waves []string
+	for _, w := range p.Waves {
+		waves = append(waves, string(w.Name))
+	}
+	if want := []string{"cutover", "relay", "leaf", "wasmcloud"}; p.Cutover == nil || !slices.Equal(waves, want) {
+		t.Fatalf("plan: cutover %+v, waves %v, want %v", p.Cutover, waves, want)
+	}
+	start := time.Now()
+	res, err := s.apply(ctx, p)
+	if err != nil || res.VerifyError != "" {
+		t.Fatalf("apply the cutover: %v %s\nresults: %v", err, res.VerifyError, results(res))
+	}
+	for _, e := range s.events {
+		if e.Type == "warning" {
+			t.Errorf("apply warned: %s", e.Message)
+		}
+	}
+	old.halt()
+	outage, from, to := old.longestOutage()
+	t.Logf("cutover apply %s; old-domain client on edge-2: %d operations, %d failed, longest outage %.1fs (%s to %s)",
+		time.Since(start).Round(100*time.Millisecond), old.ops, len(old.errs), outage.Seconds(), from.Format("15:04:05.0"), to.Format("15:04:05.0"))
+	if len(old.errs) == 0 {
+		t.Errorf("the old-domain client never failed: the hubs did not restart?")
+	}
+
+	reader := clientOn(t, ctx, s, "edge-3")
+	checkKeys(t, ctx, kvOn(t, ctx, reader, "central", "LATTICEDATA_default", false))
+	checkKeys(t, ctx, kvOn(t, ctx, reader, "central", own, false))
+	hub, err := s.Fleet.ConnectHub(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	wc, err := wasmcloud.NewClient(hub, s.Inv.Lattice.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts, err := wc.Ping(ctx, nil, 2*time.Second)
+	if err != nil || len(hosts) != 4 {
+		t.Fatalf("ping: %d hosts, %v", len(hosts), err)
+	}
+	for _, h := range hosts {
+		if h.JSDomain != "central" {
+			t.Errorf("wasmCloud host %s: js_domain %q, want central", h.Labels["hostname"], h.JSDomain)
+		}
+	}
+	mustVerify(t, ctx, s)
+}
