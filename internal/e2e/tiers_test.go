@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -22,11 +23,13 @@ func tieredLab(t *testing.T, ctx context.Context) *labtest.Env {
 	t.Helper()
 	env := labtest.Up(t, labtest.Spec{Example: "tiered"})
 	inv := env.Inventory(t)
+	var hubs []netip.Addr
+	for _, h := range inv.Hubs() {
+		hubs = append(hubs, netip.MustParseAddr(h.Address))
+	}
 	for _, e := range []string{"edge-1", "edge-2", "edge-3", "edge-4"} {
-		for _, h := range inv.Hubs() {
-			if out, err := env.Lab.Exec(ctx, e, "ip", "route", "add", "blackhole", h.Address+"/32"); err != nil {
-				t.Fatalf("drop %s's traffic to %s: %v %s", e, h.Name, err, out)
-			}
+		if err := env.Lab.DropTraffic(e, hubs...); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return env
@@ -116,6 +119,29 @@ func TestTiers_ApplyFromEmptyToVerified(t *testing.T) {
 		if h.JSDomain != "hub" {
 			t.Errorf("wasmCloud host %s: js_domain %q, want hub", h.Labels["hostname"], h.JSDomain)
 		}
+	}
+
+	// Both relays restart (a client port moved), one at a time, each gated on every running
+	// edge below it linked again, under a KV writer on an edge.
+	env.Edit(t, func(src string) string {
+		return strings.Replace(src, "    leafnode_port          = 7422\n", "    leafnode_port          = 7422\n    client_port            = 4223\n", 1)
+	})
+	s = newSession(t, env, plan.Options{})
+	p = s.plan(ctx)
+	if len(p.Waves) != 1 || p.Waves[0].Name != plan.WaveRelay || len(p.Waves[0].Batches) != 2 {
+		t.Fatalf("plan of a relay restart: waves %+v, want one relay wave of two batches", p.Waves)
+	}
+	writer := startOldDomainClient(t, kvOn(t, ctx, clientOn(t, ctx, s, "edge-1"), "hub", "tiers", false))
+	start = time.Now()
+	if res, err := s.apply(ctx, p); err != nil || res.VerifyError != "" {
+		t.Fatalf("relay restart apply: %v %s\nresults: %v", err, res.VerifyError, results(res))
+	}
+	writer.halt()
+	outage, _, _ := writer.longestOutage()
+	t.Logf("relays restarted one at a time in %s; KV writer on edge-1: %d operations, %d failed, longest outage %.1fs",
+		time.Since(start).Round(100*time.Millisecond), writer.ops, len(writer.errs), outage.Seconds())
+	if on := linkedTo(t, ctx, s, edges); len(on) != 4 {
+		t.Fatalf("after the relay restarts, edges linked: %v", on)
 	}
 
 	// Kill the relay edge-1 is linked to; the edges on it move to the other relay.
