@@ -131,6 +131,7 @@ func (d *decoded) resolve(filename, dir, digest string) *Inventory {
 		inv.Bastions = append(inv.Bastions, b)
 	}
 	sort.SliceStable(inv.Bastions, func(i, j int) bool { return inv.Bastions[i].Name < inv.Bastions[j].Name })
+	inv.UpstreamSystem = resolveUpstreamSystem(fs.Upstream)
 	return inv
 }
 

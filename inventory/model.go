@@ -47,6 +47,8 @@ type Inventory struct {
 	Roles map[string]*Role
 	// Bastions are jump hosts outside the fleet, by name order.
 	Bastions []*Bastion
+	// UpstreamSystem is the NATS system the hub cluster is a leaf of (`upstream {}`), or nil.
+	UpstreamSystem *UpstreamSystem
 }
 
 // Bastion is a jump host that is not part of the fleet. Hosts name it in proxy_jump as

@@ -30,6 +30,12 @@ func TestRelay_Rules(t *testing.T) {
 		{"too-deep", []wantDiag{errorAt(53, "Leaf chain too deep", "Leaf edge-1 is 5 leaf hops from the hub cluster, more than 4")}},
 		{"relay-hub-domain", []wantDiag{errorAt(22, "Relay domain equals the hub domain",
 			`A relay with its own JetStream needs its own domain (e.g. "relay-east")`)}},
+		{"hub-upstream", []wantDiag{errorAt(9, "upstream on a hub", "only leaves and relays name an upstream")}},
+		{"upstream-bad", []wantDiag{
+			errorAt(18, "Password in an upstream URL", `"tls://ngs:xxxxx@connect.ngs.global" carries a password`),
+			errorAt(18, "Mixed upstream URLs", "all websocket (ws, wss) or none"),
+			errorAt(19, "Relative path", `credentials_file "creds/ngs.creds" is a path on the hubs and must be absolute.`),
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -25,6 +25,7 @@ func validate(inv *Inventory, d *decoded) hcl.Diagnostics {
 	v.uniqueNames()
 	v.leafDomains()
 	v.relays()
+	v.upstreamSystem()
 	v.listenAddresses()
 	v.values()
 	v.bastions()

@@ -43,6 +43,7 @@ func Graph(inv *inventory.Inventory) []byte {
 			}
 		}
 		p("  }\n")
+		upstreamNode(p, inv, hubs)
 	}
 
 	// Hosts a hosts block generated are drawn inside one box per block.

@@ -188,6 +188,7 @@ func (r *Context) hubConf(w *confWriter, n *inventory.NATS) error {
 	w.line("")
 	w.open("leafnodes {")
 	w.kv("listen", quote(hostPort(anyAddress, n.LeafnodePort)))
+	upstreamRemote(w, r.Inv.UpstreamSystem)
 	w.close("}")
 
 	w.line("")

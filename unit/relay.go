@@ -59,3 +59,40 @@ func relayLinks(p func(string, ...any), h *inventory.Host, u inventory.Upstream)
 		p("  %s -> %s [label=\"leaf link\", color=\"#188038\"];\n", dotQuote(natsNode(h)), dotQuote(natsNode(r)))
 	}
 }
+
+// upstreamRemote writes, in a hub's leafnodes block, the remote to the NATS system above the
+// hubs (`upstream {}`), binding the lattice account: the lattice's subjects reach that system,
+// while JetStream stays the hubs' own (their domain differs from any the upstream runs, so
+// nats-server denies plain $JS.API across the link).
+func upstreamRemote(w *confWriter, u *inventory.UpstreamSystem) {
+	if u == nil {
+		return
+	}
+	w.line("# The NATS system above the hubs (upstream): every hub dials it, as a leaf.")
+	w.open("remotes: [")
+	w.open("{")
+	w.open("urls: [")
+	for _, s := range u.URLs {
+		w.line(quote(s))
+	}
+	w.close("]")
+	w.kv("account", quote(AccountLattice))
+	if u.CredentialsFile != "" {
+		w.kv("credentials", quote(u.CredentialsFile))
+	}
+	w.close("}")
+	w.close("]")
+}
+
+// upstreamNode draws the NATS system above the hubs, with one edge from the hub cluster box
+// standing for every hub's remote to it.
+func upstreamNode(p func(string, ...any), inv *inventory.Inventory, hubs []*inventory.Host) {
+	u := inv.UpstreamSystem
+	if u == nil || len(hubs) == 0 {
+		return
+	}
+	p("\n  %s [label=%s, shape=box3d, fillcolor=\"#fce8e6\"];\n", dotQuote("upstream"),
+		dotQuote("NATS system above the hubs\n"+strings.Join(u.URLs, "\n")))
+	p("  %s -> %s [ltail=cluster_hub, label=\"leaf link (every hub)\", color=\"#188038\"];\n",
+		dotQuote(natsNode(hubs[len(hubs)/2])), dotQuote("upstream"))
+}

@@ -16,7 +16,40 @@ const (
 	CheckLeafSeenByRelay = "leaf.seen-by-relay" // a relay of the leaf's upstream lists it in its /leafz
 	CheckLeafRelayBelow  = "leaf.relay-below"   // every running leaf below the relay is linked to its upstream
 	CheckDomainPath      = "domain.path"        // the chain of leaf links from the leaf to a hub
+	CheckHubUpstream     = "hub.upstream"       // the hub's remote to the NATS system above the hubs is up
 )
+
+// upstreamTasks check, with an upstream system above the hubs, every hub's link to it.
+func (r *round) upstreamTasks() []task {
+	if r.inv.UpstreamSystem == nil {
+		return nil
+	}
+	var ts []task
+	for _, h := range r.inv.Hubs() {
+		ts = append(ts, one(func(ctx context.Context) Result { return r.checkHubUpstream(ctx, h) }))
+	}
+	return ts
+}
+
+// checkHubUpstream: the hub's own /leafz shows its remote to the upstream system connected.
+func (r *round) checkHubUpstream(ctx context.Context, hub *inventory.Host) Result {
+	m, err := r.monitor(hub)
+	if err != nil {
+		return fail(CheckHubUpstream, hub.Name, err.Error(), fixUnreachable(hub))
+	}
+	lz, err := m.leafz(ctx)
+	if err != nil {
+		return fail(CheckHubUpstream, hub.Name, err.Error(), fixMonitor(hub))
+	}
+	for _, l := range lz.Leafs {
+		if l.IsSpoke {
+			return pass(CheckHubUpstream, hub.Name, fmt.Sprintf("connected to %s (%s:%d, account %s, rtt %s)", l.Name, l.IP, l.Port, l.Account, l.RTT))
+		}
+	}
+	return fail(CheckHubUpstream, hub.Name, "no remote to the upstream system connected ("+strings.Join(r.inv.UpstreamSystem.URLs, ", ")+")",
+		fmt.Sprintf("check that %s reaches the upstream URLs and that its credentials_file %q is there and valid; the hub's nats-server log says why the remote fails",
+			hub.Name, r.inv.UpstreamSystem.CredentialsFile))
+}
 
 // behindRelays reports whether leaf dials relays rather than the hubs, with its upstream.
 func (r *round) behindRelays(leaf *inventory.Host) (inventory.Upstream, bool) {

@@ -42,7 +42,7 @@ const (
 // checkOrder is the order checks appear in a report: the order a reader reasons in, each
 // group building on the ones before it.
 var checkOrder = []string{
-	CheckHubHealthz, CheckHubMetaLeader, CheckHubPeersCurrent, CheckHubRoutes, CheckHubDomain,
+	CheckHubHealthz, CheckHubMetaLeader, CheckHubPeersCurrent, CheckHubRoutes, CheckHubDomain, CheckHubUpstream,
 	CheckLeafRemote, CheckLeafSeenByHub, CheckLeafSeenByRelay, CheckLeafRelayBelow,
 	CheckDomainProbeBucket, CheckDomainReach, CheckDomainHubAnswers, CheckDomainPath,
 	CheckHygieneDomain, CheckHygieneStrayBucket,

@@ -52,6 +52,7 @@ func (r *round) allTasks() []task {
 	var ts []task
 	ts = append(ts, r.hubTasks(r.inv.Hubs())...)
 	ts = append(ts, r.metaTask(true))
+	ts = append(ts, r.upstreamTasks()...)
 	if len(r.leaves()) > 0 {
 		ts = append(ts, one(r.probeBucket))
 	}
