@@ -365,7 +365,12 @@ func (v *validator) listenAddresses() {
 			onMachine[m][p.port] = append(onMachine[m][p.port], u)
 			if p.attr == "cluster_port" || p.attr == "leafnode_port" {
 				key := LocalAddr(h.Address, p.port)
-				if prev, dup := dialled[key]; dup && prev.host != h {
+				if prev, dup := dialled[key]; dup && prev.host != h && (prev.host.IsRelay() || h.IsRelay()) {
+					v.errorf(v.addressRange(h), "Two servers dialled at one address",
+						"%s (%s) and %s (%s) are both dialled at %s by the leaves below them. Give one of them another %s, or correct its address.",
+						prev.host.Name, prev.attr, h.Name, p.attr, key, p.attr)
+					continue
+				} else if dup && prev.host != h {
 					v.errorf(v.addressRange(h), "Two hubs dialled at one address",
 						"Hubs %s (%s) and %s (%s) are both dialled at %s by the other hubs and the leaves. Give one of them another %s, or correct its address.",
 						prev.host.Name, prev.attr, h.Name, p.attr, key, p.attr)

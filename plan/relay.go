@@ -58,3 +58,21 @@ func relayWave(inv *inventory.Inventory, p *Plan, units []*Unit) Wave {
 	}
 	return w
 }
+
+// bridgeWave reloads the bridge configs: the relays' one at a time first (a relay's remote
+// reconnects when it reloads, and the leaves below it then wait), then the leaves' in batches.
+func bridgeWave(inv *inventory.Inventory, bridges []*Unit) Wave {
+	var relays [][]string
+	var leaves []*Unit
+	for _, u := range bridges {
+		if u.Role == RoleRelay {
+			relays = append(relays, []string{u.ID()})
+		} else {
+			leaves = append(leaves, u)
+		}
+	}
+	w := rolloutWave(inv, WaveLeafBridge, RoleLeaf, leaves)
+	sort.SliceStable(relays, func(i, j int) bool { return NaturalLess(relays[i][0], relays[j][0]) })
+	w.Batches = append(relays, w.Batches...)
+	return w
+}

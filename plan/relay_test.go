@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/latticepush/latticepush/plan"
@@ -41,6 +42,44 @@ func TestRelayWave(t *testing.T) {
 	for _, u := range p.Units {
 		if u.Role == plan.RoleRelay && u.Action != plan.Restart {
 			t.Errorf("%s: %s, want a restart (leafnode port)", u.ID(), u.Action)
+		}
+	}
+}
+
+// TestRelayBridge: when the hubs' leafnode port moves, the relays (leaves of the hubs) are
+// bridged first, like leaves of the hubs, one at a time; the edges below them, which never dial a hub, are
+// not touched.
+func TestRelayBridge(t *testing.T) {
+	inv := loadGoldenExample(t, "tiered")
+	before, err := plan.Render(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := goldenFacts(inv, before, true, inv.Lattice.JSDomain)
+	for _, h := range inv.Hubs() {
+		h.Hub.LeafnodePort = 7433
+	}
+	desired, err := plan.Render(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(inv, desired, facts, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range p.Waves {
+		got = append(got, string(w.Name))
+	}
+	if want := []string{"leaf-bridge", "hub", "relay"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("waves %v, want %v", got, want)
+	}
+	if want := [][]string{{"relay-1/nats-server@bridge"}, {"relay-2/nats-server@bridge"}}; !reflect.DeepEqual(p.Waves[0].Batches, want) {
+		t.Errorf("bridge batches %v, want %v (one relay at a time)", p.Waves[0].Batches, want)
+	}
+	for _, u := range p.Units {
+		if strings.HasPrefix(u.Host, "edge-") && u.Changes() {
+			t.Errorf("%s changes (%s): an edge below relays dials no hub", u.ID(), u.Action)
 		}
 	}
 }

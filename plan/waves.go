@@ -26,7 +26,7 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 		byRole[u.Role] = append(byRole[u.Role], u)
 	}
 	if len(bridges) > 0 {
-		waves = append(waves, rolloutWave(inv, WaveLeafBridge, RoleLeaf, bridges))
+		waves = append(waves, bridgeWave(inv, bridges))
 	}
 	if p.Cutover != nil {
 		var ids []string
