@@ -224,6 +224,7 @@ func (d *decoded) resolveNATS(hb *hostBlock, role string) *NATS {
 	}
 	if role == RoleRelay {
 		n.LeafnodePort = DefaultLeafnodePort
+		n.ClusterName = "" // a relay joins a relay cluster only when cluster_name says so
 	}
 	if rb := d.roles[role]; rb != nil && rb.NATS != nil {
 		applyNATS(n, rb.NATS)
@@ -232,11 +233,14 @@ func (d *decoded) resolveNATS(hb *hostBlock, role string) *NATS {
 	if role == RoleHub {
 		// Hubs serve the lattice's domain (Lattice.JSDomain); validate rejects an own one.
 		n.JetStreamDomain = ""
-	} else {
-		n.ClusterName, n.ClusterPort = "", 0
-		if role != RoleRelay {
-			n.LeafnodePort = 0
+	} else if role == RoleRelay {
+		if n.ClusterName != "" && n.ClusterPort == 0 {
+			n.ClusterPort = DefaultClusterPort
+		} else if n.ClusterName == "" {
+			n.ClusterPort = 0
 		}
+	} else {
+		n.ClusterName, n.ClusterPort, n.LeafnodePort = "", 0, 0
 	}
 	return n
 }

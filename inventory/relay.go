@@ -19,8 +19,9 @@ import (
 //	"relay-east"    the relays a `hosts "relay-east"` block generates
 //	"site=east"     the relays whose labels match (comma-separated pairs, all must match)
 //
-// The relays one upstream names are a relay cluster: the leaves below list every one of them in
-// their remotes and move to another when theirs stops, and apply changes them one at a time.
+// The relays one upstream names back each other up: the leaves below list every one of them in
+// their remotes and move to another when theirs stops, and apply changes relays one at a time.
+// Relays that share a cluster_name are also routed to each other (a NATS cluster).
 // The JetStream domain stays homed on the hubs: `$JS.<domain>.API.>` crosses every leaf hop,
 // and the wasmCloud hosts of every tier get WASMCLOUD_JS_DOMAIN = js_domain.
 
@@ -63,6 +64,21 @@ func (inv *Inventory) LeafServers() []*Host {
 	for _, h := range inv.Hosts {
 		if h.Leaf != nil {
 			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// RelayCluster returns the relays sharing h's cluster_name, h included, in name order: they
+// are routed to each other. Nil when h is no relay or in no relay cluster.
+func (inv *Inventory) RelayCluster(h *Host) []*Host {
+	if !h.IsRelay() || h.Leaf.ClusterName == "" {
+		return nil
+	}
+	var out []*Host
+	for _, r := range inv.Relays() {
+		if r.Leaf.ClusterName == h.Leaf.ClusterName {
+			out = append(out, r)
 		}
 	}
 	return out
@@ -319,6 +335,7 @@ func (v *validator) relays() {
 				what(h), h.Name, n, MaxLeafHops)
 		}
 	}
+	v.relayClusters()
 	for _, r := range inv.Relays() {
 		if len(inv.Below(r)) == 0 && len(broken) == 0 {
 			v.on(r)
@@ -458,4 +475,43 @@ func what(h *Host) string {
 		return "Relay"
 	}
 	return "Leaf"
+}
+
+// relayClusters checks the relays that share a cluster_name: a name of their own, one
+// upstream for all of them, and no JetStream.
+func (v *validator) relayClusters() {
+	defer v.on(nil)
+	hubCluster := ""
+	if hubs := v.inv.Hubs(); len(hubs) > 0 {
+		hubCluster = hubs[0].Hub.ClusterName
+	}
+	first := map[string]*Host{}
+	for _, r := range v.inv.Relays() {
+		name := r.Leaf.ClusterName
+		if name == "" {
+			continue
+		}
+		v.on(r)
+		at := v.natsAttr(r, "cluster_name")
+		switch {
+		case strings.ContainsFunc(name, isSpace):
+			v.errorf(at, "Invalid cluster_name", "cluster_name %q must be without spaces.", name)
+			continue
+		case name == hubCluster:
+			v.errorf(at, "Relay cluster named like the hub cluster",
+				"Relay %s is in cluster %q, the hub cluster's name. Give the relay cluster a name of its own (e.g. \"relays\").", r.Name, name)
+			continue
+		case r.Leaf.JetStreamDomain != "":
+			v.errorf(v.natsAttr(r, "jetstream_domain"), "JetStream on a relay cluster",
+				"Relay %s is in relay cluster %q and has jetstream_domain %q. A relay cluster relays; it runs no JetStream (that would need a JetStream cluster of its own). Remove jetstream_domain, or cluster_name.", r.Name, name, r.Leaf.JetStreamDomain)
+			continue
+		}
+		if f := first[name]; f == nil {
+			first[name] = r
+		} else if f.Leaf.Upstream != r.Leaf.Upstream {
+			v.errorf(v.upstreamAttr(r), "Relay cluster with two upstreams",
+				"Relays %s and %s are both in cluster %q but dial different upstreams (%q and %q). The relays of one cluster are one tier: give them the same upstream, or put them in different clusters.",
+				f.Name, r.Name, name, f.Leaf.Upstream, r.Leaf.Upstream)
+		}
+	}
 }

@@ -30,6 +30,10 @@ func TestRelay_Rules(t *testing.T) {
 		{"too-deep", []wantDiag{errorAt(53, "Leaf chain too deep", "Leaf edge-1 is 5 leaf hops from the hub cluster, more than 4")}},
 		{"relay-hub-domain", []wantDiag{errorAt(22, "Relay domain equals the hub domain",
 			`A relay with its own JetStream needs its own domain (e.g. "relay-east")`)}},
+		{"relay-clusters", []wantDiag{
+			errorAt(21, "Relay cluster named like the hub cluster", `Relay relay-a is in cluster "default", the hub cluster's name.`),
+			errorAt(38, "Relay cluster with two upstreams", `Relays relay-b and relay-c are both in cluster "relays" but dial different upstreams ("" and "relay-a")`),
+		}},
 		{"hub-upstream", []wantDiag{errorAt(9, "upstream on a hub", "only leaves and relays name an upstream")}},
 		{"upstream-bad", []wantDiag{
 			errorAt(18, "Password in an upstream URL", `"tls://ngs:xxxxx@connect.ngs.global" carries a password`),
@@ -92,8 +96,14 @@ func TestRelay_Tiers(t *testing.T) {
 	if got := names(inv.Below(inv.Host("relay-1"))); len(got) != 4 {
 		t.Errorf("below relay-1: %v, want the 4 edges", got)
 	}
-	if r := inv.Host("relay-1"); r.Leaf.LeafnodePort != DefaultLeafnodePort || !r.IsRelay() {
-		t.Errorf("relay-1: leafnode_port %d relay %v", r.Leaf.LeafnodePort, r.IsRelay())
+	if r := inv.Host("relay-1"); r.Leaf.LeafnodePort != DefaultLeafnodePort || !r.IsRelay() || r.Leaf.ClusterPort != DefaultClusterPort {
+		t.Errorf("relay-1: leafnode_port %d, cluster_port %d, relay %v", r.Leaf.LeafnodePort, r.Leaf.ClusterPort, r.IsRelay())
+	}
+	if got := names(inv.RelayCluster(inv.Host("relay-2"))); !slices.Equal(got, []string{"relay-1", "relay-2"}) {
+		t.Errorf("relay cluster of relay-2: %v", got)
+	}
+	if e := inv.Host("edge-1"); e.Leaf.ClusterName != "" || e.Leaf.ClusterPort != 0 || e.Leaf.LeafnodePort != 0 {
+		t.Errorf("edge-1 has hub or relay settings: %+v", e.Leaf)
 	}
 }
 

@@ -179,8 +179,8 @@ func (v *validator) hostRoles() {
 					"Hubs serve the lattice's js_domain (%q); jetstream_domain is for a leaf's own JetStream. Remove it here.", v.inv.Lattice.JSDomain)
 			}
 		}
-		if h.Leaf != nil && hb.NATS != nil {
-			v.hubOnly(hb.NATS, "host "+h.Name, h.IsRelay())
+		if h.Leaf != nil && hb.NATS != nil && !h.IsRelay() {
+			v.hubOnly(hb.NATS, "host "+h.Name)
 		}
 		v.relayRoles(h, hb)
 	}
@@ -195,9 +195,7 @@ func (v *validator) hostRoles() {
 				}
 			}
 		case RoleLeaf:
-			v.hubOnly(rb.NATS, "role \"leaf\"", false)
-		case RoleRelay:
-			v.hubOnly(rb.NATS, "role \"relay\"", true)
+			v.hubOnly(rb.NATS, "role \"leaf\"")
 		}
 		if name != RoleHub && name != RoleLeaf && name != RoleRelay && rb.NATS != nil {
 			v.errorf(rb.NATS.DeclRange, "Unexpected nats block",
@@ -210,16 +208,13 @@ func (v *validator) hostRoles() {
 	}
 }
 
-// hubOnly reports settings in a leaf's nats block that only hubs use (a relay's own
-// leafnode_port excepted).
-func (v *validator) hubOnly(b *natsBlock, where string, relay bool) {
+// hubOnly reports settings in a leaf's nats block that only hubs use (relays accept leaves
+// and may form a cluster: they may set all three).
+func (v *validator) hubOnly(b *natsBlock, where string) {
 	if b == nil {
 		return
 	}
 	for _, name := range []string{"cluster_name", "cluster_port", "leafnode_port"} {
-		if relay && name == "leafnode_port" {
-			continue
-		}
 		if r, ok := attrRange(b.Body, name); ok {
 			v.errorf(r, "Hub setting on a leaf",
 				"%s is a hub cluster setting; leaves have no cluster and accept no leaf connections. Remove it from %s.", name, where)
@@ -328,6 +323,9 @@ func (v *validator) listenAddresses() {
 			ports = append(ports, listenPort{"cluster_port", n.ClusterPort, "0.0.0.0"}, listenPort{"leafnode_port", n.LeafnodePort, "0.0.0.0"})
 		} else if h.IsRelay() {
 			ports = append(ports, listenPort{"leafnode_port", n.LeafnodePort, "0.0.0.0"})
+			if n.ClusterName != "" {
+				ports = append(ports, listenPort{"cluster_port", n.ClusterPort, "0.0.0.0"})
+			}
 		}
 		m := machine{h.Address, h.SSH.Port}
 		if onMachine[m] == nil {

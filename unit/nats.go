@@ -274,6 +274,9 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS) error {
 		}
 	}
 
+	if err := r.relayCluster(w, n); err != nil {
+		return err
+	}
 	listeners, why, err := upstreamListeners(r.Inv, r.Host)
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package unit
 
 import (
 	"fmt"
+	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
@@ -95,4 +97,51 @@ func upstreamNode(p func(string, ...any), inv *inventory.Inventory, hubs []*inve
 		dotQuote("NATS system above the hubs\n"+strings.Join(u.URLs, "\n")))
 	p("  %s -> %s [ltail=cluster_hub, label=\"leaf link (every hub)\", color=\"#188038\"];\n",
 		dotQuote(natsNode(hubs[len(hubs)/2])), dotQuote("upstream"))
+}
+
+// relayCluster writes, for a relay in a relay cluster (cluster_name), the cluster block that
+// routes it to the other relays of the cluster, authenticated like the hubs' routes
+// (passwords.route, unless route_auth = false). The relays of a cluster are leaves of the same
+// upstream; routed, leaves below different relays of it reach each other without a detour
+// through the tier above.
+func (r *Context) relayCluster(w *confWriter, n *inventory.NATS) error {
+	members := r.Inv.RelayCluster(r.Host)
+	if len(members) == 0 {
+		return nil
+	}
+	w.line("")
+	w.line("# Relay cluster " + quote(n.ClusterName) + ": routes to every relay of it.")
+	w.open("cluster {")
+	w.kv("name", quote(n.ClusterName))
+	w.kv("listen", quote(hostPort(anyAddress, n.ClusterPort)))
+	userinfo := ""
+	if r.Inv.Lattice.RouteAuth {
+		pw, err := r.Secret(r.Inv.Auth.RoutePassword, secretRoute)
+		if err != nil {
+			return err
+		}
+		if err := checkPassword(secretRoute, pw); err != nil {
+			return err
+		}
+		w.open("authorization {")
+		w.kv("user", quote(UserRoute))
+		w.kv("password", quote(pw))
+		w.close("}")
+		userinfo = url.UserPassword(UserRoute, pw).String() + "@"
+		if !r.Opts.RevealSecrets {
+			userinfo = UserRoute + ":" + pw + "@"
+		}
+	}
+	var routes []string
+	for _, m := range members {
+		routes = append(routes, "nats-route://"+userinfo+hostPort(m.Address, m.Leaf.ClusterPort))
+	}
+	sort.Strings(routes)
+	w.open("routes: [")
+	for _, u := range routes {
+		w.line(quote(u))
+	}
+	w.close("]")
+	w.close("}")
+	return nil
 }

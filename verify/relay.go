@@ -17,6 +17,7 @@ const (
 	CheckLeafRelayBelow  = "leaf.relay-below"   // every running leaf below the relay is linked to its upstream
 	CheckDomainPath      = "domain.path"        // the chain of leaf links from the leaf to a hub
 	CheckHubUpstream     = "hub.upstream"       // the hub's remote to the NATS system above the hubs is up
+	CheckLeafRelayRoutes = "leaf.relay-routes"  // a clustered relay routes to every other relay of its cluster
 )
 
 // upstreamTasks check, with an upstream system above the hubs, every hub's link to it.
@@ -77,7 +78,54 @@ func (r *round) relayBelowTasks(leaf *inventory.Host) []task {
 	if !leaf.IsRelay() {
 		return nil
 	}
-	return []task{one(func(ctx context.Context) Result { return r.checkRelayBelow(ctx, leaf) })}
+	ts := []task{one(func(ctx context.Context) Result { return r.checkRelayBelow(ctx, leaf) })}
+	if len(r.inv.RelayCluster(leaf)) > 1 {
+		ts = append(ts, one(func(ctx context.Context) Result { return r.checkRelayRoutes(ctx, leaf) }))
+	}
+	return ts
+}
+
+// checkRelayRoutes: a relay in a relay cluster has a route to every other relay of it (by
+// server_name in /routez), and to no server outside it.
+func (r *round) checkRelayRoutes(ctx context.Context, relay *inventory.Host) Result {
+	m, err := r.monitor(relay)
+	if err != nil {
+		return fail(CheckLeafRelayRoutes, relay.Name, err.Error(), fixUnreachable(relay))
+	}
+	rz, err := m.routez(ctx)
+	if err != nil {
+		return fail(CheckLeafRelayRoutes, relay.Name, err.Error(), fixMonitor(relay))
+	}
+	var have, want, missing, extra []string
+	for _, rt := range rz.Routes {
+		if rt.RemoteName != "" && !slices.Contains(have, rt.RemoteName) {
+			have = append(have, rt.RemoteName)
+		}
+	}
+	slices.Sort(have)
+	for _, p := range r.inv.RelayCluster(relay) {
+		if p != relay {
+			want = append(want, p.Leaf.ServerName)
+			if !slices.Contains(have, p.Leaf.ServerName) {
+				missing = append(missing, p.Leaf.ServerName)
+			}
+		}
+	}
+	for _, n := range have {
+		if !slices.Contains(want, n) {
+			extra = append(extra, n)
+		}
+	}
+	ev := fmt.Sprintf("relay cluster %s: routes to %s", relay.Leaf.ClusterName, names(have))
+	switch {
+	case len(missing) > 0:
+		return fail(CheckLeafRelayRoutes, relay.Name, ev+"; missing "+names(missing),
+			"check that "+names(missing)+" run(s) and that the cluster port is reachable between the relays")
+	case len(extra) > 0:
+		return fail(CheckLeafRelayRoutes, relay.Name, ev+"; not in the inventory: "+names(extra),
+			"a server outside the inventory joined the relay cluster: remove it, or add it to the inventory")
+	}
+	return pass(CheckLeafRelayRoutes, relay.Name, ev)
 }
 
 // withPath adds, for a leaf below relays, the path its domain probe took (the leaf links

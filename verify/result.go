@@ -43,7 +43,7 @@ const (
 // group building on the ones before it.
 var checkOrder = []string{
 	CheckHubHealthz, CheckHubMetaLeader, CheckHubPeersCurrent, CheckHubRoutes, CheckHubDomain, CheckHubUpstream,
-	CheckLeafRemote, CheckLeafSeenByHub, CheckLeafSeenByRelay, CheckLeafRelayBelow,
+	CheckLeafRemote, CheckLeafSeenByHub, CheckLeafSeenByRelay, CheckLeafRelayBelow, CheckLeafRelayRoutes,
 	CheckDomainProbeBucket, CheckDomainReach, CheckDomainHubAnswers, CheckDomainPath,
 	CheckHygieneDomain, CheckHygieneStrayBucket,
 	CheckWasmcloudHostGet, CheckWasmcloudPing, CheckWasmcloudMembership,

@@ -29,8 +29,11 @@ role "hub" {
 
 # Relays accept the edges' leaf connections on leafnode_port and are leaves of the hubs
 # (upstream defaults to "hub"). They run no JetStream: one that did would need its own domain.
+# cluster_name routes them to each other (cluster_port, default 6222), authenticated like
+# the hubs' routes.
 role "relay" {
   nats {
+    cluster_name           = "relays"
     leafnode_port          = 7422
     lame_duck_duration     = "30s"
     lame_duck_grace_period = "1s"
