@@ -231,10 +231,11 @@ func (r *round) checkLeafSeenByRelay(ctx context.Context, leaf *inventory.Host, 
 	return pass(CheckLeafSeenByRelay, leaf.Name, fmt.Sprintf("leaf %s on relay %s%s", name, on[0], note))
 }
 
-// checkRelayBelow: every leaf below relay whose nats-server answers is linked to a server of
-// its upstream. After a relay restarts, the leaves it served move to another relay of their
-// upstream (or back to it): its gate waits for them. A leaf whose server does not answer (not
-// started yet, or down) has no link to wait for; its own checks report it.
+// checkRelayBelow: every leaf below relay whose nats-server answers has its leaf link up.
+// After a relay restarts, the leaves it served move to another relay of their upstream (or
+// back to it): its gate waits for them. A leaf whose server does not answer (not started yet,
+// or down) has no link to wait for, and one still linked elsewhere (to the hubs, before the
+// leaf wave gives it its relays) has not lost its link; its own checks report both.
 func (r *round) checkRelayBelow(ctx context.Context, relay *inventory.Host) Result {
 	below := r.inv.Below(relay)
 	if len(below) == 0 {
@@ -258,16 +259,22 @@ func (r *round) checkRelayBelow(ctx context.Context, relay *inventory.Host) Resu
 		for _, h := range u.Relays {
 			want[h.Leaf.ServerName] = true
 		}
-		to := ""
+		to, elsewhere := "", ""
 		for _, l := range lz.Leafs {
-			if l.IsSpoke && want[l.Name] {
+			switch {
+			case l.IsSpoke && want[l.Name]:
 				to = l.Name
+			case l.IsSpoke:
+				elsewhere = l.Name
 			}
 		}
-		if to == "" {
-			unlinked = append(unlinked, b.Name)
-		} else {
+		switch {
+		case to != "":
 			linked = append(linked, b.Name+" → "+to)
+		case elsewhere != "":
+			linked = append(linked, fmt.Sprintf("%s → %s (not one of its upstream's relays yet)", b.Name, elsewhere))
+		default:
+			unlinked = append(unlinked, b.Name)
 		}
 	}
 	slices.Sort(linked)

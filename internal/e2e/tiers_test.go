@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -307,6 +308,77 @@ func TestTiers_DomainChange(t *testing.T) {
 	for _, h := range hosts {
 		if h.JSDomain != "central" {
 			t.Errorf("wasmCloud host %s: js_domain %q, want central", h.Labels["hostname"], h.JSDomain)
+		}
+	}
+	mustVerify(t, ctx, s)
+}
+
+// TestTiers_MigrateFromDirect: a fleet whose edges dial the hubs directly gets its relay tier
+// in one apply: the relays start (their gate passes while the edges are still linked to the
+// hubs), then each edge reloads with its relays as remotes and moves to them. Afterwards the
+// edges' traffic to the hubs is dropped and verify still passes: they use the relays only.
+func TestTiers_MigrateFromDirect(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	relayBlock := regexp.MustCompile(`(?s)host "relay-\d" \{.*?\n\}\n\n`)
+	const upstream = "    upstream               = \"site=east\"\n"
+	env := labtest.Up(t, labtest.Spec{Example: "tiered", Extra: []string{"relay-1", "relay-2"}, Edit: func(src string) string {
+		relays := strings.Join(relayBlock.FindAllString(src, -1), "")
+		if relays == "" || !strings.Contains(src, upstream) {
+			t.Fatal("examples/tiered changed: no relay host blocks or leaf upstream to take out")
+		}
+		return strings.Replace(relayBlock.ReplaceAllString(src, ""), upstream, "", 1)
+	}})
+	s := newSession(t, env, plan.Options{})
+	if res, err := s.apply(ctx, s.plan(ctx)); err != nil || res.VerifyError != "" {
+		t.Fatalf("apply, edges dialling the hubs: %v %s\nresults: %v", err, res.VerifyError, results(res))
+	}
+	edges := []string{"edge-1", "edge-2", "edge-3", "edge-4"}
+	for e, to := range linkedTo(t, ctx, s, edges) {
+		if !strings.HasPrefix(to, "hub-") {
+			t.Fatalf("%s linked to %q before the migration, want a hub", e, to)
+		}
+	}
+
+	// The relay tier: the relays at the lab's addresses, the edges dialling them.
+	env.Edit(t, func(src string) string {
+		for _, name := range []string{"relay-1", "relay-2"} {
+			h, _ := env.Lab.Host(name)
+			src += fmt.Sprintf("\nhost %q {\n  address = %q\n  roles   = [\"relay\"]\n  labels  = { site = \"east\" }\n}\n", name, h.Addr)
+		}
+		return strings.Replace(src, "role \"leaf\" {\n  nats {\n", "role \"leaf\" {\n  nats {\n"+upstream, 1)
+	})
+	s = newSession(t, env, plan.Options{})
+	p := s.plan(ctx)
+	var waves []string
+	for _, w := range p.Waves {
+		waves = append(waves, string(w.Name))
+	}
+	if want := []string{"relay", "leaf"}; !slices.Equal(waves, want) {
+		t.Fatalf("migration waves %v, want %v", waves, want)
+	}
+	for _, e := range edges {
+		if a := actions(p)[e+"/nats-server"]; a != plan.Reload {
+			t.Errorf("%s: %s, want a reload (leaf remotes)", e, a)
+		}
+	}
+	start := time.Now()
+	if res, err := s.apply(ctx, p); err != nil || res.VerifyError != "" {
+		t.Fatalf("migration apply: %v %s\nresults: %v", err, res.VerifyError, results(res))
+	}
+	t.Logf("migration to the relay tier: %s", time.Since(start).Round(100*time.Millisecond))
+	var hubs []netip.Addr
+	for _, h := range s.Inv.Hubs() {
+		hubs = append(hubs, netip.MustParseAddr(h.Address))
+	}
+	for _, e := range edges {
+		if err := env.Lab.DropTraffic(e, hubs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for e, to := range linkedTo(t, ctx, s, edges) {
+		if !strings.HasPrefix(to, "relay-") {
+			t.Errorf("%s linked to %q after the migration, want a relay", e, to)
 		}
 	}
 	mustVerify(t, ctx, s)
