@@ -39,7 +39,9 @@ func planBridges(inv *inventory.Inventory, p *Plan, facts map[string]Facts, red 
 	}
 	hubsChange := false
 	for _, u := range p.Units {
-		hubsChange = hubsChange || (u.Role == RoleHub && u.Changes())
+		// Relays are what the leaves below them connect to: a relay that moves its listener
+		// is bridged for them like a hub for its leaves (its wave runs after the bridges).
+		hubsChange = hubsChange || ((u.Role == RoleHub || u.Role == RoleRelay) && u.Changes())
 	}
 	if !hubsChange {
 		return nil
@@ -114,8 +116,8 @@ func bridgeUnit(inv *inventory.Inventory, u *Unit, have []string, oldShown []byt
 		OldSHA256: cfg.OldSHA256, NewSHA256: hex.EncodeToString(sum[:]), content: content,
 		Diff: unifiedDiff(cfg.Path, oldShown, display)}
 	return &Unit{Host: u.Host, Service: u.Service, Role: u.Role, Step: StepBridge, Action: Reload,
-		Reasons: []string{"leaves first: the remote lists the hubs' current listeners (" + strings.Join(have, ", ") +
-			") and their new ones until the hub wave has moved them"},
+		Reasons: []string{"leaves first: the remote lists the current listeners of what it dials (" + strings.Join(have, ", ") +
+			") and their new ones until the hub or relay wave has moved them"},
 		Files: []FileChange{fc}, ConfigPath: u.ConfigPath, Binary: u.Binary, MonitorAddr: u.MonitorAddr, WasRunning: u.WasRunning}, nil
 }
 

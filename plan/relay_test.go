@@ -10,7 +10,8 @@ import (
 
 // TestRelayWave: on the converged tiered example, moving both relays' leafnode port restarts
 // them one at a time in the relay wave, after the hubs (unchanged) and before the leaves,
-// whose remotes change with them.
+// whose remotes change with them: leaves first, each edge reloads a bridge config listing the
+// relays' current and new listeners, so the edges find a relay whichever has moved.
 func TestRelayWave(t *testing.T) {
 	inv := loadGoldenExample(t, "tiered")
 	before, err := plan.Render(inv)
@@ -33,11 +34,18 @@ func TestRelayWave(t *testing.T) {
 	for _, w := range p.Waves {
 		got = append(got, string(w.Name))
 	}
-	if want := []string{"relay", "leaf"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"leaf-bridge", "relay", "leaf"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("waves %v, want %v", got, want)
 	}
-	if want := [][]string{{"relay-1/nats-server"}, {"relay-2/nats-server"}}; !reflect.DeepEqual(p.Waves[0].Batches, want) {
-		t.Errorf("relay batches %v, want %v", p.Waves[0].Batches, want)
+	if want := [][]string{{"edge-1/nats-server@bridge", "edge-2/nats-server@bridge"}, {"edge-3/nats-server@bridge", "edge-4/nats-server@bridge"}}; !reflect.DeepEqual(p.Waves[0].Batches, want) {
+		t.Errorf("bridge batches %v, want %v", p.Waves[0].Batches, want)
+	}
+	bridge := p.Unit("edge-1/nats-server@bridge")
+	if bridge == nil || bridge.Action != plan.Reload || !strings.Contains(string(bridge.Files[0].Diff), ":7422") || !strings.Contains(string(bridge.Files[0].Diff), ":7433") {
+		t.Errorf("edge-1's bridge: %+v", bridge)
+	}
+	if want := [][]string{{"relay-1/nats-server"}, {"relay-2/nats-server"}}; !reflect.DeepEqual(p.Waves[1].Batches, want) {
+		t.Errorf("relay batches %v, want %v", p.Waves[1].Batches, want)
 	}
 	for _, u := range p.Units {
 		if u.Role == plan.RoleRelay && u.Action != plan.Restart {

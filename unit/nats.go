@@ -310,7 +310,7 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS) error {
 	w.line("")
 	w.line("# " + why)
 	if bridge {
-		w.line("# Bridge: the hubs' current listeners too, while the hub wave moves them (plan: leaves first).")
+		w.line("# Bridge: the current listeners too, while the hub or relay wave moves them (plan: leaves first).")
 	}
 	w.open("leafnodes {")
 	if r.Host.IsRelay() {

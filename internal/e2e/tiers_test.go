@@ -40,7 +40,8 @@ func tieredLab(t *testing.T, ctx context.Context) *labtest.Env {
 // from empty to verified in waves hub, relay, leaf, wasmcloud; verify names each edge's path
 // through a relay to a hub; KV through the hub's domain works from every edge; the wasmCloud
 // hosts answer the lattice ping from the hub side; an edge's TCP connection to a hub's
-// leafnode port fails. Then a relay is killed: the edges on it move to the other relay
+// leafnode port fails. The relays move their leafnode port under a KV writer (edges bridged
+// first, relays one at a time). Then a relay is killed: the edges on it move to the other relay
 // (measured), verify fails on the dead relay and names it (the other relay misses its route
 // to it), and apply repairs it.
 func TestTiers_ApplyFromEmptyToVerified(t *testing.T) {
@@ -123,15 +124,21 @@ func TestTiers_ApplyFromEmptyToVerified(t *testing.T) {
 		}
 	}
 
-	// Both relays restart (a client port moved), one at a time, each gated on every running
-	// edge below it linked again, under a KV writer on an edge.
+	// Both relays move their leafnode port: the edges first reload a bridge config listing
+	// the relays' current and new listeners, the relays restart one at a time, each gated on
+	// every running edge below it linked again, and the edges drop the old listeners; all under
+	// a KV writer on an edge.
 	env.Edit(t, func(src string) string {
-		return strings.Replace(src, "    leafnode_port          = 7422\n", "    leafnode_port          = 7422\n    client_port            = 4223\n", 1)
+		return strings.Replace(src, "    leafnode_port          = 7422\n", "    leafnode_port          = 7423\n", 1)
 	})
 	s = newSession(t, env, plan.Options{})
 	p = s.plan(ctx)
-	if len(p.Waves) != 1 || p.Waves[0].Name != plan.WaveRelay || len(p.Waves[0].Batches) != 2 {
-		t.Fatalf("plan of a relay restart: waves %+v, want one relay wave of two batches", p.Waves)
+	waves = nil
+	for _, w := range p.Waves {
+		waves = append(waves, string(w.Name))
+	}
+	if want := []string{"leaf-bridge", "relay", "leaf"}; !slices.Equal(waves, want) || len(p.Waves[1].Batches) != 2 {
+		t.Fatalf("plan of a relay move: waves %v (%+v), want %v with two relay batches", waves, p.Waves, want)
 	}
 	writer := startOldDomainClient(t, kvOn(t, ctx, clientOn(t, ctx, s, "edge-1"), "hub", "tiers", false))
 	start = time.Now()
@@ -140,7 +147,7 @@ func TestTiers_ApplyFromEmptyToVerified(t *testing.T) {
 	}
 	writer.halt()
 	outage, _, _ := writer.longestOutage()
-	t.Logf("relays restarted one at a time in %s; KV writer on edge-1: %d operations, %d failed, longest outage %.1fs",
+	t.Logf("relays moved (bridged edges, relays one at a time, edges) in %s; KV writer on edge-1: %d operations, %d failed, longest outage %.1fs",
 		time.Since(start).Round(100*time.Millisecond), writer.ops, len(writer.errs), outage.Seconds())
 	if on := linkedTo(t, ctx, s, edges); len(on) != 4 {
 		t.Fatalf("after the relay restarts, edges linked: %v", on)
