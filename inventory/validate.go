@@ -13,8 +13,9 @@ import (
 // violation, each pointing at the attribute or block to fix.
 //
 // Two topology rules are not checked here because they hold by construction: every leaf's
-// remotes list all hub leafnode URLs, since plan/ renders them from the hub hosts of this same
-// inventory rather than from anything the operator writes; and every wasmCloud host's
+// remotes list all hub leafnode URLs (below relays: every relay of its upstream), since unit/
+// renders them from the hosts of this same inventory rather than from anything the operator
+// writes; and every wasmCloud host's
 // WASMCLOUD_JS_DOMAIN is Lattice.JSDomain, which has no per-host setting. The identity rule
 // (no silent change of a hub's server_name or cluster_name) needs the live servers: plan/.
 func validate(inv *Inventory, d *decoded) hcl.Diagnostics {
