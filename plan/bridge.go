@@ -39,9 +39,10 @@ func planBridges(inv *inventory.Inventory, p *Plan, facts map[string]Facts, red 
 	}
 	hubsChange := false
 	for _, u := range p.Units {
-		// Relays are what the leaves below them connect to: a relay that moves its listener
-		// is bridged for them like a hub for its leaves (its wave runs after the bridges).
-		hubsChange = hubsChange || ((u.Role == RoleHub || u.Role == RoleRelay) && u.Changes())
+		// Relays are what the leaves below them connect to: a running relay that moves its
+		// listener is bridged for them like a hub for its leaves (its wave runs after the
+		// bridges). New relays move nothing: the leaves keep what they dial until the leaf wave.
+		hubsChange = hubsChange || (u.Role == RoleHub && u.Changes()) || (u.Role == RoleRelay && u.Changes() && u.WasRunning)
 	}
 	if !hubsChange {
 		return nil

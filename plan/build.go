@@ -171,6 +171,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	if err := planBridges(inv, p, facts, red); err != nil {
 		return nil, err
 	}
+	tierMoveWarning(inv, p, facts)
 	sort.Slice(p.Units, func(i, j int) bool { return p.Units[i].ID() < p.Units[j].ID() })
 	p.Waves = buildWaves(inv, p, facts)
 	hubs := len(inv.Hubs())

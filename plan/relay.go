@@ -1,7 +1,10 @@
 package plan
 
 import (
+	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
 )
@@ -75,4 +78,56 @@ func bridgeWave(inv *inventory.Inventory, bridges []*Unit) Wave {
 	sort.SliceStable(relays, func(i, j int) bool { return NaturalLess(relays[i][0], relays[j][0]) })
 	w.Batches = append(relays, w.Batches...)
 	return w
+}
+
+// tierMoveWarning names the leaves that this plan moves onto relays from servers they dial now
+// (the hubs, typically: a fleet getting its relay tier), by reloading their remotes. The
+// reload closes the old link and opens the new one at once, and the relay can still see the
+// leaf's loop-detection interest arriving from the hubs: nats-server then reports a loop and
+// holds the new link for 30 s (in the lab, about one leaf in four). The leaf's gate waits for
+// it; nothing is lost but time, and the operator should expect it.
+func tierMoveWarning(inv *inventory.Inventory, p *Plan, facts map[string]Facts) {
+	relays := map[string]bool{}
+	for _, r := range inv.Relays() {
+		relays[inventory.LocalAddr(r.Address, r.Leaf.LeafnodePort)] = true
+	}
+	if len(relays) == 0 {
+		return
+	}
+	bridged := map[string]bool{} // a bridged leaf moves between listeners of the same servers
+	for _, u := range p.Units {
+		if u.Step == StepBridge {
+			bridged[u.Host] = true
+		}
+	}
+	var moving []string
+	for _, u := range p.Units {
+		if (u.Role != RoleLeaf && u.Role != RoleRelay) || u.Service != ServiceNATS || u.Step != "" || u.Action != Reload || bridged[u.Host] {
+			continue
+		}
+		cfg := u.file(u.ConfigPath)
+		old := facts[u.Host].Files[u.ConfigPath].Content
+		if cfg == nil || old == nil {
+			continue
+		}
+		have, err1 := leafListeners(old)
+		want, err2 := leafListeners(cfg.content)
+		if err1 != nil || err2 != nil || len(have) == 0 || len(want) == 0 {
+			continue
+		}
+		onto := true
+		for _, w := range want {
+			onto = onto && relays[w] && !slices.Contains(have, w)
+		}
+		if onto {
+			moving = append(moving, u.Host)
+		}
+	}
+	if len(moving) == 0 {
+		return
+	}
+	sort.SliceStable(moving, func(i, j int) bool { return NaturalLess(moving[i], moving[j]) })
+	p.Warnings = append(p.Warnings, fmt.Sprintf("%s move their leaf link onto relays by reload: nats-server may "+
+		"take the instant of the move for a loop and hold the new link for 30 s (\"Loop detected ... Delaying attempt to "+
+		"reconnect for 30s\" in the leaf's log); the leaf's gate waits for it", strings.Join(moving, ", ")))
 }

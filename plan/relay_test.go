@@ -47,6 +47,9 @@ func TestRelayWave(t *testing.T) {
 	if want := [][]string{{"relay-1/nats-server"}, {"relay-2/nats-server"}}; !reflect.DeepEqual(p.Waves[1].Batches, want) {
 		t.Errorf("relay batches %v, want %v", p.Waves[1].Batches, want)
 	}
+	if len(p.Warnings) > 0 {
+		t.Errorf("warnings for bridged leaves: %q", p.Warnings)
+	}
 	for _, u := range p.Units {
 		if u.Role == plan.RoleRelay && u.Action != plan.Restart {
 			t.Errorf("%s: %s, want a restart (leafnode port)", u.ID(), u.Action)
@@ -89,5 +92,36 @@ func TestRelayBridge(t *testing.T) {
 		if strings.HasPrefix(u.Host, "edge-") && u.Changes() {
 			t.Errorf("%s changes (%s): an edge below relays dials no hub", u.ID(), u.Action)
 		}
+	}
+}
+
+// TestTierMoveWarning: edges that dial the hubs now and are pointed at relays are named in a
+// warning (the 30 s nats-server may hold the new link); relays moving their own listener are
+// not (their leaves are bridged).
+func TestTierMoveWarning(t *testing.T) {
+	inv := loadGoldenExample(t, "tiered")
+	var ups []string
+	for _, h := range inv.LeafServers() {
+		ups = append(ups, h.Leaf.Upstream)
+		h.Leaf.Upstream = ""
+	}
+	before, err := plan.Render(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := goldenFacts(inv, before, true, inv.Lattice.JSDomain)
+	for i, h := range inv.LeafServers() {
+		h.Leaf.Upstream = ups[i]
+	}
+	desired, err := plan.Render(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(inv, desired, facts, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(p.Warnings, "\n"); !strings.Contains(w, "edge-1, edge-2, edge-3, edge-4 move their leaf link onto relays by reload") {
+		t.Errorf("warnings %q", w)
 	}
 }
