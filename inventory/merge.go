@@ -48,7 +48,7 @@ func newDecoded(fs *fileSchema) *decoded {
 	}
 }
 
-var knownRoles = []string{RoleHub, RoleLeaf, RoleWasmcloud}
+var knownRoles = []string{RoleHub, RoleLeaf, RoleRelay, RoleWasmcloud}
 
 // resolve merges defaults -> role -> host into an Inventory. It never fails: what it cannot
 // make sense of is left for the diagnostics it records and for validate.
@@ -131,6 +131,7 @@ func (d *decoded) resolve(filename, dir, digest string) *Inventory {
 		inv.Bastions = append(inv.Bastions, b)
 	}
 	sort.SliceStable(inv.Bastions, func(i, j int) bool { return inv.Bastions[i].Name < inv.Bastions[j].Name })
+	inv.UpstreamSystem = resolveUpstreamSystem(fs.Upstream)
 	return inv
 }
 
@@ -177,6 +178,8 @@ func (d *decoded) resolveHost(hb *hostBlock) *Host {
 	switch {
 	case h.HasRole(RoleHub):
 		h.Hub = d.resolveNATS(hb, RoleHub)
+	case h.HasRole(RoleRelay):
+		h.Leaf = d.resolveNATS(hb, RoleRelay)
 	case h.HasRole(RoleLeaf):
 		h.Leaf = d.resolveNATS(hb, RoleLeaf)
 	}
@@ -219,6 +222,10 @@ func (d *decoded) resolveNATS(hb *hostBlock, role string) *NATS {
 		n.ClusterPort = DefaultClusterPort
 		n.LeafnodePort = DefaultLeafnodePort
 	}
+	if role == RoleRelay {
+		n.LeafnodePort = DefaultLeafnodePort
+		n.ClusterName = "" // a relay joins a relay cluster only when cluster_name says so
+	}
 	if rb := d.roles[role]; rb != nil && rb.NATS != nil {
 		applyNATS(n, rb.NATS)
 	}
@@ -226,6 +233,12 @@ func (d *decoded) resolveNATS(hb *hostBlock, role string) *NATS {
 	if role == RoleHub {
 		// Hubs serve the lattice's domain (Lattice.JSDomain); validate rejects an own one.
 		n.JetStreamDomain = ""
+	} else if role == RoleRelay {
+		if n.ClusterName != "" && n.ClusterPort == 0 {
+			n.ClusterPort = DefaultClusterPort
+		} else if n.ClusterName == "" {
+			n.ClusterPort = 0
+		}
 	} else {
 		n.ClusterName, n.ClusterPort, n.LeafnodePort = "", 0, 0
 	}
@@ -254,7 +267,11 @@ func applyNATS(n *NATS, b *natsBlock) {
 	set(&n.ConfigFile, b.ConfigFile)
 	set(&n.LogFile, b.LogFile)
 	applyInstall(n, b)
+	set(&n.Upstream, b.Upstream)
 	n.DeclRange = b.DeclRange
+	if r, ok := attrRange(b.Body, "upstream"); ok {
+		n.UpstreamRange = r
+	}
 	if r, ok := attrRange(b.Body, "jetstream_domain"); ok {
 		n.DomainRange = r
 	}
@@ -330,8 +347,8 @@ func unknownRole(name string, subject hcl.Range) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Unknown role",
-		Detail: fmt.Sprintf("There is no role %q.%s Roles are %q, %q and %q.",
-			name, didYouMean(name, knownRoles), RoleHub, RoleLeaf, RoleWasmcloud),
+		Detail: fmt.Sprintf("There is no role %q.%s Roles are %q, %q, %q and %q.",
+			name, didYouMean(name, knownRoles), RoleHub, RoleLeaf, RoleRelay, RoleWasmcloud),
 		Subject: subject.Ptr(),
 	}
 }

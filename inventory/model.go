@@ -12,6 +12,9 @@ const (
 	RoleHub       = "hub"
 	RoleLeaf      = "leaf"
 	RoleWasmcloud = "wasmcloud"
+	// RoleRelay is a nats-server that accepts leaf connections from the tier below and is
+	// itself a leaf of the tier above (see relay.go). A relay host has Leaf set.
+	RoleRelay = "relay"
 )
 
 // Service managers a host can run its services under.
@@ -44,6 +47,8 @@ type Inventory struct {
 	Roles map[string]*Role
 	// Bastions are jump hosts outside the fleet, by name order.
 	Bastions []*Bastion
+	// UpstreamSystem is the NATS system the hub cluster is a leaf of (`upstream {}`), or nil.
+	UpstreamSystem *UpstreamSystem
 }
 
 // Bastion is a jump host that is not part of the fleet. Hosts name it in proxy_jump as
@@ -168,7 +173,7 @@ type NATS struct {
 	HTTPHost     string // monitoring listen host; default 127.0.0.1 (reached over SSH)
 	HTTPPort     int
 	ClusterPort  int // hubs only
-	LeafnodePort int // hubs only
+	LeafnodePort int // hubs and relays
 
 	// JetStream. Hubs always run it with Lattice.JSDomain; leaves only if JetStreamDomain is set.
 	JetStreamDomain string // leaves: own, optional domain; hubs: empty (the lattice's domain is used)
@@ -185,6 +190,12 @@ type NATS struct {
 	// Install is the pinned release latticepush installs (nats { version, artifact }); nil
 	// when the binary is the operator's to provide.
 	Install *Install
+
+	// Upstream is what a leaf or relay dials: "" (the hub cluster), "hub", "relay" (every
+	// relay), a relay's host name, the name of a hosts block of relays, or a label selector
+	// "key=value[,key=value]" over the relays (see relay.go).
+	Upstream      string
+	UpstreamRange hcl.Range // the upstream attribute, when set
 
 	DeclRange hcl.Range
 	// DomainRange points at a leaf's jetstream_domain attribute, when set.

@@ -20,6 +20,8 @@ type fileSchema struct {
 	// Groups are the `hosts "<name>" { for_each = ... }` blocks; expand turns each of their
 	// instances into a hostBlock appended to Hosts.
 	Groups []hostsBlock `hcl:"hosts,block"`
+	// Upstream is the NATS system above the hubs (upstream.go).
+	Upstream *upstreamBlock `hcl:"upstream,block"`
 }
 
 // bastionBlock is a jump host outside the fleet, which ssh blocks name in proxy_jump as
@@ -166,6 +168,7 @@ type natsBlock struct {
 	Binary              *string `hcl:"binary,optional"`
 	ConfigFile          *string `hcl:"config_file,optional"`
 	LogFile             *string `hcl:"log_file,optional"`
+	Upstream            *string `hcl:"upstream,optional"`
 	// Version and Artifacts pin the nats-server release (artifact.go).
 	Version   *string         `hcl:"version,optional"`
 	Artifacts []artifactBlock `hcl:"artifact,block"`

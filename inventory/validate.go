@@ -13,8 +13,9 @@ import (
 // violation, each pointing at the attribute or block to fix.
 //
 // Two topology rules are not checked here because they hold by construction: every leaf's
-// remotes list all hub leafnode URLs, since plan/ renders them from the hub hosts of this same
-// inventory rather than from anything the operator writes; and every wasmCloud host's
+// remotes list all hub leafnode URLs (below relays: every relay of its upstream), since unit/
+// renders them from the hosts of this same inventory rather than from anything the operator
+// writes; and every wasmCloud host's
 // WASMCLOUD_JS_DOMAIN is Lattice.JSDomain, which has no per-host setting. The identity rule
 // (no silent change of a hub's server_name or cluster_name) needs the live servers: plan/.
 func validate(inv *Inventory, d *decoded) hcl.Diagnostics {
@@ -24,6 +25,8 @@ func validate(inv *Inventory, d *decoded) hcl.Diagnostics {
 	v.hostRoles()
 	v.uniqueNames()
 	v.leafDomains()
+	v.relays()
+	v.upstreamSystem()
 	v.listenAddresses()
 	v.values()
 	v.bastions()
@@ -84,11 +87,7 @@ func (v *validator) natsAttr(h *Host, name string) hcl.Range {
 			return r
 		}
 	}
-	role := RoleLeaf
-	if h.Hub != nil {
-		role = RoleHub
-	}
-	if rb := v.d.roles[role]; rb != nil && rb.NATS != nil {
+	if rb := v.d.roles[natsRole(h)]; rb != nil && rb.NATS != nil {
 		if r, ok := attrRange(rb.NATS.Body, name); ok {
 			return r
 		}
@@ -182,9 +181,10 @@ func (v *validator) hostRoles() {
 					"Hubs serve the lattice's js_domain (%q); jetstream_domain is for a leaf's own JetStream. Remove it here.", v.inv.Lattice.JSDomain)
 			}
 		}
-		if h.Leaf != nil && hb.NATS != nil {
+		if h.Leaf != nil && hb.NATS != nil && !h.IsRelay() {
 			v.hubOnly(hb.NATS, "host "+h.Name)
 		}
+		v.relayRoles(h, hb)
 	}
 	v.on(nil)
 	for name, rb := range v.d.roles {
@@ -199,7 +199,7 @@ func (v *validator) hostRoles() {
 		case RoleLeaf:
 			v.hubOnly(rb.NATS, "role \"leaf\"")
 		}
-		if name != RoleHub && name != RoleLeaf && rb.NATS != nil {
+		if name != RoleHub && name != RoleLeaf && name != RoleRelay && rb.NATS != nil {
 			v.errorf(rb.NATS.DeclRange, "Unexpected nats block",
 				"Role %q runs no nats-server; nats settings belong in role \"hub\" or \"leaf\". Move or remove this block.", name)
 		}
@@ -210,7 +210,8 @@ func (v *validator) hostRoles() {
 	}
 }
 
-// hubOnly reports settings in a leaf's nats block that only hubs use.
+// hubOnly reports settings in a leaf's nats block that only hubs use (relays accept leaves
+// and may form a cluster: they may set all three).
 func (v *validator) hubOnly(b *natsBlock, where string) {
 	if b == nil {
 		return
@@ -275,6 +276,9 @@ func (v *validator) leafDomains() {
 		dom, subject := h.Leaf.JetStreamDomain, v.natsAttr(h, "jetstream_domain")
 		switch {
 		case !v.domain(dom, "jetstream_domain", subject):
+		case dom == l.JSDomain && h.IsRelay():
+			v.errorf(subject, "Relay domain equals the hub domain",
+				"Relay %s has jetstream_domain %q, the lattice's js_domain. Every request for %q from the leaves below it would silently reach the relay's JetStream instead of the hub's. A relay with its own JetStream needs its own domain (e.g. %q); or remove jetstream_domain.", h.Name, dom, dom, h.Name)
 		case dom == l.JSDomain:
 			v.errorf(subject, "Leaf domain equals the hub domain",
 				"Leaf %s has jetstream_domain %q, the lattice's js_domain. Its clients would silently use the leaf's JetStream instead of the hub's, with no error anywhere. Give the leaf its own domain (e.g. %q) or remove jetstream_domain.", h.Name, dom, h.Name)
@@ -319,6 +323,11 @@ func (v *validator) listenAddresses() {
 		if h.Hub != nil {
 			// Hubs bind these on every address: peers and leaves dial the inventory address.
 			ports = append(ports, listenPort{"cluster_port", n.ClusterPort, "0.0.0.0"}, listenPort{"leafnode_port", n.LeafnodePort, "0.0.0.0"})
+		} else if h.IsRelay() {
+			ports = append(ports, listenPort{"leafnode_port", n.LeafnodePort, "0.0.0.0"})
+			if n.ClusterName != "" {
+				ports = append(ports, listenPort{"cluster_port", n.ClusterPort, "0.0.0.0"})
+			}
 		}
 		m := machine{h.Address, h.SSH.Port}
 		if onMachine[m] == nil {
@@ -356,7 +365,12 @@ func (v *validator) listenAddresses() {
 			onMachine[m][p.port] = append(onMachine[m][p.port], u)
 			if p.attr == "cluster_port" || p.attr == "leafnode_port" {
 				key := LocalAddr(h.Address, p.port)
-				if prev, dup := dialled[key]; dup && prev.host != h {
+				if prev, dup := dialled[key]; dup && prev.host != h && (prev.host.IsRelay() || h.IsRelay()) {
+					v.errorf(v.addressRange(h), "Two servers dialled at one address",
+						"%s (%s) and %s (%s) are both dialled at %s by the leaves below them. Give one of them another %s, or correct its address.",
+						prev.host.Name, prev.attr, h.Name, p.attr, key, p.attr)
+					continue
+				} else if dup && prev.host != h {
 					v.errorf(v.addressRange(h), "Two hubs dialled at one address",
 						"Hubs %s (%s) and %s (%s) are both dialled at %s by the other hubs and the leaves. Give one of them another %s, or correct its address.",
 						prev.host.Name, prev.attr, h.Name, p.attr, key, p.attr)

@@ -148,11 +148,7 @@ func (v *validator) natsValues(h *Host, n *NATS) {
 	if hb.NATS != nil {
 		bodies = append(bodies, hb.NATS.Body)
 	}
-	role := RoleLeaf
-	if h.Hub != nil {
-		role = RoleHub
-	}
-	if rb := v.d.roles[role]; rb != nil && rb.NATS != nil {
+	if rb := v.d.roles[natsRole(h)]; rb != nil && rb.NATS != nil {
 		bodies = append(bodies, rb.NATS.Body)
 	}
 	at := func(name string) hcl.Range { return v.origin(h, name, bodies...) }

@@ -39,7 +39,10 @@ func planBridges(inv *inventory.Inventory, p *Plan, facts map[string]Facts, red 
 	}
 	hubsChange := false
 	for _, u := range p.Units {
-		hubsChange = hubsChange || (u.Role == RoleHub && u.Changes())
+		// Relays are what the leaves below them connect to: a running relay that moves its
+		// listener is bridged for them like a hub for its leaves (its wave runs after the
+		// bridges). New relays move nothing: the leaves keep what they dial until the leaf wave.
+		hubsChange = hubsChange || (u.Role == RoleHub && u.Changes()) || (u.Role == RoleRelay && u.Changes() && u.WasRunning)
 	}
 	if !hubsChange {
 		return nil
@@ -47,7 +50,7 @@ func planBridges(inv *inventory.Inventory, p *Plan, facts map[string]Facts, red 
 	var bridges []*Unit
 	var restarting []string
 	for _, u := range p.Units {
-		if u.Role != RoleLeaf || u.Service != ServiceNATS || u.Step != "" {
+		if (u.Role != RoleLeaf && u.Role != RoleRelay) || u.Service != ServiceNATS || u.Step != "" {
 			continue
 		}
 		cfg := u.file(u.ConfigPath)
@@ -114,8 +117,8 @@ func bridgeUnit(inv *inventory.Inventory, u *Unit, have []string, oldShown []byt
 		OldSHA256: cfg.OldSHA256, NewSHA256: hex.EncodeToString(sum[:]), content: content,
 		Diff: unifiedDiff(cfg.Path, oldShown, display)}
 	return &Unit{Host: u.Host, Service: u.Service, Role: u.Role, Step: StepBridge, Action: Reload,
-		Reasons: []string{"leaves first: the remote lists the hubs' current listeners (" + strings.Join(have, ", ") +
-			") and their new ones until the hub wave has moved them"},
+		Reasons: []string{"leaves first: the remote lists the current listeners of what it dials (" + strings.Join(have, ", ") +
+			") and their new ones until the hub or relay wave has moved them"},
 		Files: []FileChange{fc}, ConfigPath: u.ConfigPath, Binary: u.Binary, MonitorAddr: u.MonitorAddr, WasRunning: u.WasRunning}, nil
 }
 

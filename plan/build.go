@@ -156,7 +156,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		}
 		p.Units = append(p.Units, units...)
 	}
-	for _, role := range []string{inventory.RoleHub, inventory.RoleLeaf, inventory.RoleWasmcloud} {
+	for _, role := range []string{inventory.RoleHub, inventory.RoleRelay, inventory.RoleLeaf, inventory.RoleWasmcloud} {
 		down := unreachableByRole[role]
 		n := len(down)
 		if n == 0 {
@@ -183,6 +183,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	if err := planBridges(inv, p, facts, red); err != nil {
 		return nil, err
 	}
+	tierMoveWarning(inv, p, facts)
 	sort.Slice(p.Units, func(i, j int) bool { return p.Units[i].ID() < p.Units[j].ID() })
 	p.Waves = buildWaves(inv, p, facts)
 	hubs := len(inv.Hubs())

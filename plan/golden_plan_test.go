@@ -22,7 +22,7 @@ var updatePlans = flag.Bool("update-plans", false, "rewrite testdata/plans/*.jso
 // on the previous domain (a cutover). The secrets come from testdata/plans/*.secrets.json, so
 // file hashes are stable. Refactorings of the planner must keep these bytes identical.
 func TestGoldenPlanJSON(t *testing.T) {
-	for _, name := range []string{"minimal", "edge", "lab", "domain-change"} {
+	for _, name := range []string{"minimal", "edge", "lab", "domain-change", "tiered"} {
 		inv := loadGoldenExample(t, name)
 		desired, err := plan.Render(inv)
 		if err != nil {

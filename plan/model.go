@@ -61,6 +61,7 @@ type Role = unit.Role
 const (
 	RoleHub       = unit.RoleHub
 	RoleLeaf      = unit.RoleLeaf
+	RoleRelay     = unit.RoleRelay
 	RoleWasmcloud = unit.RoleWasmcloud
 )
 
@@ -76,6 +77,8 @@ const (
 	WaveHub WaveName = "hub"
 	// WaveCutover stops every hub node, then starts every one: a JetStream domain change.
 	WaveCutover WaveName = "cutover"
+	// WaveRelay rolls the relays one at a time, the tiers nearest the hubs first (relay.go).
+	WaveRelay WaveName = "relay"
 	// WaveLeaf rolls the leaf nodes in batches.
 	WaveLeaf WaveName = "leaf"
 	// WaveWasmcloud rolls the wasmCloud hosts in batches.

@@ -26,7 +26,7 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 		byRole[u.Role] = append(byRole[u.Role], u)
 	}
 	if len(bridges) > 0 {
-		waves = append(waves, rolloutWave(inv, WaveLeafBridge, RoleLeaf, bridges))
+		waves = append(waves, bridgeWave(inv, bridges))
 	}
 	if p.Cutover != nil {
 		var ids []string
@@ -67,7 +67,10 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 		}
 		waves = append(waves, w)
 	}
-	steps := []waveStep{{WaveLeaf, RoleLeaf}, {WaveWasmcloud, RoleWasmcloud}}
+	if w := relayWave(inv, p, byRole[RoleRelay]); len(w.Batches) > 0 || len(w.GateOnly) > 0 {
+		waves = append(waves, w)
+	}
+	steps := []waveStep{{WaveRelay, RoleRelay}, {WaveLeaf, RoleLeaf}, {WaveWasmcloud, RoleWasmcloud}}
 	// The roles of other unit kinds roll out after the wasmCloud hosts, each in a wave of its
 	// own, in the order the kinds were registered.
 	for _, k := range unit.Kinds() {
@@ -77,7 +80,7 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 			}
 		}
 	}
-	for _, step := range steps {
+	for _, step := range steps[1:] {
 		units := byRole[step.role]
 		w := rolloutWave(inv, step.wave, step.role, changing(units))
 		if p.Cutover != nil && step.role == RoleLeaf {

@@ -185,7 +185,7 @@ func (a *run) checkAlias(ctx context.Context) {
 	}
 	var leaves []*plan.Unit
 	for _, u := range a.p.Units {
-		if u.Role == plan.RoleLeaf && u.Service == plan.ServiceNATS {
+		if (u.Role == plan.RoleLeaf || u.Role == plan.RoleRelay) && u.Service == plan.ServiceNATS {
 			leaves = append(leaves, u)
 		}
 	}

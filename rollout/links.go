@@ -23,7 +23,7 @@ func (a *run) cutLeaves(wave plan.WaveName) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, u := range a.p.Units {
-		if u.Role == plan.RoleLeaf && u.Service == plan.ServiceNATS {
+		if (u.Role == plan.RoleLeaf || u.Role == plan.RoleRelay) && u.Service == plan.ServiceNATS {
 			if _, ok := a.hosts[u.Host]; ok {
 				a.unlinked[u.Host] = wave
 			}
@@ -57,7 +57,7 @@ func (a *run) awaitLinks(ctx context.Context, w plan.Wave) map[string]error {
 	seen := map[string]bool{}
 	for _, batch := range w.Batches {
 		for _, id := range batch {
-			if u := a.p.Unit(id); u.Role == plan.RoleLeaf {
+			if u := a.p.Unit(id); u.Role == plan.RoleLeaf || u.Role == plan.RoleRelay {
 				seen[u.Host] = true
 			}
 		}

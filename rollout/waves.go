@@ -141,7 +141,7 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 	h := a.hosts[u.Host]
 	staged := a.takeStaged(u)
 	switch {
-	case u.Role == plan.RoleLeaf:
+	case u.Role == plan.RoleLeaf || u.Role == plan.RoleRelay:
 		a.cutLeaf(u.Host, w.Name)
 	case u.Role == plan.RoleHub && u.Service == plan.ServiceNATS && u.WasRunning && (u.Action == plan.Restart || u.Action == plan.Cutover || u.Action == plan.Adopt):
 		a.cutLeaves(w.Name)

@@ -43,6 +43,7 @@ func Graph(inv *inventory.Inventory) []byte {
 			}
 		}
 		p("  }\n")
+		upstreamNode(p, inv, hubs)
 	}
 
 	// Hosts a hosts block generated are drawn inside one box per block.
@@ -74,7 +75,9 @@ func Graph(inv *inventory.Inventory) []byte {
 
 	p("\n")
 	for _, h := range inv.Hosts {
-		if h.Leaf != nil && len(hubs) > 0 {
+		if u, err := inv.UpstreamOf(h); err == nil && !u.Hub {
+			relayLinks(p, h, u)
+		} else if h.Leaf != nil && len(hubs) > 0 {
 			// One edge into the hub cluster box stands for the remote listing every hub.
 			p("  %s -> %s [lhead=cluster_hub, label=\"leaf link\", color=\"#188038\"];\n",
 				dotQuote(natsNode(h)), dotQuote(natsNode(hubs[len(hubs)/2])))
@@ -117,6 +120,10 @@ func machine(p func(string, ...any), h *inventory.Host, indent string) {
 	if n := h.Leaf; n != nil {
 		label := "leaf node\n" + hostPort(n.ClientHost, n.ClientPort)
 		fill := "#e6f4ea"
+		if h.IsRelay() {
+			label = fmt.Sprintf("relay\n%s\nleafnode :%d", hostPort(n.ClientHost, n.ClientPort), n.LeafnodePort)
+			fill = "#fce8b2"
+		}
 		if n.JetStreamDomain != "" {
 			label += "\nown JetStream domain " + n.JetStreamDomain
 			fill = "#fef7e0"

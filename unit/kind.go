@@ -41,6 +41,7 @@ type Role string
 const (
 	RoleHub       Role = inventory.RoleHub
 	RoleLeaf      Role = inventory.RoleLeaf
+	RoleRelay     Role = inventory.RoleRelay
 	RoleWasmcloud Role = inventory.RoleWasmcloud
 )
 

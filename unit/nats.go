@@ -191,6 +191,7 @@ func (r *Context) hubConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error 
 	w.open("leafnodes {")
 	w.kv("listen", quote(hostPort(anyAddress, n.LeafnodePort)))
 	r.leafListenTLS(w, tf)
+	upstreamRemote(w, r.Inv.UpstreamSystem)
 	w.close("}")
 
 	w.line("")
@@ -276,9 +277,12 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 		}
 	}
 
-	hubs := r.Inv.Hubs()
-	if len(hubs) == 0 {
-		return fmt.Errorf("a leaf needs at least one hub to connect to")
+	if err := r.relayCluster(w, n); err != nil {
+		return err
+	}
+	listeners, why, err := upstreamListeners(r.Inv, r.Host)
+	if err != nil {
+		return err
 	}
 	pw, err := r.Secret(r.Inv.Auth.LeafPassword, secretLeaf)
 	if err != nil {
@@ -293,8 +297,7 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 	}
 	var urls []string
 	seen := map[string]bool{}
-	for _, hub := range hubs {
-		hp := hostPort(hub.Address, hub.Hub.LeafnodePort)
+	for _, hp := range listeners {
 		seen[hp] = true
 		urls = append(urls, leafScheme(tf)+userinfo+"@"+hp)
 	}
@@ -308,11 +311,14 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 	sort.Strings(urls)
 
 	w.line("")
-	w.line("# Every hub: a leaf that knows one URL never finds the others if that one is down.")
+	w.line("# " + why)
 	if bridge {
-		w.line("# Bridge: the hubs' current listeners too, while the hub wave moves them (plan: leaves first).")
+		w.line("# Bridge: the current listeners too, while the hub or relay wave moves them (plan: leaves first).")
 	}
 	w.open("leafnodes {")
+	if r.Host.IsRelay() {
+		relayListener(w, n, pw)
+	}
 	w.open("remotes: [")
 	w.open("{")
 	w.open("urls: [")

@@ -38,6 +38,8 @@ func (natsServer) Role(h *inventory.Host) (Role, bool) {
 	switch {
 	case h.Hub != nil:
 		return RoleHub, true
+	case h.IsRelay():
+		return RoleRelay, true
 	case h.Leaf != nil:
 		return RoleLeaf, true
 	}
@@ -69,8 +71,11 @@ func (natsServer) Service(c *Context) (supervisor.Service, error) {
 		return supervisor.Service{}, err
 	}
 	role := "leaf node"
-	if c.Host.Hub != nil {
+	switch {
+	case c.Host.Hub != nil:
 		role = "JetStream hub, cluster " + n.ClusterName
+	case c.Host.IsRelay():
+		role = "relay"
 	}
 	return supervisor.Service{
 		Name:        ServiceNATS,

@@ -70,7 +70,11 @@ func HubNodeGate(ctx context.Context, inv *inventory.Inventory, targets []Target
 // the hub's domain answers through it with the hub as the answerer (the leaf wave's gate).
 // Leaves reconnect over 1-7 s after a hub restart, which the polling absorbs.
 func LeafGate(ctx context.Context, inv *inventory.Inventory, targets []Target, host string, opts Options) ([]Result, error) {
-	h, err := unit(inv, host, inventory.RoleLeaf)
+	role := inventory.RoleLeaf
+	if h := inv.Host(host); h != nil && h.IsRelay() {
+		role = inventory.RoleRelay // a relay's gate adds the leaves below it linked again
+	}
+	h, err := unit(inv, host, role)
 	if err == nil && h.Leaf == nil {
 		err = fmt.Errorf("%s runs no leaf nats-server", host)
 	}

@@ -28,7 +28,7 @@ func (r *round) checkLeafRemote(ctx context.Context, leaf *inventory.Host) Resul
 		}
 	}
 	if len(up) == 0 {
-		return fail(CheckLeafRemote, leaf.Name, "no leaf remote connected (/leafz lists no hub)", fixLeafLink(leaf))
+		return fail(CheckLeafRemote, leaf.Name, "no leaf remote connected (/leafz lists no upstream server)", fixLeafLink(leaf))
 	}
 	return pass(CheckLeafRemote, leaf.Name, "connected to "+strings.Join(up, ", "))
 }
@@ -142,5 +142,9 @@ func (r *round) latticeStreams() []string {
 }
 
 func fixLeafLink(leaf *inventory.Host) string {
+	if leaf.Leaf != nil && leaf.Leaf.Upstream != "" && leaf.Leaf.Upstream != inventory.UpstreamHub {
+		return fmt.Sprintf("check %s's leaf remote (the URLs of its upstream %q, the leaf password) and its nats-server log; the leafnode port of a relay of that upstream must be reachable from %s, and the relay running (see its own checks)",
+			leaf.Name, leaf.Leaf.Upstream, leaf.Name)
+	}
 	return fmt.Sprintf("check %s's leaf remote (hub URLs, the leaf password) and its nats-server log; the hubs' leafnode port must be reachable from %s", leaf.Name, leaf.Name)
 }

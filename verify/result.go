@@ -42,9 +42,9 @@ const (
 // checkOrder is the order checks appear in a report: the order a reader reasons in, each
 // group building on the ones before it.
 var checkOrder = []string{
-	CheckHubHealthz, CheckHubMetaLeader, CheckHubPeersCurrent, CheckHubRoutes, CheckHubDomain, CheckHubTLS,
-	CheckLeafRemote, CheckLeafSeenByHub, CheckLeafTLS,
-	CheckDomainProbeBucket, CheckDomainReach, CheckDomainHubAnswers,
+	CheckHubHealthz, CheckHubMetaLeader, CheckHubPeersCurrent, CheckHubRoutes, CheckHubDomain, CheckHubTLS, CheckHubUpstream,
+	CheckLeafRemote, CheckLeafSeenByHub, CheckLeafSeenByRelay, CheckLeafRelayBelow, CheckLeafRelayRoutes, CheckLeafTLS,
+	CheckDomainProbeBucket, CheckDomainReach, CheckDomainHubAnswers, CheckDomainPath,
 	CheckHygieneDomain, CheckHygieneStrayBucket,
 	CheckWasmcloudHostGet, CheckWasmcloudPing, CheckWasmcloudMembership,
 	CheckPreviousStreams, CheckPreviousHosts,

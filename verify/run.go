@@ -106,6 +106,7 @@ func (r *round) allTasks() []task {
 	var ts []task
 	ts = append(ts, r.hubTasks(r.inv.Hubs())...)
 	ts = append(ts, r.metaTask(true))
+	ts = append(ts, r.upstreamTasks()...)
 	if len(r.leaves()) > 0 {
 		ts = append(ts, task{run: func(ctx context.Context) []Result { return []Result{r.probeBucket(ctx)} }})
 	}
@@ -168,17 +169,19 @@ func (r *round) leafTasks(leaf *inventory.Host) []task {
 	if r.inv.Lattice.TLS != nil {
 		ts = append(ts, one(CheckLeafTLS, leaf.Name, func(ctx context.Context) Result { return r.checkLeafTLS(ctx, leaf) }))
 	}
-	return append(ts,
+	domain := []key{{CheckDomainReach, leaf.Name}, {CheckDomainHubAnswers, leaf.Name}}
+	if _, ok := r.behindRelays(leaf); ok {
+		domain = append(domain, key{CheckDomainPath, leaf.Name})
+	}
+	ts = append(ts,
 		one(CheckLeafRemote, leaf.Name, func(ctx context.Context) Result { return r.checkLeafRemote(ctx, leaf) }),
-		one(CheckLeafSeenByHub, leaf.Name, func(ctx context.Context) Result {
-			prefetch(ctx, r, r.inv.Hubs(), (*monitor).leafz)
-			return r.checkLeafSeenByHub(ctx, leaf)
-		}),
-		task{keys: []key{{CheckDomainReach, leaf.Name}, {CheckDomainHubAnswers, leaf.Name}}, run: func(ctx context.Context) []Result {
+		r.seenTask(leaf),
+		task{keys: domain, run: func(ctx context.Context) []Result {
 			reach, proof := r.checkDomainReach(ctx, leaf)
-			return []Result{reach, proof}
+			return append([]Result{reach, proof}, r.withPath(ctx, leaf, reach)...)
 		}},
 	)
+	return append(ts, r.relayBelowTasks(leaf)...)
 }
 
 func (r *round) hygieneTasks(leaf *inventory.Host) []task {
@@ -222,15 +225,9 @@ func (r *round) wasmcloudTasks(hosts []*inventory.Host, expect []string, members
 	return ts
 }
 
-// leaves are the hosts running a leaf-node nats-server.
+// leaves are the hosts running a leaf-node nats-server, relays included.
 func (r *round) leaves() []*inventory.Host {
-	var out []*inventory.Host
-	for _, h := range r.inv.HostsWithRole(inventory.RoleLeaf) {
-		if h.Leaf != nil {
-			out = append(out, h)
-		}
-	}
-	return out
+	return r.inv.LeafServers()
 }
 
 // prefetch asks every host's monitor for one endpoint in parallel, so a check that reads

@@ -140,6 +140,11 @@ func (g *globals) runLabUp(ctx context.Context, a labUpArgs) error {
 	}
 	fmt.Fprintf(g.stdout, "Lab %s is up: %s on %s, sshd answering on each (%.1fs).\n",
 		f.Name, plural(len(f.Hosts), "host", "hosts"), f.Subnet, time.Since(start).Seconds())
+	if dropped, err := dropBehindRelays(f, inv); err != nil {
+		return err
+	} else if len(dropped) > 0 {
+		fmt.Fprintf(g.stdout, "Below relays, these hosts' traffic to the hubs is dropped (they only dial their relays): %s.\n", strings.Join(dropped, ", "))
+	}
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	for _, h := range f.Hosts {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Name, h.Addr, h.Init)
@@ -420,4 +425,27 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// dropBehindRelays drops the traffic of every leaf or relay below relays to the hub addresses, inside
+// its own network namespace: in the lab, such a leaf reaches the hubs only through its relays,
+// as a machine behind NAT would. It returns the hosts it did this for.
+func dropBehindRelays(f *lab.Fleet, inv *inventory.Inventory) ([]string, error) {
+	var hubs []netip.Addr
+	for _, h := range inv.Hubs() {
+		if a, err := netip.ParseAddr(h.Address); err == nil {
+			hubs = append(hubs, a)
+		}
+	}
+	var out []string
+	for _, h := range inv.LeafServers() {
+		if u, err := inv.UpstreamOf(h); err != nil || u.Hub {
+			continue
+		}
+		if err := f.DropTraffic(h.Name, hubs...); err != nil {
+			return out, err
+		}
+		out = append(out, h.Name)
+	}
+	return out, nil
 }

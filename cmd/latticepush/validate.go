@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
@@ -82,6 +83,9 @@ func inventorySummary(inv *inventory.Inventory, warnings int) string {
 		plural(len(inv.HostsWithRole(inventory.RoleWasmcloud)), "wasmCloud host", "wasmCloud hosts"),
 		"lattice " + inv.Lattice.Name,
 		"domain " + inv.Lattice.JSDomain,
+	}
+	if n := len(inv.Relays()); n > 0 {
+		parts = slices.Insert(parts, 1, plural(n, "relay", "relays"))
 	}
 	s := strings.Join(parts, ", ")
 	if warnings > 0 {

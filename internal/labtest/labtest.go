@@ -48,6 +48,9 @@ type Spec struct {
 	// Init is the inventory hosts' init, lab.InitRunit (default) or lab.InitSystemd; the
 	// inventory's service_manager is set to match. Extra hosts are runit hosts.
 	Init string
+	// Example is the example inventory the lab is made from, examples/<Example>/inventory.hcl;
+	// default "lab". Edges applies to "lab" only.
+	Example string
 	// Become logs in as the lab's non-root user, which runs `sudo -n`, and sets the
 	// inventory's ssh become, instead of logging in as root.
 	Become bool
@@ -120,12 +123,17 @@ func Up(tb testing.TB, spec Spec) *Env {
 	if spec.Name == "" {
 		spec.Name = labName(tb.Name())
 	}
-	src, err := os.ReadFile(filepath.Join(moduleRoot(), "examples", "lab", "inventory.hcl"))
+	if spec.Example == "" {
+		spec.Example = "lab"
+	}
+	src, err := os.ReadFile(filepath.Join(moduleRoot(), "examples", spec.Example, "inventory.hcl"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	inv := string(src)
-	inv = withEdges(inv, spec.Edges)
+	if spec.Example == "lab" {
+		inv = withEdges(inv, spec.Edges)
+	}
 	if spec.Init == lab.InitSystemd {
 		inv = strings.Replace(inv, `service_manager = "runit"`, `service_manager = "systemd"`, 1)
 	}
@@ -169,8 +177,8 @@ func Up(tb testing.TB, spec Spec) *Env {
 		}
 		inv = strings.Replace(inv, root, fmt.Sprintf("user          = %q\n    become        = true", fl.SudoUser), 1)
 	}
-	inv = strings.ReplaceAll(inv, "/run/latticepush-lab/demo/id_ed25519", fl.KeyPath)
-	inv = strings.ReplaceAll(inv, "/run/latticepush-lab/demo/known_hosts", fl.KnownHostsPath)
+	inv = regexp.MustCompile(`/run/latticepush-lab/[a-z0-9-]+/id_ed25519`).ReplaceAllLiteralString(inv, fl.KeyPath)
+	inv = regexp.MustCompile(`/run/latticepush-lab/[a-z0-9-]+/known_hosts`).ReplaceAllLiteralString(inv, fl.KnownHostsPath)
 	dir := tb.TempDir()
 	env := &Env{Lab: fl, Dir: dir, Path: filepath.Join(dir, "inventory.hcl")}
 	if err := os.WriteFile(env.Path, []byte(inv), 0o644); err != nil {

@@ -1,0 +1,39 @@
+lattice "default" {
+  js_domain = "hub"
+}
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+  }
+}
+
+host "hub-1" {
+  address = "10.0.0.11"
+  roles   = ["hub"]
+}
+
+host "relay-a" {
+  address = "10.0.1.1"
+  roles   = ["relay"]
+  nats {
+    upstream = "relay-b"
+  }
+}
+
+host "relay-b" {
+  address = "10.0.1.2"
+  roles   = ["relay"]
+  nats {
+    upstream = "relay-a"
+  }
+}
+
+host "edge-1" {
+  address = "10.0.2.1"
+  roles   = ["leaf", "wasmcloud"]
+  nats {
+    upstream = "relay-a"
+  }
+}

@@ -1,0 +1,16 @@
+lattice "default" {
+  js_domain = "hub"
+}
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+    upstream         = "relay"
+  }
+}
+
+host "hub-1" {
+  address = "10.0.0.11"
+  roles   = ["hub"]
+}
