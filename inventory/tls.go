@@ -29,6 +29,7 @@ import (
 type tlsBlock struct {
 	CA       *string        `hcl:"ca,optional"`
 	Validity *string        `hcl:"validity,optional"`
+	Renew    *string        `hcl:"renew_before,optional"`
 	Links    *string        `hcl:"links,optional"`
 	CAFile   *string        `hcl:"ca_file,optional"`
 	CertFile hcl.Expression `hcl:"cert_file,optional"`
@@ -37,6 +38,7 @@ type tlsBlock struct {
 	DeclRange     hcl.Range `hcl:",def_range"`
 	CARange       hcl.Range `hcl:"ca,attr_range"`
 	ValidityRange hcl.Range `hcl:"validity,attr_range"`
+	RenewRange    hcl.Range `hcl:"renew_before,attr_range"`
 	CAFileRange   hcl.Range `hcl:"ca_file,attr_range"`
 	LinksRange    hcl.Range `hcl:"links,attr_range"`
 }
@@ -50,6 +52,9 @@ const SecretCAKey = "ca.key"
 // DefaultCertValidity is how long a managed host certificate is valid.
 const DefaultCertValidity = 90 * 24 * time.Hour
 
+// DefaultRenewBefore is the default renewal window (tls renew_before).
+const DefaultRenewBefore = 30 * 24 * time.Hour
+
 // CertWarnBefore is how close to its expiry a certificate is reported (validate, verify).
 const CertWarnBefore = 30 * 24 * time.Hour
 
@@ -62,6 +67,10 @@ type TLS struct {
 	// Validity of a managed host certificate (default 90 days); a new one is issued each
 	// third of it.
 	Validity time.Duration
+	// RenewBefore is the renewal window: plan renews a certificate a hub serves that expires
+	// within it (default DefaultRenewBefore, at most two thirds of Validity, what a newly
+	// issued managed certificate has left at least).
+	RenewBefore time.Duration
 	// Now is the clock certificates are issued and checked against, read once at load.
 	Now time.Time
 	// RoutesOnly (links = "routes") is the first step of moving a running plaintext fleet:
@@ -120,6 +129,19 @@ func resolveTLS(inv *Inventory, d *decoded, ctx *hcl.EvalContext, now time.Time)
 			errf(hcl.DiagError, b.ValidityRange, "Invalid certificate validity", "validity = %q: a host certificate must be valid between 3 and 825 days.", *b.Validity)
 		default:
 			t.Validity = v
+		}
+	}
+	t.RenewBefore = min(DefaultRenewBefore, t.Validity*2/3)
+	if b.Renew != nil {
+		v, err := parseValidity(*b.Renew)
+		switch {
+		case err != nil:
+			errf(hcl.DiagError, b.RenewRange, "Invalid renew_before", "renew_before = %q: %v. Write a number of days (\"30d\") or a duration (\"720h\").", *b.Renew, err)
+		case v <= 0 || v > t.Validity*2/3:
+			errf(hcl.DiagError, b.RenewRange, "Invalid renew_before", "renew_before = %q: the renewal window must be more than 0 and at most two thirds of the validity (%d days): a managed certificate is issued again each third of its validity, so a new one has two thirds left and must not be due for renewal at once.",
+				*b.Renew, int((t.Validity*2/3).Hours()/24))
+		default:
+			t.RenewBefore = v
 		}
 	}
 	if b.Links != nil {

@@ -201,6 +201,15 @@ func TestTLS_Block(t *testing.T) {
     ca       = "managed"
     validity = "1d"
   }`, errorAt(5, "Invalid certificate validity", "between 3 and 825 days")},
+		{`tls {
+    ca           = "managed"
+    renew_before = "61d"
+  }`, errorAt(5, "Invalid renew_before", "at most two thirds of the validity (60 days)")},
+		{`tls {
+    ca           = "managed"
+    validity     = "30d"
+    renew_before = "soon"
+  }`, errorAt(6, "Invalid renew_before", `Write a number of days ("30d")`)},
 	} {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "inventory.hcl")
