@@ -184,6 +184,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		return nil, err
 	}
 	tierMoveWarning(inv, p, facts)
+	planRenew(inv, facts, p)
 	sort.Slice(p.Units, func(i, j int) bool { return p.Units[i].ID() < p.Units[j].ID() })
 	p.Waves = buildWaves(inv, p, facts)
 	hubs := len(inv.Hubs())

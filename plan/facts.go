@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Probe says what to observe on one host, in one round trip.
@@ -139,6 +140,10 @@ type NATSFacts struct {
 	// store directory the inventory gives holds JetStream state (a non-empty jetstream/).
 	JetStream  bool
 	StoreState bool
+	// TLSCertNotAfter is the end of the certificate the running server serves on its client
+	// port (/varz tls_cert_not_after); zero without TLS or when it is down. Plan renews a
+	// certificate from it (renew.go).
+	TLSCertNotAfter time.Time
 
 	// Asked for only when the inventory pins a release (NATSProbe.Install):
 	// Machine is what `uname -m` prints; Installed what `<binary> --version` says (cached on

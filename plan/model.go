@@ -11,8 +11,9 @@ import (
 // FormatVersion is the version of the plan's JSON document and of plan files. A minor bump
 // only adds fields or actions; a reader rejects a different major version. 1.1 added the
 // actions start and adopt and a unit's "adopt"; 1.2 a unit's "upgrade" and the plan's
-// "allow_downgrade".
-const FormatVersion = "1.2"
+// "allow_downgrade"; 1.3 a unit's "cert" (a hub's new certificate, "renew" when the one it
+// serves expires within the renewal window).
+const FormatVersion = "1.3"
 
 // Action is what happens to one unit (a service on a host).
 type Action string
@@ -124,6 +125,8 @@ type Unit struct {
 	// Upgrade is the nats-server release change when the inventory pins a release the host
 	// does not run (install.go).
 	Upgrade *Upgrade `json:"upgrade,omitempty"`
+	// Cert is a hub's new certificate, loaded by reload (renew.go).
+	Cert *CertChange `json:"cert,omitempty"`
 	// WasRunning records whether the service ran when observed (for an adopt, the service it
 	// adopts): a rollback restores that.
 	WasRunning bool `json:"was_running"`

@@ -53,6 +53,8 @@ func (g *globals) printPlan(p *plan.Plan) {
 			what = "start"
 		} else if u.Action == plan.Noop {
 			what = "update files"
+		} else if u.Cert != nil && u.Cert.Renew {
+			what += " (" + plan.ReasonRenew + ")"
 		}
 		svc := u.Service
 		if u.Step == plan.StepBridge {
@@ -72,6 +74,11 @@ func (g *globals) printPlan(p *plan.Plan) {
 			}
 			fmt.Fprintf(w, "        %s %s (%s)\n", fileSymbol(f.Op), f.Path, mode)
 			writeIndented(w, f.Diff, "          ", color)
+		}
+		if u.Cert != nil {
+			for _, f := range u.Cert.Remove {
+				fmt.Fprintf(w, "        - %s (removed once the new certificate is served)\n", f)
+			}
 		}
 	}
 	if len(p.Waves) > 0 {
