@@ -155,6 +155,7 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 		if u.Upgrade != nil {
 			a.pruneReleases(ctx, h, u)
 		}
+		a.removeOldCerts(ctx, h, u)
 		a.setResult(u, Applied, nil, time.Since(start))
 		a.emit(Event{Type: EventUnitDone, Wave: w.Name, Unit: u.ID(), Action: u.Action, Elapsed: time.Since(start).Seconds()})
 		return nil
@@ -224,7 +225,10 @@ func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged)
 		if err := h.Service(ctx, u.Service, OpReload); err != nil {
 			return err
 		}
-		return a.confirmDigest(ctx, h, u)
+		if err := a.confirmDigest(ctx, h, u); err != nil {
+			return err
+		}
+		return a.confirmCert(ctx, h, u)
 	case plan.Restart, plan.Cutover:
 		op := OpRestart
 		if !u.WasRunning {

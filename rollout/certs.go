@@ -1,0 +1,76 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/latticepush/latticepush/plan"
+)
+
+// Certs is what a Host does for a hub's new certificate (plan.CertChange): say which
+// certificate the running server serves, and remove the previous files once the new one is.
+type Certs interface {
+	// ServedCertNotAfter returns the end of the certificate the running nats-server serves
+	// on its client port (/varz tls_cert_not_after).
+	ServedCertNotAfter(ctx context.Context, monitorAddr string) (time.Time, error)
+	// RemoveFiles removes files no config names any more.
+	RemoveFiles(ctx context.Context, paths []string) error
+}
+
+// certsOf is h as Certs, looking through the run's own wrapper (changeRecorder).
+func certsOf(h Host) (Certs, bool) {
+	if c, ok := h.(changeRecorder); ok {
+		h = c.Host
+	}
+	c, ok := h.(Certs)
+	return c, ok
+}
+
+// confirmCert waits until the reloaded hub serves its new certificate: config_digest covers
+// the config, not the certificate file's bytes, so only /varz tls_cert_not_after proves the
+// reload loaded it. A mismatch fails the unit (it is rolled back).
+func (a *run) confirmCert(ctx context.Context, h Host, u *plan.Unit) error {
+	if u.Cert == nil || u.Cert.NotAfter.IsZero() {
+		return nil
+	}
+	c, ok := certsOf(h)
+	if !ok {
+		return fmt.Errorf("%s: cannot read the certificate the server serves", u.Host)
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.opts.ConfirmTimeout)
+	defer cancel()
+	var last time.Time
+	var lastErr error
+	for {
+		got, err := c.ServedCertNotAfter(ctx, u.MonitorAddr)
+		if err == nil && got.Equal(u.Cert.NotAfter) {
+			return nil
+		}
+		last, lastErr = got, err
+		select {
+		case <-ctx.Done():
+			if lastErr != nil {
+				return fmt.Errorf("the new certificate was not confirmed: /varz unreachable: %v", lastErr)
+			}
+			return fmt.Errorf("the new certificate %s was not confirmed: /varz tls_cert_not_after %s, want %s (the server log says why)",
+				u.Cert.To, last.UTC().Format(time.RFC3339), u.Cert.NotAfter.UTC().Format(time.RFC3339))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// removeOldCerts removes the previous certificate and key of a hub whose new certificate is
+// served and whose gate passed: until then a rollback needs them. A failure is a warning.
+func (a *run) removeOldCerts(ctx context.Context, h Host, u *plan.Unit) {
+	if u.Cert == nil || len(u.Cert.Remove) == 0 {
+		return
+	}
+	c, ok := certsOf(h)
+	if !ok {
+		return
+	}
+	if err := c.RemoveFiles(ctx, u.Cert.Remove); err != nil {
+		a.emit(Event{Type: EventWarning, Host: u.Host, Message: "removing the previous certificate files failed: " + err.Error()})
+	}
+}
