@@ -94,8 +94,9 @@ func planRenew(inv *inventory.Inventory, facts map[string]Facts, p *Plan) {
 			until = c.NotAfter.UTC().Format(time.RFC3339)
 		}
 		if due {
-			u.Reasons = append(u.Reasons, fmt.Sprintf("%s: the certificate it serves expires on %s (in %d days, within renew_before, %d days): %s replaces it, valid until %s",
-				ReasonRenew, served.UTC().Format(time.RFC3339), days(served.Sub(now)), days(t.RenewBefore), c.To, until))
+			// First: it says why the other reasons (the new files' names) are there.
+			u.Reasons = append([]string{fmt.Sprintf("%s: the certificate it serves expires on %s (in %d days, within renew_before, %d days): %s replaces it, valid until %s",
+				ReasonRenew, served.UTC().Format(time.RFC3339), days(served.Sub(now)), days(t.RenewBefore), c.To, until)}, u.Reasons...)
 		} else {
 			u.Reasons = append(u.Reasons, fmt.Sprintf("new certificate %s, valid until %s, replaces the one it serves (until %s)",
 				c.To, until, served.UTC().Format(time.RFC3339)))

@@ -1,0 +1,89 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/plan/plantest"
+)
+
+// certHost is a fake host that serves a certificate ending at served after any reload.
+type certHost struct {
+	*fakeHost
+	served  time.Time
+	removed []string
+}
+
+func (h *certHost) ServedCertNotAfter(context.Context, string) (time.Time, error) {
+	return h.served, nil
+}
+func (h *certHost) RemoveFiles(_ context.Context, paths []string) error {
+	h.removed = append(h.removed, paths...)
+	return nil
+}
+
+type certFleet struct {
+	*fakeFleet
+	hosts map[string]*certHost
+}
+
+func (f certFleet) Host(ctx context.Context, name string) (Host, error) {
+	if h, ok := f.hosts[name]; ok {
+		if _, err := f.fakeFleet.Host(ctx, name); err != nil {
+			return nil, err
+		}
+		return h, nil
+	}
+	return f.fakeFleet.Host(ctx, name)
+}
+
+// A reload that names a new certificate is confirmed by the end the server serves: the new one
+// passes and the previous files are removed after the gate; the old one still served fails the
+// unit, which is rolled back with the previous files kept.
+func TestApply_CertConfirmed(t *testing.T) {
+	newEnd := time.Date(2027, 2, 14, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name   string
+		served time.Time
+		ok     bool
+	}{{"served", newEnd, true}, {"old one still served", newEnd.Add(-60 * 24 * time.Hour), false}} {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newApplyFixture(t, "lab", plantest.Converged)
+			const cfg = "/etc/nats/nats-server.conf"
+			fx.fleet.hosts["hub-2"].files[cfg] = []byte("# old\n" + string(fx.fleet.hosts["hub-2"].files[cfg]))
+			fx.fleet.hosts["hub-2"].digest = "sha256:" + plantest.SHA(fx.fleet.hosts["hub-2"].files[cfg])
+			p, probes := fx.plan(t)
+			u := p.Unit("hub-2/nats-server")
+			if u.Action != plan.Reload {
+				t.Fatalf("action %s, want reload", u.Action)
+			}
+			old := []string{"/etc/nats/tls/hub-2-aa.pem", "/etc/nats/tls/hub-2-aa.key"}
+			u.Cert = &plan.CertChange{To: "/etc/nats/tls/hub-2-bb.pem", NotAfter: newEnd, Remove: old}
+			ch := &certHost{fakeHost: fx.fleet.hosts["hub-2"], served: c.served}
+			replan := func(facts map[string]plan.Facts) (*plan.Plan, error) { return p, nil }
+			_, err := Apply(context.Background(), Target{Plan: p, Probes: probes, Replan: replan},
+				certFleet{fx.fleet, map[string]*certHost{"hub-2": ch}}, fx.gates,
+				Options{GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
+			if c.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Join(ch.removed, " ") != strings.Join(old, " ") {
+					t.Errorf("removed %v, want %v", ch.removed, old)
+				}
+				return
+			}
+			if !errors.Is(err, ErrRolledBack) || !strings.Contains(err.Error(), "new certificate /etc/nats/tls/hub-2-bb.pem was not confirmed") {
+				t.Fatalf("err %v, want the unconfirmed certificate rolled back", err)
+			}
+			if len(ch.removed) > 0 {
+				t.Errorf("removed %v after a failed confirmation", ch.removed)
+			}
+			fx.assertUnlockedNoTemps(t)
+		})
+	}
+}
