@@ -14,7 +14,8 @@ import (
 
 var _ rollout.Certs = (*host)(nil)
 
-// ServedCertNotAfter reads /varz tls_cert_not_after through the host's SSH connection.
+// ServedCertNotAfter reads the earliest /varz tls_cert_not_after (client, cluster and leafnode
+// ports) through the host's SSH connection.
 func (h *host) ServedCertNotAfter(ctx context.Context, addr string) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -22,7 +23,7 @@ func (h *host) ServedCertNotAfter(ctx context.Context, addr string) (time.Time, 
 	if err != nil {
 		return time.Time{}, err
 	}
-	return v.TLSCertNotAfter, nil
+	return v.CertNotAfter(), nil
 }
 
 // RemoveFiles removes previous TLS certificates and keys: only files in a directory named

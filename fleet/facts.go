@@ -492,7 +492,7 @@ func (m *monitorFacts) fill(nf *plan.NATSFacts) {
 	nf.ClientHost, nf.HTTPHost = v.Host, v.HTTPHost
 	nf.Domain, nf.JetStream = v.Domain()
 	nf.MetaLeader = m.metaLeader
-	nf.TLSCertNotAfter = v.TLSCertNotAfter
+	nf.TLSCertNotAfter = v.CertNotAfter()
 }
 
 // readMonitor reads /varz and, on a hub, /jsz (the meta leader) through the host's SSH

@@ -140,8 +140,8 @@ type NATSFacts struct {
 	// store directory the inventory gives holds JetStream state (a non-empty jetstream/).
 	JetStream  bool
 	StoreState bool
-	// TLSCertNotAfter is the end of the certificate the running server serves on its client
-	// port (/varz tls_cert_not_after); zero without TLS or when it is down. Plan renews a
+	// TLSCertNotAfter is the earliest end of the certificates the running server serves on
+	// its client, cluster and leafnode ports (/varz); zero without TLS or when it is down. Plan renews a
 	// certificate from it (renew.go).
 	TLSCertNotAfter time.Time
 

@@ -11,8 +11,9 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 )
 
-// CertChange is a hub's new certificate, applied by reload: the files the running config
-// names and the ones the new config names (by serial), and the ends apply confirms.
+// CertChange is a server's new certificate (a hub's), applied by reload: the files the
+// running config names and the ones the new config names (by serial), and the ends apply
+// confirms.
 type CertChange struct {
 	// From is the certificate file the running config names; FromNotAfter the end of the
 	// certificate the running server serves (/varz tls_cert_not_after).
@@ -32,7 +33,7 @@ type CertChange struct {
 // ReasonRenew starts the reason of a unit whose certificate is renewed.
 const ReasonRenew = "renew"
 
-// planRenew records each running hub's certificate change (a reload whose config names a new
+// planRenew records each running server's certificate change (a reload whose config names a new
 // certificate file) and decides from the certificate the hub serves whether it is a renewal:
 // one that expires within the renewal window. A certificate due for renewal that the plan
 // does not replace (an operator-supplied one: latticepush cannot issue it) is a warning naming
@@ -47,7 +48,7 @@ func planRenew(inv *inventory.Inventory, facts map[string]Facts, p *Plan) {
 		now = time.Now()
 	}
 	for _, u := range p.Units {
-		if u.Role != RoleHub || u.Service != ServiceNATS || u.Step != "" || !u.WasRunning {
+		if u.Service != ServiceNATS || u.Step != "" || !u.WasRunning {
 			continue
 		}
 		f := facts[u.Host]
@@ -118,17 +119,29 @@ func renewWarning(t *inventory.TLS, host string, served, now time.Time, certFile
 	return left + ", and this plan issues no new one: the current issuance period's certificate is the one it serves; check the clock and the CA certificate's end"
 }
 
-// configCert returns the certificate and key files a nats-server config's client tls block
-// names (empty when it has none or does not parse).
+// configCert returns the certificate and key files a nats-server config names: its client
+// tls block's, else its leafnode listener's or its cluster's (a server with a certificate
+// presents the same one on each); empty when it has none or does not parse.
 func configCert(config []byte) (cert, key string) {
 	m, err := conf.Parse(string(config))
 	if err != nil {
 		return "", ""
 	}
-	tb, _ := m["tls"].(map[string]any)
-	cert, _ = tb["cert_file"].(string)
-	key, _ = tb["key_file"].(string)
-	return cert, key
+	blocks := []any{m["tls"]}
+	for _, k := range []string{"leafnodes", "cluster"} {
+		if b, ok := m[k].(map[string]any); ok {
+			blocks = append(blocks, b["tls"])
+		}
+	}
+	for _, b := range blocks {
+		tb, _ := b.(map[string]any)
+		cert, _ = tb["cert_file"].(string)
+		key, _ = tb["key_file"].(string)
+		if cert != "" {
+			return cert, key
+		}
+	}
+	return "", ""
 }
 
 func parseCert(b []byte) *x509.Certificate {

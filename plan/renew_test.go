@@ -95,3 +95,18 @@ func TestPlanRenew(t *testing.T) {
 		})
 	}
 }
+
+// configCert finds a server's certificate in its client tls block, else its leafnode
+// listener's or cluster's; a leaf's remotes (the CA only) name none.
+func TestConfigCert(t *testing.T) {
+	for _, c := range []struct{ conf, cert, key string }{
+		{string(hubConf("aa")), "/etc/nats/tls/hub-1-aa.pem", "/etc/nats/tls/hub-1-aa.key"},
+		{"leafnodes {\n  port: 7422\n  tls {\n    cert_file: \"/t/r.pem\"\n    key_file: \"/t/r.key\"\n  }\n}\n", "/t/r.pem", "/t/r.key"},
+		{"leafnodes {\n  remotes = [ { urls: [\"tls://h:7422\"], tls { ca_file: \"/t/ca.pem\" } } ]\n}\n", "", ""},
+		{"not { a config", "", ""},
+	} {
+		if cert, key := configCert([]byte(c.conf)); cert != c.cert || key != c.key {
+			t.Errorf("configCert(%q) = %q, %q; want %q, %q", c.conf, cert, key, c.cert, c.key)
+		}
+	}
+}

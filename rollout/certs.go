@@ -11,8 +11,8 @@ import (
 // Certs is what a Host does for a hub's new certificate (plan.CertChange): say which
 // certificate the running server serves, and remove the previous files once the new one is.
 type Certs interface {
-	// ServedCertNotAfter returns the end of the certificate the running nats-server serves
-	// on its client port (/varz tls_cert_not_after).
+	// ServedCertNotAfter returns the earliest end of the certificates the running
+	// nats-server serves (/varz tls_cert_not_after of its client, cluster and leafnode ports).
 	ServedCertNotAfter(ctx context.Context, monitorAddr string) (time.Time, error)
 	// RemoveFiles removes files no config names any more.
 	RemoveFiles(ctx context.Context, paths []string) error
