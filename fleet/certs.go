@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/rollout"
 	"github.com/latticepush/latticepush/verify/natsmon"
@@ -26,18 +27,44 @@ func (h *host) ServedCertNotAfter(ctx context.Context, addr string) (time.Time, 
 	return v.CertNotAfter(), nil
 }
 
-// RemoveFiles removes previous TLS certificates and keys: only files in a directory named
-// tls, ending in .pem or .key.
-func (h *host) RemoveFiles(ctx context.Context, paths []string) error {
-	for _, p := range paths {
-		if !path.IsAbs(p) || path.Clean(p) != p || path.Base(path.Dir(p)) != "tls" ||
-			!(strings.HasSuffix(p, ".pem") || strings.HasSuffix(p, ".key")) {
+// removeCertsScript removes the files given after the sweep prefix ($1) and the count of
+// files to keep ($2), then those files ($3...), and every <prefix><hex serial>.pem or .key
+// not kept.
+const removeCertsScript = `prefix=$1; nkeep=$2; shift 2
+keep=" "; i=0
+while [ "$i" -lt "$nkeep" ]; do keep="$keep$1 "; shift; i=$((i+1)); done
+rm -f -- "$@" || exit 1
+[ -n "$prefix" ] || exit 0
+for f in "$prefix"*.pem "$prefix"*.key; do
+  [ -f "$f" ] || continue
+  serial=${f#"$prefix"}; serial=${serial%.*}
+  case $serial in ''|*[!0-9a-f]*) continue ;; esac
+  case $keep in *" $f "*) continue ;; esac
+  rm -f -- "$f" || exit 1
+done`
+
+// RemoveOldCerts removes certificates and keys no config names any more: only files in a
+// directory named tls, ending in .pem or .key.
+func (h *host) RemoveOldCerts(ctx context.Context, c plan.CertChange) error {
+	ok := func(p string) bool {
+		return path.IsAbs(p) && path.Clean(p) == p && path.Base(path.Dir(p)) == "tls" && !strings.ContainsAny(p, " \t\n")
+	}
+	for _, p := range append(append([]string{}, c.Remove...), c.Keep...) {
+		if !ok(p) || !(strings.HasSuffix(p, ".pem") || strings.HasSuffix(p, ".key")) {
 			return fmt.Errorf("refusing to remove %s: not a TLS certificate or key file", p)
 		}
 	}
-	if len(paths) == 0 {
+	if c.Sweep != "" && (!ok(c.Sweep+"x") || !strings.HasSuffix(c.Sweep, "-") || len(c.Keep) == 0) {
+		return fmt.Errorf("refusing to remove %s*: not a host's certificate files", c.Sweep)
+	}
+	if len(c.Remove) == 0 && c.Sweep == "" {
 		return nil
 	}
-	_, err := h.c.Run(ctx, append([]string{"rm", "-f", "--"}, paths...), remote.RunOptions{Become: h.inv.SSH.Become})
-	return err
+	args := append([]string{c.Sweep, fmt.Sprint(len(c.Keep))}, c.Keep...)
+	args = append(args, c.Remove...)
+	res, err := h.c.Run(ctx, remote.Script(removeCertsScript, args...), remote.RunOptions{Become: h.inv.SSH.Become})
+	if err != nil {
+		return fmt.Errorf("%s", scriptErr(res, err))
+	}
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/conf"
@@ -28,6 +30,11 @@ type CertChange struct {
 	// Remove are the previous certificate and key files, which no config names any more:
 	// removed once the new certificate is confirmed served.
 	Remove []string `json:"remove,omitempty"`
+	// Sweep is the path prefix of the host's certificate files ("/etc/nats/tls/hub-1-"):
+	// every <Sweep><serial>.pem and .key but Keep (the files the new config names) goes
+	// with Remove, so certificates replaced before are not left behind either.
+	Sweep string   `json:"sweep,omitempty"`
+	Keep  []string `json:"keep,omitempty"`
 }
 
 // ReasonRenew starts the reason of a unit whose certificate is renewed.
@@ -87,6 +94,10 @@ func planRenew(inv *inventory.Inventory, facts map[string]Facts, p *Plan) {
 			if old != "" && old != newCert && old != newKey {
 				c.Remove = append(c.Remove, old)
 			}
+		}
+		if dir, base := path.Split(newCert); strings.HasPrefix(base, u.Host+"-") {
+			c.Sweep = dir + u.Host + "-"
+			c.Keep = []string{newCert, newKey}
 		}
 		u.Cert = c
 		days := func(d time.Duration) int { return int(d.Hours() / 24) }

@@ -81,7 +81,8 @@ func TestPlanRenew(t *testing.T) {
 			}
 			if u.Cert != nil {
 				if u.Cert.Renew != c.wantRenew || !u.Cert.NotAfter.Equal(newEnd) || !u.Cert.FromNotAfter.Equal(c.served) ||
-					strings.Join(u.Cert.Remove, " ") != "/etc/nats/tls/hub-1-aa.pem /etc/nats/tls/hub-1-aa.key" {
+					strings.Join(u.Cert.Remove, " ") != "/etc/nats/tls/hub-1-aa.pem /etc/nats/tls/hub-1-aa.key" ||
+					u.Cert.Sweep != "/etc/nats/tls/hub-1-" || strings.Join(u.Cert.Keep, " ") != "/etc/nats/tls/hub-1-bb.pem /etc/nats/tls/hub-1-bb.key" {
 					t.Errorf("cert %+v", u.Cert)
 				}
 				if got := strings.HasPrefix(strings.Join(u.Reasons, "|"), ReasonRenew+":"); got != c.wantRenew {

@@ -14,8 +14,9 @@ type Certs interface {
 	// ServedCertNotAfter returns the earliest end of the certificates the running
 	// nats-server serves (/varz tls_cert_not_after of its client, cluster and leafnode ports).
 	ServedCertNotAfter(ctx context.Context, monitorAddr string) (time.Time, error)
-	// RemoveFiles removes files no config names any more.
-	RemoveFiles(ctx context.Context, paths []string) error
+	// RemoveOldCerts removes c.Remove and every <c.Sweep><serial>.pem and .key but c.Keep:
+	// certificate files no config names any more.
+	RemoveOldCerts(ctx context.Context, c plan.CertChange) error
 }
 
 // certsOf is h as Certs, looking through the run's own wrapper (changeRecorder).
@@ -63,14 +64,14 @@ func (a *run) confirmCert(ctx context.Context, h Host, u *plan.Unit) error {
 // removeOldCerts removes the previous certificate and key of a hub whose new certificate is
 // served and whose gate passed: until then a rollback needs them. A failure is a warning.
 func (a *run) removeOldCerts(ctx context.Context, h Host, u *plan.Unit) {
-	if u.Cert == nil || len(u.Cert.Remove) == 0 {
+	if u.Cert == nil || (len(u.Cert.Remove) == 0 && u.Cert.Sweep == "") {
 		return
 	}
 	c, ok := certsOf(h)
 	if !ok {
 		return
 	}
-	if err := c.RemoveFiles(ctx, u.Cert.Remove); err != nil {
+	if err := c.RemoveOldCerts(ctx, *u.Cert); err != nil {
 		a.emit(Event{Type: EventWarning, Host: u.Host, Message: "removing the previous certificate files failed: " + err.Error()})
 	}
 }

@@ -21,8 +21,8 @@ type certHost struct {
 func (h *certHost) ServedCertNotAfter(context.Context, string) (time.Time, error) {
 	return h.served, nil
 }
-func (h *certHost) RemoveFiles(_ context.Context, paths []string) error {
-	h.removed = append(h.removed, paths...)
+func (h *certHost) RemoveOldCerts(_ context.Context, c plan.CertChange) error {
+	h.removed = append(h.removed, c.Remove...)
 	return nil
 }
 

@@ -79,6 +79,9 @@ func (g *globals) printPlan(p *plan.Plan) {
 			for _, f := range u.Cert.Remove {
 				fmt.Fprintf(w, "        - %s (removed once the new certificate is served)\n", f)
 			}
+			if u.Cert.Sweep != "" {
+				fmt.Fprintf(w, "        - %s<serial>.pem and .key but the new ones (certificates replaced before)\n", u.Cert.Sweep)
+			}
 		}
 	}
 	if len(p.Waves) > 0 {

@@ -42,13 +42,15 @@ func TestPlanShowsUpgrades(t *testing.T) {
 func TestPlanShowsRenew(t *testing.T) {
 	u := &plan.Unit{Host: "hub-1", Service: "nats-server", Role: plan.RoleHub, Action: plan.Reload,
 		Reasons: []string{"renew: the certificate it serves expires on 2026-12-16T00:00:00Z"},
-		Cert:    &plan.CertChange{Renew: true, Remove: []string{"/etc/nats/tls/hub-1-aa.pem", "/etc/nats/tls/hub-1-aa.key"}}}
+		Cert: &plan.CertChange{Renew: true, Remove: []string{"/etc/nats/tls/hub-1-aa.pem", "/etc/nats/tls/hub-1-aa.key"},
+			Sweep: "/etc/nats/tls/hub-1-", Keep: []string{"/etc/nats/tls/hub-1-bb.pem", "/etc/nats/tls/hub-1-bb.key"}}}
 	p := &plan.Plan{Lattice: "default", Domain: "hub", Units: []*plan.Unit{u}}
 	var out bytes.Buffer
 	(&globals{stdout: &out}).printPlan(p)
 	want := "  hub-1\n    ~ nats-server: reload (renew)\n        renew: the certificate it serves expires on 2026-12-16T00:00:00Z\n" +
 		"        - /etc/nats/tls/hub-1-aa.pem (removed once the new certificate is served)\n" +
-		"        - /etc/nats/tls/hub-1-aa.key (removed once the new certificate is served)\n"
+		"        - /etc/nats/tls/hub-1-aa.key (removed once the new certificate is served)\n" +
+		"        - /etc/nats/tls/hub-1-<serial>.pem and .key but the new ones (certificates replaced before)\n"
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("plan lacks %q:\n%s", want, out.String())
 	}
