@@ -271,3 +271,31 @@ func TestTLS_ManagedSecrets(t *testing.T) {
 		t.Error("the CA key prints")
 	}
 }
+
+// TestTLS_RenewBefore: the renewal window defaults to 30 days, to two thirds of a shorter
+// validity (what a new certificate has left at least), and takes renew_before.
+func TestTLS_RenewBefore(t *testing.T) {
+	for _, c := range []struct {
+		block string
+		want  time.Duration
+	}{
+		{`tls { ca = "managed" }`, 30 * 24 * time.Hour},
+		{"tls {\n    ca       = \"managed\"\n    validity = \"30d\"\n  }", 20 * 24 * time.Hour},
+		{"tls {\n    ca           = \"managed\"\n    renew_before = \"45d\"\n  }", 45 * 24 * time.Hour},
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "inventory.hcl")
+		write(t, path, []byte(strings.Replace(operatorTLS, `tls {
+    ca_file   = "ca.pem"
+    cert_file = "certs/${host}.pem"
+    key_file  = "certs/${host}.key"
+  }`, c.block, 1)))
+		inv, diags := Load(path, Options{SkipSecrets: true, Now: tlsTestNow})
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", c.block, diags)
+		}
+		if got := inv.Lattice.TLS.RenewBefore; got != c.want {
+			t.Errorf("%s: renew_before %s, want %s", c.block, got, c.want)
+		}
+	}
+}
