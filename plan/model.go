@@ -276,10 +276,11 @@ func (p *Plan) HasChanges() bool {
 }
 
 // Summary is a one-line count of the plan's actions, e.g.
-// "Plan: 1 cutover, 1 adopt, 2 restart, 3 start, 2 reload, 4 unchanged; 1 host unreachable."
+// "Plan: 1 cutover, 1 adopt, 2 restart, 3 start, 2 reload (1 renew), 4 unchanged; 1 host
+// unreachable."
 func (p *Plan) Summary() string {
 	counts := map[Action]int{}
-	bridges := 0
+	bridges, renews := 0, 0
 	for _, u := range p.Units {
 		if u.Step == StepBridge {
 			bridges++
@@ -290,11 +291,18 @@ func (p *Plan) Summary() string {
 			a = Reload // files only (mode change): applied without a service action
 		}
 		counts[a]++
+		if a == Reload && u.Cert != nil && u.Cert.Renew {
+			renews++
+		}
 	}
 	var parts []string
 	for _, a := range []Action{Cutover, Adopt, Restart, Start, Reload} {
 		if counts[a] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
+			part := fmt.Sprintf("%d %s", counts[a], a)
+			if a == Reload && renews > 0 {
+				part += fmt.Sprintf(" (%d %s)", renews, ReasonRenew)
+			}
+			parts = append(parts, part)
 		}
 	}
 	parts = append(parts, fmt.Sprintf("%d unchanged", counts[Noop]))

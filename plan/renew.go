@@ -84,7 +84,12 @@ func planRenew(inv *inventory.Inventory, facts map[string]Facts, p *Plan) {
 			continue
 		}
 		if u.Action != Reload {
-			continue // a restart or an adopt loads the new certificate anyway
+			// A restart or an adopt loads the new certificate anyway.
+			if due {
+				u.Reasons = append([]string{fmt.Sprintf("%s: the certificate it serves expires on %s, within renew_before; %s replaces it",
+					ReasonRenew, served.UTC().Format(time.RFC3339), newCert)}, u.Reasons...)
+			}
+			continue
 		}
 		c := &CertChange{From: oldCert, FromNotAfter: served, To: newCert, Renew: due}
 		if cert := parseCert(files[newCert]); cert != nil {

@@ -89,6 +89,9 @@ func TestPlanRenew(t *testing.T) {
 					t.Errorf("reasons %q, renew %v", u.Reasons, c.wantRenew)
 				}
 			}
+			if sum := p.Summary(); c.wantRenew != strings.Contains(sum, "1 reload (1 renew)") {
+				t.Errorf("summary %q, renew %v", sum, c.wantRenew)
+			}
 			warn := strings.Join(p.Warnings, "|")
 			if c.wantWarn == "" && warn != "" || !strings.Contains(warn, c.wantWarn) {
 				t.Errorf("warnings %q, want %q", warn, c.wantWarn)
@@ -109,5 +112,21 @@ func TestConfigCert(t *testing.T) {
 		if cert, key := configCert([]byte(c.conf)); cert != c.cert || key != c.key {
 			t.Errorf("configCert(%q) = %q, %q; want %q, %q", c.conf, cert, key, c.cert, c.key)
 		}
+	}
+}
+
+// A due certificate replaced by a restart (another change needs one) is named renew too; the
+// restart loads it, so nothing is left to confirm.
+func TestPlanRenew_Restart(t *testing.T) {
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	inv := &inventory.Inventory{Lattice: inventory.Lattice{TLS: &inventory.TLS{Managed: true, RenewBefore: 30 * 24 * time.Hour, Now: now}}}
+	const cfg = "/etc/nats/nats-server.conf"
+	u := &Unit{Host: "hub-1", Service: ServiceNATS, Role: RoleHub, Action: Restart, WasRunning: true, ConfigPath: cfg,
+		Reasons: []string{"cluster.port changes"}, Files: []FileChange{{Path: cfg, Op: "update", content: hubConf("bb")}}}
+	facts := map[string]Facts{"hub-1": {Files: map[string]FileFact{cfg: {Exists: true, Content: hubConf("aa")}},
+		NATS: &NATSFacts{TLSCertNotAfter: now.Add(24 * time.Hour)}}}
+	planRenew(inv, facts, &Plan{Units: []*Unit{u}})
+	if u.Cert != nil || len(u.Reasons) != 2 || !strings.HasPrefix(u.Reasons[0], ReasonRenew+": ") {
+		t.Errorf("cert %+v, reasons %q", u.Cert, u.Reasons)
 	}
 }
