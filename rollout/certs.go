@@ -61,10 +61,11 @@ func (a *run) confirmCert(ctx context.Context, h Host, u *plan.Unit) error {
 	}
 }
 
-// removeOldCerts removes the previous certificate and key of a hub whose new certificate is
-// served and whose gate passed: until then a rollback needs them. A failure is a warning.
+// removeOldCerts removes the previous certificate and key of a hub whose new certificate was
+// confirmed served and whose gate passed: until then a rollback needs them. A failure is a warning.
 func (a *run) removeOldCerts(ctx context.Context, h Host, u *plan.Unit) {
-	if u.Cert == nil || (len(u.Cert.Remove) == 0 && u.Cert.Sweep == "") {
+	if u.Cert == nil || u.Cert.NotAfter.IsZero() || (len(u.Cert.Remove) == 0 && u.Cert.Sweep == "") {
+		// Without the new certificate's end, its reload was not confirmed: nothing goes.
 		return
 	}
 	c, ok := certsOf(h)
