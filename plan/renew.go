@@ -40,8 +40,8 @@ type CertChange struct {
 // ReasonRenew starts the reason of a unit whose certificate is renewed.
 const ReasonRenew = "renew"
 
-// planRenew records each running server's certificate change (a reload whose config names a new
-// certificate file) and decides from the certificate the hub serves whether it is a renewal:
+// planRenew records each running server's certificate change (a reload whose config names a
+// new certificate file) and decides from the certificates it serves whether it is a renewal:
 // one that expires within the renewal window. A certificate due for renewal that the plan
 // does not replace (an operator-supplied one: latticepush cannot issue it) is a warning naming
 // the file to replace.
@@ -70,7 +70,7 @@ func planRenew(inv *inventory.Inventory, facts map[string]Facts, p *Plan) {
 		}
 		oldCert, oldKey := configCert(have)
 		newCert, newKey := oldCert, oldKey
-		var files = map[string][]byte{}
+		files := map[string][]byte{}
 		for _, fc := range u.Files {
 			files[fc.Path] = fc.Content()
 		}
@@ -100,7 +100,7 @@ func planRenew(inv *inventory.Inventory, facts map[string]Facts, p *Plan) {
 				c.Remove = append(c.Remove, old)
 			}
 		}
-		if dir, base := path.Split(newCert); strings.HasPrefix(base, u.Host+"-") {
+		if dir, base := path.Split(newCert); newKey != "" && strings.HasPrefix(base, u.Host+"-") {
 			c.Sweep = dir + u.Host + "-"
 			c.Keep = []string{newCert, newKey}
 		}
