@@ -36,6 +36,7 @@ cluster { name: %s, listen: 127.0.0.1:-1, routes: ["nats-route://127.0.0.1:%d"] 
 	defer func() { stray.Shutdown(); stray.WaitForShutdown() }()
 	// The stray retries every second; give it a few attempts.
 	deadline := time.Now().Add(3 * time.Second)
+	held := 0
 	for time.Now().Before(deadline) {
 		rz, err := hub1.srv.Routez(&server.RoutezOptions{})
 		if err != nil {
@@ -46,8 +47,16 @@ cluster { name: %s, listen: 127.0.0.1:-1, routes: ["nats-route://127.0.0.1:%d"] 
 				t.Fatalf("hub-1 lists the stray server as a route: %+v", rt)
 			}
 		}
+		// The stray counts a route from its side between the handshake and the hub closing it
+		// for missing credentials: a moment, longer on a loaded machine. One it keeps is a
+		// route that was let in.
 		if n := stray.NumRoutes(); n != 0 {
-			t.Fatalf("the stray server has %d route(s)", n)
+			held++
+			if held >= 3 {
+				t.Fatalf("the stray server has kept %d route(s) for %d samples 200 ms apart", n, held)
+			}
+		} else {
+			held = 0
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
