@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -45,11 +46,13 @@ type Install struct {
 	DeclRange    hcl.Range
 }
 
-// Artifact is one platform's release file on the machine running latticepush: a release
-// archive (.tar.gz, .tgz, .zip) holding nats-server, or the binary itself.
+// Artifact is one platform's release file: a release archive (.tar.gz, .tgz, .zip) holding
+// nats-server, or the binary itself. Its source is a file on the machine running
+// latticepush, uploaded to each host, or an http(s) URL each host fetches itself.
 type Artifact struct {
 	Platform string
-	// Source is the path as written; SourcePath resolves it against the inventory's directory.
+	// Source is the path or URL as written; SourcePath resolves a path against the
+	// inventory's directory.
 	Source      string
 	SHA256      string // hex, lower case
 	DeclRange   hcl.Range
@@ -59,10 +62,46 @@ type Artifact struct {
 // Dir is where a host keeps this release: InstallRoot/<version>.
 func (i *Install) Dir() string { return path.Join(InstallRoot, i.Version) }
 
+// IsURL says the artifact's source is a URL the hosts fetch (validation allows http and
+// https only), not a file on this machine.
+func (a Artifact) IsURL() bool { return isURL(a.Source) }
+
+var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+func isURL(s string) bool { return schemeRE.MatchString(s) }
+
+// RedactURL is a URL as messages show it: without credentials, query string or fragment (a
+// query string may hold an access token). Anything not a URL is returned as it is.
+func RedactURL(s string) string {
+	if !isURL(s) {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// Not parseable: cut at the first '?' or '#' and drop any user info by hand.
+		if i := strings.IndexAny(s, "?#"); i >= 0 {
+			s = s[:i] + "?…"
+		}
+		if at := strings.LastIndex(s, "@"); at >= 0 {
+			if i := strings.Index(s, "://"); i >= 0 && i < at {
+				s = s[:i+3] + s[at+1:]
+			}
+		}
+		return s
+	}
+	q := u.RawQuery != "" || u.ForceQuery
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	out := u.String()
+	if q {
+		out += "?…"
+	}
+	return out
+}
+
 // SourcePath is the artifact's file on this machine: Source, relative to the inventory's
-// directory unless absolute.
+// directory unless absolute; a URL as it is.
 func (inv *Inventory) SourcePath(a Artifact) string {
-	if filepath.IsAbs(a.Source) {
+	if a.IsURL() || filepath.IsAbs(a.Source) {
 		return a.Source
 	}
 	return filepath.Join(inv.Dir, a.Source)
@@ -254,7 +293,11 @@ func (v *validator) installBlock(b *natsBlock, where string) {
 func (v *validator) artifactSource(ab artifactBlock, where string) {
 	if ab.Source == "" {
 		v.errorf(ab.SourceRange, "Empty artifact source",
-			"artifact %q in %s: source names the release archive (.tar.gz, .zip) or the nats-server binary on this machine.", ab.Platform, where)
+			"artifact %q in %s: source names the release archive (.tar.gz, .zip) or the nats-server binary on this machine, or an https:// URL each host fetches it from.", ab.Platform, where)
+		return
+	}
+	if isURL(ab.Source) {
+		v.artifactURL(ab, where)
 		return
 	}
 	p := v.inv.SourcePath(Artifact{Source: ab.Source})
@@ -267,6 +310,37 @@ func (v *validator) artifactSource(ab artifactBlock, where string) {
 	case !st.Mode().IsRegular():
 		v.errorf(ab.SourceRange, "Artifact source is not a file",
 			"artifact %q in %s: %s is not a regular file. Name the release archive (.tar.gz, .zip) or the nats-server binary.", ab.Platform, where, p)
+	}
+}
+
+// artifactURL checks a source each host fetches: a well-formed http or https URL with a host
+// and no credentials in it.
+func (v *validator) artifactURL(ab artifactBlock, where string) {
+	shown := RedactURL(ab.Source)
+	u, err := url.Parse(ab.Source)
+	switch {
+	case err != nil || strings.ContainsAny(ab.Source, " \t\r\n"):
+		why := "it contains white space: encode a space as %20"
+		if ue, ok := err.(*url.Error); ok {
+			why = ue.Err.Error() // without the URL, which may hold a token
+		} else if err != nil {
+			why = err.Error()
+		}
+		v.errorf(ab.SourceRange, "Invalid artifact URL",
+			"artifact %q in %s: source %q is not a well-formed URL (%s). Write it as https://<host>/<path to the release file>.",
+			ab.Platform, where, shown, why)
+	case u.Scheme != "http" && u.Scheme != "https":
+		v.errorf(ab.SourceRange, "Unsupported artifact URL scheme",
+			"artifact %q in %s: source %q is a %s:// URL; hosts fetch artifacts over https:// or http:// only. Use one of those, or a file on this machine (uploaded to each host).",
+			ab.Platform, where, shown, u.Scheme)
+	case u.Host == "" || u.Hostname() == "":
+		v.errorf(ab.SourceRange, "Invalid artifact URL",
+			"artifact %q in %s: source %q names no host. Write it as %s://<host>/<path to the release file>.",
+			ab.Platform, where, shown, u.Scheme)
+	case u.User != nil:
+		v.errorf(ab.SourceRange, "Credentials in artifact URL",
+			"artifact %q in %s: source %q holds a user name or password before the host: the inventory and the plan would carry them to every host and into logs. Serve the release without them (the sha256 guards what is fetched), or behind a token in the query string, which messages leave out.",
+			ab.Platform, where, shown)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
 )
 
@@ -97,9 +98,15 @@ func (g *globals) printPlan(p *plan.Plan) {
 	for _, warn := range p.Warnings {
 		fmt.Fprintf(w, "\nWarning: %s\n", warn)
 	}
-	if n, hosts := uploads(p); hosts > 0 {
-		fmt.Fprintf(w, "\nnats-server releases: %s to upload to %d host%s, checked there against their sha256 before anything restarts.\n",
-			byteSize(n), hosts, map[bool]string{true: "", false: "s"}[hosts == 1])
+	if n, hosts, fetching := uploads(p); hosts+fetching > 0 {
+		var parts []string
+		if hosts > 0 {
+			parts = append(parts, fmt.Sprintf("%s to upload to %s", byteSize(n), plural(hosts, "host", "hosts")))
+		}
+		if fetching > 0 {
+			parts = append(parts, plural(fetching, "host fetches its own", "hosts fetch their own")+" (size unknown until fetched)")
+		}
+		fmt.Fprintf(w, "\nnats-server releases: %s, checked there against their sha256 before anything restarts.\n", strings.Join(parts, "; "))
 	}
 	fmt.Fprintf(w, "\n%s\n", p.Summary())
 	if !p.HasChanges() {
@@ -151,20 +158,29 @@ func uploadLine(up *plan.Upgrade) string {
 	if !up.Upload {
 		return fmt.Sprintf("nats-server %s (%s) is on the host already: %s -> %s", up.To, up.Platform, up.Link, up.Binary())
 	}
+	if up.Fetch != "" {
+		return fmt.Sprintf("fetch %s (%s, size unknown until fetched) with %s on the host into %s; %s -> %s",
+			inventory.RedactURL(up.Source), up.Platform, up.Fetch, up.Dir, up.Link, up.Binary())
+	}
 	return fmt.Sprintf("upload %s (%s, %s) into %s; %s -> %s", filepath.Base(up.Source), up.Platform, byteSize(up.Bytes), up.Dir, up.Link, up.Binary())
 }
 
-// uploads totals the releases a plan uploads: bytes and hosts.
-func uploads(p *plan.Plan) (int64, int) {
+// uploads totals the releases a plan puts on hosts: bytes and hosts uploaded to, and the
+// hosts that fetch theirs.
+func uploads(p *plan.Plan) (int64, int, int) {
 	var n int64
-	hosts := map[string]bool{}
+	hosts, fetch := map[string]bool{}, map[string]bool{}
 	for _, u := range p.Units {
-		if u.Upgrade != nil && u.Upgrade.Upload {
+		switch {
+		case u.Upgrade == nil || !u.Upgrade.Upload:
+		case u.Upgrade.Fetch != "":
+			fetch[u.Host] = true
+		default:
 			n += u.Upgrade.Bytes
 			hosts[u.Host] = true
 		}
 	}
-	return n, len(hosts)
+	return n, len(hosts), len(fetch)
 }
 
 func byteSize(n int64) string {
