@@ -83,8 +83,11 @@ func (releasePhase) Run(ctx context.Context, a *run) error {
 		}
 	}
 	msg := fmt.Sprintf("uploading nats-server releases to %d hosts (%s)", uploads, humanBytes(bytes))
-	if fetches > 0 {
-		msg += fmt.Sprintf("; %d hosts fetch theirs", fetches)
+	switch {
+	case fetches == 1:
+		msg += "; 1 host fetches its own"
+	case fetches > 1:
+		msg += fmt.Sprintf("; %d hosts fetch their own", fetches)
 	}
 	a.phase(PhaseRelease, msg)
 	var mu sync.Mutex
