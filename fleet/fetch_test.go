@@ -52,8 +52,8 @@ func TestFetchScript(t *testing.T) {
 		}
 		t.Run(tool, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), ".uploads")
-			fetch := func(path string) (string, error) {
-				cmd := exec.Command("sh", "-c", fetchScript, "latticepush", dir, "2.15.3-release.tar.gz", want, tool, "2", "20")
+			fetch := func(path string, size ...string) (string, error) {
+				cmd := exec.Command("sh", "-c", fetchScript, "latticepush", dir, "2.15.3-release.tar.gz", want, tool, "2", "20", strings.Join(size, ""))
 				u := srv.URL + path + "?token=s3cret"
 				cmd.Stdin = strings.NewReader(u + "\n")
 				b, err := cmd.CombinedOutput()
@@ -72,6 +72,22 @@ func TestFetchScript(t *testing.T) {
 				t.Fatalf("fetched %q (size %s): %v", p, size, err)
 			}
 			os.Remove(p)
+			if out, err := fetch("/release.tar.gz", strconv.Itoa(len(release))); err != nil {
+				t.Fatalf("fetch with its size declared: %v: %s", err, out)
+			} else {
+				p, _, _ := strings.Cut(strings.TrimSpace(out), " ")
+				os.Remove(p)
+			}
+			// A declared size the file does not have is refused (curl stops at a larger one).
+			for _, size := range []string{"100", strconv.Itoa(len(release) + 1)} {
+				out, err := fetch("/release.tar.gz", size)
+				if err == nil || !(strings.Contains(out, "the inventory's size says "+size) || strings.Contains(out, "Maximum file size exceeded")) {
+					t.Errorf("declared size %s: %v: %q", size, err, out)
+				}
+				if left, _ := os.ReadDir(dir); len(left) != 0 {
+					t.Errorf("declared size %s: left %v", size, left)
+				}
+			}
 			for path, msg := range map[string]string{
 				"/missing.tar.gz": map[string]string{"curl": "404", "wget": "the server answered with an error status"}[tool],
 				"/other.tar.gz":   "has sha256 ",

@@ -69,9 +69,9 @@ exit 0
 // fetchScript fetches a URL artifact on the host into a temporary name in the upload
 // directory and checks its sha256 there: $1 upload dir, $2 name, $3 sha256, $4 tool (curl or
 // wget), $5 seconds without progress that abort the fetch, $6 seconds the whole fetch may
-// take. The URL comes on stdin, so it never shows in the host's process list. It prints the
+// take, $7 the size in bytes the inventory declares ("" when it does not). The URL comes on stdin, so it never shows in the host's process list. It prints the
 // file's path and size; on any failure the file is removed.
-const fetchScript = `dir=$1; name=$2; sum=$3; tool=$4; stall=$5; max=$6
+const fetchScript = `dir=$1; name=$2; sum=$3; tool=$4; stall=$5; max=$6; want=$7
 IFS= read -r url || { echo "no URL given"; exit 1; }
 mkdir -p -- "$dir" || { echo "cannot create $dir"; exit 1; }
 tmp="$dir/.$name.latticepush-tmp-fetch$$"
@@ -80,7 +80,8 @@ rm -f -- "$tmp"; (umask 077 && : > "$tmp") || fail "cannot create $tmp"
 case $tool in
 curl)
   esc=$(printf '%s' "$url" | sed 's/[\\"]/\\&/g')
-  out=$(printf 'url = "%s"\n' "$esc" | curl -K - -f -s -S -L --proto '=http,https' --proto-redir '=http,https' --max-redirs 5 \
+  limit=""; [ -n "$want" ] && limit="--max-filesize $want"
+  out=$(printf 'url = "%s"\n' "$esc" | curl -K - $limit -f -s -S -L --proto '=http,https' --proto-redir '=http,https' --max-redirs 5 \
     --connect-timeout 20 --speed-limit 1 --speed-time "$stall" --max-time "$max" -o "$tmp" 2>&1) || fail "${out:-curl failed}" ;;
 wget)
   cap=""; command -v timeout >/dev/null 2>&1 && cap="timeout $max"
@@ -100,8 +101,9 @@ wget)
   esac ;;
 *) fail "unknown fetch tool $tool" ;;
 esac
-got=$(sha256sum < "$tmp" | cut -d' ' -f1)
 size=$(wc -c < "$tmp" | tr -d ' ')
+[ -z "$want" ] || [ "$size" = "$want" ] || fail "what was fetched is $size bytes, the inventory's size says $want: not the release pinned"
+got=$(sha256sum < "$tmp" | cut -d' ' -f1)
 [ "$got" = "$sum" ] || fail "what was fetched ($size bytes) has sha256 $got, want $sum: not the release pinned"
 echo "$tmp $size"
 `
@@ -151,8 +153,12 @@ func (h *host) UploadRelease(ctx context.Context, up plan.Upgrade) (string, erro
 // is left on the host and the error names the URL (without its query string).
 func (h *host) fetchRelease(ctx context.Context, up plan.Upgrade) (string, error) {
 	shown := inventory.RedactURL(up.Source)
+	size := ""
+	if up.Bytes > 0 {
+		size = strconv.FormatInt(up.Bytes, 10)
+	}
 	res, err := h.c.Run(ctx, remote.Script(fetchScript, uploadDir, artifactName(up), up.SHA256, up.Fetch,
-		strconv.Itoa(int(fetchStall/time.Second)), strconv.Itoa(int(fetchMax/time.Second))),
+		strconv.Itoa(int(fetchStall/time.Second)), strconv.Itoa(int(fetchMax/time.Second)), size),
 		remote.RunOptions{Become: h.inv.SSH.Become, Timeout: fetchMax + time.Minute, Stdin: strings.NewReader(up.Source + "\n")})
 	if err != nil {
 		return "", fmt.Errorf("fetching %s with %s: %s; nothing was kept", shown, up.Fetch, redactIn(scriptErr(res, err), up.Source))

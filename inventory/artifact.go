@@ -28,11 +28,13 @@ type artifactBlock struct {
 	Platform string  `hcl:"platform,label"`
 	Source   string  `hcl:"source"`
 	SHA256   *string `hcl:"sha256,optional"`
+	Size     *int64  `hcl:"size,optional"`
 
 	DeclRange     hcl.Range `hcl:",def_range"`
 	PlatformRange hcl.Range `hcl:"platform,label_range"`
 	SourceRange   hcl.Range `hcl:"source,attr_range"`
 	SHA256Range   hcl.Range `hcl:"sha256,attr_range"`
+	SizeRange     hcl.Range `hcl:"size,attr_range"`
 }
 
 // Install is a pinned nats-server release: its version and one artifact per platform. The
@@ -53,8 +55,11 @@ type Artifact struct {
 	Platform string
 	// Source is the path or URL as written; SourcePath resolves a path against the
 	// inventory's directory.
-	Source      string
-	SHA256      string // hex, lower case
+	Source string
+	SHA256 string // hex, lower case
+	// Size is the artifact's size in bytes when the inventory declares it (0 when not): a
+	// fetch that brings more or fewer bytes is refused, and plan shows it as a fetch's size.
+	Size        int64
 	DeclRange   hcl.Range
 	SourceRange hcl.Range
 }
@@ -183,8 +188,12 @@ func applyInstall(n *NATS, b *natsBlock) {
 		if _, dup := in.Artifacts[ab.Platform]; dup {
 			continue // validate reports it
 		}
+		var size int64
+		if ab.Size != nil {
+			size = *ab.Size
+		}
 		in.Artifacts[ab.Platform] = Artifact{Platform: ab.Platform, Source: ab.Source, SHA256: strings.ToLower(deref(ab.SHA256, "")),
-			DeclRange: ab.DeclRange, SourceRange: ab.SourceRange}
+			Size: size, DeclRange: ab.DeclRange, SourceRange: ab.SourceRange}
 	}
 	n.Install = in
 }
@@ -286,6 +295,11 @@ func (v *validator) installBlock(b *natsBlock, where string) {
 				"sha256 %q of artifact %q in %s must be 64 hexadecimal digits (what `sha256sum %s` prints).",
 				*ab.SHA256, ab.Platform, where, ab.Source)
 		}
+		if ab.Size != nil && *ab.Size <= 0 {
+			v.errorf(ab.SizeRange, "Invalid artifact size",
+				"size %d of artifact %q in %s must be the file's size in bytes, above 0 (what `stat -c %%s` prints), or left out.",
+				*ab.Size, ab.Platform, where)
+		}
 		v.artifactSource(ab, where)
 	}
 }
@@ -310,6 +324,10 @@ func (v *validator) artifactSource(ab artifactBlock, where string) {
 	case !st.Mode().IsRegular():
 		v.errorf(ab.SourceRange, "Artifact source is not a file",
 			"artifact %q in %s: %s is not a regular file. Name the release archive (.tar.gz, .zip) or the nats-server binary.", ab.Platform, where, p)
+	case ab.Size != nil && *ab.Size > 0 && st.Size() != *ab.Size:
+		v.errorf(ab.SizeRange, "Artifact size mismatch",
+			"artifact %q in %s: size says %d bytes but %s has %d. Correct size, or leave it out (the sha256 is checked either way).",
+			ab.Platform, where, *ab.Size, p, st.Size())
 	}
 }
 

@@ -37,6 +37,10 @@ func TestLoad_ArtifactRules(t *testing.T) {
 			`artifact "linux/amd64" in role "hub": source "https:///nats-server-v2.15.3-linux-amd64.tar.gz" names no host. Write it as https://<host>/<path to the release file>.`)}},
 		{"url-space", []wantDiag{errorAt(11, "Invalid artifact URL",
 			`artifact "linux/amd64" in role "hub": source "https://releases.example.com/nats%20server.tar.gz?…" is not a well-formed URL (it contains white space: encode a space as %20).`)}},
+		{"url-bad-size", []wantDiag{errorAt(12, "Invalid artifact size",
+			`size 0 of artifact "linux/amd64" in role "hub" must be the file's size in bytes, above 0 (what `+"`stat -c %s`"+` prints), or left out.`)}},
+		{"size-mismatch", []wantDiag{errorAt(12, "Artifact size mismatch",
+			`artifact "linux/amd64" in role "hub": size says 12 bytes but testdata/artifacts/dist/nats-server-v2.15.3-linux-amd64.tar.gz has 13. Correct size, or leave it out (the sha256 is checked either way).`)}},
 		{"duplicate-artifact", []wantDiag{errorAt(14, "Duplicate artifact", `artifact "linux/amd64" in role "hub" is already declared at`)}},
 	}
 	for _, tt := range tests {
@@ -69,7 +73,7 @@ func TestLoad_ArtifactsMerge(t *testing.T) {
 		t.Errorf("SourcePath = %s", got)
 	}
 	leaf := inv.Host("edge-1").Leaf.Install
-	if leaf == nil || len(leaf.Artifacts) != 1 || !leaf.Artifacts["linux/arm64"].IsURL() {
+	if leaf == nil || len(leaf.Artifacts) != 1 || !leaf.Artifacts["linux/arm64"].IsURL() || leaf.Artifacts["linux/arm64"].Size != 12345678 {
 		t.Fatalf("edge-1 install: %+v", leaf)
 	}
 	url := "https://releases.example.com/v2.15.3/nats-server-v2.15.3-linux-arm64.tar.gz?token=abc"

@@ -21,8 +21,9 @@ type Upgrade struct {
 	Running string `json:"running,omitempty"`
 	To      string `json:"to"`
 	// Platform is the host's (from `uname -m`); Source the artifact for it: a file on this
-	// machine, or a URL; SHA256 its hash; Bytes what is uploaded (0 when the host already
-	// holds the release, or fetches it: a URL's size is known once fetched).
+	// machine, or a URL; SHA256 its hash; Bytes what is uploaded or fetched (0 when the host
+	// already holds the release, or fetches a URL whose size the inventory does not declare:
+	// known once fetched).
 	Platform string `json:"platform"`
 	Source   string `json:"source"`
 	SHA256   string `json:"sha256"`
@@ -219,6 +220,7 @@ func decideInstall(inv *inventory.Inventory, h *inventory.Host, n *inventory.NAT
 				h.Name, in.Version, posOf(in.VersionRange), inventory.RedactURL(src), platform)
 		}
 		up.Fetch = nf.Fetcher
+		up.Bytes = art.Size
 	}
 	switch {
 	case up.KeepAside:

@@ -252,14 +252,14 @@ func TestBuild_UpgradeWithCutoverRefused(t *testing.T) {
 }
 
 // TestBuild_FetchedArtifact: an artifact whose source is a URL is fetched by each host with
-// the tool its facts name (its size unknown until then); a host with neither curl nor wget
+// the tool its facts name (Bytes its declared size); a host with neither curl nor wget
 // is refused at plan time, naming the host, the URL without its query string and the fix.
 func TestBuild_FetchedArtifact(t *testing.T) {
 	url := "https://releases.example.com/v2.15.3/nats-server-v2.15.3-linux-amd64.tar.gz?token=s3cret"
 	sum := strings.Repeat("ab", 32)
 	inv := plantest.LoadExample(t, "lab", func(s string) string {
 		return strings.Replace(s, "    cluster_name           = \"hub\"\n",
-			"    cluster_name           = \"hub\"\n    version = \"2.15.3\"\n    artifact \"linux/amd64\" {\n      source = \""+url+"\"\n      sha256 = \""+sum+"\"\n    }\n", 1)
+			"    cluster_name           = \"hub\"\n    version = \"2.15.3\"\n    artifact \"linux/amd64\" {\n      source = \""+url+"\"\n      size = 4242\n      sha256 = \""+sum+"\"\n    }\n", 1)
 	})
 	d := plantest.FakeDesired(inv, true)
 	facts := plantest.Converged(inv, d)
@@ -273,7 +273,7 @@ func TestBuild_FetchedArtifact(t *testing.T) {
 	}
 	for h, tool := range map[string]string{"hub-1": "curl", "hub-2": "wget", "hub-3": "curl"} {
 		up := p.Unit(h + "/nats-server").Upgrade
-		if up == nil || !up.Upload || up.Fetch != tool || up.Source != url || up.Bytes != 0 || up.SHA256 != sum {
+		if up == nil || !up.Upload || up.Fetch != tool || up.Source != url || up.Bytes != 4242 || up.SHA256 != sum {
 			t.Errorf("%s: %+v", h, up)
 		}
 	}
