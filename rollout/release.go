@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,23 +74,29 @@ func (releasePhase) Run(ctx context.Context, a *run) error {
 			return fmt.Errorf("%s: this host cannot install nats-server releases; nothing was changed", u.ID())
 		}
 		jobs = append(jobs, &job{u: u, h: h})
-		bytes += u.Upgrade.Bytes
 		switch {
 		case !u.Upgrade.Upload:
 		case u.Upgrade.Fetch != "":
 			fetches++
 		default:
 			uploads++
+			bytes += u.Upgrade.Bytes
 		}
 	}
-	msg := fmt.Sprintf("uploading nats-server releases to %d hosts (%s)", uploads, humanBytes(bytes))
+	var msg []string
+	if uploads > 0 {
+		msg = append(msg, fmt.Sprintf("uploading nats-server releases to %d hosts (%s)", uploads, humanBytes(bytes)))
+	}
 	switch {
 	case fetches == 1:
-		msg += "; 1 host fetches its own"
+		msg = append(msg, "1 host fetches its own")
 	case fetches > 1:
-		msg += fmt.Sprintf("; %d hosts fetch their own", fetches)
+		msg = append(msg, fmt.Sprintf("%d hosts fetch their own", fetches))
 	}
-	a.phase(PhaseRelease, msg)
+	if len(msg) == 0 {
+		msg = append(msg, fmt.Sprintf("nats-server releases already on their %d hosts", len(jobs)))
+	}
+	a.phase(PhaseRelease, strings.Join(msg, "; "))
 	var mu sync.Mutex
 	var errs []error
 	each := func(fn func(ctx context.Context, j *job) error) {
