@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +66,55 @@ fi
 exit 0
 `
 
+// fetchScript fetches a URL artifact on the host into a temporary name in the upload
+// directory and checks its sha256 there: $1 upload dir, $2 name, $3 sha256, $4 tool (curl or
+// wget), $5 seconds without progress that abort the fetch, $6 seconds the whole fetch may
+// take, $7 the size in bytes the inventory declares ("" when it does not). The URL comes on stdin, so it never shows in the host's process list. It prints the
+// file's path and size; on any failure the file is removed.
+const fetchScript = `dir=$1; name=$2; sum=$3; tool=$4; stall=$5; max=$6; want=$7
+IFS= read -r url || { echo "no URL given"; exit 1; }
+mkdir -p -- "$dir" || { echo "cannot create $dir"; exit 1; }
+tmp="$dir/.$name.latticepush-tmp-fetch$$"
+fail() { rm -f -- "$tmp"; echo "$*"; exit 1; }
+rm -f -- "$tmp"; (umask 077 && : > "$tmp") || fail "cannot create $tmp"
+case $tool in
+curl)
+  esc=$(printf '%s' "$url" | sed 's/[\\"]/\\&/g')
+  limit=""; [ -n "$want" ] && limit="--max-filesize $want"
+  out=$(printf 'url = "%s"\n' "$esc" | curl -K - $limit -f -s -S -L --proto '=http,https' --proto-redir '=http,https' --max-redirs 5 \
+    --connect-timeout 20 --speed-limit 1 --speed-time "$stall" --max-time "$max" -o "$tmp" 2>&1) || fail "${out:-curl failed}" ;;
+wget)
+  cap=""; command -v timeout >/dev/null 2>&1 && cap="timeout $max"
+  if wget --version 2>/dev/null | grep -q 'GNU Wget'; then
+    out=$(printf '%s\n' "$url" | $cap wget -nv --tries=1 --max-redirect=5 -T "$stall" -O "$tmp" -i - 2>&1)
+  else
+    out=$($cap wget -q -T "$stall" -O "$tmp" "$url" 2>&1)
+  fi
+  rc=$?
+  case $rc in
+    0) ;;
+    124) fail "no complete answer within $max s" ;;
+    4) fail "network failure (name resolution, connection or timeout): $out" ;;
+    5) fail "TLS failure: $out" ;;
+    8) fail "the server answered with an error status: $out" ;;
+    *) fail "wget exit status $rc: $out" ;;
+  esac ;;
+*) fail "unknown fetch tool $tool" ;;
+esac
+size=$(wc -c < "$tmp" | tr -d ' ')
+[ -z "$want" ] || [ "$size" = "$want" ] || fail "what was fetched is $size bytes, the inventory's size says $want: not the release pinned"
+got=$(sha256sum < "$tmp" | cut -d' ' -f1)
+[ "$got" = "$sum" ] || fail "what was fetched ($size bytes) has sha256 $got, want $sum: not the release pinned"
+echo "$tmp $size"
+`
+
+// Fetch limits: a fetch that makes no progress for fetchStall, or has not finished within
+// fetchMax, is abandoned.
+const (
+	fetchStall = 30 * time.Second
+	fetchMax   = 15 * time.Minute
+)
+
 // switchScript points the binary path ($1) at a release's nats-server ($2): a symlink made
 // under a temporary name and renamed over the path, so the path is always a whole binary.
 const switchScript = `link=$1; target=$2
@@ -78,6 +129,9 @@ var _ rollout.Releases = (*host)(nil)
 // UploadRelease uploads the unit's artifact over SFTP next to the install root and checks its
 // sha256 on the host. It returns the upload's path; nothing that runs changes.
 func (h *host) UploadRelease(ctx context.Context, up plan.Upgrade) (string, error) {
+	if up.Fetch != "" {
+		return h.fetchRelease(ctx, up)
+	}
 	content, err := h.f.releases.read(up.Source, up.SHA256)
 	if err != nil {
 		return "", err
@@ -94,6 +148,61 @@ func (h *host) UploadRelease(ctx context.Context, up plan.Upgrade) (string, erro
 	return st.Temp, nil
 }
 
+// fetchRelease has the host fetch the unit's URL artifact into the upload directory with its
+// own tool, and checks its sha256 there. It returns the file's path; on any failure nothing
+// is left on the host and the error names the URL (without its query string).
+func (h *host) fetchRelease(ctx context.Context, up plan.Upgrade) (string, error) {
+	shown := inventory.RedactURL(up.Source)
+	size := ""
+	if up.Bytes > 0 {
+		size = strconv.FormatInt(up.Bytes, 10)
+	}
+	res, err := h.c.Run(ctx, remote.Script(fetchScript, uploadDir, artifactName(up), up.SHA256, up.Fetch,
+		strconv.Itoa(int(fetchStall/time.Second)), strconv.Itoa(int(fetchMax/time.Second)), size),
+		remote.RunOptions{Become: h.inv.SSH.Become, Timeout: fetchMax + time.Minute, Stdin: strings.NewReader(up.Source + "\n")})
+	if err != nil {
+		return "", fmt.Errorf("fetching %s with %s: %s; nothing was kept", shown, up.Fetch, redactIn(scriptErr(res, err), up.Source))
+	}
+	p, _, ok := strings.Cut(strings.TrimSpace(string(res.Stdout)), " ")
+	if !ok || !strings.HasPrefix(p, uploadDir+"/") {
+		return "", fmt.Errorf("fetching %s: the host answered %q, not the fetched file's path", shown, redactIn(string(res.Stdout), up.Source))
+	}
+	return p, nil
+}
+
+// artifactName is the name an artifact is kept under in the upload directory: the version
+// and the file name of its source (a URL's path, without its query string).
+func artifactName(up plan.Upgrade) string {
+	base := path.Base(up.Source)
+	if u, err := url.Parse(up.Source); err == nil && u.Scheme != "" {
+		base = path.Base(u.Path)
+	}
+	if base == "" || base == "." || base == "/" {
+		base = "artifact"
+	}
+	base = strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, base)
+	return up.To + "-" + base
+}
+
+// redactIn removes a URL's credentials and query string from a message a tool printed.
+func redactIn(msg, rawURL string) string {
+	msg = strings.ReplaceAll(msg, rawURL, inventory.RedactURL(rawURL))
+	if u, err := url.Parse(rawURL); err == nil {
+		if u.RawQuery != "" {
+			msg = strings.ReplaceAll(msg, u.RawQuery, "…")
+		}
+		if u.User != nil {
+			msg = strings.ReplaceAll(msg, u.User.String(), "…")
+		}
+	}
+	return msg
+}
+
 // InstallRelease unpacks a checked upload into the release directory (and keeps a binary
 // the operator put at the binary path, for rollback).
 func (h *host) InstallRelease(ctx context.Context, up plan.Upgrade, upload string) error {
@@ -104,7 +213,7 @@ func (h *host) InstallRelease(ctx context.Context, up plan.Upgrade, upload strin
 	res, err := h.c.Run(ctx, remote.Script(unpackScript, upload, up.Dir, up.SHA256, up.To, VersionCache, keep, keepTo),
 		remote.RunOptions{Become: h.inv.SSH.Become, Timeout: 5 * time.Minute})
 	if err != nil {
-		return fmt.Errorf("installing %s into %s: %s", path.Base(up.Source), up.Dir, scriptErr(res, err))
+		return fmt.Errorf("installing %s into %s: %s", artifactName(up), up.Dir, scriptErr(res, err))
 	}
 	return nil
 }

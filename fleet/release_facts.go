@@ -25,9 +25,13 @@ const VersionCache = "/var/lib/latticepush/nats-versions"
 //	machine=...           uname -m
 //	release.<v>=<sha256>  each release directory holding nats-server, with the sha256 of the
 //	                      artifact it was unpacked from ("" when latticepush did not unpack it)
+//	fetcher=curl|wget|    the tool the host fetches a URL artifact with (curl preferred)
 //	installed=...         the binary's version: from the cache, else its --version
 const installFactsScript = `nats=$1; cache=$2; root=$3
 echo "machine=$(uname -m)"
+if command -v curl >/dev/null 2>&1; then echo "fetcher=curl"
+elif command -v wget >/dev/null 2>&1; then echo "fetcher=wget"
+else echo "fetcher="; fi
 for d in "$root"/*/; do
   [ -x "${d}nats-server" ] || continue
   v=${d%/}; v=${v##*/}
@@ -70,6 +74,7 @@ func installFacts(ctx context.Context, c *remote.Client, h *inventory.Host, bina
 func fillInstall(nf *plan.NATSFacts, kv map[string]string) {
 	nf.Machine = kv["machine"]
 	nf.Installed = versionOf(kv["installed"])
+	nf.Fetcher = kv["fetcher"]
 	nf.Releases = map[string]string{}
 	for k, v := range kv {
 		if rel, ok := strings.CutPrefix(k, "release."); ok {
@@ -79,7 +84,8 @@ func fillInstall(nf *plan.NATSFacts, kv map[string]string) {
 }
 
 // HashArtifacts reads every pinned release's file on this machine once: its size and sha256,
-// which plan compares with the inventory's before anything is uploaded.
+// which plan compares with the inventory's before anything is uploaded. A URL is left to the
+// hosts, which check what they fetch.
 func HashArtifacts(inv *inventory.Inventory) map[string]plan.LocalFile {
 	out := map[string]plan.LocalFile{}
 	for _, h := range inv.Hosts {
@@ -89,7 +95,7 @@ func HashArtifacts(inv *inventory.Inventory) map[string]plan.LocalFile {
 		}
 		for _, a := range n.Install.Artifacts {
 			p := inv.SourcePath(a)
-			if _, done := out[p]; done {
+			if _, done := out[p]; done || a.IsURL() {
 				continue
 			}
 			out[p] = hashFile(p)

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -27,11 +28,13 @@ type artifactBlock struct {
 	Platform string  `hcl:"platform,label"`
 	Source   string  `hcl:"source"`
 	SHA256   *string `hcl:"sha256,optional"`
+	Size     *int64  `hcl:"size,optional"`
 
 	DeclRange     hcl.Range `hcl:",def_range"`
 	PlatformRange hcl.Range `hcl:"platform,label_range"`
 	SourceRange   hcl.Range `hcl:"source,attr_range"`
 	SHA256Range   hcl.Range `hcl:"sha256,attr_range"`
+	SizeRange     hcl.Range `hcl:"size,attr_range"`
 }
 
 // Install is a pinned nats-server release: its version and one artifact per platform. The
@@ -45,13 +48,18 @@ type Install struct {
 	DeclRange    hcl.Range
 }
 
-// Artifact is one platform's release file on the machine running latticepush: a release
-// archive (.tar.gz, .tgz, .zip) holding nats-server, or the binary itself.
+// Artifact is one platform's release file: a release archive (.tar.gz, .tgz, .zip) holding
+// nats-server, or the binary itself. Its source is a file on the machine running
+// latticepush, uploaded to each host, or an http(s) URL each host fetches itself.
 type Artifact struct {
 	Platform string
-	// Source is the path as written; SourcePath resolves it against the inventory's directory.
-	Source      string
-	SHA256      string // hex, lower case
+	// Source is the path or URL as written; SourcePath resolves a path against the
+	// inventory's directory.
+	Source string
+	SHA256 string // hex, lower case
+	// Size is the artifact's size in bytes when the inventory declares it (0 when not): a
+	// fetch that brings more or fewer bytes is refused, and plan shows it as a fetch's size.
+	Size        int64
 	DeclRange   hcl.Range
 	SourceRange hcl.Range
 }
@@ -59,10 +67,46 @@ type Artifact struct {
 // Dir is where a host keeps this release: InstallRoot/<version>.
 func (i *Install) Dir() string { return path.Join(InstallRoot, i.Version) }
 
+// IsURL says the artifact's source is a URL the hosts fetch (validation allows http and
+// https only), not a file on this machine.
+func (a Artifact) IsURL() bool { return isURL(a.Source) }
+
+var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+func isURL(s string) bool { return schemeRE.MatchString(s) }
+
+// RedactURL is a URL as messages show it: without credentials, query string or fragment (a
+// query string may hold an access token). Anything not a URL is returned as it is.
+func RedactURL(s string) string {
+	if !isURL(s) {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// Not parseable: cut at the first '?' or '#' and drop any user info by hand.
+		if i := strings.IndexAny(s, "?#"); i >= 0 {
+			s = s[:i] + "?…"
+		}
+		if at := strings.LastIndex(s, "@"); at >= 0 {
+			if i := strings.Index(s, "://"); i >= 0 && i < at {
+				s = s[:i+3] + s[at+1:]
+			}
+		}
+		return s
+	}
+	q := u.RawQuery != "" || u.ForceQuery
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	out := u.String()
+	if q {
+		out += "?…"
+	}
+	return out
+}
+
 // SourcePath is the artifact's file on this machine: Source, relative to the inventory's
-// directory unless absolute.
+// directory unless absolute; a URL as it is.
 func (inv *Inventory) SourcePath(a Artifact) string {
-	if filepath.IsAbs(a.Source) {
+	if a.IsURL() || filepath.IsAbs(a.Source) {
 		return a.Source
 	}
 	return filepath.Join(inv.Dir, a.Source)
@@ -144,8 +188,12 @@ func applyInstall(n *NATS, b *natsBlock) {
 		if _, dup := in.Artifacts[ab.Platform]; dup {
 			continue // validate reports it
 		}
+		var size int64
+		if ab.Size != nil {
+			size = *ab.Size
+		}
 		in.Artifacts[ab.Platform] = Artifact{Platform: ab.Platform, Source: ab.Source, SHA256: strings.ToLower(deref(ab.SHA256, "")),
-			DeclRange: ab.DeclRange, SourceRange: ab.SourceRange}
+			Size: size, DeclRange: ab.DeclRange, SourceRange: ab.SourceRange}
 	}
 	n.Install = in
 }
@@ -247,6 +295,11 @@ func (v *validator) installBlock(b *natsBlock, where string) {
 				"sha256 %q of artifact %q in %s must be 64 hexadecimal digits (what `sha256sum %s` prints).",
 				*ab.SHA256, ab.Platform, where, ab.Source)
 		}
+		if ab.Size != nil && *ab.Size <= 0 {
+			v.errorf(ab.SizeRange, "Invalid artifact size",
+				"size %d of artifact %q in %s must be the file's size in bytes, above 0 (what `stat -c %%s` prints), or left out.",
+				*ab.Size, ab.Platform, where)
+		}
 		v.artifactSource(ab, where)
 	}
 }
@@ -254,7 +307,11 @@ func (v *validator) installBlock(b *natsBlock, where string) {
 func (v *validator) artifactSource(ab artifactBlock, where string) {
 	if ab.Source == "" {
 		v.errorf(ab.SourceRange, "Empty artifact source",
-			"artifact %q in %s: source names the release archive (.tar.gz, .zip) or the nats-server binary on this machine.", ab.Platform, where)
+			"artifact %q in %s: source names the release archive (.tar.gz, .zip) or the nats-server binary on this machine, or an https:// URL each host fetches it from.", ab.Platform, where)
+		return
+	}
+	if isURL(ab.Source) {
+		v.artifactURL(ab, where)
 		return
 	}
 	p := v.inv.SourcePath(Artifact{Source: ab.Source})
@@ -267,6 +324,41 @@ func (v *validator) artifactSource(ab artifactBlock, where string) {
 	case !st.Mode().IsRegular():
 		v.errorf(ab.SourceRange, "Artifact source is not a file",
 			"artifact %q in %s: %s is not a regular file. Name the release archive (.tar.gz, .zip) or the nats-server binary.", ab.Platform, where, p)
+	case ab.Size != nil && *ab.Size > 0 && st.Size() != *ab.Size:
+		v.errorf(ab.SizeRange, "Artifact size mismatch",
+			"artifact %q in %s: size says %d bytes but %s has %d. Correct size, or leave it out (the sha256 is checked either way).",
+			ab.Platform, where, *ab.Size, p, st.Size())
+	}
+}
+
+// artifactURL checks a source each host fetches: a well-formed http or https URL with a host
+// and no credentials in it.
+func (v *validator) artifactURL(ab artifactBlock, where string) {
+	shown := RedactURL(ab.Source)
+	u, err := url.Parse(ab.Source)
+	switch {
+	case err != nil || strings.ContainsAny(ab.Source, " \t\r\n"):
+		why := "it contains white space: encode a space as %20"
+		if ue, ok := err.(*url.Error); ok {
+			why = ue.Err.Error() // without the URL, which may hold a token
+		} else if err != nil {
+			why = err.Error()
+		}
+		v.errorf(ab.SourceRange, "Invalid artifact URL",
+			"artifact %q in %s: source %q is not a well-formed URL (%s). Write it as https://<host>/<path to the release file>.",
+			ab.Platform, where, shown, why)
+	case u.Scheme != "http" && u.Scheme != "https":
+		v.errorf(ab.SourceRange, "Unsupported artifact URL scheme",
+			"artifact %q in %s: source %q is a %s:// URL; hosts fetch artifacts over https:// or http:// only. Use one of those, or a file on this machine (uploaded to each host).",
+			ab.Platform, where, shown, u.Scheme)
+	case u.Host == "" || u.Hostname() == "":
+		v.errorf(ab.SourceRange, "Invalid artifact URL",
+			"artifact %q in %s: source %q names no host. Write it as %s://<host>/<path to the release file>.",
+			ab.Platform, where, shown, u.Scheme)
+	case u.User != nil:
+		v.errorf(ab.SourceRange, "Credentials in artifact URL",
+			"artifact %q in %s: source %q holds a user name or password before the host: the inventory and the plan would carry them to every host and into logs. Serve the release without them (the sha256 guards what is fetched), or behind a token in the query string, which messages leave out.",
+			ab.Platform, where, shown)
 	}
 }
 

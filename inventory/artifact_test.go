@@ -27,6 +27,20 @@ func TestLoad_ArtifactRules(t *testing.T) {
 			`artifact "linux/arm64" in host edge-1's nats block has no version next to it`)}},
 		{"binary-in-root", []wantDiag{errorAt(10, "Binary inside the install directory",
 			`binary "/opt/latticepush/nats-server/current" is inside /opt/latticepush/nats-server`)}},
+		{"url-scheme", []wantDiag{errorAt(11, "Unsupported artifact URL scheme",
+			`artifact "linux/amd64" in role "hub": source "ftp://releases.example.com/nats-server-v2.15.3-linux-amd64.tar.gz" is a ftp:// URL; hosts fetch artifacts over https:// or http:// only. Use one of those, or a file on this machine (uploaded to each host).`)}},
+		{"url-credentials", []wantDiag{errorAt(11, "Credentials in artifact URL",
+			`artifact "linux/amd64" in role "hub": source "https://releases.example.com/nats-server-v2.15.3-linux-amd64.tar.gz?…" holds a user name or password before the host: the inventory and the plan would carry them to every host and into logs.`)}},
+		{"url-malformed", []wantDiag{errorAt(11, "Invalid artifact URL",
+			`artifact "linux/amd64" in role "hub": source "https://releases.example.com:port/nats-server.tar.gz" is not a well-formed URL (invalid port ":port" after host). Write it as https://<host>/<path to the release file>.`)}},
+		{"url-no-host", []wantDiag{errorAt(11, "Invalid artifact URL",
+			`artifact "linux/amd64" in role "hub": source "https:///nats-server-v2.15.3-linux-amd64.tar.gz" names no host. Write it as https://<host>/<path to the release file>.`)}},
+		{"url-space", []wantDiag{errorAt(11, "Invalid artifact URL",
+			`artifact "linux/amd64" in role "hub": source "https://releases.example.com/nats%20server.tar.gz?…" is not a well-formed URL (it contains white space: encode a space as %20).`)}},
+		{"url-bad-size", []wantDiag{errorAt(12, "Invalid artifact size",
+			`size 0 of artifact "linux/amd64" in role "hub" must be the file's size in bytes, above 0 (what `+"`stat -c %s`"+` prints), or left out.`)}},
+		{"size-mismatch", []wantDiag{errorAt(12, "Artifact size mismatch",
+			`artifact "linux/amd64" in role "hub": size says 12 bytes but testdata/artifacts/dist/nats-server-v2.15.3-linux-amd64.tar.gz has 13. Correct size, or leave it out (the sha256 is checked either way).`)}},
 		{"duplicate-artifact", []wantDiag{errorAt(14, "Duplicate artifact", `artifact "linux/amd64" in role "hub" is already declared at`)}},
 	}
 	for _, tt := range tests {
@@ -59,8 +73,27 @@ func TestLoad_ArtifactsMerge(t *testing.T) {
 		t.Errorf("SourcePath = %s", got)
 	}
 	leaf := inv.Host("edge-1").Leaf.Install
-	if leaf == nil || len(leaf.Artifacts) != 1 || leaf.Artifacts["linux/arm64"].Source == "" {
+	if leaf == nil || len(leaf.Artifacts) != 1 || !leaf.Artifacts["linux/arm64"].IsURL() || leaf.Artifacts["linux/arm64"].Size != 12345678 {
 		t.Fatalf("edge-1 install: %+v", leaf)
+	}
+	url := "https://releases.example.com/v2.15.3/nats-server-v2.15.3-linux-arm64.tar.gz?token=abc"
+	if got := inv.SourcePath(leaf.Artifacts["linux/arm64"]); got != url {
+		t.Errorf("SourcePath of a URL = %s", got)
+	}
+}
+
+// TestRedactURL: messages show a URL without credentials, query string or fragment.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://h.example/a/b.tar.gz":                      "https://h.example/a/b.tar.gz",
+		"https://h.example/a/b.tar.gz?X-Amz-Signature=s3cr": "https://h.example/a/b.tar.gz?…",
+		"http://u:pw@h.example:8080/b.tgz#frag":             "http://h.example:8080/b.tgz",
+		"https://u:pw@h.example:port/b?tok=1":               "https://h.example:port/b?…",
+		"dist/nats-server.tar.gz":                           "dist/nats-server.tar.gz",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

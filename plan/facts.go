@@ -149,11 +149,13 @@ type NATSFacts struct {
 	// Machine is what `uname -m` prints; Installed what `<binary> --version` says (cached on
 	// the host by the binary's inode, size and mtime); Running the running server's /varz
 	// version ("" when it does not run); Releases the release directories under the install
-	// root, each with the sha256 of the artifact it was unpacked from.
+	// root, each with the sha256 of the artifact it was unpacked from; Fetcher the tool the
+	// host fetches a URL artifact with, "curl" or "wget" ("" when it has neither).
 	Machine   string
 	Installed string
 	Running   string
 	Releases  map[string]string
+	Fetcher   string
 }
 
 // fingerprint is a digest of the facts that drive a decision: file hashes and modes, service
@@ -209,7 +211,7 @@ func (f Facts) fingerprint() string {
 		}
 		sort.Strings(rel)
 		b.WriteString("install machine=" + n.Machine + " installed=" + n.Installed + " running=" + n.Running +
-			" releases=" + strings.Join(rel, ",") + "\n")
+			" releases=" + strings.Join(rel, ",") + " fetcher=" + n.Fetcher + "\n")
 	}
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:])

@@ -20,14 +20,19 @@ type Upgrade struct {
 	From    string `json:"from,omitempty"`
 	Running string `json:"running,omitempty"`
 	To      string `json:"to"`
-	// Platform is the host's (from `uname -m`); Source the artifact for it on this machine,
-	// SHA256 its hash; Bytes what is uploaded (0 when the host already holds the release).
+	// Platform is the host's (from `uname -m`); Source the artifact for it: a file on this
+	// machine, or a URL; SHA256 its hash; Bytes what is uploaded or fetched (0 when the host
+	// already holds the release, or fetches a URL whose size the inventory does not declare:
+	// known once fetched).
 	Platform string `json:"platform"`
 	Source   string `json:"source"`
 	SHA256   string `json:"sha256"`
 	Bytes    int64  `json:"bytes"`
-	// Upload is set when the host lacks the release (or a binary must be kept aside first).
-	Upload bool `json:"upload,omitempty"`
+	// Upload is set when the host lacks the release (or a binary must be kept aside first):
+	// the artifact is uploaded, or, when Fetch names the host's tool ("curl", "wget"),
+	// fetched by the host from the URL in Source.
+	Upload bool   `json:"upload,omitempty"`
+	Fetch  string `json:"fetch,omitempty"`
 	// Dir is where the release goes on the host (InstallRoot/<to>); Link the inventory's
 	// binary path, which becomes a symlink to Dir/nats-server.
 	Dir  string `json:"dir"`
@@ -181,6 +186,9 @@ func decideInstall(inv *inventory.Inventory, h *inventory.Host, n *inventory.NAT
 	}
 	src := inv.SourcePath(art)
 	local, haveLocal := opts.Artifacts[src]
+	if art.IsURL() {
+		haveLocal = false
+	}
 	if haveLocal {
 		switch {
 		case local.Err != "":
@@ -205,6 +213,14 @@ func decideInstall(inv *inventory.Inventory, h *inventory.Host, n *inventory.NAT
 	up.Upload = nf.Releases[in.Version] != art.SHA256 || up.KeepAside
 	if up.Upload && haveLocal {
 		up.Bytes = local.Size
+	}
+	if up.Upload && art.IsURL() {
+		if nf.Fetcher == "" {
+			return fmt.Errorf("%s: version %s pinned at %s is fetched by each host from %s, but this host has neither curl nor wget: install curl (or wget) on it, or give artifact %q a file on this machine as source to upload it",
+				h.Name, in.Version, posOf(in.VersionRange), inventory.RedactURL(src), platform)
+		}
+		up.Fetch = nf.Fetcher
+		up.Bytes = art.Size
 	}
 	switch {
 	case up.KeepAside:

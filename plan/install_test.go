@@ -250,3 +250,50 @@ func TestBuild_UpgradeWithCutoverRefused(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestBuild_FetchedArtifact: an artifact whose source is a URL is fetched by each host with
+// the tool its facts name (Bytes its declared size); a host with neither curl nor wget
+// is refused at plan time, naming the host, the URL without its query string and the fix.
+func TestBuild_FetchedArtifact(t *testing.T) {
+	url := "https://releases.example.com/v2.15.3/nats-server-v2.15.3-linux-amd64.tar.gz?token=s3cret"
+	sum := strings.Repeat("ab", 32)
+	inv := plantest.LoadExample(t, "lab", func(s string) string {
+		return strings.Replace(s, "    cluster_name           = \"hub\"\n",
+			"    cluster_name           = \"hub\"\n    version = \"2.15.3\"\n    artifact \"linux/amd64\" {\n      source = \""+url+"\"\n      size = 4242\n      sha256 = \""+sum+"\"\n    }\n", 1)
+	})
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
+	onRelease(inv, facts, "2.14.10", true)
+	facts["hub-1"].NATS.Fetcher = "curl"
+	facts["hub-2"].NATS.Fetcher = "wget"
+	facts["hub-3"].NATS.Fetcher = "curl"
+	p, err := plan.Build(inv, d, facts, plan.Options{Artifacts: map[string]plan.LocalFile{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for h, tool := range map[string]string{"hub-1": "curl", "hub-2": "wget", "hub-3": "curl"} {
+		up := p.Unit(h + "/nats-server").Upgrade
+		if up == nil || !up.Upload || up.Fetch != tool || up.Source != url || up.Bytes != 4242 || up.SHA256 != sum {
+			t.Errorf("%s: %+v", h, up)
+		}
+	}
+	// The release already on the host: nothing to fetch, so no tool is needed.
+	nf := facts["hub-2"].NATS
+	nf.Fetcher = ""
+	nf.Releases = map[string]string{"2.15.3": sum}
+	nf.BinaryPath = "/opt/latticepush/nats-server/2.14.10/nats-server"
+	nf.Releases["2.14.10"] = ""
+	if p, err = plan.Build(inv, d, facts, plan.Options{}); err != nil || p.Unit("hub-2/nats-server").Upgrade.Upload {
+		t.Fatalf("hub-2 holding the release: %v %+v", err, p.Unit("hub-2/nats-server").Upgrade)
+	}
+	facts["hub-3"].NATS.Fetcher = ""
+	_, err = plan.Build(inv, d, facts, plan.Options{})
+	want := "hub-3: version 2.15.3 pinned at "
+	tail := " is fetched by each host from https://releases.example.com/v2.15.3/nats-server-v2.15.3-linux-amd64.tar.gz?…, but this host has neither curl nor wget: install curl (or wget) on it, or give artifact \"linux/amd64\" a file on this machine as source to upload it"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), tail) {
+		t.Fatalf("err = %v\nwant %s…%s", err, want, tail)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("the error shows the URL's query string: %v", err)
+	}
+}

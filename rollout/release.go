@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,14 +14,16 @@ import (
 	"github.com/latticepush/latticepush/plan"
 )
 
-// PhaseRelease uploads, checks and unpacks the pinned nats-server releases.
+// PhaseRelease uploads (or has the hosts fetch), checks and unpacks the pinned nats-server
+// releases.
 const PhaseRelease PhaseName = "release"
 
 // Releases is what a Host does for a pinned nats-server release (plan.Upgrade). Package
 // fleet's hosts implement it; a host without it cannot take a unit with an upgrade.
 type Releases interface {
-	// UploadRelease uploads the artifact and checks its sha256 on the host; it returns the
-	// upload's path. Nothing that runs changes.
+	// UploadRelease uploads the artifact (or, when up.Fetch is set, has the host fetch it
+	// from its URL) and checks its sha256 on the host; it returns the file's path on the
+	// host. On failure nothing is left there. Nothing that runs changes.
 	UploadRelease(ctx context.Context, up plan.Upgrade) (string, error)
 	// InstallRelease unpacks a checked upload into up.Dir (by a temporary directory renamed
 	// into place) and keeps a binary the operator put at up.Link aside as up.Previous.
@@ -36,7 +39,8 @@ type Releases interface {
 }
 
 // releasePhase puts every pinned release on every host that needs it before anything else
-// changes: first every artifact is uploaded and checked against its sha256 on its host; only
+// changes: first every artifact is uploaded (or fetched by the host) and checked against its
+// sha256 on its host; only
 // when every host's checked out is any unpacked (each into a temporary directory renamed
 // into place). A failure removes the uploads and stops the apply with nothing switched or
 // restarted.
@@ -60,6 +64,7 @@ func (releasePhase) Run(ctx context.Context, a *run) error {
 	}
 	var jobs []*job
 	var bytes int64
+	var uploads, fetches int
 	for _, u := range a.p.Units {
 		if u.Upgrade == nil {
 			continue
@@ -69,9 +74,29 @@ func (releasePhase) Run(ctx context.Context, a *run) error {
 			return fmt.Errorf("%s: this host cannot install nats-server releases; nothing was changed", u.ID())
 		}
 		jobs = append(jobs, &job{u: u, h: h})
-		bytes += u.Upgrade.Bytes
+		switch {
+		case !u.Upgrade.Upload:
+		case u.Upgrade.Fetch != "":
+			fetches++
+		default:
+			uploads++
+			bytes += u.Upgrade.Bytes
+		}
 	}
-	a.phase(PhaseRelease, fmt.Sprintf("uploading nats-server releases to %d hosts (%s)", len(jobs), humanBytes(bytes)))
+	var msg []string
+	if uploads > 0 {
+		msg = append(msg, fmt.Sprintf("uploading nats-server releases to %d hosts (%s)", uploads, humanBytes(bytes)))
+	}
+	switch {
+	case fetches == 1:
+		msg = append(msg, "1 host fetches its own")
+	case fetches > 1:
+		msg = append(msg, fmt.Sprintf("%d hosts fetch their own", fetches))
+	}
+	if len(msg) == 0 {
+		msg = append(msg, fmt.Sprintf("nats-server releases already on their %d hosts", len(jobs)))
+	}
+	a.phase(PhaseRelease, strings.Join(msg, "; "))
 	var mu sync.Mutex
 	var errs []error
 	each := func(fn func(ctx context.Context, j *job) error) {

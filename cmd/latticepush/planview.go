@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
 )
 
@@ -107,9 +108,22 @@ func (g *globals) printPlan(p *plan.Plan) {
 	for _, warn := range p.Warnings {
 		fmt.Fprintf(w, "\nWarning: %s\n", warn)
 	}
-	if n, hosts := uploads(p); hosts > 0 {
-		fmt.Fprintf(w, "\nnats-server releases: %s to upload to %d host%s, checked there against their sha256 before anything restarts.\n",
-			byteSize(n), hosts, map[bool]string{true: "", false: "s"}[hosts == 1])
+	if n, hosts, f := uploads(p); hosts+f.hosts > 0 {
+		var parts []string
+		if hosts > 0 {
+			parts = append(parts, fmt.Sprintf("%s to upload to %s", byteSize(n), plural(hosts, "host", "hosts")))
+		}
+		if f.hosts > 0 {
+			size := byteSize(f.bytes)
+			switch {
+			case f.unknown == f.hosts:
+				size = "size unknown until fetched"
+			case f.unknown > 0:
+				size += fmt.Sprintf(" and %s unknown until fetched", plural(f.unknown, "size", "sizes"))
+			}
+			parts = append(parts, plural(f.hosts, "host fetches its own", "hosts fetch their own")+" ("+size+")")
+		}
+		fmt.Fprintf(w, "\nnats-server releases: %s, checked there against their sha256 before anything restarts.\n", strings.Join(parts, "; "))
 	}
 	fmt.Fprintf(w, "\n%s\n", p.Summary())
 	if !p.HasChanges() {
@@ -161,20 +175,45 @@ func uploadLine(up *plan.Upgrade) string {
 	if !up.Upload {
 		return fmt.Sprintf("nats-server %s (%s) is on the host already: %s -> %s", up.To, up.Platform, up.Link, up.Binary())
 	}
+	if up.Fetch != "" {
+		size := "size unknown until fetched"
+		if up.Bytes > 0 {
+			size = byteSize(up.Bytes)
+		}
+		return fmt.Sprintf("fetch %s (%s, %s) with %s on the host into %s; %s -> %s",
+			inventory.RedactURL(up.Source), up.Platform, size, up.Fetch, up.Dir, up.Link, up.Binary())
+	}
 	return fmt.Sprintf("upload %s (%s, %s) into %s; %s -> %s", filepath.Base(up.Source), up.Platform, byteSize(up.Bytes), up.Dir, up.Link, up.Binary())
 }
 
-// uploads totals the releases a plan uploads: bytes and hosts.
-func uploads(p *plan.Plan) (int64, int) {
+// fetches totals the releases hosts fetch themselves: hosts, declared bytes, and how many
+// of them have no declared size.
+type fetches struct {
+	hosts, unknown int
+	bytes          int64
+}
+
+// uploads totals the releases a plan puts on hosts: bytes and hosts uploaded to, and what the
+// hosts fetch themselves.
+func uploads(p *plan.Plan) (int64, int, fetches) {
 	var n int64
+	var f fetches
 	hosts := map[string]bool{}
 	for _, u := range p.Units {
-		if u.Upgrade != nil && u.Upgrade.Upload {
+		switch {
+		case u.Upgrade == nil || !u.Upgrade.Upload:
+		case u.Upgrade.Fetch != "":
+			f.hosts++
+			f.bytes += u.Upgrade.Bytes
+			if u.Upgrade.Bytes == 0 {
+				f.unknown++
+			}
+		default:
 			n += u.Upgrade.Bytes
 			hosts[u.Host] = true
 		}
 	}
-	return n, len(hosts)
+	return n, len(hosts), f
 }
 
 func byteSize(n int64) string {

@@ -22,18 +22,31 @@ func TestPlanShowsUpgrades(t *testing.T) {
 		}
 		return u
 	}
-	p := &plan.Plan{Lattice: "default", Domain: "hub", Units: []*plan.Unit{up("hub-1", true), up("hub-2", true), up("hub-3", false)}}
+	fetch := up("edge-1", true)
+	fetch.Upgrade.Bytes = 0
+	fetch.Upgrade.Fetch = "curl"
+	fetch.Upgrade.Source = "https://releases.example.com/v2.15.3/nats-server-v2.15.3-linux-amd64.tar.gz?token=s3cret"
+	declared := up("edge-2", true)
+	declared.Upgrade.Fetch = "wget"
+	declared.Upgrade.Source = "https://releases.example.com/v2.15.3/nats-server-v2.15.3-linux-amd64.tar.gz"
+	p := &plan.Plan{Lattice: "default", Domain: "hub", Units: []*plan.Unit{up("hub-1", true), up("hub-2", true), up("hub-3", false), fetch, declared}}
 	var out bytes.Buffer
 	(&globals{stdout: &out}).printPlan(p)
 	for _, want := range []string{
 		"  hub-1\n  -/+ nats-server: restart\n        upgrade 2.14.10 → 2.15.3\n" +
 			"        upload nats-server-v2.15.3-linux-amd64.tar.gz (linux/amd64, 7.0 MiB) into /opt/latticepush/nats-server/2.15.3; /usr/local/bin/nats-server -> /opt/latticepush/nats-server/2.15.3/nats-server\n",
 		"        nats-server 2.15.3 (linux/amd64) is on the host already: /usr/local/bin/nats-server -> /opt/latticepush/nats-server/2.15.3/nats-server\n",
-		"nats-server releases: 14.0 MiB to upload to 2 hosts, checked there against their sha256 before anything restarts.\n",
+		"  edge-1\n  -/+ nats-server: restart\n        upgrade 2.14.10 → 2.15.3\n" +
+			"        fetch https://releases.example.com/v2.15.3/nats-server-v2.15.3-linux-amd64.tar.gz?… (linux/amd64, size unknown until fetched) with curl on the host into /opt/latticepush/nats-server/2.15.3; /usr/local/bin/nats-server -> /opt/latticepush/nats-server/2.15.3/nats-server\n",
+		"        fetch https://releases.example.com/v2.15.3/nats-server-v2.15.3-linux-amd64.tar.gz (linux/amd64, 7.0 MiB) with wget on the host into ",
+		"nats-server releases: 14.0 MiB to upload to 2 hosts; 2 hosts fetch their own (7.0 MiB and 1 size unknown until fetched), checked there against their sha256 before anything restarts.\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan lacks %q:\n%s", want, out.String())
 		}
+	}
+	if strings.Contains(out.String(), "s3cret") {
+		t.Errorf("the plan shows the URL's query string:\n%s", out.String())
 	}
 }
 

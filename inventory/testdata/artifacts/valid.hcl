@@ -25,7 +25,8 @@ host "edge-1" {
   nats {
     version = "2.15.3"
     artifact "linux/arm64" {
-      source = "dist/nats-server-v2.15.3-linux-amd64.tar.gz"
+      source = "https://releases.example.com/v2.15.3/nats-server-v2.15.3-linux-arm64.tar.gz?token=abc"
+      size   = 12345678
       sha256 = "6cbfbe812cc92158886e0066cc79d5394d13a22c07eb79f934aca225c98c9fad"
     }
   }

@@ -1,0 +1,33 @@
+lattice "default" {
+  js_domain = "hub"
+}
+
+role "hub" {
+  nats {
+    max_file_store   = "1GB"
+    max_memory_store = "256MB"
+    version          = "2.15.3"
+    artifact "linux/amd64" {
+      source = "dist/nats-server-v2.15.3-linux-amd64.tar.gz"
+      size   = 12
+      sha256 = "6cbfbe812cc92158886e0066cc79d5394d13a22c07eb79f934aca225c98c9fad"
+    }
+  }
+}
+
+host "hub-1" {
+  address = "10.0.0.11"
+  roles   = ["hub"]
+}
+
+host "edge-1" {
+  address = "10.0.1.21"
+  roles   = ["leaf", "wasmcloud"]
+  nats {
+    version = "2.15.3"
+    artifact "linux/arm64" {
+      source = "https://releases.example.com/v2.15.3/nats-server-v2.15.3-linux-arm64.tar.gz?token=abc"
+      sha256 = "6cbfbe812cc92158886e0066cc79d5394d13a22c07eb79f934aca225c98c9fad"
+    }
+  }
+}
