@@ -21,10 +21,10 @@ import (
 // TestBootTiersTLS starts the rendered tiered example with the managed CA — 3 hubs
 // (127.0.0.11-13), the relay cluster (127.0.0.31-32), edge-1 below relay-1 and edge-2 below
 // relay-2 — and shows that TLS holds through the relay tier: a 3-replica KV bucket created from
-// edge-1 across two TLS leaf hops is read back from edge-2 (across the relays' mutual-TLS
-// routes); each relay's /varz says its leafnode port requires TLS and its cluster port
-// requires and verifies it, with its certificate's end reported; each edge's /leafz names its
-// relay and each relay's a hub; and a plaintext client on a relay's leafnode port is refused.
+// edge-1 across two TLS leaf hops is read back from edge-2; each edge's /leafz names its relay
+// and each relay's a hub; relay-1's /routez names relay-2 (mutual-TLS routes); each relay's
+// /varz says its leafnode port requires TLS and its cluster port requires and verifies it, with
+// its certificate's end reported; and a plaintext client on a relay's leafnode port is refused.
 func TestBootTiersTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots 7 nats-servers")
@@ -163,6 +163,17 @@ func TestBootTiersTLS(t *testing.T) {
 			t.Errorf("%s linked to %q, want %s*", want[0], got, want[1])
 		}
 	}
+	retry("relay-1 routed to relay-2 over mutual TLS", func(c context.Context) error {
+		var rz natsmon.Routez
+		r, err := mon("relay-1").Get(c, natsmon.PathRoutez)
+		if err == nil {
+			err = r.Decode(&rz)
+		}
+		if err == nil && (len(rz.Routes) == 0 || rz.Routes[0].RemoteName != "relay-2") {
+			err = fmt.Errorf("relay-1's routes: %+v", rz.Routes)
+		}
+		return err
+	})
 	for _, name := range []string{"relay-1", "relay-2"} {
 		v, err := mon(name).Varz(ctx)
 		if err != nil {

@@ -179,24 +179,29 @@ func testManagedCertificates(t *testing.T, example string) {
 	}
 }
 
-// TestTLS_ConfigsParse: the real nats-server accepts every TLS config, with the files where
-// the config names them, and a changed certificate is a reload.
+// TestTLS_ConfigsParse: the real nats-server accepts every TLS config of the lab and the
+// tiered example, with the files where the config names them, and a changed certificate is a
+// reload, on a hub and on a relay.
 func TestTLS_ConfigsParse(t *testing.T) {
 	bin := testenv.NATSServer(t)
 	for _, example := range []string{"lab", "tiered"} {
 		natsCheckAll(t, bin, loadManaged(t, example, tlsNow))
 	}
-	inv := loadManaged(t, "lab", tlsNow)
-
-	h := inv.Host("hub-1")
-	old := renderAll(t, inv, Options{RevealSecrets: true})["hub-1"]
+	inv := loadManaged(t, "tiered", tlsNow)
+	old := renderAll(t, inv, Options{RevealSecrets: true})
 	inv.Lattice.TLS.Now = tlsNow.Add(31 * 24 * time.Hour)
-	cur := renderAll(t, inv, Options{RevealSecrets: true})["hub-1"]
-	oldConf := fileAt(t, old, h.Hub.ConfigFile).Content
-	newConf := fileAt(t, cur, h.Hub.ConfigFile).Content
-	d := natsServer{}.Classify(Change{Version: "2.15.2", Files: []ChangedFile{{Path: h.Hub.ConfigFile, Kind: FileNATSConfig, Op: "update", Old: oldConf, New: newConf}}})
-	if d.Effect != Reload {
-		t.Errorf("a new certificate: %v %v, want a reload", d.Effect, d.Reasons)
+	cur := renderAll(t, inv, Options{RevealSecrets: true})
+	for _, name := range []string{"hub-1", "relay-1"} {
+		n := inv.Host(name).NATS()
+		oldConf := fileAt(t, old[name], n.ConfigFile).Content
+		newConf := fileAt(t, cur[name], n.ConfigFile).Content
+		if bytes.Equal(oldConf, newConf) {
+			t.Fatalf("%s: the next issuance period names the same files", name)
+		}
+		d := natsServer{}.Classify(Change{Version: "2.15.2", Files: []ChangedFile{{Path: n.ConfigFile, Kind: FileNATSConfig, Op: "update", Old: oldConf, New: newConf}}})
+		if d.Effect != Reload {
+			t.Errorf("%s: a new certificate: %v %v, want a reload", name, d.Effect, d.Reasons)
+		}
 	}
 }
 
