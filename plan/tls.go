@@ -73,7 +73,7 @@ func planTLSMove(inv *inventory.Inventory, facts map[string]Facts, p *Plan) erro
 	return fmt.Errorf("the plan would restart running %s with route TLS turned on, which cannot be done one node at a time: "+
 		"a server with route TLS and one without cannot route to each other, so the first to restart would be cut off from its cluster. Either "+
 		"move in steps (README, TLS): set links = \"routes\" in the tls block and apply (each hub, and each relay of a relay cluster, reloads with TLS on its routes), "+
-		"remove it and apply -target one hub, then apply -exclude the other hubs (the leaves reload onto TLS), then apply; "+
+		"remove it and apply -target one hub (and one relay of each upstream), then apply -exclude the other hubs (and relays; the leaves reload onto TLS), then apply; "+
 		"or stop nats-server on every server of the cluster (e.g. `systemctl stop nats-server` or `sv stop nats-server`: JetStream is unavailable until the hubs are back) "+
 		"and apply: the servers start together with TLS. Nothing was changed", which)
 }
