@@ -24,8 +24,8 @@ import (
 )
 
 // tlsBlock is `lattice { tls { ... } }` as written: either ca = "managed", or the operator's
-// own files (ca_file, and cert_file/key_file evaluated once per hub with `host` set to its
-// name, e.g. "certs/${host}.pem").
+// own files (ca_file, and cert_file/key_file evaluated once per hub and relay with `host` set
+// to its name, e.g. "certs/${host}.pem").
 type tlsBlock struct {
 	CA       *string        `hcl:"ca,optional"`
 	Validity *string        `hcl:"validity,optional"`
@@ -58,11 +58,12 @@ const DefaultRenewBefore = 30 * 24 * time.Hour
 // CertWarnBefore is how close to its expiry a certificate is reported (validate, verify).
 const CertWarnBefore = 30 * 24 * time.Hour
 
-// TLS is the lattice's TLS: every hub route (mutual TLS), every leafnode listener and remote,
-// and the hubs' client port. Nil in an inventory without a tls block: every link plaintext.
+// TLS is the lattice's TLS: every route of the hub cluster and of relay clusters (mutual TLS),
+// every leafnode listener (hubs' and relays') and remote, and the hubs' client port. Nil in an
+// inventory without a tls block: every link plaintext.
 type TLS struct {
 	// Managed: latticepush is the CA (its key and certificate in the secrets file) and issues
-	// each hub's certificate when it renders.
+	// each hub's and relay's certificate when it renders.
 	Managed bool
 	// Validity of a managed host certificate (default 90 days); a new one is issued each
 	// third of it.
@@ -74,8 +75,9 @@ type TLS struct {
 	// Now is the clock certificates are issued and checked against, read once at load.
 	Now time.Time
 	// RoutesOnly (links = "routes") is the first step of moving a running plaintext fleet:
-	// TLS on the hubs' routes and client ports only, leaf links still plaintext. A reload
-	// applies it; the routes made before stay plaintext until each hub restarts.
+	// TLS on routes only (the hub cluster's and relay clusters') and on the hubs' client ports;
+	// every leaf link, a relay's included, still plaintext. A reload applies it; the routes
+	// made before stay plaintext until each server restarts.
 	RoutesOnly bool
 
 	// CACert is the CA certificate (PEM): the managed CA's from the secrets file, or the
@@ -84,7 +86,7 @@ type TLS struct {
 	// CAKey is the managed CA's private key (PEM). It is only ever used to sign, on the
 	// operator's machine.
 	CAKey Secret
-	// Hosts holds the operator-supplied certificate and key of each hub, by host name.
+	// Hosts holds the operator-supplied certificate and key of each hub and relay, by host name.
 	Hosts map[string]*HostCert
 
 	DeclRange hcl.Range
@@ -108,7 +110,7 @@ type caSecret struct {
 }
 
 // resolveTLS turns the lattice's tls block into inv.Lattice.TLS and, for operator-supplied
-// certificates, reads and checks every hub's files: chain, names, expiry and key.
+// certificates, reads and checks every hub's and relay's files: chain, names, expiry and key.
 func resolveTLS(inv *Inventory, d *decoded, ctx *hcl.EvalContext, now time.Time) hcl.Diagnostics {
 	b := d.fs.Lattice.TLS
 	if b == nil {
@@ -150,7 +152,7 @@ func resolveTLS(inv *Inventory, d *decoded, ctx *hcl.EvalContext, now time.Time)
 		case "routes":
 			t.RoutesOnly = true
 		default:
-			errf(hcl.DiagError, b.LinksRange, "Invalid tls links", "links = %q: \"all\" (the default: routes, leaf links and hub client ports) or \"routes\" (routes and hub client ports only: the first step of moving a running fleet to TLS, see README).", *b.Links)
+			errf(hcl.DiagError, b.LinksRange, "Invalid tls links", "links = %q: \"all\" (the default: routes, leaf links and hub client ports) or \"routes\" (hub and relay cluster routes and hub client ports only: the first step of moving a running fleet to TLS, see README).", *b.Links)
 		}
 	}
 	hasCert := exprSet(b.CertFile) || exprSet(b.KeyFile)
@@ -187,7 +189,7 @@ func resolveTLS(inv *Inventory, d *decoded, ctx *hcl.EvalContext, now time.Time)
 	}
 	t.CACert = caPEM
 	t.Hosts = map[string]*HostCert{}
-	for _, h := range inv.Hubs() {
+	for _, h := range CertHosts(inv) {
 		hc, ds := readHostCert(inv, h, b, ctx, roots, now)
 		diags = append(diags, ds...)
 		if hc != nil {
@@ -195,6 +197,18 @@ func resolveTLS(inv *Inventory, d *decoded, ctx *hcl.EvalContext, now time.Time)
 		}
 	}
 	return diags
+}
+
+// CertHosts are the hosts that hold a certificate of their own, in name order: the hubs and the
+// relays, which accept leaf links (and routes, in a cluster). Leaves only verify their upstream.
+func CertHosts(inv *Inventory) []*Host {
+	var out []*Host
+	for _, h := range inv.Hosts {
+		if h.Hub != nil || h.IsRelay() {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 func exprSet(e hcl.Expression) bool {
@@ -227,8 +241,8 @@ func (inv *Inventory) path(p string) string {
 	return filepath.Join(inv.Dir, p)
 }
 
-// readHostCert reads hub h's certificate and key and checks them: the certificate chains to
-// the CA for server and client use (routes are mutual TLS), names the host's address and
+// readHostCert reads hub or relay h's certificate and key and checks them: the certificate
+// chains to the CA for server and client use (routes are mutual TLS), names the host's address and
 // name, is valid now (a warning within CertWarnBefore of its end), and the key is its key.
 func readHostCert(inv *Inventory, h *Host, b *tlsBlock, ctx *hcl.EvalContext, roots *x509.CertPool, now time.Time) (*HostCert, hcl.Diagnostics) {
 	certPath, diags := hostPath(inv, b.CertFile, ctx, h)
@@ -271,15 +285,15 @@ func readHostCert(inv *Inventory, h *Host, b *tlsBlock, ctx *hcl.EvalContext, ro
 	}
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
-		return bad(certAt, "Certificate does not chain to ca_file", "%s: %v. The hubs and leaves trust only ca_file's CA.", certPath, err)
+		return bad(certAt, "Certificate does not chain to ca_file", "%s: %v. The hubs, relays and leaves trust only ca_file's CA.", certPath, err)
 	}
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return bad(certAt, "Certificate not usable for client authentication", "%s: %v. Hub routes are mutual TLS: the certificate needs the extended key usages serverAuth and clientAuth.", certPath, err)
+		return bad(certAt, "Certificate not usable for client authentication", "%s: %v. Hub and relay cluster routes are mutual TLS: the certificate needs the extended key usages serverAuth and clientAuth.", certPath, err)
 	}
 	for _, name := range []string{h.Address, h.Name} {
 		if err := cert.VerifyHostname(name); err != nil {
-			return bad(certAt, "Certificate does not name the host", "%s does not name %q (its names: %s). Leaves and other hubs dial %s at %s: issue the certificate with that name.",
+			return bad(certAt, "Certificate does not name the host", "%s does not name %q (its names: %s). Leaves and routed peers dial %s at %s: issue the certificate with that name.",
 				certPath, name, strings.Join(certNames(cert), ", "), h.Name, h.Address)
 		}
 	}
@@ -468,9 +482,9 @@ func (t *TLS) Pool() *x509.CertPool {
 	return p
 }
 
-// ClientCertificate is a certificate latticepush presents where a hub requires one (its
-// cluster port, mutual TLS): with the managed CA a short-lived one issued for the purpose, with
-// operator-supplied certificates hub h's own.
+// ClientCertificate is a certificate latticepush presents where a hub or relay requires one
+// (its cluster port, mutual TLS): with the managed CA a short-lived one issued for the purpose,
+// with operator-supplied certificates h's own.
 func (t *TLS) ClientCertificate(h *Host) (tls.Certificate, error) {
 	if !t.Managed {
 		hc := t.Hosts[h.Name]

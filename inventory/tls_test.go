@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -116,68 +117,91 @@ host "hub-3" {
   address = "10.0.0.13"
   roles   = ["hub"]
 }
+
+host "relay-1" {
+  address = "10.0.0.31"
+  roles   = ["relay"]
+}
+
+host "edge-1" {
+  address = "10.0.0.41"
+  roles   = ["leaf"]
+  nats {
+    upstream = "relay-1"
+  }
+}
 `
 
-// TestTLS_OperatorCertificates: validate reads each hub's certificate and key from the
-// operator's files and refuses, at the cert_file or key_file line, a certificate that does not
-// name the host's address, one that has expired, one of another CA, one without clientAuth
-// (routes are mutual TLS) and a key that is not the certificate's; one that expires within 30
-// days is a warning. No diagnostic holds the key.
+// TestTLS_OperatorCertificates: validate reads each hub's and relay's certificate and key from
+// the operator's files (a leaf has none) and refuses, at the cert_file or key_file line, a
+// certificate that does not name the host's address, one that has expired, one of another CA,
+// one without clientAuth (routes are mutual TLS) and a key that is not the certificate's; one
+// that expires within 30 days is a warning. Each rule is tried on a hub and on a relay. No
+// diagnostic holds the key.
 func TestTLS_OperatorCertificates(t *testing.T) {
 	good := func(host, addr string) certSpec {
 		return certSpec{names: []string{host, addr}, notAfter: tlsTestNow.AddDate(0, 3, 0),
 			usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
 	}
-	for _, c := range []struct {
-		name string
-		edit func(*certSpec)
-		want []wantDiag
-	}{
-		{"valid", func(*certSpec) {}, nil},
-		{"wrong SAN", func(s *certSpec) { s.names = []string{"hub-1", "10.0.0.99"} },
-			[]wantDiag{errorAt(5, "Certificate does not name the host", `certs/hub-1.pem does not name "10.0.0.11" (its names: hub-1, 10.0.0.99)`)}},
-		{"expired", func(s *certSpec) { s.notAfter = tlsTestNow.Add(-time.Hour) },
-			[]wantDiag{errorAt(5, "Certificate expired", "certs/hub-1.pem expired on 2026-12-06T11:00:00Z. Issue a new certificate for hub-1.")}},
-		{"expires soon", func(s *certSpec) { s.notAfter = tlsTestNow.Add(10 * 24 * time.Hour) },
-			[]wantDiag{{hcl.DiagWarning, "Certificate expires soon", 5, "certs/hub-1.pem expires on 2026-12-16T12:00:00Z, in 10 days"}}},
-		{"key mismatch", func(s *certSpec) { s.otherKey = true },
-			[]wantDiag{errorAt(6, "Private key does not match the certificate", "certs/hub-1.key is not the key of ")}},
-		{"other CA", func(s *certSpec) { s.otherIssuer = true },
-			[]wantDiag{errorAt(5, "Certificate does not chain to ca_file", "certificate signed by unknown authority")}},
-		{"server only", func(s *certSpec) { s.usages = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} },
-			[]wantDiag{errorAt(5, "Certificate not usable for client authentication", "serverAuth and clientAuth")}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
-			ca := newTestCA(t)
-			write(t, filepath.Join(dir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}))
-			for i, h := range []string{"hub-1", "hub-2", "hub-3"} {
-				s := good(h, "10.0.0.1"+string(rune('1'+i)))
-				if h == "hub-1" {
-					c.edit(&s)
+	hosts := map[string]string{"hub-1": "10.0.0.11", "hub-2": "10.0.0.12", "hub-3": "10.0.0.13", "relay-1": "10.0.0.31"}
+	for _, target := range []string{"hub-1", "relay-1"} {
+		addr := hosts[target]
+		for _, c := range []struct {
+			name string
+			edit func(*certSpec)
+			want []wantDiag
+		}{
+			{"valid", func(*certSpec) {}, nil},
+			{"wrong SAN", func(s *certSpec) { s.names = []string{target, "10.0.0.99"} },
+				[]wantDiag{errorAt(5, "Certificate does not name the host", fmt.Sprintf(`certs/%s.pem does not name %q (its names: %s, 10.0.0.99)`, target, addr, target))}},
+			{"expired", func(s *certSpec) { s.notAfter = tlsTestNow.Add(-time.Hour) },
+				[]wantDiag{errorAt(5, "Certificate expired", fmt.Sprintf("certs/%[1]s.pem expired on 2026-12-06T11:00:00Z. Issue a new certificate for %[1]s.", target))}},
+			{"expires soon", func(s *certSpec) { s.notAfter = tlsTestNow.Add(10 * 24 * time.Hour) },
+				[]wantDiag{{hcl.DiagWarning, "Certificate expires soon", 5, fmt.Sprintf("certs/%s.pem expires on 2026-12-16T12:00:00Z, in 10 days", target)}}},
+			{"key mismatch", func(s *certSpec) { s.otherKey = true },
+				[]wantDiag{errorAt(6, "Private key does not match the certificate", fmt.Sprintf("certs/%s.key is not the key of ", target))}},
+			{"other CA", func(s *certSpec) { s.otherIssuer = true },
+				[]wantDiag{errorAt(5, "Certificate does not chain to ca_file", "certificate signed by unknown authority")}},
+			{"server only", func(s *certSpec) { s.usages = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} },
+				[]wantDiag{errorAt(5, "Certificate not usable for client authentication", "serverAuth and clientAuth")}},
+		} {
+			t.Run(target+"/"+c.name, func(t *testing.T) {
+				dir := t.TempDir()
+				ca := newTestCA(t)
+				write(t, filepath.Join(dir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}))
+				for h, a := range hosts {
+					s := good(h, a)
+					if h == target {
+						c.edit(&s)
+					}
+					ca.issue(t, dir, h, s)
 				}
-				ca.issue(t, dir, h, s)
-			}
-			path := filepath.Join(dir, "inventory.hcl")
-			write(t, path, []byte(operatorTLS))
-			inv, diags := Load(path, Options{SkipSecrets: true, Now: tlsTestNow})
-			checkDiags(t, path, diags, c.want...)
-			key, _ := os.ReadFile(filepath.Join(dir, "certs", "hub-1.key"))
-			body := strings.Split(string(key), "\n")[1]
-			for _, d := range diags {
-				if strings.Contains(d.Detail, body) {
-					t.Errorf("a diagnostic holds the key: %s", d.Detail)
+				path := filepath.Join(dir, "inventory.hcl")
+				write(t, path, []byte(operatorTLS))
+				inv, diags := Load(path, Options{SkipSecrets: true, Now: tlsTestNow})
+				checkDiags(t, path, diags, c.want...)
+				for _, d := range diags {
+					if !strings.HasPrefix(d.Detail, target+": ") {
+						t.Errorf("diagnostic does not name %s first: %s", target, d.Detail)
+					}
 				}
-			}
-			if c.want == nil {
-				if inv == nil || len(inv.Lattice.TLS.Hosts) != 3 || inv.Lattice.TLS.Managed {
-					t.Fatalf("valid operator certificates not loaded: %+v", inv)
+				key, _ := os.ReadFile(filepath.Join(dir, "certs", target+".key"))
+				body := strings.Split(string(key), "\n")[1]
+				for _, d := range diags {
+					if strings.Contains(d.Detail, body) {
+						t.Errorf("a diagnostic holds the key: %s", d.Detail)
+					}
 				}
-				if s := inv.Lattice.TLS.Hosts["hub-1"].Key.String(); s != Redacted {
-					t.Errorf("the key prints as %q", s)
+				if c.want == nil {
+					if inv == nil || len(inv.Lattice.TLS.Hosts) != 4 || inv.Lattice.TLS.Managed || inv.Lattice.TLS.Hosts["edge-1"] != nil {
+						t.Fatalf("valid operator certificates not loaded: %+v", inv)
+					}
+					if s := inv.Lattice.TLS.Hosts[target].Key.String(); s != Redacted {
+						t.Errorf("the key prints as %q", s)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

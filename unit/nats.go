@@ -277,8 +277,11 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 		}
 	}
 
-	if err := r.relayCluster(w, n); err != nil {
+	if err := r.relayCluster(w, n, tf); err != nil {
 		return err
+	}
+	if r.Inv.Lattice.TLS != nil && r.Inv.Lattice.TLS.RoutesOnly {
+		tf = nil // a relay's files are for its routes only: every leaf link stays plaintext
 	}
 	listeners, why, err := upstreamListeners(r.Inv, r.Host)
 	if err != nil {
@@ -318,6 +321,7 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 	w.open("leafnodes {")
 	if r.Host.IsRelay() {
 		relayListener(w, n, pw)
+		r.leafListenTLS(w, tf)
 	}
 	w.open("remotes: [")
 	w.open("{")

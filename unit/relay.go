@@ -44,7 +44,8 @@ func upstreamListeners(inv *inventory.Inventory, h *inventory.Host) ([]string, s
 }
 
 // relayListener writes a relay's leafnode listener, inside its leafnodes block: the leaves
-// below log in as user "leaf" with passwords.leaf, bound to $G.
+// below log in as user "leaf" with passwords.leaf, bound to $G. With a tls block the listener
+// then requires TLS with the relay's own certificate (leafListenTLS), as a hub's does.
 func relayListener(w *confWriter, n *inventory.NATS, password string) {
 	w.line("# Leaves below this relay dial here, as user " + UserLeaf + " (passwords.leaf), bound to $G.")
 	w.kv("listen", quote(hostPort(anyAddress, n.LeafnodePort)))
@@ -101,10 +102,10 @@ func upstreamNode(p func(string, ...any), inv *inventory.Inventory, hubs []*inve
 
 // relayCluster writes, for a relay in a relay cluster (cluster_name), the cluster block that
 // routes it to the other relays of the cluster, authenticated like the hubs' routes
-// (passwords.route, unless route_auth = false). The relays of a cluster are leaves of the same
-// upstream; routed, leaves below different relays of it reach each other without a detour
-// through the tier above.
-func (r *Context) relayCluster(w *confWriter, n *inventory.NATS) error {
+// (passwords.route, unless route_auth = false) and, with a tls block, mutual TLS like them. The
+// relays of a cluster are leaves of the same upstream; routed, leaves below different relays of
+// it reach each other without a detour through the tier above.
+func (r *Context) relayCluster(w *confWriter, n *inventory.NATS, tf *tlsFiles) error {
 	members := r.Inv.RelayCluster(r.Host)
 	if len(members) == 0 {
 		return nil
@@ -142,6 +143,7 @@ func (r *Context) relayCluster(w *confWriter, n *inventory.NATS) error {
 		w.line(quote(u))
 	}
 	w.close("]")
+	routeTLS(w, tf)
 	w.close("}")
 	return nil
 }

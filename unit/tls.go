@@ -33,25 +33,28 @@ const FileTLS FileKind = "tls"
 // certEpoch anchors the issuance periods of managed certificates.
 var certEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// tlsFiles is what a host's nats-server config names: the CA it trusts and, on a hub, its
-// certificate and key. Paths are on the host, in the tls directory next to the config.
+// tlsFiles is what a host's nats-server config names: the CA it trusts and, on a hub or relay,
+// its certificate and key. Paths are on the host, in the tls directory next to the config.
 type tlsFiles struct {
 	CA, Cert, Key string
 	files         []File
 }
 
 // hostTLS renders the host's TLS files (nil without a tls block): the CA certificate on every
-// nats-server host, a certificate and key on hubs (leaves only verify the hubs). A managed
-// certificate is issued here, deterministically: from the CA key, the host's names and the
-// issuance period (a third of the validity), so rendering stays a pure function and a plan
-// shows no change until the period turns or the host's names change. Its key is derived from
-// the CA key the same way and changes with every certificate.
+// nats-server host, a certificate and key on hubs and relays (they accept leaf links and
+// routes; leaves only verify their upstream). A managed certificate is issued here,
+// deterministically: from the CA key, the host's names and the issuance period (a third of the
+// validity), so rendering stays a pure function and a plan shows no change until the period
+// turns or the host's names change. Its key is derived from the CA key the same way and
+// changes with every certificate. With links = "routes" only hubs and the relays of a relay
+// cluster have files (for their routes): every leaf link stays plaintext.
 func (r *Context) hostTLS(n *inventory.NATS) (*tlsFiles, error) {
 	t := r.Inv.Lattice.TLS
 	if t == nil {
 		return nil, nil
 	}
-	if t.RoutesOnly && r.Host.Hub == nil {
+	certHost := r.Host.Hub != nil || r.Host.IsRelay()
+	if t.RoutesOnly && r.Host.Hub == nil && len(r.Inv.RelayCluster(r.Host)) == 0 {
 		return nil, nil // leaf links stay plaintext for now
 	}
 	dir := path.Join(path.Dir(n.ConfigFile), "tls")
@@ -69,7 +72,7 @@ func (r *Context) hostTLS(n *inventory.NATS) (*tlsFiles, error) {
 	}
 	out.CA = path.Join(dir, "ca-"+caSerial+".pem")
 	out.files = append(out.files, r.File(out.CA, FileTLS, ServiceNATS, caContent, 0o600))
-	if r.Host.Hub == nil {
+	if !certHost {
 		return out, nil
 	}
 
@@ -110,8 +113,8 @@ func (r *Context) hostTLS(n *inventory.NATS) (*tlsFiles, error) {
 
 func serialName(s *big.Int) string { return strings.ToLower(s.Text(16)) }
 
-// CertNames are the names a hub's certificate carries: its host name and its address (an IP
-// address or a DNS name), which leaves and the other hubs dial.
+// CertNames are the names a hub's or relay's certificate carries: its host name and its
+// address (an IP address or a DNS name), which leaves and routed peers dial.
 func CertNames(h *inventory.Host) (dns []string, ips []net.IP) {
 	dns = append(dns, h.Name)
 	if ip := net.ParseIP(h.Address); ip != nil {
@@ -122,7 +125,7 @@ func CertNames(h *inventory.Host) (dns []string, ips []net.IP) {
 	return dns, ips
 }
 
-// IssueHostCert issues hub h's certificate with the managed CA for the current issuance period:
+// IssueHostCert issues hub or relay h's certificate with the managed CA for the current issuance period:
 // valid from the period's start (less an hour of clock skew) for t.Validity, so a certificate
 // in use has at least two thirds of its validity left. It returns the certificate and key
 // (PEM) and the serial in hex. The same inputs give the same bytes: the key is derived from
@@ -155,7 +158,7 @@ func IssueHostCert(t *inventory.TLS, h *inventory.Host) (certPEM, keyPEM []byte,
 		DNSNames:     dns,
 		IPAddresses:  ips,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		// Routes are mutual TLS: each hub is a server and a client.
+		// Routes are mutual TLS: each hub or relay is a server and a client.
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
 	}
@@ -248,8 +251,8 @@ func (r *Context) clientTLS(w *confWriter, f *tlsFiles) {
 	}
 }
 
-// routeTLS writes mutual TLS for the hub's routes: each hub presents its certificate and
-// requires one signed by the fleet CA.
+// routeTLS writes mutual TLS for the routes of a hub or of a relay in a relay cluster: each
+// server presents its certificate and requires one signed by the fleet CA.
 func routeTLS(w *confWriter, f *tlsFiles) {
 	if f == nil {
 		return
@@ -258,7 +261,8 @@ func routeTLS(w *confWriter, f *tlsFiles) {
 	tlsConf(w, f, true, true)
 }
 
-// leafListenTLS makes the hub's leafnode listener TLS only (not yet with links = "routes").
+// leafListenTLS makes a hub's or relay's leafnode listener TLS only (not yet with
+// links = "routes").
 func (r *Context) leafListenTLS(w *confWriter, f *tlsFiles) {
 	if f == nil || r.Inv.Lattice.TLS.RoutesOnly {
 		return
@@ -276,7 +280,8 @@ func leafScheme(f *tlsFiles) string {
 	return "nats-leaf://"
 }
 
-// remoteTLS makes a leaf's remote connect with TLS and verify the hub's certificate.
+// remoteTLS makes a leaf's or relay's remote connect with TLS and verify the certificate of
+// the hub or relay it dials (the fleet CA's, naming the address in the URL).
 func remoteTLS(w *confWriter, f *tlsFiles) {
 	if f == nil {
 		return

@@ -70,12 +70,18 @@ func loadManaged(t *testing.T, name string, now time.Time) *inventory.Inventory 
 	return inv
 }
 
-// TestTLS_ManagedCertificates: every hub gets a certificate of the fleet CA naming its host
-// name and address, valid for 90 days from its issuance period, with the key that matches it;
-// files 0600 named by serial; the same clock renders the same bytes, the next period new
-// files; the key never appears in the display rendering.
+// TestTLS_ManagedCertificates: every hub and relay gets a certificate of the fleet CA naming
+// its host name and address, valid for 90 days from its issuance period, with the key that
+// matches it; files 0600 named by serial; the same clock renders the same bytes, the next
+// period new files; the key never appears in the display rendering; leaves get the CA only.
 func TestTLS_ManagedCertificates(t *testing.T) {
-	inv := loadManaged(t, "lab", tlsNow)
+	for _, example := range []string{"lab", "tiered"} {
+		t.Run(example, func(t *testing.T) { testManagedCertificates(t, example) })
+	}
+}
+
+func testManagedCertificates(t *testing.T, example string) {
+	inv := loadManaged(t, example, tlsNow)
 	ca, err := inventory.ParseCACert(inv.Lattice.TLS.CACert)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +127,7 @@ func TestTLS_ManagedCertificates(t *testing.T) {
 		if len(cas) != 1 || !strings.Contains(conf, cas[0].Path) {
 			t.Fatalf("%s: CA files %v, config:\n%s", h.Name, cas, conf)
 		}
-		if h.Hub == nil {
+		if h.Hub == nil && !h.IsRelay() {
 			if len(certs)+len(keys) != 0 {
 				t.Errorf("%s: a leaf got a certificate or key", h.Name)
 			}
@@ -173,11 +179,36 @@ func TestTLS_ManagedCertificates(t *testing.T) {
 	}
 }
 
-// TestTLS_ConfigsParse: the real nats-server accepts every TLS config, with the files where
-// the config names them, and a changed certificate is a reload.
+// TestTLS_ConfigsParse: the real nats-server accepts every TLS config of the lab and the
+// tiered example, with the files where the config names them, and a changed certificate is a
+// reload, on a hub and on a relay.
 func TestTLS_ConfigsParse(t *testing.T) {
 	bin := testenv.NATSServer(t)
-	inv := loadManaged(t, "lab", tlsNow)
+	for _, example := range []string{"lab", "tiered"} {
+		natsCheckAll(t, bin, loadManaged(t, example, tlsNow))
+	}
+	inv := loadManaged(t, "tiered", tlsNow)
+	old := renderAll(t, inv, Options{RevealSecrets: true})
+	inv.Lattice.TLS.Now = tlsNow.Add(31 * 24 * time.Hour)
+	cur := renderAll(t, inv, Options{RevealSecrets: true})
+	for _, name := range []string{"hub-1", "relay-1"} {
+		n := inv.Host(name).NATS()
+		oldConf := fileAt(t, old[name], n.ConfigFile).Content
+		newConf := fileAt(t, cur[name], n.ConfigFile).Content
+		if bytes.Equal(oldConf, newConf) {
+			t.Fatalf("%s: the next issuance period names the same files", name)
+		}
+		d := natsServer{}.Classify(Change{Version: "2.15.2", Files: []ChangedFile{{Path: n.ConfigFile, Kind: FileNATSConfig, Op: "update", Old: oldConf, New: newConf}}})
+		if d.Effect != Reload {
+			t.Errorf("%s: a new certificate: %v %v, want a reload", name, d.Effect, d.Reasons)
+		}
+	}
+}
+
+// natsCheckAll writes every host's TLS files where its config names them (under a temporary
+// root) and has nats-server -t accept every config.
+func natsCheckAll(t *testing.T, bin string, inv *inventory.Inventory) {
+	t.Helper()
 	root := t.TempDir()
 	for host, files := range renderAll(t, inv, Options{RevealSecrets: true}) {
 		var conf []byte
@@ -197,17 +228,6 @@ func TestTLS_ConfigsParse(t *testing.T) {
 		}
 		conf = bytes.ReplaceAll(conf, []byte("\"/etc/nats/tls/"), []byte("\""+filepath.Join(root, host)+"/etc/nats/tls/"))
 		natsCheck(t, bin, host+".conf", conf)
-	}
-
-	h := inv.Host("hub-1")
-	old := renderAll(t, inv, Options{RevealSecrets: true})["hub-1"]
-	inv.Lattice.TLS.Now = tlsNow.Add(31 * 24 * time.Hour)
-	cur := renderAll(t, inv, Options{RevealSecrets: true})["hub-1"]
-	oldConf := fileAt(t, old, h.Hub.ConfigFile).Content
-	newConf := fileAt(t, cur, h.Hub.ConfigFile).Content
-	d := natsServer{}.Classify(Change{Version: "2.15.2", Files: []ChangedFile{{Path: h.Hub.ConfigFile, Kind: FileNATSConfig, Op: "update", Old: oldConf, New: newConf}}})
-	if d.Effect != Reload {
-		t.Errorf("a new certificate: %v %v, want a reload", d.Effect, d.Reasons)
 	}
 }
 
@@ -343,17 +363,23 @@ func TestBootLatticeTLS(t *testing.T) {
 }
 
 // TestTLS_OperatorCertificatesRender: with the operator's own files (here issued by another
-// lattice's managed CA), every hub gets its certificate and key under its serial, the leaves
-// the CA, and nats-server -t accepts every config.
+// lattice's managed CA), every hub and relay gets its certificate and key under its serial, the
+// leaves the CA, and nats-server -t accepts every config (the lab and the tiered example).
 func TestTLS_OperatorCertificatesRender(t *testing.T) {
 	bin := testenv.NATSServer(t)
-	managed := loadManaged(t, "lab", tlsNow)
-	src, err := os.ReadFile("../examples/lab/inventory.hcl")
+	for _, example := range []string{"lab", "tiered"} {
+		t.Run(example, func(t *testing.T) { testOperatorCertificatesRender(t, bin, example) })
+	}
+}
+
+func testOperatorCertificatesRender(t *testing.T, bin, example string) {
+	managed := loadManaged(t, example, tlsNow)
+	src, err := os.ReadFile("../examples/" + example + "/inventory.hcl")
 	if err != nil {
 		t.Fatal(err)
 	}
 	src = bytes.Replace(src, []byte("js_domain = \"hub\"\n"), []byte("js_domain = \"hub\"\n  tls {\n    ca_file   = \"ca.pem\"\n    cert_file = \"certs/${host}.pem\"\n    key_file  = \"certs/${host}.key\"\n  }\n"), 1)
-	dir := filepath.Join(t.TempDir(), "lab")
+	dir := filepath.Join(t.TempDir(), example)
 	writeFile := func(p string, b []byte) {
 		t.Helper()
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -365,7 +391,7 @@ func TestTLS_OperatorCertificatesRender(t *testing.T) {
 	}
 	writeFile(filepath.Join(dir, "ca.pem"), managed.Lattice.TLS.CACert)
 	serials := map[string]string{}
-	for _, h := range managed.Hubs() {
+	for _, h := range inventory.CertHosts(managed) {
 		c, k, serial, err := IssueHostCert(managed.Lattice.TLS, h)
 		if err != nil {
 			t.Fatal(err)
@@ -398,7 +424,7 @@ func TestTLS_OperatorCertificatesRender(t *testing.T) {
 				conf = f.Content
 			}
 		}
-		if h.Hub != nil && !strings.Contains(strings.Join(names, " "), "/etc/nats/tls/"+host+"-"+serials[host]+".key") {
+		if (h.Hub != nil || h.IsRelay()) && !strings.Contains(strings.Join(names, " "), "/etc/nats/tls/"+host+"-"+serials[host]+".key") {
 			t.Errorf("%s: TLS files %v, want the key under serial %s", host, names, serials[host])
 		}
 		conf = bytes.ReplaceAll(conf, []byte("\"/etc/nats/tls/"), []byte("\""+filepath.Join(root, host)+"/etc/nats/tls/"))
@@ -475,6 +501,58 @@ func TestTLS_RenderWithoutSecretsNamesTheSameFiles(t *testing.T) {
 		}
 		if strings.Join(a, " ") != strings.Join(b, " ") {
 			t.Errorf("%s: with secrets %v, without %v", h.Name, a, b)
+		}
+	}
+}
+
+// TestTLS_RelayLinks: in the tiered example with the managed CA, a relay's routes are mutual
+// TLS, its leafnode listener requires TLS with its own certificate, and its remote to the hubs
+// and the edges' remotes to it are tls:// and verify with the fleet CA. With links = "routes"
+// only the routes (hubs' and relays') take TLS: every leaf link, a relay's included, stays
+// plaintext and the edges get no TLS file at all.
+func TestTLS_RelayLinks(t *testing.T) {
+	inv := loadManaged(t, "tiered", tlsNow)
+	for _, routesOnly := range []bool{false, true} {
+		inv.Lattice.TLS.RoutesOnly = routesOnly
+		all := renderAll(t, inv, Options{})
+		for _, h := range inv.Hosts {
+			files := all[h.Name]
+			n := h.NATS()
+			if n == nil {
+				continue
+			}
+			conf := fileAt(t, files, n.ConfigFile).Content
+			routes, leaf, err := LinkTLS(conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tlsFiles := 0
+			for _, f := range files {
+				if f.Kind == FileTLS {
+					tlsFiles++
+				}
+			}
+			wantRoutes := h.Hub != nil || h.IsRelay()
+			wantFiles := map[bool]int{true: 3, false: 1}[wantRoutes]
+			if routesOnly && !wantRoutes {
+				wantFiles = 0
+			}
+			if routes != wantRoutes || leaf == routesOnly || tlsFiles != wantFiles {
+				t.Errorf("links=routes %v: %s: route TLS %v, leaf TLS %v, %d TLS files; want %v, %v, %d:\n%s",
+					routesOnly, h.Name, routes, leaf, tlsFiles, wantRoutes, !routesOnly, wantFiles, conf)
+			}
+			if h.IsRelay() && !routesOnly {
+				listener := string(conf[bytes.Index(conf, []byte("leafnodes {")):bytes.Index(conf, []byte("remotes: ["))])
+				if !strings.Contains(listener, "cert_file: \"/etc/nats/tls/"+h.Name+"-") {
+					t.Errorf("%s: leafnode listener without its certificate:\n%s", h.Name, listener)
+				}
+			}
+			if h.Leaf != nil {
+				scheme := map[bool]string{false: "\"tls://", true: "\"nats-leaf://"}[routesOnly]
+				if !bytes.Contains(conf, []byte(scheme)) {
+					t.Errorf("links=routes %v: %s: remotes not %s:\n%s", routesOnly, h.Name, scheme, conf)
+				}
+			}
 		}
 	}
 }

@@ -73,7 +73,8 @@ func (r *round) seenTask(leaf *inventory.Host) task {
 	})
 }
 
-// relayBelowTasks: for a relay, the leaves below it linked.
+// relayBelowTasks: for a relay, the leaves below it linked, its routes in a relay cluster, and
+// its TLS with a tls block.
 func (r *round) relayBelowTasks(leaf *inventory.Host) []task {
 	if !leaf.IsRelay() {
 		return nil
@@ -81,6 +82,9 @@ func (r *round) relayBelowTasks(leaf *inventory.Host) []task {
 	ts := []task{one(CheckLeafRelayBelow, leaf.Name, func(ctx context.Context) Result { return r.checkRelayBelow(ctx, leaf) })}
 	if len(r.inv.RelayCluster(leaf)) > 1 {
 		ts = append(ts, one(CheckLeafRelayRoutes, leaf.Name, func(ctx context.Context) Result { return r.checkRelayRoutes(ctx, leaf) }))
+	}
+	if r.inv.Lattice.TLS != nil {
+		ts = append(ts, one(CheckLeafRelayTLS, leaf.Name, func(ctx context.Context) Result { return r.checkRelayTLS(ctx, leaf) }))
 	}
 	return ts
 }

@@ -43,7 +43,7 @@ const (
 // group building on the ones before it.
 var checkOrder = []string{
 	CheckHubHealthz, CheckHubMetaLeader, CheckHubPeersCurrent, CheckHubRoutes, CheckHubDomain, CheckHubTLS, CheckHubUpstream,
-	CheckLeafRemote, CheckLeafSeenByHub, CheckLeafSeenByRelay, CheckLeafRelayBelow, CheckLeafRelayRoutes, CheckLeafTLS,
+	CheckLeafRemote, CheckLeafSeenByHub, CheckLeafSeenByRelay, CheckLeafRelayBelow, CheckLeafRelayRoutes, CheckLeafRelayTLS, CheckLeafTLS,
 	CheckDomainProbeBucket, CheckDomainReach, CheckDomainHubAnswers, CheckDomainPath,
 	CheckHygieneDomain, CheckHygieneStrayBucket,
 	CheckWasmcloudHostGet, CheckWasmcloudPing, CheckWasmcloudMembership,

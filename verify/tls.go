@@ -16,8 +16,9 @@ import (
 
 // Check names of the lattice's TLS (inventory with a tls block).
 const (
-	CheckHubTLS  = "hub.tls"  // client, route (mutual) and leafnode ports require TLS; certificates not expiring
-	CheckLeafTLS = "leaf.tls" // the leaf's link ends on a hub whose leafnode port requires TLS
+	CheckHubTLS       = "hub.tls"        // client, route (mutual) and leafnode ports require TLS; certificates not expiring
+	CheckLeafTLS      = "leaf.tls"       // the leaf's link ends on a hub or relay of its upstream whose leafnode port requires TLS
+	CheckLeafRelayTLS = "leaf.relay-tls" // a relay's leafnode and (in a relay cluster) route (mutual) ports require TLS; certificates not expiring
 )
 
 // hubTLSOption makes a NATS client connection to hub h speak TLS and verify h's certificate
@@ -104,9 +105,9 @@ func (r *round) now() time.Time {
 	return time.Now()
 }
 
-// checkLeafTLS: the hub node the leaf's link ends on (the leaf's /leafz) requires TLS on its
-// leafnode port, so the link is TLS, and the leaf verified that hub's certificate (its remote
-// has the fleet CA and no insecure setting).
+// checkLeafTLS: the server the leaf's link ends on (the leaf's /leafz), a hub or a relay of the
+// leaf's upstream, requires TLS on its leafnode port, so the link is TLS, and the leaf verified
+// that server's certificate (its remote has the fleet CA and no insecure setting).
 func (r *round) checkLeafTLS(ctx context.Context, leaf *inventory.Host) Result {
 	if r.inv.Lattice.TLS.RoutesOnly {
 		res := pass(CheckLeafTLS, leaf.Name, "the leaf link stays plaintext while the tls block says links = \"routes\"")
@@ -126,24 +127,87 @@ func (r *round) checkLeafTLS(ctx context.Context, leaf *inventory.Host) Result {
 		if !l.IsSpoke {
 			continue
 		}
-		hub := r.hubByServerName(l.Name)
-		if hub == nil {
-			return fail(CheckLeafTLS, leaf.Name, fmt.Sprintf("linked to %s, not a hub of the inventory", l.Name), fixLeafLink(leaf))
+		up, what := r.upstreamByServerName(leaf, l.Name)
+		if up == nil {
+			return fail(CheckLeafTLS, leaf.Name, fmt.Sprintf("linked to %s, not %s", l.Name, what), fixLeafLink(leaf))
 		}
-		v, err := r.varzOf(ctx, hub)
+		v, err := r.varzOf(ctx, up)
 		if err != nil {
-			return fail(CheckLeafTLS, leaf.Name, fmt.Sprintf("linked to %s: %v", hub.Name, err), fixMonitor(hub))
+			return fail(CheckLeafTLS, leaf.Name, fmt.Sprintf("linked to %s: %v", up.Name, err), fixMonitor(up))
 		}
 		if !v.Leaf.TLSRequired {
-			return fail(CheckLeafTLS, leaf.Name, fmt.Sprintf("linked to %s, whose leafnode port does not require TLS: the link is plaintext", hub.Name),
+			return fail(CheckLeafTLS, leaf.Name, fmt.Sprintf("linked to %s, whose leafnode port does not require TLS: the link is plaintext", up.Name),
 				"run plan and apply: the inventory's tls block puts TLS on every leafnode listener")
 		}
-		ev = append(ev, fmt.Sprintf("linked to %s, whose leafnode port requires TLS (certificate until %s)", hub.Name, v.Leaf.TLSCertNotAfter.UTC().Format(time.RFC3339)))
+		ev = append(ev, fmt.Sprintf("linked to %s, whose leafnode port requires TLS (certificate until %s)", up.Name, v.Leaf.TLSCertNotAfter.UTC().Format(time.RFC3339)))
 	}
 	if len(ev) == 0 {
-		return fail(CheckLeafTLS, leaf.Name, "no leaf remote connected (/leafz lists no hub)", fixLeafLink(leaf))
+		return fail(CheckLeafTLS, leaf.Name, "no leaf remote connected (/leafz lists no hub or relay)", fixLeafLink(leaf))
 	}
 	return pass(CheckLeafTLS, leaf.Name, strings.Join(ev, "; "))
+}
+
+// upstreamByServerName maps the server_name a leaf's link ends on to the hub or relay of the
+// leaf's upstream that runs it; else nil and what it should have been, for the evidence.
+func (r *round) upstreamByServerName(leaf *inventory.Host, name string) (*inventory.Host, string) {
+	u, ok := r.behindRelays(leaf)
+	if !ok {
+		return r.hubByServerName(name), "a hub of the inventory"
+	}
+	for _, relay := range u.Relays {
+		if relay.Leaf.ServerName == name {
+			return relay, ""
+		}
+	}
+	return nil, fmt.Sprintf("a relay of its upstream %q (%s)", leaf.Leaf.Upstream, strings.Join(u.Names(r.inv), ", "))
+}
+
+// checkRelayTLS: the relay's /varz says its leafnode port requires TLS and, in a relay cluster,
+// its cluster port requires TLS and verifies peers (mutual TLS), like a hub's; no certificate
+// expires within CertWarnBefore (a warning) or has expired (a failure). Its client port serves
+// local clients, as a leaf's does, and stays plaintext. Under links = "routes" only a relay
+// cluster's routes take TLS, by reload: /varz reports it once the relay restarts (a warning
+// until then, like a hub's).
+func (r *round) checkRelayTLS(ctx context.Context, relay *inventory.Host) Result {
+	v, err := r.varzOf(ctx, relay)
+	if err != nil {
+		return fail(CheckLeafRelayTLS, relay.Name, err.Error(), fixMonitor(relay))
+	}
+	clustered := len(r.inv.RelayCluster(relay)) > 0
+	if r.inv.Lattice.TLS.RoutesOnly {
+		next := `the next step: remove links = "routes" from the tls block and apply (README, TLS)`
+		var res Result
+		switch {
+		case !clustered:
+			res = pass(CheckLeafRelayTLS, relay.Name, "the relay's leaf links stay plaintext while the tls block says links = \"routes\"")
+		case !v.Cluster.TLSRequired:
+			res = pass(CheckLeafRelayTLS, relay.Name, "route TLS configured by reload: the routes made before run plaintext until this relay restarts (links = \"routes\")")
+		default:
+			res = r.expiry(CheckLeafRelayTLS, relay.Name, "cluster port (mutual) requires TLS; the leafnode port does not yet (links = \"routes\")",
+				map[string]time.Time{"cluster": v.Cluster.TLSCertNotAfter})
+			if !res.OK || res.Warning {
+				return res
+			}
+		}
+		res.Warning, res.Fix = true, next
+		return res
+	}
+	var missing []string
+	if clustered && (!v.Cluster.TLSRequired || !v.Cluster.TLSVerify) {
+		missing = append(missing, fmt.Sprintf("cluster port (tls_required %v, tls_verify %v)", v.Cluster.TLSRequired, v.Cluster.TLSVerify))
+	}
+	if !v.Leaf.TLSRequired {
+		missing = append(missing, "leafnode port (tls_required false)")
+	}
+	if len(missing) > 0 {
+		return fail(CheckLeafRelayTLS, relay.Name, "plaintext: "+strings.Join(missing, ", "),
+			"run plan and apply; a running plaintext fleet moves in steps (README, TLS: moving a running fleet)")
+	}
+	ev, ends := "leafnode port requires TLS", map[string]time.Time{"leafnode": v.Leaf.TLSCertNotAfter}
+	if clustered {
+		ev, ends["cluster"] = "cluster (mutual) and leafnode ports require TLS", v.Cluster.TLSCertNotAfter
+	}
+	return r.expiry(CheckLeafRelayTLS, relay.Name, ev, ends)
 }
 
 // routeTLSConfig is how a check speaks to hub h's cluster port: mutual TLS with the fleet CA

@@ -22,7 +22,13 @@ import (
 // namespace (a blackhole route per hub): the edges can only dial out to the relays.
 func tieredLab(t *testing.T, ctx context.Context) *labtest.Env {
 	t.Helper()
-	env := labtest.Up(t, labtest.Spec{Example: "tiered"})
+	return tieredLabEdited(t, nil)
+}
+
+// tieredLabEdited is tieredLab with the inventory source changed by edit (nil: unchanged).
+func tieredLabEdited(t *testing.T, edit func(string) string) *labtest.Env {
+	t.Helper()
+	env := labtest.Up(t, labtest.Spec{Example: "tiered", Edit: edit})
 	inv := env.Inventory(t)
 	var hubs []netip.Addr
 	for _, h := range inv.Hubs() {
