@@ -142,50 +142,13 @@ func (r *Context) hubConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error 
 	}
 
 	w.line("")
-	w.open("cluster {")
-	w.kv("name", quote(n.ClusterName))
-	w.kv("listen", quote(hostPort(anyAddress, n.ClusterPort)))
-	userinfo := ""
-	if r.Inv.Lattice.RouteAuth {
-		pw, err := r.Secret(r.Inv.Auth.RoutePassword, secretRoute)
-		if err != nil {
-			return err
-		}
-		if err := checkPassword(secretRoute, pw); err != nil {
-			return err
-		}
-		// Both halves in one config, applied by one reload (nats-server reloads cluster
-		// authorization and routes). A changed route URL is a route removed and one added, so
-		// the reloading node drops its routes, dials them again with the credentials, and
-		// refuses routes that come in without them. Nodes not reloaded yet ask for no
-		// credentials and accept those routes; and a reloaded node keeps dialling its
-		// configured routes, so an old node whose own dial is refused stays connected through
-		// them. So the hub wave's one-node-at-a-time reload, gated on routes to every other
-		// node, introduces route authentication on a running cluster in a single pass
-		// (internal/e2e TestRouteAuth_IntroducedUnderLoad: routes back within milliseconds of
-		// each reload, no acknowledged KV write lost).
-		w.line("# Routes authenticate (passwords.route): a server without it cannot join the cluster.")
-		w.open("authorization {")
-		w.kv("user", quote(UserRoute))
-		w.kv("password", quote(pw))
-		w.close("}")
-		userinfo = url.UserPassword(UserRoute, pw).String() + "@"
-		if !r.Opts.RevealSecrets {
-			userinfo = UserRoute + ":" + pw + "@" // keep the placeholder readable
-		}
-	}
-	var routes []string
+	var peers []string
 	for _, p := range r.Inv.Hubs() {
-		routes = append(routes, "nats-route://"+userinfo+hostPort(p.Address, p.Hub.ClusterPort))
+		peers = append(peers, hostPort(p.Address, p.Hub.ClusterPort))
 	}
-	sort.Strings(routes)
-	w.open("routes: [")
-	for _, u := range routes {
-		w.line(quote(u))
+	if err := r.clusterBlock(w, n, tf, peers); err != nil {
+		return err
 	}
-	w.close("]")
-	routeTLS(w, tf)
-	w.close("}")
 
 	w.line("")
 	w.open("leafnodes {")
@@ -333,6 +296,57 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 	remoteTLS(w, tf)
 	w.close("}")
 	w.close("]")
+	w.close("}")
+	return nil
+}
+
+// clusterBlock writes a cluster block routed to peers (host:port of every member's cluster
+// port, itself included): the hub cluster, or a relay cluster. Routes authenticate with
+// passwords.route unless route_auth = false, and are mutual TLS with a tls block.
+func (r *Context) clusterBlock(w *confWriter, n *inventory.NATS, tf *tlsFiles, peers []string) error {
+	w.open("cluster {")
+	w.kv("name", quote(n.ClusterName))
+	w.kv("listen", quote(hostPort(anyAddress, n.ClusterPort)))
+	userinfo := ""
+	if r.Inv.Lattice.RouteAuth {
+		pw, err := r.Secret(r.Inv.Auth.RoutePassword, secretRoute)
+		if err != nil {
+			return err
+		}
+		if err := checkPassword(secretRoute, pw); err != nil {
+			return err
+		}
+		// Both halves in one config, applied by one reload (nats-server reloads cluster
+		// authorization and routes). A changed route URL is a route removed and one added, so
+		// the reloading node drops its routes, dials them again with the credentials, and
+		// refuses routes that come in without them. Nodes not reloaded yet ask for no
+		// credentials and accept those routes; and a reloaded node keeps dialling its
+		// configured routes, so an old node whose own dial is refused stays connected through
+		// them. So the hub wave's one-node-at-a-time reload, gated on routes to every other
+		// node, introduces route authentication on a running cluster in a single pass
+		// (internal/e2e TestRouteAuth_IntroducedUnderLoad: routes back within milliseconds of
+		// each reload, no acknowledged KV write lost).
+		w.line("# Routes authenticate (passwords.route): a server without it cannot join the cluster.")
+		w.open("authorization {")
+		w.kv("user", quote(UserRoute))
+		w.kv("password", quote(pw))
+		w.close("}")
+		userinfo = url.UserPassword(UserRoute, pw).String() + "@"
+		if !r.Opts.RevealSecrets {
+			userinfo = UserRoute + ":" + pw + "@" // keep the placeholder readable
+		}
+	}
+	routes := make([]string, 0, len(peers))
+	for _, hp := range peers {
+		routes = append(routes, "nats-route://"+userinfo+hp)
+	}
+	sort.Strings(routes)
+	w.open("routes: [")
+	for _, u := range routes {
+		w.line(quote(u))
+	}
+	w.close("]")
+	routeTLS(w, tf)
 	w.close("}")
 	return nil
 }

@@ -2,8 +2,6 @@ package unit
 
 import (
 	"fmt"
-	"net/url"
-	"sort"
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
@@ -112,38 +110,9 @@ func (r *Context) relayCluster(w *confWriter, n *inventory.NATS, tf *tlsFiles) e
 	}
 	w.line("")
 	w.line("# Relay cluster " + quote(n.ClusterName) + ": routes to every relay of it.")
-	w.open("cluster {")
-	w.kv("name", quote(n.ClusterName))
-	w.kv("listen", quote(hostPort(anyAddress, n.ClusterPort)))
-	userinfo := ""
-	if r.Inv.Lattice.RouteAuth {
-		pw, err := r.Secret(r.Inv.Auth.RoutePassword, secretRoute)
-		if err != nil {
-			return err
-		}
-		if err := checkPassword(secretRoute, pw); err != nil {
-			return err
-		}
-		w.open("authorization {")
-		w.kv("user", quote(UserRoute))
-		w.kv("password", quote(pw))
-		w.close("}")
-		userinfo = url.UserPassword(UserRoute, pw).String() + "@"
-		if !r.Opts.RevealSecrets {
-			userinfo = UserRoute + ":" + pw + "@"
-		}
-	}
-	var routes []string
+	peers := make([]string, 0, len(members))
 	for _, m := range members {
-		routes = append(routes, "nats-route://"+userinfo+hostPort(m.Address, m.Leaf.ClusterPort))
+		peers = append(peers, hostPort(m.Address, m.Leaf.ClusterPort))
 	}
-	sort.Strings(routes)
-	w.open("routes: [")
-	for _, u := range routes {
-		w.line(quote(u))
-	}
-	w.close("]")
-	routeTLS(w, tf)
-	w.close("}")
-	return nil
+	return r.clusterBlock(w, n, tf, peers)
 }
