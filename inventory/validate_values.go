@@ -174,6 +174,15 @@ func (v *validator) natsValues(h *Host, n *NATS) {
 	}
 	v.servicePaths(at, "binary", n.Binary, "config_file", n.ConfigFile)
 	v.serviceUser(at("user"), n.User, "nats")
+	if n.User != "" {
+		// The store directory and log file are handed to the user by the service definition.
+		if n.StoreDir != "" && (h.Hub != nil || n.JetStreamDomain != "") {
+			v.servicePaths(at, "store_dir", n.StoreDir)
+		}
+		if n.LogFile != "" {
+			v.servicePaths(at, "log_file", n.LogFile)
+		}
+	}
 	if n.StoreDir == "" && (h.Hub != nil || n.JetStreamDomain != "") {
 		v.errorf(at("store_dir"), "Empty store_dir",
 			"store_dir is empty, but this server runs JetStream and keeps its streams there. Remove store_dir to use %s, or set an absolute path.", DefaultStoreDir)
