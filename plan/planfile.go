@@ -147,6 +147,9 @@ func decisions(p *Plan) string {
 		fmt.Fprintf(&b, "%s %s start=%v enable=%v\n", u.ID(), u.Action, u.Start, u.Enable)
 		for _, f := range u.Files {
 			fmt.Fprintf(&b, "  %s %s %s %o\n", f.Path, f.Op, f.NewSHA256, f.Mode)
+			if f.Group != "" {
+				fmt.Fprintf(&b, "  group %s\n", f.Group)
+			}
 		}
 	}
 	for _, w := range p.Waves {
