@@ -108,6 +108,15 @@ type StageFile struct {
 	Content []byte
 }
 
+// usersOf is h as Users, looking through the run's own wrapper (changeRecorder).
+func usersOf(h Host) (Users, bool) {
+	if c, ok := h.(changeRecorder); ok {
+		h = c.Host
+	}
+	u, ok := h.(Users)
+	return u, ok
+}
+
 // Users is what a Host does for services that run as their own users (plan.Unit.User).
 // Package fleet's hosts implement it; a host without it cannot take such a unit.
 type Users interface {

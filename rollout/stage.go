@@ -52,7 +52,7 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 			// start as them.
 			if need := users[host]; len(need) > 0 {
 				err := fmt.Errorf("the inventory runs services as %s, which this host cannot create", strings.Join(need, ", "))
-				if uh, ok := h.(Users); ok {
+				if uh, ok := usersOf(h); ok {
 					err = uh.EnsureUsers(gctx, need)
 				}
 				if err != nil {
