@@ -10,6 +10,8 @@ import (
 	"github.com/latticepush/latticepush/internal/lab"
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/supervisor"
+	"github.com/latticepush/latticepush/unit"
 	"github.com/latticepush/latticepush/verify"
 )
 
@@ -135,6 +137,26 @@ true`
 				t.Errorf("%s: files of %s not nats's, or no JetStream state: %v %q", h.Name, store, err, out)
 			}
 		}
+	}
+	// A reload still reaches the server (systemd runs ExecReload as the user): same process.
+	sup, err := supervisor.For(s2.Inv.Hosts[0].ServiceManager)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidOf := func() string {
+		out, err := env.Lab.Exec(ctx, "edge-1", "sh", "-c", "cat "+unit.PIDFileUser)
+		if err != nil {
+			t.Fatalf("edge-1: pid file: %v %s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	pid := pidOf()
+	if out, err := env.Lab.Exec(ctx, "edge-1", sup.Commands(30*time.Second).Reload(unit.ServiceNATS)...); err != nil {
+		t.Errorf("edge-1: reload as nats: %v %s", err, out)
+	}
+	time.Sleep(time.Second)
+	if after := pidOf(); after != pid {
+		t.Errorf("edge-1: reload replaced the server: pid %s, then %s", pid, after)
 	}
 	rep := newSession(t, env, plan.Options{}).verify(ctx)
 	for _, r := range rep.Failed() {
