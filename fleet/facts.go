@@ -37,8 +37,9 @@ const DigestCache = "/var/lib/latticepush/nats-digests"
 // nats-server binary is not started at all when the digest cache answers (see natsScript).
 //
 //	svc.<s>.enabled|running|pid=...   services
-//	--stat     "path|type|mode|size|mtime|dev.inode" of the managed files, /proc/<pid> of the
-//	           running services and the nats-server binary
+//	--stat     "path|type|mode|size|mtime|dev.inode|user|group" of the managed files,
+//	           /proc/<pid> of the running services (its user: the process's effective uid) and
+//	           the nats-server binary
 //	--sums     sha256sum lines of the managed files
 //	--content  "C <path>", then the base64 of each file that differs from its desired sha256
 //	--cache    the digest cache's lines
@@ -99,7 +100,7 @@ if [ -n "$nats" ]; then
   set -f
 fi
 echo "--stat"
-[ -n "$files$procs$nats" ] && stat -L -c '%n|%F|%a|%s|%Y|%d.%i' -- $files $procs $nats 2>/dev/null
+[ -n "$files$procs$nats" ] && stat -L -c '%n|%F|%a|%s|%Y|%d.%i|%U|%G' -- $files $procs $nats 2>/dev/null
 sums=""; [ -n "$files" ] && sums=$(sha256sum -- $files 2>/dev/null)
 echo "--sums"; [ -n "$sums" ] && printf '%s\n' "$sums"
 echo "--content"
@@ -238,6 +239,8 @@ type statLine struct {
 	size    int64
 	mtime   int64
 	stamp   string // "dev.inode|size|mtime", the binary's identity in the digest cache
+	// user and group own the file; for /proc/<pid>, user is the process's effective user.
+	user, group string
 }
 
 func (st *hostState) file(p string) plan.FileFact {
@@ -245,7 +248,7 @@ func (st *hostState) file(p string) plan.FileFact {
 	if !ok {
 		return plan.FileFact{}
 	}
-	ff := plan.FileFact{Exists: true, Mode: s.mode, Size: s.size, MTime: s.mtime}
+	ff := plan.FileFact{Exists: true, Mode: s.mode, Size: s.size, MTime: s.mtime, Group: s.group}
 	if s.regular {
 		ff.SHA256 = st.sums[p]
 		ff.Content = st.content[p]
@@ -258,6 +261,7 @@ func (st *hostState) service(s string) plan.ServiceFact {
 	sf := plan.ServiceFact{Running: st.kv["svc."+s+".running"] == "1", Enabled: st.kv["svc."+s+".enabled"] == "1", PID: pid}
 	if sf.Running && pid > 0 {
 		sf.Started = st.stat["/proc/"+strconv.Itoa(pid)].mtime
+		sf.User = st.stat["/proc/"+strconv.Itoa(pid)].user
 		sf.Exe, sf.Cmdline = st.kv["svc."+s+".exe"], strings.TrimSpace(st.kv["svc."+s+".cmdline"])
 	}
 	sf.Definition = st.kv["svc."+s+".def"]
@@ -438,7 +442,10 @@ func parseFacts(out []byte) (*hostState, error) {
 			}
 		case "--stat":
 			f := strings.Split(line, "|")
-			if len(f) != 6 {
+			if len(f) == 6 { // without owner (an older script's line)
+				f = append(f, "", "")
+			}
+			if len(f) != 8 {
 				return nil, fmt.Errorf("bad stat line %q", line)
 			}
 			mode, err1 := strconv.ParseUint(f[2], 8, 32)
@@ -448,7 +455,7 @@ func parseFacts(out []byte) (*hostState, error) {
 				return nil, fmt.Errorf("bad stat line %q: %w", line, err)
 			}
 			st.stat[f[0]] = statLine{regular: strings.HasPrefix(f[1], "regular"), mode: uint32(mode) & 0o777,
-				size: size, mtime: mtime, stamp: f[5] + "|" + f[3] + "|" + f[4]}
+				size: size, mtime: mtime, stamp: f[5] + "|" + f[3] + "|" + f[4], user: f[6], group: f[7]}
 		case "--sums":
 			if sum, p, ok := strings.Cut(line, "  "); ok && len(sum) == 64 {
 				st.sums[p] = sum

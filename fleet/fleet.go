@@ -201,7 +201,11 @@ func (h *host) Unlock(ctx context.Context) error {
 func (h *host) Stage(ctx context.Context, files []rollout.StageFile) ([]rollout.Staged, error) {
 	var out []rollout.Staged
 	for _, f := range files {
-		st, err := h.c.Stage(ctx, f.Path, f.Content, fs.FileMode(f.Mode), remote.StageOptions{})
+		var opts remote.StageOptions
+		if f.Group != "" {
+			opts.Owner = "root:" + f.Group
+		}
+		st, err := h.c.Stage(ctx, f.Path, f.Content, fs.FileMode(f.Mode), opts)
 		if err != nil {
 			return out, err
 		}

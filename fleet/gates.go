@@ -57,6 +57,10 @@ func (f *Fleet) Targets(ctx context.Context) []verify.Target {
 			t := verify.Target{Host: h, Err: err}
 			if err == nil {
 				t.Dial = c.DialContext
+				t.Run = func(ctx context.Context, argv []string) ([]byte, error) {
+					res, err := c.Run(ctx, argv, remote.RunOptions{Become: h.SSH.Become, Timeout: time.Minute})
+					return res.Stdout, err
+				}
 			}
 			out[i] = t
 		}()

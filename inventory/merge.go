@@ -266,6 +266,7 @@ func applyNATS(n *NATS, b *natsBlock) {
 	set(&n.Binary, b.Binary)
 	set(&n.ConfigFile, b.ConfigFile)
 	set(&n.LogFile, b.LogFile)
+	set(&n.User, b.User)
 	applyInstall(n, b)
 	set(&n.Upstream, b.Upstream)
 	n.DeclRange = b.DeclRange
@@ -309,6 +310,7 @@ func applyWasmcloud(w *Wasmcloud, b *wasmcloudBlock) {
 	set(&w.NATSPort, b.NATSPort)
 	set(&w.LogLevel, b.LogLevel)
 	set(&w.Heartbeat, b.HeartbeatInterval)
+	set(&w.User, b.User)
 	for k, v := range b.Labels {
 		w.Labels[k] = v
 	}

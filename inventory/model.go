@@ -187,6 +187,9 @@ type NATS struct {
 	Binary     string // path of nats-server on the host
 	ConfigFile string // path of the rendered config on the host
 	LogFile    string // optional
+	// User is the system user (and group of the same name) the server runs as; "" runs it
+	// as root, as before the setting existed (nats { user = "nats" }).
+	User string
 	// Install is the pinned release latticepush installs (nats { version, artifact }); nil
 	// when the binary is the operator's to provide.
 	Install *Install
@@ -215,6 +218,9 @@ type Wasmcloud struct {
 	HostID    string
 	LogLevel  string // empty: the host's default
 	Heartbeat int    // heartbeat_interval, seconds; 0 means the host's default
+	// User is the system user (and group of the same name) the host runs as; "" runs it as
+	// root (wasmcloud { user = "wasmcloud" }).
+	User      string
 	DeclRange hcl.Range
 }
 

@@ -168,6 +168,7 @@ type natsBlock struct {
 	Binary              *string `hcl:"binary,optional"`
 	ConfigFile          *string `hcl:"config_file,optional"`
 	LogFile             *string `hcl:"log_file,optional"`
+	User                *string `hcl:"user,optional"`
 	Upstream            *string `hcl:"upstream,optional"`
 	// Version and Artifacts pin the nats-server release (artifact.go).
 	Version   *string         `hcl:"version,optional"`
@@ -185,6 +186,7 @@ type wasmcloudBlock struct {
 	NATSPort          *int              `hcl:"nats_port,optional"`
 	LogLevel          *string           `hcl:"log_level,optional"`
 	HeartbeatInterval *int              `hcl:"heartbeat_interval,optional"`
+	User              *string           `hcl:"user,optional"`
 
 	Body      hcl.Body  `hcl:",body"`
 	DeclRange hcl.Range `hcl:",def_range"`

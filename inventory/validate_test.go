@@ -248,6 +248,10 @@ func TestLoad_RenderRules(t *testing.T) {
 			`testdata/invalid/unsafe-path.hcl:10:5: Unsafe path: config_file ""` + unsafe,
 			`testdata/invalid/unsafe-path.hcl:16:5: Unsafe path: env_file "/etc/wasmcloud/$HOST.env"` + unsafe,
 		}},
+		{"service-user", []string{
+			`testdata/invalid/service-user.hcl:9:5: Service user is root: user = "root" is what a service runs as without the setting: remove user to run it as root, or name a user of its own, e.g. "nats" (created on the host if missing).`,
+			`testdata/invalid/service-user.hcl:15:5: Invalid user: user "Wasm Cloud" is not a system user name: use a lower-case letter or '_' followed by up to 30 lower-case letters, digits, '_' or '-', e.g. "wasmcloud".`,
+		}},
 		{"label-control", []string{
 			`testdata/invalid/label-control.hcl:20:3: Invalid label value: The value of label "rack" contains '=' or a control character such as a tab or line break, which the wasmCloud host's environment file cannot carry. Remove them.`,
 			`testdata/invalid/label-control.hcl:22:5: Invalid nats_host: nats_host "127.0.0.1\x01" must be a bare host name or IP address, without spaces, control characters or a scheme: WASMCLOUD_NATS_HOST takes no nats://.`,

@@ -173,6 +173,16 @@ func (v *validator) natsValues(h *Host, n *NATS) {
 		}
 	}
 	v.servicePaths(at, "binary", n.Binary, "config_file", n.ConfigFile)
+	v.serviceUser(at("user"), n.User, "nats")
+	if n.User != "" {
+		// The store directory and log file are handed to the user by the service definition.
+		if n.StoreDir != "" && (h.Hub != nil || n.JetStreamDomain != "") {
+			v.servicePaths(at, "store_dir", n.StoreDir)
+		}
+		if n.LogFile != "" {
+			v.servicePaths(at, "log_file", n.LogFile)
+		}
+	}
 	if n.StoreDir == "" && (h.Hub != nil || n.JetStreamDomain != "") {
 		v.errorf(at("store_dir"), "Empty store_dir",
 			"store_dir is empty, but this server runs JetStream and keeps its streams there. Remove store_dir to use %s, or set an absolute path.", DefaultStoreDir)
@@ -181,6 +191,24 @@ func (v *validator) natsValues(h *Host, n *NATS) {
 		v.hubLimits(h, n)
 	}
 	v.lameDuck(n, at("lame_duck_duration"), at("lame_duck_grace_period"))
+}
+
+// serviceUserRE is a system user name useradd accepts on every distribution (and that
+// systemd's User= and runit's chpst -u take as is).
+var serviceUserRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,30}$`)
+
+// serviceUser checks the user a service runs as: "" is root (the default); root itself is
+// refused, so that the setting always means a user of the service's own.
+func (v *validator) serviceUser(at hcl.Range, user, example string) {
+	switch {
+	case user == "":
+	case user == "root":
+		v.errorf(at, "Service user is root",
+			"user = \"root\" is what a service runs as without the setting: remove user to run it as root, or name a user of its own, e.g. %q (created on the host if missing).", example)
+	case !serviceUserRE.MatchString(user):
+		v.errorf(at, "Invalid user",
+			"user %q is not a system user name: use a lower-case letter or '_' followed by up to 30 lower-case letters, digits, '_' or '-', e.g. %q.", user, example)
+	}
 }
 
 // servicePathRE is what a path written into a service definition (systemd unit, runit run
@@ -280,6 +308,7 @@ func (v *validator) wasmcloudValues(h *Host, w *Wasmcloud) {
 		v.errorf(at("heartbeat_interval"), "Invalid heartbeat_interval", "heartbeat_interval %d must be a number of seconds, 0 or more.", w.Heartbeat)
 	}
 	v.servicePaths(at, "binary", w.Binary, "env_file", w.EnvFile)
+	v.serviceUser(at("user"), w.User, "wasmcloud")
 }
 
 // labels checks wasmCloud host labels: each becomes WASMCLOUD_LABEL_<key>=<value>.

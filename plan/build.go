@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -20,6 +21,7 @@ type DesiredFile struct {
 	Service string        // the service that reads it: ServiceNATS or ServiceWasmcloud
 	Kind    unit.FileKind // what the file is, and so what a change to it requires
 	Secret  bool          // holds a secret: shown redacted, written 0600
+	Group   string        // the file's group (owner root); "" for root's
 	Content []byte        // secrets revealed: what is uploaded and hashed
 	Display []byte        // secrets replaced by placeholders: what diffs show
 }
@@ -316,6 +318,13 @@ func decideService(h *inventory.Host, u *Unit, files []DesiredFile, f Facts, red
 			break
 		}
 	}
+	u.User = serviceUser(h, u.Service)
+	if want := cmp.Or(u.User, "root"); sf.Running && sf.User != "" && sf.User != want {
+		// Only a restart changes the user a process runs as (its definition may be in place
+		// already: an earlier apply stopped before the restart).
+		u.Action = Restart
+		u.Reasons = append(u.Reasons, fmt.Sprintf("runs as %s, the inventory says %s", sf.User, want))
+	}
 	if !sf.Running {
 		u.Action = Start
 		u.Reasons = nil // nothing runs that a change could concern
@@ -341,10 +350,25 @@ func countService(files []DesiredFile, svc string) int {
 	return n
 }
 
+// serviceUser is the user the inventory runs the service as; "" for root.
+func serviceUser(h *inventory.Host, service string) string {
+	switch {
+	case service == ServiceNATS && h.NATS() != nil:
+		return h.NATS().User
+	case service == unit.ServiceWasmcloud && h.Wasmcloud != nil:
+		return h.Wasmcloud.User
+	}
+	return ""
+}
+
 // compareFile compares a desired file with what the host holds.
 func compareFile(d DesiredFile, have FileFact, red *redactor) (FileChange, bool) {
 	sum := sha256.Sum256(d.Content)
-	fc := FileChange{Path: d.Path, Mode: d.Mode, Secret: d.Secret, NewSHA256: hex.EncodeToString(sum[:]), content: d.Content}
+	fc := FileChange{Path: d.Path, Mode: d.Mode, Group: d.Group, Secret: d.Secret, NewSHA256: hex.EncodeToString(sum[:]), content: d.Content}
+	wantGroup := d.Group
+	if wantGroup == "" {
+		wantGroup = "root"
+	}
 	switch {
 	case !have.Exists:
 		fc.Op = "create"
@@ -359,10 +383,14 @@ func compareFile(d DesiredFile, have FileFact, red *redactor) (FileChange, bool)
 			fc.Diff = unifiedDiff(d.Path, red.redact(have.Content), d.Display)
 		}
 		return fc, true
-	case have.Mode != d.Mode:
+	case have.Mode != d.Mode, have.Group != "" && have.Group != wantGroup:
+		// Permissions or group only: the file is staged again, with both.
 		fc.Op = "mode"
 		fc.OldSHA256 = have.SHA256
 		fc.OldMode = have.Mode
+		if have.Group != wantGroup {
+			fc.OldGroup = have.Group
+		}
 		return fc, true
 	}
 	return fc, false

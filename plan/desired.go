@@ -29,7 +29,7 @@ func Render(inv *inventory.Inventory) (Desired, error) {
 				return nil, fmt.Errorf("%s: rendering with and without secrets gave different files", host)
 			}
 			d[host] = append(d[host], DesiredFile{
-				Path: f.Path, Mode: uint32(f.Mode.Perm()), Service: f.Service, Kind: f.Kind, Secret: f.Secret,
+				Path: f.Path, Mode: uint32(f.Mode.Perm()), Group: f.Group, Service: f.Service, Kind: f.Kind, Secret: f.Secret,
 				Content: f.Content, Display: shown[i].Content,
 			})
 		}

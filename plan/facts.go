@@ -63,6 +63,8 @@ func (f Facts) Reachable() bool { return f.Err == "" }
 type FileFact struct {
 	Exists bool
 	Mode   uint32 // permission bits
+	// Group is the file's group name; "" when unknown (not compared).
+	Group  string
 	Size   int64
 	SHA256 string // hex
 	// MTime is the file's modification time (Unix seconds, host clock); 0 when unknown.
@@ -79,6 +81,9 @@ type ServiceFact struct {
 	Enabled bool
 	// Started is when the running process started (Unix seconds, host clock); 0 when unknown.
 	Started int64
+	// User is the user the running process runs as (the owner of /proc/PID: its effective
+	// uid); "" when unknown.
+	User string
 	// Exe and Cmdline are the running process's /proc/PID/exe and command line (arguments
 	// separated by spaces); empty when not running or not readable.
 	Exe     string

@@ -106,6 +106,9 @@ type Unit struct {
 	Step    string   `json:"step,omitempty"`
 	Action  Action   `json:"action"`
 	Reasons []string `json:"reasons,omitempty"`
+	// User is the system user the service runs as (nats { user }, wasmcloud { user }):
+	// apply creates it on the host, when missing, before it stages the unit's files.
+	User string `json:"user,omitempty"`
 	// Start is set when the service has never run under latticepush here (its files are new).
 	Start bool `json:"start,omitempty"`
 	// Adopt is what runs now in place of the managed service (action adopt).
@@ -178,9 +181,13 @@ func (u *Unit) Changes() bool { return u.Action != Noop || len(u.Files) > 0 || u
 type FileChange struct {
 	Path string `json:"path"`
 	// Op is "create", "update" or "mode".
-	Op        string `json:"op"`
-	Mode      uint32 `json:"mode"`
-	OldMode   uint32 `json:"old_mode,omitempty"`
+	Op      string `json:"op"`
+	Mode    uint32 `json:"mode"`
+	OldMode uint32 `json:"old_mode,omitempty"`
+	// Group is the file's group (its owner is root), when not root's; OldGroup the group the
+	// host's file has, when it differs.
+	Group     string `json:"group,omitempty"`
+	OldGroup  string `json:"old_group,omitempty"`
 	Secret    bool   `json:"secret,omitempty"`
 	OldSHA256 string `json:"old_sha256,omitempty"`
 	NewSHA256 string `json:"new_sha256"`

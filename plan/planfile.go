@@ -145,8 +145,14 @@ func decisions(p *Plan) string {
 	sort.Slice(units, func(i, j int) bool { return units[i].ID() < units[j].ID() })
 	for _, u := range units {
 		fmt.Fprintf(&b, "%s %s start=%v enable=%v\n", u.ID(), u.Action, u.Start, u.Enable)
+		if u.User != "" {
+			fmt.Fprintf(&b, "  user %s\n", u.User)
+		}
 		for _, f := range u.Files {
 			fmt.Fprintf(&b, "  %s %s %s %o\n", f.Path, f.Op, f.NewSHA256, f.Mode)
+			if f.Group != "" {
+				fmt.Fprintf(&b, "  group %s\n", f.Group)
+			}
 		}
 	}
 	for _, w := range p.Waves {

@@ -190,6 +190,16 @@ func (h *fakeHost) Stage(ctx context.Context, files []StageFile) ([]Staged, erro
 	return out, nil
 }
 
+func (h *fakeHost) EnsureUsers(ctx context.Context, users []string) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	if err := h.f.fail(h.name, "users"); err != nil {
+		return err
+	}
+	h.f.record("%s users %s", h.name, strings.Join(users, ","))
+	return nil
+}
+
 func (h *fakeHost) CheckNATS(ctx context.Context, binary, path string) (string, error) {
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()

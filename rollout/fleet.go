@@ -104,7 +104,25 @@ type Expect struct {
 type StageFile struct {
 	Path    string
 	Mode    uint32
+	Group   string // the file's group (owner root); "" for root's
 	Content []byte
+}
+
+// usersOf is h as Users, looking through the run's own wrapper (changeRecorder).
+func usersOf(h Host) (Users, bool) {
+	if c, ok := h.(changeRecorder); ok {
+		h = c.Host
+	}
+	u, ok := h.(Users)
+	return u, ok
+}
+
+// Users is what a Host does for services that run as their own users (plan.Unit.User).
+// Package fleet's hosts implement it; a host without it cannot take such a unit.
+type Users interface {
+	// EnsureUsers creates each named system user, with its group of the same name, when
+	// missing; existing ones are left as they are. On failure no user is half made.
+	EnsureUsers(ctx context.Context, users []string) error
 }
 
 // Staged is an uploaded temporary file waiting to be swapped in.

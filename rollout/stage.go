@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +27,14 @@ func (stagePhase) Skip(*run) bool   { return false }
 func (stagePhase) Run(ctx context.Context, a *run) error {
 	byHost := map[string][]*plan.Unit{}
 	files := 0
+	users := map[string][]string{}
 	for _, u := range a.p.Units {
+		if u.User != "" && u.Action != plan.Noop && !slices.Contains(users[u.Host], u.User) {
+			users[u.Host] = append(users[u.Host], u.User)
+			if _, ok := byHost[u.Host]; !ok {
+				byHost[u.Host] = nil
+			}
+		}
 		if len(u.Files) > 0 {
 			byHost[u.Host] = append(byHost[u.Host], u)
 			files += len(u.Files)
@@ -39,6 +48,20 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 	for host, units := range byHost {
 		h := a.hosts[host]
 		g.Go(func() error {
+			// The services' users first: their groups own staged files, and the services
+			// start as them.
+			if need := users[host]; len(need) > 0 {
+				err := fmt.Errorf("the inventory runs services as %s, which this host cannot create", strings.Join(need, ", "))
+				if uh, ok := usersOf(h); ok {
+					err = uh.EnsureUsers(gctx, need)
+				}
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s: users: %w", host, plan.WithoutHost(host, err)))
+					mu.Unlock()
+					return nil
+				}
+			}
 			for _, u := range units {
 				var sf []StageFile
 				for _, f := range u.Files {
@@ -48,7 +71,7 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 						mu.Unlock()
 						return nil
 					}
-					sf = append(sf, StageFile{Path: f.Path, Mode: f.Mode, Content: f.Content()})
+					sf = append(sf, StageFile{Path: f.Path, Mode: f.Mode, Group: f.Group, Content: f.Content()})
 				}
 				staged, err := h.Stage(gctx, sf)
 				if err == nil {

@@ -59,7 +59,11 @@ func (r Runit) Definition(header string, svc Service) ([]File, error) {
 	if svc.EnvFile != "" {
 		fmt.Fprintf(&run, "set -a\n. %s\nset +a\n", svc.EnvFile)
 	}
-	fmt.Fprintf(&run, "exec %s\n", svc.command())
+	if svc.User == "" {
+		fmt.Fprintf(&run, "exec %s\n", svc.command())
+	} else {
+		runitUser(&run, svc)
+	}
 	script("run", run.String())
 	if c := svc.Check; c != nil {
 		script("check", fmt.Sprintf(`#!/bin/bash
@@ -98,6 +102,25 @@ mkdir -p /var/log/%[1]s
 exec svlogd -tt /var/log/%[1]s
 `, svc.Name))
 	return files, nil
+}
+
+// runitUser ends a run script that starts the service as its own user: what it writes is
+// created and handed to the user first (the service is not running: this is its start), then
+// chpst drops to the user and its group.
+func runitUser(run *strings.Builder, svc Service) {
+	if svc.RuntimeDir != "" {
+		fmt.Fprintf(run, "install -d -m 0755 -o %[1]s -g %[1]s /run/%[2]s || exit\n", svc.User, svc.RuntimeDir)
+	}
+	if len(svc.StateDirs) > 0 {
+		fmt.Fprintf(run, "mkdir -p %s || exit\n", strings.Join(svc.StateDirs, " "))
+	}
+	if len(svc.StateFiles) > 0 {
+		fmt.Fprintf(run, "touch %s || exit\n", strings.Join(svc.StateFiles, " "))
+	}
+	if owned := svc.owned(); owned != "" {
+		fmt.Fprintf(run, "chown -R %[1]s:%[1]s %[2]s || exit\n", svc.User, owned)
+	}
+	fmt.Fprintf(run, "exec chpst -u %[1]s:%[1]s %[2]s\n", svc.User, svc.command())
 }
 
 // StateScript reads runsv's supervise files, and what the supervised path is: the link's

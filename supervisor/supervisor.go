@@ -55,8 +55,22 @@ type Service struct {
 	RestartWhy    string
 	RestartDelay  time.Duration
 	// Hardened adds the supervisor's sandboxing (no new privileges, private /tmp, read-only
-	// system and home) where it has one.
+	// system and home) where it has one; with User set the system is read-only but for
+	// StateDirs and StateFiles.
 	Hardened bool
+	// User, when set, is the system user the service runs as, with its group of the same
+	// name; empty runs it as root. The user exists on the host before the definition is used.
+	User string
+	// StateDirs are directories the service writes (a store directory): with User set they
+	// stay writable under a read-only system, and are created and handed to the user (chown
+	// -R) before each start, with root's rights, while the service is not running.
+	StateDirs []string
+	// StateFiles are single files the service writes (a log file), handed to the user the
+	// same way, without their directory.
+	StateFiles []string
+	// RuntimeDir, with User set, is a directory under /run owned by the user, created before
+	// each start (for a pid file).
+	RuntimeDir string
 	// Check, when set, is how the supervisor tells that a started service is healthy.
 	Check *HTTPCheck
 	// ConnectedPort, when set (and Check is not), is how the supervisor tells that a started
@@ -170,6 +184,12 @@ func Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// owned lists what is handed to the user before each start: the state directories and
+// files, space-separated (every part is a checked path).
+func (s Service) owned() string {
+	return strings.Join(append(append([]string{}, s.StateDirs...), s.StateFiles...), " ")
 }
 
 // command is the service's command line: binary and arguments, space-separated (every part

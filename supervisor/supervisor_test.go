@@ -110,3 +110,45 @@ func TestStateScripts(t *testing.T) {
 		}
 	}
 }
+
+// TestDefinition_User: a service with a user runs as it under both supervisors, with what it
+// writes created and handed to it before the start, and systemd's sandbox made strict.
+func TestDefinition_User(t *testing.T) {
+	svc := natsLike()
+	svc.User, svc.RuntimeDir = "nats", "nats"
+	svc.StateDirs, svc.StateFiles = []string{"/var/lib/nats"}, []string{"/var/log/nats.log"}
+	files, err := Systemd{}.Definition("", svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := string(files[0].Content)
+	for _, want := range []string{"User=nats\nGroup=nats\n", "RuntimeDirectory=nats\n",
+		"ExecStartPre=+/bin/mkdir -p /var/lib/nats\nExecStartPre=+/usr/bin/touch /var/log/nats.log\n" +
+			"ExecStartPre=+/bin/chown -R nats:nats /var/lib/nats /var/log/nats.log\nReadWritePaths=/var/lib/nats /var/log/nats.log\n",
+		"NoNewPrivileges=yes\nCapabilityBoundingSet=\nPrivateTmp=yes\nProtectHome=yes\nProtectSystem=strict\n"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("unit lacks %q:\n%s", want, unit)
+		}
+	}
+	if strings.Contains(unit, "ProtectSystem=full") {
+		t.Errorf("unit of a user's service keeps ProtectSystem=full:\n%s", unit)
+	}
+	files, err = Runit{SvDir: RunitSvDir, ServiceDir: RunitServiceDir}.Definition("", svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Path != "/etc/sv/svc/run" {
+			continue
+		}
+		want := "exec 2>&1\ninstall -d -m 0755 -o nats -g nats /run/nats || exit\nmkdir -p /var/lib/nats || exit\n" +
+			"touch /var/log/nats.log || exit\nchown -R nats:nats /var/lib/nats /var/log/nats.log || exit\n" +
+			"exec chpst -u nats:nats /usr/bin/svc -c /etc/svc.conf\n"
+		if !strings.HasSuffix(string(f.Content), want) {
+			t.Errorf("run:\n%s\nwant it to end with:\n%s", f.Content, want)
+		}
+		if out, err := exec.Command("sh", "-n", "-c", string(f.Content)).CombinedOutput(); err != nil {
+			t.Errorf("run does not parse: %v %s", err, out)
+		}
+	}
+}

@@ -64,11 +64,37 @@ func (Systemd) Definition(header string, svc Service) ([]File, error) {
 		b.WriteString(stop)
 	}
 	b.WriteString("LimitNOFILE=65536\n")
-	if svc.Hardened {
+	if svc.User != "" {
+		systemdUser(&b, svc)
+	} else if svc.Hardened {
 		b.WriteString("NoNewPrivileges=yes\nPrivateTmp=yes\nProtectHome=yes\nProtectSystem=full\n")
 	}
 	b.WriteString("\n[Install]\nWantedBy=multi-user.target\n")
 	return []File{{Path: SystemdDir + "/" + svc.Name + ".service", Mode: 0o644, Content: []byte(b.String())}}, nil
+}
+
+// systemdUser writes the settings of a service that runs as its own user: User= and Group=,
+// what it may write, no new privileges and no capabilities; Hardened adds a read-only system
+// (but for what it writes), no home and a private /tmp.
+func systemdUser(b *strings.Builder, svc Service) {
+	fmt.Fprintf(b, "User=%[1]s\nGroup=%[1]s\n", svc.User)
+	if svc.RuntimeDir != "" {
+		fmt.Fprintf(b, "# /run/%[1]s, owned by %[2]s, made before each start and removed after the stop.\nRuntimeDirectory=%[1]s\n", svc.RuntimeDir, svc.User)
+	}
+	if owned := svc.owned(); owned != "" {
+		b.WriteString("# Handed to the user before each start, with root's rights ('+'), while the service is not running.\n")
+		if len(svc.StateDirs) > 0 {
+			fmt.Fprintf(b, "ExecStartPre=+/bin/mkdir -p %s\n", strings.Join(svc.StateDirs, " "))
+		}
+		if len(svc.StateFiles) > 0 {
+			fmt.Fprintf(b, "ExecStartPre=+/usr/bin/touch %s\n", strings.Join(svc.StateFiles, " "))
+		}
+		fmt.Fprintf(b, "ExecStartPre=+/bin/chown -R %[1]s:%[1]s %[2]s\nReadWritePaths=%[2]s\n", svc.User, owned)
+	}
+	b.WriteString("NoNewPrivileges=yes\nCapabilityBoundingSet=\n")
+	if svc.Hardened {
+		b.WriteString("PrivateTmp=yes\nProtectHome=yes\nProtectSystem=strict\n")
+	}
 }
 
 // comment writes text as comment lines; nothing when it is empty.

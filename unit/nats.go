@@ -55,7 +55,7 @@ func (r *Context) common(w *confWriter, n *inventory.NATS) error {
 	w.kv("server_name", quote(n.ServerName))
 	w.kv("listen", quote(hostPort(n.ClientHost, n.ClientPort)))
 	w.kv("http", quote(hostPort(n.HTTPHost, n.HTTPPort)))
-	w.kv("pid_file", quote(PIDFile))
+	w.kv("pid_file", quote(pidFile(n)))
 	if n.LogFile != "" {
 		w.kv("log_file", quote(n.LogFile))
 	}

@@ -55,10 +55,18 @@ func (natsServer) Files(c *Context) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tf == nil {
-		return []File{f}, nil
+	files := []File{f}
+	if tf != nil {
+		files = append(files, tf.files...)
 	}
-	return append([]File{f}, tf.files...), nil
+	if u := c.Host.NATS().User; u != "" {
+		// The server reads its config and keys as its user: root's files, in the user's
+		// group, which the server can read but not change.
+		for i := range files {
+			files[i].Group, files[i].Mode = u, 0o640
+		}
+	}
+	return files, nil
 }
 
 func (natsServer) Service(c *Context) (supervisor.Service, error) {
@@ -77,7 +85,7 @@ func (natsServer) Service(c *Context) (supervisor.Service, error) {
 	case c.Host.IsRelay():
 		role = "relay"
 	}
-	return supervisor.Service{
+	svc := supervisor.Service{
 		Name:        ServiceNATS,
 		Description: fmt.Sprintf("NATS server %s (%s)", n.ServerName, role),
 		Binary:      n.Binary,
@@ -92,7 +100,22 @@ func (natsServer) Service(c *Context) (supervisor.Service, error) {
 		Hardened:     true,
 		// Healthy once the monitoring endpoint answers: every listener is up.
 		Check: &supervisor.HTTPCheck{Host: inventory.LocalHost(n.HTTPHost), Port: n.HTTPPort, Path: "/healthz?js-server-only=true"},
-	}, nil
+	}
+	if n.User != "" {
+		// What the server writes is handed to its user; the paths go into the definition.
+		svc.User, svc.RuntimeDir = n.User, NATSRuntimeDir
+		paths := map[string]string{}
+		if c.Host.Hub != nil || n.JetStreamDomain != "" {
+			svc.StateDirs, paths["nats store_dir"] = []string{n.StoreDir}, n.StoreDir
+		}
+		if n.LogFile != "" {
+			svc.StateFiles, paths["nats log_file"] = []string{n.LogFile}, n.LogFile
+		}
+		if err := checkPaths(paths); err != nil {
+			return supervisor.Service{}, err
+		}
+	}
+	return svc, nil
 }
 
 // Classify tells a reload from a restart by the keys that differ between the config the

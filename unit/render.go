@@ -22,6 +22,21 @@ import (
 // reload=PIDFile` (or ldm=) addresses it without pgrep.
 const PIDFile = "/run/nats-server.pid"
 
+// NATSRuntimeDir is the directory under /run that a nats-server with a user (nats { user })
+// owns; PIDFileUser, its pid file there (the user cannot write /run itself).
+const (
+	NATSRuntimeDir = "nats"
+	PIDFileUser    = "/run/" + NATSRuntimeDir + "/nats-server.pid"
+)
+
+// pidFile is where n writes its pid.
+func pidFile(n *inventory.NATS) string {
+	if n.User != "" {
+		return PIDFileUser
+	}
+	return PIDFile
+}
+
 // Kind says what a file is, and so what a change to it requires.
 type FileKind string
 
@@ -54,8 +69,12 @@ func (k FileKind) ReadAtStart() bool { return k != FileNATSConfig && k != FileTL
 type File struct {
 	// Path is absolute on the host.
 	Path string
-	// Mode is the permission bits to set: 0600 for Secret files, 0755 for scripts, else 0644.
+	// Mode is the permission bits to set: 0600 for Secret files, 0755 for scripts, else 0644;
+	// 0640 for the files a service with a user reads itself (Group).
 	Mode os.FileMode
+	// Group, when set, is the group the file belongs to (its owner stays root): the service
+	// that runs as that user reads it, and cannot change it. Empty: root's group.
+	Group string
 	// Content is the exact bytes; with Options.RevealSecrets false, secrets are placeholders.
 	Content []byte
 	// Secret is true when Content holds (or, unrevealed, stands for) a secret value.

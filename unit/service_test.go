@@ -19,32 +19,42 @@ func TestSystemdUnitsVerify(t *testing.T) {
 	sa := testenv.RequireCommand(t, "systemd-analyze")
 	n := 0
 	for _, name := range examples(t) {
-		inv := loadExample(t, name)
-		for _, h := range inv.Hosts {
-			h.ServiceManager = inventory.ServiceManagerSystemd // the runit examples' units too
-			files, err := Host(inv, h, Options{RevealSecrets: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			root := systemdRoot(t)
-			var units []string
-			for _, f := range files {
-				writeUnder(t, root, f.Path, f.Content, f.Mode)
-				if f.Kind == FileUnit {
-					units = append(units, f.Path)
+		for _, users := range []bool{false, true} {
+			inv := loadExample(t, name)
+			for _, h := range inv.Hosts {
+				h.ServiceManager = inventory.ServiceManagerSystemd // the runit examples' units too
+				if users {                                         // every service as its own user (nats { user }, wasmcloud { user })
+					if n := h.NATS(); n != nil {
+						n.User = "nats"
+					}
+					if h.Wasmcloud != nil {
+						h.Wasmcloud.User = "wasmcloud"
+					}
 				}
-			}
-			for _, bin := range []string{binaryOf(h.NATS()), wasmcloudBinary(h)} {
-				if bin != "" {
-					writeUnder(t, root, bin, []byte("#!/bin/sh\n"), 0o755)
+				files, err := Host(inv, h, Options{RevealSecrets: true})
+				if err != nil {
+					t.Fatal(err)
 				}
+				root := systemdRoot(t)
+				var units []string
+				for _, f := range files {
+					writeUnder(t, root, f.Path, f.Content, f.Mode)
+					if f.Kind == FileUnit {
+						units = append(units, f.Path)
+					}
+				}
+				for _, bin := range []string{binaryOf(h.NATS()), wasmcloudBinary(h), "/bin/mkdir", "/usr/bin/touch", "/bin/chown"} {
+					if bin != "" {
+						writeUnder(t, root, bin, []byte("#!/bin/sh\n"), 0o755)
+					}
+				}
+				args := append([]string{"verify", "--root=" + root, "--man=no"}, units...)
+				out, err := exec.Command(sa, args...).CombinedOutput()
+				if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+					t.Errorf("%s/%s: systemd-analyze verify %v: %v\n%s", name, h.Name, units, err, out)
+				}
+				n += len(units)
 			}
-			args := append([]string{"verify", "--root=" + root, "--man=no"}, units...)
-			out, err := exec.Command(sa, args...).CombinedOutput()
-			if err != nil || len(strings.TrimSpace(string(out))) > 0 {
-				t.Errorf("%s/%s: systemd-analyze verify %v: %v\n%s", name, h.Name, units, err, out)
-			}
-			n += len(units)
 		}
 	}
 	t.Logf("%d rendered units verified", n)

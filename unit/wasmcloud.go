@@ -48,6 +48,9 @@ func (wasmcloudHost) Service(c *Context) (supervisor.Service, error) {
 		StopTimeout:   wasmcloudStopTimeout,
 		// The host exits at once when it cannot reach NATS: once connected, it started.
 		ConnectedPort: wc.NATSPort,
+		// Its environment file, which holds the host's seed, stays root's: the supervisor
+		// reads it (as root) before the host starts as its user.
+		User: wc.User,
 	}
 	if c.Host.NATS() != nil {
 		// The host exits at once when its nats-server is not up: start after it.

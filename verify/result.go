@@ -2,6 +2,7 @@ package verify
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"strings"
 	"time"
@@ -47,7 +48,7 @@ var checkOrder = []string{
 	CheckDomainProbeBucket, CheckDomainReach, CheckDomainHubAnswers, CheckDomainPath,
 	CheckHygieneDomain, CheckHygieneStrayBucket,
 	CheckWasmcloudHostGet, CheckWasmcloudPing, CheckWasmcloudMembership,
-	CheckPreviousStreams, CheckPreviousHosts,
+	CheckPreviousStreams, CheckPreviousHosts, CheckNATSUser, CheckWasmcloudUser,
 }
 
 // Result is the outcome of one check on one host (Host is empty for lattice-wide checks).
@@ -139,6 +140,9 @@ type Target struct {
 	Host *inventory.Host
 	// Dial connects to addresses as seen on the host (its monitoring and client ports).
 	Dial Dialer
+	// Run, when set, runs argv on the host (through its SSH connection) and returns its
+	// standard output: how checks read /proc there.
+	Run func(ctx context.Context, argv []string) ([]byte, error)
 	// Err, when set, is why the host cannot be reached at all (e.g. the SSH connection failed):
 	// every check on the host fails with it and nothing is dialed.
 	Err error

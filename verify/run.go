@@ -118,7 +118,7 @@ func (r *round) allTasks() []task {
 		ts = append(ts, r.wasmcloudTasks(ws, nil, true)...)
 	}
 	ts = append(ts, r.previousTasks()...)
-	return ts
+	return append(ts, r.userTasks()...)
 }
 
 // hubTasks are the per-node hub checks (meta leader and peers come from metaTask).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -72,6 +73,13 @@ func (g *globals) printPlan(p *plan.Plan) {
 			mode := fmt.Sprintf("%04o", f.Mode)
 			if f.Op == "mode" || (f.OldMode != 0 && f.OldMode != f.Mode) {
 				mode = fmt.Sprintf("%04o -> %04o", f.OldMode, f.Mode)
+			}
+			if f.Group != "" || f.OldGroup != "" {
+				group := cmp.Or(f.Group, "root")
+				if f.OldGroup != "" {
+					group = f.OldGroup + " -> " + group
+				}
+				mode += ", group " + group
 			}
 			fmt.Fprintf(w, "        %s %s (%s)\n", fileSymbol(f.Op), f.Path, mode)
 			writeIndented(w, f.Diff, "          ", color)

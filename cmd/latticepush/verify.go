@@ -116,6 +116,7 @@ var groupTitles = map[string]string{
 	"wasmcloud": "wasmCloud hosts",
 
 	"previous-domain": "Users of the previous JetStream domain",
+	"service":         "Service users",
 }
 
 const (
