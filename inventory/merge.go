@@ -309,6 +309,7 @@ func applyWasmcloud(w *Wasmcloud, b *wasmcloudBlock) {
 	set(&w.NATSPort, b.NATSPort)
 	set(&w.LogLevel, b.LogLevel)
 	set(&w.Heartbeat, b.HeartbeatInterval)
+	applyWasmcloudInstall(w, b)
 	for k, v := range b.Labels {
 		w.Labels[k] = v
 	}

@@ -215,6 +215,9 @@ type Wasmcloud struct {
 	HostID    string
 	LogLevel  string // empty: the host's default
 	Heartbeat int    // heartbeat_interval, seconds; 0 means the host's default
+	// Install is the pinned release latticepush installs (wasmcloud { version, artifact });
+	// nil when the binary is the operator's to provide.
+	Install   *Install
 	DeclRange hcl.Range
 }
 

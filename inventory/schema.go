@@ -185,6 +185,9 @@ type wasmcloudBlock struct {
 	NATSPort          *int              `hcl:"nats_port,optional"`
 	LogLevel          *string           `hcl:"log_level,optional"`
 	HeartbeatInterval *int              `hcl:"heartbeat_interval,optional"`
+	// Version and Artifacts pin the wasmCloud host release (artifact.go).
+	Version   *string         `hcl:"version,optional"`
+	Artifacts []artifactBlock `hcl:"artifact,block"`
 
 	Body      hcl.Body  `hcl:",body"`
 	DeclRange hcl.Range `hcl:",def_range"`
