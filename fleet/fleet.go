@@ -173,7 +173,10 @@ func (h *host) managedDirs() []string {
 		}
 	}
 	if n := h.inv.NATS(); n != nil && n.Install != nil {
-		add(uploadDir)
+		add(uploadDir(inventory.InstallRoot))
+	}
+	if w := h.inv.Wasmcloud; w != nil && w.Install != nil {
+		add(uploadDir(inventory.WasmcloudInstallRoot))
 	}
 	if files, err := unit.Host(h.f.inv, h.inv, unit.Options{}); err == nil {
 		for _, f := range files {
