@@ -301,7 +301,13 @@ func (h *host) service(ctx context.Context, svc string, op rollout.ServiceOp) er
 		return h.svc.Stop(ctx, svc)
 	case rollout.OpRestart:
 		if graceful == "" {
-			return h.svc.Restart(ctx, svc)
+			// Stop, then start: the start notices a process that keeps exiting (a release
+			// that cannot start) within seconds and quotes its log, where a restart would
+			// wait out the whole timeout and say only that the service is down.
+			if err := h.svc.Stop(ctx, svc); err != nil {
+				return err
+			}
+			return h.svc.Start(ctx, svc)
 		}
 		// Drain first: lame duck moves clients and leaves and hands off Raft leadership. A
 		// server that is not serving (crash-looping on a refused config) just goes down.
