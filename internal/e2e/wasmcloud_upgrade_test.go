@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latticepush/latticepush/internal/lab"
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
@@ -103,7 +102,7 @@ func wasmcloudStates(t *testing.T, ctx context.Context, env *labtest.Env, hosts 
 	t.Helper()
 	out := map[string][2]string{}
 	for _, h := range hosts {
-		b, err := env.Lab.Exec(ctx, h, "sh", "-c", "readlink /usr/local/bin/wasmcloud; cat /etc/service/wasmcloud/supervise/pid")
+		b, err := env.Lab.Exec(ctx, h, "sh", "-c", "readlink /usr/local/bin/wasmcloud; cat /etc/service/wasmcloud/supervise/pid 2>/dev/null || systemctl show -p MainPID --value wasmcloud")
 		if err != nil {
 			t.Fatalf("%s: %v", h, err)
 		}
@@ -121,10 +120,16 @@ func wasmcloudStates(t *testing.T, ctx context.Context, env *labtest.Env, hosts 
 // one host per batch, every host.get answers 1.9.3, the binary the lab put there is kept as
 // 1.9.2, and the plan is empty afterwards. Then a "1.9.4" that answers --version but exits
 // at start is rolled back on the first host, the error quoting its output, the other host
-// untouched and every host back on 1.9.3.
+// untouched and every host back on 1.9.3. Under runit and systemd.
 func TestUpgrade_Wasmcloud(t *testing.T) {
+	for _, init := range labtest.Inits {
+		t.Run(init, func(t *testing.T) { testWasmcloudUpgrade(t, init) })
+	}
+}
+
+func testWasmcloudUpgrade(t *testing.T, init string) {
 	began := time.Now()
-	env := labtest.Up(t, labtest.Spec{Edges: 2, Init: lab.InitRunit})
+	env := labtest.Up(t, labtest.Spec{Edges: 2, Init: init})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	edges := []string{"edge-1", "edge-2"}
@@ -244,5 +249,5 @@ func TestUpgrade_Wasmcloud(t *testing.T) {
 		}
 		t.Logf("%s rolled back: %v", rolled[0], err)
 	})
-	t.Logf("test %.1fs in all", time.Since(began).Seconds())
+	t.Logf("%s hosts: test %.1fs in all", init, time.Since(began).Seconds())
 }
