@@ -185,7 +185,11 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	if err == nil && pr.NATS != nil && pr.NATS.Install {
 		// After the facts script: a --version it starts must not show up in that script's
 		// scan for nats-server processes.
-		inst, err = installFacts(ctx, c, h, pr.NATS.Binary)
+		inst, err = installFacts(ctx, c, h, inventory.ProgramNATS, pr.NATS.Binary)
+	}
+	var wcInst map[string]string
+	if err == nil && pr.Wasmcloud != nil {
+		wcInst, err = installFacts(ctx, c, h, inventory.ProgramWasmcloud, pr.Wasmcloud.Binary)
 	}
 	wg.Wait()
 	if err != nil {
@@ -218,6 +222,17 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 			}
 		}
 		facts.NATS = nf
+	}
+	if pr.Wasmcloud != nil {
+		rf := releaseFacts(wcInst)
+		if facts.Services[plan.ServiceWasmcloud].Running && pr.Wasmcloud.HostID != "" {
+			// What runs is what the host answers on its control interface; a host that does
+			// not answer leaves Running empty (unknown).
+			vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			rf.Running, _ = f.wasmcloudVersion(vctx, pr.Wasmcloud.HostID)
+			cancel()
+		}
+		facts.Wasmcloud = rf
 	}
 	return facts
 }

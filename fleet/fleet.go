@@ -173,7 +173,10 @@ func (h *host) managedDirs() []string {
 		}
 	}
 	if n := h.inv.NATS(); n != nil && n.Install != nil {
-		add(uploadDir)
+		add(uploadDir(inventory.InstallRoot))
+	}
+	if w := h.inv.Wasmcloud; w != nil && w.Install != nil {
+		add(uploadDir(inventory.WasmcloudInstallRoot))
 	}
 	if files, err := unit.Host(h.f.inv, h.inv, unit.Options{}); err == nil {
 		for _, f := range files {
@@ -302,7 +305,13 @@ func (h *host) service(ctx context.Context, svc string, op rollout.ServiceOp) er
 		return h.svc.Stop(ctx, svc)
 	case rollout.OpRestart:
 		if graceful == "" {
-			return h.svc.Restart(ctx, svc)
+			// Stop, then start: the start notices a process that keeps exiting (a release
+			// that cannot start) within seconds and quotes its log, where a restart would
+			// wait out the whole timeout and say only that the service is down.
+			if err := h.svc.Stop(ctx, svc); err != nil {
+				return err
+			}
+			return h.svc.Start(ctx, svc)
 		}
 		// Drain first: lame duck moves clients and leaves and hands off Raft leadership. A
 		// server that is not serving (crash-looping on a refused config) just goes down.

@@ -208,6 +208,25 @@ func (f *Fleet) connectHub(ctx context.Context, inv *inventory.Inventory) (*nats
 	return nc, err
 }
 
+// wasmcloudVersion is the version a wasmCloud host answers host.get with, asked from the hub
+// side.
+func (f *Fleet) wasmcloudVersion(ctx context.Context, hostID string) (string, error) {
+	nc, err := f.connectHub(ctx, f.inv)
+	if err != nil {
+		return "", err
+	}
+	defer nc.Close()
+	c, err := wasmcloud.NewClient(nc, f.inv.Lattice.Name)
+	if err != nil {
+		return "", err
+	}
+	inv, err := c.Get(ctx, hostID)
+	if err != nil {
+		return "", err
+	}
+	return inv.Version, nil
+}
+
 // WasmcloudAnswers waits until the wasmCloud host answers host.get, asked from the hub side.
 func (g *Gates) WasmcloudAnswers(ctx context.Context, host string, exp rollout.Expect) error {
 	h := g.f.inv.Host(host)

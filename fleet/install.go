@@ -21,8 +21,9 @@ import (
 	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
-// uploadDir is where artifacts are uploaded on a host before they are checked and unpacked.
-var uploadDir = path.Join(inventory.InstallRoot, ".uploads")
+// uploadDir is where artifacts of a program whose releases go under root are uploaded on a
+// host before they are checked and unpacked.
+func uploadDir(root string) string { return path.Join(root, ".uploads") }
 
 // checkUploadScript checks an uploaded artifact on the host ($1 file, $2 sha256); a mismatch
 // removes it.
@@ -32,9 +33,10 @@ if [ "$got" != "$2" ]; then rm -f -- "$1"; echo "sha256 of the upload is $got, w
 
 // unpackScript unpacks a checked upload into its release directory, by a temporary
 // directory renamed into place: $1 upload, $2 release dir, $3 artifact sha256, $4 version,
-// $5 version cache, $6 binary to keep aside ("" for none), $7 where to keep it. The new
-// binary must say it is the pinned version. The upload is removed either way.
-const unpackScript = `up=$1; dir=$2; sum=$3; want=$4; cache=$5; keep=$6; keepto=$7
+// $5 version cache, $6 binary to keep aside ("" for none), $7 where to keep it, $8 the
+// program's binary name (nats-server, wasmcloud). The new binary must say it is the pinned
+// version. The upload is removed either way.
+const unpackScript = `up=$1; dir=$2; sum=$3; want=$4; cache=$5; keep=$6; keepto=$7; prog=$8
 tmp="${dir%/*}/.${dir##*/}.latticepush-tmp-$$"
 fail() { rm -rf -- "$tmp" "$up"; echo "$*"; exit 1; }
 rm -rf -- "$tmp"; mkdir -p -- "$tmp/x" || fail "cannot create $tmp"
@@ -42,13 +44,13 @@ case $(head -c 4 "$up" | od -An -tx1 | tr -d ' \n') in
   1f8b*) tar -xzf "$up" -C "$tmp/x" 2>&1 || fail "cannot unpack the archive" ;;
   504b0304) command -v unzip >/dev/null || fail "the artifact is a .zip and unzip is not installed on the host: install it or use the .tar.gz release"
             unzip -q "$up" -d "$tmp/x" 2>&1 || fail "cannot unpack the archive" ;;
-  *) cp -- "$up" "$tmp/x/nats-server" || fail "cannot copy the binary" ;;
+  *) cp -- "$up" "$tmp/x/$prog" || fail "cannot copy the binary" ;;
 esac
-bin=$(find "$tmp/x" -type f -name nats-server | head -n 1)
-[ -n "$bin" ] || fail "the archive holds no file named nats-server"
-mv -- "$bin" "$tmp/nats-server" && chmod 0755 "$tmp/nats-server" && rm -rf -- "$tmp/x" || fail "cannot place nats-server"
-out=$("$tmp/nats-server" --version 2>&1 | head -n 1)
-case $out in *"v$want"|*" $want") ;; *) fail "the unpacked nats-server says '$out', not version $want" ;; esac
+bin=$(find "$tmp/x" -type f -name "$prog" | head -n 1)
+[ -n "$bin" ] || fail "the archive holds no file named $prog"
+mv -- "$bin" "$tmp/$prog" && chmod 0755 "$tmp/$prog" && rm -rf -- "$tmp/x" || fail "cannot place $prog"
+out=$("$tmp/$prog" --version 2>&1 | head -n 1)
+case $out in *"v$want"|*" $want") ;; *) fail "the unpacked $prog says '$out', not version $want" ;; esac
 printf '%s\n' "$sum" > "$tmp/.artifact-sha256"
 if [ -n "$keep" ] && [ ! -e "$keepto" ]; then
   mkdir -p -- "${keepto%/*}" && cp -p -- "$keep" "$keepto.tmp" && mv -f -- "$keepto.tmp" "$keepto" || fail "cannot keep $keep as $keepto"
@@ -57,7 +59,7 @@ old="${dir%/*}/.${dir##*/}.latticepush-old"
 if [ -e "$dir" ]; then rm -rf -- "$old" && mv -- "$dir" "$old"; fi
 mv -T -- "$tmp" "$dir" || fail "cannot move the release into $dir"
 rm -rf -- "$old" "$up"
-id=$(stat -L -c '%d.%i|%s|%Y' -- "$dir/nats-server") && mkdir -p -- "${cache%/*}" &&
+id=$(stat -L -c '%d.%i|%s|%Y' -- "$dir/$prog") && mkdir -p -- "${cache%/*}" &&
   { echo "$id $out"; head -n 31 "$cache" 2>/dev/null; :; } > "$cache.tmp.$$" && mv -f -- "$cache.tmp.$$" "$cache"
 if [ -n "$keep" ] && id=$(stat -L -c '%d.%i|%s|%Y' -- "$keepto" 2>/dev/null); then
   kv=$("$keepto" --version 2>&1 | head -n 1)
@@ -115,7 +117,7 @@ const (
 	fetchMax   = 15 * time.Minute
 )
 
-// switchScript points the binary path ($1) at a release's nats-server ($2): a symlink made
+// switchScript points the binary path ($1) at a release's binary ($2): a symlink made
 // under a temporary name and renamed over the path, so the path is always a whole binary.
 const switchScript = `link=$1; target=$2
 [ -x "$target" ] || { echo "$target is not installed"; exit 1; }
@@ -137,7 +139,7 @@ func (h *host) UploadRelease(ctx context.Context, up plan.Upgrade) (string, erro
 		return "", err
 	}
 	name := fmt.Sprintf("%s-%s", up.To, path.Base(up.Source))
-	st, err := h.c.Stage(ctx, path.Join(uploadDir, name), content, 0o600, remote.StageOptions{})
+	st, err := h.c.Stage(ctx, path.Join(uploadDir(up.Root()), name), content, 0o600, remote.StageOptions{})
 	if err != nil {
 		return "", err
 	}
@@ -157,14 +159,15 @@ func (h *host) fetchRelease(ctx context.Context, up plan.Upgrade) (string, error
 	if up.Bytes > 0 {
 		size = strconv.FormatInt(up.Bytes, 10)
 	}
-	res, err := h.c.Run(ctx, remote.Script(fetchScript, uploadDir, artifactName(up), up.SHA256, up.Fetch,
+	dir := uploadDir(up.Root())
+	res, err := h.c.Run(ctx, remote.Script(fetchScript, dir, artifactName(up), up.SHA256, up.Fetch,
 		strconv.Itoa(int(fetchStall/time.Second)), strconv.Itoa(int(fetchMax/time.Second)), size),
 		remote.RunOptions{Become: h.inv.SSH.Become, Timeout: fetchMax + time.Minute, Stdin: strings.NewReader(up.Source + "\n")})
 	if err != nil {
 		return "", fmt.Errorf("fetching %s with %s: %s; nothing was kept", shown, up.Fetch, redactIn(scriptErr(res, err), up.Source))
 	}
 	p, _, ok := strings.Cut(strings.TrimSpace(string(res.Stdout)), " ")
-	if !ok || !strings.HasPrefix(p, uploadDir+"/") {
+	if !ok || !strings.HasPrefix(p, dir+"/") {
 		return "", fmt.Errorf("fetching %s: the host answered %q, not the fetched file's path", shown, redactIn(string(res.Stdout), up.Source))
 	}
 	return p, nil
@@ -210,7 +213,7 @@ func (h *host) InstallRelease(ctx context.Context, up plan.Upgrade, upload strin
 	if up.KeepAside {
 		keep, keepTo = up.Link, up.Previous
 	}
-	res, err := h.c.Run(ctx, remote.Script(unpackScript, upload, up.Dir, up.SHA256, up.To, VersionCache, keep, keepTo),
+	res, err := h.c.Run(ctx, remote.Script(unpackScript, upload, up.Dir, up.SHA256, up.To, versionCache(up.ProgramName()), keep, keepTo, up.ProgramName()),
 		remote.RunOptions{Become: h.inv.SSH.Become, Timeout: 5 * time.Minute})
 	if err != nil {
 		return fmt.Errorf("installing %s into %s: %s", artifactName(up), up.Dir, scriptErr(res, err))
@@ -236,7 +239,8 @@ func (h *host) SwitchBinary(ctx context.Context, link, target string) error {
 // PruneReleases removes release directories no unit needs any more.
 func (h *host) PruneReleases(ctx context.Context, dirs []string) error {
 	for _, d := range dirs {
-		if !strings.HasPrefix(d, inventory.InstallRoot+"/") || strings.Contains(d, "..") {
+		root := path.Dir(d)
+		if root != inventory.InstallRoot && root != inventory.WasmcloudInstallRoot || strings.Contains(d, "..") {
 			return fmt.Errorf("refusing to remove %s: not a release directory", d)
 		}
 	}
@@ -247,11 +251,18 @@ func (h *host) PruneReleases(ctx context.Context, dirs []string) error {
 	return err
 }
 
-// RunningVersion returns the running nats-server's /varz version.
-func (h *host) RunningVersion(ctx context.Context, addr string) (string, error) {
+// RunningVersion returns what the unit's running program says it runs: a nats-server's /varz
+// version, a wasmCloud host's host.get version (asked from the hub side).
+func (h *host) RunningVersion(ctx context.Context, u *plan.Unit) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	v, err := natsmon.New(addr, h.c.DialContext, natsmon.Options{}).Varz(ctx)
+	if u.Service == plan.ServiceWasmcloud {
+		if h.inv.Wasmcloud == nil || h.inv.Wasmcloud.HostID == "" {
+			return "", fmt.Errorf("no wasmCloud host id for %s in the inventory", h.inv.Name)
+		}
+		return h.f.wasmcloudVersion(ctx, h.inv.Wasmcloud.HostID)
+	}
+	v, err := natsmon.New(u.MonitorAddr, h.c.DialContext, natsmon.Options{}).Varz(ctx)
 	if err != nil {
 		return "", err
 	}

@@ -53,7 +53,7 @@ func TestUnpackAndSwitchScripts(t *testing.T) {
 	os.WriteFile(upload, releaseArchive(t, "2.15.3"), 0o600)
 	rel := filepath.Join(root, "2.15.3")
 	kept := filepath.Join(root, "2.14.10", "nats-server")
-	if out, err := runSh(t, unpackScript, upload, rel, "abc", "2.15.3", cache, link, kept); err != nil {
+	if out, err := runSh(t, unpackScript, upload, rel, "abc", "2.15.3", cache, link, kept, "nats-server"); err != nil {
 		t.Fatalf("unpack: %v: %s", err, out)
 	}
 	if out, _ := exec.Command(filepath.Join(rel, "nats-server"), "--version").Output(); !strings.Contains(string(out), "v2.15.3") {
@@ -83,7 +83,7 @@ func TestUnpackAndSwitchScripts(t *testing.T) {
 
 	// A release file whose binary is not the pinned version.
 	os.WriteFile(upload, releaseArchive(t, "2.15.2"), 0o600)
-	out, err := runSh(t, unpackScript, upload, filepath.Join(root, "2.15.4"), "abc", "2.15.4", cache, "", "")
+	out, err := runSh(t, unpackScript, upload, filepath.Join(root, "2.15.4"), "abc", "2.15.4", cache, "", "", "nats-server")
 	if err == nil || !strings.Contains(out, "the unpacked nats-server says 'nats-server: v2.15.2', not version 2.15.4") {
 		t.Fatalf("wrong version: %v %s", err, out)
 	}
@@ -124,5 +124,57 @@ func TestReleaseFilesReadOnceAndChecked(t *testing.T) {
 	b, err := r.read(p, good)
 	if err != nil || &a[0] != &b[0] {
 		t.Errorf("second read: %v, same bytes %v", err, err == nil && &a[0] == &b[0])
+	}
+}
+
+// TestWasmcloudReleaseScripts: the same scripts install a wasmCloud host release (its binary
+// named wasmcloud, answering "wasmcloud <version>"), and the facts script reads it back.
+func TestWasmcloudReleaseScripts(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "wasmcloud")
+	link := filepath.Join(dir, "bin", "wasmcloud")
+	os.MkdirAll(filepath.Dir(link), 0o755)
+	os.WriteFile(link, []byte("#!/bin/sh\necho 'wasmcloud 1.9.2'\n"), 0o755)
+	cache := filepath.Join(dir, "lib", "wasmcloud-versions")
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	body := []byte("#!/bin/sh\necho 'wasmcloud 1.9.3'\n")
+	tw.WriteHeader(&tar.Header{Name: "wasmcloud", Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg})
+	tw.Write(body)
+	tw.Close()
+	gz.Close()
+	upload := filepath.Join(dir, "upload.tar.gz")
+	os.WriteFile(upload, buf.Bytes(), 0o600)
+	rel := filepath.Join(root, "1.9.3")
+	kept := filepath.Join(root, "1.9.2", "wasmcloud")
+	if out, err := runSh(t, unpackScript, upload, rel, "abc", "1.9.3", cache, link, kept, "wasmcloud"); err != nil {
+		t.Fatalf("unpack: %v: %s", err, out)
+	}
+	if out, err := runSh(t, switchScript, link, filepath.Join(rel, "wasmcloud")); err != nil {
+		t.Fatalf("switch: %v: %s", err, out)
+	}
+	out, err := exec.Command("sh", "-c", installFactsScript, "latticepush", link, cache, root, "wasmcloud").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	kv := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			kv[k] = v
+		}
+	}
+	rf := releaseFacts(kv)
+	if rf.Installed != "1.9.3" || rf.BinaryPath != filepath.Join(rel, "wasmcloud") || rf.Releases["1.9.3"] != "abc" {
+		t.Errorf("facts %+v", rf)
+	}
+	if _, ok := rf.Releases["1.9.2"]; !ok {
+		t.Errorf("the kept 1.9.2 is not listed: %+v", rf)
+	}
+	if b, _ := os.ReadFile(cache); !strings.Contains(string(b), " wasmcloud 1.9.3") || !strings.Contains(string(b), " wasmcloud 1.9.2") {
+		t.Errorf("version cache %q", b)
+	}
+	if got := versionOf("wasmcloud 1.9.2"); got != "1.9.2" {
+		t.Errorf("versionOf = %q", got)
 	}
 }

@@ -16,28 +16,39 @@ import (
 
 // VersionCache is where hosts record what `<binary> --version` printed, keyed by the binary's
 // "dev.inode|size|mtime": "<identity> <version>" per line, newest first. apply writes it when
-// it installs a release; plan reads it instead of starting the binary.
+// it installs a release; plan reads it instead of starting the binary. The wasmCloud host's
+// releases have their own (versionCache).
 const VersionCache = "/var/lib/latticepush/nats-versions"
 
+// versionCache is the version cache of a program's binaries.
+func versionCache(program string) string {
+	if program == inventory.ProgramNATS.Name {
+		return VersionCache
+	}
+	return "/var/lib/latticepush/" + program + "-versions"
+}
+
 // installFactsScript reports what a pinned release needs ($1 binary, $2 version cache, $3
-// install root):
+// install root, $4 the program's binary name in a release):
 //
 //	machine=...           uname -m
 //	release.<v>=<sha256>  each release directory holding nats-server, with the sha256 of the
 //	                      artifact it was unpacked from ("" when latticepush did not unpack it)
 //	fetcher=curl|wget|    the tool the host fetches a URL artifact with (curl preferred)
+//	real=...              the binary path, resolved (readlink -f)
 //	installed=...         the binary's version: from the cache, else its --version
-const installFactsScript = `nats=$1; cache=$2; root=$3
+const installFactsScript = `nats=$1; cache=$2; root=$3; prog=$4
 echo "machine=$(uname -m)"
 if command -v curl >/dev/null 2>&1; then echo "fetcher=curl"
 elif command -v wget >/dev/null 2>&1; then echo "fetcher=wget"
 else echo "fetcher="; fi
 for d in "$root"/*/; do
-  [ -x "${d}nats-server" ] || continue
+  [ -x "${d}$prog" ] || continue
   v=${d%/}; v=${v##*/}
   s=""; [ -r "${d}.artifact-sha256" ] && read -r s < "${d}.artifact-sha256"
   echo "release.$v=$s"
 done
+echo "real=$(readlink -f -- "$nats")"
 [ -x "$nats" ] || exit 0
 id=$(stat -L -c '%d.%i|%s|%Y' -- "$nats" 2>/dev/null)
 v=""
@@ -48,16 +59,18 @@ fi
 echo "installed=$v"
 `
 
-// versionOf reads a version out of `nats-server --version` ("nats-server: v2.15.3").
+// versionOf reads a version out of `nats-server --version` ("nats-server: v2.15.3") or
+// `wasmcloud --version` ("wasmcloud 1.9.2").
 func versionOf(s string) string {
 	s = strings.TrimSpace(s)
 	s = strings.TrimPrefix(s, "nats-server:")
+	s = strings.TrimPrefix(s, "wasmcloud ")
 	return strings.TrimPrefix(strings.TrimSpace(s), "v")
 }
 
-// installFacts fills what a pinned release needs into nf.
-func installFacts(ctx context.Context, c *remote.Client, h *inventory.Host, binary string) (map[string]string, error) {
-	res, err := c.Run(ctx, remote.Script(installFactsScript, binary, VersionCache, inventory.InstallRoot),
+// installFacts reads what a pinned release of prog needs from the host.
+func installFacts(ctx context.Context, c *remote.Client, h *inventory.Host, prog inventory.Program, binary string) (map[string]string, error) {
+	res, err := c.Run(ctx, remote.Script(installFactsScript, binary, versionCache(prog.Name), prog.Root, prog.Name),
 		remote.RunOptions{Become: h.SSH.Become, Timeout: 60 * time.Second})
 	if err != nil {
 		return nil, err
@@ -72,15 +85,19 @@ func installFacts(ctx context.Context, c *remote.Client, h *inventory.Host, bina
 }
 
 func fillInstall(nf *plan.NATSFacts, kv map[string]string) {
-	nf.Machine = kv["machine"]
-	nf.Installed = versionOf(kv["installed"])
-	nf.Fetcher = kv["fetcher"]
-	nf.Releases = map[string]string{}
+	rf := releaseFacts(kv)
+	nf.Machine, nf.Installed, nf.Fetcher, nf.Releases = rf.Machine, rf.Installed, rf.Fetcher, rf.Releases
+}
+
+func releaseFacts(kv map[string]string) *plan.ReleaseFacts {
+	rf := &plan.ReleaseFacts{Machine: kv["machine"], BinaryPath: kv["real"], Installed: versionOf(kv["installed"]),
+		Fetcher: kv["fetcher"], Releases: map[string]string{}}
 	for k, v := range kv {
 		if rel, ok := strings.CutPrefix(k, "release."); ok {
-			nf.Releases[rel] = v
+			rf.Releases[rel] = v
 		}
 	}
+	return rf
 }
 
 // HashArtifacts reads every pinned release's file on this machine once: its size and sha256,
@@ -88,12 +105,17 @@ func fillInstall(nf *plan.NATSFacts, kv map[string]string) {
 // hosts, which check what they fetch.
 func HashArtifacts(inv *inventory.Inventory) map[string]plan.LocalFile {
 	out := map[string]plan.LocalFile{}
+	var pins []*inventory.Install
 	for _, h := range inv.Hosts {
-		n := h.NATS()
-		if n == nil || n.Install == nil {
-			continue
+		if n := h.NATS(); n != nil && n.Install != nil {
+			pins = append(pins, n.Install)
 		}
-		for _, a := range n.Install.Artifacts {
+		if w := h.Wasmcloud; w != nil && w.Install != nil {
+			pins = append(pins, w.Install)
+		}
+	}
+	for _, in := range pins {
+		for _, a := range in.Artifacts {
 			p := inv.SourcePath(a)
 			if _, done := out[p]; done || a.IsURL() {
 				continue

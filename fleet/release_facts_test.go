@@ -33,7 +33,7 @@ func TestInstallFactsScript(t *testing.T) {
 	}
 	cache := filepath.Join(dir, "versions")
 	run := func() map[string]string {
-		out, err := exec.Command("sh", "-c", installFactsScript, "latticepush", link, cache, root).CombinedOutput()
+		out, err := exec.Command("sh", "-c", installFactsScript, "latticepush", link, cache, root, "nats-server").CombinedOutput()
 		if err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}

@@ -16,11 +16,33 @@ import (
 
 // InstallRoot is where hosts keep the nats-server releases latticepush installs, one
 // directory per version (InstallRoot/<version>/nats-server); the inventory's binary path
-// becomes a symlink to one of them.
-const InstallRoot = "/opt/latticepush/nats-server"
+// becomes a symlink to one of them. WasmcloudInstallRoot is the same for the wasmCloud host
+// binary (WasmcloudInstallRoot/<version>/wasmcloud).
+const (
+	InstallRoot          = "/opt/latticepush/nats-server"
+	WasmcloudInstallRoot = "/opt/latticepush/wasmcloud"
+)
 
-// MinVersion is the oldest nats-server release latticepush installs.
-var MinVersion = Version{2, 11, 0, ""}
+// MinVersion is the oldest nats-server release latticepush installs; MinWasmcloudVersion
+// the oldest wasmCloud host (1.x speaks the versioned control interface latticepush uses).
+var (
+	MinVersion          = Version{2, 11, 0, ""}
+	MinWasmcloudVersion = Version{1, 0, 0, ""}
+)
+
+// Program is a binary latticepush installs releases of: its file name in a release, where
+// hosts keep its releases and the oldest release it installs.
+type Program struct {
+	Name string // "nats-server", "wasmcloud"
+	Root string
+	Min  Version
+}
+
+// The programs latticepush installs.
+var (
+	ProgramNATS      = Program{Name: "nats-server", Root: InstallRoot, Min: MinVersion}
+	ProgramWasmcloud = Program{Name: "wasmcloud", Root: WasmcloudInstallRoot, Min: MinWasmcloudVersion}
+)
 
 // artifactBlock is one `artifact "linux/amd64" { source = "...", sha256 = "..." }` inside a
 // nats block that pins a version.
@@ -37,10 +59,11 @@ type artifactBlock struct {
 	SizeRange     hcl.Range `hcl:"size,attr_range"`
 }
 
-// Install is a pinned nats-server release: its version and one artifact per platform. The
-// nats block (role or host) that sets version supplies the artifacts; a more specific block
-// that sets version replaces both.
+// Install is a pinned release of a program (nats-server, wasmcloud): its version and one
+// artifact per platform. The block (role or host) that sets version supplies the artifacts;
+// a more specific block that sets version replaces both.
 type Install struct {
+	Program   Program
 	Version   string
 	Artifacts map[string]Artifact // by platform, "linux/amd64"
 	// VersionRange points at the version attribute, DeclRange at its nats block.
@@ -49,7 +72,7 @@ type Install struct {
 }
 
 // Artifact is one platform's release file: a release archive (.tar.gz, .tgz, .zip) holding
-// nats-server, or the binary itself. Its source is a file on the machine running
+// the program's binary, or the binary itself. Its source is a file on the machine running
 // latticepush, uploaded to each host, or an http(s) URL each host fetches itself.
 type Artifact struct {
 	Platform string
@@ -64,8 +87,11 @@ type Artifact struct {
 	SourceRange hcl.Range
 }
 
-// Dir is where a host keeps this release: InstallRoot/<version>.
-func (i *Install) Dir() string { return path.Join(InstallRoot, i.Version) }
+// Dir is where a host keeps this release: the program's root/<version>.
+func (i *Install) Dir() string { return path.Join(i.Program.Root, i.Version) }
+
+// Binary is the release's binary on a host: Dir/<program>.
+func (i *Install) Binary() string { return path.Join(i.Dir(), i.Program.Name) }
 
 // IsURL says the artifact's source is a URL the hosts fetch (validation allows http and
 // https only), not a file on this machine.
@@ -179,12 +205,25 @@ func (v Version) Compare(o Version) int {
 
 // applyInstall takes the block's pinned release, when it sets version.
 func applyInstall(n *NATS, b *natsBlock) {
-	if b.Version == nil {
-		return
+	if in := pinned(ProgramNATS, b.Version, b.Artifacts, b.Body, b.DeclRange); in != nil {
+		n.Install = in
 	}
-	in := &Install{Version: strings.TrimPrefix(*b.Version, "v"), Artifacts: map[string]Artifact{}, DeclRange: b.DeclRange}
-	in.VersionRange, _ = attrRange(b.Body, "version")
-	for _, ab := range b.Artifacts {
+}
+
+// applyWasmcloudInstall takes the wasmcloud block's pinned release, when it sets version.
+func applyWasmcloudInstall(w *Wasmcloud, b *wasmcloudBlock) {
+	if in := pinned(ProgramWasmcloud, b.Version, b.Artifacts, b.Body, b.DeclRange); in != nil {
+		w.Install = in
+	}
+}
+
+func pinned(prog Program, version *string, artifacts []artifactBlock, body hcl.Body, decl hcl.Range) *Install {
+	if version == nil {
+		return nil
+	}
+	in := &Install{Program: prog, Version: strings.TrimPrefix(*version, "v"), Artifacts: map[string]Artifact{}, DeclRange: decl}
+	in.VersionRange, _ = attrRange(body, "version")
+	for _, ab := range artifacts {
 		if _, dup := in.Artifacts[ab.Platform]; dup {
 			continue // validate reports it
 		}
@@ -195,85 +234,144 @@ func applyInstall(n *NATS, b *natsBlock) {
 		in.Artifacts[ab.Platform] = Artifact{Platform: ab.Platform, Source: ab.Source, SHA256: strings.ToLower(deref(ab.SHA256, "")),
 			Size: size, DeclRange: ab.DeclRange, SourceRange: ab.SourceRange}
 	}
-	n.Install = in
+	return in
 }
 
 var sha256RE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
-// installs checks every nats block's pinned release: a release number not older than
-// MinVersion, at least one artifact, each for a known platform, with a sha256 and a source
-// file that exists here; artifacts only next to a version; the binary outside InstallRoot.
+// pinBlock is a block that may pin a release: a nats or a wasmcloud block.
+type pinBlock struct {
+	prog      Program
+	block     string // "nats", "wasmcloud"
+	version   *string
+	artifacts []artifactBlock
+	body      hcl.Body
+}
+
+// installs checks every nats and wasmcloud block's pinned release: a release number not
+// older than the program's oldest, at least one artifact, each for a known platform, with a
+// sha256 and a source file that exists here; artifacts only next to a version; the binary
+// outside the program's install root.
 func (v *validator) installs() {
 	defer v.on(nil)
 	v.on(nil)
-	blocks := map[*natsBlock]string{} // block -> where it is, for messages
-	var order []*natsBlock
-	add := func(b *natsBlock, where string) {
-		if b != nil {
-			if _, seen := blocks[b]; !seen {
-				order = append(order, b)
-			}
-			blocks[b] = where
+	type entry struct {
+		pin   pinBlock
+		where string
+		hosts []*Host
+	}
+	var order []*entry
+	seen := map[any]*entry{}
+	add := func(key any, pin pinBlock, where string, h *Host) {
+		e := seen[key]
+		if e == nil {
+			e = &entry{pin: pin, where: where}
+			seen[key] = e
+			order = append(order, e)
 		}
+		if h != nil {
+			e.hosts = append(e.hosts, h)
+		}
+	}
+	natsPin := func(b *natsBlock) pinBlock {
+		return pinBlock{ProgramNATS, "nats", b.Version, b.Artifacts, b.Body}
+	}
+	wcPin := func(b *wasmcloudBlock) pinBlock {
+		return pinBlock{ProgramWasmcloud, "wasmcloud", b.Version, b.Artifacts, b.Body}
 	}
 	for _, name := range []string{RoleHub, RoleLeaf} {
-		if rb := v.d.roles[name]; rb != nil {
-			add(rb.NATS, fmt.Sprintf("role %q", name))
+		if rb := v.d.roles[name]; rb != nil && rb.NATS != nil {
+			add(rb.NATS, natsPin(rb.NATS), fmt.Sprintf("role %q", name), nil)
 		}
+	}
+	if rb := v.d.roles[RoleWasmcloud]; rb != nil && rb.Wasmcloud != nil {
+		add(rb.Wasmcloud, wcPin(rb.Wasmcloud), fmt.Sprintf("role %q", RoleWasmcloud), nil)
 	}
 	for _, h := range v.inv.Hosts {
-		add(v.d.hosts[h].NATS, "host "+h.Name)
-	}
-	for _, b := range order {
-		for _, h := range v.inv.Hosts {
-			if v.d.hosts[h].NATS == b {
-				v.on(h)
-			}
+		if b := v.d.hosts[h].NATS; b != nil {
+			add(b, natsPin(b), "host "+h.Name, h)
 		}
-		v.installBlock(b, blocks[b])
+		if b := v.d.hosts[h].Wasmcloud; b != nil {
+			add(b, wcPin(b), "host "+h.Name, h)
+		}
+	}
+	for _, e := range order {
+		for _, h := range e.hosts {
+			v.on(h)
+		}
+		v.installBlock(e.pin, e.where)
 		v.on(nil)
 	}
+	inside := func(p string, prog Program) bool { return p == prog.Root || strings.HasPrefix(p, prog.Root+"/") }
 	for _, h := range v.inv.Hosts {
-		n := h.NATS()
-		if n == nil || n.Install == nil {
-			continue
-		}
-		v.on(h)
-		if n.Binary == InstallRoot || strings.HasPrefix(n.Binary, InstallRoot+"/") {
+		if n := h.NATS(); n != nil && n.Install != nil && inside(n.Binary, ProgramNATS) {
+			v.on(h)
 			v.errorf(v.natsAttr(h, "binary"), "Binary inside the install directory",
 				"binary %q is inside %s, where latticepush keeps each installed release; with version pinned, binary becomes a symlink to one of them. Use a path outside it, e.g. %q.",
 				n.Binary, InstallRoot, DefaultNATSBinary)
 		}
+		if w := h.Wasmcloud; w != nil && w.Install != nil && inside(w.Binary, ProgramWasmcloud) {
+			v.on(h)
+			at := w.DeclRange
+			for _, b := range []*wasmcloudBlock{v.d.hosts[h].Wasmcloud, v.roleWasmcloud()} {
+				if b != nil {
+					if r, ok := attrRange(b.Body, "binary"); ok {
+						at = r
+						break
+					}
+				}
+			}
+			v.errorf(at, "Binary inside the install directory",
+				"wasmcloud binary %q is inside %s, where latticepush keeps each installed release; with version pinned, binary becomes a symlink to one of them. Use a path outside it, e.g. %q.",
+				w.Binary, WasmcloudInstallRoot, DefaultWasmcloudBinary)
+		}
 	}
 }
 
-func (v *validator) installBlock(b *natsBlock, where string) {
-	if b.Version == nil {
-		for _, ab := range b.Artifacts {
+func (v *validator) roleWasmcloud() *wasmcloudBlock {
+	if rb := v.d.roles[RoleWasmcloud]; rb != nil {
+		return rb.Wasmcloud
+	}
+	return nil
+}
+
+// example is a release number of the program, for messages.
+func (p Program) example() string {
+	if p.Name == ProgramWasmcloud.Name {
+		return "1.9.2"
+	}
+	return "2.15.3"
+}
+
+func (v *validator) installBlock(b pinBlock, where string) {
+	prog := b.prog
+	if b.version == nil {
+		for _, ab := range b.artifacts {
 			v.errorf(ab.DeclRange, "Artifact without version",
-				"artifact %q in %s's nats block has no version next to it: the block that pins version lists that release's artifacts. Add version = \"<release>\" here, or move the artifact into the block that sets version.",
-				ab.Platform, where)
+				"artifact %q in %s's %s block has no version next to it: the block that pins version lists that release's artifacts. Add version = \"<release>\" here, or move the artifact into the block that sets version.",
+				ab.Platform, where, b.block)
 		}
 		return
 	}
-	vr, _ := attrRange(b.Body, "version")
-	ver, ok := ParseVersion(*b.Version)
+	version := *b.version
+	vr, _ := attrRange(b.body, "version")
+	ver, ok := ParseVersion(version)
 	switch {
 	case !ok:
-		v.errorf(vr, "Invalid nats-server version",
-			"version %q in %s is not a release number: write major.minor.patch, e.g. \"2.15.3\".", *b.Version, where)
-	case ver.Compare(MinVersion) < 0:
-		v.errorf(vr, "nats-server version too old",
+		v.errorf(vr, "Invalid "+prog.Name+" version",
+			"version %q in %s is not a release number: write major.minor.patch, e.g. %q.", version, where, prog.example())
+	case ver.Compare(prog.Min) < 0:
+		v.errorf(vr, prog.Name+" version too old",
 			"version %q in %s is older than %s, the oldest release latticepush installs (rule \"minimum version\"). Pin %s or later.",
-			*b.Version, where, MinVersion, MinVersion)
+			version, where, prog.Min, prog.Min)
 	}
-	if len(b.Artifacts) == 0 {
+	if len(b.artifacts) == 0 {
 		v.errorf(vr, "No artifact for the pinned version",
-			"version %q in %s names no release file. Add one per platform the hosts run, e.g. artifact \"linux/amd64\" { source = \"dist/nats-server-v%s-linux-amd64.tar.gz\", sha256 = \"<sha256sum of it>\" }.",
-			*b.Version, where, strings.TrimPrefix(*b.Version, "v"))
+			"version %q in %s names no release file. Add one per platform the hosts run, e.g. artifact \"linux/amd64\" { source = \"%s\", sha256 = \"<sha256sum of it>\" }.",
+			version, where, prog.exampleSource(strings.TrimPrefix(version, "v")))
 	}
 	seen := map[string]hcl.Range{}
-	for _, ab := range b.Artifacts {
+	for _, ab := range b.artifacts {
 		if prev, dup := seen[ab.Platform]; dup {
 			v.errorf(ab.PlatformRange, "Duplicate artifact",
 				"artifact %q in %s is already declared at %s. Keep one.", ab.Platform, where, pos(prev))
@@ -300,14 +398,22 @@ func (v *validator) installBlock(b *natsBlock, where string) {
 				"size %d of artifact %q in %s must be the file's size in bytes, above 0 (what `stat -c %%s` prints), or left out.",
 				*ab.Size, ab.Platform, where)
 		}
-		v.artifactSource(ab, where)
+		v.artifactSource(ab, where, prog)
 	}
 }
 
-func (v *validator) artifactSource(ab artifactBlock, where string) {
+// exampleSource is a release file's name, for messages.
+func (p Program) exampleSource(version string) string {
+	if p.Name == ProgramWasmcloud.Name {
+		return "dist/wasmcloud-" + version + "-linux-amd64.tar.gz"
+	}
+	return "dist/nats-server-v" + version + "-linux-amd64.tar.gz"
+}
+
+func (v *validator) artifactSource(ab artifactBlock, where string, prog Program) {
 	if ab.Source == "" {
 		v.errorf(ab.SourceRange, "Empty artifact source",
-			"artifact %q in %s: source names the release archive (.tar.gz, .zip) or the nats-server binary on this machine, or an https:// URL each host fetches it from.", ab.Platform, where)
+			"artifact %q in %s: source names the release archive (.tar.gz, .zip) or the %s binary on this machine, or an https:// URL each host fetches it from.", ab.Platform, where, prog.Name)
 		return
 	}
 	if isURL(ab.Source) {
@@ -323,7 +429,7 @@ func (v *validator) artifactSource(ab artifactBlock, where string) {
 			ab.Platform, where, p)
 	case !st.Mode().IsRegular():
 		v.errorf(ab.SourceRange, "Artifact source is not a file",
-			"artifact %q in %s: %s is not a regular file. Name the release archive (.tar.gz, .zip) or the nats-server binary.", ab.Platform, where, p)
+			"artifact %q in %s: %s is not a regular file. Name the release archive (.tar.gz, .zip) or the %s binary.", ab.Platform, where, p, prog.Name)
 	case ab.Size != nil && *ab.Size > 0 && st.Size() != *ab.Size:
 		v.errorf(ab.SizeRange, "Artifact size mismatch",
 			"artifact %q in %s: size says %d bytes but %s has %d. Correct size, or leave it out (the sha256 is checked either way).",

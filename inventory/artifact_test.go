@@ -42,6 +42,12 @@ func TestLoad_ArtifactRules(t *testing.T) {
 		{"size-mismatch", []wantDiag{errorAt(12, "Artifact size mismatch",
 			`artifact "linux/amd64" in role "hub": size says 12 bytes but testdata/artifacts/dist/nats-server-v2.15.3-linux-amd64.tar.gz has 13. Correct size, or leave it out (the sha256 is checked either way).`)}},
 		{"duplicate-artifact", []wantDiag{errorAt(14, "Duplicate artifact", `artifact "linux/amd64" in role "hub" is already declared at`)}},
+		{"wasmcloud-too-old", []wantDiag{errorAt(7, "wasmcloud version too old",
+			`version "0.82.0" in role "wasmcloud" is older than 1.0.0, the oldest release latticepush installs (rule "minimum version"). Pin 1.0.0 or later.`)}},
+		{"wasmcloud-binary-in-root", []wantDiag{errorAt(7, "Binary inside the install directory",
+			`wasmcloud binary "/opt/latticepush/wasmcloud/current" is inside /opt/latticepush/wasmcloud, where latticepush keeps each installed release`)}},
+		{"wasmcloud-artifact-without-version", []wantDiag{errorAt(7, "Artifact without version",
+			`artifact "linux/amd64" in role "wasmcloud"'s wasmcloud block has no version next to it`)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -52,6 +58,28 @@ func TestLoad_ArtifactRules(t *testing.T) {
 				t.Error("Load returned an inventory along with errors")
 			}
 		})
+	}
+}
+
+// TestLoad_WasmcloudInstall: a wasmcloud block pins the wasmCloud host's release like a nats
+// block pins nats-server's, kept under its own install root.
+func TestLoad_WasmcloudInstall(t *testing.T) {
+	inv, diags := Load(filepath.Join("testdata", "artifacts", "wasmcloud-valid.hcl"), Options{SkipSecrets: true})
+	if diags.HasErrors() {
+		t.Fatalf("valid inventory: %s", dumpDiags(diags))
+	}
+	in := inv.Host("edge-1").Wasmcloud.Install
+	if in == nil || in.Version != "1.9.3" || in.Program != ProgramWasmcloud || len(in.Artifacts) != 1 {
+		t.Fatalf("edge-1 wasmcloud install: %+v", in)
+	}
+	if in.Dir() != "/opt/latticepush/wasmcloud/1.9.3" || in.Binary() != "/opt/latticepush/wasmcloud/1.9.3/wasmcloud" {
+		t.Errorf("Dir = %s, Binary = %s", in.Dir(), in.Binary())
+	}
+	if own := inv.Host("edge-2").Wasmcloud.Install; own == nil || own.Version != "1.9.4" || !own.Artifacts["linux/arm64"].IsURL() {
+		t.Errorf("edge-2 pins its own release: %+v", own)
+	}
+	if inv.Host("edge-1").Leaf.Install != nil || inv.Host("hub-1").Wasmcloud != nil {
+		t.Error("a wasmcloud pin leaked into nats")
 	}
 }
 

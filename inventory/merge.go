@@ -311,6 +311,7 @@ func applyWasmcloud(w *Wasmcloud, b *wasmcloudBlock) {
 	set(&w.LogLevel, b.LogLevel)
 	set(&w.Heartbeat, b.HeartbeatInterval)
 	set(&w.User, b.User)
+	applyWasmcloudInstall(w, b)
 	for k, v := range b.Labels {
 		w.Labels[k] = v
 	}

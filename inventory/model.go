@@ -220,7 +220,10 @@ type Wasmcloud struct {
 	Heartbeat int    // heartbeat_interval, seconds; 0 means the host's default
 	// User is the system user (and group of the same name) the host runs as; "" runs it as
 	// root (wasmcloud { user = "wasmcloud" }).
-	User      string
+	User string
+	// Install is the pinned release latticepush installs (wasmcloud { version, artifact });
+	// nil when the binary is the operator's to provide.
+	Install   *Install
 	DeclRange hcl.Range
 }
 

@@ -187,6 +187,9 @@ type wasmcloudBlock struct {
 	LogLevel          *string           `hcl:"log_level,optional"`
 	HeartbeatInterval *int              `hcl:"heartbeat_interval,optional"`
 	User              *string           `hcl:"user,optional"`
+	// Version and Artifacts pin the wasmCloud host release (artifact.go).
+	Version   *string         `hcl:"version,optional"`
+	Artifacts []artifactBlock `hcl:"artifact,block"`
 
 	Body      hcl.Body  `hcl:",body"`
 	DeclRange hcl.Range `hcl:",def_range"`

@@ -100,6 +100,9 @@ func Probes(inv *inventory.Inventory, desired Desired, opts Options) []Probe {
 				}
 			}
 		}
+		if w := h.Wasmcloud; w != nil && w.Install != nil {
+			pr.Wasmcloud = &WasmcloudProbe{Binary: w.Binary, HostID: w.HostID}
+		}
 		out = append(out, pr)
 	}
 	return out
@@ -242,6 +245,11 @@ func hostUnits(inv *inventory.Inventory, h *inventory.Host, files []DesiredFile,
 		if isNATS {
 			decideProcess(u, f, n)
 			if err := decideInstall(inv, h, n, u, f, files, opts); err != nil {
+				return nil, err
+			}
+		}
+		if u.Service == ServiceWasmcloud {
+			if err := decideWasmcloudInstall(inv, h, u, f, opts); err != nil {
 				return nil, err
 			}
 		}

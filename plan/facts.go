@@ -21,6 +21,16 @@ type Probe struct {
 	Services []string
 	// NATS is set when the host runs a nats-server.
 	NATS *NATSProbe
+	// Wasmcloud is set when the inventory pins the host's wasmCloud release.
+	Wasmcloud *WasmcloudProbe
+}
+
+// WasmcloudProbe asks a host about its pinned wasmCloud release: the machine, the binary's
+// version (`wasmcloud --version`), the releases under the install root and the fetch tool,
+// and the running host's version from the control interface (host.get HostID).
+type WasmcloudProbe struct {
+	Binary string
+	HostID string
 }
 
 // NATSProbe asks a host about its nats-server.
@@ -52,6 +62,8 @@ type Facts struct {
 	Files    map[string]FileFact
 	Services map[string]ServiceFact
 	NATS     *NATSFacts
+	// Wasmcloud is what a pinned wasmCloud release needs (WasmcloudProbe); nil otherwise.
+	Wasmcloud *ReleaseFacts
 	// Others are nats-server processes that are not the managed service's.
 	Others []Process
 }
@@ -163,6 +175,32 @@ type NATSFacts struct {
 	Fetcher   string
 }
 
+// ReleaseFacts is what a pinned release of a program needs to know about a host: Machine
+// what `uname -m` prints; BinaryPath `readlink -f` of the binary path; Installed what the
+// binary's --version says (cached on the host by the binary's inode, size and mtime);
+// Running what the running program says it runs ("" when it does not run or does not
+// answer); Releases the release directories under the program's install root, each with the
+// sha256 of the artifact it was unpacked from; Fetcher the tool the host fetches a URL
+// artifact with, "curl" or "wget" ("" when it has neither).
+type ReleaseFacts struct {
+	Machine    string
+	BinaryPath string
+	Installed  string
+	Running    string
+	Releases   map[string]string
+	Fetcher    string
+}
+
+func (r *ReleaseFacts) line() string {
+	rel := make([]string, 0, len(r.Releases))
+	for v, sum := range r.Releases {
+		rel = append(rel, v+"="+sum)
+	}
+	sort.Strings(rel)
+	return "machine=" + r.Machine + " binary=" + r.BinaryPath + " installed=" + r.Installed + " running=" + r.Running +
+		" releases=" + strings.Join(rel, ",") + " fetcher=" + r.Fetcher
+}
+
 // fingerprint is a digest of the facts that drive a decision: file hashes and modes, service
 // up/down, versions and digests. It leaves out what changes without meaning a change (PIDs,
 // uptimes, which hub currently leads).
@@ -217,6 +255,9 @@ func (f Facts) fingerprint() string {
 		sort.Strings(rel)
 		b.WriteString("install machine=" + n.Machine + " installed=" + n.Installed + " running=" + n.Running +
 			" releases=" + strings.Join(rel, ",") + " fetcher=" + n.Fetcher + "\n")
+	}
+	if f.Wasmcloud != nil {
+		b.WriteString("wasmcloud install " + f.Wasmcloud.line() + "\n")
 	}
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:])

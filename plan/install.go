@@ -11,10 +11,13 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 )
 
-// Upgrade is a unit's nats-server release change: the pinned release staged in its own
-// directory on the host (uploaded once, checked against its sha256 there), then the
-// inventory's binary path switched to it by an atomic symlink swap, then the restart.
+// Upgrade is a unit's release change (of nats-server, or of the wasmCloud host): the pinned
+// release staged in its own directory on the host (uploaded once, checked against its
+// sha256 there), then the inventory's binary path switched to it by an atomic symlink swap,
+// then the restart.
 type Upgrade struct {
+	// Program is the binary's name in the release, "wasmcloud"; "" for nats-server.
+	Program string `json:"program,omitempty"`
 	// From is the release the binary path gives now (`<binary> --version`), "" when there is
 	// none; Running is what the running server says (/varz version), "" when it does not run.
 	From    string `json:"from,omitempty"`
@@ -46,8 +49,19 @@ type Upgrade struct {
 	Prune []string `json:"prune,omitempty"`
 }
 
-// Binary is the new release's nats-server on the host.
-func (u *Upgrade) Binary() string { return path.Join(u.Dir, "nats-server") }
+// Binary is the new release's binary on the host.
+func (u *Upgrade) Binary() string { return path.Join(u.Dir, u.ProgramName()) }
+
+// ProgramName is the program the release is of: "nats-server" or "wasmcloud".
+func (u *Upgrade) ProgramName() string {
+	if u.Program == "" {
+		return inventory.ProgramNATS.Name
+	}
+	return u.Program
+}
+
+// Root is the install root the release goes under.
+func (u *Upgrade) Root() string { return path.Dir(u.Dir) }
 
 // Text is how plan shows the change: "upgrade 2.14.10 → 2.15.3", "downgrade …", "install 2.15.3"
 // (nothing at the binary path gives a release yet), "reinstall 2.15.3" (the artifact changed).
@@ -91,6 +105,7 @@ const (
 	RuleDowngrade    VersionRule = "downgrade across a minor"
 	RuleFeatureFlags VersionRule = "feature_flags below 2.14"
 	RuleFloor        VersionRule = "downgrade floor"
+	RuleOneMajor     VersionRule = "one major release"
 )
 
 // VersionChange is a release change to judge.
@@ -164,25 +179,73 @@ func CheckVersion(c VersionChange) *VersionError {
 	return nil
 }
 
-// decideInstall decides a unit's release change when the inventory pins one: the host's
-// platform must have an artifact, the local file must match its sha256, and the change must
-// keep the release rules. A unit whose binary path already gives the release, whose running
-// server runs it, changes nothing here.
+// decideInstall decides a nats-server unit's release change when the inventory pins one
+// (decideRelease), judged by nats-server's release rules (checkRelease).
 func decideInstall(inv *inventory.Inventory, h *inventory.Host, n *inventory.NATS, u *Unit, f Facts, files []DesiredFile, opts Options) error {
-	in := n.Install
 	nf := f.NATS
-	if in == nil || nf == nil {
+	if n.Install == nil || nf == nil {
 		return nil
 	}
-	platform, ok := inventory.PlatformOf(nf.Machine)
+	rf := ReleaseFacts{Machine: nf.Machine, BinaryPath: nf.BinaryPath, Installed: nf.Installed, Running: nf.Running,
+		Releases: nf.Releases, Fetcher: nf.Fetcher}
+	return decideRelease(inv, h, n.Install, n.Binary, rf, u, opts, func(up *Upgrade) error {
+		return checkRelease(h, n, up, nf, files, opts.AllowDowngrade)
+	})
+}
+
+// decideWasmcloudInstall decides a wasmCloud unit's release change when the inventory pins
+// one: the same as nats-server's, within one major release.
+func decideWasmcloudInstall(inv *inventory.Inventory, h *inventory.Host, u *Unit, f Facts, opts Options) error {
+	w := h.Wasmcloud
+	if w == nil || w.Install == nil || f.Wasmcloud == nil {
+		return nil
+	}
+	return decideRelease(inv, h, w.Install, w.Binary, *f.Wasmcloud, u, opts, func(up *Upgrade) error {
+		if err := CheckWasmcloudVersion(up.Running, up.From, up.To); err != nil {
+			return fmt.Errorf("%s: wasmcloud %s refused: %s at %s", h.Name, up.Text(), err, posOf(w.Install.VersionRange))
+		}
+		return nil
+	})
+}
+
+// CheckWasmcloudVersion applies the wasmCloud host's release rules to a change from what
+// runs (else what is installed) to the pinned release: not older than the oldest release
+// latticepush installs, and within one major release (1.x speaks the control interface
+// latticepush checks hosts with). nil when it may be made.
+func CheckWasmcloudVersion(running, installed, pinned string) *VersionError {
+	to, ok := inventory.ParseVersion(pinned)
 	if !ok {
-		return fmt.Errorf("%s: `uname -m` says %q, a machine latticepush has no platform for (it knows %s): this host cannot take version %s pinned at %s",
-			h.Name, nf.Machine, strings.Join(inventory.Platforms, ", "), in.Version, posOf(in.VersionRange))
+		return &VersionError{RuleMinimum, fmt.Sprintf("%q is not a release number", pinned)}
+	}
+	if to.Compare(inventory.MinWasmcloudVersion) < 0 {
+		return &VersionError{RuleMinimum, fmt.Sprintf("%s is older than %s, the oldest release latticepush installs", to, inventory.MinWasmcloudVersion)}
+	}
+	for _, v := range []string{running, installed} {
+		if from, ok := inventory.ParseVersion(v); ok {
+			if from.Major != to.Major {
+				return &VersionError{RuleOneMajor, fmt.Sprintf("%s → %s changes the major release; latticepush moves a wasmCloud host within one major release only", from, to)}
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// decideRelease decides a unit's change to the pinned release in: the host's platform must
+// have an artifact, the local file must match its sha256, and the change must keep the
+// program's release rules (check). A unit whose binary path (link) already gives the
+// release, and whose running program runs it, changes nothing here.
+func decideRelease(inv *inventory.Inventory, h *inventory.Host, in *inventory.Install, link string, rf ReleaseFacts, u *Unit, opts Options, check func(*Upgrade) error) error {
+	prog := in.Program
+	platform, ok := inventory.PlatformOf(rf.Machine)
+	if !ok {
+		return fmt.Errorf("%s: `uname -m` says %q, a machine latticepush has no platform for (it knows %s): this host cannot take %s version %s pinned at %s",
+			h.Name, rf.Machine, strings.Join(inventory.Platforms, ", "), prog.Name, in.Version, posOf(in.VersionRange))
 	}
 	art, ok := in.Artifacts[platform]
 	if !ok {
-		return fmt.Errorf("%s: the host is %s (`uname -m`: %s) but version %s pinned at %s has no artifact for it: add artifact %q { source = \"…\", sha256 = \"…\" } there",
-			h.Name, platform, nf.Machine, in.Version, posOf(in.VersionRange), platform)
+		return fmt.Errorf("%s: the host is %s (`uname -m`: %s) but %s version %s pinned at %s has no artifact for it: add artifact %q { source = \"…\", sha256 = \"…\" } there",
+			h.Name, platform, rf.Machine, prog.Name, in.Version, posOf(in.VersionRange), platform)
 	}
 	src := inv.SourcePath(art)
 	local, haveLocal := opts.Artifacts[src]
@@ -198,47 +261,49 @@ func decideInstall(inv *inventory.Inventory, h *inventory.Host, n *inventory.NAT
 				h.Name, platform, src, local.SHA256, posOf(art.DeclRange), art.SHA256)
 		}
 	}
-	want := path.Join(in.Dir(), "nats-server")
-	inPlace := nf.BinaryPath == want && nf.Releases[in.Version] == art.SHA256 && nf.Installed == in.Version
-	runs := !u.WasRunning || nf.Running == "" || nf.Running == in.Version
+	inPlace := rf.BinaryPath == in.Binary() && rf.Releases[in.Version] == art.SHA256 && rf.Installed == in.Version
+	runs := !u.WasRunning || rf.Running == "" || rf.Running == in.Version
 	if inPlace && runs {
 		return nil
 	}
-	up := &Upgrade{From: nf.Installed, Running: nf.Running, To: in.Version, Platform: platform, Source: src, SHA256: art.SHA256,
-		Dir: in.Dir(), Link: n.Binary}
-	if nf.Installed != "" { // a binary is there (readlink -f names a missing one too)
-		up.Previous = nf.BinaryPath
+	up := &Upgrade{From: rf.Installed, Running: rf.Running, To: in.Version, Platform: platform, Source: src, SHA256: art.SHA256,
+		Dir: in.Dir(), Link: link}
+	if prog != inventory.ProgramNATS {
+		up.Program = prog.Name
 	}
-	up.KeepAside = up.Previous != "" && !strings.HasPrefix(up.Previous, inventory.InstallRoot+"/")
-	up.Upload = nf.Releases[in.Version] != art.SHA256 || up.KeepAside
+	if rf.Installed != "" { // a binary is there (readlink -f names a missing one too)
+		up.Previous = rf.BinaryPath
+	}
+	up.KeepAside = up.Previous != "" && !strings.HasPrefix(up.Previous, prog.Root+"/")
+	up.Upload = rf.Releases[in.Version] != art.SHA256 || up.KeepAside
 	if up.Upload && haveLocal {
 		up.Bytes = local.Size
 	}
 	if up.Upload && art.IsURL() {
-		if nf.Fetcher == "" {
-			return fmt.Errorf("%s: version %s pinned at %s is fetched by each host from %s, but this host has neither curl nor wget: install curl (or wget) on it, or give artifact %q a file on this machine as source to upload it",
-				h.Name, in.Version, posOf(in.VersionRange), inventory.RedactURL(src), platform)
+		if rf.Fetcher == "" {
+			return fmt.Errorf("%s: %s version %s pinned at %s is fetched by each host from %s, but this host has neither curl nor wget: install curl (or wget) on it, or give artifact %q a file on this machine as source to upload it",
+				h.Name, prog.Name, in.Version, posOf(in.VersionRange), inventory.RedactURL(src), platform)
 		}
-		up.Fetch = nf.Fetcher
+		up.Fetch = rf.Fetcher
 		up.Bytes = art.Size
 	}
 	switch {
 	case up.KeepAside:
 		// A binary the operator put there: kept in the install root under its version
 		// (another name when that is the pinned one, or unknown), the rollback's target.
-		kept := nf.Installed
+		kept := rf.Installed
 		if kept == "" || kept == in.Version {
 			kept = "previous"
 		}
-		up.Previous = path.Join(inventory.InstallRoot, kept, "nats-server")
-	case inPlace && nf.Running != "" && nf.Releases[nf.Running] != "":
-		// The link was switched but the server still runs the release before: back to that.
-		up.Previous = path.Join(inventory.InstallRoot, nf.Running, "nats-server")
+		up.Previous = path.Join(prog.Root, kept, prog.Name)
+	case inPlace && rf.Running != "" && hasRelease(rf.Releases, rf.Running):
+		// The link was switched but the program still runs the release before: back to that.
+		up.Previous = path.Join(prog.Root, rf.Running, prog.Name)
 	}
-	if err := checkRelease(h, n, up, nf, files, opts.AllowDowngrade); err != nil {
+	if err := check(up); err != nil {
 		return err
 	}
-	up.Prune = pruneList(nf.Releases, in.Version, up.Previous)
+	up.Prune = pruneList(prog.Root, rf.Releases, in.Version, up.Previous)
 	u.Upgrade = up
 	u.DesiredDigest = "" // the new binary prints it in apply's pre-check
 	if u.Action == Noop || u.Action == Reload {
@@ -279,11 +344,19 @@ func checkRelease(h *inventory.Host, n *inventory.NATS, up *Upgrade, nf *NATSFac
 	return nil
 }
 
-// pruneList is every release directory but the new one and the one kept for rollback.
-func pruneList(releases map[string]string, to, previous string) []string {
+// hasRelease says the host holds release v under the install root (a binary kept aside there
+// has no artifact sha256).
+func hasRelease(releases map[string]string, v string) bool {
+	_, ok := releases[v]
+	return ok
+}
+
+// pruneList is every release directory under root but the new one and the one kept for
+// rollback.
+func pruneList(root string, releases map[string]string, to, previous string) []string {
 	var out []string
 	for v := range releases {
-		dir := path.Join(inventory.InstallRoot, v)
+		dir := path.Join(root, v)
 		if v == to || (previous != "" && strings.HasPrefix(previous, dir+"/")) {
 			continue
 		}
@@ -302,7 +375,7 @@ func posOf(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start
 // missing, or older than what the config needs).
 func installPending(n *inventory.NATS, nf *NATSFacts) bool {
 	in := n.Install
-	return in != nil && (nf.BinaryPath != path.Join(in.Dir(), "nats-server") || nf.Installed != in.Version)
+	return in != nil && (nf.BinaryPath != in.Binary() || nf.Installed != in.Version)
 }
 
 // upgradesWithCutover refuses a release change in the plan of a JetStream domain cutover:

@@ -185,7 +185,7 @@ func TestBuild_UpgradeRefusals(t *testing.T) {
 		onRelease(inv, facts, "2.14.10", true)
 		facts["hub-2"].NATS.Machine = "aarch64"
 		_, err := plan.Build(inv, d, facts, plan.Options{Artifacts: map[string]plan.LocalFile{src: local}})
-		if err == nil || !strings.Contains(err.Error(), `hub-2: the host is linux/arm64 (`+"`uname -m`"+`: aarch64) but version 2.15.3 pinned at `) ||
+		if err == nil || !strings.Contains(err.Error(), `hub-2: the host is linux/arm64 (`+"`uname -m`"+`: aarch64) but nats-server version 2.15.3 pinned at `) ||
 			!strings.Contains(err.Error(), `has no artifact for it: add artifact "linux/arm64" { source = "…", sha256 = "…" } there`) {
 			t.Fatalf("err = %v", err)
 		}
@@ -288,12 +288,91 @@ func TestBuild_FetchedArtifact(t *testing.T) {
 	}
 	facts["hub-3"].NATS.Fetcher = ""
 	_, err = plan.Build(inv, d, facts, plan.Options{})
-	want := "hub-3: version 2.15.3 pinned at "
+	want := "hub-3: nats-server version 2.15.3 pinned at "
 	tail := " is fetched by each host from https://releases.example.com/v2.15.3/nats-server-v2.15.3-linux-amd64.tar.gz?…, but this host has neither curl nor wget: install curl (or wget) on it, or give artifact \"linux/amd64\" a file on this machine as source to upload it"
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), tail) {
 		t.Fatalf("err = %v\nwant %s…%s", err, want, tail)
 	}
 	if strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("the error shows the URL's query string: %v", err)
+	}
+}
+
+// TestBuild_WasmcloudUpgrade: a wasmcloud block's pin plans the same release change as a
+// nats block's, of the wasmcloud binary under its own root: a restart with the binary the
+// operator put there kept aside, nothing once in place and running, and a move to another
+// major release refused.
+func TestBuild_WasmcloudUpgrade(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "wasmcloud-1.9.3-linux-amd64.tar.gz")
+	body := []byte("wasmcloud 1.9.3")
+	if err := os.WriteFile(src, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
+	local := plan.LocalFile{Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:])}
+	load := func(version string) *inventory.Inventory {
+		return plantest.LoadExample(t, "lab", func(s string) string {
+			return strings.Replace(s, "    binary = \"/usr/local/bin/wasmcloud\"\n", "    binary = \"/usr/local/bin/wasmcloud\"\n    version = \""+version+
+				"\"\n    artifact \"linux/amd64\" {\n      source = \""+src+"\"\n      sha256 = \""+local.SHA256+"\"\n    }\n", 1)
+		})
+	}
+	inv := load("1.9.3")
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
+	wc := inv.HostsWithRole(inventory.RoleWasmcloud)
+	if len(wc) == 0 {
+		t.Fatal("the lab example has no wasmCloud hosts")
+	}
+	for _, h := range wc {
+		f := facts[h.Name]
+		f.Wasmcloud = &plan.ReleaseFacts{Machine: "x86_64", BinaryPath: "/usr/local/bin/wasmcloud", Installed: "1.9.2", Running: "1.9.2", Fetcher: "curl"}
+		facts[h.Name] = f
+	}
+	opts := plan.Options{Artifacts: map[string]plan.LocalFile{src: local}}
+	p, err := plan.Build(inv, d, facts, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range wc {
+		u := p.Unit(h.Name + "/wasmcloud")
+		if u == nil || u.Action != plan.Restart || u.Upgrade == nil {
+			t.Fatalf("%s: %+v, want a restart with an upgrade", h.Name, u)
+		}
+		up := u.Upgrade
+		if up.Text() != "upgrade 1.9.2 → 1.9.3" || up.Program != "wasmcloud" || up.Binary() != "/opt/latticepush/wasmcloud/1.9.3/wasmcloud" ||
+			up.Link != "/usr/local/bin/wasmcloud" || !up.KeepAside || !up.Upload || up.Bytes != local.Size ||
+			up.Previous != "/opt/latticepush/wasmcloud/1.9.2/wasmcloud" {
+			t.Errorf("%s: upgrade %+v", h.Name, up)
+		}
+		if n := p.Unit(h.Name + "/nats-server"); n != nil && (n.Upgrade != nil || n.Action != plan.Noop) {
+			t.Errorf("%s: its nats-server changes too: %s %+v", h.Name, n.Action, n.Upgrade)
+		}
+	}
+	for _, h := range wc {
+		facts[h.Name].Wasmcloud.BinaryPath = "/opt/latticepush/wasmcloud/1.9.3/wasmcloud"
+		facts[h.Name].Wasmcloud.Installed, facts[h.Name].Wasmcloud.Running = "1.9.3", "1.9.3"
+		facts[h.Name].Wasmcloud.Releases = map[string]string{"1.9.3": local.SHA256, "1.9.2": ""}
+	}
+	if p, err := plan.Build(inv, d, facts, opts); err != nil || p.HasChanges() {
+		t.Fatalf("in place and running: %v %v", err, p.Summary())
+	}
+	// Linked but still running the old release (a restart that did not happen): restart.
+	facts[wc[0].Name].Wasmcloud.Running = "1.9.2"
+	p, err = plan.Build(inv, d, facts, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := p.Unit(wc[0].Name + "/wasmcloud"); u.Action != plan.Restart || u.Upgrade.Upload || u.Upgrade.Previous != "/opt/latticepush/wasmcloud/1.9.2/wasmcloud" {
+		t.Errorf("%s: %s %+v", u.ID(), u.Action, u.Upgrade)
+	}
+	facts[wc[0].Name].Wasmcloud.Running = "1.9.3"
+	inv = load("2.0.0")
+	_, err = plan.Build(inv, d, facts, opts)
+	want := wc[0].Name + `: wasmcloud upgrade 1.9.3 → 2.0.0 refused: 1.9.3 → 2.0.0 changes the major release; latticepush moves a wasmCloud host within one major release only (rule "one major release") at `
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("major jump: %v\nwant %s", err, want)
+	}
+	if e := plan.CheckWasmcloudVersion("", "", "0.82.0"); e == nil || e.Rule != plan.RuleMinimum {
+		t.Errorf("0.82.0: %v", e)
 	}
 }

@@ -14,11 +14,11 @@ import (
 	"github.com/latticepush/latticepush/plan"
 )
 
-// PhaseRelease uploads (or has the hosts fetch), checks and unpacks the pinned nats-server
-// releases.
+// PhaseRelease uploads (or has the hosts fetch), checks and unpacks the pinned releases
+// (of nats-server, of the wasmCloud host).
 const PhaseRelease PhaseName = "release"
 
-// Releases is what a Host does for a pinned nats-server release (plan.Upgrade). Package
+// Releases is what a Host does for a pinned release (plan.Upgrade). Package
 // fleet's hosts implement it; a host without it cannot take a unit with an upgrade.
 type Releases interface {
 	// UploadRelease uploads the artifact (or, when up.Fetch is set, has the host fetch it
@@ -34,8 +34,9 @@ type Releases interface {
 	SwitchBinary(ctx context.Context, link, target string) error
 	// PruneReleases removes release directories.
 	PruneReleases(ctx context.Context, dirs []string) error
-	// RunningVersion is the running nats-server's /varz version.
-	RunningVersion(ctx context.Context, monitorAddr string) (string, error)
+	// RunningVersion is what the unit's running program says it runs: a nats-server's /varz
+	// version, a wasmCloud host's host.get version.
+	RunningVersion(ctx context.Context, u *plan.Unit) (string, error)
 }
 
 // releasePhase puts every pinned release on every host that needs it before anything else
@@ -65,15 +66,17 @@ func (releasePhase) Run(ctx context.Context, a *run) error {
 	var jobs []*job
 	var bytes int64
 	var uploads, fetches int
+	progs := map[string]bool{}
 	for _, u := range a.p.Units {
 		if u.Upgrade == nil {
 			continue
 		}
 		h, ok := releasesOf(a.hosts[u.Host])
 		if !ok {
-			return fmt.Errorf("%s: this host cannot install nats-server releases; nothing was changed", u.ID())
+			return fmt.Errorf("%s: this host cannot install releases; nothing was changed", u.ID())
 		}
 		jobs = append(jobs, &job{u: u, h: h})
+		progs[u.Upgrade.ProgramName()] = true
 		switch {
 		case !u.Upgrade.Upload:
 		case u.Upgrade.Fetch != "":
@@ -83,9 +86,16 @@ func (releasePhase) Run(ctx context.Context, a *run) error {
 			bytes += u.Upgrade.Bytes
 		}
 	}
+	what := "nats-server"
+	switch {
+	case len(progs) > 1:
+		what = "nats-server and wasmcloud"
+	case progs["wasmcloud"]:
+		what = "wasmcloud"
+	}
 	var msg []string
 	if uploads > 0 {
-		msg = append(msg, fmt.Sprintf("uploading nats-server releases to %d hosts (%s)", uploads, humanBytes(bytes)))
+		msg = append(msg, fmt.Sprintf("uploading %s releases to %d hosts (%s)", what, uploads, humanBytes(bytes)))
 	}
 	switch {
 	case fetches == 1:
@@ -94,7 +104,7 @@ func (releasePhase) Run(ctx context.Context, a *run) error {
 		msg = append(msg, fmt.Sprintf("%d hosts fetch their own", fetches))
 	}
 	if len(msg) == 0 {
-		msg = append(msg, fmt.Sprintf("nats-server releases already on their %d hosts", len(jobs)))
+		msg = append(msg, fmt.Sprintf("%s releases already on their %d hosts", what, len(jobs)))
 	}
 	a.phase(PhaseRelease, strings.Join(msg, "; "))
 	var mu sync.Mutex
@@ -145,7 +155,7 @@ func (releasePhase) Run(ctx context.Context, a *run) error {
 		}
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return fmt.Errorf("installing nats-server releases failed; nothing was switched or restarted:\n%w", errors.Join(errs...))
+	return fmt.Errorf("installing %s releases failed; nothing was switched or restarted:\n%w", what, errors.Join(errs...))
 }
 
 // releasesOf is h as Releases, looking through the run's own wrapper (changeRecorder): a
@@ -162,7 +172,7 @@ func releasesOf(h Host) (Releases, bool) {
 func (a *run) switchRelease(ctx context.Context, h Host, u *plan.Unit) error {
 	r, ok := releasesOf(h)
 	if !ok {
-		return fmt.Errorf("this host cannot install nats-server releases")
+		return fmt.Errorf("this host cannot install releases")
 	}
 	return r.SwitchBinary(ctx, u.Upgrade.Link, u.Upgrade.Binary())
 }
@@ -179,8 +189,8 @@ func (a *run) switchBack(ctx context.Context, h Host, u *plan.Unit) error {
 	return nil
 }
 
-// confirmVersion waits until the running nats-server reports the pinned version in /varz:
-// the only proof of what runs.
+// confirmVersion waits until the running program reports the pinned version (nats-server in
+// /varz, the wasmCloud host in its host.get answer): the only proof of what runs.
 func (a *run) confirmVersion(ctx context.Context, h Host, u *plan.Unit) error {
 	r, ok := releasesOf(h)
 	if !ok {
@@ -191,17 +201,21 @@ func (a *run) confirmVersion(ctx context.Context, h Host, u *plan.Unit) error {
 	var last string
 	var lastErr error
 	for {
-		v, err := r.RunningVersion(ctx, u.MonitorAddr)
+		v, err := r.RunningVersion(ctx, u)
 		if err == nil && v == u.Upgrade.To {
 			return nil
 		}
 		last, lastErr = v, err
 		select {
 		case <-ctx.Done():
-			if lastErr != nil {
-				return fmt.Errorf("nats-server %s was not confirmed: /varz unreachable: %v", u.Upgrade.To, lastErr)
+			prog, where := "nats-server", "/varz"
+			if u.Service == plan.ServiceWasmcloud {
+				prog, where = "wasmcloud", "host.get"
 			}
-			return fmt.Errorf("nats-server %s was not confirmed: /varz says version %s", u.Upgrade.To, last)
+			if lastErr != nil {
+				return fmt.Errorf("%s %s was not confirmed: %s unanswered: %v", prog, u.Upgrade.To, where, lastErr)
+			}
+			return fmt.Errorf("%s %s was not confirmed: %s says version %s", prog, u.Upgrade.To, where, last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -215,7 +229,7 @@ func (a *run) pruneReleases(ctx context.Context, h Host, u *plan.Unit) {
 		return
 	}
 	if err := r.PruneReleases(ctx, u.Upgrade.Prune); err != nil {
-		a.emit(Event{Type: EventWarning, Host: u.Host, Message: "removing old nats-server releases failed: " + err.Error()})
+		a.emit(Event{Type: EventWarning, Host: u.Host, Message: "removing old " + u.Upgrade.ProgramName() + " releases failed: " + err.Error()})
 	}
 }
 

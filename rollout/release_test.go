@@ -135,7 +135,7 @@ func (h *releaseHost) PruneReleases(ctx context.Context, dirs []string) error {
 	return nil
 }
 
-func (h *releaseHost) RunningVersion(ctx context.Context, addr string) (string, error) {
+func (h *releaseHost) RunningVersion(ctx context.Context, u *plan.Unit) (string, error) {
 	h.rf.mu.Lock()
 	defer h.rf.mu.Unlock()
 	h.f.mu.Lock()

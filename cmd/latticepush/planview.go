@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
@@ -131,7 +133,7 @@ func (g *globals) printPlan(p *plan.Plan) {
 			}
 			parts = append(parts, plural(f.hosts, "host fetches its own", "hosts fetch their own")+" ("+size+")")
 		}
-		fmt.Fprintf(w, "\nnats-server releases: %s, checked there against their sha256 before anything restarts.\n", strings.Join(parts, "; "))
+		fmt.Fprintf(w, "\n%s releases: %s, checked there against their sha256 before anything restarts.\n", programs(p), strings.Join(parts, "; "))
 	}
 	fmt.Fprintf(w, "\n%s\n", p.Summary())
 	if !p.HasChanges() {
@@ -181,7 +183,7 @@ func writeIndented(w io.Writer, diff, indent string, color bool) {
 // uploadLine says what a unit's release change uploads.
 func uploadLine(up *plan.Upgrade) string {
 	if !up.Upload {
-		return fmt.Sprintf("nats-server %s (%s) is on the host already: %s -> %s", up.To, up.Platform, up.Link, up.Binary())
+		return fmt.Sprintf("%s %s (%s) is on the host already: %s -> %s", up.ProgramName(), up.To, up.Platform, up.Link, up.Binary())
 	}
 	if up.Fetch != "" {
 		size := "size unknown until fetched"
@@ -192,6 +194,19 @@ func uploadLine(up *plan.Upgrade) string {
 			inventory.RedactURL(up.Source), up.Platform, size, up.Fetch, up.Dir, up.Link, up.Binary())
 	}
 	return fmt.Sprintf("upload %s (%s, %s) into %s; %s -> %s", filepath.Base(up.Source), up.Platform, byteSize(up.Bytes), up.Dir, up.Link, up.Binary())
+}
+
+// programs names the programs whose releases a plan changes: "nats-server", "wasmcloud", or
+// both.
+func programs(p *plan.Plan) string {
+	var names []string
+	for _, u := range p.Units {
+		if u.Upgrade != nil && !slices.Contains(names, u.Upgrade.ProgramName()) {
+			names = append(names, u.Upgrade.ProgramName())
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, " and ")
 }
 
 // fetches totals the releases hosts fetch themselves: hosts, declared bytes, and how many

@@ -50,6 +50,33 @@ func TestPlanShowsUpgrades(t *testing.T) {
 	}
 }
 
+// TestPlanShowsWasmcloudUpgrade: a wasmCloud host's release change shows as nats-server's
+// does, naming its program, and the total names both programs.
+func TestPlanShowsWasmcloudUpgrade(t *testing.T) {
+	wc := &plan.Unit{Host: "edge-1", Service: "wasmcloud", Role: plan.RoleWasmcloud, Action: plan.Restart,
+		Reasons: []string{"upgrade 1.9.2 → 1.9.3"},
+		Upgrade: &plan.Upgrade{Program: "wasmcloud", From: "1.9.2", Running: "1.9.2", To: "1.9.3", Platform: "linux/amd64",
+			Source: "/srv/dist/wasmcloud-1.9.3-linux-amd64.tar.gz", Dir: "/opt/latticepush/wasmcloud/1.9.3",
+			Link: "/usr/local/bin/wasmcloud", Upload: true, Bytes: 3 << 20}}
+	held := &plan.Unit{Host: "edge-2", Service: "wasmcloud", Role: plan.RoleWasmcloud, Action: plan.Restart,
+		Upgrade: &plan.Upgrade{Program: "wasmcloud", To: "1.9.3", Platform: "linux/amd64", Dir: "/opt/latticepush/wasmcloud/1.9.3", Link: "/usr/local/bin/wasmcloud"}}
+	hub := &plan.Unit{Host: "hub-1", Service: "nats-server", Role: plan.RoleHub, Action: plan.Restart,
+		Upgrade: &plan.Upgrade{To: "2.15.3", Platform: "linux/amd64", Source: "/srv/dist/nats-server-v2.15.3-linux-amd64.tar.gz",
+			Dir: "/opt/latticepush/nats-server/2.15.3", Link: "/usr/local/bin/nats-server", Upload: true, Bytes: 7 << 20}}
+	var out bytes.Buffer
+	(&globals{stdout: &out}).printPlan(&plan.Plan{Lattice: "default", Domain: "hub", Units: []*plan.Unit{wc, held, hub}})
+	for _, want := range []string{
+		"  -/+ wasmcloud: restart\n        upgrade 1.9.2 → 1.9.3\n" +
+			"        upload wasmcloud-1.9.3-linux-amd64.tar.gz (linux/amd64, 3.0 MiB) into /opt/latticepush/wasmcloud/1.9.3; /usr/local/bin/wasmcloud -> /opt/latticepush/wasmcloud/1.9.3/wasmcloud\n",
+		"        wasmcloud 1.9.3 (linux/amd64) is on the host already: /usr/local/bin/wasmcloud -> /opt/latticepush/wasmcloud/1.9.3/wasmcloud\n",
+		"nats-server and wasmcloud releases: 10.0 MiB to upload to 2 hosts, checked there",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 // TestPlanShowsRenew: a hub whose certificate is renewed says so on its action line, and the
 // previous files it removes once the new certificate is served are listed.
 func TestPlanShowsRenew(t *testing.T) {

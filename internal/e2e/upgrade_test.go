@@ -84,7 +84,7 @@ func runningVersions(t *testing.T, ctx context.Context, s *session) map[string]s
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := host.(rollout.Releases).RunningVersion(ctx, n.LocalMonitorAddr())
+		v, err := host.(rollout.Releases).RunningVersion(ctx, &plan.Unit{Host: h.Name, Service: plan.ServiceNATS, MonitorAddr: n.LocalMonitorAddr()})
 		if err != nil {
 			v = "down: " + err.Error()
 		}

@@ -13,8 +13,10 @@ import (
 )
 
 // version is the wasmCloud release whose behaviour the stand-in reproduces; it is reported in
-// ping replies, inventories and host_started like the real host's version.
-const version = "1.9.2"
+// ping replies, inventories, host.get and host_started like the real host's version, and by
+// --version. A variable, so that a build can report another release (go build -ldflags
+// "-X main.version=1.9.3"), as the lab's upgrade tests need.
+var version = "1.9.2"
 
 // labelEnvPrefix starts every label variable; the rest of the name is the key, case preserved.
 const labelEnvPrefix = "WASMCLOUD_LABEL_"
@@ -127,7 +129,8 @@ func parseConfig(args, env []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if showVersion {
-		fmt.Fprintf(stderr, "wasmcloud %s (latticepush stand-in, a test double)\n", version)
+		// As the real host's --version prints it: "wasmcloud <version>".
+		fmt.Fprintf(stderr, "wasmcloud %s\n", version)
 		return cfg, errHelpShown
 	}
 

@@ -109,3 +109,19 @@ func TestHumanUptime(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionFlag: --version and -V answer as the real host does, "wasmcloud <version>", with
+// the version a build sets.
+func TestVersionFlag(t *testing.T) {
+	defer func(v string) { version = v }(version)
+	version = "1.9.3"
+	for _, flag := range []string{"--version", "-V"} {
+		var out bytes.Buffer
+		if _, err := parseConfig([]string{flag}, nil, &out); err != errHelpShown {
+			t.Fatalf("%s: err = %v", flag, err)
+		}
+		if out.String() != "wasmcloud 1.9.3\n" {
+			t.Errorf("%s printed %q", flag, out.String())
+		}
+	}
+}
