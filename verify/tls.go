@@ -90,12 +90,21 @@ func (r *round) expiry(check, host, ev string, ends map[string]time.Time) Result
 	switch left := first.Sub(now); {
 	case left <= 0:
 		return fail(check, host, fmt.Sprintf("%s: the %s certificate has EXPIRED", ev, which), fix)
-	case left < inventory.CertWarnBefore:
+	case left < r.warnBefore():
 		res := pass(check, host, fmt.Sprintf("%s: the %s certificate expires in %d days", ev, which, int(left.Hours()/24)))
 		res.Warning, res.Fix = true, fix
 		return res
 	}
 	return pass(check, host, ev)
+}
+
+// warnBefore is how close to its end a certificate is a warning: the inventory's renewal
+// window (tls renew_before), within which plan renews a managed certificate, else 30 days.
+func (r *round) warnBefore() time.Duration {
+	if r.inv != nil && r.inv.Lattice.TLS != nil && r.inv.Lattice.TLS.RenewBefore > 0 {
+		return r.inv.Lattice.TLS.RenewBefore
+	}
+	return inventory.CertWarnBefore
 }
 
 func (r *round) now() time.Time {

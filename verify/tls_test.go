@@ -4,10 +4,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latticepush/latticepush/inventory"
 )
 
-// A certificate within 30 days of its end is a warning, an expired one a failure; the
-// earliest of a hub's certificates decides.
+// A certificate within the renewal window (30 days unless tls renew_before says otherwise) of
+// its end is a warning, an expired one a failure; the earliest of a hub's certificates decides.
 func TestExpiry(t *testing.T) {
 	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
 	r := &round{opts: Options{Now: func() time.Time { return now }}}
@@ -31,5 +33,21 @@ func TestExpiry(t *testing.T) {
 				t.Errorf("%s left: no fix", c.left)
 			}
 		}
+	}
+}
+
+// With renew_before = 45d, a certificate 40 days from its end is due: a warning.
+func TestExpiry_RenewBefore(t *testing.T) {
+	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	inv := &inventory.Inventory{}
+	inv.Lattice.TLS = &inventory.TLS{RenewBefore: 45 * 24 * time.Hour}
+	r := &round{inv: inv, opts: Options{Now: func() time.Time { return now }}}
+	res := r.expiry(CheckHubTLS, "hub-1", "ports require TLS", map[string]time.Time{"client": now.Add(40 * 24 * time.Hour)})
+	if !res.OK || !res.Warning || !strings.Contains(res.Evidence, "expires in 40 days") {
+		t.Errorf("40 days left, renew_before 45d: ok %v warning %v %q, want a warning", res.OK, res.Warning, res.Evidence)
+	}
+	inv.Lattice.TLS.RenewBefore = 0
+	if res := r.expiry(CheckHubTLS, "hub-1", "ports require TLS", map[string]time.Time{"client": now.Add(40 * 24 * time.Hour)}); res.Warning {
+		t.Errorf("40 days left, default window: a warning %q", res.Evidence)
 	}
 }
