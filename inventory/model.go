@@ -92,6 +92,14 @@ type Auth struct {
 	LeafPassword   Secret
 	CheckPassword  Secret
 	RoutePassword  Secret // hub cluster routes; required only with Lattice.RouteAuth
+	// LeafUser is the user name the leaves log in as with LeafPassword: "leaf" until the first
+	// rotation, then "leaf-a" and "leaf-b" in turn (the secrets file's "users" object). Read
+	// it through LeafUserName.
+	LeafUser string
+	// LeafRetiring is the leaf user a rotation replaces (the secrets file's "retiring"
+	// object): the hubs keep accepting it until every leaf logs in as LeafUser. Zero when no
+	// rotation is recorded.
+	LeafRetiring RetiringUser
 	// SecretsFile is the operator's 0600 file holding generated secrets (host seeds, passwords),
 	// resolved against Inventory.Dir. Default "secrets.json" next to the inventory.
 	SecretsFile string
@@ -99,6 +107,26 @@ type Auth struct {
 	// supplies it (`secrets { env = {...} }`); when that variable is set it wins over the file.
 	SecretsEnv map[string]string
 }
+
+// RetiringUser is a user name and its password that a rotation replaces.
+type RetiringUser struct {
+	User     string
+	Password Secret
+}
+
+// IsSet reports whether a retiring user is recorded.
+func (u RetiringUser) IsSet() bool { return u.User != "" && u.Password.IsSet() }
+
+// LeafUserName is the user the leaves log in as: LeafUser, "leaf" when none is recorded.
+func (a Auth) LeafUserName() string {
+	if a.LeafUser == "" {
+		return DefaultLeafUser
+	}
+	return a.LeafUser
+}
+
+// DefaultLeafUser is the leaf user's name before any rotation.
+const DefaultLeafUser = "leaf"
 
 // Host is one machine with its fully merged settings.
 type Host struct {

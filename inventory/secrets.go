@@ -30,7 +30,21 @@ type secretsDoc struct {
 	HostSeeds map[string]string `json:"host_seeds"`
 	// CA is the managed fleet CA (tls { ca = "managed" }): its certificate and key, PEM.
 	CA *caSecret `json:"ca,omitempty"`
+	// Users names the user a password belongs to when a rotation renamed it
+	// ({"leaf": "leaf-b"}); absent, the leaf user is "leaf".
+	Users map[string]string `json:"users,omitempty"`
+	// Retiring is the user and password a rotation replaced, kept until every server that
+	// logs in with it has switched: {"leaf": {"user": "leaf-a", "password": "…"}}.
+	Retiring map[string]retiringDoc `json:"retiring,omitempty"`
 }
+
+type retiringDoc struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+}
+
+// RetiringSecretName is the name of the retiring password of key ("retiring.leaf").
+func RetiringSecretName(key string) string { return "retiring." + key }
 
 // passwords lists the account passwords by their key in the file's "passwords" object. A
 // secret's name is where it sits in the file: "passwords.leaf", "host_seeds.edge-1". Messages,
@@ -245,6 +259,34 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 		}
 	}
 
+	if u := doc.Users["leaf"]; u != "" {
+		if u != DefaultLeafUser+"-a" && u != DefaultLeafUser+"-b" {
+			at := secretsKeyRange(inv.Auth.SecretsFile, "users", "leaf")
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unknown leaf user",
+				Detail: fmt.Sprintf("users.leaf in %s is %q; `latticepush secrets --rotate passwords.leaf` writes only %q or %q. Restore the value it wrote.",
+					inv.Auth.SecretsFile, u, DefaultLeafUser+"-a", DefaultLeafUser+"-b"),
+				Subject: &at,
+			})
+		}
+		inv.Auth.LeafUser = u
+	}
+	if r, ok := doc.Retiring["leaf"]; ok {
+		if r.User == "" || r.Password == "" || r.User == inv.Auth.LeafUserName() {
+			at := secretsKeyRange(inv.Auth.SecretsFile, "retiring", "leaf")
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unusable retiring leaf user",
+				Detail: fmt.Sprintf("retiring.leaf in %s needs a user other than the current leaf user (%s) and a password. Restore what `latticepush secrets --rotate` wrote.",
+					inv.Auth.SecretsFile, inv.Auth.LeafUserName()),
+				Subject: &at,
+			})
+		} else {
+			inv.Auth.LeafRetiring = RetiringUser{User: r.User, Password: NewSecret(RetiringSecretName("leaf"), r.Password, fileSource)}
+		}
+	}
+
 	caMissing, caDiags := loadCA(inv, doc.CA, fileSource)
 	missing = append(missing, caMissing...)
 	diags = append(diags, caDiags...)
@@ -387,14 +429,111 @@ func GenerateSecrets(inv *Inventory, opts Options) ([]string, error) {
 	}
 	sort.Strings(added)
 
-	raw, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
+	if err := writeSecretsDoc(path, doc); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.Write(path, append(raw, '\n'), 0o600); err != nil {
-		return nil, fmt.Errorf("write secrets file: %w", err)
-	}
 	return added, nil
+}
+
+// Rotation is what RotatePassword or FinishRotation changed: names only, never values.
+type Rotation struct {
+	Secret  string // "passwords.leaf"
+	OldUser string // the user the hubs keep accepting until every leaf has switched
+	NewUser string // the user the new password belongs to
+}
+
+// RotatePassword writes a new random value for the password name ("passwords.leaf") under
+// the other user name of the pair (leaf → leaf-a, leaf-a → leaf-b, leaf-b → leaf-a) and
+// records the current user and password as retiring. NATS refuses two users with one name,
+// so the hubs can accept the old and the new password side by side only under two names.
+// Only the leaf password rotates this way; relays take it in leafnodes authorization, which
+// a reload cannot change, so a fleet with relays is refused. A rotation already recorded is
+// refused until FinishRotation: rotating twice before every leaf switched would lock the
+// leaves still on the first password out.
+func RotatePassword(inv *Inventory, name string, opts Options) (Rotation, error) {
+	path := inv.Auth.SecretsFile
+	if name != SecretLeafPassword {
+		return Rotation{}, fmt.Errorf("%s cannot be rotated yet: only %s rotates (README, Secrets: rotation)", name, SecretLeafPassword)
+	}
+	if env := inv.Auth.SecretsEnv[name]; env != "" {
+		if v, ok := opts.lookupEnv(env); ok && v != "" {
+			return Rotation{}, fmt.Errorf("%s comes from the environment variable %s, not from %s: rotate it there, or unset it to rotate the file's value", name, env, path)
+		}
+	}
+	if r := inv.Relays(); len(r) > 0 {
+		return Rotation{}, fmt.Errorf("%s cannot be rotated in a fleet with relays (%s): a relay takes the leaf password in its leafnodes authorization, which nats-server cannot change by reload. Nothing was changed", name, r[0].Name)
+	}
+	doc, _, err := readSecretsDoc(path)
+	if err != nil {
+		return Rotation{}, fmt.Errorf("%w; nothing was changed", err)
+	}
+	cur := doc.Passwords["leaf"]
+	if cur == "" {
+		return Rotation{}, fmt.Errorf("%s has no %s to rotate: run `latticepush secrets %s` first", path, name, inv.Filename)
+	}
+	if r, ok := doc.Retiring["leaf"]; ok {
+		return Rotation{}, fmt.Errorf("%s already records a rotation of %s (user %s retiring): plan and apply until plan shows it complete, "+
+			"then run `latticepush secrets --finish-rotation %s %s` before rotating again. Nothing was changed", path, name, r.User, name, inv.Filename)
+	}
+	oldUser := doc.Users["leaf"]
+	if oldUser == "" {
+		oldUser = DefaultLeafUser
+	}
+	newUser := DefaultLeafUser + "-a"
+	if oldUser == newUser {
+		newUser = DefaultLeafUser + "-b"
+	}
+	pw, err := randomPassword()
+	if err != nil {
+		return Rotation{}, err
+	}
+	if doc.Users == nil {
+		doc.Users = map[string]string{}
+	}
+	if doc.Retiring == nil {
+		doc.Retiring = map[string]retiringDoc{}
+	}
+	doc.Retiring["leaf"] = retiringDoc{User: oldUser, Password: cur}
+	doc.Users["leaf"] = newUser
+	doc.Passwords["leaf"] = pw
+	if err := writeSecretsDoc(path, doc); err != nil {
+		return Rotation{}, err
+	}
+	return Rotation{Secret: name, OldUser: oldUser, NewUser: newUser}, nil
+}
+
+// FinishRotation drops the retiring user of name from the secrets file. Plan refuses
+// afterwards while a leaf still logs in with it, so finishing early changes nothing on the
+// fleet.
+func FinishRotation(inv *Inventory, name string) (Rotation, error) {
+	path := inv.Auth.SecretsFile
+	if name != SecretLeafPassword {
+		return Rotation{}, fmt.Errorf("%s does not rotate: only %s does", name, SecretLeafPassword)
+	}
+	doc, _, err := readSecretsDoc(path)
+	if err != nil {
+		return Rotation{}, fmt.Errorf("%w; nothing was changed", err)
+	}
+	r, ok := doc.Retiring["leaf"]
+	if !ok {
+		return Rotation{}, fmt.Errorf("%s records no rotation of %s; nothing was changed", path, name)
+	}
+	delete(doc.Retiring, "leaf")
+	if err := writeSecretsDoc(path, doc); err != nil {
+		return Rotation{}, err
+	}
+	return Rotation{Secret: name, OldUser: r.User, NewUser: doc.Users["leaf"]}, nil
+}
+
+func writeSecretsDoc(path string, doc *secretsDoc) error {
+	raw, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, append(raw, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write secrets file: %w", err)
+	}
+	return nil
 }
 
 func randomPassword() (string, error) {

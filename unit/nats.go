@@ -17,7 +17,7 @@ const (
 	AccountSystem  = "SYS"
 	AccountLattice = "LATTICE"
 	UserSystem     = "sys"
-	UserLeaf       = "leaf"
+	UserLeaf       = inventory.DefaultLeafUser // before any rotation; Auth.LeafUserName is the current one
 	UserCheck      = "latticepush"
 	UserRoute      = "route"
 )
@@ -132,7 +132,7 @@ func (r *Context) hubConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error 
 	// authenticates with JWT/nkey only); connections without credentials then become user
 	// "leaf": exactly the rights every edge wasmCloud host gets through its leaf.
 	if r.Host.Wasmcloud != nil {
-		w.kv("no_auth_user", quote(UserLeaf))
+		w.kv("no_auth_user", quote(r.Inv.Auth.LeafUserName()))
 	}
 	r.clientTLS(w, tf)
 
@@ -206,6 +206,9 @@ func (r *Context) accounts(w *confWriter) error {
 	users := func(us ...user) error {
 		w.open("users: [")
 		for _, u := range us {
+			if u.name == "" {
+				continue
+			}
 			pw, err := r.Secret(u.s, u.secretName)
 			if err != nil {
 				return err
@@ -219,6 +222,12 @@ func (r *Context) accounts(w *confWriter) error {
 		return nil
 	}
 	a := r.Inv.Auth
+	// A password rotation: the user it replaces stays accepted beside the new one (NATS
+	// refuses two users with one name, hence leaf-a and leaf-b) until every leaf has switched.
+	var retiring user
+	if a.LeafRetiring.IsSet() && !r.Opts.DropRetiringLeaf {
+		retiring = user{a.LeafRetiring.User, inventory.RetiringSecretName("leaf"), a.LeafRetiring.Password}
+	}
 	w.open("accounts {")
 	w.open(AccountSystem + " {")
 	if err := users(user{UserSystem, secretSystem, a.SystemPassword}); err != nil {
@@ -228,7 +237,8 @@ func (r *Context) accounts(w *confWriter) error {
 	w.open(AccountLattice + " {")
 	w.kv("jetstream", "enabled")
 	if err := users(
-		user{UserLeaf, secretLeaf, a.LeafPassword},
+		user{a.LeafUserName(), secretLeaf, a.LeafPassword},
+		retiring,
 		user{UserCheck, secretCheck, a.CheckPassword},
 	); err != nil {
 		return err
@@ -294,9 +304,10 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 	if err := checkPassword(secretLeaf, pw); err != nil {
 		return err
 	}
-	userinfo := url.UserPassword(UserLeaf, pw).String()
+	leafUser := r.Inv.Auth.LeafUserName()
+	userinfo := url.UserPassword(leafUser, pw).String()
 	if !r.Opts.RevealSecrets {
-		userinfo = UserLeaf + ":" + pw // keep the placeholder readable
+		userinfo = leafUser + ":" + pw // keep the placeholder readable
 	}
 	var urls []string
 	seen := map[string]bool{}
@@ -320,7 +331,7 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 	}
 	w.open("leafnodes {")
 	if r.Host.IsRelay() {
-		relayListener(w, n, pw)
+		relayListener(w, n, leafUser, pw)
 		r.leafListenTLS(w, tf)
 	}
 	w.open("remotes: [")

@@ -40,6 +40,28 @@ func (g *globals) printPlan(p *plan.Plan) {
 			fmt.Fprintf(w, "   - %s\n", c)
 		}
 	}
+	if r := p.Rotation; r != nil {
+		fmt.Fprintf(w, "\nRotation of %s (%s -> %s), three steps:\n", r.Secret, r.OldUser, r.NewUser)
+		mark := func(on bool) string {
+			if on {
+				return "->"
+			}
+			return "  "
+		}
+		switching, retiring := r.Step == plan.RotationAcceptAndSwitch, r.Step == plan.RotationRetire
+		fmt.Fprintf(w, "  %s 1. the hubs accept %s beside %s (reload)\n", mark(switching), r.NewUser, r.OldUser)
+		fmt.Fprintf(w, "  %s 2. the leaves log in as %s (reload, each gated on its link back)\n", mark(switching), r.NewUser)
+		fmt.Fprintf(w, "  %s 3. the hubs drop %s (reload), once every leaf runs step 2\n", mark(retiring), r.OldUser)
+		switch r.Step {
+		case plan.RotationAcceptAndSwitch:
+			fmt.Fprintf(w, "  This plan takes steps 1 and 2; plan again after apply for step 3.\n")
+			for _, why := range r.Waiting {
+				fmt.Fprintf(w, "  waiting for %s\n", why)
+			}
+		case plan.RotationComplete:
+			fmt.Fprintf(w, "  Complete: no server accepts %s any more. Run `latticepush secrets --finish-rotation %s %s`.\n", r.OldUser, r.Secret, p.Inventory)
+		}
+	}
 	host := ""
 	for _, u := range p.Units {
 		if !u.Changes() {
