@@ -127,7 +127,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		Fingerprints:    map[string]string{},
 	}
 	red := newRedactor(inv)
-	desired, rot, err := planRotation(inv, desired, facts, opts)
+	desired, facts, rot, err := planRotation(inv, desired, facts, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,10 @@
 package plan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -101,18 +104,18 @@ func hubLogins(config []byte) ([]login, error) {
 }
 
 // planRotation decides the step of a recorded leaf password rotation and returns the desired
-// files to plan with: the hubs' re-rendered without the retiring user once every leaf logs in
+// files and facts to plan with: the hubs' re-rendered without the retiring user once every leaf logs in
 // as the new one (step 3). It refuses what would cut a leaf off: hubs reloaded without a user
 // a running leaf still logs in with, and leaves switched to a user that a hub left out of the
 // plan does not accept yet.
-func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Facts, opts Options) (Desired, *Rotation, error) {
+func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Facts, opts Options) (Desired, map[string]Facts, *Rotation, error) {
 	a := inv.Auth
 	cur := login{a.LeafUserName(), a.LeafPassword.Reveal()}
 	accepted := []login{cur}
 	var rot *Rotation
 	if a.LeafRetiring.IsSet() {
 		if r := inv.Relays(); len(r) > 0 {
-			return nil, nil, fmt.Errorf("%s records a rotation of %s, but the fleet has relays (%s): a relay takes the leaf password in its "+
+			return nil, nil, nil, fmt.Errorf("%s records a rotation of %s, but the fleet has relays (%s): a relay takes the leaf password in its "+
 				"leafnodes authorization, which nats-server cannot change by reload. Nothing was changed",
 				a.SecretsFile, inventory.SecretLeafPassword, r[0].Name)
 		}
@@ -120,7 +123,7 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 		rot = &Rotation{Secret: inventory.SecretLeafPassword, OldUser: a.LeafRetiring.User, NewUser: cur.user}
 	}
 	if !a.LeafPassword.IsSet() {
-		return desired, nil, nil // loaded without secrets: nothing to compare
+		return desired, facts, nil, nil // loaded without secrets: nothing to compare
 	}
 
 	// Which leaves still log in with something other than the current login.
@@ -138,7 +141,7 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 		if !f.Services[ServiceNATS].Running {
 			continue // starts with the desired config, which logs in as the current user
 		}
-		have := f.Files[h.Leaf.ConfigFile].Content
+		have := fileContent(f, desired[h.Name], h.Leaf.ConfigFile)
 		logins, err := leafLogins(have)
 		if have == nil || err != nil {
 			waiting = append(waiting, h.Name+" (its config could not be read)")
@@ -177,22 +180,43 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 	}
 	if retire {
 		// cutOff cannot hold anything here: every leaf runs the current login.
+		out, outFacts := Desired{}, map[string]Facts{}
+		for k, v := range desired {
+			out[k] = v
+		}
+		for k, v := range facts {
+			outFacts[k] = v
+		}
 		for _, h := range inv.Hubs() {
 			files, err := renderHostFiles(inv, h, unit.Options{DropRetiringLeaf: true})
 			if err != nil {
-				return nil, nil, err
-			}
-			out := Desired{}
-			for k, v := range desired {
-				out[k] = v
+				return nil, nil, nil, err
 			}
 			out[h.Name] = files
-			desired = out
+			// The host was observed against the config with both users: a file that matched it
+			// was not read (it is that config), and the digest its nats-server printed is that
+			// config's. The new config's digest is taken in apply's pre-check.
+			f, ok := facts[h.Name]
+			if !ok {
+				continue
+			}
+			f.Files = maps.Clone(f.Files)
+			if ff, ok := f.Files[h.Hub.ConfigFile]; ok {
+				ff.Content = fileContent(f, desired[h.Name], h.Hub.ConfigFile)
+				f.Files[h.Hub.ConfigFile] = ff
+			}
+			if f.NATS != nil {
+				nf := *f.NATS
+				nf.DesiredDigest = ""
+				f.NATS = &nf
+			}
+			outFacts[h.Name] = f
 		}
+		desired, facts = out, outFacts
 	}
 	if len(cutOff) > 0 && hubsChanging {
 		sort.Strings(cutOff)
-		return nil, nil, fmt.Errorf("the hubs would be reloaded without a leaf user that running leaves still log in with, and nats-server closes "+
+		return nil, nil, nil, fmt.Errorf("the hubs would be reloaded without a leaf user that running leaves still log in with, and nats-server closes "+
 			"the connections of a removed user: %s. The secrets file (%s) no longer records that user (rotated twice, or "+
 			"`secrets --finish-rotation` run early). If the hubs accept %s already, switch the leaves first: apply with -exclude "+
 			"for every hub, then plan again; otherwise put back the secrets file from before. Nothing was changed",
@@ -208,7 +232,7 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 				continue
 			}
 			f := facts[h.Name]
-			logins, err := hubLogins(f.Files[h.Hub.ConfigFile].Content)
+			logins, err := hubLogins(fileContent(f, desired[h.Name], h.Hub.ConfigFile))
 			if err != nil || !slices.Contains(logins, cur) {
 				notYet = append(notYet, h.Name)
 			}
@@ -219,7 +243,7 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 				leaves = append(leaves, l)
 			}
 			sort.Strings(leaves)
-			return nil, nil, fmt.Errorf("leaves %s would log in as %s, which hubs left out of this plan (%s) do not accept yet: "+
+			return nil, nil, nil, fmt.Errorf("leaves %s would log in as %s, which hubs left out of this plan (%s) do not accept yet: "+
 				"include the hubs (their wave runs first and adds %s by reload). Nothing was changed",
 				strings.Join(leaves, ", "), cur.user, strings.Join(notYet, ", "), cur.user)
 		}
@@ -233,7 +257,25 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 			rot.Step = RotationRetire
 		}
 	}
-	return desired, rot, nil
+	return desired, facts, rot, nil
+}
+
+// fileContent is the content of path on the host: as observed, or, when the observation
+// holds only its digest (a file that matches the desired one is not read), the desired content.
+func fileContent(f Facts, want []DesiredFile, path string) []byte {
+	ff := f.Files[path]
+	if ff.Content != nil || !ff.Exists {
+		return ff.Content
+	}
+	for _, df := range want {
+		if df.Path == path {
+			sum := sha256.Sum256(df.Content)
+			if hex.EncodeToString(sum[:]) == ff.SHA256 {
+				return df.Content
+			}
+		}
+	}
+	return nil
 }
 
 func loginUsers(ls []login) string {
