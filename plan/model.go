@@ -127,6 +127,10 @@ type Unit struct {
 	Upgrade *Upgrade `json:"upgrade,omitempty"`
 	// Cert is a hub's new certificate, loaded by reload (renew.go).
 	Cert *CertChange `json:"cert,omitempty"`
+	// Relogin is the user a leaf's reload switches its remote to (a password rotation's step
+	// 2): apply confirms the leaf linked again on a new connection, which can only be the new
+	// remote's, logged in as that user.
+	Relogin string `json:"relogin,omitempty"`
 	// WasRunning records whether the service ran when observed (for an adopt, the service it
 	// adopts): a rollback restores that.
 	WasRunning bool `json:"was_running"`

@@ -315,6 +315,9 @@ func annotateRotation(inv *inventory.Inventory, p *Plan, rot *Rotation) {
 			changed = true
 		case h.Leaf != nil && rot.Step == RotationAcceptAndSwitch:
 			u.Reasons = append(u.Reasons, fmt.Sprintf("rotation of %s, step 2 of 3: the leaf logs in as %s (its link reconnects on reload)", rot.Secret, rot.NewUser))
+			if u.Action == Reload {
+				u.Relogin = rot.NewUser
+			}
 			changed = true
 		}
 	}

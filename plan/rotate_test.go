@@ -116,6 +116,12 @@ func TestRotation_ThreeSteps(t *testing.T) {
 			t.Errorf("%s: %s, want reload (%v)", id, got[id], p.Unit(id).Reasons)
 		}
 	}
+	if r := p.Unit("edge-1/nats-server").Relogin; r != "leaf-a" {
+		t.Errorf("edge-1 relogin %q, want leaf-a (apply confirms its new link)", r)
+	}
+	if r := p.Unit("hub-1/nats-server").Relogin; r != "" {
+		t.Errorf("hub-1 relogin %q, want none", r)
+	}
 	hub := configOf(t, p, "hub-1/nats-server")
 	if !strings.Contains(hub, `{user: "leaf-a", password: "`+newPW+`"}`) || !strings.Contains(hub, `{user: "leaf", password: "`+oldPW+`"}`) {
 		t.Errorf("step 1 hub config does not accept both leaf and leaf-a:\n%s", hub)
