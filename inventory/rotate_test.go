@@ -20,8 +20,8 @@ func TestRotatePassword_FileAndLoad(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	if before.Auth.LeafUserName() != "leaf" || before.Auth.LeafRetiring.IsSet() {
-		t.Fatalf("before rotation: user %s, retiring %v", before.Auth.LeafUserName(), before.Auth.LeafRetiring.IsSet())
+	if before.Auth.LeafUserName() != "leaf" || before.Auth.RetiringUser("leaf").IsSet() {
+		t.Fatalf("before rotation: user %s, retiring %v", before.Auth.LeafUserName(), before.Auth.RetiringUser("leaf").IsSet())
 	}
 	old := before.Auth.LeafPassword.Reveal()
 
@@ -49,13 +49,13 @@ func TestRotatePassword_FileAndLoad(t *testing.T) {
 		t.Fatal(diags.Error())
 	}
 	a := after.Auth
-	if a.LeafUserName() != "leaf-a" || a.LeafRetiring.User != "leaf" || a.LeafRetiring.Password.Reveal() != old ||
+	if a.LeafUserName() != "leaf-a" || a.RetiringUser("leaf").User != "leaf" || a.RetiringUser("leaf").Password.Reveal() != old ||
 		a.LeafPassword.Reveal() == old || len(a.LeafPassword.Reveal()) < 40 {
 		t.Errorf("after rotation: user %s, retiring %s, old kept %v, new differs %v",
-			a.LeafUserName(), a.LeafRetiring.User, a.LeafRetiring.Password.Reveal() == old, a.LeafPassword.Reveal() != old)
+			a.LeafUserName(), a.RetiringUser("leaf").User, a.RetiringUser("leaf").Password.Reveal() == old, a.LeafPassword.Reveal() != old)
 	}
-	if a.LeafRetiring.Password.String() != Redacted || a.LeafRetiring.Password.Name() != "retiring.leaf" {
-		t.Errorf("retiring password prints as %q, named %q", a.LeafRetiring.Password.String(), a.LeafRetiring.Password.Name())
+	if a.RetiringUser("leaf").Password.String() != Redacted || a.RetiringUser("leaf").Password.Name() != "retiring.leaf" {
+		t.Errorf("retiring password prints as %q, named %q", a.RetiringUser("leaf").Password.String(), a.RetiringUser("leaf").Password.Name())
 	}
 
 	// A hand-edited user name outside the pair is refused with where it is.

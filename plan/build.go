@@ -127,7 +127,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		Fingerprints:    map[string]string{},
 	}
 	red := newRedactor(inv)
-	desired, facts, rot, err := planRotation(inv, desired, facts, opts)
+	desired, facts, rots, err := planRotation(inv, desired, facts, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	}
 	tierMoveWarning(inv, p, facts)
 	planRenew(inv, facts, p)
-	annotateRotation(inv, p, rot)
+	annotateRotations(inv, p, rots)
 	sort.Slice(p.Units, func(i, j int) bool { return p.Units[i].ID() < p.Units[j].ID() })
 	p.Waves = buildWaves(inv, p, facts)
 	hubs := len(inv.Hubs())

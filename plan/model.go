@@ -255,8 +255,8 @@ type Plan struct {
 	BucketReplicas int           `json:"bucket_replicas"`
 	Unreachable    []Unreachable `json:"unreachable,omitempty"`
 	Warnings       []string      `json:"warnings,omitempty"`
-	// Rotation is a leaf password rotation in progress, and which of its steps this plan takes.
-	Rotation *Rotation `json:"rotation,omitempty"`
+	// Rotations are the password rotations in progress, each with the step this plan takes.
+	Rotations []*Rotation `json:"rotations,omitempty"`
 	// Fingerprints holds, per host, a digest of the observations that drove its decisions.
 	Fingerprints map[string]string `json:"fingerprints"`
 }

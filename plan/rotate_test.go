@@ -33,6 +33,16 @@ func reload(t *testing.T, inv *inventory.Inventory) *inventory.Inventory {
 	return out
 }
 
+// leafRotation is the plan's rotation of passwords.leaf, or nil.
+func leafRotation(p *plan.Plan) *plan.Rotation {
+	for _, r := range p.Rotations {
+		if r.Secret == inventory.SecretLeafPassword {
+			return r
+		}
+	}
+	return nil
+}
+
 func render(t *testing.T, inv *inventory.Inventory) plan.Desired {
 	t.Helper()
 	d, err := plan.Render(inv)
@@ -97,8 +107,8 @@ func TestRotation_ThreeSteps(t *testing.T) {
 
 	inv := rotated(t, inv0)
 	newPW := inv.Auth.LeafPassword.Reveal()
-	if newPW == oldPW || inv.Auth.LeafUserName() != "leaf-a" || inv.Auth.LeafRetiring.User != "leaf" {
-		t.Fatalf("after rotate: user %s, retiring %s, password changed %v", inv.Auth.LeafUserName(), inv.Auth.LeafRetiring.User, newPW != oldPW)
+	if newPW == oldPW || inv.Auth.LeafUserName() != "leaf-a" || inv.Auth.RetiringUser("leaf").User != "leaf" {
+		t.Fatalf("after rotate: user %s, retiring %s, password changed %v", inv.Auth.LeafUserName(), inv.Auth.RetiringUser("leaf").User, newPW != oldPW)
 	}
 	d1 := render(t, inv)
 
@@ -107,8 +117,8 @@ func TestRotation_ThreeSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Rotation == nil || p.Rotation.Step != plan.RotationAcceptAndSwitch {
-		t.Fatalf("rotation %+v, want step %s", p.Rotation, plan.RotationAcceptAndSwitch)
+	if leafRotation(p) == nil || leafRotation(p).Step != plan.RotationAcceptAndSwitch {
+		t.Fatalf("rotation %+v, want step %s", leafRotation(p), plan.RotationAcceptAndSwitch)
 	}
 	got := actions(p)
 	for _, id := range []string{"hub-1/nats-server", "hub-2/nats-server", "hub-3/nats-server", "edge-1/nats-server", "edge-2/nats-server", "edge-3/nats-server"} {
@@ -145,8 +155,8 @@ func TestRotation_ThreeSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Rotation == nil || p.Rotation.Step != plan.RotationRetire {
-		t.Fatalf("rotation %+v, want step %s", p.Rotation, plan.RotationRetire)
+	if leafRotation(p) == nil || leafRotation(p).Step != plan.RotationRetire {
+		t.Fatalf("rotation %+v, want step %s", leafRotation(p), plan.RotationRetire)
 	}
 	got = actions(p)
 	for _, id := range []string{"hub-1/nats-server", "hub-2/nats-server", "hub-3/nats-server"} {
@@ -175,8 +185,8 @@ func TestRotation_ThreeSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.HasChanges() || p.Rotation == nil || p.Rotation.Step != plan.RotationComplete {
-		t.Fatalf("after step 3: changes %v, rotation %+v; want none, complete", p.HasChanges(), p.Rotation)
+	if p.HasChanges() || leafRotation(p) == nil || leafRotation(p).Step != plan.RotationComplete {
+		t.Fatalf("after step 3: changes %v, rotation %+v; want none, complete", p.HasChanges(), leafRotation(p))
 	}
 	if _, err := inventory.FinishRotation(inv, inventory.SecretLeafPassword); err != nil {
 		t.Fatal(err)
@@ -186,8 +196,8 @@ func TestRotation_ThreeSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.HasChanges() || p.Rotation != nil {
-		t.Fatalf("after finishing: changes %v, rotation %+v; want an empty plan", p.HasChanges(), p.Rotation)
+	if p.HasChanges() || len(p.Rotations) != 0 {
+		t.Fatalf("after finishing: changes %v, rotations %+v; want an empty plan", p.HasChanges(), p.Rotations)
 	}
 
 	// The next rotation goes back to leaf-b... to leaf-b, then leaf-a: the pair alternates.
@@ -227,10 +237,10 @@ func TestRotation_FailedSwitchKeepsBothUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Rotation == nil || p.Rotation.Step != plan.RotationAcceptAndSwitch {
-		t.Fatalf("rotation %+v, want step %s", p.Rotation, plan.RotationAcceptAndSwitch)
+	if leafRotation(p) == nil || leafRotation(p).Step != plan.RotationAcceptAndSwitch {
+		t.Fatalf("rotation %+v, want step %s", leafRotation(p), plan.RotationAcceptAndSwitch)
 	}
-	w := strings.Join(p.Rotation.Waiting, "; ")
+	w := strings.Join(leafRotation(p).Waiting, "; ")
 	if !strings.Contains(w, "edge-2 (its config names leaf-a but the running server does not run it yet)") || !strings.Contains(w, "edge-3 (logs in as leaf)") {
 		t.Errorf("waiting %q, want edge-2 and edge-3 named", w)
 	}
@@ -289,8 +299,8 @@ func TestRotation_RefusesLeavesBeforeHubs(t *testing.T) {
 
 func TestRotatePassword_Refusals(t *testing.T) {
 	inv := plantest.LoadExample(t, "lab", nil)
-	if _, err := inventory.RotatePassword(inv, inventory.SecretSystemPassword, inventory.Options{}); err == nil {
-		t.Error("rotating passwords.system: no error")
+	if _, err := inventory.RotatePassword(inv, inventory.SecretRoutePassword, inventory.Options{}); err == nil || !strings.Contains(err.Error(), "passwords.check") {
+		t.Errorf("rotating passwords.route: %v, want a refusal naming what rotates", err)
 	}
 	rotated(t, inv)
 	_, err := inventory.RotatePassword(inv, inventory.SecretLeafPassword, inventory.Options{})
@@ -301,5 +311,74 @@ func TestRotatePassword_Refusals(t *testing.T) {
 	_, err = inventory.RotatePassword(tiered, inventory.SecretLeafPassword, inventory.Options{})
 	if err == nil || !strings.Contains(err.Error(), "relays") {
 		t.Errorf("rotation with relays: %v, want a refusal", err)
+	}
+}
+
+// The system and check passwords rotate in two steps: the hubs accept the new user beside the
+// old one, then, once every hub's config has it, drop the old one; the leaves never change.
+func TestRotation_SystemAndCheck(t *testing.T) {
+	inv0 := plantest.LoadExample(t, "lab", nil)
+	d0 := render(t, inv0)
+	oldSys, oldCheck := inv0.Auth.SystemPassword.Reveal(), inv0.Auth.CheckPassword.Reveal()
+	for _, name := range []string{inventory.SecretSystemPassword, inventory.SecretCheckPassword} {
+		if _, err := inventory.RotatePassword(inv0, name, inventory.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inv := reload(t, inv0)
+	if inv.Auth.UserName("system") != "sys-a" || inv.Auth.UserName("check") != "latticepush-a" {
+		t.Fatalf("users %s, %s; want sys-a, latticepush-a", inv.Auth.UserName("system"), inv.Auth.UserName("check"))
+	}
+	d1 := render(t, inv)
+	p, err := plan.Build(inv, d1, plantest.Converged(inv0, d0), plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Rotations) != 2 || p.Rotations[0].Step != plan.RotationAcceptAndSwitch || p.Rotations[1].Step != plan.RotationAcceptAndSwitch {
+		t.Fatalf("rotations %+v, want system and check at step 1", p.Rotations)
+	}
+	hub := configOf(t, p, "hub-1/nats-server")
+	for _, want := range []string{`{user: "sys-a", password: "` + inv.Auth.SystemPassword.Reveal() + `"}`, `{user: "sys", password: "` + oldSys + `"}`,
+		`{user: "latticepush-a", password: "` + inv.Auth.CheckPassword.Reveal() + `"}`, `{user: "latticepush", password: "` + oldCheck + `"}`} {
+		if !strings.Contains(hub, want) {
+			t.Errorf("step 1 hub config lacks %s", strings.Split(want, ",")[0])
+		}
+	}
+	for _, id := range []string{"edge-1/nats-server", "edge-2/nats-server", "edge-3/nats-server"} {
+		if a := actions(p)[id]; a != plan.Noop {
+			t.Errorf("%s: %s, want unchanged", id, a)
+		}
+	}
+
+	// Every hub accepts the new users: they drop the old ones.
+	d2 := applied(d1, p)
+	p, err = plan.Build(inv, d1, digestOnly(plantest.Converged(inv, d2), "hub-1", "hub-2", "hub-3"), plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range p.Rotations {
+		if r.Step != plan.RotationRetire {
+			t.Errorf("%s: step %s, want %s", r.Secret, r.Step, plan.RotationRetire)
+		}
+	}
+	hub = configOf(t, p, "hub-1/nats-server")
+	if strings.Contains(hub, oldSys) || strings.Contains(hub, oldCheck) || !strings.Contains(hub, `user: "sys-a"`) || !strings.Contains(hub, `user: "latticepush-a"`) {
+		t.Errorf("step 2 hub config still accepts the old users, or not the new ones:\n%s", hub)
+	}
+
+	// Only some hubs accept the new users (hub-3's reload is pending): nothing is dropped.
+	facts := plantest.Converged(inv, d2)
+	facts["hub-3"] = plantest.Converged(inv0, d0)["hub-3"]
+	p, err = plan.Build(inv, d1, facts, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range p.Rotations {
+		if r.Step != plan.RotationAcceptAndSwitch || !strings.Contains(strings.Join(r.Waiting, ";"), "hub-3 (does not accept") {
+			t.Errorf("%s with hub-3 behind: step %s, waiting %v; want step 1 waiting for hub-3", r.Secret, r.Step, r.Waiting)
+		}
+	}
+	if hub := configOf(t, p, "hub-3/nats-server"); !strings.Contains(hub, oldSys) {
+		t.Error("hub-3's config drops the old system user while it does not accept the new one yet")
 	}
 }

@@ -3,6 +3,7 @@ package unit
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"time"
 
@@ -16,10 +17,11 @@ import (
 const (
 	AccountSystem  = "SYS"
 	AccountLattice = "LATTICE"
-	UserSystem     = "sys"
-	UserLeaf       = inventory.DefaultLeafUser // before any rotation; Auth.LeafUserName is the current one
-	UserCheck      = "latticepush"
-	UserRoute      = "route"
+	// The users before any rotation; Auth.UserName is the current one.
+	UserSystem = "sys"
+	UserLeaf   = inventory.DefaultLeafUser
+	UserCheck  = "latticepush"
+	UserRoute  = "route"
 )
 
 // Well-known secret names, for placeholders of an inventory loaded without secrets: the
@@ -223,14 +225,17 @@ func (r *Context) accounts(w *confWriter) error {
 	}
 	a := r.Inv.Auth
 	// A password rotation: the user it replaces stays accepted beside the new one (NATS
-	// refuses two users with one name, hence leaf-a and leaf-b) until every leaf has switched.
-	var retiring user
-	if a.LeafRetiring.IsSet() && !r.Opts.DropRetiringLeaf {
-		retiring = user{a.LeafRetiring.User, inventory.RetiringSecretName("leaf"), a.LeafRetiring.Password}
+	// refuses two users with one name, hence leaf-a and leaf-b) until nothing logs in with it.
+	retiring := func(key string) user {
+		ru := a.RetiringUser(key)
+		if !ru.IsSet() || slices.Contains(r.Opts.DropRetiring, key) {
+			return user{}
+		}
+		return user{ru.User, inventory.RetiringSecretName(key), ru.Password}
 	}
 	w.open("accounts {")
 	w.open(AccountSystem + " {")
-	if err := users(user{UserSystem, secretSystem, a.SystemPassword}); err != nil {
+	if err := users(user{a.UserName("system"), secretSystem, a.SystemPassword}, retiring("system")); err != nil {
 		return err
 	}
 	w.close("}")
@@ -238,8 +243,9 @@ func (r *Context) accounts(w *confWriter) error {
 	w.kv("jetstream", "enabled")
 	if err := users(
 		user{a.LeafUserName(), secretLeaf, a.LeafPassword},
-		retiring,
-		user{UserCheck, secretCheck, a.CheckPassword},
+		retiring("leaf"),
+		user{a.UserName("check"), secretCheck, a.CheckPassword},
+		retiring("check"),
 	); err != nil {
 		return err
 	}

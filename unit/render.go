@@ -74,10 +74,10 @@ type Options struct {
 	// the inventory's hubs: the bridge config of a leaves-first change (plan), which keeps
 	// the hubs' current addresses while the hub wave moves them.
 	LeafAlsoTo []string
-	// DropRetiringLeaf leaves a recorded retiring leaf user (a password rotation) out of the
-	// hubs' users: the rotation's last step, which plan takes only once every leaf logs in
-	// as the current leaf user. By default the hubs accept both.
-	DropRetiringLeaf bool
+	// DropRetiring lists the rotatable passwords ("leaf", "system", "check") whose recorded
+	// retiring user (a password rotation) the hubs leave out: a rotation's last step, which
+	// plan takes only once nothing logs in with it. By default the hubs accept both users.
+	DropRetiring []string
 }
 
 // All renders every host of inv, keyed by host name.

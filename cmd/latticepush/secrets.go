@@ -20,10 +20,11 @@ file nor its environment variable supplies, and an nkeys server seed for each wa
 Existing values are never changed, and no value is ever printed: only the names of the
 secrets it added. Run it after adding wasmCloud hosts; keep the file out of version control.
 
---rotate passwords.leaf writes a new leaf password under the other user name of the pair
-(leaf-a, leaf-b) and keeps the current one as retiring; plan and apply then roll it out
-without a refused connection (README, Secrets). --finish-rotation passwords.leaf forgets the
-retiring user once plan reports the rotation complete.`,
+--rotate passwords.leaf (or passwords.system, passwords.check) writes a new password under
+the other user name of its pair (leaf-a, leaf-b; sys-a, sys-b; latticepush-a, latticepush-b)
+and keeps the current one as retiring; plan and apply then roll it out without a refused
+connection (README, Secrets). --finish-rotation forgets the retiring user once plan reports
+the rotation complete.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
@@ -35,7 +36,7 @@ retiring user once plan reports the rotation complete.`,
 			return g.runSecrets(args[0])
 		},
 	}
-	cmd.Flags().StringVar(&rotate, "rotate", "", "rotate this password (only `passwords.leaf`)")
+	cmd.Flags().StringVar(&rotate, "rotate", "", "rotate this password: `passwords.leaf`, `passwords.system` or `passwords.check`")
 	cmd.Flags().StringVar(&finish, "finish-rotation", "", "forget the retiring user of this password's completed rotation")
 	g.addVarFlags(cmd)
 	return cmd
@@ -51,7 +52,7 @@ func (g *globals) runRotate(path, rotate, finish string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(g.stdout, "%s: forgot the retiring user %s of %s; the leaves log in as %s.\n", inv.Auth.SecretsFile, r.OldUser, r.Secret, r.NewUser)
+		fmt.Fprintf(g.stdout, "%s: forgot the retiring user %s of %s; %s is its user.\n", inv.Auth.SecretsFile, r.OldUser, r.Secret, r.NewUser)
 		return nil
 	}
 	r, err := inventory.RotatePassword(inv, rotate, inventory.Options{})
@@ -59,7 +60,7 @@ func (g *globals) runRotate(path, rotate, finish string) error {
 		return err
 	}
 	fmt.Fprintf(g.stdout, "%s: new %s for user %s; %s is retiring (mode 0600, no value printed).\n", inv.Auth.SecretsFile, r.Secret, r.NewUser, r.OldUser)
-	fmt.Fprintf(g.stdout, "Next: `latticepush plan %s` shows the three steps; apply, then plan and apply again for the last.\n", path)
+	fmt.Fprintf(g.stdout, "Next: `latticepush plan %s` shows the steps; apply, then plan and apply again for the last.\n", path)
 	return nil
 }
 

@@ -18,15 +18,18 @@ import (
 	"github.com/latticepush/latticepush/verify/natsmon"
 )
 
-// TestRotation_LeafPasswordUnderLoad rotates passwords.leaf on a running lab lattice of two
-// edges with the CLI, while a KV writer and reader go through edge-1:
+// TestRotation_LeafPasswordUnderLoad rotates passwords.leaf, then passwords.system and
+// passwords.check, on a running lab lattice of two edges with the CLI, while a KV writer and
+// reader go through edge-1. The leaf password:
 // `secrets --rotate passwords.leaf`, plan and apply (the hubs accept leaf-a beside leaf, then
 // the leaves switch to leaf-a), plan and apply again (the hubs drop leaf), plan (complete),
 // `secrets --finish-rotation`, plan (empty). Each leaf's /leafz is polled throughout: its
 // link's connection id changes exactly once, at its switch, and the link is back within 1s;
 // the hubs dropping leaf closes no leaf link (nats-server closes the connections of a removed
 // user, so every link was on leaf-a); no server logs an authorization or authentication
-// error; no acknowledged write is lost.
+// error; no acknowledged write is lost. Then the system and check passwords together: plan and
+// apply (the hubs accept sys-a and latticepush-a), plan and apply (they drop sys and
+// latticepush), plan (complete), `secrets --finish-rotation`; the plan is empty at the end.
 func TestRotation_LeafPasswordUnderLoad(t *testing.T) {
 	began := time.Now()
 	env := labtest.Up(t, labtest.Spec{Edges: 2})
@@ -38,6 +41,7 @@ func TestRotation_LeafPasswordUnderLoad(t *testing.T) {
 		t.Fatalf("apply: %v %s\nresults: %v", err, res.VerifyError, results(res))
 	}
 	oldPW := s.Inv.Auth.LeafPassword.Reveal()
+	oldSys, oldCheck := s.Inv.Auth.SystemPassword.Reveal(), s.Inv.Auth.CheckPassword.Reveal()
 	cli := func(args ...string) string {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, bin, args...)
@@ -51,7 +55,8 @@ func TestRotation_LeafPasswordUnderLoad(t *testing.T) {
 	}
 	secret := func(outs ...string) {
 		t.Helper()
-		pws := []string{oldPW, newSession(t, env, plan.Options{}).Inv.Auth.LeafPassword.Reveal()}
+		a := newSession(t, env, plan.Options{}).Inv.Auth
+		pws := []string{oldPW, oldSys, oldCheck, a.LeafPassword.Reveal(), a.SystemPassword.Reveal(), a.CheckPassword.Reveal()}
 		for _, o := range outs {
 			for _, pw := range pws {
 				if pw == "" || strings.Contains(o, pw) {
@@ -121,6 +126,43 @@ func TestRotation_LeafPasswordUnderLoad(t *testing.T) {
 		t.Errorf("lost or wrong: %d missing, %d wrong after, %d wrong reads during", missing, wrong, st.readWrong)
 	}
 
+	// The system and check passwords, together, under a new load: two steps, hubs only.
+	// apply's own gates log in as the check user: on the new one, or on the old one where a
+	// hub does not accept the new one yet.
+	l = startLoad(t, ctx, env, "edge-1")
+	time.Sleep(2 * time.Second)
+	rotSC := cli("secrets", "--rotate", "passwords.system", env.Path) + cli("secrets", "--rotate", "passwords.check", env.Path)
+	planSC1 := cli("plan", env.Path)
+	if !strings.Contains(planSC1, "Rotation of passwords.check (latticepush -> latticepush-a), two steps") ||
+		!strings.Contains(planSC1, "Rotation of passwords.system (sys -> sys-a), two steps") {
+		t.Fatalf("the plan does not show the system and check rotations:\n%s", planSC1)
+	}
+	start = time.Now()
+	applySC1 := cli("apply", "--auto-approve", env.Path)
+	tookSC1 := time.Since(start)
+	planSC2 := cli("plan", env.Path)
+	if strings.Count(planSC2, "-> 2. the hubs drop") != 2 {
+		t.Fatalf("the plan after step 1 does not drop both old users:\n%s", planSC2)
+	}
+	start = time.Now()
+	applySC2 := cli("apply", "--auto-approve", env.Path)
+	tookSC2 := time.Since(start)
+	planSC3 := cli("plan", env.Path)
+	if strings.Count(planSC3, "Complete: no server accepts") != 2 {
+		t.Fatalf("the plan after step 2 does not report both rotations complete:\n%s", planSC3)
+	}
+	finSC := cli("secrets", "--finish-rotation", "passwords.system", env.Path) + cli("secrets", "--finish-rotation", "passwords.check", env.Path)
+	secret(rotSC, planSC1, applySC1, planSC2, applySC2, planSC3, finSC)
+	time.Sleep(2 * time.Second)
+	st = l.stop()
+	missing, wrong = l.check(t, ctx)
+	t.Logf("system and check rotated under load (apply of step 1 %s, of step 2 %s): %d writes acknowledged, %d write errors; %d reads (%d verified, %d errors, %d wrong); longest write unavailability %s, longest read unavailability %s; afterwards %d acknowledged writes missing, %d wrong",
+		tookSC1.Round(100*time.Millisecond), tookSC2.Round(100*time.Millisecond), st.acked, st.writeErrs, st.reads, st.readOK, st.readErrs, st.readWrong,
+		st.writeGap.Round(time.Millisecond), st.readGap.Round(time.Millisecond), missing, wrong)
+	if st.acked == 0 || missing+wrong+st.readWrong > 0 {
+		t.Errorf("system and check rotation: %d acknowledged, %d missing, %d wrong after, %d wrong reads during", st.acked, missing, wrong, st.readWrong)
+	}
+
 	// Each leaf: one new link, made during steps 1 and 2, back within 1s; none during step 3.
 	for _, leaf := range w.leaves {
 		lk := links[leaf]
@@ -154,15 +196,17 @@ func TestRotation_LeafPasswordUnderLoad(t *testing.T) {
 	}
 
 	after := newSession(t, env, plan.Options{})
-	if after.Inv.Auth.LeafUserName() != "leaf-a" || after.Inv.Auth.LeafRetiring.IsSet() {
-		t.Errorf("after: leaf user %s, retiring recorded %v; want leaf-a, none", after.Inv.Auth.LeafUserName(), after.Inv.Auth.LeafRetiring.IsSet())
+	for key, want := range map[string]string{"leaf": "leaf-a", "system": "sys-a", "check": "latticepush-a"} {
+		if got := after.Inv.Auth.UserName(key); got != want || after.Inv.Auth.RetiringUser(key).IsSet() {
+			t.Errorf("after: %s user %s, retiring recorded %v; want %s, none", key, got, after.Inv.Auth.RetiringUser(key).IsSet(), want)
+		}
 	}
 	rep := after.verify(ctx)
 	for _, r := range rep.Failed() {
 		t.Errorf("verify after: %s on %s: %s", r.Check, r.Host, r.Evidence)
 	}
-	if p := after.plan(ctx); p.HasChanges() || p.Rotation != nil {
-		t.Errorf("the plan after the rotation is not empty: %v, rotation %+v", actions(p), p.Rotation)
+	if p := after.plan(ctx); p.HasChanges() || len(p.Rotations) != 0 {
+		t.Errorf("the plan after the rotation is not empty: %v, rotations %+v", actions(p), p.Rotations)
 	}
 	t.Logf("apply of steps 1 and 2 %s, of step 3 %s; test %s in all", took1.Round(100*time.Millisecond), took2.Round(100*time.Millisecond), time.Since(began).Round(time.Second))
 }
