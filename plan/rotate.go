@@ -269,8 +269,11 @@ func planLeafRotation(inv *inventory.Inventory, desired Desired, facts map[strin
 				onCurrent = false
 			}
 			// A password changed under the same user name is an ordinary change (the link
-			// reconnects once both sides have it); another user name is a rotation's.
-			if !slices.Contains(accepted, l) && l.user != cur.user {
+			// reconnects once both sides have it), and so is a config latticepush did not
+			// write (another user name); another name of the pair is a rotation's.
+			def := inventory.DefaultLeafUser
+			pair := l.user == def || l.user == def+"-a" || l.user == def+"-b"
+			if !slices.Contains(accepted, l) && l.user != cur.user && pair {
 				cutOff = append(cutOff, fmt.Sprintf("%s (logs in as %s)", h.Name, l.user))
 			}
 		}
