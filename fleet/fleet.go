@@ -362,6 +362,28 @@ func (h *host) RunningDigest(ctx context.Context, addr string) (string, error) {
 	return v.ConfigDigest, nil
 }
 
+// LeafLinkIDs returns the ids of the links the leaf's nats-server holds to the servers it
+// dials (/leafz, is_spoke).
+func (h *host) LeafLinkIDs(ctx context.Context, addr string) ([]uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	r, err := natsmon.New(addr, h.c.DialContext, natsmon.Options{}).Get(ctx, natsmon.PathLeafz)
+	if err != nil {
+		return nil, err
+	}
+	var lz natsmon.Leafz
+	if err := r.Decode(&lz); err != nil {
+		return nil, err
+	}
+	var ids []uint64
+	for _, l := range lz.Leafs {
+		if l.IsSpoke {
+			ids = append(ids, l.ID)
+		}
+	}
+	return ids, nil
+}
+
 const auditScript = `mkdir -p "$(dirname "$1")" && cat >> "$1" && chmod 0600 "$1"`
 
 func (h *host) Audit(ctx context.Context, rec rollout.AuditRecord) error {

@@ -92,6 +92,14 @@ type Auth struct {
 	LeafPassword   Secret
 	CheckPassword  Secret
 	RoutePassword  Secret // hub cluster routes; required only with Lattice.RouteAuth
+	// Users maps a rotatable password's key ("leaf", "system", "check") to the user it belongs
+	// to when a rotation renamed it ("leaf-b"; the secrets file's "users" object). Read it
+	// through UserName.
+	Users map[string]string
+	// Retiring maps a rotatable password's key to the user and password a rotation replaces
+	// (the secrets file's "retiring" object): the hubs keep accepting it until nothing logs in
+	// with it. Absent when no rotation of that password is recorded.
+	Retiring map[string]RetiringUser
 	// SecretsFile is the operator's 0600 file holding generated secrets (host seeds, passwords),
 	// resolved against Inventory.Dir. Default "secrets.json" next to the inventory.
 	SecretsFile string
@@ -99,6 +107,43 @@ type Auth struct {
 	// supplies it (`secrets { env = {...} }`); when that variable is set it wins over the file.
 	SecretsEnv map[string]string
 }
+
+// RetiringUser is a user name and its password that a rotation replaces.
+type RetiringUser struct {
+	User     string
+	Password Secret
+}
+
+// IsSet reports whether a retiring user is recorded.
+func (u RetiringUser) IsSet() bool { return u.User != "" && u.Password.IsSet() }
+
+// RotatableKeys are the passwords `secrets --rotate` rotates, by their key in the secrets
+// file's "passwords" object.
+var RotatableKeys = []string{"leaf", "system", "check"}
+
+// defaultUsers are the users of the rotatable passwords before any rotation.
+var defaultUsers = map[string]string{"leaf": DefaultLeafUser, "system": "sys", "check": "latticepush"}
+
+// DefaultUserName is the user of a rotatable password before any rotation: "leaf", "sys",
+// "latticepush".
+func DefaultUserName(key string) string { return defaultUsers[key] }
+
+// UserName is the user the password key belongs to now: the recorded one, else the default.
+func (a Auth) UserName(key string) string {
+	if u := a.Users[key]; u != "" {
+		return u
+	}
+	return defaultUsers[key]
+}
+
+// LeafUserName is the user the leaves log in as.
+func (a Auth) LeafUserName() string { return a.UserName("leaf") }
+
+// RetiringUser is the retiring user of password key; zero when none is recorded.
+func (a Auth) RetiringUser(key string) RetiringUser { return a.Retiring[key] }
+
+// DefaultLeafUser is the leaf user's name before any rotation.
+const DefaultLeafUser = "leaf"
 
 // Host is one machine with its fully merged settings.
 type Host struct {

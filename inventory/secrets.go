@@ -30,7 +30,21 @@ type secretsDoc struct {
 	HostSeeds map[string]string `json:"host_seeds"`
 	// CA is the managed fleet CA (tls { ca = "managed" }): its certificate and key, PEM.
 	CA *caSecret `json:"ca,omitempty"`
+	// Users names the user a password belongs to when a rotation renamed it
+	// ({"leaf": "leaf-b"}); absent, the leaf user is "leaf".
+	Users map[string]string `json:"users,omitempty"`
+	// Retiring is the user and password a rotation replaced, kept until every server that
+	// logs in with it has switched: {"leaf": {"user": "leaf-a", "password": "…"}}.
+	Retiring map[string]retiringDoc `json:"retiring,omitempty"`
 }
+
+type retiringDoc struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+}
+
+// RetiringSecretName is the name of the retiring password of key ("retiring.leaf"), safe to print.
+func RetiringSecretName(key string) string { return "retiring." + key }
 
 // passwords lists the account passwords by their key in the file's "passwords" object. A
 // secret's name is where it sits in the file: "passwords.leaf", "host_seeds.edge-1". Messages,
@@ -245,6 +259,61 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 		}
 	}
 
+	for _, key := range RotatableKeys {
+		def := defaultUsers[key]
+		if u := doc.Users[key]; u != "" {
+			if u != def+"-a" && u != def+"-b" {
+				at := secretsKeyRange(inv.Auth.SecretsFile, "users", key)
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Unknown user name",
+					Detail: fmt.Sprintf("users.%s in %s is %q; `latticepush secrets --rotate %s` writes only %q or %q. Restore the value it wrote.",
+						key, inv.Auth.SecretsFile, u, passwordName(key), def+"-a", def+"-b"),
+					Subject: &at,
+				})
+			}
+			if inv.Auth.Users == nil {
+				inv.Auth.Users = map[string]string{}
+			}
+			inv.Auth.Users[key] = u
+		}
+		r, ok := doc.Retiring[key]
+		if !ok {
+			continue
+		}
+		if r.User == "" || r.Password == "" || r.User == inv.Auth.UserName(key) {
+			at := secretsKeyRange(inv.Auth.SecretsFile, "retiring", key)
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unusable retiring user",
+				Detail: fmt.Sprintf("retiring.%s in %s needs a user other than the current one (%s) and a password. Restore what `latticepush secrets --rotate` wrote.",
+					key, inv.Auth.SecretsFile, inv.Auth.UserName(key)),
+				Subject: &at,
+			})
+			continue
+		}
+		if inv.Auth.Retiring == nil {
+			inv.Auth.Retiring = map[string]RetiringUser{}
+		}
+		inv.Auth.Retiring[key] = RetiringUser{User: r.User, Password: NewSecret(RetiringSecretName(key), r.Password, fileSource)}
+	}
+	for key := range doc.Users {
+		if defaultUsers[key] == "" {
+			at := secretsKeyRange(inv.Auth.SecretsFile, "users", key)
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown user entry",
+				Detail:  fmt.Sprintf("users.%s in %s: only %s rotate. Remove the entry.", key, inv.Auth.SecretsFile, strings.Join(RotatableKeys, ", ")),
+				Subject: &at})
+		}
+	}
+	for key := range doc.Retiring {
+		if defaultUsers[key] == "" {
+			at := secretsKeyRange(inv.Auth.SecretsFile, "retiring", key)
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown retiring entry",
+				Detail:  fmt.Sprintf("retiring.%s in %s: only %s rotate. Remove the entry.", key, inv.Auth.SecretsFile, strings.Join(RotatableKeys, ", ")),
+				Subject: &at})
+		}
+	}
+
 	caMissing, caDiags := loadCA(inv, doc.CA, fileSource)
 	missing = append(missing, caMissing...)
 	diags = append(diags, caDiags...)
@@ -387,14 +456,132 @@ func GenerateSecrets(inv *Inventory, opts Options) ([]string, error) {
 	}
 	sort.Strings(added)
 
-	raw, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
+	if err := writeSecretsDoc(path, doc); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.Write(path, append(raw, '\n'), 0o600); err != nil {
-		return nil, fmt.Errorf("write secrets file: %w", err)
-	}
 	return added, nil
+}
+
+// Rotation is what RotatePassword or FinishRotation changed: names only, never values.
+type Rotation struct {
+	Secret  string // "passwords.leaf"
+	OldUser string // the user the hubs keep accepting until every leaf has switched
+	NewUser string // the user the new password belongs to
+}
+
+// RotatePassword writes a new random value for the password name ("passwords.leaf",
+// "passwords.system", "passwords.check") under the other user name of its pair (leaf →
+// leaf-a, leaf-a → leaf-b, leaf-b → leaf-a; sys-a/sys-b; latticepush-a/latticepush-b) and
+// records the current user and password as retiring. NATS refuses two users with one name,
+// so the hubs can accept the old and the new password side by side only under two names.
+// The leaf password cannot rotate in a fleet with relays: they take it in leafnodes
+// authorization, which a reload cannot change. A rotation already recorded is refused until
+// FinishRotation: rotating twice before everything switched would lock out what still logs
+// in with the first password.
+func RotatePassword(inv *Inventory, name string, opts Options) (Rotation, error) {
+	path := inv.Auth.SecretsFile
+	key, ok := rotatableKey(name)
+	if !ok {
+		return Rotation{}, fmt.Errorf("%s cannot be rotated: only %s rotate (README, Secrets)", name, strings.Join(rotatableNames(), ", "))
+	}
+	if env := inv.Auth.SecretsEnv[name]; env != "" {
+		if v, ok := opts.lookupEnv(env); ok && v != "" {
+			return Rotation{}, fmt.Errorf("%s comes from the environment variable %s, not from %s: rotate it there, or unset it to rotate the file's value", name, env, path)
+		}
+	}
+	if r := inv.Relays(); key == "leaf" && len(r) > 0 {
+		return Rotation{}, fmt.Errorf("%s cannot be rotated in a fleet with relays (%s): a relay takes the leaf password in its leafnodes authorization, which nats-server cannot change by reload. Nothing was changed", name, r[0].Name)
+	}
+	doc, _, err := readSecretsDoc(path)
+	if err != nil {
+		return Rotation{}, fmt.Errorf("%w; nothing was changed", err)
+	}
+	cur := doc.Passwords[key]
+	if cur == "" {
+		return Rotation{}, fmt.Errorf("%s has no %s to rotate: run `latticepush secrets %s` first", path, name, inv.Filename)
+	}
+	if r, ok := doc.Retiring[key]; ok {
+		return Rotation{}, fmt.Errorf("%s already records a rotation of %s (user %s retiring): plan and apply until plan shows it complete, "+
+			"then run `latticepush secrets --finish-rotation %s %s` before rotating again. Nothing was changed", path, name, r.User, name, inv.Filename)
+	}
+	def := defaultUsers[key]
+	oldUser := doc.Users[key]
+	if oldUser == "" {
+		oldUser = def
+	}
+	newUser := def + "-a"
+	if oldUser == newUser {
+		newUser = def + "-b"
+	}
+	pw, err := randomPassword()
+	if err != nil {
+		return Rotation{}, err
+	}
+	if doc.Users == nil {
+		doc.Users = map[string]string{}
+	}
+	if doc.Retiring == nil {
+		doc.Retiring = map[string]retiringDoc{}
+	}
+	doc.Retiring[key] = retiringDoc{User: oldUser, Password: cur}
+	doc.Users[key] = newUser
+	doc.Passwords[key] = pw
+	if err := writeSecretsDoc(path, doc); err != nil {
+		return Rotation{}, err
+	}
+	return Rotation{Secret: name, OldUser: oldUser, NewUser: newUser}, nil
+}
+
+// FinishRotation drops the retiring user of name from the secrets file. Plan refuses
+// afterwards while a leaf still logs in with it, so finishing early changes nothing on the
+// fleet.
+func FinishRotation(inv *Inventory, name string) (Rotation, error) {
+	path := inv.Auth.SecretsFile
+	key, ok := rotatableKey(name)
+	if !ok {
+		return Rotation{}, fmt.Errorf("%s does not rotate: only %s do", name, strings.Join(rotatableNames(), ", "))
+	}
+	doc, _, err := readSecretsDoc(path)
+	if err != nil {
+		return Rotation{}, fmt.Errorf("%w; nothing was changed", err)
+	}
+	r, ok := doc.Retiring[key]
+	if !ok {
+		return Rotation{}, fmt.Errorf("%s records no rotation of %s; nothing was changed", path, name)
+	}
+	delete(doc.Retiring, key)
+	if err := writeSecretsDoc(path, doc); err != nil {
+		return Rotation{}, err
+	}
+	return Rotation{Secret: name, OldUser: r.User, NewUser: doc.Users[key]}, nil
+}
+
+func rotatableKey(name string) (string, bool) {
+	for _, k := range RotatableKeys {
+		if name == passwordName(k) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+func rotatableNames() []string {
+	var out []string
+	for _, k := range RotatableKeys {
+		out = append(out, passwordName(k))
+	}
+	return out
+}
+
+func writeSecretsDoc(path string, doc *secretsDoc) error {
+	raw, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, append(raw, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write secrets file: %w", err)
+	}
+	return nil
 }
 
 func randomPassword() (string, error) {

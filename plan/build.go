@@ -132,6 +132,10 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		Fingerprints:    map[string]string{},
 	}
 	red := newRedactor(inv)
+	desired, facts, rots, err := planRotation(inv, desired, facts, opts)
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
 	unreachableByRole := map[string][]string{}
 	for _, h := range inv.Hosts {
@@ -190,6 +194,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	}
 	tierMoveWarning(inv, p, facts)
 	planRenew(inv, facts, p)
+	annotateRotations(inv, p, rots)
 	sort.Slice(p.Units, func(i, j int) bool { return p.Units[i].ID() < p.Units[j].ID() })
 	p.Waves = buildWaves(inv, p, facts)
 	hubs := len(inv.Hubs())

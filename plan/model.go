@@ -12,8 +12,9 @@ import (
 // only adds fields or actions; a reader rejects a different major version. 1.1 added the
 // actions start and adopt and a unit's "adopt"; 1.2 a unit's "upgrade" and the plan's
 // "allow_downgrade"; 1.3 a unit's "cert" (a hub's new certificate, "renew" when the one it
-// serves expires within the renewal window).
-const FormatVersion = "1.3"
+// serves expires within the renewal window); 1.4 the plan's "rotations" and a leaf unit's
+// "relogin" (a password rotation's steps).
+const FormatVersion = "1.4"
 
 // Action is what happens to one unit (a service on a host).
 type Action string
@@ -130,6 +131,10 @@ type Unit struct {
 	Upgrade *Upgrade `json:"upgrade,omitempty"`
 	// Cert is a hub's new certificate, loaded by reload (renew.go).
 	Cert *CertChange `json:"cert,omitempty"`
+	// Relogin is the user a leaf's reload switches its remote to (a password rotation's step
+	// 2): apply confirms the leaf linked again on a new connection, which can only be the new
+	// remote's, logged in as that user.
+	Relogin string `json:"relogin,omitempty"`
 	// WasRunning records whether the service ran when observed (for an adopt, the service it
 	// adopts): a rollback restores that.
 	WasRunning bool `json:"was_running"`
@@ -258,6 +263,8 @@ type Plan struct {
 	BucketReplicas int           `json:"bucket_replicas"`
 	Unreachable    []Unreachable `json:"unreachable,omitempty"`
 	Warnings       []string      `json:"warnings,omitempty"`
+	// Rotations are the password rotations in progress, each with the step this plan takes.
+	Rotations []*Rotation `json:"rotations,omitempty"`
 	// Fingerprints holds, per host, a digest of the observations that drove its decisions.
 	Fingerprints map[string]string `json:"fingerprints"`
 }

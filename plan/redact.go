@@ -29,6 +29,9 @@ func newRedactor(inv *inventory.Inventory) *redactor {
 	add(inv.Auth.LeafPassword)
 	add(inv.Auth.CheckPassword)
 	add(inv.Auth.RoutePassword)
+	for _, key := range inventory.RotatableKeys {
+		add(inv.Auth.RetiringUser(key).Password)
+	}
 	for _, h := range inv.Hosts {
 		if h.Wasmcloud != nil {
 			add(h.Wasmcloud.HostSeed)

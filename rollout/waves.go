@@ -184,6 +184,10 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 
 // change swaps the files in and performs the unit's service action.
 func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged) error {
+	links, err := a.linksBefore(ctx, h, u) // before anything changes: a leaf switching its login
+	if err != nil {
+		return err
+	}
 	if len(staged) > 0 {
 		if err := h.Swap(ctx, staged); err != nil {
 			return fmt.Errorf("swap: %w", err)
@@ -226,6 +230,9 @@ func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged)
 			return err
 		}
 		if err := a.confirmDigest(ctx, h, u); err != nil {
+			return err
+		}
+		if err := a.confirmRelogin(ctx, h, u, links); err != nil {
 			return err
 		}
 		return a.confirmCert(ctx, h, u)

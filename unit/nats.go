@@ -3,6 +3,7 @@ package unit
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"time"
 
@@ -16,10 +17,11 @@ import (
 const (
 	AccountSystem  = "SYS"
 	AccountLattice = "LATTICE"
-	UserSystem     = "sys"
-	UserLeaf       = "leaf"
-	UserCheck      = "latticepush"
-	UserRoute      = "route"
+	// The users before any rotation; Auth.UserName is the current one.
+	UserSystem = "sys"
+	UserLeaf   = inventory.DefaultLeafUser
+	UserCheck  = "latticepush"
+	UserRoute  = "route"
 )
 
 // Well-known secret names, for placeholders of an inventory loaded without secrets: the
@@ -132,7 +134,7 @@ func (r *Context) hubConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error 
 	// authenticates with JWT/nkey only); connections without credentials then become user
 	// "leaf": exactly the rights every edge wasmCloud host gets through its leaf.
 	if r.Host.Wasmcloud != nil {
-		w.kv("no_auth_user", quote(UserLeaf))
+		w.kv("no_auth_user", quote(r.Inv.Auth.LeafUserName()))
 	}
 	r.clientTLS(w, tf)
 
@@ -169,6 +171,9 @@ func (r *Context) accounts(w *confWriter) error {
 	users := func(us ...user) error {
 		w.open("users: [")
 		for _, u := range us {
+			if u.name == "" {
+				continue
+			}
 			pw, err := r.Secret(u.s, u.secretName)
 			if err != nil {
 				return err
@@ -182,17 +187,28 @@ func (r *Context) accounts(w *confWriter) error {
 		return nil
 	}
 	a := r.Inv.Auth
+	// A password rotation: the user it replaces stays accepted beside the new one (NATS
+	// refuses two users with one name, hence leaf-a and leaf-b) until nothing logs in with it.
+	retiring := func(key string) user {
+		ru := a.RetiringUser(key)
+		if !ru.IsSet() || slices.Contains(r.Opts.DropRetiring, key) {
+			return user{}
+		}
+		return user{ru.User, inventory.RetiringSecretName(key), ru.Password}
+	}
 	w.open("accounts {")
 	w.open(AccountSystem + " {")
-	if err := users(user{UserSystem, secretSystem, a.SystemPassword}); err != nil {
+	if err := users(user{a.UserName("system"), secretSystem, a.SystemPassword}, retiring("system")); err != nil {
 		return err
 	}
 	w.close("}")
 	w.open(AccountLattice + " {")
 	w.kv("jetstream", "enabled")
 	if err := users(
-		user{UserLeaf, secretLeaf, a.LeafPassword},
-		user{UserCheck, secretCheck, a.CheckPassword},
+		user{a.LeafUserName(), secretLeaf, a.LeafPassword},
+		retiring("leaf"),
+		user{a.UserName("check"), secretCheck, a.CheckPassword},
+		retiring("check"),
 	); err != nil {
 		return err
 	}
@@ -257,9 +273,10 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 	if err := checkPassword(secretLeaf, pw); err != nil {
 		return err
 	}
-	userinfo := url.UserPassword(UserLeaf, pw).String()
+	leafUser := r.Inv.Auth.LeafUserName()
+	userinfo := url.UserPassword(leafUser, pw).String()
 	if !r.Opts.RevealSecrets {
-		userinfo = UserLeaf + ":" + pw // keep the placeholder readable
+		userinfo = leafUser + ":" + pw // keep the placeholder readable
 	}
 	var urls []string
 	seen := map[string]bool{}
@@ -283,7 +300,7 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 	}
 	w.open("leafnodes {")
 	if r.Host.IsRelay() {
-		relayListener(w, n, pw)
+		relayListener(w, n, leafUser, pw)
 		r.leafListenTLS(w, tf)
 	}
 	w.open("remotes: [")

@@ -44,11 +44,11 @@ func upstreamListeners(inv *inventory.Inventory, h *inventory.Host) ([]string, s
 // relayListener writes a relay's leafnode listener, inside its leafnodes block: the leaves
 // below log in as user "leaf" with passwords.leaf, bound to $G. With a tls block the listener
 // then requires TLS with the relay's own certificate (leafListenTLS), as a hub's does.
-func relayListener(w *confWriter, n *inventory.NATS, password string) {
-	w.line("# Leaves below this relay dial here, as user " + UserLeaf + " (passwords.leaf), bound to $G.")
+func relayListener(w *confWriter, n *inventory.NATS, user, password string) {
+	w.line("# Leaves below this relay dial here, as user " + user + " (passwords.leaf), bound to $G.")
 	w.kv("listen", quote(hostPort(anyAddress, n.LeafnodePort)))
 	w.open("authorization {")
-	w.kv("user", quote(UserLeaf))
+	w.kv("user", quote(user))
 	w.kv("password", quote(password))
 	w.close("}")
 }

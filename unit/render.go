@@ -93,6 +93,10 @@ type Options struct {
 	// the inventory's hubs: the bridge config of a leaves-first change (plan), which keeps
 	// the hubs' current addresses while the hub wave moves them.
 	LeafAlsoTo []string
+	// DropRetiring lists the rotatable passwords ("leaf", "system", "check") whose recorded
+	// retiring user (a password rotation) the hubs leave out: a rotation's last step, which
+	// plan takes only once nothing logs in with it. By default the hubs accept both users.
+	DropRetiring []string
 }
 
 // All renders every host of inv, keyed by host name.

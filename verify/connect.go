@@ -13,8 +13,8 @@ import (
 	"github.com/latticepush/latticepush/inventory"
 )
 
-// ConnectHub opens a NATS connection as latticepush's check user (user latticepush in account
-// LATTICE) to the first hub node of inv that accepts it, each reached through dial(hub) on its
+// ConnectHub opens a NATS connection as latticepush's check user (user latticepush, or its
+// rotated name, in account LATTICE) to the first hub node of inv that accepts it, each reached through dial(hub) on its
 // client port as seen on that host. It returns the connection and the hub's name; the error
 // names every hub's reason. timeout bounds each dial and connection handshake.
 func ConnectHub(ctx context.Context, inv *inventory.Inventory, dial func(context.Context, *inventory.Host) (Dialer, error),
@@ -24,7 +24,14 @@ func ConnectHub(ctx context.Context, inv *inventory.Inventory, dial func(context
 		d, err := dial(ctx, h)
 		if err == nil {
 			var nc *nats.Conn
-			nc, err = connectNATS(ctx, d, h.NATS(), timeout, withHubTLS(inv, h, []nats.Option{nats.UserInfo(checkUser, inv.Auth.CheckPassword.Reveal())})...)
+			nc, err = connectNATS(ctx, d, h.NATS(), timeout, withHubTLS(inv, h, []nats.Option{nats.UserInfo(inv.Auth.UserName("check"), inv.Auth.CheckPassword.Reveal())})...)
+			// During a rotation of passwords.check, a hub not reloaded yet accepts only the
+			// retiring user.
+			if old := inv.Auth.RetiringUser("check"); err != nil && errors.Is(err, nats.ErrAuthorization) && old.IsSet() {
+				if d, err = dial(ctx, h); err == nil {
+					nc, err = connectNATS(ctx, d, h.NATS(), timeout, withHubTLS(inv, h, []nats.Option{nats.UserInfo(old.User, old.Password.Reveal())})...)
+				}
+			}
 			if err == nil {
 				return nc, h.Name, nil
 			}

@@ -50,7 +50,7 @@ func (r *round) ensureProbeBucket(ctx context.Context) Result {
 	}
 	if err != nil {
 		return fail(CheckDomainProbeBucket, hub, fmt.Sprintf("bucket %s via %s: %v", bucket, hub, err),
-			"the hub's JetStream must accept requests from user "+checkUser+" in account "+hubAccount+": see the hub checks")
+			"the hub's JetStream must accept requests from latticepush's check user in account "+hubAccount+": see the hub checks")
 	}
 	st, err := js.Stream(sctx, "KV_"+kv.Bucket())
 	if err != nil {

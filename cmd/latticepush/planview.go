@@ -43,6 +43,9 @@ func (g *globals) printPlan(p *plan.Plan) {
 			fmt.Fprintf(w, "   - %s\n", c)
 		}
 	}
+	for _, r := range p.Rotations {
+		printRotation(w, p, r)
+	}
 	host := ""
 	for _, u := range p.Units {
 		if !u.Changes() {
@@ -247,4 +250,39 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// printRotation writes a password rotation as one change in steps, marking the ones this plan
+// takes.
+func printRotation(w io.Writer, p *plan.Plan, r *plan.Rotation) {
+	mark := func(on bool) string {
+		if on {
+			return "->"
+		}
+		return "  "
+	}
+	switching, retiring := r.Step == plan.RotationAcceptAndSwitch, r.Step == plan.RotationRetire
+	if r.Leaf() {
+		fmt.Fprintf(w, "\nRotation of %s (%s -> %s), three steps:\n", r.Secret, r.OldUser, r.NewUser)
+		fmt.Fprintf(w, "  %s 1. the hubs accept %s beside %s (reload)\n", mark(switching), r.NewUser, r.OldUser)
+		fmt.Fprintf(w, "  %s 2. the leaves log in as %s (reload, each confirmed on a new link)\n", mark(switching), r.NewUser)
+		fmt.Fprintf(w, "  %s 3. the hubs drop %s (reload), once every leaf runs step 2\n", mark(retiring), r.OldUser)
+	} else {
+		fmt.Fprintf(w, "\nRotation of %s (%s -> %s), two steps:\n", r.Secret, r.OldUser, r.NewUser)
+		fmt.Fprintf(w, "  %s 1. the hubs accept %s beside %s (reload)\n", mark(switching), r.NewUser, r.OldUser)
+		fmt.Fprintf(w, "  %s 2. the hubs drop %s (reload), once every hub accepts %s\n", mark(retiring), r.OldUser, r.NewUser)
+	}
+	switch r.Step {
+	case plan.RotationAcceptAndSwitch:
+		if r.Leaf() {
+			fmt.Fprintf(w, "  This plan takes steps 1 and 2; plan again after apply for step 3.\n")
+		} else {
+			fmt.Fprintf(w, "  This plan takes step 1; plan again after apply for step 2.\n")
+		}
+		for _, why := range r.Waiting {
+			fmt.Fprintf(w, "  waiting for %s\n", why)
+		}
+	case plan.RotationComplete:
+		fmt.Fprintf(w, "  Complete: no server accepts %s any more. Run `latticepush secrets --finish-rotation %s %s`.\n", r.OldUser, r.Secret, p.Inventory)
+	}
 }

@@ -95,3 +95,55 @@ func TestPlanShowsRenew(t *testing.T) {
 		t.Errorf("plan lacks %q:\n%s", want, out.String())
 	}
 }
+
+// TestPlanShowsRotation: a password rotation is one block of three steps, the ones this plan
+// takes marked, with the leaves step 3 waits for or the command that completes it.
+func TestPlanShowsRotation(t *testing.T) {
+	for _, c := range []struct {
+		step string
+		want []string
+	}{
+		{plan.RotationAcceptAndSwitch, []string{
+			"Rotation of passwords.leaf (leaf-a -> leaf-b), three steps:\n" +
+				"  -> 1. the hubs accept leaf-b beside leaf-a (reload)\n" +
+				"  -> 2. the leaves log in as leaf-b (reload, each confirmed on a new link)\n" +
+				"     3. the hubs drop leaf-a (reload), once every leaf runs step 2\n" +
+				"  This plan takes steps 1 and 2; plan again after apply for step 3.\n" +
+				"  waiting for edge-1 (logs in as leaf-a)\n"}},
+		{plan.RotationRetire, []string{"     2. the leaves", "  -> 3. the hubs drop leaf-a"}},
+		{plan.RotationComplete, []string{"  Complete: no server accepts leaf-a any more. Run `latticepush secrets --finish-rotation passwords.leaf /srv/inventory.hcl`.\n"}},
+	} {
+		p := &plan.Plan{Lattice: "default", Domain: "hub", Inventory: "/srv/inventory.hcl",
+			Rotations: []*plan.Rotation{{Secret: "passwords.leaf", OldUser: "leaf-a", NewUser: "leaf-b", Step: c.step, Waiting: []string{"edge-1 (logs in as leaf-a)"}}}}
+		var out bytes.Buffer
+		(&globals{stdout: &out}).printPlan(p)
+		for _, want := range c.want {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("step %s: plan lacks\n%s\ngot:\n%s", c.step, want, out.String())
+			}
+		}
+	}
+}
+
+// TestPlanShowsHubOnlyRotation: the system and check passwords rotate in two steps.
+func TestPlanShowsHubOnlyRotation(t *testing.T) {
+	p := &plan.Plan{Lattice: "default", Domain: "hub", Rotations: []*plan.Rotation{
+		{Secret: "passwords.check", OldUser: "latticepush", NewUser: "latticepush-a", Step: plan.RotationAcceptAndSwitch, Waiting: []string{"hub-2 (does not accept latticepush-a yet)"}},
+		{Secret: "passwords.system", OldUser: "sys-a", NewUser: "sys-b", Step: plan.RotationRetire}}}
+	var out bytes.Buffer
+	(&globals{stdout: &out}).printPlan(p)
+	for _, want := range []string{
+		"Rotation of passwords.check (latticepush -> latticepush-a), two steps:\n" +
+			"  -> 1. the hubs accept latticepush-a beside latticepush (reload)\n" +
+			"     2. the hubs drop latticepush (reload), once every hub accepts latticepush-a\n" +
+			"  This plan takes step 1; plan again after apply for step 2.\n" +
+			"  waiting for hub-2 (does not accept latticepush-a yet)\n",
+		"Rotation of passwords.system (sys-a -> sys-b), two steps:\n" +
+			"     1. the hubs accept sys-b beside sys-a (reload)\n" +
+			"  -> 2. the hubs drop sys-a (reload), once every hub accepts sys-b\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan lacks\n%s\ngot:\n%s", want, out.String())
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 )
 
 func newSecretsCommand(g *globals) *cobra.Command {
+	var rotate, finish string
 	cmd := &cobra.Command{
 		Use:   "secrets INVENTORY",
 		Short: "Generate the missing secrets into the inventory's secrets file",
@@ -17,14 +18,50 @@ password (system, leaf, check) and for the hub cluster's routes (route) that nei
 file nor its environment variable supplies, and an nkeys server seed for each wasmCloud host without one (its stable host ID).
 
 Existing values are never changed, and no value is ever printed: only the names of the
-secrets it added. Run it after adding wasmCloud hosts; keep the file out of version control.`,
+secrets it added. Run it after adding wasmCloud hosts; keep the file out of version control.
+
+--rotate passwords.leaf (or passwords.system, passwords.check) writes a new password under
+the other user name of its pair (leaf-a, leaf-b; sys-a, sys-b; latticepush-a, latticepush-b)
+and keeps the current one as retiring; plan and apply then roll it out without a refused
+connection (README, Secrets). --finish-rotation forgets the retiring user once plan reports
+the rotation complete.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case rotate != "" && finish != "":
+				return fmt.Errorf("--rotate and --finish-rotation do not go together: run one, then the other")
+			case rotate != "" || finish != "":
+				return g.runRotate(args[0], rotate, finish)
+			}
 			return g.runSecrets(args[0])
 		},
 	}
+	cmd.Flags().StringVar(&rotate, "rotate", "", "rotate this password: `passwords.leaf`, `passwords.system` or `passwords.check`")
+	cmd.Flags().StringVar(&finish, "finish-rotation", "", "forget the retiring user of this password's completed rotation")
 	g.addVarFlags(cmd)
 	return cmd
+}
+
+func (g *globals) runRotate(path, rotate, finish string) error {
+	inv, err := g.loadInventory(path, inventory.Options{SkipSecrets: true})
+	if err != nil {
+		return err
+	}
+	if finish != "" {
+		r, err := inventory.FinishRotation(inv, finish)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "%s: forgot the retiring user %s of %s; %s is its user.\n", inv.Auth.SecretsFile, r.OldUser, r.Secret, r.NewUser)
+		return nil
+	}
+	r, err := inventory.RotatePassword(inv, rotate, inventory.Options{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "%s: new %s for user %s; %s is retiring (mode 0600, no value printed).\n", inv.Auth.SecretsFile, r.Secret, r.NewUser, r.OldUser)
+	fmt.Fprintf(g.stdout, "Next: `latticepush plan %s` shows the steps; apply, then plan and apply again for the last.\n", path)
+	return nil
 }
 
 func (g *globals) runSecrets(path string) error {

@@ -117,6 +117,7 @@ func (j *Jsz) Leader() string {
 type Leafz struct {
 	Leafnodes int `json:"leafnodes"`
 	Leafs     []struct {
+		ID      uint64 `json:"id"` // the connection's id on this server: a new connection, a new id
 		Name    string `json:"name"`
 		IsSpoke bool   `json:"is_spoke"`
 		Account string `json:"account"`

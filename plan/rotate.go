@@ -1,0 +1,429 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/nats-io/nats-server/v2/conf"
+
+	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/unit"
+)
+
+// Rotation is a password rotation in progress (`latticepush secrets --rotate`), one change
+// in three steps. For the leaf password:
+//
+//  1. the hubs accept the new user beside the old one (reload: account users reload);
+//  2. the leaves log in as the new user (reload: a remote whose URL changes is removed and
+//     added again, so each link comes back within milliseconds), each confirmed on a new link;
+//  3. the hubs drop the old user (reload; nats-server closes the connections of a removed
+//     user, so this step waits until no leaf logs in with it).
+//
+// Steps 1 and 2 are one apply (the hub wave runs before the leaf wave); step 3 is planned
+// only once every leaf runs its new config, observed: so it is the next plan's. The system
+// and check passwords have no step 2 (latticepush's own connections take the new check user
+// at once, falling back to the old one on a hub that does not accept it yet): their step 3 is
+// the next plan's once every hub's config accepts the new user.
+type Rotation struct {
+	Secret  string `json:"secret"`   // "passwords.leaf"
+	OldUser string `json:"old_user"` // the user being retired
+	NewUser string `json:"new_user"`
+	// Step is what this plan does: "accept-and-switch" (steps 1 and 2), "retire" (step 3),
+	// or "complete" (no hub accepts the old user: run `latticepush secrets --finish-rotation`).
+	Step string `json:"step"`
+	// Waiting names what step 3 waits for, each with why.
+	Waiting []string `json:"waiting,omitempty"`
+}
+
+// Leaf reports whether this is the leaf password's rotation (the one with a step 2).
+func (r *Rotation) Leaf() bool { return r.Secret == inventory.SecretLeafPassword }
+
+// Rotation steps.
+const (
+	RotationAcceptAndSwitch = "accept-and-switch"
+	RotationRetire          = "retire"
+	RotationComplete        = "complete"
+)
+
+// login is a user and password a leaf remote logs in with.
+type login struct{ user, password string }
+
+// leafLogins returns the logins of a leaf config's remote URLs.
+func leafLogins(config []byte) ([]login, error) {
+	m, err := conf.Parse(string(config))
+	if err != nil {
+		return nil, err
+	}
+	ln, _ := m["leafnodes"].(map[string]any)
+	remotes, _ := ln["remotes"].([]any)
+	var out []login
+	add := func(v any) {
+		s, ok := v.(string)
+		if !ok {
+			return
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.User == nil {
+			return
+		}
+		pw, _ := u.User.Password()
+		l := login{u.User.Username(), pw}
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	for _, r := range remotes {
+		rm, _ := r.(map[string]any)
+		add(rm["url"])
+		if us, ok := rm["urls"].([]any); ok {
+			for _, u := range us {
+				add(u)
+			}
+		}
+	}
+	return out, nil
+}
+
+// hubLogins returns the users of account in a hub config.
+func hubLogins(config []byte, account string) ([]login, error) {
+	m, err := conf.Parse(string(config))
+	if err != nil {
+		return nil, err
+	}
+	accts, _ := m["accounts"].(map[string]any)
+	acct, _ := accts[account].(map[string]any)
+	users, _ := acct["users"].([]any)
+	var out []login
+	for _, u := range users {
+		um, _ := u.(map[string]any)
+		name, _ := um["user"].(string)
+		pw, _ := um["password"].(string)
+		out = append(out, login{name, pw})
+	}
+	return out, nil
+}
+
+// accountOf is the account the users of a rotatable password are in.
+func accountOf(key string) string {
+	if key == "system" {
+		return unit.AccountSystem
+	}
+	return unit.AccountLattice
+}
+
+// planRotation decides the step of every recorded password rotation and returns the desired
+// files and facts to plan with: the hubs' re-rendered without the retiring users whose last
+// step is due. It refuses what would cut a leaf off: hubs reloaded without a user a running
+// leaf still logs in with, and leaves switched to a user that a hub left out of the plan does
+// not accept yet.
+func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Facts, opts Options) (Desired, map[string]Facts, []*Rotation, error) {
+	a := inv.Auth
+	if !a.LeafPassword.IsSet() {
+		return desired, facts, nil, nil // loaded without secrets: nothing to compare
+	}
+	var rots []*Rotation
+	var drop []string
+	leafRot, retireLeaf, err := planLeafRotation(inv, desired, facts, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if leafRot != nil {
+		rots = append(rots, leafRot)
+		if retireLeaf {
+			drop = append(drop, "leaf")
+		}
+	}
+	for _, key := range []string{"system", "check"} {
+		ru := a.RetiringUser(key)
+		if !ru.IsSet() {
+			continue
+		}
+		pw := a.SystemPassword
+		if key == "check" {
+			pw = a.CheckPassword
+		}
+		cur := login{a.UserName(key), pw.Reveal()}
+		rot := &Rotation{Secret: "passwords." + key, OldUser: ru.User, NewUser: cur.user, Step: RotationAcceptAndSwitch}
+		for _, h := range inv.Hubs() {
+			f, ok := facts[h.Name]
+			if !ok || !f.Reachable() {
+				rot.Waiting = append(rot.Waiting, h.Name+" (not observed)")
+				continue
+			}
+			logins, err := hubLogins(fileContent(f, desired[h.Name], h.Hub.ConfigFile), accountOf(key))
+			if err != nil || !slices.Contains(logins, cur) {
+				rot.Waiting = append(rot.Waiting, h.Name+" (does not accept "+cur.user+" yet)")
+			}
+		}
+		if len(rot.Waiting) == 0 {
+			rot.Step = RotationRetire
+			drop = append(drop, key)
+		}
+		rots = append(rots, rot)
+	}
+	if len(drop) > 0 {
+		desired, facts, err = withoutRetiring(inv, desired, facts, drop)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	// Complete: the step 3 is due and no hub's config accepts the old user any more.
+	for _, rot := range rots {
+		if rot.Step != RotationRetire {
+			continue
+		}
+		key := strings.TrimPrefix(rot.Secret, "passwords.")
+		old := login{rot.OldUser, a.RetiringUser(key).Password.Reveal()}
+		still := false
+		for _, h := range inv.Hubs() {
+			f := facts[h.Name]
+			logins, _ := hubLogins(f.Files[h.Hub.ConfigFile].Content, accountOf(key))
+			still = still || slices.Contains(logins, old)
+		}
+		if !still {
+			rot.Step = RotationComplete
+		}
+	}
+	return desired, facts, rots, nil
+}
+
+// withoutRetiring re-renders the hubs without the retiring users of keys. The hubs were
+// observed against the config with every retiring user: a file that matched it was not read
+// (it is that config), and the digest their nats-server printed is that config's; the facts
+// returned say so, and the new config's digest is taken in apply's pre-check.
+func withoutRetiring(inv *inventory.Inventory, desired Desired, facts map[string]Facts, keys []string) (Desired, map[string]Facts, error) {
+	out, outFacts := maps.Clone(desired), maps.Clone(facts)
+	for _, h := range inv.Hubs() {
+		files, err := renderHostFiles(inv, h, unit.Options{DropRetiring: keys})
+		if err != nil {
+			return nil, nil, err
+		}
+		out[h.Name] = files
+		f, ok := facts[h.Name]
+		if !ok {
+			continue
+		}
+		f.Files = maps.Clone(f.Files)
+		if ff, ok := f.Files[h.Hub.ConfigFile]; ok {
+			ff.Content = fileContent(f, desired[h.Name], h.Hub.ConfigFile)
+			f.Files[h.Hub.ConfigFile] = ff
+		}
+		if f.NATS != nil {
+			nf := *f.NATS
+			nf.DesiredDigest = ""
+			f.NATS = &nf
+		}
+		outFacts[h.Name] = f
+	}
+	return out, outFacts, nil
+}
+
+// planLeafRotation decides the leaf password rotation's step; retire is true when step 3 is
+// due (every leaf runs the current login).
+func planLeafRotation(inv *inventory.Inventory, desired Desired, facts map[string]Facts, opts Options) (rot *Rotation, retire bool, err error) {
+	a := inv.Auth
+	cur := login{a.LeafUserName(), a.LeafPassword.Reveal()}
+	accepted := []login{cur}
+	if ru := a.RetiringUser("leaf"); ru.IsSet() {
+		if r := inv.Relays(); len(r) > 0 {
+			return nil, false, fmt.Errorf("%s records a rotation of %s, but the fleet has relays (%s): a relay takes the leaf password in its "+
+				"leafnodes authorization, which nats-server cannot change by reload. Nothing was changed",
+				a.SecretsFile, inventory.SecretLeafPassword, r[0].Name)
+		}
+		accepted = append(accepted, login{ru.User, ru.Password.Reveal()})
+		rot = &Rotation{Secret: inventory.SecretLeafPassword, OldUser: ru.User, NewUser: cur.user}
+	}
+
+	// Which leaves still log in with something other than the current login.
+	var waiting, cutOff []string
+	switching := map[string]bool{} // selected leaves whose running login is not the current one
+	for _, h := range inv.Hosts {
+		if h.Leaf == nil || h.Hub != nil {
+			continue
+		}
+		f, ok := facts[h.Name]
+		if !ok || !f.Reachable() {
+			waiting = append(waiting, h.Name+" (not observed)")
+			continue
+		}
+		if !f.Services[ServiceNATS].Running {
+			continue // starts with the desired config, which logs in as the current user
+		}
+		have := fileContent(f, desired[h.Name], h.Leaf.ConfigFile)
+		logins, err := leafLogins(have)
+		if have == nil || err != nil {
+			waiting = append(waiting, h.Name+" (its config could not be read)")
+			continue
+		}
+		n := f.NATS
+		live := n != nil && n.RunningDigest != "" && n.RunningDigest == n.DesiredDigest
+		onCurrent := len(logins) > 0
+		for _, l := range logins {
+			if l != cur {
+				onCurrent = false
+			}
+			// A password changed under the same user name is an ordinary change (the link
+			// reconnects once both sides have it), and so is a config latticepush did not
+			// write (another user name); another name of the pair is a rotation's.
+			def := inventory.DefaultLeafUser
+			pair := l.user == def || l.user == def+"-a" || l.user == def+"-b"
+			if !slices.Contains(accepted, l) && l.user != cur.user && pair {
+				cutOff = append(cutOff, fmt.Sprintf("%s (logs in as %s)", h.Name, l.user))
+			}
+		}
+		switch {
+		case onCurrent && live:
+		case onCurrent:
+			waiting = append(waiting, h.Name+" (its config names "+cur.user+" but the running server does not run it yet)")
+		default:
+			waiting = append(waiting, h.Name+" (logs in as "+loginUsers(logins)+")")
+			if opts.Selected(h.Name) {
+				switching[h.Name] = true
+			}
+		}
+	}
+
+	// Hubs reloaded now: with the retiring user unless every leaf is on the current one.
+	retire = rot != nil && len(waiting) == 0
+	var hubsChanging bool
+	for _, h := range inv.Hubs() {
+		hubsChanging = hubsChanging || opts.Selected(h.Name)
+	}
+	if len(cutOff) > 0 && hubsChanging {
+		sort.Strings(cutOff)
+		return nil, false, fmt.Errorf("the hubs would be reloaded without a leaf user that running leaves still log in with, and nats-server closes "+
+			"the connections of a removed user: %s. The secrets file (%s) no longer records that user (rotated twice, or "+
+			"`secrets --finish-rotation` run early). If the hubs accept %s already, switch the leaves first: apply with -exclude "+
+			"for every hub, then plan again; otherwise put back the secrets file from before. Nothing was changed",
+			strings.Join(cutOff, ", "), a.SecretsFile, cur.user)
+	}
+
+	// Leaves switched now need every hub to accept the current login already, or to be
+	// reloaded with it first in this plan's hub wave.
+	if len(switching) > 0 {
+		var notYet []string
+		for _, h := range inv.Hubs() {
+			if opts.Selected(h.Name) {
+				continue
+			}
+			f := facts[h.Name]
+			logins, err := hubLogins(fileContent(f, desired[h.Name], h.Hub.ConfigFile), unit.AccountLattice)
+			if err != nil || !slices.Contains(logins, cur) {
+				notYet = append(notYet, h.Name)
+			}
+		}
+		if len(notYet) > 0 {
+			var leaves []string
+			for l := range switching {
+				leaves = append(leaves, l)
+			}
+			sort.Strings(leaves)
+			return nil, false, fmt.Errorf("leaves %s would log in as %s, which hubs left out of this plan (%s) do not accept yet: "+
+				"include the hubs (their wave runs first and adds %s by reload). Nothing was changed",
+				strings.Join(leaves, ", "), cur.user, strings.Join(notYet, ", "), cur.user)
+		}
+	}
+
+	if rot != nil {
+		sort.Strings(waiting)
+		rot.Waiting = waiting
+		rot.Step = RotationAcceptAndSwitch
+		if retire {
+			rot.Step = RotationRetire
+		}
+	}
+	return rot, retire, nil
+}
+
+// fileContent is the content of path on the host: as observed, or, when the observation
+// holds only its digest (a file that matches the desired one is not read), the desired content.
+func fileContent(f Facts, want []DesiredFile, path string) []byte {
+	ff := f.Files[path]
+	if ff.Content != nil || !ff.Exists {
+		return ff.Content
+	}
+	for _, df := range want {
+		if df.Path == path {
+			sum := sha256.Sum256(df.Content)
+			if hex.EncodeToString(sum[:]) == ff.SHA256 {
+				return df.Content
+			}
+		}
+	}
+	return nil
+}
+
+func loginUsers(ls []login) string {
+	var us []string
+	for _, l := range ls {
+		if !slices.Contains(us, l.user) {
+			us = append(us, l.user)
+		}
+	}
+	if len(us) == 0 {
+		return "no user"
+	}
+	return strings.Join(us, ", ")
+}
+
+// annotateRotations gives the units of the rotations their step as a reason, and a leaf
+// that switches its login its Relogin.
+func annotateRotations(inv *inventory.Inventory, p *Plan, rots []*Rotation) {
+	for _, rot := range rots {
+		for _, u := range p.Units {
+			if u.Service != ServiceNATS || !u.Changes() {
+				continue
+			}
+			h := inv.Host(u.Host)
+			if h == nil {
+				continue
+			}
+			switch {
+			case h.Hub != nil && rot.Step == RotationAcceptAndSwitch:
+				u.Reasons = append(u.Reasons, fmt.Sprintf("rotation of %s, step 1 of 3: the hubs accept %s beside %s", rot.Secret, rot.NewUser, rot.OldUser))
+			case h.Hub != nil && rot.Step == RotationRetire:
+				u.Reasons = append(u.Reasons, fmt.Sprintf("rotation of %s, step 3 of 3: nothing logs in as %s any more; the hubs drop it", rot.Secret, rot.OldUser))
+			case h.Leaf != nil && rot.Leaf() && rot.Step == RotationAcceptAndSwitch:
+				u.Reasons = append(u.Reasons, fmt.Sprintf("rotation of %s, step 2 of 3: the leaf logs in as %s (its link reconnects on reload)", rot.Secret, rot.NewUser))
+				if u.Action == Reload {
+					u.Relogin = rot.NewUser
+				}
+			}
+		}
+	}
+	p.Rotations = rots
+}
+
+// renderHostFiles renders h's files with and without secrets, as Render does for every host.
+func renderHostFiles(inv *inventory.Inventory, h *inventory.Host, opts unit.Options) ([]DesiredFile, error) {
+	opts.RevealSecrets = true
+	files, err := unit.Host(inv, h, opts)
+	if err != nil {
+		return nil, err
+	}
+	opts.RevealSecrets = false
+	shown, err := unit.Host(inv, h, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(shown) != len(files) {
+		return nil, fmt.Errorf("%s: rendering with and without secrets gave different files", h.Name)
+	}
+	var out []DesiredFile
+	for i, f := range files {
+		if shown[i].Path != f.Path {
+			return nil, fmt.Errorf("%s: rendering with and without secrets gave different files", h.Name)
+		}
+		out = append(out, DesiredFile{
+			Path: f.Path, Mode: uint32(f.Mode.Perm()), Service: f.Service, Kind: f.Kind, Secret: f.Secret,
+			Content: f.Content, Display: shown[i].Content,
+		})
+	}
+	return out, nil
+}
