@@ -17,7 +17,7 @@ export LATTICEPUSH_NATS_SERVER := $(NATS_SERVER)
 export LATTICEPUSH_SYSTEMD_BASE := $(CACHE)/systemd-base-bookworm
 $(foreach v,$(NATS_UPGRADES),$(eval export LATTICEPUSH_NATS_SERVER_$(subst .,_,$(subst v,V,$(v))) := $(CACHE)/nats-server-$(v)/nats-server))
 
-.PHONY: help build deps prereqs nats-server systemd-base test unit demo bench fuzz vet fmt-check tidy-check clean
+.PHONY: help build deps prereqs nats-server systemd-base test unit demo bench reliability fuzz vet fmt-check tidy-check clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ bench: deps build ## benchmarks against a 50-host lab and Ansible; writes BENCHM
 	WITH_ANSIBLE=1 ./internal/tools/install-prereqs.sh
 	go test -run '^$$' -bench . -benchtime 1x -timeout 100m ./internal/bench/ | tee bench.out
 
+reliability: deps build ## the reliability suite at full counts (tens of minutes; make test runs a subset); output in reliability.out
+	LATTICEPUSH_RELIABILITY=full go test -count=1 -v -timeout 150m -run 'TestReliability' ./internal/e2e/ 2>&1 | tee reliability.out
+
 fuzz: ## run every fuzz target for FUZZTIME each (corpora land in testdata/fuzz)
 	@set -e; for pkg in $$(go list ./...); do \
 	  for t in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
@@ -72,4 +75,4 @@ tidy-check: ## go.mod and go.sum are tidy
 	go mod tidy && git diff --exit-code go.mod go.sum
 
 clean:
-	rm -rf bin bench.out
+	rm -rf bin bench.out reliability.out
