@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -496,6 +497,7 @@ func parseFacts(out []byte) (*hostState, error) {
 type monitorFacts struct {
 	varz       natsmon.Varz
 	metaLeader string
+	served     *x509.Certificate // the certificate it presents, when it has TLS
 	ok         bool
 }
 
@@ -515,6 +517,10 @@ func (m *monitorFacts) fill(nf *plan.NATSFacts) {
 	nf.Domain, nf.JetStream = v.Domain()
 	nf.MetaLeader = m.metaLeader
 	nf.TLSCertNotAfter = v.CertNotAfter()
+	if c := m.served; c != nil {
+		nf.TLSCertSerial = strings.ToLower(c.SerialNumber.Text(16))
+		nf.TLSCertIssuer = hex.EncodeToString(c.AuthorityKeyId)
+	}
 }
 
 // readMonitor reads /varz and, on a hub, /jsz (the meta leader) through the host's SSH
@@ -542,6 +548,9 @@ func readMonitor(ctx context.Context, c *remote.Client, addr string, hub bool) *
 	m.metaLeader = <-leader
 	if m.ok = err == nil; m.ok {
 		m.varz = *v
+		if at := natsmon.ServedCertAddr(v, addr); at != "" {
+			m.served, _ = natsmon.ServedCert(ctx, c.DialContext, at) // unread: plan waits for it
+		}
 	}
 	return m
 }

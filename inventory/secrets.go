@@ -30,6 +30,9 @@ type secretsDoc struct {
 	HostSeeds map[string]string `json:"host_seeds"`
 	// CA is the managed fleet CA (tls { ca = "managed" }): its certificate and key, PEM.
 	CA *caSecret `json:"ca,omitempty"`
+	// RetiringCA is the CA a rotation replaced (`secrets --rotate ca.key`), trusted beside
+	// CA until every server serves a certificate of CA.
+	RetiringCA *caSecret `json:"retiring_ca,omitempty"`
 	// Users names the user a password belongs to when a rotation renamed it
 	// ({"leaf": "leaf-b"}); absent, the leaf user is "leaf".
 	Users map[string]string `json:"users,omitempty"`
@@ -314,7 +317,7 @@ func loadSecrets(inv *Inventory, d *decoded, opts Options) hcl.Diagnostics {
 		}
 	}
 
-	caMissing, caDiags := loadCA(inv, doc.CA, fileSource)
+	caMissing, caDiags := loadCA(inv, doc.CA, doc.RetiringCA, fileSource)
 	missing = append(missing, caMissing...)
 	diags = append(diags, caDiags...)
 

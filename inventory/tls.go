@@ -49,6 +49,9 @@ const Managed = "managed"
 // SecretCAKey is the name of the managed CA's private key in the secrets file.
 const SecretCAKey = "ca.key"
 
+// RetiringCAKeyName is the name of the key of the CA a rotation replaces.
+const RetiringCAKeyName = "retiring_ca.key"
+
 // DefaultCertValidity is how long a managed host certificate is valid.
 const DefaultCertValidity = 90 * 24 * time.Hour
 
@@ -86,6 +89,11 @@ type TLS struct {
 	// CAKey is the managed CA's private key (PEM). It is only ever used to sign, on the
 	// operator's machine.
 	CAKey Secret
+	// RetiringCACert and RetiringCAKey are the CA a rotation replaces (`latticepush secrets
+	// --rotate ca.key`), kept until every server serves a certificate of the new one: the
+	// servers trust both meanwhile. Empty when no CA rotation is recorded.
+	RetiringCACert []byte
+	RetiringCAKey  Secret
 	// Hosts holds the operator-supplied certificate and key of each hub and relay, by host name.
 	Hosts map[string]*HostCert
 
@@ -169,6 +177,9 @@ func resolveTLS(inv *Inventory, d *decoded, ctx *hcl.EvalContext, now time.Time)
 		// not loaded (render with placeholders). Its key is loaded with the secrets.
 		if doc, _, err := readSecretsDoc(inv.Auth.SecretsFile); err == nil && doc.CA != nil {
 			t.CACert = []byte(doc.CA.Cert)
+			if doc.RetiringCA != nil {
+				t.RetiringCACert = []byte(doc.RetiringCA.Cert)
+			}
 		}
 		return diags
 	case b.CAFile == nil || !exprSet(b.CertFile) || !exprSet(b.KeyFile):
@@ -410,6 +421,12 @@ func parseValidity(s string) (time.Duration, error) {
 // newCA creates the managed CA: an ECDSA P-256 key and a self-signed certificate valid for 10
 // years, allowed to sign host certificates only (path length 0).
 func newCA(lattice string, now time.Time) (*caSecret, error) {
+	return newCANamed("latticepush CA for lattice "+lattice, now)
+}
+
+// newCANamed is newCA with the certificate's subject name. A rotation's CA carries its date in
+// it: a server asks for a client certificate by its CAs' names, which must tell the two apart.
+func newCANamed(name string, now time.Time) (*caSecret, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate CA key: %w", err)
@@ -420,7 +437,7 @@ func newCA(lattice string, now time.Time) (*caSecret, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial.Add(serial, big.NewInt(1)),
-		Subject:               pkix.Name{CommonName: "latticepush CA for lattice " + lattice},
+		Subject:               pkix.Name{CommonName: name},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(10, 0, 0),
 		IsCA:                  true,
@@ -443,7 +460,7 @@ func newCA(lattice string, now time.Time) (*caSecret, error) {
 }
 
 // loadCA fills the managed CA from the secrets file; it returns the names missing.
-func loadCA(inv *Inventory, ca *caSecret, source string) (missing []string, diags hcl.Diagnostics) {
+func loadCA(inv *Inventory, ca, old *caSecret, source string) (missing []string, diags hcl.Diagnostics) {
 	t := inv.Lattice.TLS
 	if t == nil || !t.Managed {
 		return nil, nil
@@ -454,6 +471,19 @@ func loadCA(inv *Inventory, ca *caSecret, source string) (missing []string, diag
 	at := secretsKeyRange(inv.Auth.SecretsFile, "ca", "key")
 	t.CAKey = NewSecret(SecretCAKey, ca.Key, source)
 	t.CACert = []byte(ca.Cert)
+	if old != nil {
+		t.RetiringCAKey = NewSecret(RetiringCAKeyName, old.Key, source)
+		t.RetiringCACert = []byte(old.Cert)
+		if k, err := ParseCAKey(t.RetiringCAKey); err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unusable retiring fleet CA",
+				Detail:  fmt.Sprintf("%s: %v. The retiring CA is the one a CA rotation replaces: put back the secrets file from before the rotation.", inv.Auth.SecretsFile, err),
+				Subject: &at})
+		} else if c, err := ParseCACert(t.RetiringCACert); err != nil || !k.Public().(*ecdsa.PublicKey).Equal(c.PublicKey) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unusable retiring fleet CA",
+				Detail:  fmt.Sprintf("%s: retiring_ca.cert is not the certificate of retiring_ca.key. Put back the secrets file from before the rotation.", inv.Auth.SecretsFile),
+				Subject: &at})
+		}
+	}
 	k, err := ParseCAKey(t.CAKey)
 	if err == nil {
 		var c *x509.Certificate
@@ -479,12 +509,30 @@ func IsIP(address string) bool { return net.ParseIP(address) != nil }
 func (t *TLS) Pool() *x509.CertPool {
 	p := x509.NewCertPool()
 	p.AppendCertsFromPEM(t.CACert)
+	p.AppendCertsFromPEM(t.RetiringCACert) // a CA rotation: servers serve either until it ends
 	return p
 }
 
 // ClientCertificate is a certificate latticepush presents where a hub or relay requires one
 // (its cluster port, mutual TLS): with the managed CA a short-lived one issued for the purpose,
 // with operator-supplied certificates h's own.
+// During a CA rotation it is the new CA's, then one of the retiring CA too: a TLS client
+// given both presents the one whose CA the server names in its request.
+func (t *TLS) ClientCertificates(h *Host) ([]tls.Certificate, error) {
+	c, err := t.ClientCertificate(h)
+	if err != nil || !t.Managed || len(t.RetiringCACert) == 0 {
+		return []tls.Certificate{c}, err
+	}
+	old := *t
+	old.CACert, old.CAKey, old.RetiringCACert = t.RetiringCACert, t.RetiringCAKey, nil
+	oc, err := old.ClientCertificate(h)
+	if err != nil {
+		return nil, err
+	}
+	return []tls.Certificate{c, oc}, nil
+}
+
+// ClientCertificate is ClientCertificates' first: the current CA's.
 func (t *TLS) ClientCertificate(h *Host) (tls.Certificate, error) {
 	if !t.Managed {
 		hc := t.Hosts[h.Name]
@@ -524,3 +572,63 @@ func (t *TLS) ClientCertificate(h *Host) (tls.Certificate, error) {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
+
+// RotateCA creates a new managed CA in the secrets file and keeps the current one as
+// retiring: plan then trusts both on every server, issues every certificate from the new one,
+// and drops the old one (README, TLS).
+func RotateCA(inv *Inventory) (oldSerial, newSerial string, err error) {
+	path := inv.Auth.SecretsFile
+	if t := inv.Lattice.TLS; t == nil || !t.Managed {
+		return "", "", fmt.Errorf("%s cannot be rotated: the inventory has no managed CA (tls { ca = \"managed\" }); with your own CA, replace ca_file and the certificates yourself", SecretCAKey)
+	}
+	doc, _, err := readSecretsDoc(path)
+	if err != nil {
+		return "", "", fmt.Errorf("%w; nothing was changed", err)
+	}
+	if doc.CA == nil || doc.CA.Key == "" {
+		return "", "", fmt.Errorf("%s has no %s to rotate: run `latticepush secrets %s` first", path, SecretCAKey, inv.Filename)
+	}
+	if doc.RetiringCA != nil {
+		return "", "", fmt.Errorf("%s already records a rotation of %s: plan and apply until plan shows it complete, "+
+			"then run `latticepush secrets --finish-rotation %s %s` before rotating again. Nothing was changed", path, SecretCAKey, SecretCAKey, inv.Filename)
+	}
+	old, err := ParseCACert([]byte(doc.CA.Cert))
+	if err != nil {
+		return "", "", fmt.Errorf("%s: the CA certificate: %v; nothing was changed", path, err)
+	}
+	now := time.Now().UTC()
+	ca, err := newCANamed("latticepush CA for lattice "+inv.Lattice.Name+", "+now.Format("2006-01-02T15:04:05Z"), now)
+	if err != nil {
+		return "", "", err
+	}
+	nc, _ := ParseCACert([]byte(ca.Cert))
+	doc.RetiringCA, doc.CA = doc.CA, ca
+	if err := writeSecretsDoc(path, doc); err != nil {
+		return "", "", err
+	}
+	return CASerial(old), CASerial(nc), nil
+}
+
+// FinishCARotation forgets the retiring CA. Plan refuses afterwards while a server still
+// serves a certificate of it, so finishing early changes nothing on the fleet.
+func FinishCARotation(inv *Inventory) (oldSerial string, err error) {
+	path := inv.Auth.SecretsFile
+	doc, _, err := readSecretsDoc(path)
+	if err != nil {
+		return "", fmt.Errorf("%w; nothing was changed", err)
+	}
+	if doc.RetiringCA == nil {
+		return "", fmt.Errorf("%s records no rotation of %s; nothing was changed", path, SecretCAKey)
+	}
+	if c, err := ParseCACert([]byte(doc.RetiringCA.Cert)); err == nil {
+		oldSerial = CASerial(c)
+	}
+	doc.RetiringCA = nil
+	if err := writeSecretsDoc(path, doc); err != nil {
+		return "", err
+	}
+	return oldSerial, nil
+}
+
+// CASerial is a CA certificate's serial as files and messages name it (lower-case hex).
+func CASerial(c *x509.Certificate) string { return strings.ToLower(c.SerialNumber.Text(16)) }

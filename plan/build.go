@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -86,6 +88,11 @@ func Probes(inv *inventory.Inventory, desired Desired, opts Options) []Probe {
 			sum := sha256.Sum256(f.Content)
 			pr.Want[f.Path] = hex.EncodeToString(sum[:])
 		}
+		extra := caRotationProbeFiles(inv, h, desired[h.Name])
+		for _, p := range slices.Sorted(maps.Keys(extra)) {
+			pr.Files = append(pr.Files, p)
+			pr.Want[p] = extra[p]
+		}
 		for _, on := range unit.On(h) {
 			pr.Services = append(pr.Services, on.Kind.Name())
 		}
@@ -132,9 +139,16 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		Fingerprints:    map[string]string{},
 	}
 	red := newRedactor(inv)
-	desired, facts, rots, err := planRotation(inv, desired, facts, opts)
+	desired, facts, caRot, err := planCARotation(inv, desired, facts, opts)
 	if err != nil {
 		return nil, err
+	}
+	desired, facts, rots, err := planRotation(inv, desired, facts, opts, caRot.renderStep())
+	if err != nil {
+		return nil, err
+	}
+	if caRot != nil {
+		rots = append(rots, caRot)
 	}
 	var errs []error
 	unreachableByRole := map[string][]string{}

@@ -161,6 +161,12 @@ type NATSFacts struct {
 	// its client, cluster and leafnode ports (/varz); zero without TLS or when it is down. Plan renews a
 	// certificate from it (renew.go).
 	TLSCertNotAfter time.Time
+	// TLSCertSerial and TLSCertIssuer are the serial (hex) and authority key ID (hex: its CA's
+	// subject key ID) of the certificate it presents on its leafnode port (else its client
+	// port), read by a TLS handshake; empty without TLS or when unread. A CA rotation's last
+	// step waits for every server to present one of the new CA.
+	TLSCertSerial string
+	TLSCertIssuer string
 
 	// Asked for only when the inventory pins a release (NATSProbe.Install):
 	// Machine is what `uname -m` prints; Installed what `<binary> --version` says (cached on

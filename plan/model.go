@@ -13,8 +13,10 @@ import (
 // actions start and adopt and a unit's "adopt"; 1.2 a unit's "upgrade" and the plan's
 // "allow_downgrade"; 1.3 a unit's "cert" (a hub's new certificate, "renew" when the one it
 // serves expires within the renewal window); 1.4 the plan's "rotations" and a leaf unit's
-// "relogin" (a password rotation's steps).
-const FormatVersion = "1.4"
+// "relogin" (a password rotation's steps); 1.5 a rotation's "old_ca" and "new_ca" (a CA
+// rotation, secret "ca.key", whose steps are "trust-both", "reissue", "drop-old" and
+// "complete"; it has no "old_user" or "new_user").
+const FormatVersion = "1.5"
 
 // Action is what happens to one unit (a service on a host).
 type Action string

@@ -31,11 +31,16 @@ import (
 // at once, falling back to the old one on a hub that does not accept it yet): their step 3 is
 // the next plan's once every hub's config accepts the new user.
 type Rotation struct {
-	Secret  string `json:"secret"`   // "passwords.leaf"
-	OldUser string `json:"old_user"` // the user being retired
-	NewUser string `json:"new_user"`
+	Secret  string `json:"secret"`             // "passwords.leaf", or "ca.key" (carotate.go)
+	OldUser string `json:"old_user,omitempty"` // the user being retired
+	NewUser string `json:"new_user,omitempty"`
+	// OldCA and NewCA are a CA rotation's CA certificates' serials (hex): the retiring CA and
+	// the one that replaces it.
+	OldCA string `json:"old_ca,omitempty"`
+	NewCA string `json:"new_ca,omitempty"`
 	// Step is what this plan does: "accept-and-switch" (steps 1 and 2), "retire" (step 3),
 	// or "complete" (no hub accepts the old user: run `latticepush secrets --finish-rotation`).
+	// A CA rotation's: "trust-both", "reissue", "drop-old" or "complete".
 	Step string `json:"step"`
 	// Waiting names what step 3 waits for, each with why.
 	Waiting []string `json:"waiting,omitempty"`
@@ -122,7 +127,7 @@ func accountOf(key string) string {
 // step is due. It refuses what would cut a leaf off: hubs reloaded without a user a running
 // leaf still logs in with, and leaves switched to a user that a hub left out of the plan does
 // not accept yet.
-func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Facts, opts Options) (Desired, map[string]Facts, []*Rotation, error) {
+func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Facts, opts Options, caStep int) (Desired, map[string]Facts, []*Rotation, error) {
 	a := inv.Auth
 	if !a.LeafPassword.IsSet() {
 		return desired, facts, nil, nil // loaded without secrets: nothing to compare
@@ -168,7 +173,7 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 		rots = append(rots, rot)
 	}
 	if len(drop) > 0 {
-		desired, facts, err = withoutRetiring(inv, desired, facts, drop)
+		desired, facts, err = withoutRetiring(inv, desired, facts, drop, caStep)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -197,10 +202,10 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 // observed against the config with every retiring user: a file that matched it was not read
 // (it is that config), and the digest their nats-server printed is that config's; the facts
 // returned say so, and the new config's digest is taken in apply's pre-check.
-func withoutRetiring(inv *inventory.Inventory, desired Desired, facts map[string]Facts, keys []string) (Desired, map[string]Facts, error) {
+func withoutRetiring(inv *inventory.Inventory, desired Desired, facts map[string]Facts, keys []string, caStep int) (Desired, map[string]Facts, error) {
 	out, outFacts := maps.Clone(desired), maps.Clone(facts)
 	for _, h := range inv.Hubs() {
-		files, err := renderHostFiles(inv, h, unit.Options{DropRetiring: keys})
+		files, err := renderHostFiles(inv, h, unit.Options{DropRetiring: keys, CAStep: caStep})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -216,7 +221,7 @@ func withoutRetiring(inv *inventory.Inventory, desired Desired, facts map[string
 		}
 		if f.NATS != nil {
 			nf := *f.NATS
-			nf.DesiredDigest = ""
+			nf.DesiredDigest, nf.DesiredError = "", ""
 			f.NATS = &nf
 		}
 		outFacts[h.Name] = f
@@ -376,6 +381,10 @@ func loginUsers(ls []login) string {
 // that switches its login its Relogin.
 func annotateRotations(inv *inventory.Inventory, p *Plan, rots []*Rotation) {
 	for _, rot := range rots {
+		if rot.Secret == inventory.SecretCAKey {
+			annotateCARotation(p, rot)
+			continue
+		}
 		for _, u := range p.Units {
 			if u.Service != ServiceNATS || !u.Changes() {
 				continue
@@ -421,7 +430,7 @@ func renderHostFiles(inv *inventory.Inventory, h *inventory.Host, opts unit.Opti
 			return nil, fmt.Errorf("%s: rendering with and without secrets gave different files", h.Name)
 		}
 		out = append(out, DesiredFile{
-			Path: f.Path, Mode: uint32(f.Mode.Perm()), Service: f.Service, Kind: f.Kind, Secret: f.Secret,
+			Path: f.Path, Mode: uint32(f.Mode.Perm()), Group: f.Group, Service: f.Service, Kind: f.Kind, Secret: f.Secret,
 			Content: f.Content, Display: shown[i].Content,
 		})
 	}

@@ -97,7 +97,19 @@ type Options struct {
 	// retiring user (a password rotation) the hubs leave out: a rotation's last step, which
 	// plan takes only once nothing logs in with it. By default the hubs accept both users.
 	DropRetiring []string
+	// CAStep is the step of a CA rotation (a retiring CA recorded) the servers render at:
+	// CATrustBoth (the default) trusts both CAs and keeps the certificates of the retiring
+	// one, CAReissue trusts both with certificates of the new one, CADropOld trusts the new
+	// one only. Plan takes each step once the fleet is observed through the one before.
+	CAStep int
 }
+
+// CA rotation steps (Options.CAStep).
+const (
+	CATrustBoth = iota
+	CAReissue
+	CADropOld
+)
 
 // All renders every host of inv, keyed by host name.
 func All(inv *inventory.Inventory, opts Options) (map[string][]File, error) {

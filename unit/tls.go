@@ -64,6 +64,21 @@ func (r *Context) hostTLS(n *inventory.NATS) (*tlsFiles, error) {
 		caSerial = serialName(ca.SerialNumber)
 	}
 	caContent := t.CACert
+	// A CA rotation: trust the retiring CA too until its last step, and issue from it
+	// until the second (every server trusts the new CA by then).
+	rotating := t.Managed && len(t.RetiringCACert) > 0 && len(t.CACert) > 0
+	if rotating && r.Opts.CAStep < CADropOld {
+		if old, err := inventory.ParseCACert(t.RetiringCACert); err == nil {
+			caSerial += "-" + serialName(old.SerialNumber)
+		}
+		caContent = append(append([]byte{}, t.CACert...), t.RetiringCACert...)
+	}
+	if rotating && r.Opts.CAStep < CAReissue {
+		old := *t
+		old.CACert, old.CAKey = t.RetiringCACert, t.RetiringCAKey
+		old.RetiringCACert, old.RetiringCAKey = nil, inventory.Secret{}
+		t = &old
+	}
 	if len(caContent) == 0 {
 		if r.Opts.RevealSecrets {
 			return nil, fmt.Errorf("secret %s has no value: load the inventory with its secrets (`latticepush secrets` creates the fleet CA)", inventory.SecretCAKey)

@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"strings"
 	"time"
@@ -29,9 +28,7 @@ func hubTLSOption(inv *inventory.Inventory, h *inventory.Host) nats.Option {
 	if t == nil || h.Hub == nil {
 		return nil
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(t.CACert)
-	return nats.Secure(&tls.Config{RootCAs: pool, ServerName: h.Name, MinVersion: tls.VersionTLS12})
+	return nats.Secure(&tls.Config{RootCAs: t.Pool(), ServerName: h.Name, MinVersion: tls.VersionTLS12})
 }
 
 // withHubTLS appends hubTLSOption to opts when it applies.
@@ -226,11 +223,11 @@ func (r *round) routeTLSConfig(h *inventory.Host) (*tls.Config, error) {
 	if t == nil {
 		return nil, nil
 	}
-	cert, err := t.ClientCertificate(h)
+	certs, err := t.ClientCertificates(h)
 	if err != nil {
 		return nil, fmt.Errorf("a client certificate for %s's cluster port: %w", h.Name, err)
 	}
-	return &tls.Config{RootCAs: t.Pool(), ServerName: h.Name, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	return &tls.Config{RootCAs: t.Pool(), ServerName: h.Name, Certificates: certs, MinVersion: tls.VersionTLS12}, nil
 }
 
 // routesOnly judges a hub under links = "routes", the first step of a move to TLS: its client

@@ -261,6 +261,10 @@ func printRotation(w io.Writer, p *plan.Plan, r *plan.Rotation) {
 		}
 		return "  "
 	}
+	if r.Secret == inventory.SecretCAKey {
+		printCARotation(w, p, r, mark)
+		return
+	}
 	switching, retiring := r.Step == plan.RotationAcceptAndSwitch, r.Step == plan.RotationRetire
 	if r.Leaf() {
 		fmt.Fprintf(w, "\nRotation of %s (%s -> %s), three steps:\n", r.Secret, r.OldUser, r.NewUser)
@@ -284,5 +288,23 @@ func printRotation(w io.Writer, p *plan.Plan, r *plan.Rotation) {
 		}
 	case plan.RotationComplete:
 		fmt.Fprintf(w, "  Complete: no server accepts %s any more. Run `latticepush secrets --finish-rotation %s %s`.\n", r.OldUser, r.Secret, p.Inventory)
+	}
+}
+
+// printCARotation writes a CA rotation's three steps, marking the one this plan takes.
+func printCARotation(w io.Writer, p *plan.Plan, r *plan.Rotation, mark func(bool) string) {
+	fmt.Fprintf(w, "\nRotation of %s (CA %s -> %s), three steps, each its own apply:\n", r.Secret, r.OldCA, r.NewCA)
+	fmt.Fprintf(w, "  %s 1. every nats-server trusts both CAs (reload)\n", mark(r.Step == plan.CARotationTrustBoth))
+	fmt.Fprintf(w, "  %s 2. every hub and relay gets a certificate of %s (reload), once every server trusts both\n", mark(r.Step == plan.CARotationReissue), r.NewCA)
+	fmt.Fprintf(w, "  %s 3. every nats-server drops %s (reload), once every hub and relay presents a certificate of %s\n", mark(r.Step == plan.CARotationDropOld), r.OldCA, r.NewCA)
+	if r.Step == plan.RotationComplete {
+		fmt.Fprintf(w, "  Complete: no server trusts %s any more. Run `latticepush secrets --finish-rotation %s %s`.\n", r.OldCA, r.Secret, p.Inventory)
+		return
+	}
+	if r.Step != plan.CARotationDropOld {
+		fmt.Fprintf(w, "  Plan again after apply for the next step.\n")
+	}
+	for _, why := range r.Waiting {
+		fmt.Fprintf(w, "  waiting for %s\n", why)
 	}
 }

@@ -23,8 +23,10 @@ secrets it added. Run it after adding wasmCloud hosts; keep the file out of vers
 --rotate passwords.leaf (or passwords.system, passwords.check) writes a new password under
 the other user name of its pair (leaf-a, leaf-b; sys-a, sys-b; latticepush-a, latticepush-b)
 and keeps the current one as retiring; plan and apply then roll it out without a refused
-connection (README, Secrets). --finish-rotation forgets the retiring user once plan reports
-the rotation complete.`,
+connection (README, Secrets). --rotate ca.key creates a new fleet CA and keeps the current
+one as retiring: plan trusts both, reissues every certificate, then drops the old CA
+(README, TLS). --finish-rotation forgets the retiring user or CA once plan reports the
+rotation complete.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
@@ -36,8 +38,8 @@ the rotation complete.`,
 			return g.runSecrets(args[0])
 		},
 	}
-	cmd.Flags().StringVar(&rotate, "rotate", "", "rotate this password: `passwords.leaf`, `passwords.system` or `passwords.check`")
-	cmd.Flags().StringVar(&finish, "finish-rotation", "", "forget the retiring user of this password's completed rotation")
+	cmd.Flags().StringVar(&rotate, "rotate", "", "rotate this secret: `passwords.leaf`, `passwords.system`, `passwords.check` or `ca.key`")
+	cmd.Flags().StringVar(&finish, "finish-rotation", "", "forget the retiring user (or CA) of this secret's completed rotation")
 	g.addVarFlags(cmd)
 	return cmd
 }
@@ -46,6 +48,23 @@ func (g *globals) runRotate(path, rotate, finish string) error {
 	inv, err := g.loadInventory(path, inventory.Options{SkipSecrets: true})
 	if err != nil {
 		return err
+	}
+	if finish == inventory.SecretCAKey {
+		old, err := inventory.FinishCARotation(inv)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "%s: forgot the retiring CA %s of %s.\n", inv.Auth.SecretsFile, old, finish)
+		return nil
+	}
+	if rotate == inventory.SecretCAKey {
+		old, cur, err := inventory.RotateCA(inv)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "%s: new fleet CA %s; CA %s is retiring (mode 0600, no key printed).\n", inv.Auth.SecretsFile, cur, old)
+		fmt.Fprintf(g.stdout, "Next: `latticepush plan %s` shows the steps; apply, then plan and apply again for each next step.\n", path)
+		return nil
 	}
 	if finish != "" {
 		r, err := inventory.FinishRotation(inv, finish)
