@@ -74,3 +74,83 @@ func TestRotatePassword_FileAndLoad(t *testing.T) {
 		t.Errorf("users.leaf = leaf-c: %v, want an error naming it (and no password)", diags)
 	}
 }
+
+// RotateCA keeps the current CA as retiring_ca and writes a new one whose subject differs; a
+// second rotation is refused until FinishCARotation; a retiring CA whose certificate is not its
+// key's is a load error; an inventory without the managed CA has nothing to rotate.
+func TestRotateCA_FileAndLoad(t *testing.T) {
+	path := copyExample(t, "minimal")
+	inv, diags := Load(path, Options{SkipSecrets: true})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if _, _, err := RotateCA(inv); err == nil || !strings.Contains(err.Error(), "no managed CA") {
+		t.Fatalf("rotation without tls: %v", err)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(src)
+	i := strings.Index(s, "lattice \"")
+	j := strings.Index(s[i:], "{") + i + 1
+	s = s[:j] + "\n  tls {\n    ca = \"managed\"\n  }\n" + s[j:]
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if inv, diags = Load(path, Options{SkipSecrets: true}); diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if _, err := GenerateSecrets(inv, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	before, diags := Load(path, Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	oldSerial, newSerial, err := RotateCA(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, diags := Load(path, Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	ta, tb := after.Lattice.TLS, before.Lattice.TLS
+	oc, _ := ParseCACert(ta.RetiringCACert)
+	nc, _ := ParseCACert(ta.CACert)
+	if string(ta.RetiringCACert) != string(tb.CACert) || ta.RetiringCAKey.Reveal() != tb.CAKey.Reveal() || CASerial(oc) != oldSerial || CASerial(nc) != newSerial {
+		t.Fatalf("after rotation: the retiring CA is not the one before (serials %s, %s)", oldSerial, newSerial)
+	}
+	if nc.Subject.String() == oc.Subject.String() || ta.RetiringCAKey.String() != Redacted || ta.RetiringCAKey.Name() != RetiringCAKeyName {
+		t.Errorf("new CA subject %q (old %q); retiring key prints as %q, named %q", nc.Subject, oc.Subject, ta.RetiringCAKey.String(), ta.RetiringCAKey.Name())
+	}
+	if _, _, err := RotateCA(after); err == nil || !strings.Contains(err.Error(), "--finish-rotation ca.key") {
+		t.Errorf("second rotation: %v", err)
+	}
+
+	// A retiring certificate that is not the retiring key's.
+	raw, _ := os.ReadFile(after.Auth.SecretsFile)
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["retiring_ca"].(map[string]any)["cert"] = doc["ca"].(map[string]any)["cert"]
+	bad, _ := json.Marshal(doc)
+	if err := os.WriteFile(after.Auth.SecretsFile, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, diags := Load(path, Options{}); !diags.HasErrors() || !strings.Contains(diags.Error(), "retiring_ca.cert is not the certificate of retiring_ca.key") {
+		t.Errorf("mismatched retiring CA: %v", diags)
+	}
+	if err := os.WriteFile(after.Auth.SecretsFile, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if old, err := FinishCARotation(after); err != nil || old != oldSerial {
+		t.Fatalf("finish: %q %v", old, err)
+	}
+	if done, diags := Load(path, Options{}); diags.HasErrors() || len(done.Lattice.TLS.RetiringCACert) != 0 {
+		t.Fatalf("after finishing: %v, retiring CA still loaded: %v", diags, len(done.Lattice.TLS.RetiringCACert) != 0)
+	}
+}

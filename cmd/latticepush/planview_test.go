@@ -147,3 +147,33 @@ func TestPlanShowsHubOnlyRotation(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanShowsCARotation: a CA rotation is one block of three steps, the one this plan takes
+// marked, with what the next step waits for or the command that completes it.
+func TestPlanShowsCARotation(t *testing.T) {
+	for _, c := range []struct {
+		step string
+		want []string
+	}{
+		{plan.CARotationTrustBoth, []string{
+			"Rotation of ca.key (CA 0a1 -> 0b2), three steps, each its own apply:\n" +
+				"  -> 1. every nats-server trusts both CAs (reload)\n" +
+				"     2. every hub and relay gets a certificate of 0b2 (reload), once every server trusts both\n" +
+				"     3. every nats-server drops 0a1 (reload), once every hub and relay presents a certificate of 0b2\n" +
+				"  Plan again after apply for the next step.\n" +
+				"  waiting for hub-2 (not observed)\n"}},
+		{plan.CARotationReissue, []string{"  -> 2. every hub and relay", "     3. every nats-server drops"}},
+		{plan.CARotationDropOld, []string{"     2. every hub and relay", "  -> 3. every nats-server drops 0a1"}},
+		{plan.RotationComplete, []string{"  Complete: no server trusts 0a1 any more. Run `latticepush secrets --finish-rotation ca.key /srv/inventory.hcl`.\n"}},
+	} {
+		p := &plan.Plan{Lattice: "default", Domain: "hub", Inventory: "/srv/inventory.hcl",
+			Rotations: []*plan.Rotation{{Secret: "ca.key", OldCA: "0a1", NewCA: "0b2", Step: c.step, Waiting: []string{"hub-2 (not observed)"}}}}
+		var out bytes.Buffer
+		(&globals{stdout: &out}).printPlan(p)
+		for _, want := range c.want {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("step %s: plan lacks\n%s\ngot:\n%s", c.step, want, out.String())
+			}
+		}
+	}
+}

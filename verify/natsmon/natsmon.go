@@ -53,6 +53,7 @@ type Varz struct {
 		TLSCertNotAfter time.Time `json:"tls_cert_not_after"`
 	} `json:"cluster"`
 	Leaf struct {
+		Host            string    `json:"host"` // leafnode listen host
 		Port            int       `json:"port"` // leafnode listen port, 0 without one
 		TLSRequired     bool      `json:"tls_required"`
 		TLSCertNotAfter time.Time `json:"tls_cert_not_after"`

@@ -44,17 +44,24 @@ func ServedCert(ctx context.Context, dial func(ctx context.Context, network, add
 
 // ServedCertAddr is where to read the certificate of the server whose /varz is v and whose
 // monitoring port is at monitorAddr: its leafnode port when that requires TLS, else its client
-// port when that has a certificate; "" when neither.
+// port when that has a certificate; "" when neither. A listener on every address is reached at
+// the monitoring port's host.
 func ServedCertAddr(v *Varz, monitorAddr string) string {
-	host, _, err := net.SplitHostPort(monitorAddr)
+	mon, _, err := net.SplitHostPort(monitorAddr)
 	if err != nil {
 		return ""
 	}
+	at := func(host string, port int) string {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			host = mon
+		}
+		return net.JoinHostPort(host, strconv.Itoa(port))
+	}
 	switch {
 	case v.Leaf.Port > 0 && v.Leaf.TLSRequired:
-		return net.JoinHostPort(host, strconv.Itoa(v.Leaf.Port))
+		return at(v.Leaf.Host, v.Leaf.Port)
 	case v.Port > 0 && !v.TLSCertNotAfter.IsZero():
-		return net.JoinHostPort(host, strconv.Itoa(v.Port))
+		return at(v.Host, v.Port)
 	}
 	return ""
 }

@@ -58,11 +58,15 @@ func TestServedCert(t *testing.T) {
 	if got := ServedCertAddr(v, "127.0.0.1:8222"); got != "127.0.0.1:7422" {
 		t.Fatalf("leafnode TLS: %q", got)
 	}
+	v.Leaf.Host = "10.0.0.2"
+	if got := ServedCertAddr(v, "127.0.0.1:8222"); got != "10.0.0.2:7422" {
+		t.Fatalf("leafnode listener on one address: %q", got)
+	}
 	v.Leaf.TLSRequired = false
 	if got := ServedCertAddr(v, "127.0.0.1:8222"); got != "" {
 		t.Fatalf("no TLS: %q", got)
 	}
-	v.TLSCertNotAfter = time.Now()
+	v.TLSCertNotAfter, v.Host = time.Now(), "0.0.0.0"
 	if got := ServedCertAddr(v, "127.0.0.1:8222"); got != "127.0.0.1:4222" {
 		t.Fatalf("client TLS: %q", got)
 	}
