@@ -27,6 +27,28 @@ func (h *host) ServedCertNotAfter(ctx context.Context, addr string) (time.Time, 
 	return v.CertNotAfter(), nil
 }
 
+var _ rollout.ServedSerial = (*host)(nil)
+
+// ServedCertSerial reads the serial of the certificate the server presents (its leafnode port,
+// else its client port) by a TLS handshake through the host's SSH connection.
+func (h *host) ServedCertSerial(ctx context.Context, addr string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, err := natsmon.New(addr, h.c.DialContext, natsmon.Options{}).Varz(ctx)
+	if err != nil {
+		return "", err
+	}
+	at := natsmon.ServedCertAddr(v, addr)
+	if at == "" {
+		return "", fmt.Errorf("no TLS port in /varz")
+	}
+	c, err := natsmon.ServedCert(ctx, h.c.DialContext, at)
+	if err != nil {
+		return "", err
+	}
+	return strings.ToLower(c.SerialNumber.Text(16)), nil
+}
+
 // removeCertsScript removes the files given after the sweep prefix ($1) and the count of
 // files to keep ($2), then those files ($3...), and every <prefix><hex serial>.pem or .key
 // not kept.

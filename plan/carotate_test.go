@@ -212,6 +212,8 @@ func TestCARotation_ThreeSteps(t *testing.T) {
 	d2 := stepRender(t, inv, unit.CAReissue)
 	if c := hostCert(t, d2, "hub-2"); c.Issuer.String() != caCerts(t, newCA)[0].Subject.String() {
 		t.Fatalf("step 2: hub-2's certificate is issued by %s, want the new CA", c.Issuer)
+	} else if got := p2.Unit("hub-2/nats-server").Cert.Serial; got != strings.ToLower(c.SerialNumber.Text(16)) {
+		t.Fatalf("step 2: hub-2's reload confirms serial %q, want the new certificate's %x", got, c.SerialNumber)
 	}
 	if !strings.Contains(strings.Join(p2.Unit("hub-1/nats-server").Reasons, "\n"), "step 2 of 3") {
 		t.Fatalf("step 2: hub-1's reasons: %v", p2.Unit("hub-1/nats-server").Reasons)

@@ -15,7 +15,8 @@ import (
 // serves expires within the renewal window); 1.4 the plan's "rotations" and a leaf unit's
 // "relogin" (a password rotation's steps); 1.5 a rotation's "old_ca" and "new_ca" (a CA
 // rotation, secret "ca.key", whose steps are "trust-both", "reissue", "drop-old" and
-// "complete"; it has no "old_user" or "new_user").
+// "complete"; it has no "old_user" or "new_user") and a unit's cert "serial" (apply confirms
+// the certificate presented by it).
 const FormatVersion = "1.5"
 
 // Action is what happens to one unit (a service on a host).

@@ -25,6 +25,10 @@ type CertChange struct {
 	// reload (else the reload is rolled back).
 	To       string    `json:"to"`
 	NotAfter time.Time `json:"not_after"`
+	// Serial is the new certificate's serial (hex), which the server must present after the
+	// reload where the host can read it (a TLS handshake): two certificates of one issuance
+	// period end at the same time, as in a CA rotation's reissue step.
+	Serial string `json:"serial,omitempty"`
 	// Renew: the certificate served expires within the renewal window (tls renew_before).
 	Renew bool `json:"renew,omitempty"`
 	// Remove are the previous certificate and key files, which no config names any more:
@@ -94,6 +98,7 @@ func planRenew(inv *inventory.Inventory, facts map[string]Facts, p *Plan) {
 		c := &CertChange{From: oldCert, FromNotAfter: served, To: newCert, Renew: due}
 		if cert := parseCert(files[newCert]); cert != nil {
 			c.NotAfter = cert.NotAfter
+			c.Serial = strings.ToLower(cert.SerialNumber.Text(16))
 		}
 		for _, old := range []string{oldCert, oldKey} {
 			if old != "" && old != newCert && old != newKey {

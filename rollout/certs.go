@@ -19,6 +19,12 @@ type Certs interface {
 	RemoveOldCerts(ctx context.Context, c plan.CertChange) error
 }
 
+// ServedSerial is what a Host that can read the certificate its server presents (a TLS
+// handshake through its connection) implements: the serial (hex) of that certificate.
+type ServedSerial interface {
+	ServedCertSerial(ctx context.Context, monitorAddr string) (string, error)
+}
+
 // certsOf is h as Certs, looking through the run's own wrapper (changeRecorder).
 func certsOf(h Host) (Certs, bool) {
 	if c, ok := h.(changeRecorder); ok {
@@ -43,16 +49,29 @@ func (a *run) confirmCert(ctx context.Context, h Host, u *plan.Unit) error {
 	defer cancel()
 	var last time.Time
 	var lastErr error
+	ss, bySerial := c.(ServedSerial)
+	bySerial = bySerial && u.Cert.Serial != ""
+	var lastSerial string
 	for {
 		got, err := c.ServedCertNotAfter(ctx, u.MonitorAddr)
 		if err == nil && got.Equal(u.Cert.NotAfter) {
-			return nil
+			if !bySerial {
+				return nil
+			}
+			lastSerial, err = ss.ServedCertSerial(ctx, u.MonitorAddr)
+			if err == nil && lastSerial == u.Cert.Serial {
+				return nil
+			}
 		}
 		last, lastErr = got, err
 		select {
 		case <-ctx.Done():
 			if lastErr != nil {
 				return fmt.Errorf("the new certificate was not confirmed: /varz unreachable: %v", lastErr)
+			}
+			if bySerial && last.Equal(u.Cert.NotAfter) {
+				return fmt.Errorf("the new certificate %s was not confirmed: the server presents serial %s, want %s (the server log says why)",
+					u.Cert.To, lastSerial, u.Cert.Serial)
 			}
 			return fmt.Errorf("the new certificate %s was not confirmed: /varz tls_cert_not_after %s, want %s (the server log says why)",
 				u.Cert.To, last.UTC().Format(time.RFC3339), u.Cert.NotAfter.UTC().Format(time.RFC3339))

@@ -87,3 +87,60 @@ func TestApply_CertConfirmed(t *testing.T) {
 		})
 	}
 }
+
+// serialHost also says which certificate it presents (a TLS handshake).
+type serialHost struct {
+	*certHost
+	serial string
+}
+
+func (h *serialHost) ServedCertSerial(context.Context, string) (string, error) { return h.serial, nil }
+
+type serialFleet struct {
+	*fakeFleet
+	host *serialHost
+}
+
+func (f serialFleet) Host(ctx context.Context, name string) (Host, error) {
+	if name == "hub-2" {
+		if _, err := f.fakeFleet.Host(ctx, name); err != nil {
+			return nil, err
+		}
+		return f.host, nil
+	}
+	return f.fakeFleet.Host(ctx, name)
+}
+
+// Two certificates of one issuance period end at the same time (a CA rotation's reissue): where
+// the host reads the certificate presented, its serial confirms the new one, and a server that
+// presents another serial with the same end fails the unit, which is rolled back.
+func TestApply_CertConfirmedBySerial(t *testing.T) {
+	end := time.Date(2027, 2, 14, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name, serial string
+		ok           bool
+	}{{"new serial", "bb", true}, {"old serial, same end", "aa", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			fx := newApplyFixture(t, "lab", plantest.Converged)
+			const cfg = "/etc/nats/nats-server.conf"
+			fx.fleet.hosts["hub-2"].files[cfg] = []byte("# old\n" + string(fx.fleet.hosts["hub-2"].files[cfg]))
+			fx.fleet.hosts["hub-2"].digest = "sha256:" + plantest.SHA(fx.fleet.hosts["hub-2"].files[cfg])
+			p, probes := fx.plan(t)
+			u := p.Unit("hub-2/nats-server")
+			u.Cert = &plan.CertChange{To: "/etc/nats/tls/hub-2-bb.pem", NotAfter: end, Serial: "bb"}
+			h := &serialHost{certHost: &certHost{fakeHost: fx.fleet.hosts["hub-2"], served: end}, serial: c.serial}
+			replan := func(facts map[string]plan.Facts) (*plan.Plan, error) { return p, nil }
+			_, err := Apply(context.Background(), Target{Plan: p, Probes: probes, Replan: replan},
+				serialFleet{fx.fleet, h}, fx.gates, Options{GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond})
+			if c.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrRolledBack) || !strings.Contains(err.Error(), "presents serial aa, want bb") {
+				t.Fatalf("err %v, want the other serial rolled back", err)
+			}
+		})
+	}
+}
