@@ -318,3 +318,59 @@ func TestCARotation_Refusals(t *testing.T) {
 		t.Fatalf("finished early: %v", err)
 	}
 }
+
+// Relays hold certificates like hubs: they reload onto both CAs with everything else, get a
+// certificate of the new CA in step 2 (the edges below them unchanged), and the old CA goes
+// only once they present the new CA's too.
+func TestCARotation_Relays(t *testing.T) {
+	inv0 := plantest.LoadExample(t, "tiered", func(s string) string {
+		return strings.Replace(s, "js_domain = \"hub\"\n", "js_domain = \"hub\"\n  tls {\n    ca = \"managed\"\n  }\n", 1)
+	})
+	oldCA := inv0.Lattice.TLS.CACert
+	if _, _, err := inventory.RotateCA(inv0); err != nil {
+		t.Fatal(err)
+	}
+	inv := reload(t, inv0)
+	newCA := inv.Lattice.TLS.CACert
+	d1 := render(t, inv)
+	byRole := func(p *plan.Plan) map[plan.Role]string {
+		out := map[plan.Role]string{}
+		for _, u := range p.Units {
+			if u.Service == plan.ServiceNATS && u.Changes() {
+				out[u.Role] += u.Host + "=" + string(u.Action) + " "
+			}
+		}
+		return out
+	}
+
+	facts1 := serving(t, inv, plantest.Converged(inv, d1), oldCA, nil)
+	p2 := mustBuild(t, inv, d1, facts1, plan.Options{})
+	if r := caRotation(p2); r.Step != plan.CARotationReissue {
+		t.Fatalf("step 2: %+v", r)
+	}
+	got := byRole(p2)
+	if got[plan.RoleRelay] != "relay-1=reload relay-2=reload " || got[plan.RoleLeaf] != "" {
+		t.Fatalf("step 2 changes %v, want the relays (and hubs) reloaded, no edge", got)
+	}
+	if u := p2.Unit("relay-1/nats-server"); u.Cert == nil || u.Cert.Serial == "" {
+		t.Fatalf("step 2: relay-1's reload confirms no new certificate: %+v", u.Cert)
+	}
+	d2 := stepRender(t, inv, unit.CAReissue)
+	if c := hostCert(t, d2, "relay-2"); c.Issuer.String() != caCerts(t, newCA)[0].Subject.String() {
+		t.Fatalf("step 2: relay-2's certificate is issued by %s, want the new CA", c.Issuer)
+	}
+
+	facts2 := plantest.Converged(inv, d2)
+	stale := serving(t, inv, facts2, newCA, map[string][]byte{"relay-2": oldCA})
+	if r := caRotation(mustBuild(t, inv, d1, stale, plan.Options{})); r.Step != plan.CARotationReissue ||
+		strings.Join(r.Waiting, ",") != "relay-2 (presents a certificate of the retiring CA)" {
+		t.Fatalf("relay-2 on the old CA: %+v, want step 2 again, waiting for relay-2", r)
+	}
+	p3 := mustBuild(t, inv, d1, serving(t, inv, facts2, newCA, nil), plan.Options{})
+	if r := caRotation(p3); r.Step != plan.CARotationDropOld {
+		t.Fatalf("step 3: %+v", r)
+	}
+	if got := byRole(p3); got[plan.RoleRelay] == "" || got[plan.RoleLeaf] == "" {
+		t.Fatalf("step 3 changes %v, want every server reloaded", got)
+	}
+}
