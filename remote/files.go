@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	"github.com/pkg/sftp"
 )
@@ -60,6 +61,7 @@ func (c *Client) Stage(ctx context.Context, p string, content []byte, mode fs.Fi
 		err := writeChecked(sc, st, content, mode)
 		if err != nil {
 			sc.Remove(st.Temp)
+			err = noSpace(sc, st, err)
 		}
 		return err
 	})
@@ -73,6 +75,32 @@ func (c *Client) Stage(ctx context.Context, p string, content []byte, mode fs.Fi
 		return StagedFile{}, c.errorf("stage %s: %w", p, err)
 	}
 	return st, nil
+}
+
+// noSpace says when a failed upload failed for lack of space: OpenSSH's sftp-server reports a
+// full file system (ENOSPC) as a bare "Failure". After the failure (and the partial copy's
+// removal) it asks the host how much room the destination's file system has; when that is
+// less than the file, or no inode is free, the error says ENOSPC with both figures.
+func noSpace(sc *sftp.Client, st StagedFile, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return err
+	}
+	if _, ok := sc.HasExtension("statvfs@openssh.com"); !ok {
+		return err
+	}
+	dir := path.Dir(st.Path)
+	vfs, verr := sc.StatVFS(dir)
+	if verr != nil {
+		return err
+	}
+	free := vfs.Frsize * vfs.Bavail
+	switch {
+	case vfs.Files > 0 && vfs.Favail == 0:
+		return fmt.Errorf("%w (ENOSPC): the file system holding %s has no free inode; free some on the host and apply again (%v)", syscall.ENOSPC, dir, err)
+	case free < uint64(st.Size):
+		return fmt.Errorf("%w (ENOSPC): the file system holding %s has %d bytes free, the file needs %d; free space on the host and apply again (%v)", syscall.ENOSPC, dir, free, st.Size, err)
+	}
+	return err
 }
 
 func writeChecked(sc *sftp.Client, st StagedFile, content []byte, mode fs.FileMode) error {
