@@ -3,12 +3,15 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latticepush/latticepush/internal/labtest"
+	"github.com/latticepush/latticepush/internal/testenv"
+	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
 )
 
@@ -99,6 +102,81 @@ func TestReliability_DiskFull(t *testing.T) {
 	}
 	t.Logf("disk full: %d trials, %d applies refused at staging naming host, path and ENOSPC; %d managed files compared, %d trials with no file changed on any host; 0 temp files and 0 locks left; every rerun with room again converged",
 		n, refused, checked, unchanged)
+
+	t.Run("upload directory full", func(t *testing.T) {
+		// A release for every leaf, uploaded over SFTP into the install root's upload
+		// directory: on edge-1 that directory is a 1 MiB file system.
+		newBin, err := os.ReadFile(testenv.NATSRelease(t, "v2.15.3"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		archive, sum := releaseArchive(t, t.TempDir(), "2.15.3", newBin)
+		fi, err := os.Stat(archive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := os.ReadFile(env.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := string(src)
+		env.Edit(t, func(string) string { return pinIn(t, base, "2.15.3", archive, sum, "leaf") })
+		defer env.Edit(t, func(string) string { return base })
+		c := fullDisk{"edge-1", path.Join(inventory.InstallRoot, ".uploads")}
+		if _, err := env.Lab.Exec(ctx, c.host, "mkdir", "-p", c.dir); err != nil {
+			t.Fatal(err)
+		}
+		defer env.Lab.Exec(context.Background(), c.host, "rmdir", c.dir, path.Dir(c.dir), path.Dir(path.Dir(c.dir)))
+		before := installedOn(t, ctx, env)
+		hashes := hashesOn(t, ctx, env, natsConf, wasmEnv)
+		free := fillDir(t, ctx, env, c)
+		s := newSession(t, env, plan.Options{})
+		p := s.plan(ctx)
+		start := time.Now()
+		_, err = s.apply(ctx, p)
+		took := time.Since(start)
+		if err == nil {
+			t.Fatal("apply with the upload directory full succeeded")
+		}
+		for _, want := range []string{c.host, c.dir + "/", "ENOSPC"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("the error does not say %q:\n%v", want, err)
+			}
+		}
+		if after := installedOn(t, ctx, env); after != before {
+			t.Errorf("installed files changed although the upload failed:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+		if after := hashesOn(t, ctx, env, natsConf, wasmEnv); !equalStrings(hashes, after) {
+			t.Errorf("managed files changed although the upload failed")
+		}
+		if left := strays(t, ctx, env); len(left) > 0 {
+			t.Errorf("temp files left: %v", left)
+		}
+		if out, _ := env.Lab.Exec(ctx, c.host, "sh", "-c", "ls -A "+c.dir+" | grep -v '^.reliability-fill$'; true"); len(strings.TrimSpace(string(out))) > 0 {
+			t.Errorf("left in %s:%s: %s", c.host, c.dir, out)
+		}
+		if held := locksHeld(ctx, env); len(held) > 0 {
+			t.Errorf("locks left on %v", held)
+		}
+		t.Logf("upload directory full: %s:%s (%d bytes free), a %d-byte release archive; apply refused after %s: %s; nothing installed or switched on any host, no upload left",
+			c.host, c.dir, free, fi.Size(), took.Round(time.Millisecond), enospcLine(err.Error()))
+	})
+}
+
+// installedOn lists, per lab host, the files and links under the install roots and the
+// binaries' directory, with where each link points (an upload directory created empty by
+// an upload is not a change that matters).
+func installedOn(t *testing.T, ctx context.Context, env *labtest.Env) string {
+	t.Helper()
+	var b strings.Builder
+	for _, h := range env.Lab.Hosts {
+		out, err := env.Lab.Exec(ctx, h.Name, "sh", "-c", `find /opt/latticepush /usr/local/bin -name .reliability-fill -prune -o ! -type d -printf '%p %l %s\n' 2>/dev/null | sort; true`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s:\n%s", h.Name, out)
+	}
+	return b.String()
 }
 
 // rerunErr plans and applies the env's inventory once.
