@@ -68,10 +68,11 @@ func TestReliability_LoadEveryWave(t *testing.T) {
 		lost += missing + wrong
 		var waves []string
 		for _, w := range waveWindows(s.events, end) {
-			wg, rg := l.gaps(w.from, w.to)
+			wg, wat, rg, rat := l.gaps(w.from, w.to)
 			worst[w.name] = max(worst[w.name], wg, rg)
-			waves = append(waves, fmt.Sprintf("%s wave %s: longest write gap %s, read gap %s",
-				w.name, w.to.Sub(w.from).Round(100*time.Millisecond), wg.Round(10*time.Millisecond), rg.Round(10*time.Millisecond)))
+			waves = append(waves, fmt.Sprintf("%s wave %s: longest write gap %s (from %s), read gap %s (from %s)",
+				w.name, w.to.Sub(w.from).Round(100*time.Millisecond), wg.Round(10*time.Millisecond), phaseAt(s.events, wat),
+				rg.Round(10*time.Millisecond), phaseAt(s.events, rat)))
 		}
 		t.Logf("trial %d, load through %s, apply %s restarting %d units: %d writes acknowledged, %d write errors; %d reads (%d wrong values, %d errors); %s; afterwards %d acknowledged writes missing, %d with a wrong value",
 			i+1, leaf, took.Round(time.Second), len(p.Units), len(l.acked), l.writeErrs, l.reads, l.readWrong, l.readErrs,
@@ -234,28 +235,36 @@ func (l *waveLoad) stop() time.Time {
 }
 
 // gaps returns the longest time without a successful write and without a successful read
-// that overlaps [from, to].
-func (l *waveLoad) gaps(from, to time.Time) (write, read time.Duration) {
+// that overlaps [from, to], each with when it began.
+func (l *waveLoad) gaps(from, to time.Time) (write time.Duration, writeAt time.Time, read time.Duration, readAt time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return longestGap(l.wrote, from, to, l.begun), longestGap(l.read, from, to, l.begun)
+	write, writeAt = longestGap(l.wrote, from, to, l.begun)
+	read, readAt = longestGap(l.read, from, to, l.begun)
+	return write, writeAt, read, readAt
 }
 
 // longestGap is the longest interval between consecutive times in ok (sorted) that overlaps
-// [from, to]; before the first success the gap counts from begun.
-func longestGap(ok []time.Time, from, to, begun time.Time) time.Duration {
+// [from, to], and when it began; before the first success the gap counts from begun.
+func longestGap(ok []time.Time, from, to, begun time.Time) (time.Duration, time.Time) {
 	i := sort.Search(len(ok), func(i int) bool { return !ok[i].Before(from) })
 	prev := begun
 	if i > 0 {
 		prev = ok[i-1]
 	}
 	var longest time.Duration
+	at := prev
 	for ; i < len(ok); i++ {
-		longest = max(longest, ok[i].Sub(prev))
+		if d := ok[i].Sub(prev); d > longest {
+			longest, at = d, prev
+		}
 		prev = ok[i]
 		if ok[i].After(to) {
-			return longest
+			return longest, at
 		}
 	}
-	return max(longest, to.Sub(prev))
+	if d := to.Sub(prev); d > longest {
+		longest, at = d, prev
+	}
+	return longest, at
 }
