@@ -12,7 +12,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"sort"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/pkg/sftp"
 )
@@ -60,6 +63,7 @@ func (c *Client) Stage(ctx context.Context, p string, content []byte, mode fs.Fi
 		err := writeChecked(sc, st, content, mode)
 		if err != nil {
 			sc.Remove(st.Temp)
+			err = noSpace(sc, st, err)
 		}
 		return err
 	})
@@ -73,6 +77,32 @@ func (c *Client) Stage(ctx context.Context, p string, content []byte, mode fs.Fi
 		return StagedFile{}, c.errorf("stage %s: %w", p, err)
 	}
 	return st, nil
+}
+
+// noSpace says when a failed upload failed for lack of space: OpenSSH's sftp-server reports a
+// full file system (ENOSPC) as a bare "Failure". After the failure (and the partial copy's
+// removal) it asks the host how much room the destination's file system has; when that is
+// less than the file, or no inode is free, the error says ENOSPC with both figures.
+func noSpace(sc *sftp.Client, st StagedFile, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return err
+	}
+	if _, ok := sc.HasExtension("statvfs@openssh.com"); !ok {
+		return err
+	}
+	dir := path.Dir(st.Path)
+	vfs, verr := sc.StatVFS(dir)
+	if verr != nil {
+		return err
+	}
+	free := vfs.Frsize * vfs.Bavail
+	switch {
+	case vfs.Files > 0 && vfs.Favail == 0:
+		return fmt.Errorf("%w (ENOSPC): the file system holding %s has no free inode; free some on the host and apply again (%v)", syscall.ENOSPC, dir, err)
+	case free < uint64(st.Size):
+		return fmt.Errorf("%w (ENOSPC): the file system holding %s has %d bytes free, the file needs %d; free space on the host and apply again (%v)", syscall.ENOSPC, dir, free, st.Size, err)
+	}
+	return err
 }
 
 func writeChecked(sc *sftp.Client, st StagedFile, content []byte, mode fs.FileMode) error {
@@ -210,35 +240,58 @@ func (c *Client) Put(ctx context.Context, p string, content []byte, mode fs.File
 }
 
 // RemoveStrays removes the temporary files (staged copies, backup links in the making)
-// that an interrupted run left in dirs, and returns their paths. Missing dirs are fine.
+// that an interrupted run left in dirs, and returns their paths. Missing dirs are fine. The
+// directories are listed, and their strays removed, all at once: one after the other, each
+// listing's round trips add up on a slow link.
 func (c *Client) RemoveStrays(ctx context.Context, dirs []string) ([]string, error) {
 	var removed []string
 	err := c.withSFTP(ctx, func(sc *sftp.Client) error {
-		var errs []error
-		for _, d := range dirs {
-			entries, err := sc.ReadDir(d)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			} else if err != nil {
-				errs = append(errs, fmt.Errorf("list %s: %w", d, err))
-				continue
-			}
-			for _, e := range entries {
-				if !e.Mode().IsRegular() || !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), tmpMarker) {
-					continue
-				}
-				p := path.Join(d, e.Name())
-				if err := sc.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
-					continue
-				}
-				removed = append(removed, p)
-			}
+		var (
+			mu   sync.Mutex
+			wg   sync.WaitGroup
+			errs = make([]error, len(dirs))
+		)
+		for i, d := range dirs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				gone, err := removeStraysIn(sc, d)
+				mu.Lock()
+				removed = append(removed, gone...)
+				mu.Unlock()
+				errs[i] = err
+			}()
 		}
+		wg.Wait()
+		sort.Strings(removed)
 		return errors.Join(errs...)
 	})
 	if err != nil {
 		return removed, c.errorf("remove stray temp files: %w", err)
 	}
 	return removed, nil
+}
+
+// removeStraysIn removes the strays in one directory and returns their paths.
+func removeStraysIn(sc *sftp.Client, d string) ([]string, error) {
+	entries, err := sc.ReadDir(d)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("list %s: %w", d, err)
+	}
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		if !e.Mode().IsRegular() || !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), tmpMarker) {
+			continue
+		}
+		p := path.Join(d, e.Name())
+		if err := sc.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
+			continue
+		}
+		removed = append(removed, p)
+	}
+	return removed, errors.Join(errs...)
 }
