@@ -79,7 +79,7 @@ func TestApply_ReportsUnfinishedWave(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := strings.Join(warnings, "\n")
-	if !strings.Contains(w, "an earlier apply stopped in the hub wave: hub-3/nats-server has its new files in place but not in effect") ||
+	if !strings.Contains(w, "found the hub wave half done: hub-3/nats-server has its new files in place but not in effect") ||
 		!strings.Contains(w, "hub-1/nats-server, hub-2/nats-server already run") {
 		t.Errorf("warnings %q: want the half-done hub wave reported", w)
 	}

@@ -18,22 +18,23 @@ var unfinishedReasons = []string{
 
 // reportUnfinished emits, once the fresh plan is known, a warning per wave that an earlier
 // apply left half done: which units have their files in place but not yet in effect, and
-// which units of that wave already run what the inventory asks for. This apply finishes them.
+// which are stopped with their files in place, and which units of that wave already run what the inventory asks for. This apply finishes them.
 func (r *run) reportUnfinished() {
 	for _, w := range r.p.Waves {
-		var pending, done []string
+		var pending, stopped, done []string
 		for _, b := range w.Batches {
 			for _, id := range b {
 				u := r.p.Unit(id)
-				if u == nil {
-					continue
-				}
-				if unfinished(u) {
+				switch {
+				case u == nil:
+				case unfinished(u):
 					pending = append(pending, id)
+				case u.Action == plan.Start && !u.Start && len(u.Files) == 0:
+					stopped = append(stopped, id)
 				}
 			}
 		}
-		if len(pending) == 0 {
+		if len(pending) == 0 && len(stopped) == 0 {
 			continue
 		}
 		for _, u := range r.p.Units {
@@ -41,8 +42,14 @@ func (r *run) reportUnfinished() {
 				done = append(done, u.ID())
 			}
 		}
-		msg := fmt.Sprintf("an earlier apply stopped in the %s wave: %s %s its new files in place but not in effect",
-			w.Name, strings.Join(pending, ", "), haveOrHas(len(pending)))
+		var parts []string
+		if len(pending) > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s its new files in place but not in effect", strings.Join(pending, ", "), haveOrHas(len(pending))))
+		}
+		if len(stopped) > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s stopped with its files in place (a restart interrupted, or a crash)", strings.Join(stopped, ", "), isOrAre(len(stopped))))
+		}
+		msg := fmt.Sprintf("found the %s wave half done: %s", w.Name, strings.Join(parts, "; "))
 		if len(done) > 0 {
 			msg += fmt.Sprintf("; %s already %s the inventory's config", strings.Join(done, ", "), runOrRuns(len(done)))
 		}
@@ -59,6 +66,13 @@ func unfinished(u *plan.Unit) bool {
 		}
 	}
 	return false
+}
+
+func isOrAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 func haveOrHas(n int) string {
