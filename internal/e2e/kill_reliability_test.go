@@ -126,6 +126,7 @@ func TestReliability_ControllerKilled(t *testing.T) {
 		} else {
 			killedAfter++
 		}
+		t.Logf("kill %d/%d after %s + %s: %s", i+1, len(points), pt.sig, pt.delay.Round(time.Millisecond), where)
 		after := hashesOn(t, ctx, env, natsConf, wasmEnv)
 		hubsNew := 0
 		for k, h := range after {
