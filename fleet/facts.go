@@ -274,7 +274,8 @@ func (st *hostState) file(p string) plan.FileFact {
 
 func (st *hostState) service(s string) plan.ServiceFact {
 	pid, _ := strconv.Atoi(st.kv["svc."+s+".pid"])
-	sf := plan.ServiceFact{Running: st.kv["svc."+s+".running"] == "1", Enabled: st.kv["svc."+s+".enabled"] == "1", PID: pid}
+	sf := plan.ServiceFact{Running: st.kv["svc."+s+".running"] == "1", Enabled: st.kv["svc."+s+".enabled"] == "1", PID: pid,
+		Stopping: st.kv["svc."+s+".stopping"] == "1"}
 	if sf.Running && pid > 0 {
 		sf.Started = st.stat["/proc/"+strconv.Itoa(pid)].mtime
 		sf.User = st.stat["/proc/"+strconv.Itoa(pid)].user

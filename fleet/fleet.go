@@ -137,6 +137,8 @@ type host struct {
 
 	mu   sync.Mutex
 	lock *remote.Lock
+	// leftovers are the temporary files an earlier run left that Lock removed.
+	leftovers []string
 }
 
 var _ rollout.Host = (*host)(nil)
@@ -151,11 +153,22 @@ func (h *host) Lock(ctx context.Context, owner rollout.LockOwner) error {
 	h.mu.Unlock()
 	// A run that lost its connection mid-stage leaves its temporary copies behind. Holding
 	// the lock, no other run is staging here, so they can go now.
-	if _, err := h.c.RemoveStrays(ctx, h.managedDirs()); err != nil {
+	removed, err := h.c.RemoveStrays(ctx, h.managedDirs())
+	if err != nil {
 		h.Unlock(context.WithoutCancel(ctx))
 		return err
 	}
+	h.mu.Lock()
+	h.leftovers = removed
+	h.mu.Unlock()
 	return nil
+}
+
+// Leftovers returns the temporary files of an earlier run that Lock removed.
+func (h *host) Leftovers() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.leftovers)
 }
 
 // managedDirs are the directories latticepush stages files into on this host: its

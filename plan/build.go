@@ -345,6 +345,13 @@ func decideService(h *inventory.Host, u *Unit, files []DesiredFile, f Facts, red
 			break
 		}
 	}
+	// A running service its supervisor will not start again once it exits: an earlier apply
+	// began its restart (a lame-duck stop) and did not finish it. A reload would go to a
+	// server on its way out; the restart is still due.
+	if sf.Running && sf.Stopping && u.Action != Restart {
+		u.Action = Restart
+		u.Reasons = append(u.Reasons, u.Service+" is stopping and its supervisor will not start it again (an earlier apply did not finish its restart)")
+	}
 	u.User = serviceUser(h, u.Service)
 	if want := cmp.Or(u.User, "root"); sf.Running && sf.User != "" && sf.User != want {
 		// Only a restart changes the user a process runs as (its definition may be in place

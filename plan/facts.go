@@ -89,8 +89,11 @@ type FileFact struct {
 // ServiceFact is one service's state.
 type ServiceFact struct {
 	Running bool
-	PID     int
-	Enabled bool
+	// Stopping is set when the service runs but its supervisor will not start it again once
+	// it exits (runit: "want down"): a stop is under way, or one was begun and never finished.
+	Stopping bool
+	PID      int
+	Enabled  bool
 	// Started is when the running process started (Unix seconds, host clock); 0 when unknown.
 	Started int64
 	// User is the user the running process runs as (the owner of /proc/PID: its effective

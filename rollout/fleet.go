@@ -51,6 +51,12 @@ type Host interface {
 	Audit(ctx context.Context, rec AuditRecord) error
 }
 
+// LeftoverHost is a Host that, on taking its lock, removes what an earlier run that did not
+// finish left behind (its staged temporary files), and says what.
+type LeftoverHost interface {
+	Leftovers() []string
+}
+
 // Gates are the health checks apply waits on (implemented over verify/). Each takes what it
 // must expect where that differs from the inventory (Expect).
 type Gates interface {

@@ -114,6 +114,12 @@ func (lockPhase) Run(ctx context.Context, r *run) error {
 				return nil
 			}
 			r.hosts[name] = changeRecorder{Host: h, r: r, name: name}
+			if lh, ok := h.(LeftoverHost); ok {
+				if left := lh.Leftovers(); len(left) > 0 {
+					r.emit(Event{Type: EventWarning, Phase: PhaseLock, Host: name, Message: fmt.Sprintf(
+						"removed %d temporary files an earlier apply left (it stopped while staging): %s", len(left), strings.Join(left, ", "))})
+				}
+			}
 			return nil
 		})
 	}
@@ -144,6 +150,7 @@ func (observePhase) Run(ctx context.Context, r *run) error {
 		return fmt.Errorf("%w:\n  %s\nrun plan again", ErrStale, strings.Join(why, "\n  "))
 	}
 	r.p = fresh
+	r.reportUnfinished()
 	r.initPorts()
 	if !fresh.HasChanges() {
 		r.phase(PhaseDone, "no changes")

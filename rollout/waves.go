@@ -91,6 +91,7 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		var ran []string
+		var hubLost error // a hub node lost during the batch stops the wave, whatever max_failures says
 		for _, id := range batch {
 			u := a.p.Unit(id)
 			if _, ok := down[u.Host]; ok {
@@ -102,6 +103,9 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 				defer wg.Done()
 				if err := a.applyUnit(ctx, w, u); err != nil {
 					mu.Lock()
+					if errors.Is(err, ErrHubLost) && hubLost == nil {
+						hubLost = err
+					}
 					failures++
 					failed = append(failed, fmt.Sprintf("%s: %v", u.ID(), plan.WithoutHost(u.Host, err)))
 					mu.Unlock()
@@ -109,6 +113,9 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 			}()
 		}
 		wg.Wait()
+		if hubLost != nil {
+			return fmt.Errorf("the %s wave stopped: %w", w.Name, hubLost)
+		}
 		if failures > w.MaxFailures {
 			return fmt.Errorf("%w: the %s wave stopped after %d failure(s) (max_failures = %d); hosts not yet reached were left untouched:\n  %s",
 				ErrRolledBack, w.Name, failures, w.MaxFailures, strings.Join(failed, "\n  "))
@@ -147,9 +154,18 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 		a.cutLeaves(w.Name)
 	}
 	err := a.change(ctx, h, u, staged)
+	gateFailed := false
 	if err == nil {
 		a.emit(Event{Type: EventWait, Wave: w.Name, Unit: u.ID(), Message: "waiting for the " + string(u.Role) + " gate"})
 		err = a.gate(ctx, u)
+		gateFailed = err != nil
+	}
+	if gateFailed && u.Role == plan.RoleHub && u.Service == plan.ServiceNATS {
+		if lost := a.hubLost(ctx, h, u, err); lost != nil {
+			a.setResult(u, Failed, lost, time.Since(start))
+			a.emit(Event{Type: EventUnitFailed, Wave: w.Name, Unit: u.ID(), Action: u.Action, Message: lost.Error()})
+			return lost
+		}
 	}
 	if err == nil {
 		if u.Upgrade != nil {

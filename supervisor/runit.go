@@ -133,6 +133,7 @@ if [ -e "$d" ] && [ ! -e "$d/down" ]; then echo "svc.$1.enabled=1"; else echo "s
 if [ -L "$d" ]; then echo "svc.$1.def=$(readlink "$d")"; elif [ -d "$d" ]; then echo "svc.$1.def=$d"; fi
 if [ -r "$d/supervise/stat" ] && read -r st < "$d/supervise/stat" && read -r p < "$d/supervise/pid"; then
   case $st in run*) [ -n "$p" ] && [ -d "/proc/$p" ] && r=1 ;; esac
+  case $st in run*"want down"*) [ "$r" = 1 ] && echo "svc.$1.stopping=1" ;; esac
 fi`
 }
 
