@@ -91,7 +91,7 @@ func cutRevision(t *testing.T, env *labtest.Env, n int) {
 // (same controller, same boot, its process gone) and converges.
 func TestReliability_SSHCuts(t *testing.T) {
 	env := labtest.Up(t, labtest.Spec{})
-	trials := reliabilityCount(t, 12, 102)
+	trials := reliabilityCount(t, 6, 102)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Hour)
 	defer cancel()
 	proxies := map[string]*cutProxy{}
@@ -105,7 +105,10 @@ func TestReliability_SSHCuts(t *testing.T) {
 		t.Fatalf("initial apply: %v", err)
 	}
 
-	// Calibrate: each step's bytes on each link, from one apply of a revision.
+	// Calibrate: each step's bytes on each link, from one apply of a revision. Later applies
+	// carry a few kB more in observe (the hosts' nats-server -t digest cache, read there,
+	// grows by each new config up to its 32 entries), so a cut can land a step earlier than
+	// it was drawn in: each cut prints both.
 	cutRevision(t, env, 1)
 	s := newSession(t, env, plan.Options{})
 	p := s.plan(ctx)
@@ -201,13 +204,16 @@ func TestReliability_SSHCuts(t *testing.T) {
 			failed++
 		}
 		after := hashesOn(t, ctx, env, natsConf, wasmEnv)
+		oldHere, newHere := 0, 0
 		for k, h := range after {
 			checked++
 			switch h {
 			case before[k]:
 				oldFiles++
+				oldHere++
 			case want[k]:
 				newFiles++
+				newHere++
 			default:
 				partial++
 				t.Errorf("cut %d on %s at byte %d (%s): %s is neither the old nor the new version", i+1, c.host, c.at, where, k)
@@ -226,8 +232,8 @@ func TestReliability_SSHCuts(t *testing.T) {
 		if err != nil {
 			errText = firstLineOf(strings.ReplaceAll(err.Error(), "\n", " "))
 		}
-		t.Logf("cut %d: %s's link at byte %d (drawn in %s; landed in %s): apply error %s; %d temp files and locks on %v left; rerun took over %d locks, was refused by %d; converged",
-			i+1, c.host, c.at, c.step, where, errText, len(left), held, took, refused)
+		t.Logf("cut %d: %s's link at byte %d (drawn in %s; landed in %s): apply error %s; files %d old, %d new; %d temp files and locks on %v left; rerun took over %d locks, was refused by %d; converged",
+			i+1, c.host, c.at, c.step, where, errText, oldHere, newHere, len(left), held, took, refused)
 		if t.Failed() {
 			return
 		}
