@@ -91,7 +91,7 @@ func cutRevision(t *testing.T, env *labtest.Env, n int) {
 // (same controller, same boot, its process gone) and converges.
 func TestReliability_SSHCuts(t *testing.T) {
 	env := labtest.Up(t, labtest.Spec{})
-	trials := reliabilityCount(t, 6, 102)
+	trials := reliabilityCount(t, 3, 102)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Hour)
 	defer cancel()
 	proxies := map[string]*cutProxy{}
@@ -173,7 +173,8 @@ func TestReliability_SSHCuts(t *testing.T) {
 				own = append(own, st)
 			}
 		}
-		st := own[(i/len(cutHosts))*len(own)/perHost]
+		// Spread evenly, ends excluded: one cut per host (the CI subset) lands mid-apply.
+		st := own[(i/len(cutHosts)+1)*len(own)/(perHost+1)]
 		sp := ranges[host][st][rng.IntN(len(ranges[host][st]))]
 		cuts = append(cuts, sshCut{host, st, sp.from + rng.Int64N(sp.to-sp.from)})
 	}
