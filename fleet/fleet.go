@@ -135,11 +135,15 @@ type host struct {
 	specs map[string]supervisor.Service // the host's services, by name
 	svc   service.Manager
 
-	mu   sync.Mutex
-	lock *remote.Lock
+	mu       sync.Mutex
+	lock     *remote.Lock
+	tookOver string // set by Lock when it took over a lock left by a dead run
 	// leftovers are the temporary files an earlier run left that Lock removed.
 	leftovers []string
 }
+
+// LockTakenOver says what Lock took over, if anything (see remote.Client.Lock).
+func (h *host) LockTakenOver() string { return h.tookOver }
 
 var _ rollout.Host = (*host)(nil)
 
@@ -151,6 +155,10 @@ func (h *host) Lock(ctx context.Context, owner rollout.LockOwner) error {
 	h.mu.Lock()
 	h.lock = l
 	h.mu.Unlock()
+	if d := l.TookOver; d != nil {
+		h.tookOver = fmt.Sprintf("took over the lock left by %s@%s (pid %d, since %s, running %q): that process is no longer running on this machine, which has not rebooted since",
+			d.User, d.Host, d.PID, d.Time.Format(time.RFC3339), d.Command)
+	}
 	// A run that lost its connection mid-stage leaves its temporary copies behind. Holding
 	// the lock, no other run is staging here, so they can go now.
 	removed, err := h.c.RemoveStrays(ctx, h.managedDirs())

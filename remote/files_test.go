@@ -265,9 +265,10 @@ func TestLock_ContentionAndStale(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A holder whose process on this machine is gone is reported stale, not broken.
+	// A holder whose process on this machine is gone, but in another boot (so the pid is not
+	// proof), is reported stale, not broken.
 	dead := deadPID(t)
-	if _, err := a.Lock(ctx, LockInfo{User: "ghost", Host: me, PID: dead}, opts); err != nil {
+	if _, err := a.Lock(ctx, LockInfo{User: "ghost", Host: me, PID: dead, BootID: "an-earlier-boot"}, opts); err != nil {
 		t.Fatal(err)
 	}
 	_, err = b.Lock(ctx, LockInfo{User: "bob", Host: me, PID: os.Getpid()}, opts)

@@ -28,7 +28,12 @@ type LockInfo struct {
 	PID     int
 	Command string
 	Time    time.Time
-	token   string
+	// MachineID and BootID identify the controller machine and its boot (Lock fills them in
+	// from /etc/machine-id and the kernel's boot_id when empty). A lock whose owner's process
+	// is gone is taken over only when both match this controller's.
+	MachineID string
+	BootID    string
+	token     string
 }
 
 // LockedError is returned by Lock when another run holds the host's lock.
@@ -48,7 +53,7 @@ func (e *LockedError) Error() string {
 	if e.Stale {
 		return msg + fmt.Sprintf("; the lock looks stale (%s). If no latticepush run is using this host, clear it with `latticepush force-unlock INVENTORY %s` (it removes %s)", e.Why, e.Target, e.Path)
 	}
-	return msg + "; wait for that run to finish"
+	return msg + fmt.Sprintf("; wait for that run to finish, or if it is no longer running, clear it with `latticepush force-unlock INVENTORY %s` (it removes %s)", e.Target, e.Path)
 }
 
 // Unwrap makes errors.Is(err, ErrLocked) true.
@@ -72,54 +77,150 @@ type Lock struct {
 	c    *Client
 	path string
 	tok  string
+	// TookOver is set when Lock replaced a lock left behind by a run of this controller (same
+	// machine, same boot) whose process is gone; it describes that run.
+	TookOver *LockInfo
 }
 
 // lockScript creates the lock atomically: the info is written to a private temporary
-// file, then hard-linked to the lock name, which fails if a lock exists.
+// file, then hard-linked to the lock name, which fails if a lock exists. A lock released
+// between the link and reading it answers gone (try again).
 const lockScript = `dir=$1; info=$2; umask 077
 mkdir -p "$dir" || exit 3
 tmp="$dir/.lock.$$"
 printf '%s\n' "$info" > "$tmp" || exit 3
 if ln "$tmp" "$dir/lock" 2>/dev/null; then rm -f "$tmp"; echo acquired; exit 0; fi
-rm -f "$tmp"; echo held; cat "$dir/lock"`
+rm -f "$tmp"
+held=$(cat "$dir/lock" 2>/dev/null) || { echo gone; exit 0; }
+printf 'held\n%s\n' "$held"`
+
+// takeoverScript replaces a lock left behind, only if it still carries the dead owner's token
+// ($3). Takeovers exclude each other with a directory (mkdir is atomic; one left by a takeover
+// cut short is cleared after a minute); the new lock is renamed over the old one, so there is
+// never a moment without a lock for an ordinary Lock to slip into. Answers: acquired, held
+// (with the holder), gone (no lock any more: lock the ordinary way) or busy (another takeover
+// is under way).
+const takeoverScript = `dir=$1; info=$2; old=$3; umask 077
+find "$dir" -maxdepth 1 -name .takeover -mmin +1 -exec rmdir {} + 2>/dev/null
+mkdir "$dir/.takeover" 2>/dev/null || { echo busy; exit 0; }
+tmp="$dir/.lock.$$"
+if grep -qxF "$old" "$dir/lock" 2>/dev/null; then
+  if printf '%s\n' "$info" > "$tmp" && mv -f "$tmp" "$dir/lock"; then rmdir "$dir/.takeover"; echo acquired; exit 0; fi
+  rm -f "$tmp"; rmdir "$dir/.takeover"; exit 3
+fi
+rmdir "$dir/.takeover"
+held=$(cat "$dir/lock" 2>/dev/null) || { echo gone; exit 0; }
+printf 'held\n%s\n' "$held"`
 
 // unlockScript removes the lock only if it still carries our token.
 const unlockScript = `if grep -qxF "$2" "$1" 2>/dev/null; then rm -f "$1"; echo released; else echo foreign; fi`
 
 // Lock takes the host's lock for owner (Time defaults to now), running as root with the
 // target's Become. When another run holds it, it returns a *LockedError (errors.Is
-// ErrLocked) describing the holder; a stale lock is reported, never broken.
+// ErrLocked) describing the holder and naming the force-unlock command. One exception: a
+// lock left by a run of this same controller (same hostname, machine id and boot id) whose
+// process is gone cannot belong to a live run, so it is taken over, and Lock.TookOver says so.
+// Any other lock that looks stale is reported, never broken.
 func (c *Client) Lock(ctx context.Context, owner LockInfo, opts LockOptions) (*Lock, error) {
 	if owner.Time.IsZero() {
 		owner.Time = time.Now()
+	}
+	me := controllerID()
+	if owner.MachineID == "" {
+		owner.MachineID = me.MachineID
+	}
+	if owner.BootID == "" {
+		owner.BootID = me.BootID
 	}
 	var b [12]byte
 	rand.Read(b[:])
 	owner.token = hex.EncodeToString(b[:])
 	dir := opts.dir()
-	res, err := c.Run(ctx, Script(lockScript, dir, encodeLock(owner)), RunOptions{Become: c.target.Become})
-	if err != nil {
-		return nil, c.errorf("lock %s: %w", dir, err)
-	}
-	state, rest, _ := strings.Cut(string(res.Stdout), "\n")
-	switch state {
-	case "acquired":
-		return &Lock{c: c, path: dir + "/lock", tok: "token=" + strconv.Quote(owner.token)}, nil
-	case "held":
-		holder := decodeLock(rest)
-		e := &LockedError{Target: c.target.Name, Holder: holder, Path: dir + "/lock"}
-		stale := opts.StaleAfter
-		if stale <= 0 {
-			stale = 6 * time.Hour
+	tok := "token=" + strconv.Quote(owner.token)
+	script := Script(lockScript, dir, encodeLock(owner))
+	var tookOver *LockInfo
+	for try := 0; ; try++ {
+		res, err := c.Run(ctx, script, RunOptions{Become: c.target.Become})
+		if err != nil {
+			return nil, c.errorf("lock %s: %w", dir, err)
 		}
-		if me, _ := os.Hostname(); holder.Host == me && holder.PID > 0 && !pidAlive(holder.PID) {
-			e.Stale, e.Why = true, fmt.Sprintf("process %d on %s is not running", holder.PID, me)
-		} else if age := time.Since(holder.Time); age > stale {
-			e.Stale, e.Why = true, fmt.Sprintf("taken %s ago", age.Round(time.Minute))
+		state, rest, _ := strings.Cut(string(res.Stdout), "\n")
+		switch state {
+		case "acquired":
+			return &Lock{c: c, path: dir + "/lock", tok: tok, TookOver: tookOver}, nil
+		case "gone", "busy":
+			// The lock went away, or another run is taking it over: look again, the ordinary way.
+			if try >= 4 {
+				return nil, c.errorf("lock %s: another run kept taking over the lock; try again", dir)
+			}
+			if state == "busy" {
+				time.Sleep(100 * time.Millisecond)
+			}
+			script, tookOver = Script(lockScript, dir, encodeLock(owner)), nil
+			continue
+		case "held":
+			holder := decodeLock(rest)
+			e := &LockedError{Target: c.target.Name, Holder: holder, Path: dir + "/lock"}
+			e.Stale, e.Why = staleness(holder, me, opts)
+			if e.Stale && sameRun(holder, me) && try < 2 && holder.token != "" {
+				script = Script(takeoverScript, dir, encodeLock(owner), "token="+strconv.Quote(holder.token))
+				tookOver = &holder
+				continue
+			}
+			return nil, e
 		}
-		return nil, e
+		return nil, c.errorf("lock %s: unexpected answer %q", dir, res.Stdout)
 	}
-	return nil, c.errorf("lock %s: unexpected answer %q", dir, res.Stdout)
+}
+
+// controller is this machine's identity as recorded in a lock.
+type controller struct{ Host, MachineID, BootID string }
+
+func controllerID() controller {
+	var c controller
+	c.Host, _ = os.Hostname()
+	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
+		if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			c.MachineID = strings.TrimSpace(string(b))
+			break
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
+		c.BootID = strings.TrimSpace(string(b))
+	}
+	return c
+}
+
+// sameRun reports whether holder's process was on this controller in this boot, so that its
+// pid can be checked here.
+func sameRun(holder LockInfo, me controller) bool {
+	return holder.Host != "" && holder.Host == me.Host &&
+		holder.MachineID != "" && holder.MachineID == me.MachineID &&
+		holder.BootID != "" && holder.BootID == me.BootID
+}
+
+// staleness says whether holder looks gone, and why.
+func staleness(holder LockInfo, me controller, opts LockOptions) (bool, string) {
+	after := opts.StaleAfter
+	if after <= 0 {
+		after = 6 * time.Hour
+	}
+	if holder.Host == me.Host && holder.PID > 0 && !pidAlive(holder.PID) {
+		why := fmt.Sprintf("process %d on %s is not running", holder.PID, me.Host)
+		switch {
+		case holder.MachineID == "" || holder.BootID == "":
+			why += "; the lock does not say which machine and boot it was taken in, so it is not taken over"
+		case holder.MachineID != me.MachineID:
+			why += "; but the lock was taken on another machine with the same hostname, so it is not taken over"
+		case holder.BootID != me.BootID:
+			why += "; the lock was taken before this machine's last boot, when that pid was another process, so it is not taken over"
+		}
+		return true, why
+	}
+	if age := time.Since(holder.Time); age > after {
+		return true, fmt.Sprintf("taken %s ago", age.Round(time.Minute))
+	}
+	return false, ""
 }
 
 // Unlock releases the lock if it is still ours (a lock that was force-removed and taken by
@@ -151,7 +252,9 @@ func encodeLock(i LockInfo) string {
 	return strings.Join([]string{
 		"user=" + strconv.Quote(i.User), "host=" + strconv.Quote(i.Host),
 		"pid=" + strconv.Itoa(i.PID), "command=" + strconv.Quote(i.Command),
-		"time=" + strconv.Quote(i.Time.UTC().Format(time.RFC3339Nano)), "token=" + strconv.Quote(i.token),
+		"time=" + strconv.Quote(i.Time.UTC().Format(time.RFC3339Nano)),
+		"machine=" + strconv.Quote(i.MachineID), "boot=" + strconv.Quote(i.BootID),
+		"token=" + strconv.Quote(i.token),
 	}, "\n")
 }
 
@@ -176,6 +279,12 @@ func decodeLock(s string) LockInfo {
 			i.Command = v
 		case "time":
 			i.Time, _ = time.Parse(time.RFC3339Nano, v)
+		case "machine":
+			i.MachineID = v
+		case "boot":
+			i.BootID = v
+		case "token":
+			i.token = v
 		}
 	}
 	return i

@@ -99,27 +99,44 @@ func (lockPhase) Run(ctx context.Context, r *run) error {
 	}
 	var mu sync.Mutex
 	var errs []error
+	lock := func(ctx context.Context, name string) {
+		h, err := r.fleet.Host(ctx, name)
+		if err == nil {
+			err = h.Lock(ctx, owner)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, plan.OnHost(name, err))
+			return
+		}
+		r.hosts[name] = changeRecorder{Host: h, r: r, name: name}
+		if t, ok := h.(interface{ LockTakenOver() string }); ok && t.LockTakenOver() != "" {
+			r.emit(Event{Type: EventWarning, Phase: PhaseLock, Host: name, Message: t.LockTakenOver()})
+		}
+		if lh, ok := h.(LeftoverHost); ok {
+			if left := lh.Leftovers(); len(left) > 0 {
+				r.emit(Event{Type: EventWarning, Phase: PhaseLock, Host: name, Message: fmt.Sprintf(
+					"removed %d temporary files an earlier apply left (it stopped while staging): %s", len(left), strings.Join(left, ", "))})
+			}
+		}
+	}
+	// The first host (by name) is locked alone, before the others: of two applies started at
+	// once on the same hosts, the one that gets it goes on and the other stops there. Locking
+	// all at once, each could get some hosts and both would be refused.
+	sort.Strings(names)
+	if len(names) > 0 {
+		lock(ctx, names[0])
+		if len(errs) > 0 {
+			return fmt.Errorf("cannot lock every host; nothing was changed:\n%w", errs[0])
+		}
+		names = names[1:]
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Parallelism)
 	for _, name := range names {
 		g.Go(func() error {
-			h, err := r.fleet.Host(gctx, name)
-			if err == nil {
-				err = h.Lock(gctx, owner)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, plan.OnHost(name, err))
-				return nil
-			}
-			r.hosts[name] = changeRecorder{Host: h, r: r, name: name}
-			if lh, ok := h.(LeftoverHost); ok {
-				if left := lh.Leftovers(); len(left) > 0 {
-					r.emit(Event{Type: EventWarning, Phase: PhaseLock, Host: name, Message: fmt.Sprintf(
-						"removed %d temporary files an earlier apply left (it stopped while staging): %s", len(left), strings.Join(left, ", "))})
-				}
-			}
+			lock(gctx, name)
 			return nil
 		})
 	}

@@ -50,6 +50,12 @@ no latticepush run is still working on those hosts first. It prints who held eac
 						failed = append(failed, plan.OnHost(name, err))
 						continue
 					}
+					if d := lock.TookOver; d != nil {
+						// A lock left by a dead run of this machine is taken over, then released.
+						fmt.Fprintf(g.stdout, "%s: removed the lock of %s@%s (pid %d, since %s, %q): that process is no longer running\n", name,
+							d.User, d.Host, d.PID, d.Time.Format(time.RFC3339), d.Command)
+						continue
+					}
 					fmt.Fprintf(g.stdout, "%s: not locked\n", name)
 				case errors.As(err, &le):
 					if err := c.ForceUnlock(ctx, remote.LockOptions{}); err != nil {
