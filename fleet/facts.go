@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -48,6 +49,7 @@ const DigestCache = "/var/lib/latticepush/nats-digests"
 //	svc.<s>.exe|cmdline=...  a running service's /proc/PID/exe and command line
 //	nats.real=...            the nats-server binary, resolved (readlink -f)
 //	nats.store=1             the store directory holds JetStream state
+//	lock=...                 the base64 of the host's latticepush lock, when one is held
 //	proc.<pid>.exe|cmdline|unit|runsv|runsvname=...  every process of a nats-server binary,
 //	           with the systemd unit (cgroup) or runit service (its runsv's directory, and the
 //	           name runsvdir started it under) that runs it
@@ -59,7 +61,8 @@ const DigestCache = "/var/lib/latticepush/nats-digests"
 
 // factsScriptFor is the facts script of a host under sup.
 func factsScriptFor(sup supervisor.Supervisor) string {
-	return strings.Replace(factsScript, "@SVC_STATE@", sup.StateScript(), 1)
+	s := strings.Replace(factsScript, "@SVC_STATE@", sup.StateScript(), 1)
+	return strings.ReplaceAll(s, "@LOCK@", remote.Quote(path.Join(remote.DefaultLockDir, "lock")))
 }
 
 const factsScript = `set -f
@@ -79,6 +82,7 @@ for s in "$@"; do
     echo "svc.$s.cmdline=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)"
   fi
 done
+[ -f @LOCK@ ] && echo "lock=$(head -c 2048 @LOCK@ | base64 | tr -d '\n')"
 [ -n "$nats" ] && [ ! -x "$nats" ] && echo "nats.missing=1"
 [ -n "$store" ] && [ -n "$(ls -A "$store/jetstream" 2>/dev/null)" ] && echo "nats.store=1"
 if [ -n "$nats" ]; then
@@ -204,6 +208,12 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	facts.Services = map[string]plan.ServiceFact{}
 	for _, s := range pr.Services {
 		facts.Services[s] = st.service(s)
+	}
+	if l, ok := st.kv["lock"]; ok {
+		facts.Lock = "a lock"
+		if b, err := base64.StdEncoding.DecodeString(l); err == nil {
+			facts.Lock = remote.DescribeLock(string(b))
+		}
 	}
 	if pr.NATS != nil {
 		facts.Others = st.others(facts.Services[plan.ServiceNATS])

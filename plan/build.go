@@ -172,6 +172,12 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 			}
 			continue
 		}
+		if f.Lock != "" {
+			p.Locked = append(p.Locked, LockedHost{Host: h.Name, Holder: f.Lock})
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s holds a latticepush lock taken by %s: another run may be under way. "+
+				"apply takes the lock over if that run is gone from this machine (same boot), else refuses; "+
+				"if no run is using %s, `latticepush force-unlock INVENTORY %s` removes it", h.Name, f.Lock, h.Name, h.Name))
+		}
 		units, err := hostUnits(inv, h, desired[h.Name], f, opts, red)
 		if err != nil {
 			errs = append(errs, err)

@@ -227,6 +227,38 @@ func TestBuild_Unreachable(t *testing.T) {
 	}
 }
 
+// A lock found on a converged fleet changes nothing, but the plan names it, and the
+// fingerprint ignores it (apply observes again holding its own lock).
+func TestBuild_LockFound(t *testing.T) {
+	inv := plantest.LoadExample(t, "lab", nil)
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
+	before, err := plan.Build(inv, d, facts, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := facts["hub-2"]
+	f.Lock = `ops@laptop (pid 4242, since 2026-12-06T09:00:00Z, running "latticepush apply inventory.hcl")`
+	facts["hub-2"] = f
+	p, err := plan.Build(inv, d, facts, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.HasChanges() {
+		t.Errorf("a lock made changes: %s", p.Summary())
+	}
+	if len(p.Locked) != 1 || p.Locked[0].Host != "hub-2" || p.Locked[0].Holder != f.Lock {
+		t.Errorf("locked %+v, want hub-2 held by %s", p.Locked, f.Lock)
+	}
+	want := "hub-2 holds a latticepush lock taken by " + f.Lock
+	if len(p.Warnings) != 1 || !strings.HasPrefix(p.Warnings[0], want) || !strings.Contains(p.Warnings[0], "`latticepush force-unlock INVENTORY hub-2`") {
+		t.Errorf("warnings %q, want one starting %q and naming force-unlock", p.Warnings, want)
+	}
+	if p.Fingerprints["hub-2"] != before.Fingerprints["hub-2"] {
+		t.Errorf("the lock changed hub-2's fingerprint")
+	}
+}
+
 func TestBuild_PendingReloadFromLiveState(t *testing.T) {
 	inv := plantest.LoadExample(t, "lab", nil)
 	d := plantest.FakeDesired(inv, true)

@@ -66,6 +66,9 @@ type Facts struct {
 	Wasmcloud *ReleaseFacts
 	// Others are nats-server processes that are not the managed service's.
 	Others []Process
+	// Lock describes the latticepush lock the host holds ("" for none): who took it, when,
+	// running what. Not part of the fingerprint: apply observes again holding its own lock.
+	Lock string
 }
 
 // Reachable reports whether the host answered.

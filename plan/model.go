@@ -16,8 +16,8 @@ import (
 // "relogin" (a password rotation's steps); 1.5 a rotation's "old_ca" and "new_ca" (a CA
 // rotation, secret "ca.key", whose steps are "trust-both", "reissue", "drop-old" and
 // "complete"; it has no "old_user" or "new_user") and a unit's cert "serial" (apply confirms
-// the certificate presented by it).
-const FormatVersion = "1.5"
+// the certificate presented by it); 1.6 the plan's "locked" (hosts found holding a lock).
+const FormatVersion = "1.6"
 
 // Action is what happens to one unit (a service on a host).
 type Action string
@@ -266,10 +266,21 @@ type Plan struct {
 	BucketReplicas int           `json:"bucket_replicas"`
 	Unreachable    []Unreachable `json:"unreachable,omitempty"`
 	Warnings       []string      `json:"warnings,omitempty"`
+	// Locked are the hosts found holding a latticepush lock, with its holder: a run still
+	// going, or one that died and left it. apply locks them even when nothing changes, so a
+	// lock left behind is taken over (a dead run of this controller) or refused, naming
+	// force-unlock.
+	Locked []LockedHost `json:"locked,omitempty"`
 	// Rotations are the password rotations in progress, each with the step this plan takes.
 	Rotations []*Rotation `json:"rotations,omitempty"`
 	// Fingerprints holds, per host, a digest of the observations that drove its decisions.
 	Fingerprints map[string]string `json:"fingerprints"`
+}
+
+// LockedHost is a host found holding a latticepush lock.
+type LockedHost struct {
+	Host   string `json:"host"`
+	Holder string `json:"holder"`
 }
 
 // Unit returns the unit with the given ID, or nil.

@@ -258,6 +258,13 @@ func encodeLock(i LockInfo) string {
 	}, "\n")
 }
 
+// DescribeLock says whose a lock file's content is: "user@host (pid N, since T, running
+// "command")". Its token is never shown.
+func DescribeLock(content string) string {
+	i := decodeLock(content)
+	return fmt.Sprintf("%s@%s (pid %d, since %s, running %q)", i.User, i.Host, i.PID, i.Time.Format(time.RFC3339), i.Command)
+}
+
 func decodeLock(s string) LockInfo {
 	var i LockInfo
 	for _, line := range strings.Split(s, "\n") {

@@ -71,13 +71,15 @@ the old domain after the preflight and before any hub stops, to DIR (JSON, mode 
 				if !f.json {
 					g.printPlan(p)
 				}
-				if !p.HasChanges() {
+				// Nothing to change and no lock found: done. A lock found is taken (over) or
+				// refused even then, so one a dead run left does not stay unnoticed.
+				if !p.HasChanges() && len(p.Locked) == 0 {
 					if f.json {
 						return g.emitJSON(map[string]any{"type": "result", "changes": false})
 					}
 					return nil
 				}
-				if !autoApprove {
+				if !autoApprove && p.HasChanges() {
 					if err := g.confirm(); err != nil {
 						return err
 					}
