@@ -12,6 +12,8 @@ NATS_UPGRADE_SERVERS := $(foreach v,$(NATS_UPGRADES),$(CACHE)/nats-server-$(v)/n
 BIN          := bin/latticepush
 GOTEST_FLAGS ?=
 FUZZTIME     ?= 5m
+FUZZJOBS     ?= 1
+FUZZFLAGS    ?=
 
 export LATTICEPUSH_NATS_SERVER := $(NATS_SERVER)
 export LATTICEPUSH_SYSTEMD_BASE := $(CACHE)/systemd-base-bookworm
@@ -64,15 +66,11 @@ bench: deps build ## benchmarks against a 50-host lab and Ansible; writes BENCHM
 reliability: deps build ## the reliability suite at full counts (tens of minutes; make test runs a subset); output in reliability.out
 	LATTICEPUSH_RELIABILITY=full go test -count=1 -v -timeout 150m -run 'TestReliability' ./internal/e2e/ 2>&1 | tee reliability.out
 
-fuzz: ## run every fuzz target for FUZZTIME each (corpora land in testdata/fuzz)
-	@set -e; for pkg in $$(go list ./...); do \
-	  for t in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$t"; go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; \
-	  done; \
-	done
+fuzz: ## run every fuzz target for FUZZTIME each (FUZZJOBS at once, FUZZFLAGS to go test); a summary line per target
+	FUZZTIME=$(FUZZTIME) FUZZJOBS=$(FUZZJOBS) FUZZFLAGS="$(FUZZFLAGS)" ./internal/tools/fuzz.sh
 
 tidy-check: ## go.mod and go.sum are tidy
 	go mod tidy && git diff --exit-code go.mod go.sum
 
 clean:
-	rm -rf bin bench.out reliability.out
+	rm -rf bin bench.out reliability.out fuzz.out

@@ -473,13 +473,14 @@ func parseFacts(out []byte) (*hostState, error) {
 				f = append(f, "", "")
 			}
 			if len(f) != 8 {
-				return nil, fmt.Errorf("bad stat line %q", line)
+				return nil, fmt.Errorf("bad stat line %s", quoteClip(line, 60))
 			}
 			mode, err1 := strconv.ParseUint(f[2], 8, 32)
 			size, err2 := strconv.ParseInt(f[3], 10, 64)
 			mtime, err3 := strconv.ParseInt(f[4], 10, 64)
-			if err := errors.Join(err1, err2, err3); err != nil {
-				return nil, fmt.Errorf("bad stat line %q: %w", line, err)
+			if err1 != nil || err2 != nil || err3 != nil {
+				// strconv's errors quote the whole field: name which one is wrong instead.
+				return nil, fmt.Errorf("bad stat line %s: its mode (octal), size or mtime is not a number", quoteClip(line, 60))
 			}
 			st.stat[f[0]] = statLine{regular: strings.HasPrefix(f[1], "regular"), mode: uint32(mode) & 0o777,
 				size: size, mtime: mtime, stamp: f[5] + "|" + f[3] + "|" + f[4], user: f[6], group: f[7]}
@@ -494,7 +495,7 @@ func parseFacts(out []byte) (*hostState, error) {
 			}
 			b, err := base64.StdEncoding.DecodeString(line)
 			if err != nil || pending == "" {
-				return nil, fmt.Errorf("bad content record after %q", pending)
+				return nil, fmt.Errorf("bad content record after %s", quoteClip(pending, 60))
 			}
 			st.content[pending], pending = b, ""
 		case "--cache":
@@ -502,6 +503,15 @@ func parseFacts(out []byte) (*hostState, error) {
 		}
 	}
 	return st, nil
+}
+
+// quoteClip quotes s for a message, cut after its first n bytes: a line a host printed can
+// be of any length, and a message holds only enough of it to recognise it.
+func quoteClip(s string, n int) string {
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:n]) + fmt.Sprintf("… (%d bytes)", len(s))
 }
 
 // monitorFacts is what the running nats-server's monitoring endpoints said.

@@ -332,12 +332,21 @@ func ParseShow(out []byte) (UnitState, error) {
 		if num != nil && v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return st, fmt.Errorf("systemctl show: %s=%q is not a number", k, v)
+				return st, fmt.Errorf("systemctl show: %s=%s is not a number", k, quoteClip(v, 40))
 			}
 			*num = n
 		}
 	}
 	return st, nil
+}
+
+// quoteClip quotes s for a message, cut after its first n bytes: a value a host printed can
+// be of any length, and a message holds only enough of it to recognise it.
+func quoteClip(s string, n int) string {
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:n]) + fmt.Sprintf("… (%d bytes)", len(s))
 }
 
 // seconds is d in whole seconds, as a shell argument.
