@@ -84,9 +84,25 @@ func putKeys(t *testing.T, ctx context.Context, kv jetstream.KeyValue) {
 	t.Helper()
 	for i := range keysPerBucket {
 		k, v := keyValue(i)
-		if _, err := kv.PutString(ctx, k, v); err != nil {
+		if err := putRetried(ctx, kv, k, v); err != nil {
 			t.Fatalf("%s put %s: %v", kv.Bucket(), k, err)
 		}
+	}
+}
+
+// putRetried writes k in attempts of 5 s for up to a minute. A write to a stream just created
+// is dropped, unanswered, until its replicas elect a leader; the same value written again is
+// harmless.
+func putRetried(ctx context.Context, kv jetstream.KeyValue, k, v string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := kv.PutString(actx, k, v)
+		cancel()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

@@ -53,7 +53,9 @@ func (f *Fleet) Down(ctx context.Context) error {
 			killed = append(killed, p)
 		}
 	}
-	if err := waitFor(ctx, 5*time.Second, func() string {
+	// A killed process is gone within milliseconds on an idle machine; one in the middle of
+	// disk I/O on a loaded one can take seconds to exit.
+	if err := waitFor(ctx, 30*time.Second, func() string {
 		for _, p := range killed {
 			if p.alive() { // a zombie counts as gone: its parent reaps it
 				return fmt.Sprintf("process %d still runs", p.PID)
