@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,8 +25,20 @@ const hubProbeTimeout = 10 * time.Second
 // answer, the gate failed for that node's loss, not for u's change: rolling u back would
 // restart it once more while a peer is already gone, taking the cluster's quorum with it. It
 // then returns the error that stops the wave (ErrHubLost), naming the lost nodes; otherwise
-// nil, and u is rolled back as usual.
-func (a *run) hubLost(ctx context.Context, h Host, u *plan.Unit, gateErr error) error {
+// nil, and u is rolled back as usual. A node changed in u's own batch (first starts go
+// together) is never counted as lost: when it does not answer, its own change failed and is
+// reported, and rolled back, on its own.
+func (a *run) hubLost(ctx context.Context, h Host, u *plan.Unit, w plan.Wave, gateErr error) error {
+	together := map[string]bool{}
+	for _, b := range w.Batches {
+		if slices.Contains(b, u.ID()) {
+			for _, id := range b {
+				if o := a.p.Unit(id); o != nil && o.Host != u.Host {
+					together[o.Host] = true
+				}
+			}
+		}
+	}
 	type answer struct {
 		host string
 		err  error
@@ -39,7 +52,7 @@ func (a *run) hubLost(ctx context.Context, h Host, u *plan.Unit, gateErr error) 
 		checked = map[string]bool{}
 	)
 	for _, o := range a.p.Units {
-		if o.Role != plan.RoleHub || o.Service != plan.ServiceNATS || o.Step != "" || checked[o.Host] {
+		if o.Role != plan.RoleHub || o.Service != plan.ServiceNATS || o.Step != "" || checked[o.Host] || together[o.Host] {
 			continue
 		}
 		checked[o.Host] = true

@@ -84,3 +84,23 @@ func TestApply_ReportsUnfinishedWave(t *testing.T) {
 		t.Errorf("warnings %q: want the half-done hub wave reported", w)
 	}
 }
+
+// Hubs starting for the first time go in one batch: one whose start fails is not "lost" to
+// the others, whose gates fail for its absence. Every one of them is rolled back, and the
+// error is the rollback's, not ErrHubLost.
+func TestApply_FirstStartFailureInTheSameBatchIsNotAHubLost(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Empty)
+	p, probes := fx.plan(t)
+	if len(p.Waves) == 0 || p.Waves[0].Name != "hub" || len(p.Waves[0].Batches[0]) != 3 {
+		t.Fatalf("waves %+v, want the three hubs' first starts in one batch", p.Waves)
+	}
+	fx.fleet.failOn["hub-1 start"] = errors.New("keeps exiting right after it starts: address already in use")
+	fx.gates.failGate["hub-2"], fx.gates.failGate["hub-3"] = true, true
+	res, err := fx.apply(context.Background(), p, probes, func(Event) {})
+	if errors.Is(err, ErrHubLost) || !errors.Is(err, ErrRolledBack) || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("err %v, want a rollback naming hub-1's start failure, not a hub lost", err)
+	}
+	if got := results(res)["hub-1/nats-server"]; got != string(RolledBack) {
+		t.Errorf("hub-1: %q, want rolled back", got)
+	}
+}

@@ -161,7 +161,7 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 		gateFailed = err != nil
 	}
 	if gateFailed && u.Role == plan.RoleHub && u.Service == plan.ServiceNATS {
-		if lost := a.hubLost(ctx, h, u, err); lost != nil {
+		if lost := a.hubLost(ctx, h, u, w, err); lost != nil {
 			a.setResult(u, Failed, lost, time.Since(start))
 			a.emit(Event{Type: EventUnitFailed, Wave: w.Name, Unit: u.ID(), Action: u.Action, Message: lost.Error()})
 			return lost
