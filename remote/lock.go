@@ -162,7 +162,7 @@ func (c *Client) Lock(ctx context.Context, owner LockInfo, opts LockOptions) (*L
 			holder := decodeLock(rest)
 			e := &LockedError{Target: c.target.Name, Holder: holder, Path: dir + "/lock"}
 			e.Stale, e.Why = staleness(holder, me, opts)
-			if e.Stale && sameRun(holder, me) && try < 2 && holder.token != "" {
+			if mayTakeOver(holder, me) && try < 2 {
 				script = Script(takeoverScript, dir, encodeLock(owner), "token="+strconv.Quote(holder.token))
 				tookOver = &holder
 				continue
@@ -197,6 +197,13 @@ func sameRun(holder LockInfo, me controller) bool {
 	return holder.Host != "" && holder.Host == me.Host &&
 		holder.MachineID != "" && holder.MachineID == me.MachineID &&
 		holder.BootID != "" && holder.BootID == me.BootID
+}
+
+// mayTakeOver reports whether holder's lock was left by a run of this controller in this boot
+// whose process is gone: the only lock Lock replaces. Age alone never breaks a lock: a run of
+// this controller older than LockOptions.StaleAfter whose process lives is still running.
+func mayTakeOver(holder LockInfo, me controller) bool {
+	return sameRun(holder, me) && holder.PID > 0 && !pidAlive(holder.PID) && holder.token != ""
 }
 
 // staleness says whether holder looks gone, and why.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/latticepush/latticepush/remote/sshtest"
 )
@@ -45,6 +46,28 @@ func TestLock_TakeoverOfDeadRunOnThisController(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(opts.Dir); len(entries) != 0 {
 		t.Errorf("left in the lock directory: %v", entries)
+	}
+}
+
+// A lock of this controller and boot older than StaleAfter whose process still runs is
+// reported as stale (naming force-unlock) but never taken over: its run may still be going.
+func TestLock_OldLockOfLiveRunIsNotTakenOver(t *testing.T) {
+	srv := sshtest.New(t)
+	f := newFixture(t, srv)
+	a := connect(t, newPool(t, Options{}), f.target(srv))
+	ctx := context.Background()
+	opts := LockOptions{Dir: filepath.Join(t.TempDir(), "lock")}
+	me, _ := os.Hostname()
+	if _, err := a.Lock(ctx, LockInfo{User: "longrun", Host: me, PID: os.Getpid(), Time: time.Now().Add(-7 * time.Hour)}, opts); err != nil {
+		t.Fatal(err)
+	}
+	l, err := a.Lock(ctx, LockInfo{User: "bob", Host: me, PID: os.Getpid()}, opts)
+	var le *LockedError
+	if !errors.As(err, &le) {
+		t.Fatalf("got lock %+v, err %v: want the live run's 7-hour-old lock refused", l, err)
+	}
+	if le.Holder.User != "longrun" || !le.Stale || !strings.Contains(le.Why, "taken 7h0m0s ago") || !strings.Contains(err.Error(), "latticepush force-unlock INVENTORY") {
+		t.Errorf("refusal: %v (stale %v, why %q)", err, le.Stale, le.Why)
 	}
 }
 
