@@ -107,6 +107,43 @@ const hubRollPlaybook = `- hosts: hubs
       command: sv -w 60 restart /etc/service/nats-server
 `
 
+// upgradePlaybook installs a nats-server release as latticepush lays it out (the binary in
+// its own directory under the install root, the binary path a symlink to it) and rolls every
+// server onto it: the binary to every host at once, then the link switched and the
+// server restarted by a handler, hubs one at a time, then leaves in batches of 25%%. It waits
+// for nothing but sv's own check that the process runs.
+const upgradePlaybook = `# the release: %s
+- hosts: hubs:edges
+  gather_facts: false
+  tasks:
+    - name: release directory
+      file: {path: "{{ nats_root }}/{{ nats_version }}", state: directory, mode: "0755"}
+    - name: nats-server binary
+      %s
+- hosts: hubs
+  serial: 1
+  gather_facts: false
+  tasks: &switch
+    - name: switch the binary path
+      file: {src: "{{ nats_root }}/{{ nats_version }}/nats-server", dest: "{{ nats_link }}", state: link, force: true}
+      notify: restart nats-server
+  handlers: &restart
+    - name: restart nats-server
+      command: sv -w 60 restart /etc/service/nats-server
+- hosts: edges
+  serial: "25%%"
+  gather_facts: false
+  tasks: *switch
+  handlers: *restart
+`
+
+// upgradeCopy and upgradeGet are the transfer tasks of upgradePlaybook: the operator's
+// machine pushing the file, or each host fetching it with its sha256 checked.
+const (
+	upgradeCopy = `copy: {src: "{{ nats_src }}", dest: "{{ nats_root }}/{{ nats_version }}/nats-server", mode: "0755"}`
+	upgradeGet  = `get_url: {url: "{{ nats_url }}", dest: "{{ nats_root }}/{{ nats_version }}/nats-server", mode: "0755", checksum: "sha256:{{ nats_sha256 }}"}`
+)
+
 // AnsibleMode is how Ansible's SSH connections live.
 type AnsibleMode int
 
@@ -178,6 +215,8 @@ control_path = %%(directory)s/%%%%h
 		"site.yml":         playbook,
 		"deploy.yml":       deployPlaybook,
 		"hubroll.yml":      hubRollPlaybook,
+		"upgrade-copy.yml": fmt.Sprintf(upgradePlaybook, "copy, pushed from this machine", upgradeCopy),
+		"upgrade-get.yml":  fmt.Sprintf(upgradePlaybook, "get_url, fetched by each host", upgradeGet),
 		"ansible-cold.cfg": cfg(common+" -o ControlMaster=no -o ControlPath=none", "cp"),
 		"ansible-run.cfg":  cfg(common+" -o ControlMaster=auto -o ControlPersist=10m", "cp-run"),
 		"ansible-warm.cfg": cfg(common+" -o ControlMaster=auto -o ControlPersist=30m", "cp"),

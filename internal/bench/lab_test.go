@@ -39,6 +39,8 @@ func quarterBatches(src string) string {
 // interleaved so that drifting machine load hits every case alike): the floor, latticepush
 // plan, no-change apply, verify, a reload of every leaf and a hub rolling restart, and the
 // same work done by Ansible in each mode ($LATTICEPUSH_BENCH_ANSIBLE=0 leaves Ansible out).
+// Last, one run each, the upgrade of every nats-server to another release (benchUpgrade;
+// $LATTICEPUSH_BENCH_UPGRADE=0 leaves it out).
 // Every timed run waits for a quiet machine first (LoadGate) and records the load; a run the
 // gate refuses is not started, and the report says so.
 func BenchmarkLab(b *testing.B) {
@@ -87,10 +89,11 @@ func BenchmarkLab(b *testing.B) {
 	// First deployment: latticepush, then Ansible on the lab taken back to empty each time.
 	firstC := Case{Name: caseFirst}
 	if quiet(&firstC, "latticepush") {
-		r := latticepush(ctx, b, "apply", "--auto-approve", env.Path)
+		r := latticepush(ctx, b, "apply", "--auto-approve", "--json", env.Path)
 		verifyFailed(b, r, "first deployment")
 		firstC.Latticepush = append(firstC.Latticepush, r.Wall)
-		b.Logf("first deployment of %d hosts: %s", hosts, secs(r.Wall))
+		report.FirstBatches = batchSpans(b, r.Out)
+		b.Logf("first deployment of %d hosts: %s; %d batches took %s", hosts, secs(r.Wall), len(report.FirstBatches), secs(report.FirstBatches.Sum()))
 	}
 	if an != nil {
 		if err := an.OpenMasters(ctx); err != nil { // the warm runs' masters, untimed
@@ -268,6 +271,15 @@ func BenchmarkLab(b *testing.B) {
 			secs(report.Floor[i]), last(planC.Latticepush), last(applyC.Latticepush), last(verifyC.Latticepush), last(reloadC.Latticepush), last(hubC.Latticepush))
 	}
 	report.LabPhases = phases(ctx, b, env.Path, "lab").text
+	if os.Getenv("LATTICEPUSH_BENCH_UPGRADE") != "0" {
+		upC := Case{Name: "release upgrade"}
+		benchUpgrade(ctx, b, env, an, func(what string) (LoadSample, bool) {
+			if !quiet(&upC, what) {
+				return LoadSample{}, false
+			}
+			return upC.Loads[len(upC.Loads)-1], true
+		})
+	}
 	b.ReportMetric(report.Floor.Median().Seconds(), "s/floor")
 	b.ReportMetric(planC.Latticepush.Median().Seconds(), "s/plan")
 	b.ReportMetric(reloadC.Latticepush.Median().Seconds(), "s/reload")

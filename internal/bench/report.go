@@ -84,11 +84,17 @@ type Report struct {
 	// FloorBounded is the floor with at most 8 handshakes in flight, remote's default bound.
 	FloorBounded Series
 	Cases        []Case
+	// FirstBatches are the batches of latticepush's first deployment, each from its first
+	// unit's start to its last unit's gate passing: the services' own start times and the
+	// gates' waits, which the apply's wall time is held against.
+	FirstBatches Series
 	// LabPhases is the in-process split of one no-change plan of the lab.
 	LabPhases string
 	Scale     []ScaleRow
 	Validate  []ValidateRow
-	Notes     []string
+	// Upgrade are the release upgrade runs, one per tool and way of moving the binary.
+	Upgrade []UpgradeRow
+	Notes   []string
 }
 
 // Case returns the named case, or nil.
@@ -176,6 +182,20 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		p("\n")
 	}
+	if len(r.Upgrade) > 0 {
+		u := r.Upgrade[0]
+		p("### Release upgrade (one run each)\n\nEvery nats-server of the lab (%d: 3 hubs, %d leaves) moved from v2.15.2 to %s: the %.1f MB binary onto every host (%.2f GB in all), then the binary path switched and the server restarted, hubs one at a time, leaves in batches of 25%%.\n\n",
+			u.Hosts, u.Hosts-3, upgradeTo, float64(u.Bytes)/1e6, float64(u.Bytes)*float64(u.Hosts)/1e9)
+		p("| tool | the binary | wall | of which the transfer (latticepush's release phase) | load before the run |\n|---|---|---|---|---|\n")
+		for _, u := range r.Upgrade {
+			transfer := "—"
+			if u.Transfer > 0 {
+				transfer = secs(u.Transfer)
+			}
+			p("| %s | %s | %s | %s | %s |\n", u.Tool, u.How, secs(u.Wall), transfer, u.Load)
+		}
+		p("\n")
+	}
 	if len(r.Validate) > 0 {
 		p("### Inventory validation (generated hosts)\n\n| inventory | hosts | median | min–max | peak RSS |\n|---|---|---|---|---|\n")
 		for _, v := range r.Validate {
@@ -229,6 +249,11 @@ func (r *Report) Goals() []string {
 	if c := r.Case(caseFirst); c != nil && len(c.Latticepush) > 0 {
 		lp := c.Latticepush.Median()
 		out = append(out, fmt.Sprintf("First deployment of the %d-host lab with 25%% batches ≤ 12 s (issue 25): %s — %s.", r.Hosts, secs(lp), met(lp <= 12*time.Second)))
+		if crit := r.FirstBatches.Sum(); crit > 0 {
+			x := float64(c.Latticepush[0]) / float64(crit)
+			out = append(out, fmt.Sprintf("First deployment's wall time ≤ 1.2 × its batches (the services' start times and the gates' waits, from the first unit's start to the last gate of each batch, %d batches) (issue 25): %s vs %s = %.2f× — %s.",
+				len(r.FirstBatches), secs(c.Latticepush[0]), secs(crit), x, met(x <= 1.2)))
+		}
 	}
 	if c := r.Case(caseReload); c != nil && len(c.Latticepush) > 0 {
 		lp := c.Latticepush.Median()
@@ -290,6 +315,21 @@ const method = `- **Lab**: internal/labtest brings up a real fleet on this machi
   ` + "`hubroll.yml`" + `: ` + "`serial: 1`" + ` over the hubs, copy, and a handler running ` + "`sv -w 60 restart`" + `; no
   health check between nodes. A latticepush plan afterwards must be empty (every hub runs the
   new config).
+- **release upgrade**: after the other lab cases, one run each. latticepush: ` + "`nats { version, artifact }`" + `
+  pinned in roles hub and leaf, the artifact being the nats-server binary itself (its sha256
+  and size declared), as a local file (uploaded over SFTP) or as a URL of an HTTP server the
+  benchmark runs on the lab bridge's address (each host fetches it with curl); the plan must
+  install the release on every nats-server and change nothing else. ` + "`apply`" + ` uploads or has
+  every host fetch the binary, checks its sha256 on the host, runs the new release's
+  ` + "`-t`" + ` on the config, then switches the binary path and restarts each server, every one gated
+  (hubs one at a time, leaves in 25% batches), and runs the final verify. Ansible (cold,
+  master per run): ` + "`upgrade-copy.yml`" + ` or ` + "`upgrade-get.yml`" + `, the binary into the same release
+  directory on every host at once (` + "`copy`" + `, or ` + "`get_url`" + ` with the sha256 checked), then ` + "`serial: 1`" + ` over
+  the hubs and ` + "`serial: \"25%\"`" + ` over the edges: the link switched with ` + "`file`" + ` and a handler
+  running ` + "`sv -w 60 restart`" + `; no health check between batches. After each run every
+  binary path must resolve to the new release's binary (its sha256 checked) and every
+  ` + "`/varz`" + ` must report the new version. Before each run the lab goes back to v2.15.2 and the new release's
+  directory is removed from every host, untimed.
 - **Ansible**: Debian's ansible-core, ` + "`ansible-playbook`" + ` with the lab's hosts, key and known_hosts,
   forks = fleet size, pipelining on, no fact gathering. The playbook copies exactly the files
   latticepush rendered (same bytes and modes) with ` + "`copy`" + `, and its handlers run ` + "`sv hup`" + ` for

@@ -22,6 +22,15 @@ func (s Series) Median() time.Duration {
 	return c[len(c)/2]
 }
 
+// Sum is the runs' total.
+func (s Series) Sum() time.Duration {
+	var t time.Duration
+	for _, d := range s {
+		t += d
+	}
+	return t
+}
+
 // Min is the fastest run; 0 when empty.
 func (s Series) Min() time.Duration {
 	if len(s) == 0 {
