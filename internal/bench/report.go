@@ -80,7 +80,9 @@ type Report struct {
 	Machine Machine
 	Hosts   int // lab hosts
 	Runs    int // runs per lab case
-	Floor   Series
+	// AnsibleRuns is how many of those runs measured Ansible too.
+	AnsibleRuns int
+	Floor       Series
 	// FloorBounded is the floor with at most 8 handshakes in flight, remote's default bound.
 	FloorBounded Series
 	Cases        []Case
@@ -155,7 +157,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(r.Cases) == 0 {
 		p("The lab benchmark did not run.\n\n")
 	}
-	p("Lab: %d hosts (3 hubs, %d edges each running a leaf nats-server and a wasmCloud host), %d runs per case; ", r.Hosts, r.Hosts-3, r.Runs)
+	p("Lab: %d hosts (3 hubs, %d edges each running a leaf nats-server and a wasmCloud host), %d runs per case for latticepush and %d for Ansible (first deployment: one run each); ", r.Hosts, r.Hosts-3, r.Runs, r.AnsibleRuns)
 	p("median and min–max wall time. The floor is %s (min–max %s).\n\n", secs(r.Floor.Median()), r.Floor.Spread())
 	p("| case | latticepush median | min–max | × floor | Ansible %s | Ansible %s | Ansible %s | Ansible's median over latticepush's (%s / %s / %s) | load before the runs |\n",
 		ColdPerCall, ColdPerRun, Warm, ColdPerCall, ColdPerRun, Warm)
