@@ -150,10 +150,13 @@ type runitCommands struct {
 // (without one: until the same process has run for a second). A service that keeps exiting
 // right after start (a config the server refuses at start, a port already taken) is stopped
 // and reported after its third new pid, or after 3 s of runsv waiting to restart it, instead
-// of after the whole wait, quoting the last lines of its log. $1 service dir, $2 seconds.
-const runitStart = `sv up "$1" || exit
+// of after the whole wait, quoting the last lines of its log. Once orphaned (sessionGuard) it
+// stops watching: the pids a later run's restarts make are not its to count. $1 service dir,
+// $2 seconds.
+const runitStart = sessionGuard + `sv up "$1" || exit
 last=$(cat "$1/supervise/pid" 2>/dev/null); restarts=0; i=0; stable=""; up=0; waiting=0
 while :; do
+  if orphaned; then exit 125; fi
   st=$(sv status "$1" 2>/dev/null)
   case $st in
   run:*)
@@ -229,18 +232,22 @@ rm -f -- "$3/down" "$3/log/down"`
 
 // runitGracefulStop tells runsv not to restart the service (`sv once`), sends the signal to
 // the supervised pid, waits for it to exit, then marks the service down. A process that is
-// already gone (one that exits right after start) is fine: the service just goes down.
+// already gone (one that exits right after start) is fine: the service just goes down. Once
+// orphaned (sessionGuard) it stops waiting and leaves the service as it is: `sv once` already
+// keeps runsv from restarting it, and a later run may have asked for it up since.
 // $1 service dir, $2 signal, $3 seconds.
-const runitGracefulStop = `pid=$(cat "$1/supervise/pid" 2>/dev/null)
+const runitGracefulStop = sessionGuard + `pid=$(cat "$1/supervise/pid" 2>/dev/null)
 if [ -z "$pid" ] || [ "$pid" = 0 ]; then exec sv -w "$3" down "$1"; fi
 sv once "$1" || exit
 if ! kill -s "$2" "$pid"; then
   kill -0 "$pid" 2>/dev/null && exit 1
 fi
 i=0; while kill -0 "$pid" 2>/dev/null; do
+  if orphaned; then exit 125; fi
   i=$((i+1)); if [ "$i" -gt $(($3*10)) ]; then echo "$1 (pid $pid) still running $3s after SIG$2" >&2; exit 124; fi
   sleep 0.1
 done
+if orphaned; then exit 125; fi
 sv -w "$3" down "$1"`
 
 // runitIsActive exits 0 when sv says the service runs. $1 service dir.

@@ -154,6 +154,22 @@ type EarlyCommands interface {
 // Script returns argv that runs a fixed shell script with args as its positional parameters
 // ($1, $2, ...): `sh -c <script> latticepush <args...>`. The script refers to its arguments
 // only as "$1", "$@" and so on; they are data, quoted like any argument.
+// sessionGuard starts the scripts that wait and then act (start, graceful stop, settle): it
+// finds the sshd process serving the command, and orphaned() answers whether that process is
+// gone. A controller that was killed or cut off leaves its commands running on the host
+// (sshd does not end a command without a terminal when the connection drops); once orphaned,
+// such a script stops without acting, so it cannot undo what a later run did meanwhile (mark
+// a service down that the next apply has just started). Run other than under sshd (the
+// in-process test server), orphaned() is always false.
+const sessionGuard = `lp_sshd=""; lp_p=$$
+while [ -n "$lp_p" ] && [ "$lp_p" -gt 1 ] 2>/dev/null; do
+  lp_c=$(cat "/proc/$lp_p/comm" 2>/dev/null) || break
+  case $lp_c in sshd*) lp_sshd=$lp_p; break ;; esac
+  lp_p=$(sed -n 's/.*) . \([0-9]*\) .*/\1/p' "/proc/$lp_p/stat" 2>/dev/null)
+done
+orphaned() { [ -n "$lp_sshd" ] && [ ! -d "/proc/$lp_sshd" ]; }
+`
+
 func Script(script string, args ...string) []string {
 	return append([]string{"sh", "-c", script, "latticepush"}, args...)
 }

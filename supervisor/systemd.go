@@ -174,9 +174,10 @@ const journalLines = "20"
 // and stopped (while it waits for its next restart, so the journal's last lines are its
 // exit), as is one not running steadily within the wait. $1 unit, $2 seconds,
 // $3 the main pid that must not count (the one before a restart), or empty.
-const systemdSettle = `settle() {
+const systemdSettle = sessionGuard + `settle() {
   state "$1"; n0=${nr:-0}; stable=""; up=0; i=0; last=""
   while :; do
+    if orphaned; then exit 125; fi
     state "$1"
     case $ss in auto-restart|failed|dead|exited) exited "$1" ;; esac
     case $as in
@@ -227,7 +228,7 @@ done`
 // TimeoutStopSec, then kills; a stop that timed out is reported. Otherwise the script signals
 // the main process itself, waits for it to exit, then stops the unit so systemd does not
 // restart it. $1 unit, $2 signal, $3 seconds.
-const systemdGracefulStop = `ks=$(systemctl show -p KillSignal --value -- "$1") || exit
+const systemdGracefulStop = sessionGuard + `ks=$(systemctl show -p KillSignal --value -- "$1") || exit
 if [ -n "$ks" ] && [ "$(kill -l "$ks" 2>/dev/null)" = "$2" ]; then
   systemctl stop -- "$1" || exit
   if [ "$(systemctl show -p Result --value -- "$1")" = timeout ]; then
@@ -239,9 +240,11 @@ pid=$(systemctl show -p MainPID --value -- "$1") || exit
 if [ -z "$pid" ] || [ "$pid" = 0 ]; then exec systemctl stop -- "$1"; fi
 kill -s "$2" "$pid" || exit
 i=0; while kill -0 "$pid" 2>/dev/null; do
+  if orphaned; then exit 125; fi
   i=$((i+1)); if [ "$i" -gt $(($3*10)) ]; then echo "$1 (pid $pid) still running $3s after SIG$2" >&2; exit 124; fi
   sleep 0.1
 done
+if orphaned; then exit 125; fi
 systemctl stop -- "$1"`
 
 // Start starts the unit and returns once one main process has run for a second; a unit
