@@ -160,10 +160,13 @@ func (inv *Inventory) hops(h *Host, onPath map[*Host]bool) int {
 // resolveUpstream resolves an upstream value. kind says what the value was taken as ("hub",
 // "role", "host", "hosts block", "selector"); problem is non-empty when it names nothing usable.
 func (inv *Inventory) resolveUpstream(s string) (u Upstream, kind, problem string) {
+	if s == "" || s == UpstreamHub {
+		// The common case, answered without scanning the hosts: validate resolves every
+		// leaf's upstream, and a scan each time made 10,000 leaves a quadratic 2.5 s.
+		return Upstream{Hub: true}, "hub", ""
+	}
 	relays := inv.Relays()
 	switch {
-	case s == "" || s == UpstreamHub:
-		return Upstream{Hub: true}, "hub", ""
 	case s == RoleRelay:
 		if len(relays) == 0 {
 			return u, "role", "selects no relay: no host has the role \"relay\""
