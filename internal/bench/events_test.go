@@ -67,4 +67,11 @@ func TestBatchSpansAndPhaseTime(t *testing.T) {
 	if got := phaseTime(t, out, rollout.PhaseCutover); got != 0 {
 		t.Errorf("a phase that did not run: %s, want 0", got)
 	}
+
+	// The run started 0.5 s before its first event and ended 0.2 s after its last.
+	run := cliRun{Started: at(-500), Wall: 5700 * time.Millisecond, Out: out}
+	wantSplit := "before the first phase 0.500 s, lock 0.100 s, release 1.50 s, stage 0.400 s, wave 3.00 s, verify 0.000 s, after the last event 0.200 s"
+	if got := applyPhases(run); got != wantSplit {
+		t.Errorf("applyPhases:\n got %s\nwant %s", got, wantSplit)
+	}
 }

@@ -92,6 +92,7 @@ func BenchmarkLab(b *testing.B) {
 	if quiet(&firstC, "latticepush") {
 		r := latticepush(ctx, b, "apply", "--auto-approve", "--json", env.Path)
 		verifyFailed(b, r, "first deployment")
+		report.FirstPhases = applyPhases(r)
 		firstC.Latticepush = append(firstC.Latticepush, r.Wall)
 		report.FirstBatches = batchSpans(b, r.Out)
 		b.Logf("first deployment of %d hosts: %s; %d batches took %s", hosts, secs(r.Wall), len(report.FirstBatches), secs(report.FirstBatches.Sum()))
@@ -207,11 +208,12 @@ func BenchmarkLab(b *testing.B) {
 			requireOnly(ctx, b, env, "leaf", "reload", hosts-3)
 			// The change is made: the apply runs even on a busy machine, but its time is
 			// kept only when the gate let it start.
-			r, ok := lp(&reloadC, "reload", "apply", "--auto-approve", env.Path)
+			r, ok := lp(&reloadC, "reload", "apply", "--auto-approve", "--json", env.Path)
 			if !ok {
-				r = latticepush(ctx, b, "apply", "--auto-approve", env.Path)
+				r = latticepush(ctx, b, "apply", "--auto-approve", "--json", env.Path)
 			}
 			verifyFailed(b, r, "reload apply")
+			report.ReloadPhases = applyPhases(r)
 		}
 		if !refused {
 			// Lowering max_memory_store restarts the hubs; raising it reloads them. When it

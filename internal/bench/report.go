@@ -90,6 +90,9 @@ type Report struct {
 	// unit's start to its last unit's gate passing: the services' own start times and the
 	// gates' waits, which the apply's wall time is held against.
 	FirstBatches Series
+	// FirstPhases and ReloadPhases split latticepush's first deployment and its last reload
+	// of every leaf by phase, from the apply's -json events.
+	FirstPhases, ReloadPhases string
 	// LabPhases is the in-process split of one no-change plan of the lab.
 	LabPhases string
 	Scale     []ScaleRow
@@ -207,6 +210,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	p("Other figures: the floor with at most 8 handshakes in flight (remote's default bound) is %s (min–max %s); ", secs(r.FloorBounded.Median()), r.FloorBounded.Spread())
 	p("one in-process no-change plan of the lab splits into %s.\n\n", r.LabPhases)
+	if r.FirstPhases != "" {
+		p("Where latticepush's first deployment went, by phase (from its -json events): %s.\n\n", r.FirstPhases)
+	}
+	if r.ReloadPhases != "" {
+		p("Where latticepush's last reload of every leaf went, by phase: %s.\n\n", r.ReloadPhases)
+	}
 
 	p("## Goals (issues 11, 22, 25)\n\n")
 	for _, g := range r.Goals() {

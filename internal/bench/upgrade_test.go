@@ -341,3 +341,44 @@ func batchSpans(tb testing.TB, out []byte) Series {
 	}
 	return spans
 }
+
+// applyPhases is where an `apply --json` run's wall time went: before its first event (start,
+// loading, planning), each phase (a wave named by its wave) to the next, and after its last
+// event (the summary, exit).
+func applyPhases(r cliRun) string {
+	type span struct {
+		name string
+		from time.Time
+	}
+	var spans []span
+	sc := bufio.NewScanner(bytes.NewReader(r.Out))
+	sc.Buffer(nil, 1<<20)
+	var lastEvent time.Time
+	for sc.Scan() {
+		var e rollout.Event
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Time.IsZero() {
+			continue
+		}
+		lastEvent = e.Time
+		if e.Type == rollout.EventPhase {
+			name := string(e.Phase)
+			if e.Wave != "" {
+				name += " " + string(e.Wave)
+			}
+			spans = append(spans, span{name, e.Time})
+		}
+	}
+	if len(spans) == 0 {
+		return "no phase events"
+	}
+	parts := []string{"before the first phase " + secs(spans[0].from.Sub(r.Started))}
+	for i, sp := range spans {
+		end := lastEvent
+		if i+1 < len(spans) {
+			end = spans[i+1].from
+		}
+		parts = append(parts, sp.name+" "+secs(end.Sub(sp.from)))
+	}
+	parts = append(parts, "after the last event "+secs(r.Started.Add(r.Wall).Sub(lastEvent)))
+	return strings.Join(parts, ", ")
+}
