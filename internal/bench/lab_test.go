@@ -437,12 +437,7 @@ func toggleLogFile(b *testing.B, env *labtest.Env, on bool) bool {
 // role and changes nothing else.
 func requireOnly(ctx context.Context, b *testing.B, env *labtest.Env, role, action string, n int) {
 	b.Helper()
-	r := latticepush(ctx, b, "plan", "--json", env.Path)
-	r.mustExit(b, 0, "plan --json of the change")
-	var p plan.Plan
-	if err := json.Unmarshal(r.Out, &p); err != nil {
-		b.Fatalf("plan --json: %v\n%s", err, tail(string(r.Out), 2000))
-	}
+	p := planJSON(ctx, b, env, "plan --json of the change")
 	got := 0
 	for _, u := range p.Units {
 		switch {
@@ -467,4 +462,16 @@ func setAnsibleFiles(b *testing.B, env *labtest.Env, an *Ansible) {
 	if err := an.SetFiles(d); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// planJSON runs `latticepush plan --json` of the lab inventory and returns the plan.
+func planJSON(ctx context.Context, b *testing.B, env *labtest.Env, what string) plan.Plan {
+	b.Helper()
+	r := latticepush(ctx, b, "plan", "--json", env.Path)
+	r.mustExit(b, 0, what)
+	var p plan.Plan
+	if err := json.Unmarshal(r.Out, &p); err != nil {
+		b.Fatalf("%s: %v\n%s", what, err, tail(string(r.Out), 2000))
+	}
+	return p
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/latticepush/latticepush/internal/labtest"
 	"github.com/latticepush/latticepush/internal/testenv"
 	"github.com/latticepush/latticepush/inventory"
-	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/rollout"
 )
 
@@ -186,12 +185,7 @@ func benchUpgrade(ctx context.Context, b *testing.B, env *labtest.Env, an *Ansib
 // else but restarts.
 func requireUpgrade(ctx context.Context, b *testing.B, env *labtest.Env, n int, fetch string) {
 	b.Helper()
-	r := latticepush(ctx, b, "plan", "--json", env.Path)
-	r.mustExit(b, 0, "plan --json of the upgrade")
-	var p plan.Plan
-	if err := json.Unmarshal(r.Out, &p); err != nil {
-		b.Fatalf("plan --json: %v\n%s", err, tail(string(r.Out), 2000))
-	}
+	p := planJSON(ctx, b, env, "plan --json of the upgrade")
 	got := 0
 	for _, u := range p.Units {
 		switch {
