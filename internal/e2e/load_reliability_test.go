@@ -216,9 +216,20 @@ func startLoad(t *testing.T, ctx context.Context, env *labtest.Env, leaf string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "reliability_load", Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
+	// A cluster that has just formed can answer "no suitable peers for placement, peer
+	// offline" for a few seconds, until its meta leader has heard from every peer; apply's
+	// bucket phase retries the same way.
+	var kv jetstream.KeyValue
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "reliability_load", Replicas: 3})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("creating the load's bucket for 30s: %v", err)
+		}
+		t.Logf("creating the load's bucket: %v; retrying", err)
+		time.Sleep(500 * time.Millisecond)
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	l := &kvLoad{kv: kv, cancel: cancel, acked: map[string]string{}}
