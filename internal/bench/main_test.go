@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -92,14 +94,53 @@ type cliRun struct {
 	Wall    time.Duration
 	Exit    int
 	Out     []byte
-	MaxRSS  int64 // bytes
+	MaxRSS  int64 // bytes; set by latticepushPeak only
 	Started time.Time
 }
 
 // latticepush runs the CLI with args and times it as a process (start to exit).
 func latticepush(ctx context.Context, tb testing.TB, args ...string) cliRun {
 	tb.Helper()
-	cmd := exec.CommandContext(ctx, latticepushBin(tb), append([]string{"--no-color"}, args...)...)
+	return runCLI(ctx, tb, nil, args)
+}
+
+// timeBin measures a child's peak RSS. The CLI's own getrusage maxrss cannot: Go starts a
+// child with vfork, so until exec the child runs in the benchmark's address space, and
+// Linux carries that space's high-water mark across exec into the child's maxrss (every
+// run would report at least the benchmark's own RSS). GNU time forks from a small process,
+// so the CLI's figure is its own.
+const timeBin = "/usr/bin/time"
+
+// latticepushPeak is latticepush with the CLI's peak RSS measured (through GNU time).
+func latticepushPeak(ctx context.Context, tb testing.TB, args ...string) cliRun {
+	tb.Helper()
+	if _, err := os.Stat(timeBin); err != nil {
+		tb.Fatalf("%s is needed to measure peak memory: install Debian's time package (make bench does)", timeBin)
+	}
+	f := filepath.Join(tb.TempDir(), "maxrss")
+	r := runCLI(ctx, tb, []string{timeBin, "-f", "%M", "-o", f}, args)
+	b, err := os.ReadFile(f)
+	if err != nil {
+		tb.Fatalf("latticepush %v: reading GNU time's figure: %v", args, err)
+	}
+	// A failed command adds a "Command exited with non-zero status" line first.
+	lines := strings.Fields(strings.TrimSpace(string(b)))
+	kib, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+	if err != nil {
+		tb.Fatalf("latticepush %v: GNU time wrote %q, want the peak RSS in KiB", args, b)
+	}
+	r.MaxRSS = kib << 10
+	return r
+}
+
+// runCLI runs the CLI, behind wrapper when one is given, in its own process group (a
+// cancelled ctx kills the whole group).
+func runCLI(ctx context.Context, tb testing.TB, wrapper, args []string) cliRun {
+	tb.Helper()
+	argv := append(append(append([]string{}, wrapper...), latticepushBin(tb), "--no-color"), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK=")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -109,9 +150,6 @@ func latticepush(ctx context.Context, tb testing.TB, args ...string) cliRun {
 	r.Out = out.Bytes()
 	if cmd.ProcessState != nil {
 		r.Exit = cmd.ProcessState.ExitCode()
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			r.MaxRSS = ru.Maxrss << 10
-		}
 	}
 	if err != nil && cmd.ProcessState == nil {
 		tb.Fatalf("latticepush %v: %v", args, err)

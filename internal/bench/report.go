@@ -370,12 +370,13 @@ const method = `- **Lab**: internal/labtest brings up a real fleet on this machi
   /healthz over direct-tcpip. They run in child processes of the benchmark, 2,500 hosts each
   (` + "`LATTICEPUSH_BENCH_SIM_PER_PROCESS`" + `): a process holds two descriptors per host and may hold
   20,000 here, while the CLI holds one per host. They share the 2 cores with the CLI; the
-  CLI's peak RSS is its own (getrusage maxrss). The phase split comes from one in-process run
+  CLI's peak RSS is measured by GNU time (` + "`" + `/usr/bin/time -f %M` + "`" + `): the CLI's own getrusage maxrss
+  would include the benchmark's memory, which a child started by vfork carries across exec. The phase split comes from one in-process run
   of the same pipeline, which also gives the live heap and stacks per host after observe (after a
   collection, with goroutine stacks: each host's SSH connection and facts); ` + "`LATTICEPUSH_BENCH_PROFILE=DIR`" + ` writes
   that run's CPU profile and its heap profile after observe there.
-- **Inventory validation**: ` + "`latticepush validate`" + ` timed as a process (wall time, getrusage
-  maxrss), offline and without a secrets file: examples/fleet (a directory inventory, one
+- **Inventory validation**: ` + "`latticepush validate`" + ` timed as a process (wall time; peak RSS
+  by GNU time, as above), offline and without a secrets file: examples/fleet (a directory inventory, one
   ` + "`-var-file`" + ` per site, 300 edges from one hosts block) and inventory/testdata/scale (3 hubs
   and 10,000 edges from one hosts block over ` + "`cidrsubnet`/`cidrhost`" + `). Every run evaluates the
   variables, locals and for_each, decodes each instance and applies every validation rule.

@@ -173,7 +173,7 @@ func BenchmarkScale(b *testing.B) {
 			row := ScaleRow{Hosts: n}
 			ctx := context.Background()
 			for i := 0; i < runs; i++ {
-				r := latticepush(ctx, b, "plan", "--detailed-exitcode", sf.path)
+				r := latticepushPeak(ctx, b, "plan", "--detailed-exitcode", sf.path)
 				r.mustExit(b, 0, fmt.Sprintf("plan of %d simulated hosts", n))
 				row.Wall = append(row.Wall, r.Wall)
 				row.PeakRSS = max(row.PeakRSS, r.MaxRSS)

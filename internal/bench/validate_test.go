@@ -30,7 +30,7 @@ func BenchmarkValidate(b *testing.B) {
 		b.Run(fmt.Sprintf("hosts=%d", c.hosts), func(b *testing.B) {
 			row := ValidateRow{Name: c.name, Hosts: c.hosts}
 			for i := 0; i < runs; i++ {
-				r := latticepush(context.Background(), b, append([]string{"validate"}, c.args...)...)
+				r := latticepushPeak(context.Background(), b, append([]string{"validate"}, c.args...)...)
 				r.mustExit(b, 0, "validate "+c.name)
 				row.Wall = append(row.Wall, r.Wall)
 				row.PeakRSS = max(row.PeakRSS, r.MaxRSS)

@@ -3,7 +3,7 @@
 # nothing when every package is present. Never starts a machine-wide sshd (policy-rc.d).
 set -euo pipefail
 
-pkgs=(openssh-server openssh-sftp-server openssh-client runit iproute2 nftables sudo graphviz systemd systemd-container debootstrap)
+pkgs=(openssh-server openssh-sftp-server openssh-client runit iproute2 nftables sudo graphviz systemd systemd-container debootstrap time)
 if [ "${WITH_ANSIBLE:-0}" = 1 ]; then pkgs+=(ansible-core); fi
 
 missing=()
