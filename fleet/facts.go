@@ -185,7 +185,7 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	var inst map[string]string
 	st, err := runFacts(ctx, c, h, pr)
 	if err == nil && pr.NATS != nil {
-		err = st.askNATS(ctx, c, h, pr.NATS)
+		err = st.askNATS(ctx, c, h, pr.NATS, &f.digests)
 	}
 	if err == nil && pr.NATS != nil && pr.NATS.Install {
 		// After the facts script: a --version it starts must not show up in that script's
@@ -370,6 +370,28 @@ func (st *hostState) cachedDigest(binary, configSHA string) string {
 	return ""
 }
 
+// digestMemo holds, for this process, what a host's nats-server binary answered: the digest
+// -t printed for an accepted config (by host, binary identity and config sha256, the key of
+// the host's digest cache, which plan reads but never writes: plan changes nothing on a
+// host) and the binary's --version (by host and binary identity).
+type digestMemo struct{ m sync.Map }
+
+func (d *digestMemo) get(key string) string {
+	if v, ok := d.m.Load(key); ok {
+		return v.(string)
+	}
+	return ""
+}
+
+func (d *digestMemo) put(key, digest string) { d.m.Store(key, digest) }
+
+// binaryStamp is the identity (device and inode, size, mtime) the facts' stat gave binary:
+// false when the facts did not stat it (nothing to key the memo on).
+func (st *hostState) binaryStamp(binary string) (string, bool) {
+	b, ok := st.stat[binary]
+	return b.stamp, ok && b.stamp != ""
+}
+
 func runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.Probe) (*hostState, error) {
 	natsBin := ""
 	if pr.NATS != nil {
@@ -402,14 +424,25 @@ func runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.
 // askNATS fills the nats-server's version and the desired config's digest: from the cache
 // when it has the digest and the server runs (its version then comes from /varz), else from
 // the binary.
-func (st *hostState) askNATS(ctx context.Context, c *remote.Client, h *inventory.Host, pr *plan.NATSProbe) error {
+func (st *hostState) askNATS(ctx context.Context, c *remote.Client, h *inventory.Host, pr *plan.NATSProbe, memo *digestMemo) error {
 	if st.kv["nats.missing"] == "1" {
 		st.digestErr = fmt.Sprintf("%s is not installed (not executable)", pr.Binary)
 		return nil
 	}
 	sum := sha256.Sum256(pr.DesiredConfig)
-	st.digest = st.cachedDigest(pr.Binary, hex.EncodeToString(sum[:]))
+	configSHA := hex.EncodeToString(sum[:])
+	st.digest = st.cachedDigest(pr.Binary, configSHA)
+	stamp, keyed := st.binaryStamp(pr.Binary)
+	key, vkey := h.Name+" "+stamp+" "+configSHA, h.Name+" "+stamp+" version"
+	if st.digest == "" && keyed {
+		st.digest = memo.get(key)
+	}
 	needVersion := !st.service(plan.ServiceNATS).Running
+	if needVersion && keyed {
+		if st.version = memo.get(vkey); st.version != "" {
+			needVersion = false
+		}
+	}
 	if st.digest != "" && !needVersion {
 		return nil
 	}
@@ -428,10 +461,18 @@ func (st *hostState) askNATS(ctx context.Context, c *remote.Client, h *inventory
 			kv[k] = v
 		}
 	}
-	st.version = strings.TrimPrefix(strings.TrimSpace(strings.TrimPrefix(kv["version"], "nats-server:")), "v")
+	if needVersion {
+		st.version = strings.TrimPrefix(strings.TrimSpace(strings.TrimPrefix(kv["version"], "nats-server:")), "v")
+		if keyed && st.version != "" {
+			memo.put(vkey, st.version)
+		}
+	}
 	if stdin != nil {
 		if m := digestRE.FindStringSubmatch(kv["check"]); m != nil && kv["check_rc"] == "0" {
 			st.digest = m[1]
+			if keyed {
+				memo.put(key, st.digest)
+			}
 		} else {
 			st.digestErr = strings.TrimSpace(kv["check"])
 		}

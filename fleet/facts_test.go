@@ -264,7 +264,7 @@ case "$1 $2" in
 "is-active --quiet") exit 0 ;;
 "show -p")
   case $3 in
-  MainPID) echo 4242 ;;
+  MainPID) echo 99999999 ;;
   *) echo "FragmentPath=/lib/systemd/system/nats-server.service"
      echo "DropInPaths=/etc/systemd/system/nats-server.service.d/override.conf /lib/systemd/system/nats-server.service.d/10-limits.conf $MASKED"
      echo "ExecStart={ path=/usr/bin/nats-server ; argv[]=/usr/bin/nats-server -c /etc/nats/nats.conf ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }" ;;
@@ -285,10 +285,10 @@ esac
 		t.Fatal(err)
 	}
 	sf := st.service("nats-server")
-	want := plan.ServiceFact{Running: true, Enabled: true, PID: 4242, Definition: "/lib/systemd/system/nats-server.service",
+	want := plan.ServiceFact{Running: true, Enabled: true, PID: 99999999, Definition: "/lib/systemd/system/nats-server.service",
 		DropIns:   []string{"/etc/systemd/system/nats-server.service.d/override.conf", "/lib/systemd/system/nats-server.service.d/10-limits.conf"},
 		ExecStart: "/usr/bin/nats-server -c /etc/nats/nats.conf"}
-	sf.Started, sf.Exe, sf.Cmdline = 0, "", "" // pid 4242 is not a real process here
+	sf.Started, sf.Exe, sf.Cmdline, sf.User = 0, "", "", "" // above any pid_max: never a real process
 	if !reflect.DeepEqual(sf, want) {
 		t.Errorf("systemd facts:\n got %+v\nwant %+v", sf, want)
 	}

@@ -41,6 +41,10 @@ type Fleet struct {
 	// releases holds each pinned release file read once for every host's upload.
 	releases releaseFiles
 	release  bool // Options.Release
+	// digests remembers, for this process, the digest each host's nats-server -t printed
+	// for a config it accepted (see digestMemo): apply observes twice, and the second
+	// observe need not start nats-server again for the same bytes and binary.
+	digests digestMemo
 }
 
 // Options tune a Fleet.

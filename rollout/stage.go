@@ -12,9 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/latticepush/latticepush/plan"
-
 	"golang.org/x/sync/errgroup"
+
+	"github.com/latticepush/latticepush/plan"
 )
 
 // stagePhase uploads every changed file of every unit next to its destination. It succeeds
@@ -291,14 +291,20 @@ func (auditPhase) Run(ctx context.Context, a *run) error {
 	if a.err != nil {
 		result = "failed: " + a.err.Error()
 	}
+	// One record per changed host, written on every host at once (bounded like staging).
+	var g errgroup.Group
+	g.SetLimit(a.opts.Parallelism)
 	for host, units := range byHost {
 		sort.Strings(units)
 		rec := AuditRecord{Time: time.Now().UTC(), Owner: a.opts.Owner, InventoryDigest: a.p.InventoryDigest, Units: units, Result: result}
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		if err := a.hosts[host].Audit(actx, rec); err != nil {
-			a.emit(Event{Type: EventWarning, Host: host, Message: "audit record failed: " + err.Error()})
-		}
-		cancel()
+		g.Go(func() error {
+			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := a.hosts[host].Audit(actx, rec); err != nil {
+				a.emit(Event{Type: EventWarning, Host: host, Message: "audit record failed: " + err.Error()})
+			}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
