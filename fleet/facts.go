@@ -34,25 +34,30 @@ const diffLimit = 256 << 10
 // nats-server (the dominant cost of a no-change plan); another binary or other bytes miss it.
 const DigestCache = "/var/lib/latticepush/nats-digests"
 
-// factsScript reports one host's state in one exec that starts two processes, one stat and
-// one sha256sum: service states come from runit's supervise files (or systemctl), and the
-// nats-server binary is not started at all when the digest cache answers (see natsScript).
+// factsScript reports one host's state in one exec. Its cost is the processes it starts, which
+// every host pays at every observe, so it starts few: service states come from runit's
+// supervise files (or systemctl); one ls lists every process's executable (the services'
+// and each nats-server's); one grep reads all the command lines it needs; one stat and one
+// sha256sum cover the managed files; and the nats-server binary is not started at all when
+// the digest cache answers (see natsScript).
 //
 //	svc.<s>.enabled|running|pid=...   services
+//	svc.<s>.exe=...  a running service's /proc/PID/exe
 //	--stat     "path|type|mode|size|mtime|dev.inode|user|group" of the managed files,
 //	           /proc/<pid> of the running services (its user: the process's effective uid) and
 //	           the nats-server binary
 //	--sums     sha256sum lines of the managed files
 //	--content  "C <path>", then the base64 of each file that differs from its desired sha256
 //	--cache    the digest cache's lines
+//	--cmdline  last, not lines: "/proc/<pid>/cmdline:<argument>" records, each ended by a NUL,
+//	           for the services' processes, the nats-server processes and their runsv
 //
-//	svc.<s>.exe|cmdline=...  a running service's /proc/PID/exe and command line
 //	nats.real=...            the nats-server binary, resolved (readlink -f)
 //	nats.store=1             the store directory holds JetStream state
 //	lock=...                 the base64 of the host's latticepush lock, when one is held
-//	proc.<pid>.exe|cmdline|unit|runsv|runsvname=...  every process of a nats-server binary,
-//	           with the systemd unit (cgroup) or runit service (its runsv's directory, and the
-//	           name runsvdir started it under) that runs it
+//	proc.<pid>.exe|unit|runsvpid=...  every process of a nats-server binary, with the systemd
+//	           unit (cgroup) or the runsv process that runs it
+//	runsv.<pid>.cwd=...      that runsv's directory
 //
 // $1 service manager, $2 nats-server binary ("" for none), $3 digest cache, $4 content
 // limit, $5 JetStream store directory ("" for none), $6 N, then N "sha256:path"
@@ -72,37 +77,58 @@ svc_state() {
 }
 files=""; wants=""; i=0
 while [ "$i" -lt "$n" ]; do files="$files ${1#*:}"; wants="$wants $1"; shift; i=$((i+1)); done
-procs=""
+procs=""; svcpids=""
 for s in "$@"; do
   svc_state "$s"
   echo "svc.$s.running=$r"
-  if [ "$r" = 1 ]; then
-    echo "svc.$s.pid=$p"; procs="$procs /proc/$p"
-    echo "svc.$s.exe=$(readlink "/proc/$p/exe" 2>/dev/null)"
-    echo "svc.$s.cmdline=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)"
-  fi
+  if [ "$r" = 1 ]; then echo "svc.$s.pid=$p"; procs="$procs /proc/$p"; svcpids="$svcpids $p:$s"; fi
 done
 [ -f @LOCK@ ] && echo "lock=$(head -c 2048 @LOCK@ | base64 | tr -d '\n')"
 [ -n "$nats" ] && [ ! -x "$nats" ] && echo "nats.missing=1"
-[ -n "$store" ] && [ -n "$(ls -A "$store/jetstream" 2>/dev/null)" ] && echo "nats.store=1"
-if [ -n "$nats" ]; then
-  real=$(readlink -f -- "$nats" 2>/dev/null); echo "nats.real=$real"
+if [ -n "$store" ]; then
   set +f
-  ls -l /proc/[0-9]*/exe 2>/dev/null | while read -r _ _ _ _ _ _ _ _ pe _ x; do
-    case $x in "$real"|"$real (deleted)"|*/nats-server|*/nats-server" (deleted)") ;; *) continue ;; esac
+  for e in "$store"/jetstream/* "$store"/jetstream/.[!.]* "$store"/jetstream/..?*; do
+    if [ -e "$e" ] || [ -L "$e" ]; then echo "nats.store=1"; break; fi
+  done
+  set -f
+fi
+real=""
+if [ -n "$nats" ]; then real=$(readlink -f -- "$nats" 2>/dev/null); echo "nats.real=$real"; fi
+cmds=""; cwds=""
+if [ -n "$nats$svcpids" ]; then
+  set +f
+  scan=$(ls -l --time-style=+. /proc/[0-9]*/exe 2>/dev/null)
+  set -f
+  while read -r _ _ _ _ _ _ pe _ x; do
     q=${pe#/proc/}; q=${q%/exe}
+    for sp in $svcpids; do
+      [ "${sp%%:*}" = "$q" ] || continue
+      echo "svc.${sp#*:}.exe=$x"
+      case "$cmds " in *" /proc/$q/cmdline "*) ;; *) cmds="$cmds /proc/$q/cmdline" ;; esac
+    done
+    [ -n "$nats" ] || continue
+    case $x in "$real"|"$real (deleted)"|*/nats-server|*/nats-server" (deleted)") ;; *) continue ;; esac
     echo "proc.$q.exe=$x"
-    echo "proc.$q.cmdline=$(tr '\0' ' ' < "/proc/$q/cmdline" 2>/dev/null)"
+    case "$cmds " in *" /proc/$q/cmdline "*) ;; *) cmds="$cmds /proc/$q/cmdline" ;; esac
     u=""; while IFS= read -r l; do case $l in *.service) u=${l##*/} ;; esac; done 2>/dev/null < "/proc/$q/cgroup"
     [ -n "$u" ] && echo "proc.$q.unit=$u"
     pp=""; while read -r k v; do [ "$k" = PPid: ] && pp=$v; done 2>/dev/null < "/proc/$q/status"
     c=""; [ -n "$pp" ] && read -r c 2>/dev/null < "/proc/$pp/comm"
     if [ "$c" = runsv ]; then
-      echo "proc.$q.runsv=$(readlink "/proc/$pp/cwd")"
-      echo "proc.$q.runsvname=$(tr '\0' '\n' < "/proc/$pp/cmdline" | sed -n 2p)"
+      echo "proc.$q.runsvpid=$pp"
+      case "$cwds " in *" /proc/$pp/cwd "*) ;; *) cwds="$cwds /proc/$pp/cwd"; cmds="$cmds /proc/$pp/cmdline" ;; esac
     fi
-  done
-  set -f
+  done <<EOF
+$scan
+EOF
+fi
+if [ -n "$cwds" ]; then
+  scan=$(ls -ld --time-style=+. $cwds 2>/dev/null)
+  while read -r _ _ _ _ _ _ pe _ x; do
+    q=${pe#/proc/}; q=${q%/cwd}; [ -n "$q" ] && echo "runsv.$q.cwd=$x"
+  done <<EOF
+$scan
+EOF
 fi
 echo "--stat"
 [ -n "$files$procs$nats" ] && stat -L -c '%n|%F|%a|%s|%Y|%d.%i|%U|%G' -- $files $procs $nats 2>/dev/null
@@ -122,6 +148,7 @@ ${w%%:*}  $p
 done
 echo "--cache"
 [ -n "$nats" ] && [ -r "$cache" ] && while IFS= read -r l; do echo "$l"; done < "$cache"
+if [ -n "$cmds" ]; then echo "--cmdline"; grep -a -z -H '' -- $cmds 2>/dev/null; fi
 exit 0
 `
 
@@ -339,6 +366,8 @@ func (st *hostState) others(managed plan.ServiceFact) []plan.Process {
 			p.Unit = v
 		case "runsv":
 			p.RunitDir = v
+		case "runsvpid":
+			p.RunitDir = st.kv["runsv."+v+".cwd"]
 		case "runsvname":
 			p.RunitName = v
 		}
@@ -499,6 +528,10 @@ func parseFacts(out []byte) (*hostState, error) {
 			b, rest = rest, nil
 		}
 		line := string(bytes.TrimSuffix(b, []byte("\r")))
+		if line == "--cmdline" { // the last section, NUL-separated: not lines
+			st.cmdlines(rest)
+			break
+		}
 		if strings.HasPrefix(line, "--") {
 			section = line
 			continue
@@ -544,6 +577,49 @@ func parseFacts(out []byte) (*hostState, error) {
 		}
 	}
 	return st, nil
+}
+
+// cmdlines reads the --cmdline section, grep -z -H's "/proc/<pid>/cmdline:<arg>" records,
+// each ended by a NUL, into the command lines (arguments joined by spaces) of the services'
+// processes, of the nats-server processes and of the runsv processes running them.
+func (st *hostState) cmdlines(b []byte) {
+	args := map[string][]string{} // pid -> arguments
+	for _, rec := range bytes.Split(b, []byte{0}) {
+		// Read as the line sections are: a CR before a newline is not part of the output.
+		path, arg, ok := strings.Cut(strings.ReplaceAll(string(rec), "\r\n", "\n"), ":")
+		pid, isCmdline := strings.CutSuffix(strings.TrimPrefix(path, "/proc/"), "/cmdline")
+		if !ok || !isCmdline || !strings.HasPrefix(path, "/proc/") {
+			continue
+		}
+		args[pid] = append(args[pid], arg)
+	}
+	line := func(pid string) (string, bool) {
+		a, ok := args[pid]
+		return strings.Join(a, " "), ok
+	}
+	set := map[string]string{}
+	for k, v := range st.kv {
+		switch {
+		case strings.HasPrefix(k, "svc.") && strings.HasSuffix(k, ".pid"):
+			if l, ok := line(v); ok {
+				set[strings.TrimSuffix(k, ".pid")+".cmdline"] = l
+			}
+		case strings.HasPrefix(k, "proc.") && strings.HasSuffix(k, ".exe"):
+			q := strings.TrimSuffix(strings.TrimPrefix(k, "proc."), ".exe")
+			if l, ok := line(q); ok {
+				set["proc."+q+".cmdline"] = l
+			}
+		case strings.HasPrefix(k, "proc.") && strings.HasSuffix(k, ".runsvpid"):
+			// runsv's second argument is the name runsvdir started it under.
+			q := strings.TrimSuffix(strings.TrimPrefix(k, "proc."), ".runsvpid")
+			if a := args[v]; len(a) > 1 {
+				set["proc."+q+".runsvname"] = a[1]
+			}
+		}
+	}
+	for k, v := range set {
+		st.kv[k] = v
+	}
 }
 
 // quoteClip quotes s for a message, cut after its first n bytes: a line a host printed can

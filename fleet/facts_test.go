@@ -306,3 +306,30 @@ case "$1" in show) echo "FragmentPath="; echo "DropInPaths="; echo "ExecStart=" 
 		t.Errorf("no unit: %+v", sf)
 	}
 }
+
+// TestParseFacts_Cmdlines reads the --cmdline section (grep -z -H's NUL-ended records, which
+// may hold newlines): the service's command line, another nats-server's, and the runsv
+// running that one, whose directory comes from its cwd and whose name from its second
+// argument.
+func TestParseFacts_Cmdlines(t *testing.T) {
+	out := "svc.nats-server.running=1\nsvc.nats-server.pid=7\nsvc.nats-server.exe=/usr/local/bin/nats-server\n" +
+		"proc.7.exe=/usr/local/bin/nats-server\nproc.9.exe=/opt/nats/nats-server\nproc.9.runsvpid=5\n" +
+		"runsv.5.cwd=/etc/sv/old-nats\n--stat\n--sums\n--content\n--cache\n--cmdline\n" +
+		"/proc/7/cmdline:/usr/local/bin/nats-server\x00/proc/7/cmdline:-c\x00/proc/7/cmdline:/etc/nats/nats-server.conf\x00" +
+		"/proc/9/cmdline:/opt/nats/nats-server\x00/proc/9/cmdline:--name\x00/proc/9/cmdline:two\nlines\x00" +
+		"/proc/5/cmdline:runsv\x00/proc/5/cmdline:nats\x00" +
+		"garbage\x00/proc/x/status:1\x00"
+	st, err := parseFacts([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := st.service("nats-server")
+	if svc.Cmdline != "/usr/local/bin/nats-server -c /etc/nats/nats-server.conf" || svc.Exe != "/usr/local/bin/nats-server" {
+		t.Errorf("service: exe %q cmdline %q", svc.Exe, svc.Cmdline)
+	}
+	others := st.others(svc)
+	want := []plan.Process{{PID: 9, Exe: "/opt/nats/nats-server", Cmdline: "/opt/nats/nats-server --name two\nlines", RunitDir: "/etc/sv/old-nats", RunitName: "nats"}}
+	if !reflect.DeepEqual(others, want) {
+		t.Errorf("others:\n got %+v\nwant %+v", others, want)
+	}
+}

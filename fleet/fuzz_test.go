@@ -64,6 +64,7 @@ func FuzzParseFacts(f *testing.F) {
 		"--sums\n" + strings.Repeat("a", 64) + "  /etc/nats/nats.conf\n--content\nC /etc/nats/nats.conf\ncG9ydDogNDIyMgo=\n--cache\n2049.12|5|6 abc sha256:def\n"))
 	f.Add([]byte("--stat\n/x|regular|999999999999|1|2|3\n"))
 	f.Add([]byte("--content\nC /a\n!!\n"))
+	f.Add([]byte("svc.nats-server.pid=7\nproc.9.exe=/x/nats-server\nproc.9.runsvpid=5\nrunsv.5.cwd=/etc/sv/n\n--cmdline\n/proc/7/cmdline:a\x00/proc/9/cmdline:b\nc\x00/proc/5/cmdline:runsv\x00/proc/5/cmdline:n\x00:\x00/proc//cmdline:\x00"))
 	f.Fuzz(func(t *testing.T, out []byte) {
 		st, err := parseFacts(out)
 		if err != nil {
