@@ -114,6 +114,42 @@ func TestBuild_AdoptsServerOfAnotherService(t *testing.T) {
 	}
 }
 
+// TestBuild_AdoptsServerOfAnotherSystemdUnit: on a systemd host, nats-server.service does
+// not run but a unit of another name (a package's nats.service) runs the server: adopt from
+// that unit. A server in no systemd unit is refused, even when a runit service runs it: this
+// host's service manager could not give it back.
+func TestBuild_AdoptsServerOfAnotherSystemdUnit(t *testing.T) {
+	inv := plantest.LoadExample(t, "minimal", nil)
+	d := plantest.FakeDesired(inv, true)
+	h := inv.Hosts[0].Name
+	facts := plantest.Converged(inv, d)
+	facts[h].Services[plan.ServiceNATS] = plan.ServiceFact{}
+	facts[h] = withOthers(facts[h], plan.Process{PID: 12, Exe: "/usr/bin/nats-server", Cmdline: "/usr/bin/nats-server -c /etc/nats/nats.conf", Unit: "nats.service"})
+	p, err := plan.Build(inv, d, facts, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := p.Unit(h + "/nats-server")
+	want := &plan.Foreign{Supervisor: "systemd", Service: "nats", Running: true, Enabled: true, PID: 12,
+		Exe: "/usr/bin/nats-server", Cmdline: "/usr/bin/nats-server -c /etc/nats/nats.conf"}
+	if u.Action != plan.Adopt || !reflect.DeepEqual(u.Adopt, want) || !u.WasRunning {
+		t.Fatalf("%s: %s %+v was_running=%v, want adopt from %+v", h, u.Action, u.Adopt, u.WasRunning, want)
+	}
+	if why := "the systemd unit nats.service runs a nats-server, not latticepush's /etc/systemd/system/nats-server.service"; u.Reasons[0] != why {
+		t.Errorf("reason %q, want %q", u.Reasons[0], why)
+	}
+	if now := "runs now: systemd service nats, pid 12: /usr/bin/nats-server -c /etc/nats/nats.conf"; u.Reasons[1] != now {
+		t.Errorf("what runs now %q, want %q", u.Reasons[1], now)
+	}
+	facts[h] = withOthers(facts[h], plan.Process{PID: 12, Exe: "/usr/bin/nats-server", Cmdline: "nats-server -p 4222", RunitDir: "/etc/sv/gnatsd", RunitName: "gnatsd"})
+	_, err = plan.Build(inv, d, facts, plan.Options{})
+	refused := h + ": a nats-server (pid 12: nats-server -p 4222) runs outside any systemd service and would keep the ports: " +
+		"stop it, or run it under a service latticepush can take over, then plan again"
+	if err == nil || err.Error() != refused {
+		t.Errorf("a server of a runit service on a systemd host: err %v\nwant %s", err, refused)
+	}
+}
+
 func withOthers(f plan.Facts, o ...plan.Process) plan.Facts {
 	f.Others = o
 	return f

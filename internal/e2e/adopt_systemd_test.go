@@ -35,6 +35,7 @@ ExecStart=/usr/local/bin/nats-server -c /root/hand/nats.conf
 // it: systemd runs latticepush's unit in /etc, no drop-in applies (the one in /etc kept
 // aside, the one under /lib masked) and the process is latticepush's, with its lame-duck stop
 // signal. hub-1 runs its server as nats.service: adopted from it (stopped and disabled).
+// Every takeover stops the foreign server with lame duck: its log says so, once per takeover.
 func TestAdopt_SystemdPackagedUnitWithDropIn(t *testing.T) {
 	env := labtest.Up(t, labtest.Spec{Edges: 1, Init: lab.InitSystemd})
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
@@ -51,7 +52,7 @@ func TestAdopt_SystemdPackagedUnitWithDropIn(t *testing.T) {
 	// on the inventory's client port can make the managed server fail to start.
 	sh("edge-1", `set -e
 mkdir -p /root/hand /etc/systemd/system/nats-server.service.d
-printf 'listen: "127.0.0.1:14222"\nhttp: "127.0.0.1:18222"\n' > /root/hand/nats.conf
+printf 'listen: "127.0.0.1:14222"\nhttp: "127.0.0.1:18222"\nlog_file: "`+handLog+`"\n' > /root/hand/nats.conf
 printf 'listen: "127.0.0.1:24222"\n' > /root/hand/packaged.conf
 printf '%s' '`+packagedUnit+`' > /lib/systemd/system/nats-server.service
 printf '%s' '`+packagedDropIn+`' > /etc/systemd/system/nats-server.service.d/override.conf
@@ -62,7 +63,7 @@ systemctl enable --now nats-server.service >/dev/null 2>&1`)
 	// hub-1 runs its server as a unit of another name, as a package might install it.
 	sh("hub-1", `set -e
 mkdir -p /root/hand
-printf 'listen: "0.0.0.0:4222"\nhttp: "127.0.0.1:8222"\n' > /root/hand/nats.conf
+printf 'listen: "0.0.0.0:4222"\nhttp: "127.0.0.1:8222"\nlog_file: "`+handLog+`"\n' > /root/hand/nats.conf
 printf '[Service]\nExecStart=/usr/local/bin/nats-server -c /root/hand/nats.conf\n[Install]\nWantedBy=multi-user.target\n' > /lib/systemd/system/nats.service
 systemctl daemon-reload
 systemctl enable --now nats.service >/dev/null 2>&1
@@ -108,6 +109,13 @@ echo "aside=$(ls /etc/systemd/system/nats-server.service.d/)"`)
 	if after := state(); after != before {
 		t.Errorf("edge-1 after the rollback:\n%s\nwant as before:\n%s", after, before)
 	}
+	lameDucks := func(h string) string {
+		t.Helper()
+		return sh(h, "grep -ac 'Entering lame duck mode' "+handLog+" || :")
+	}
+	if n := lameDucks("edge-1"); n != "1" {
+		t.Errorf("edge-1: the failed adoption's takeover drained the packaged server %s time(s), want once (lame duck)", n)
+	}
 	sh("edge-1", "kill "+squat)
 
 	s = newSession(t, env, plan.Options{})
@@ -131,6 +139,11 @@ echo "aside=$(ls /etc/systemd/system/nats-server.service.d/ | tr '\n' ' ')" | se
 	}
 	if got := sh("hub-1", "systemctl is-active nats.service nats-server.service; systemctl is-enabled nats.service || :"); got != "inactive\nactive\ndisabled" {
 		t.Errorf("hub-1 after the adoption: nats.service, nats-server.service:\n%s", got)
+	}
+	for h, want := range map[string]string{"edge-1": "2", "hub-1": "1"} {
+		if n := lameDucks(h); n != want {
+			t.Errorf("%s: the foreign server entered lame duck mode %s time(s), want %s (once per takeover)", h, n, want)
+		}
 	}
 	if mask := sh("edge-1", "readlink /etc/systemd/system/nats-server.service.d/10-limits.conf"); mask != "/dev/null" {
 		t.Errorf("the /lib drop-in is not masked: %q", mask)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +17,13 @@ import (
 // config, no lame-duck control, no check.
 const handRun = "#!/bin/sh\nexec /root/hand/bin/nats-server -c /root/hand/nats.conf 2>&1\n"
 
+// handLog is where a hand-made server logs: how a test sees that it was drained.
+const handLog = "/root/hand/nats.log"
+
 // handConf is a hand-written config without server_name (the server runs as its generated
-// ID) on the inventory's ports; with js, JetStream too.
+// ID) on the inventory's ports, logging to handLog; with js, JetStream too.
 func handConf(js bool) string {
-	c := "listen: \"0.0.0.0:4222\"\nhttp: \"127.0.0.1:8222\"\n"
+	c := "listen: \"0.0.0.0:4222\"\nhttp: \"127.0.0.1:8222\"\nlog_file: \"" + handLog + "\"\n"
 	if js {
 		c += "jetstream { store_dir: \"/var/lib/nats\" }\n"
 	}
@@ -32,8 +36,9 @@ func handConf(js bool) string {
 // replacement); one with JetStream, or with JetStream state in its store, is refused with the
 // advice that fits. An adoption whose managed servers cannot start (their cluster port taken)
 // is rolled back: the hand-made services run again as before. Once the port is free, apply takes
-// the service over: the running process is latticepush's (exe, command line, lame-duck
-// control), the hand-made directory kept aside, and the next plan has nothing to do. edge-1
+// the service over: the hand-made server is stopped with lame duck (its log says so), the
+// running process is latticepush's (exe, command line, lame-duck control), the hand-made
+// directory kept aside, and the next plan has nothing to do. edge-1
 // runs its server from a runit service of another name (gnatsd): adopted from it too, and
 // its wasmCloud host's first start is shown and counted as start.
 func TestAdopt_ForeignRunitService(t *testing.T) {
@@ -131,6 +136,21 @@ mkdir -p '/var/lib/nats/jetstream/$G/streams/ORDERS' && echo '{}' > '/var/lib/na
 		t.Fatalf("hub-1 before: %s", before["hub-1"])
 	}
 
+	// How often a host's hand-made server has entered lame duck mode, by its own log.
+	lameDucks := func(h string) int {
+		t.Helper()
+		n, err := strconv.Atoi(sh(h, "grep -ac 'Entering lame duck mode' "+handLog+" || :"))
+		if err != nil {
+			t.Fatalf("%s: counting lame-duck entries in %s: %v", h, handLog, err)
+		}
+		return n
+	}
+	for _, h := range hubs {
+		if n := lameDucks(h); n != 0 {
+			t.Fatalf("%s: %d lame-duck entries before any apply", h, n)
+		}
+	}
+
 	// Every hub's cluster port is taken: the managed servers cannot start, and the adoptions
 	// are rolled back: the hand-made services run again as before.
 	squat := map[string]string{}
@@ -155,6 +175,9 @@ mkdir -p '/var/lib/nats/jetstream/$G/streams/ORDERS' && echo '{}' > '/var/lib/na
 		if out := sh(h, "ls -a /etc/service"); strings.Contains(out, "latticepush-adopted") {
 			t.Errorf("%s keeps an aside copy after the give-back: %s", h, out)
 		}
+		if n := lameDucks(h); n != 1 {
+			t.Errorf("%s: the failed adoption's takeover drained the hand-made server %d time(s), want once (lame duck)", h, n)
+		}
 		sh(h, "kill "+squat[h])
 	}
 	if t.Failed() {
@@ -176,6 +199,9 @@ echo "aside=$(cat /etc/service/.nats-server.latticepush-adopted/run)"`)
 		want := "link=/etc/sv/nats-server t=yes exe=/usr/local/bin/nats-server cmdline=/usr/local/bin/nats-server -c /etc/nats/nats-server.conf \naside=" + strings.TrimSpace(handRun)
 		if st != want {
 			t.Errorf("%s after the adoption:\n%s\nwant:\n%s", h, st, want)
+		}
+		if n := lameDucks(h); n != 2 {
+			t.Errorf("%s: the hand-made server entered lame duck mode %d time(s) in all, want twice (once per takeover)", h, n)
 		}
 	}
 	for _, u := range res.Units {
