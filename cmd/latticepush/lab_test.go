@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,5 +42,35 @@ func TestLabHosts(t *testing.T) {
 	inv.Hosts[0].Address = "hub-1.example"
 	if _, err := labHosts(inv); err == nil || !strings.Contains(err.Error(), inv.Hosts[0].Name) || !strings.Contains(err.Error(), "IP addresses") {
 		t.Errorf("labHosts with a host name as address: %v, want an error naming the host", err)
+	}
+}
+
+// TestFmt_HostServiceManager: fmt puts a host block's service_manager in the canonical
+// alignment, which is how examples/lab-mixed is written.
+func TestFmt_HostServiceManager(t *testing.T) {
+	example := filepath.Join("..", "..", "examples", "lab-mixed", "inventory.hcl")
+	raw, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := string(raw)
+	canonical := "  address         = \"198.18.0.11\"\n  roles           = [\"hub\"]\n  service_manager = \"systemd\"\n"
+	if !strings.Contains(want, canonical) {
+		t.Fatalf("%s has no hub-1 block written as\n%s", example, canonical)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "inventory.hcl")
+	messy := strings.Replace(want, canonical, "  address = \"198.18.0.11\"\n  roles = [\"hub\"]\n  service_manager=\"systemd\"\n", 1)
+	if err := os.WriteFile(path, []byte(messy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := runCLI(t, dir, "fmt", "--check", path); code == exitOK {
+		t.Fatal("fmt --check passed a misaligned service_manager")
+	}
+	if code, _, stderr := runCLI(t, dir, "fmt", path); code != exitOK {
+		t.Fatalf("fmt: exit %d %s", code, stderr)
+	}
+	if got, _ := os.ReadFile(path); string(got) != want {
+		t.Errorf("fmt did not restore the example's form:\n%s", got)
 	}
 }
