@@ -50,21 +50,23 @@ func expand(groups []hostsBlock, ctx *hcl.EvalContext) ([]hostBlock, hcl.Diagnos
 				continue
 			}
 			hb := hostBlock{
-				Name:         key,
-				Address:      gh.Address,
-				Roles:        gh.Roles,
-				Labels:       gh.Labels,
-				SSH:          gh.SSH,
-				NATS:         gh.NATS,
-				Wasmcloud:    gh.Wasmcloud,
-				DeclRange:    g.DeclRange,
-				NameRange:    g.NameRange,
-				AddressRange: gh.AddressRange,
-				RolesRange:   gh.RolesRange,
-				LabelsRange:  gh.LabelsRange,
-				Group:        g,
-				Instance:     inst,
-				GenRange:     gen,
+				Name:                key,
+				Address:             gh.Address,
+				Roles:               gh.Roles,
+				Labels:              gh.Labels,
+				SSH:                 gh.SSH,
+				NATS:                gh.NATS,
+				Wasmcloud:           gh.Wasmcloud,
+				DeclRange:           g.DeclRange,
+				NameRange:           g.NameRange,
+				AddressRange:        gh.AddressRange,
+				RolesRange:          gh.RolesRange,
+				LabelsRange:         gh.LabelsRange,
+				ServiceManager:      gh.ServiceManager,
+				ServiceManagerRange: gh.ServiceManagerRange,
+				Group:               g,
+				Instance:            inst,
+				GenRange:            gen,
 			}
 			if gh.Name != nil {
 				hb.Name, hb.NameRange = *gh.Name, gh.NameRange

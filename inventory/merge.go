@@ -152,6 +152,7 @@ func (d *decoded) resolveHost(hb *hostBlock) *Host {
 		RolesRange:     hb.RolesRange,
 		Instance:       hb.Instance.String(),
 	}
+	set(&h.ServiceManager, hb.ServiceManager)
 	if hb.Group != nil {
 		h.Group = hb.Group.Name
 	}

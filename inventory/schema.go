@@ -108,12 +108,15 @@ type hostBlock struct {
 	SSH       *sshBlock         `hcl:"ssh,block"`
 	NATS      *natsBlock        `hcl:"nats,block"`
 	Wasmcloud *wasmcloudBlock   `hcl:"wasmcloud,block"`
+	// ServiceManager overrides the defaults' service_manager for this host.
+	ServiceManager *string `hcl:"service_manager,optional"`
 
-	DeclRange    hcl.Range `hcl:",def_range"`
-	NameRange    hcl.Range `hcl:"name,label_range"`
-	AddressRange hcl.Range `hcl:"address,attr_range"`
-	RolesRange   hcl.Range `hcl:"roles,attr_range"`
-	LabelsRange  hcl.Range `hcl:"labels,attr_range"`
+	DeclRange           hcl.Range `hcl:",def_range"`
+	NameRange           hcl.Range `hcl:"name,label_range"`
+	AddressRange        hcl.Range `hcl:"address,attr_range"`
+	RolesRange          hcl.Range `hcl:"roles,attr_range"`
+	LabelsRange         hcl.Range `hcl:"labels,attr_range"`
+	ServiceManagerRange hcl.Range `hcl:"service_manager,attr_range"`
 
 	// Generated hosts only (Group set): the instance that made this host, and the range of
 	// the whole generating block, for diagnostics.
@@ -143,11 +146,14 @@ type generatedHost struct {
 	SSH       *sshBlock         `hcl:"ssh,block"`
 	NATS      *natsBlock        `hcl:"nats,block"`
 	Wasmcloud *wasmcloudBlock   `hcl:"wasmcloud,block"`
+	// ServiceManager overrides the defaults' service_manager for the generated hosts.
+	ServiceManager *string `hcl:"service_manager,optional"`
 
-	NameRange    hcl.Range `hcl:"name,attr_range"`
-	AddressRange hcl.Range `hcl:"address,attr_range"`
-	RolesRange   hcl.Range `hcl:"roles,attr_range"`
-	LabelsRange  hcl.Range `hcl:"labels,attr_range"`
+	NameRange           hcl.Range `hcl:"name,attr_range"`
+	AddressRange        hcl.Range `hcl:"address,attr_range"`
+	RolesRange          hcl.Range `hcl:"roles,attr_range"`
+	LabelsRange         hcl.Range `hcl:"labels,attr_range"`
+	ServiceManagerRange hcl.Range `hcl:"service_manager,attr_range"`
 }
 
 type natsBlock struct {

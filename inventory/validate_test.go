@@ -86,6 +86,7 @@ func TestLoad_Rules(t *testing.T) {
 		{"lame-duck-short", []wantDiag{errorAt(10, "Lame duck duration too short", "minimum of 30s")}},
 		{"lame-duck-grace", []wantDiag{errorAt(10, "Lame duck grace period too long", "must be shorter than lame_duck_duration")}},
 		{"service-manager", []wantDiag{errorAt(6, "Unknown service manager", `Did you mean "systemd"?`)}},
+		{"service-manager-host", []wantDiag{errorAt(25, "Unknown service manager", `service_manager "rnuit" is not supported. Did you mean "runit"?`)}},
 		{"rollout-batch", []wantDiag{errorAt(25, "Invalid rollout batch", `batch "150%" in role "leaf"`)}},
 		{"spread-by-missing", []wantDiag{errorAt(32, "Host without the spread_by label",
 			`spread_by "rack" in role "leaf": edge-2 set no label "rack". Give every host of the role one (labels = { rack = "r1" }), or remove spread_by.`)}},
@@ -398,7 +399,7 @@ host "hub-1" {
 		`inventory.hcl:9:5: Unsupported argument: An argument named "Client-Port" is not expected here. Did you mean "client_port"?`,
 		`inventory.hcl:11:3: Unsupported block type: Blocks of type "wasm" are not expected here. Did you mean "wasmcloud"?`,
 		`inventory.hcl:16:3: Unsupported argument: An argument named "addr" is not expected here. Did you mean "address"?`,
-		`inventory.hcl:18:3: Unsupported argument: An argument named "zzz" is not expected here. A host block takes the arguments address, labels, roles.`,
+		`inventory.hcl:18:3: Unsupported argument: An argument named "zzz" is not expected here. A host block takes the arguments address, labels, roles, service_manager.`,
 	)
 }
 
@@ -408,4 +409,57 @@ func TestLoad_BastionWithoutAddress(t *testing.T) {
 	src := strings.Replace(mustRead(t, filepath.Join("testdata", "valid-small.hcl")), "role \"hub\" {", "bastion \"b\" {\n  user = \"ops\"\n}\n\nrole \"hub\" {", 1)
 	_, diags := NewLoader().LoadSource("inventory.hcl", []byte(src), Options{SkipSecrets: true})
 	checkText(t, diags, `inventory.hcl:5:13: Missing required argument: The argument "address" is required, but no definition was found.`)
+}
+
+// TestLoad_ServiceManagerPerHost: a host or hosts block's service_manager overrides the
+// defaults' for its hosts only; a bad one in a hosts block is reported once, at its line,
+// naming the first instance and counting the others.
+func TestLoad_ServiceManagerPerHost(t *testing.T) {
+	src := strings.Replace(mustRead(t, filepath.Join("testdata", "valid-small.hcl")), `address = "10.0.1.21"`,
+		"address = \"10.0.1.21\"\n  service_manager = \"runit\"", 1)
+	src += `
+defaults {
+  service_manager = "systemd"
+}
+
+hosts "edge" {
+  for_each = { "edge-7" = "runit", "edge-8" = "systemd" }
+
+  address         = "10.0.2.${substr(each.key, 5, 1)}"
+  roles           = ["leaf", "wasmcloud"]
+  service_manager = each.value
+}
+`
+	if strings.Count(src, "defaults {") != 1 {
+		t.Fatal("testdata/valid-small.hcl has a defaults block now: edit this test")
+	}
+	path := filepath.Join(t.TempDir(), "inventory.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv, diags := Load(path, Options{SkipSecrets: true})
+	if diags.HasErrors() {
+		t.Fatalf("load: %s", dumpDiags(diags))
+	}
+	got := map[string]string{}
+	for _, h := range inv.Hosts {
+		got[h.Name] = h.ServiceManager
+	}
+	want := map[string]string{"edge-7": "runit", "edge-8": "systemd"}
+	for _, h := range inv.Hosts {
+		if _, ok := want[h.Name]; !ok {
+			want[h.Name] = ServiceManagerSystemd
+		}
+	}
+	want["edge-1"] = ServiceManagerRunit
+	for name, sm := range want {
+		if got[name] != sm {
+			t.Errorf("%s: service_manager %q, want %q (all: %v)", name, got[name], sm, got)
+		}
+	}
+
+	bad := filepath.Join("testdata", "invalid", "service-manager-hosts.hcl")
+	_, diags = Load(bad, Options{SkipSecrets: true})
+	checkExact(t, diags, exactDiag{hcl.DiagError, "Unknown service manager", bad + ":23:3",
+		`hosts "edge"["edge-1"]: service_manager "openrc" is not supported. Use "systemd" or "runit". The same holds for 2 more instances of hosts "edge".`})
 }

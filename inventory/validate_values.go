@@ -41,11 +41,7 @@ func (v *validator) values() {
 	v.on(nil)
 	fs := v.d.fs
 	if def := fs.Defaults; def != nil {
-		if def.ServiceManager != nil && *def.ServiceManager != ServiceManagerSystemd && *def.ServiceManager != ServiceManagerRunit {
-			v.errorf(def.ServiceManagerRange, "Unknown service manager",
-				"service_manager %q is not supported.%s Use %q or %q.", *def.ServiceManager,
-				didYouMean(*def.ServiceManager, []string{ServiceManagerSystemd, ServiceManagerRunit}), ServiceManagerSystemd, ServiceManagerRunit)
-		}
+		v.serviceManager(def.ServiceManager, def.ServiceManagerRange)
 		if def.Parallelism != nil && *def.Parallelism < 1 {
 			v.errorf(def.ParallelismRange, "Invalid parallelism", "parallelism %d must be at least 1.", *def.Parallelism)
 		}
@@ -118,7 +114,17 @@ func (v *validator) wasmLabelsRange(b *wasmcloudBlock) hcl.Range {
 	return b.DeclRange
 }
 
+// serviceManager checks a service_manager setting (sm, nil when unset) written at r.
+func (v *validator) serviceManager(sm *string, r hcl.Range) {
+	if sm != nil && *sm != ServiceManagerSystemd && *sm != ServiceManagerRunit {
+		v.errorf(r, "Unknown service manager",
+			"service_manager %q is not supported.%s Use %q or %q.", *sm,
+			didYouMean(*sm, []string{ServiceManagerSystemd, ServiceManagerRunit}), ServiceManagerSystemd, ServiceManagerRunit)
+	}
+}
+
 func (v *validator) hostValues(h *Host, hb *hostBlock) {
+	v.serviceManager(hb.ServiceManager, hb.ServiceManagerRange)
 	if hb.AddressRange != (hcl.Range{}) && (h.Address == "" || strings.ContainsFunc(h.Address, isSpace) || strings.Contains(h.Address, "://")) {
 		v.errorf(hb.AddressRange, "Invalid address",
 			"address %q must be a host name or IP address that SSH reaches, without spaces or a scheme.", h.Address)

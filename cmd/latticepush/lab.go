@@ -29,7 +29,8 @@ namespaces with its own address on a bridge (198.18.0.0/15 only) and a real Open
 host whose service_manager is "runit" has runit as its process 1 and its own /etc, /var,
 /root, /etc/nats, /var/lib/nats and /etc/wasmcloud over the machine's files; one whose
 service_manager is "systemd" boots a cached Debian tree under systemd-nspawn, with systemd as
-its process 1 (` + "`make deps`" + ` builds the tree). /usr/local/bin on every host holds
+its process 1 (` + "`make deps`" + ` builds the tree). Hosts may differ: a host or hosts block's
+own service_manager overrides the defaults' (examples/lab-mixed). /usr/local/bin on every host holds
 nats-server and the wasmCloud stand-in.
 
 Root logs in with the lab's key; so does the user "lab", with passwordless sudo. The lab
@@ -84,16 +85,8 @@ func (g *globals) runLabUp(ctx context.Context, a labUpArgs) error {
 	if spec.Name == "" {
 		spec.Name = labName(inv)
 	}
-	for _, h := range inv.Hosts {
-		addr, err := netip.ParseAddr(h.Address)
-		if err != nil {
-			return fmt.Errorf("host %s: address %q: the lab needs IP addresses (in %s)", h.Name, h.Address, lab.LabRange)
-		}
-		init := lab.InitRunit
-		if h.ServiceManager == inventory.ServiceManagerSystemd {
-			init = lab.InitSystemd
-		}
-		spec.Hosts = append(spec.Hosts, lab.HostSpec{Name: h.Name, Addr: addr, Init: init})
+	if spec.Hosts, err = labHosts(inv); err != nil {
+		return err
 	}
 	var notes []string
 	nats := firstNonEmpty(a.natsServer, natsbin.Path())
@@ -166,6 +159,30 @@ func (g *globals) runLabUp(ctx context.Context, a labUpArgs) error {
 	}
 	fmt.Fprintf(g.stdout, "Take it down with: latticepush lab down %s\n", f.Name)
 	return nil
+}
+
+// labHosts are the lab hosts of an inventory: each at its address, with the init its
+// service_manager names (hosts may differ).
+func labHosts(inv *inventory.Inventory) ([]lab.HostSpec, error) {
+	var out []lab.HostSpec
+	for _, h := range inv.Hosts {
+		addr, err := netip.ParseAddr(h.Address)
+		if err != nil {
+			return nil, fmt.Errorf("host %s: address %q: the lab needs IP addresses (in %s)", h.Name, h.Address, lab.LabRange)
+		}
+		var init string
+		switch h.ServiceManager {
+		case inventory.ServiceManagerSystemd:
+			init = lab.InitSystemd
+		case inventory.ServiceManagerRunit:
+			init = lab.InitRunit
+		default:
+			return nil, fmt.Errorf("host %s: service_manager %q: the lab runs %q or %q hosts", h.Name, h.ServiceManager,
+				inventory.ServiceManagerSystemd, inventory.ServiceManagerRunit)
+		}
+		out = append(out, lab.HostSpec{Name: h.Name, Addr: addr, Init: init})
+	}
+	return out, nil
 }
 
 var labNameUnsafe = regexp.MustCompile(`[^a-z0-9-]+`)

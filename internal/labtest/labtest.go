@@ -45,8 +45,10 @@ type Spec struct {
 	// SSHFrom restricts a host's sshd to logins from the named lab hosts, by host name (see
 	// lab.HostSpec.SSHFrom); hosts not in it accept logins from anywhere.
 	SSHFrom map[string][]string
-	// Init is the inventory hosts' init, lab.InitRunit (default) or lab.InitSystemd; the
-	// inventory's service_manager is set to match. Extra hosts are runit hosts.
+	// Init is the inventory hosts' init, lab.InitRunit (default) or lab.InitSystemd: the
+	// defaults' service_manager is set to match. Each inventory host runs the init its own
+	// service_manager names, as under `lab up`: a host or hosts block that sets one
+	// (examples/lab-mixed) keeps it. Extra hosts are runit hosts.
 	Init string
 	// Example is the example inventory the lab is made from, examples/<Example>/inventory.hcl;
 	// default "lab". Edges applies to "lab" only.
@@ -140,12 +142,22 @@ func Up(tb testing.TB, spec Spec) *Env {
 	if spec.Edit != nil {
 		inv = spec.Edit(inv)
 	}
+	dir := tb.TempDir()
+	inits := hostInits(tb, dir, inv)
 	var hosts []lab.HostSpec
-	for _, m := range regexp.MustCompile(`host "([^"]+)" \{\s*address = "198\.18\.0\.(\d+)"`).FindAllStringSubmatch(inv, -1) {
-		hosts = append(hosts, lab.HostSpec{Name: m[1], SSHFrom: spec.SSHFrom[m[1]], Init: spec.Init})
+	systemd := false
+	for _, m := range regexp.MustCompile(`host "([^"]+)" \{\s*address\s+= "198\.18\.0\.(\d+)"`).FindAllStringSubmatch(inv, -1) {
+		init := inits[m[1]]
+		systemd = systemd || init == lab.InitSystemd
+		hosts = append(hosts, lab.HostSpec{Name: m[1], SSHFrom: spec.SSHFrom[m[1]], Init: init})
 	}
 	for _, name := range spec.Extra {
 		hosts = append(hosts, lab.HostSpec{Name: name, SSHFrom: spec.SSHFrom[name]})
+	}
+	if systemd && spec.Init != lab.InitSystemd {
+		if err := lab.CheckSystemdPrerequisites(); err != nil {
+			testenv.Unavailable(tb, err.Error())
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -166,7 +178,7 @@ func Up(tb testing.TB, spec Spec) *Env {
 	for _, h := range fl.Hosts {
 		byName[h.Name] = h.Addr
 	}
-	inv = regexp.MustCompile(`host "([^"]+)" \{\s*address = "[^"]+"`).ReplaceAllStringFunc(inv, func(m string) string {
+	inv = regexp.MustCompile(`host "([^"]+)" \{\s*address\s+= "[^"]+"`).ReplaceAllStringFunc(inv, func(m string) string {
 		name := regexp.MustCompile(`host "([^"]+)"`).FindStringSubmatch(m)[1]
 		return addrRE.ReplaceAllString(m, byName[name].String())
 	})
@@ -179,7 +191,6 @@ func Up(tb testing.TB, spec Spec) *Env {
 	}
 	inv = regexp.MustCompile(`/run/latticepush-lab/[a-z0-9-]+/id_ed25519`).ReplaceAllLiteralString(inv, fl.KeyPath)
 	inv = regexp.MustCompile(`/run/latticepush-lab/[a-z0-9-]+/known_hosts`).ReplaceAllLiteralString(inv, fl.KnownHostsPath)
-	dir := tb.TempDir()
 	env := &Env{Lab: fl, Dir: dir, Path: filepath.Join(dir, "inventory.hcl")}
 	if err := os.WriteFile(env.Path, []byte(inv), 0o644); err != nil {
 		tb.Fatal(err)
@@ -192,6 +203,32 @@ func Up(tb testing.TB, spec Spec) *Env {
 		tb.Fatal(err)
 	}
 	return env
+}
+
+// hostInits loads inventory source src (written into dir) and returns each host's lab init,
+// from its service_manager.
+func hostInits(tb testing.TB, dir, src string) map[string]string {
+	tb.Helper()
+	path := filepath.Join(dir, "inventory.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	i, diags := inventory.Load(path, inventory.Options{SkipSecrets: true})
+	if diags.HasErrors() {
+		tb.Fatalf("lab inventory: %v", diags)
+	}
+	out := map[string]string{}
+	for _, h := range i.Hosts {
+		switch h.ServiceManager {
+		case inventory.ServiceManagerSystemd:
+			out[h.Name] = lab.InitSystemd
+		case inventory.ServiceManagerRunit:
+			out[h.Name] = lab.InitRunit
+		default:
+			tb.Fatalf("lab inventory: host %s: service_manager %q has no lab init", h.Name, h.ServiceManager)
+		}
+	}
+	return out
 }
 
 // Inventory loads the env's inventory (with secrets); edit, when set, rewrites it first.
