@@ -313,7 +313,8 @@ const method = `- **Lab**: internal/labtest brings up a real fleet on this machi
   per tool and mode (each needs the lab emptied).
 - **no-change plan / apply**: the converged lab; the plan must show no change (exit 0 with
   ` + "`--detailed-exitcode`" + `). A no-change apply plans and stops. Each host answers in one exec
-  (two processes: stat and sha256sum) plus /varz; the desired config's digest comes from the
+  (on a lab edge about ten short processes: stat, sha256sum, one ls of every process's
+  executable, one grep of the command lines it needs, readlinks) plus /varz; the desired config's digest comes from the
   host's digest cache, written by the converging apply's pre-check (` + "`nats-server -t`" + ` on the
   staged config), so no nats-server binary is started.
 - **no-change verify**: ` + "`latticepush verify`" + ` of the converged lab, every check (Ansible has no equivalent).
