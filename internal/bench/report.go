@@ -83,7 +83,7 @@ type Report struct {
 	// AnsibleRuns is how many of those runs measured Ansible too.
 	AnsibleRuns int
 	Floor       Series
-	// FloorBounded is the floor with at most 8 handshakes in flight, remote's default bound.
+	// FloorBounded is the floor with at most 8 handshakes in flight, remote's bound per bastion.
 	FloorBounded Series
 	Cases        []Case
 	// FirstBatches are the batches of latticepush's first deployment, each from its first
@@ -208,7 +208,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		p("\n")
 	}
-	p("Other figures: the floor with at most 8 handshakes in flight (remote's default bound) is %s (min–max %s); ", secs(r.FloorBounded.Median()), r.FloorBounded.Spread())
+	p("Other figures: the floor with at most 8 handshakes in flight (remote's bound per bastion; direct hosts share a bound of 32) is %s (min–max %s); ", secs(r.FloorBounded.Median()), r.FloorBounded.Spread())
 	p("one in-process no-change plan of the lab splits into %s.\n\n", r.LabPhases)
 	if r.FirstPhases != "" {
 		p("Where latticepush's first deployment went, by phase (from its -json events): %s.\n\n", r.FirstPhases)
