@@ -22,13 +22,10 @@ func TestApply_FromEmptyToVerified(t *testing.T) {
 	}
 }
 
-func testApplyFromEmpty(t *testing.T, init string) {
-	sd := init == lab.InitSystemd
-	env := labtest.Up(t, labtest.Spec{Init: init, Become: sd})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-
-	s := newSession(t, env, plan.Options{})
+// applyEmptyLab plans the empty lab (three waves of changes), applies the plan, and requires
+// apply's own verify and a fresh one to pass.
+func applyEmptyLab(ctx context.Context, t *testing.T, s *session) {
+	t.Helper()
 	p := s.plan(ctx)
 	if !p.HasChanges() || len(p.Waves) != 3 {
 		t.Fatalf("plan of an empty lab: %s, waves %+v", p.Summary(), p.Waves)
@@ -48,6 +45,16 @@ func testApplyFromEmpty(t *testing.T, init string) {
 		t.FailNow()
 	}
 	t.Logf("verify: %d checks passed", len(rep.Results))
+}
+
+func testApplyFromEmpty(t *testing.T, init string) {
+	sd := init == lab.InitSystemd
+	env := labtest.Up(t, labtest.Spec{Init: init, Become: sd})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	s := newSession(t, env, plan.Options{})
+	applyEmptyLab(ctx, t, s)
 	var reloads map[string]int
 	if sd {
 		for _, h := range env.Lab.Hosts {
@@ -67,7 +74,7 @@ func testApplyFromEmpty(t *testing.T, init string) {
 
 	// A second plan has nothing to do; a second apply restarts nothing.
 	pids := natsPIDs(t, s, ctx)
-	p = s.plan(ctx)
+	p := s.plan(ctx)
 	if p.HasChanges() {
 		for _, u := range p.Units {
 			if u.Changes() {

@@ -37,25 +37,7 @@ func TestMixed_FromEmptyToVerified(t *testing.T) {
 	}
 
 	s := newSession(t, env, plan.Options{})
-	p := s.plan(ctx)
-	if !p.HasChanges() || len(p.Waves) != 3 {
-		t.Fatalf("plan of an empty lab: %s, waves %+v", p.Summary(), p.Waves)
-	}
-	res, err := s.apply(ctx, p)
-	if err != nil {
-		t.Fatalf("apply: %v\nresults: %v", err, results(res))
-	}
-	if res.VerifyError != "" {
-		t.Fatalf("verify after apply: %s", res.VerifyError)
-	}
-	rep := s.verify(ctx)
-	if !rep.OK() {
-		for _, r := range rep.Failed() {
-			t.Errorf("verify: %s %s: %s", r.Check, r.Host, r.Evidence)
-		}
-		t.FailNow()
-	}
-	t.Logf("verify: %d checks passed", len(rep.Results))
+	applyEmptyLab(ctx, t, s)
 
 	// Each host's services run under its own supervisor; the other one holds none of them.
 	for _, h := range env.Lab.Hosts {
@@ -96,7 +78,7 @@ func TestMixed_FromEmptyToVerified(t *testing.T) {
 		return src
 	})
 	s = newSession(t, env, plan.Options{})
-	p = s.plan(ctx)
+	p := s.plan(ctx)
 	for h := range want {
 		if a := actions(p)[h+"/"+plan.ServiceNATS]; a != plan.Reload {
 			t.Fatalf("%s: %s, want reload (%v)", h, a, p.Unit(h+"/"+plan.ServiceNATS).Reasons)
