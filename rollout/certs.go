@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latticepush/latticepush/internal/poll"
 	"github.com/latticepush/latticepush/plan"
 )
 
@@ -52,6 +53,7 @@ func (a *run) confirmCert(ctx context.Context, h Host, u *plan.Unit) error {
 	ss, bySerial := c.(ServedSerial)
 	bySerial = bySerial && u.Cert.Serial != ""
 	var lastSerial string
+	wait := poll.New(10*time.Millisecond, 200*time.Millisecond)
 	for {
 		got, err := c.ServedCertNotAfter(ctx, u.MonitorAddr)
 		if err == nil && got.Equal(u.Cert.NotAfter) {
@@ -64,8 +66,7 @@ func (a *run) confirmCert(ctx context.Context, h Host, u *plan.Unit) error {
 			}
 		}
 		last, lastErr = got, err
-		select {
-		case <-ctx.Done():
+		if !wait.Wait(ctx) {
 			if lastErr != nil {
 				return fmt.Errorf("the new certificate was not confirmed: /varz unreachable: %v", lastErr)
 			}
@@ -75,7 +76,6 @@ func (a *run) confirmCert(ctx context.Context, h Host, u *plan.Unit) error {
 			}
 			return fmt.Errorf("the new certificate %s was not confirmed: /varz tls_cert_not_after %s, want %s (the server log says why)",
 				u.Cert.To, last.UTC().Format(time.RFC3339), u.Cert.NotAfter.UTC().Format(time.RFC3339))
-		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/latticepush/latticepush/internal/poll"
 	"github.com/latticepush/latticepush/plan"
 )
 
@@ -200,14 +201,14 @@ func (a *run) confirmVersion(ctx context.Context, h Host, u *plan.Unit) error {
 	defer cancel()
 	var last string
 	var lastErr error
+	wait := poll.New(10*time.Millisecond, 200*time.Millisecond)
 	for {
 		v, err := r.RunningVersion(ctx, u)
 		if err == nil && v == u.Upgrade.To {
 			return nil
 		}
 		last, lastErr = v, err
-		select {
-		case <-ctx.Done():
+		if !wait.Wait(ctx) {
 			prog, where := "nats-server", "/varz"
 			if u.Service == plan.ServiceWasmcloud {
 				prog, where = "wasmcloud", "host.get"
@@ -216,7 +217,6 @@ func (a *run) confirmVersion(ctx context.Context, h Host, u *plan.Unit) error {
 				return fmt.Errorf("%s %s was not confirmed: %s unanswered: %v", prog, u.Upgrade.To, where, lastErr)
 			}
 			return fmt.Errorf("%s %s was not confirmed: %s says version %s", prog, u.Upgrade.To, where, last)
-		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latticepush/latticepush/internal/poll"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/unit"
 )
@@ -279,19 +280,19 @@ func (a *run) confirmDigest(ctx context.Context, h Host, u *plan.Unit) error {
 	defer cancel()
 	var last string
 	var lastErr error
+	// A reload takes effect within milliseconds: the first looks come quickly.
+	wait := poll.New(10*time.Millisecond, 200*time.Millisecond)
 	for {
 		d, err := h.RunningDigest(ctx, u.MonitorAddr)
 		if err == nil && d == u.DesiredDigest {
 			return nil
 		}
 		last, lastErr = d, err
-		select {
-		case <-ctx.Done():
+		if !wait.Wait(ctx) {
 			if lastErr != nil {
 				return fmt.Errorf("the new config was not confirmed: /varz unreachable: %v", lastErr)
 			}
 			return fmt.Errorf("the new config was not confirmed: running config_digest %s, want %s (the server log says why)", last, u.DesiredDigest)
-		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latticepush/latticepush/internal/poll"
 	"github.com/latticepush/latticepush/inventory"
 )
 
@@ -127,7 +128,9 @@ func gate(ctx context.Context, inv *inventory.Inventory, targets []Target, opts 
 	ctx, cancel := context.WithTimeout(ctx, opts.GateTimeout)
 	defer cancel()
 	start := time.Now()
-	wait := 250 * time.Millisecond
+	// A gate right after a reload or start often passes within tens of milliseconds: the
+	// first retries come quickly, later ones back off to 2s.
+	wait := poll.New(50*time.Millisecond, 2*time.Second)
 	for {
 		r := newRound(inv, targets, opts)
 		res := r.run(ctx, tasks(r))
@@ -135,15 +138,12 @@ func gate(ctx context.Context, inv *inventory.Inventory, targets []Target, opts 
 		if allOK(res) {
 			return res, nil
 		}
-		select {
-		case <-ctx.Done():
+		if !wait.Wait(ctx) {
 			gerr := &GateError{Unit: name, Waited: time.Since(start), Failed: Report{Results: res}.Failed()}
 			if errors.Is(ctx.Err(), context.Canceled) {
 				gerr.Cause = ctx.Err()
 			}
 			return res, gerr
-		case <-time.After(wait):
 		}
-		wait = min(2*wait, 2*time.Second)
 	}
 }
