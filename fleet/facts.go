@@ -163,11 +163,35 @@ echo "check_rc=$rc"
 echo "check=$(printf '%s' "$out" | tr '\n' ' ')"
 `
 
+// putCacheFunc defines put_cache: it puts lines ($2, each "binary-stamp config-sha256
+// digest") at the top of the digest cache $1, drops older lines with the same key, and keeps
+// the newest 32 entries (mode 0600). The binary's stamp is its "dev.inode|size|mtime". Only
+// the final rename is a process of its own: every changed host runs this at each apply.
+const putCacheFunc = `put_cache() {
+  [ -d "${1%/*}" ] || mkdir -p "${1%/*}" 2>/dev/null
+  for f in "$1".tmp.*; do [ -f "$f" ] && rm -f -- "$f"; done
+  t="$1.tmp.$$"; seen=" "; n=0; umask 077
+  keep() {
+    case $seen in *" $1/$2 "*) return 0 ;; esac
+    [ -n "$3" ] && [ "$n" -lt 32 ] || return 0
+    seen="$seen$1/$2 "; n=$((n+1)); printf '%s %s %s\n' "$1" "$2" "$3"
+  }
+  ifs=$IFS; nl='
+'
+  {
+    set -f; IFS=$nl
+    for l in $2; do IFS=' '; keep $l; IFS=$nl; done
+    IFS=$ifs; set +f
+    if [ -f "$1" ]; then while read -r a b c; do keep "$a" "$b" "$c"; done < "$1"; fi
+  } > "$t" && mv -f "$t" "$1" || { rm -f "$t"; return 1; }
+}
+`
+
 // checkScript runs nats-server -t on a config ($1 binary, $2 config, $3 digest cache) and
 // prints what it printed, exiting with its status. When the config is accepted it records
-// the digest in the cache under the binary's identity and the config's sha256, keeping the
-// newest 32 entries; failing to record is not an error (plan then runs -t itself).
-const checkScript = `bin=$1; cfg=$2; cache=$3
+// the digest in the cache under the binary's identity and the config's sha256; failing to
+// record is not an error (plan then runs -t itself).
+const checkScript = putCacheFunc + `bin=$1; cfg=$2; cache=$3
 out=$("$bin" -t -c "$cfg" 2>&1); rc=$?
 printf '%s\n' "$out"
 [ "$rc" = 0 ] || exit "$rc"
@@ -175,11 +199,21 @@ case $out in *"(sha256:"*")"*) ;; *) exit 0 ;; esac
 d=${out#*(sha256:}; d="sha256:${d%%)*}"
 bs=$(stat -L -c '%d.%i|%s|%Y' -- "$bin") || exit 0
 s=$(sha256sum < "$cfg") || exit 0
-mkdir -p "${cache%/*}" 2>/dev/null
-rm -f "$cache".tmp.* 2>/dev/null
-t="$cache.tmp.$$"
-{ echo "$bs ${s%% *} $d"; head -n 31 "$cache" 2>/dev/null; :; } > "$t" && chmod 0600 "$t" && mv -f "$t" "$cache" || rm -f "$t"
+put_cache "$cache" "$bs ${s%% *} $d
+"
 exit 0
+`
+
+// recordDigestsScript records in the digest cache ($1) what binaries printed for configs
+// they accepted: $2... are triples of binary path, config sha256 and digest (apply's
+// Closing.Digests, accepted when observed).
+const recordDigestsScript = putCacheFunc + `cache=$1; shift; lines=""
+while [ "$#" -ge 3 ]; do
+  bs=$(stat -L -c '%d.%i|%s|%Y' -- "$1") && lines="$lines$bs $2 $3
+"
+  shift 3
+done
+[ -z "$lines" ] || put_cache "$cache" "$lines"
 `
 
 var digestRE = regexp.MustCompile(`\((sha256:[0-9a-f]{64})\)`)
@@ -191,7 +225,7 @@ var digestRE = regexp.MustCompile(`\((sha256:[0-9a-f]{64})\)`)
 func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	facts := plan.Facts{Host: pr.Host}
 	h := f.inv.Host(pr.Host)
-	c, err := f.client(ctx, pr.Host)
+	c, err := f.reach(ctx, pr.Host)
 	if err != nil {
 		facts.Err = plan.WithoutHost(pr.Host, err).Error() // plan names the host
 		var hk *remote.HostKeyError
@@ -236,7 +270,7 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	for _, s := range pr.Services {
 		facts.Services[s] = st.service(s)
 	}
-	if l, ok := st.kv["lock"]; ok {
+	if l, ok := st.kv["lock"]; ok && !f.holds(pr.Host, l) {
 		facts.Lock = "a lock"
 		if b, err := base64.StdEncoding.DecodeString(l); err == nil {
 			facts.Lock = remote.DescribeLock(string(b))
@@ -273,6 +307,26 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 		facts.Wasmcloud = rf
 	}
 	return facts
+}
+
+// reach connects to host, unless Host could not in this session (then it returns why: a
+// host that apply could not lock is not waited on again).
+func (f *Fleet) reach(ctx context.Context, host string) (*remote.Client, error) {
+	if err, ok := f.unreached.Load(host); ok {
+		return nil, err.(error)
+	}
+	return f.client(ctx, host)
+}
+
+// holds reports whether the lock the facts script found on host (base64) is the one this
+// process holds there.
+func (f *Fleet) holds(host, b64 string) bool {
+	l, ok := f.held.Load(host)
+	if !ok {
+		return false
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	return err == nil && l.(*remote.Lock).Holds(string(b))
 }
 
 // hostState is what factsScript and natsScript said.

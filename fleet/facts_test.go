@@ -123,6 +123,34 @@ func TestFactsScript(t *testing.T) {
 		t.Errorf("a replaced binary got the old binary's digest %q", got)
 	}
 
+	// apply's closing records digests of configs accepted when observed (the pre-check did
+	// not run -t on them): under the binary's new identity, and once only however often.
+	other := []byte("port: 4223\n")
+	for range 2 {
+		sh(t, recordDigestsScript, nil, cache, bin, hexSum(cfg), want, bin, hexSum(other), "sha256:other", filepath.Join(dir, "gone"), "x", "sha256:x")
+	}
+	st = facts(bin)
+	if got := st.cachedDigest(bin, hexSum(cfg)); got != want {
+		t.Errorf("recorded digest %q, want %q", got, want)
+	}
+	if got := st.cachedDigest(bin, hexSum(other)); got != "sha256:other" {
+		t.Errorf("second recorded digest %q", got)
+	}
+	stamp, _ := st.binaryStamp(bin)
+	b, _ := os.ReadFile(cache)
+	if n := strings.Count(string(b), stamp+" "+hexSum(cfg)+" "); n != 1 {
+		t.Errorf("the cache holds the key %d times, want once:\n%s", n, b)
+	}
+	// It keeps the newest 32 entries.
+	var many []string
+	for i := range 40 {
+		many = append(many, bin, hexSum([]byte(strconv.Itoa(i))), "sha256:n")
+	}
+	sh(t, recordDigestsScript, nil, append([]string{cache}, many...)...)
+	if b, _ := os.ReadFile(cache); strings.Count(string(b), "\n") != 32 {
+		t.Errorf("the cache holds %d lines, want 32", strings.Count(string(b), "\n"))
+	}
+
 	// A rejected config is not recorded, and check exits non-zero with the reason.
 	bad := filepath.Join(dir, "bad.conf")
 	if err := os.WriteFile(bad, []byte("bad\n"), 0o600); err != nil {

@@ -42,9 +42,16 @@ type Fleet struct {
 	releases releaseFiles
 	release  bool // Options.Release
 	// digests remembers, for this process, the digest each host's nats-server -t printed
-	// for a config it accepted (see digestMemo): apply observes twice, and the second
-	// observe need not start nats-server again for the same bytes and binary.
+	// for a config it accepted (see digestMemo): apply of a saved plan observes again, and
+	// that observe need not start nats-server again for the same bytes and binary.
 	digests digestMemo
+	// unreached holds, by host, why Host could not connect to it: Observe reports the same
+	// instead of waiting on the host again (apply that plans under its lock dials every host
+	// to lock it, then observes).
+	unreached sync.Map
+	// held holds, by host, the lock this process holds there (*remote.Lock): Observe under
+	// it does not report it as another run's.
+	held sync.Map
 }
 
 // Options tune a Fleet.
@@ -111,6 +118,9 @@ func (f *Fleet) Observe(ctx context.Context, probes []plan.Probe) map[string]pla
 func (f *Fleet) Host(ctx context.Context, name string) (rollout.Host, error) {
 	c, err := f.client(ctx, name)
 	if err != nil {
+		if ctx.Err() == nil {
+			f.unreached.Store(name, err)
+		}
 		return nil, err
 	}
 	h := f.inv.Host(name)
@@ -152,27 +162,23 @@ func (h *host) LockTakenOver() string { return h.tookOver }
 var _ rollout.Host = (*host)(nil)
 
 func (h *host) Lock(ctx context.Context, owner rollout.LockOwner) error {
-	l, err := h.c.Lock(ctx, remote.LockInfo{User: owner.User, Host: owner.Host, PID: owner.PID, Command: owner.Command, Time: owner.Time}, h.f.lockOpts)
+	// A run that lost its connection mid-stage leaves its temporary copies behind. Holding
+	// the lock, no other run is staging here, so they can go now (in the lock's round trip).
+	opts := h.f.lockOpts
+	opts.Sweep = h.managedDirs()
+	l, err := h.c.Lock(ctx, remote.LockInfo{User: owner.User, Host: owner.Host, PID: owner.PID, Command: owner.Command, Time: owner.Time}, opts)
 	if err != nil {
 		return err
 	}
 	h.mu.Lock()
 	h.lock = l
+	h.leftovers = l.Swept
 	h.mu.Unlock()
+	h.f.held.Store(h.inv.Name, l)
 	if d := l.TookOver; d != nil {
 		h.tookOver = fmt.Sprintf("took over the lock left by %s@%s (pid %d, since %s, running %q): that process is no longer running on this machine, which has not rebooted since",
 			d.User, d.Host, d.PID, d.Time.Format(time.RFC3339), d.Command)
 	}
-	// A run that lost its connection mid-stage leaves its temporary copies behind. Holding
-	// the lock, no other run is staging here, so they can go now.
-	removed, err := h.c.RemoveStrays(ctx, h.managedDirs())
-	if err != nil {
-		h.Unlock(context.WithoutCancel(ctx))
-		return err
-	}
-	h.mu.Lock()
-	h.leftovers = removed
-	h.mu.Unlock()
 	return nil
 }
 
@@ -212,7 +218,11 @@ func (h *host) managedDirs() []string {
 	return dirs
 }
 
-func (h *host) Unlock(ctx context.Context) error {
+// Unlock leaves c's audit record and digests on the host and releases the lock, which
+// sweeps the staging directories once more while it is held (an sftp-server on the host can
+// still carry out a request of a run whose connection was cut after the sweep at Lock): one
+// round trip.
+func (h *host) Unlock(ctx context.Context, c rollout.Closing) error {
 	h.mu.Lock()
 	l := h.lock
 	h.lock = nil
@@ -220,10 +230,23 @@ func (h *host) Unlock(ctx context.Context) error {
 	if l == nil {
 		return nil
 	}
-	// Sweep once more while the lock is held: an sftp-server on the host can still carry out
-	// a request of a run whose connection was cut after this run's sweep at Lock.
-	_, err := h.c.RemoveStrays(ctx, h.managedDirs())
-	return errors.Join(err, l.Unlock(ctx))
+	h.f.held.Delete(h.inv.Name)
+	var steps []remote.Step
+	if c.Audit != nil {
+		line, err := json.Marshal(c.Audit)
+		if err != nil {
+			return err
+		}
+		steps = append(steps, remote.Step{Name: "audit record", Script: auditScript, Args: []string{AuditLog, string(line)}})
+	}
+	if len(c.Digests) > 0 {
+		args := []string{DigestCache}
+		for _, d := range c.Digests {
+			args = append(args, d.Binary, d.SHA256, d.Digest)
+		}
+		steps = append(steps, remote.Step{Name: "digest cache", Script: recordDigestsScript, Args: args})
+	}
+	return l.Release(ctx, steps...)
 }
 
 func (h *host) Stage(ctx context.Context, files []rollout.StageFile) ([]rollout.Staged, error) {
@@ -409,13 +432,6 @@ func (h *host) LeafLinkIDs(ctx context.Context, addr string) ([]uint64, error) {
 	return ids, nil
 }
 
-const auditScript = `mkdir -p "$(dirname "$1")" && cat >> "$1" && chmod 0600 "$1"`
-
-func (h *host) Audit(ctx context.Context, rec rollout.AuditRecord) error {
-	line, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	_, err = h.c.Run(ctx, remote.Script(auditScript, AuditLog), remote.RunOptions{Stdin: bytes.NewReader(append(line, '\n')), Become: h.inv.SSH.Become})
-	return err
-}
+// auditScript appends the record $2 to the audit log $1 (created with mode 0600), with the
+// shell's own printf.
+const auditScript = `[ -d "${1%/*}" ] || mkdir -p "${1%/*}" || exit; umask 077; printf '%s\n' "$2" >> "$1"`

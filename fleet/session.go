@@ -50,6 +50,11 @@ func (s *Session) Plan(ctx context.Context) (*plan.Plan, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	return s.PlanFrom(ctx, facts)
+}
+
+// PlanFrom is Plan from facts already observed (apply's plan under its lock).
+func (s *Session) PlanFrom(ctx context.Context, facts map[string]plan.Facts) (*plan.Plan, error) {
 	s.Opts.DomainScan = s.Fleet.DomainScan(ctx, plan.DomainChange(s.Inv, facts))
 	return s.Build(facts)
 }

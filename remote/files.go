@@ -12,9 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"sort"
-	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/pkg/sftp"
@@ -52,7 +49,7 @@ func tempName(p string) string {
 // mode set before any byte is written), fsyncs it when the server offers fsync@openssh.com,
 // reads it back to compare size and sha256, and applies owner. Nothing at p changes. On
 // any failure the temporary file is removed (when the connection still allows it;
-// RemoveStrays removes what a lost connection left).
+// a Lock with LockOptions.Sweep removes what a lost connection left).
 func (c *Client) Stage(ctx context.Context, p string, content []byte, mode fs.FileMode, opts StageOptions) (StagedFile, error) {
 	if !path.IsAbs(p) {
 		return StagedFile{}, c.errorf("stage %s: path must be absolute", p)
@@ -237,61 +234,4 @@ func (c *Client) Put(ctx context.Context, p string, content []byte, mode fs.File
 		return err
 	}
 	return nil
-}
-
-// RemoveStrays removes the temporary files (staged copies, backup links in the making)
-// that an interrupted run left in dirs, and returns their paths. Missing dirs are fine. The
-// directories are listed, and their strays removed, all at once: one after the other, each
-// listing's round trips add up on a slow link.
-func (c *Client) RemoveStrays(ctx context.Context, dirs []string) ([]string, error) {
-	var removed []string
-	err := c.withSFTP(ctx, func(sc *sftp.Client) error {
-		var (
-			mu   sync.Mutex
-			wg   sync.WaitGroup
-			errs = make([]error, len(dirs))
-		)
-		for i, d := range dirs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				gone, err := removeStraysIn(sc, d)
-				mu.Lock()
-				removed = append(removed, gone...)
-				mu.Unlock()
-				errs[i] = err
-			}()
-		}
-		wg.Wait()
-		sort.Strings(removed)
-		return errors.Join(errs...)
-	})
-	if err != nil {
-		return removed, c.errorf("remove stray temp files: %w", err)
-	}
-	return removed, nil
-}
-
-// removeStraysIn removes the strays in one directory and returns their paths.
-func removeStraysIn(sc *sftp.Client, d string) ([]string, error) {
-	entries, err := sc.ReadDir(d)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("list %s: %w", d, err)
-	}
-	var removed []string
-	var errs []error
-	for _, e := range entries {
-		if !e.Mode().IsRegular() || !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), tmpMarker) {
-			continue
-		}
-		p := path.Join(d, e.Name())
-		if err := sc.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
-			continue
-		}
-		removed = append(removed, p)
-	}
-	return removed, errors.Join(errs...)
 }

@@ -178,7 +178,7 @@ func (p *cutProxy) serve(c net.Conn) {
 
 // TestFiles_CutConnectionNeverLeavesPartialFile cuts the link after K bytes for many K
 // across a whole connect+put: the target is always the old or the new file, and the next
-// run's RemoveStrays leaves no temp file.
+// run's lock (which sweeps the directory) leaves no temp file.
 func TestFiles_CutConnectionNeverLeavesPartialFile(t *testing.T) {
 	srv := sshtest.New(t)
 	f := newFixture(t, srv)
@@ -232,7 +232,11 @@ func TestFiles_CutConnectionNeverLeavesPartialFile(t *testing.T) {
 		default:
 			t.Fatalf("cut at %d of %d bytes (err %v): target is %d bytes, neither old nor new", k, total, err, len(got))
 		}
-		if _, err := direct.RemoveStrays(ctx, []string{dir}); err != nil {
+		l, err := direct.Lock(ctx, LockInfo{User: "next"}, LockOptions{Dir: filepath.Join(t.TempDir(), "lock"), Sweep: []string{dir}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Unlock(ctx); err != nil {
 			t.Fatal(err)
 		}
 		assertNoStrays(t, dir)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +64,10 @@ func (e *LockedError) Unwrap() error { return ErrLocked }
 type LockOptions struct {
 	Dir        string        // default DefaultLockDir
 	StaleAfter time.Duration // default 6h
+	// Sweep are directories this package stages into on the host: once the lock is held, the
+	// temporary files an earlier run left in them (it lost its connection while staging) are
+	// removed in the same round trip (Lock.Swept names them), and again when it is released.
+	Sweep []string
 }
 
 func (o LockOptions) dir() string {
@@ -74,22 +79,40 @@ func (o LockOptions) dir() string {
 
 // Lock is a held host lock.
 type Lock struct {
-	c    *Client
-	path string
-	tok  string
+	c     *Client
+	path  string
+	tok   string
+	sweep []string
+	// Swept are the temporary files of an earlier run that Lock removed (LockOptions.Sweep).
+	Swept []string
 	// TookOver is set when Lock replaced a lock left behind by a run of this controller (same
 	// machine, same boot) whose process is gone; it describes that run.
 	TookOver *LockInfo
 }
 
+// sweepFunc defines sweep: it removes, from each directory given, the temporary files a
+// staging run left (regular files named like stagingName's, never a symlink) and prints
+// "removed PATH" for each, or "unremoved PATH" for one it could not remove. It always
+// succeeds: the caller holds the lock and decides what a failure means.
+const sweepFunc = `sweep() {
+  for d in "$@"; do
+    for f in "$d"/.*` + tmpMarker + `*; do
+      [ -f "$f" ] && [ ! -L "$f" ] || continue
+      if rm -f -- "$f"; then echo "removed $f"; else echo "unremoved $f"; fi
+    done
+  done
+}
+`
+
 // lockScript creates the lock atomically: the info is written to a private temporary
 // file, then hard-linked to the lock name, which fails if a lock exists. A lock released
-// between the link and reading it answers gone (try again).
-const lockScript = `dir=$1; info=$2; umask 077
-mkdir -p "$dir" || exit 3
+// between the link and reading it answers gone (try again). Once acquired, it sweeps the
+// directories given after the info ($3...).
+const lockScript = sweepFunc + `dir=$1; info=$2; shift 2; umask 077
+[ -d "$dir" ] || mkdir -p "$dir" || exit 3
 tmp="$dir/.lock.$$"
 printf '%s\n' "$info" > "$tmp" || exit 3
-if ln "$tmp" "$dir/lock" 2>/dev/null; then rm -f "$tmp"; echo acquired; exit 0; fi
+if ln "$tmp" "$dir/lock" 2>/dev/null; then rm -f "$tmp"; echo acquired; sweep "$@"; exit 0; fi
 rm -f "$tmp"
 held=$(cat "$dir/lock" 2>/dev/null) || { echo gone; exit 0; }
 printf 'held\n%s\n' "$held"`
@@ -97,23 +120,31 @@ printf 'held\n%s\n' "$held"`
 // takeoverScript replaces a lock left behind, only if it still carries the dead owner's token
 // ($3). Takeovers exclude each other with a directory (mkdir is atomic; one left by a takeover
 // cut short is cleared after a minute); the new lock is renamed over the old one, so there is
-// never a moment without a lock for an ordinary Lock to slip into. Answers: acquired, held
-// (with the holder), gone (no lock any more: lock the ordinary way) or busy (another takeover
-// is under way).
-const takeoverScript = `dir=$1; info=$2; old=$3; umask 077
+// never a moment without a lock for an ordinary Lock to slip into. Answers: acquired (then
+// it sweeps the directories from $4 on), held (with the holder), gone (no lock any more: lock
+// the ordinary way) or busy (another takeover is under way).
+const takeoverScript = sweepFunc + `dir=$1; info=$2; old=$3; shift 3; umask 077
 find "$dir" -maxdepth 1 -name .takeover -mmin +1 -exec rmdir {} + 2>/dev/null
 mkdir "$dir/.takeover" 2>/dev/null || { echo busy; exit 0; }
 tmp="$dir/.lock.$$"
 if grep -qxF "$old" "$dir/lock" 2>/dev/null; then
-  if printf '%s\n' "$info" > "$tmp" && mv -f "$tmp" "$dir/lock"; then rmdir "$dir/.takeover"; echo acquired; exit 0; fi
+  if printf '%s\n' "$info" > "$tmp" && mv -f "$tmp" "$dir/lock"; then rmdir "$dir/.takeover"; echo acquired; sweep "$@"; exit 0; fi
   rm -f "$tmp"; rmdir "$dir/.takeover"; exit 3
 fi
 rmdir "$dir/.takeover"
 held=$(cat "$dir/lock" 2>/dev/null) || { echo gone; exit 0; }
 printf 'held\n%s\n' "$held"`
 
-// unlockScript removes the lock only if it still carries our token.
-const unlockScript = `if grep -qxF "$2" "$1" 2>/dev/null; then rm -f "$1"; echo released; else echo foreign; fi`
+// unlockScript sweeps the directories from $3 on, then removes the lock, only if it still
+// carries our token ($2): the sweep runs while the lock is held, since an sftp-server of a
+// run whose connection was cut can still carry out that run's requests after it. It reads
+// the lock with the shell's own read: every host runs this at the end of every apply, and a
+// process less on each adds up.
+const unlockScript = sweepFunc + `lock=$1; tok=$2; shift 2; mine=""
+if [ -f "$lock" ]; then
+  while IFS= read -r l || [ -n "$l" ]; do [ "$l" = "$tok" ] && mine=1; done < "$lock"
+fi
+if [ -n "$mine" ]; then sweep "$@"; rm -f "$lock"; echo released; else echo foreign; fi`
 
 // Lock takes the host's lock for owner (Time defaults to now), running as root with the
 // target's Become. When another run holds it, it returns a *LockedError (errors.Is
@@ -137,7 +168,7 @@ func (c *Client) Lock(ctx context.Context, owner LockInfo, opts LockOptions) (*L
 	owner.token = hex.EncodeToString(b[:])
 	dir := opts.dir()
 	tok := "token=" + strconv.Quote(owner.token)
-	script := Script(lockScript, dir, encodeLock(owner))
+	script := Script(lockScript, append([]string{dir, encodeLock(owner)}, opts.Sweep...)...)
 	var tookOver *LockInfo
 	for try := 0; ; try++ {
 		res, err := c.Run(ctx, script, RunOptions{Become: c.target.Become})
@@ -147,7 +178,14 @@ func (c *Client) Lock(ctx context.Context, owner LockInfo, opts LockOptions) (*L
 		state, rest, _ := strings.Cut(string(res.Stdout), "\n")
 		switch state {
 		case "acquired":
-			return &Lock{c: c, path: dir + "/lock", tok: tok, TookOver: tookOver}, nil
+			l := &Lock{c: c, path: dir + "/lock", tok: tok, sweep: opts.Sweep, TookOver: tookOver}
+			var unremoved []string
+			l.Swept, unremoved = parseSweep(rest)
+			if len(unremoved) > 0 {
+				err := c.errorf("remove stray temp files: cannot remove %s", strings.Join(unremoved, ", "))
+				return nil, errors.Join(err, l.Unlock(context.WithoutCancel(ctx)))
+			}
+			return l, nil
 		case "gone", "busy":
 			// The lock went away, or another run is taking it over: look again, the ordinary way.
 			if try >= 4 {
@@ -156,14 +194,14 @@ func (c *Client) Lock(ctx context.Context, owner LockInfo, opts LockOptions) (*L
 			if state == "busy" {
 				time.Sleep(100 * time.Millisecond)
 			}
-			script, tookOver = Script(lockScript, dir, encodeLock(owner)), nil
+			script, tookOver = Script(lockScript, append([]string{dir, encodeLock(owner)}, opts.Sweep...)...), nil
 			continue
 		case "held":
 			holder := decodeLock(rest)
 			e := &LockedError{Target: c.target.Name, Holder: holder, Path: dir + "/lock"}
 			e.Stale, e.Why = staleness(holder, me, opts)
 			if mayTakeOver(holder, me) && try < 2 {
-				script = Script(takeoverScript, dir, encodeLock(owner), "token="+strconv.Quote(holder.token))
+				script = Script(takeoverScript, append([]string{dir, encodeLock(owner), "token=" + strconv.Quote(holder.token)}, opts.Sweep...)...)
 				tookOver = &holder
 				continue
 			}
@@ -231,16 +269,52 @@ func staleness(holder LockInfo, me controller, opts LockOptions) (bool, string) 
 }
 
 // Unlock releases the lock if it is still ours (a lock that was force-removed and taken by
-// another run is left alone, and reported).
-func (l *Lock) Unlock(ctx context.Context) error {
-	res, err := l.c.Run(ctx, Script(unlockScript, l.path, l.tok), RunOptions{Become: l.c.target.Become})
+// another run is left alone, and reported), sweeping LockOptions.Sweep once more first.
+func (l *Lock) Unlock(ctx context.Context) error { return l.Release(ctx) }
+
+// Release runs the steps given (each in its own subshell: one that fails does not stop the
+// others), then releases the lock as Unlock does, all in one round trip. The error names every
+// step that failed, by its Name, and a failed release.
+func (l *Lock) Release(ctx context.Context, before ...Step) error {
+	steps := append(slices.Clone(before), Step{Name: "unlock", Script: unlockScript, Args: append([]string{l.path, l.tok}, l.sweep...)})
+	res, err := l.c.RunSteps(ctx, steps, RunOptions{Become: l.c.target.Become})
 	if err != nil {
 		return l.c.errorf("unlock: %w", err)
 	}
-	if strings.TrimSpace(string(res.Stdout)) != "released" {
-		return l.c.errorf("unlock: %s is no longer ours (was it force-unlocked?); left in place", l.path)
+	var errs []error
+	for i, r := range res[:len(before)] {
+		if r.Code != 0 {
+			errs = append(errs, l.c.errorf("%s: %s", before[i].Name, r.failure()))
+		}
 	}
-	return nil
+	u := res[len(before)]
+	_, unremoved := parseSweep(u.Output)
+	switch {
+	case u.Code != 0:
+		errs = append(errs, l.c.errorf("unlock: %s", u.failure()))
+	case !strings.HasSuffix(strings.TrimSpace(u.Output), "released"):
+		errs = append(errs, l.c.errorf("unlock: %s is no longer ours (was it force-unlocked?); left in place", l.path))
+	case len(unremoved) > 0:
+		errs = append(errs, l.c.errorf("unlock: cannot remove stray temp files %s", strings.Join(unremoved, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
+// Holds reports whether a lock file's content is this lock's (carries its token).
+func (l *Lock) Holds(content string) bool {
+	return slices.Contains(strings.Split(content, "\n"), l.tok)
+}
+
+// parseSweep reads sweep's lines.
+func parseSweep(out string) (removed, unremoved []string) {
+	for _, line := range strings.Split(out, "\n") {
+		if p, ok := strings.CutPrefix(line, "removed "); ok {
+			removed = append(removed, p)
+		} else if p, ok := strings.CutPrefix(line, "unremoved "); ok {
+			unremoved = append(unremoved, p)
+		}
+	}
+	return removed, unremoved
 }
 
 // ForceUnlock removes the host's lock whoever holds it. Only for an operator's explicit

@@ -46,13 +46,23 @@ func (o *Options) defaults() {
 
 // Target is what an apply works on: the plan, the probes it was observed with, and how to
 // plan again from fresh facts (apply refuses the plan if the fresh one decides otherwise).
+//
+// Without a Plan, apply plans under its lock: it locks every host it can reach, observes
+// them once, plans with Replan and shows the plan to Review before anything changes. The plan
+// then needs no staleness check (nothing can change it between observe and apply), and every
+// host is observed once instead of twice.
 type Target struct {
 	Plan   *plan.Plan
 	Probes []plan.Probe
 	Replan Replanner
+	// Review, when apply plans under its lock, gets the plan before anything changes: an
+	// error stops the apply there (nothing was changed; every lock is released). It is
+	// called for a plan without changes too.
+	Review func(*plan.Plan) error
 }
 
-// Replanner rebuilds the plan from fresh facts; apply compares it with the plan it was given.
+// Replanner builds the plan from fresh facts: apply compares it with the plan it was given,
+// or, planning under its lock, applies it.
 type Replanner func(facts map[string]plan.Facts) (*plan.Plan, error)
 
 // ErrStale is returned when what apply observes no longer matches the plan.
@@ -68,8 +78,14 @@ var ErrRolledBack = errors.New("rolled back")
 // reached are removed, and every lock is released.
 func Apply(ctx context.Context, t Target, fleet Fleet, gates Gates, opts Options) (*Result, error) {
 	opts.defaults()
-	r := &run{p: t.Plan, probes: t.Probes, replan: t.Replan, fleet: fleet, gates: gates, opts: opts,
-		hosts: map[string]Host{}, staged: map[plan.UnitID][]Staged{}, supervised: map[plan.UnitID]bool{}, result: map[plan.UnitID]*UnitResult{}, unlinked: map[string]plan.WaveName{}}
+	r := &run{p: t.Plan, probes: t.Probes, replan: t.Replan, review: t.Review, fleet: fleet, gates: gates, opts: opts,
+		hosts: map[string]Host{}, staged: map[plan.UnitID][]Staged{}, supervised: map[plan.UnitID]bool{}, result: map[plan.UnitID]*UnitResult{}, unlinked: map[string]plan.WaveName{}, accepted: map[string][]ConfigDigest{}}
+	if r.p == nil {
+		if r.review == nil {
+			return nil, errors.New("apply: no plan, and no review for the plan made under the lock")
+		}
+		r.p, r.underLock = &plan.Plan{}, true
+	}
 	err := r.runPhases(ctx)
 	return r.report(), err
 }
@@ -79,9 +95,12 @@ type run struct {
 	p      *plan.Plan
 	probes []plan.Probe
 	replan Replanner
-	fleet  Fleet
-	gates  Gates
-	opts   Options
+	review func(*plan.Plan) error
+	// underLock: apply plans under its lock (Target.Review); p is empty until observed.
+	underLock bool
+	fleet     Fleet
+	gates     Gates
+	opts      Options
 
 	// done is set by a phase after which nothing is left to do (no changes).
 	done bool
@@ -111,7 +130,10 @@ type run struct {
 	// ports and desired are, per host, where its nats-server listens now and where it will
 	// once its new config is in (expect.go).
 	ports, desired map[string]plan.Ports
-	evMu           sync.Mutex
+	// accepted are, per host, the configs the pre-check took as checked at observe, for
+	// the host's digest cache (Closing.Digests).
+	accepted map[string][]ConfigDigest
+	evMu     sync.Mutex
 }
 
 func (r *run) emit(e Event) {

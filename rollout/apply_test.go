@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"sort"
@@ -297,6 +298,7 @@ func TestApply_FailureLeavesNothingSupervised(t *testing.T) {
 	for _, fail := range []string{"edge-2 check", "hub-3 start", "edge-1 start"} {
 		t.Run(fail, func(t *testing.T) {
 			fx := newApplyFixture(t, "lab", plantest.Empty)
+			fx.fleet.hosts["edge-2"].unchecked = true // else the pre-check does not run -t there
 			p, probes := fx.plan(t)
 			fx.fleet.failOn[fail] = errors.New("broken")
 			if _, err := fx.apply(context.Background(), p, probes, nil); err == nil {
@@ -722,4 +724,157 @@ func TestApply_AdoptTakesOverThenGivesBack(t *testing.T) {
 	if p, _ := fx.plan(t); p.HasChanges() {
 		t.Errorf("after the adoption: %s", p.Summary())
 	}
+}
+
+// The pre-check runs -t only on configs the host's nats-server has not accepted already: a
+// config whose planned digest the host printed for the same bytes is not checked again, and
+// its digest goes into the host's digest cache as the host is unlocked. A host without that
+// digest (its config names a file this apply creates) is checked.
+func TestApply_PrecheckSkipsConfigsAcceptedAtObserve(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Empty)
+	fx.fleet.hosts["edge-2"].unchecked = true
+	p, probes := fx.plan(t)
+	var msgs []string
+	if _, err := fx.apply(context.Background(), p, probes, func(e Event) {
+		if e.Type == EventPhase && e.Phase == PhasePrecheck {
+			msgs = append(msgs, e.Message)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var checked, recorded []string
+	for _, l := range fx.fleet.log {
+		host, rest, _ := strings.Cut(l, " ")
+		switch {
+		case strings.HasPrefix(rest, "check "):
+			checked = append(checked, host)
+		case strings.HasPrefix(rest, "digest sha256:"):
+			recorded = append(recorded, host)
+		}
+	}
+	if !slices.Equal(checked, []string{"edge-2"}) {
+		t.Errorf("pre-checked on %v, want only edge-2", checked)
+	}
+	var nats []string
+	for _, u := range p.Units {
+		if u.ConfigPath != "" && u.Host != "edge-2" {
+			nats = append(nats, u.Host)
+		}
+	}
+	sort.Strings(nats)
+	sort.Strings(recorded)
+	if !slices.Equal(recorded, nats) {
+		t.Errorf("digests recorded at unlock on %v, want every nats-server host but edge-2: %v", recorded, nats)
+	}
+	want := fmt.Sprintf("checking staged configs with each host's nats-server: 1 to check, %d accepted by the same binary when observed", len(nats))
+	if len(msgs) != 1 || msgs[0] != want {
+		t.Errorf("pre-check phase says %q, want %q", msgs, want)
+	}
+}
+
+// applyUnderLock applies without a saved plan: apply plans under its lock, with review.
+func (fx *applyFixture) applyUnderLock(ctx context.Context, review func(*plan.Plan) error) (*Result, error) {
+	replan := func(facts map[string]plan.Facts) (*plan.Plan, error) { return plan.Build(fx.inv, fx.d, facts, fx.opts) }
+	return Apply(ctx, Target{Probes: plan.Probes(fx.inv, fx.d, fx.opts), Replan: replan, Review: review}, fx.fleet, fx.gates,
+		Options{GateTimeout: time.Second, ConfirmTimeout: 300 * time.Millisecond, Settle: fx.settle})
+}
+
+// Without a saved plan, apply locks every host first, observes each once, under the lock,
+// and shows the plan to its review before anything changes; a second apply finds nothing to
+// do and still looks at each host once.
+func TestApply_PlansUnderTheLock(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Empty)
+	var reviewed *plan.Plan
+	res, err := fx.applyUnderLock(context.Background(), func(p *plan.Plan) error {
+		reviewed = p
+		if len(fx.fleet.log) != 0 {
+			t.Errorf("changed before the review: %v", fx.fleet.log)
+		}
+		return nil
+	})
+	if err != nil || res.VerifyError != "" {
+		t.Fatalf("apply: %v %s", err, res.VerifyError)
+	}
+	if reviewed == nil || !reviewed.HasChanges() {
+		t.Fatalf("review got %v, want the first deployment's plan", reviewed)
+	}
+	for name := range fx.fleet.hosts {
+		if n := fx.fleet.observed[name]; n != 1 {
+			t.Errorf("%s observed %d times, want once", name, n)
+		}
+		if n := fx.fleet.unlockedLooks[name]; n != 0 {
+			t.Errorf("%s observed without the lock", name)
+		}
+	}
+	for _, u := range res.Units {
+		if u.Result != Applied {
+			t.Errorf("%s: %s", u.Unit, u.Result)
+		}
+	}
+	fx.assertUnlockedNoTemps(t)
+
+	fx.fleet.log, fx.fleet.observed = nil, nil
+	var second *plan.Plan
+	if _, err := fx.applyUnderLock(context.Background(), func(p *plan.Plan) error { second = p; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if second == nil || second.HasChanges() {
+		t.Fatalf("second review got %v, want a plan without changes", second)
+	}
+	for _, l := range fx.fleet.log {
+		if !strings.Contains(l, " audit ") && !strings.Contains(l, " digest ") {
+			t.Errorf("a no-change apply did %s", l)
+		}
+	}
+	fx.assertUnlockedNoTemps(t)
+}
+
+// A review that says no stops the apply with nothing changed and every lock released.
+func TestApply_ReviewRefusedChangesNothing(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Empty)
+	no := errors.New("apply canceled")
+	res, err := fx.applyUnderLock(context.Background(), func(*plan.Plan) error { return no })
+	if !errors.Is(err, no) {
+		t.Fatalf("apply: %v, want the review's error", err)
+	}
+	if len(fx.fleet.log) != 0 {
+		t.Errorf("changed after a refused review: %v", fx.fleet.log)
+	}
+	for _, u := range res.Units {
+		if u.Result != Unchanged {
+			t.Errorf("%s: %s, want unchanged", u.Unit, u.Result)
+		}
+	}
+	fx.assertUnlockedNoTemps(t)
+}
+
+// Planning under the lock, a host apply cannot connect to is left to the plan: unreachable,
+// and beyond the role's max_unreachable (0 here) the plan refuses, naming it; the others are
+// unlocked and nothing changed. A host another run holds (edge-2) stops the apply before any plan.
+func TestApply_UnderLockUnreachableAndHeld(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Empty)
+	down := errors.New("dial tcp: connect: no route to host")
+	fx.fleet.failOn["edge-3 connect"], fx.fleet.failOn["edge-3 observe"] = down, down
+	_, err := fx.applyUnderLock(context.Background(), func(*plan.Plan) error { t.Error("review of a refused plan"); return nil })
+	if err == nil || !strings.Contains(err.Error(), "edge-3") {
+		t.Fatalf("apply with edge-3 unreachable: %v, want the plan's refusal naming it", err)
+	}
+	if len(fx.fleet.log) != 0 {
+		t.Errorf("changed: %v", fx.fleet.log)
+	}
+	fx.assertUnlockedNoTemps(t)
+
+	delete(fx.fleet.failOn, "edge-3 connect")
+	delete(fx.fleet.failOn, "edge-3 observe")
+	fx.fleet.hosts["edge-2"].locked = true // another run's
+	fx.fleet.observed = nil
+	_, err = fx.applyUnderLock(context.Background(), func(*plan.Plan) error { t.Error("review while edge-2 is held"); return nil })
+	if !errors.Is(err, errLocked) {
+		t.Fatalf("apply with edge-2 held: %v, want refused", err)
+	}
+	if len(fx.fleet.observed) != 0 {
+		t.Errorf("observed %v although a lock was refused", fx.fleet.observed)
+	}
+	fx.fleet.hosts["edge-2"].locked = false
+	fx.assertUnlockedNoTemps(t)
 }

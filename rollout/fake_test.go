@@ -33,6 +33,9 @@ type fakeFleet struct {
 	// answer again after that leaf's nats-server restarts; answersAt says when.
 	answerDelay time.Duration
 	answersAt   map[string]time.Time
+	// observed counts Observe's looks at each host, and unlockedLooks those made while the
+	// host was not locked.
+	observed, unlockedLooks map[string]int
 }
 
 type fakeHost struct {
@@ -52,6 +55,9 @@ type fakeHost struct {
 	// heldDown holds the services made known to the supervisor, held down (OpSupervise),
 	// and not yet enabled.
 	heldDown map[string]bool
+	// unchecked: observe has no digest for the desired config (as when it names a TLS file
+	// the apply creates), so the pre-check runs -t on it.
+	unchecked bool
 }
 
 func newFakeFleet(facts map[string]plan.Facts, configs map[string]string) *fakeFleet {
@@ -101,6 +107,13 @@ func (ff *fakeFleet) Observe(ctx context.Context, probes []plan.Probe) map[strin
 	out := map[string]plan.Facts{}
 	for _, pr := range probes {
 		h := ff.hosts[pr.Host]
+		if ff.observed == nil {
+			ff.observed, ff.unlockedLooks = map[string]int{}, map[string]int{}
+		}
+		ff.observed[pr.Host]++
+		if !h.locked {
+			ff.unlockedLooks[pr.Host]++
+		}
 		if err := ff.fail(pr.Host, "observe"); err != nil {
 			out[pr.Host] = plan.Facts{Host: pr.Host, Err: err.Error()}
 			continue
@@ -118,6 +131,9 @@ func (ff *fakeFleet) Observe(ctx context.Context, probes []plan.Probe) map[strin
 		}
 		if pr.NATS != nil {
 			nf := &plan.NATSFacts{Version: "2.15.2", DesiredDigest: "sha256:" + plantest.SHA(pr.NATS.DesiredConfig)}
+			if h.unchecked {
+				nf.DesiredDigest = ""
+			}
 			if h.running[plan.ServiceNATS] {
 				nf.RunningDigest = h.digest
 				nf.ClientPort, nf.HTTPPort = h.ports.Client, h.ports.HTTP
@@ -163,9 +179,15 @@ func (h *fakeHost) Lock(ctx context.Context, owner LockOwner) error {
 	return nil
 }
 
-func (h *fakeHost) Unlock(ctx context.Context) error {
+func (h *fakeHost) Unlock(ctx context.Context, c Closing) error {
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()
+	if c.Audit != nil {
+		h.f.record("%s audit %s", h.name, strings.Join(c.Audit.Units, ","))
+	}
+	for _, d := range c.Digests {
+		h.f.record("%s digest %s", h.name, d.Digest)
+	}
 	h.locked = false
 	return nil
 }
@@ -203,6 +225,7 @@ func (h *fakeHost) EnsureUsers(ctx context.Context, users []string) error {
 func (h *fakeHost) CheckNATS(ctx context.Context, binary, path string) (string, error) {
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()
+	h.f.record("%s check %s", h.name, path)
 	if err := h.f.fail(h.name, "check"); err != nil {
 		return "", err
 	}
@@ -334,13 +357,6 @@ func (h *fakeHost) RunningDigest(ctx context.Context, addr string) (string, erro
 		return "", errors.New("connection refused")
 	}
 	return h.digest, nil
-}
-
-func (h *fakeHost) Audit(ctx context.Context, rec AuditRecord) error {
-	h.f.mu.Lock()
-	defer h.f.mu.Unlock()
-	h.f.record("%s audit %s", h.name, strings.Join(rec.Units, ","))
-	return nil
 }
 
 // fakeGates passes a gate when the unit's service runs, unless told to fail it.

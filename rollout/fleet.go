@@ -22,7 +22,9 @@ type Host interface {
 	// Lock takes the host's deploy lock; it fails with the holder's details when another
 	// apply holds it.
 	Lock(ctx context.Context, owner LockOwner) error
-	Unlock(ctx context.Context) error
+	// Unlock releases the lock, the last thing an apply does on the host, leaving what c
+	// holds on the host first (in the same round trip).
+	Unlock(ctx context.Context, c Closing) error
 	// Stage uploads files to temporary names in their target directories, checked by size
 	// and hash, with their final mode. Nothing that a service reads changes. Each call gets
 	// new names: a path can be staged twice (a leaf's bridge config and its final one).
@@ -47,8 +49,24 @@ type Host interface {
 	GiveBack(ctx context.Context, svc string, from plan.Foreign) error
 	// RunningDigest returns the running nats-server's /varz config_digest.
 	RunningDigest(ctx context.Context, monitorAddr string) (string, error)
-	// Audit records on the host what was applied.
-	Audit(ctx context.Context, rec AuditRecord) error
+}
+
+// Closing is what an apply leaves on a host as it unlocks it.
+type Closing struct {
+	// Audit records what the apply did on the host; nil when it changed nothing there.
+	Audit *AuditRecord
+	// Digests are configs the host's nats-server accepted when the plan observed it, which
+	// the pre-check therefore did not check again: they go into the host's digest cache, as
+	// the configs the pre-check checks do, so the next plan does not run nats-server -t.
+	Digests []ConfigDigest
+}
+
+// ConfigDigest is what a nats-server binary printed for a config: the key and value of a
+// host's digest cache.
+type ConfigDigest struct {
+	Binary string // the nats-server binary's path
+	SHA256 string // the config's sha256, hex
+	Digest string // what -t printed: "sha256:..."
 }
 
 // LeftoverHost is a Host that, on taking its lock, removes what an earlier run that did not

@@ -26,7 +26,7 @@ type phase interface {
 // phases is apply, in order. Adding a phase is adding a type here; its events carry its title.
 var phases = []phase{
 	lockPhase{},     // connect to and lock every host, or none
-	observePhase{},  // re-observe, refuse a stale plan, take the fresh plan's file contents
+	observePhase{},  // observe under the lock: plan and review, or refuse a stale plan
 	releasePhase{},  // upload, check and unpack pinned nats-server releases (release.go)
 	stagePhase{},    // upload every changed file next to its destination
 	precheckPhase{}, // each host's nats-server -t on its staged config
@@ -35,9 +35,9 @@ var phases = []phase{
 }
 
 // cleanup runs after the phases, whatever happened, with a context that is not canceled:
-// staged files that were never swapped in are removed, every changed host gets its audit
-// record, and every lock is released.
-var cleanup = []phase{discardPhase{}, auditPhase{}, unlockPhase{}}
+// staged files that were never swapped in are removed, and every lock is released, leaving
+// on each changed host its audit record (one round trip per host).
+var cleanup = []phase{discardPhase{}, unlockPhase{}}
 
 // runPhases runs every phase, then the cleanup, and fills in the units no phase reached.
 func (r *run) runPhases(ctx context.Context) error {
@@ -75,7 +75,9 @@ func (r *run) runPhases(ctx context.Context) error {
 }
 
 // lockPhase connects to and locks every reachable host of the plan, or none: a failure
-// releases the locks taken.
+// releases the locks taken. Planning under the lock, it tries every host: one it cannot
+// connect to is left to the plan (unreachable, within the role's max_unreachable), one held
+// by another run stops the apply.
 type lockPhase struct{}
 
 func (lockPhase) Title() PhaseName { return PhaseLock }
@@ -101,6 +103,10 @@ func (lockPhase) Run(ctx context.Context, r *run) error {
 	var errs []error
 	lock := func(ctx context.Context, name string) {
 		h, err := r.fleet.Host(ctx, name)
+		if err != nil && r.underLock && ctx.Err() == nil {
+			r.emit(Event{Type: EventWarning, Phase: PhaseLock, Host: name, Message: "cannot connect: " + plan.WithoutHost(name, err).Error()})
+			return // unreachable: observe says so, and the plan decides
+		}
 		if err == nil {
 			err = h.Lock(ctx, owner)
 		}
@@ -157,6 +163,9 @@ func (observePhase) Title() PhaseName { return PhaseObserve }
 func (observePhase) Skip(*run) bool   { return false }
 
 func (observePhase) Run(ctx context.Context, r *run) error {
+	if r.underLock {
+		return r.planUnderLock(ctx)
+	}
 	r.phase(PhaseObserve, "re-observing every host")
 	facts := r.fleet.Observe(ctx, r.probes)
 	fresh, err := r.replan(facts)
@@ -170,6 +179,31 @@ func (observePhase) Run(ctx context.Context, r *run) error {
 	r.reportUnfinished()
 	r.initPorts()
 	if !fresh.HasChanges() {
+		r.phase(PhaseDone, "no changes")
+		r.done = true
+	}
+	return nil
+}
+
+// planUnderLock observes every host once, under the lock, plans and has the plan reviewed.
+func (r *run) planUnderLock(ctx context.Context) error {
+	r.phase(PhaseObserve, "observing every host under the lock")
+	facts := r.fleet.Observe(ctx, r.probes)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := r.replan(facts)
+	if err != nil {
+		return err
+	}
+	r.p = p
+	if err := r.review(p); err != nil {
+		r.done = true // nothing was changed: the cleanup only unlocks
+		return err
+	}
+	r.reportUnfinished()
+	r.initPorts()
+	if !p.HasChanges() {
 		r.phase(PhaseDone, "no changes")
 		r.done = true
 	}
@@ -194,25 +228,25 @@ func (verifyPhase) Run(ctx context.Context, r *run) error {
 	return nil
 }
 
-// unlockPhase releases every lock taken.
+// unlockPhase releases every lock taken, leaving each host's Closing first.
 type unlockPhase struct{}
 
 func (unlockPhase) Title() PhaseName { return "unlock" }
 func (unlockPhase) Skip(*run) bool   { return false }
 
 func (unlockPhase) Run(ctx context.Context, r *run) error {
-	var wg sync.WaitGroup
+	closing := r.closing()
+	g := new(errgroup.Group)
+	g.SetLimit(r.opts.Parallelism)
 	for name, h := range r.hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			uctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			if err := h.Unlock(uctx); err != nil {
+			if err := h.Unlock(uctx, closing[name]); err != nil {
 				r.emit(Event{Type: EventWarning, Host: name, Message: "unlock failed: " + err.Error()})
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	return nil
+	return g.Wait()
 }

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -158,11 +159,11 @@ func (precheckPhase) Title() PhaseName { return PhasePrecheck }
 func (precheckPhase) Skip(*run) bool   { return false }
 
 func (precheckPhase) Run(ctx context.Context, a *run) error {
-	a.phase(PhasePrecheck, "checking staged configs with each host's nats-server")
 	var mu sync.Mutex
 	var errs []error
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.opts.Parallelism)
+	checked, known := 0, 0
 	for _, u := range a.p.Units {
 		if u.ConfigPath == "" {
 			continue // only nats-server units name a config that the binary can check
@@ -182,6 +183,12 @@ func (precheckPhase) Run(ctx context.Context, a *run) error {
 		} else if cfg == nil {
 			continue
 		}
+		if d, ok := acceptedAtObserve(u); ok {
+			known++
+			a.accepted[u.Host] = append(a.accepted[u.Host], d)
+			continue
+		}
+		checked++
 		h := a.hosts[u.Host]
 		g.Go(func() error {
 			digest, err := h.CheckNATS(gctx, binary, config)
@@ -198,11 +205,39 @@ func (precheckPhase) Run(ctx context.Context, a *run) error {
 			return nil
 		})
 	}
+	a.phase(PhasePrecheck, fmt.Sprintf("checking staged configs with each host's nats-server: %d to check, %d accepted by the same binary when observed", checked, known))
 	_ = g.Wait()
 	if len(errs) > 0 {
 		return fmt.Errorf("pre-check failed; nothing was swapped in or restarted:\n%w", errors.Join(errs...))
 	}
 	return ctx.Err()
+}
+
+// acceptedAtObserve reports whether u's staged config was already checked: the planned
+// digest is what the host's own nats-server printed for exactly these bytes when apply
+// observed the host (or what its digest cache holds for them and this binary), no other
+// release will run it, and no other file this apply changes on the host is named in it (a
+// certificate or key it names is checked only by a -t that can read the new file). Then -t
+// would print the same digest again.
+func acceptedAtObserve(u *plan.Unit) (ConfigDigest, bool) {
+	if u.Upgrade != nil || u.DesiredDigest == "" {
+		return ConfigDigest{}, false
+	}
+	var cfg *plan.FileChange
+	for i, f := range u.Files {
+		if f.Path == u.ConfigPath {
+			cfg = &u.Files[i]
+		}
+	}
+	if cfg == nil || cfg.NewSHA256 == "" {
+		return ConfigDigest{}, false
+	}
+	for _, f := range u.Files {
+		if f.Path != u.ConfigPath && bytes.Contains(cfg.Content(), []byte(f.Path)) {
+			return ConfigDigest{}, false
+		}
+	}
+	return ConfigDigest{Binary: u.Binary, SHA256: cfg.NewSHA256, Digest: u.DesiredDigest}, true
 }
 
 // discardPhase removes every staged file that was never swapped in, and takes every first
@@ -267,14 +302,10 @@ func (a *run) takeStaged(u *plan.Unit) []Staged {
 	return s
 }
 
-// auditPhase records the apply on every host it changed: each unit applied or rolled back,
-// and how the apply ended.
-type auditPhase struct{}
-
-func (auditPhase) Title() PhaseName { return "audit" }
-func (auditPhase) Skip(*run) bool   { return false }
-
-func (auditPhase) Run(ctx context.Context, a *run) error {
+// closing is what the apply leaves on each host as it unlocks it (unlockPhase): an audit
+// record on every host it changed (each unit applied or rolled back, and how the apply
+// ended), and the digests of the configs the pre-check took as checked.
+func (a *run) closing() map[string]Closing {
 	byHost := map[string][]string{}
 	a.mu.Lock()
 	for id, r := range a.result {
@@ -291,20 +322,16 @@ func (auditPhase) Run(ctx context.Context, a *run) error {
 	if a.err != nil {
 		result = "failed: " + a.err.Error()
 	}
-	// One record per changed host, written on every host at once (bounded like staging).
-	var g errgroup.Group
-	g.SetLimit(a.opts.Parallelism)
+	out := map[string]Closing{}
+	now := time.Now().UTC()
 	for host, units := range byHost {
 		sort.Strings(units)
-		rec := AuditRecord{Time: time.Now().UTC(), Owner: a.opts.Owner, InventoryDigest: a.p.InventoryDigest, Units: units, Result: result}
-		g.Go(func() error {
-			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			if err := a.hosts[host].Audit(actx, rec); err != nil {
-				a.emit(Event{Type: EventWarning, Host: host, Message: "audit record failed: " + err.Error()})
-			}
-			return nil
-		})
+		out[host] = Closing{Audit: &AuditRecord{Time: now, Owner: a.opts.Owner, InventoryDigest: a.p.InventoryDigest, Units: units, Result: result}}
 	}
-	return g.Wait()
+	for host, ds := range a.accepted {
+		c := out[host]
+		c.Digests = ds
+		out[host] = c
+	}
+	return out
 }

@@ -33,8 +33,9 @@ each gated by the checks of ` + "`latticepush verify`" + `. A failed gate restor
 files and restarts it; the rollout stops once the role's max_failures is exceeded. Then it
 verifies the whole lattice, leaves an audit record on each changed host and unlocks.
 
-Given an inventory, apply plans first and asks before changing anything (--auto-approve skips
-the question). Given a saved plan file, it applies exactly that plan or refuses it.
+Given an inventory, apply locks every host first, observes each once under the lock, plans,
+and asks before changing anything (--auto-approve skips the question); the hosts stay locked
+while it asks. Given a saved plan file, it applies exactly that plan or refuses it.
 
 A JetStream domain cutover (plan --allow-domain-change) can save the lattice buckets first:
 --snapshot DIR writes every key of LATTICEDATA_<lattice> and CONFIGDATA_<lattice>, read on
@@ -63,34 +64,43 @@ the old domain after the preflight and before any hub stops, to DIR (JSON, mode 
 					return fmt.Errorf("%s: %w", args[0], err)
 				}
 			}
-			p := saved
-			if p == nil {
-				if p, err = s.plan(ctx); err != nil {
-					return err
-				}
+			events := g.progress(f.json)
+			ropts := rollout.Options{Owner: lockOwner(args), Events: events, SnapshotDir: snapshotDir, Settle: s.Inv.Settle()}
+			gates := s.Gates(verify.Options{})
+			if saved != nil {
+				g.snapshotTip(saved, snapshotDir, f.json)
+				target := rollout.Target{Plan: saved, Probes: s.Probes, Replan: s.build}
+				res, err := rollout.Apply(ctx, target, s.Fleet, gates, ropts)
+				return g.finishApply(res, err, f.json)
+			}
+			// Plan under the lock: what is shown and confirmed is what is applied.
+			var reviewed *plan.Plan
+			target := rollout.Target{Probes: s.Probes, Replan: s.planFrom(ctx), Review: func(p *plan.Plan) error {
+				reviewed = p
 				if !f.json {
 					g.printPlan(p)
 				}
-				// Nothing to change and no lock found: done. A lock found is taken (over) or
-				// refused even then, so one a dead run left does not stay unnoticed.
-				if !p.HasChanges() && len(p.Locked) == 0 {
-					if f.json {
-						return g.emitJSON(map[string]any{"type": "result", "changes": false})
-					}
+				if !p.HasChanges() {
 					return nil
 				}
-				if !autoApprove && p.HasChanges() {
-					if err := g.confirm(); err != nil {
+				if !autoApprove {
+					if err := g.confirm(ctx); err != nil {
 						return err
 					}
 				}
+				g.snapshotTip(p, snapshotDir, f.json)
+				return nil
+			}}
+			res, err := rollout.Apply(ctx, target, s.Fleet, gates, ropts)
+			if errors.Is(err, errAborted) {
+				return err // said no, or Ctrl-C at the question: nothing was changed, no table
 			}
-			if p.Cutover != nil && snapshotDir == "" && !f.json {
-				fmt.Fprintln(g.stdout, "Tip: --snapshot DIR saves the lattice buckets before the hubs stop (latticepush restore-buckets puts them back).")
+			if err == nil && reviewed != nil && !reviewed.HasChanges() {
+				if f.json {
+					return g.emitJSON(map[string]any{"type": "result", "changes": false})
+				}
+				return nil
 			}
-			events := g.progress(f.json)
-			target := rollout.Target{Plan: p, Probes: s.Probes, Replan: s.build}
-			res, err := rollout.Apply(ctx, target, s.Fleet, s.Gates(verify.Options{}), rollout.Options{Owner: lockOwner(args), Events: events, SnapshotDir: snapshotDir, Settle: s.Inv.Settle()})
 			return g.finishApply(res, err, f.json)
 		},
 	}
@@ -118,16 +128,34 @@ func readPlanArg(path string) (*plan.Plan, string, error) {
 	return p, p.Inventory, nil
 }
 
-// confirm asks the operator to type "yes" on a terminal.
-func (g *globals) confirm() error {
+// snapshotTip suggests --snapshot before a domain cutover that does not save the buckets.
+func (g *globals) snapshotTip(p *plan.Plan, snapshotDir string, asJSON bool) {
+	if p.Cutover != nil && snapshotDir == "" && !asJSON {
+		fmt.Fprintln(g.stdout, "Tip: --snapshot DIR saves the lattice buckets before the hubs stop (latticepush restore-buckets puts them back).")
+	}
+}
+
+// confirm asks the operator to type "yes" on a terminal. Ctrl-C (ctx) stops the question:
+// apply holds the hosts' locks meanwhile, and releases them.
+func (g *globals) confirm(ctx context.Context) error {
 	in, ok := g.stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(in.Fd())) {
 		return errors.New("apply needs confirmation, and standard input is not a terminal: review the plan and pass --auto-approve, or save it with `plan --out FILE` and apply the file")
 	}
 	fmt.Fprint(g.stdout, "\nDo you want to apply these changes? Only 'yes' will be accepted: ")
-	line, _ := bufio.NewReader(in).ReadString('\n')
-	if strings.TrimSpace(line) != "yes" {
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(in).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(g.stdout)
 		return errAborted
+	case line := <-answer:
+		if strings.TrimSpace(line) != "yes" {
+			return errAborted
+		}
 	}
 	return nil
 }

@@ -155,6 +155,20 @@ func (s *session) plan(ctx context.Context) (*plan.Plan, error) {
 	return p, nil
 }
 
+// planFrom is apply's plan under the lock, from the facts it observed there.
+func (s *session) planFrom(ctx context.Context) rollout.Replanner {
+	return func(facts map[string]plan.Facts) (*plan.Plan, error) {
+		p, err := s.PlanFrom(ctx, facts)
+		switch {
+		case ctx.Err() != nil:
+			return nil, errCanceled
+		case err != nil:
+			return nil, fmt.Errorf("cannot plan:\n%w", err)
+		}
+		return p, nil
+	}
+}
+
 // build is apply's re-plan.
 func (s *session) build(facts map[string]plan.Facts) (*plan.Plan, error) {
 	p, err := s.Build(facts)

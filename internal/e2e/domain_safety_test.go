@@ -49,6 +49,21 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 
 	t.Run("precheck rejects a staged config: nothing changes", func(t *testing.T) {
 		s := newSession(t, env, plan.Options{AllowDomainChange: true})
+		// A config the observation could not check has no planned digest (one naming a
+		// certificate this apply creates gets it only once the certificate is in place), so
+		// the pre-check runs nats-server -t on its staged copy: here on hub-3's, to which the
+		// test adds a key nats-server rejects.
+		s.replan = func(facts map[string]plan.Facts) (*plan.Plan, error) {
+			p, err := s.Build(facts)
+			if err == nil {
+				for _, u := range p.Units {
+					if u.Host == "hub-3" && u.ConfigPath != "" {
+						u.DesiredDigest = ""
+					}
+				}
+			}
+			return p, err
+		}
 		before := hubState(t, ctx, s)
 		_, err := applyWith(ctx, s, s.plan(ctx), 0, func(e rollout.Event) {
 			if e.Phase == "precheck" {
@@ -220,7 +235,11 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 // applyWith applies p like session.apply, calling hook on every event first, with gates that
 // wait at most gate (0: the default).
 func applyWith(ctx context.Context, s *session, p *plan.Plan, gate time.Duration, hook func(rollout.Event)) (*rollout.Result, error) {
-	return rollout.Apply(ctx, rollout.Target{Plan: p, Probes: s.Probes, Replan: s.Build}, s.Fleet, s.gates(), rollout.Options{
+	replan := rollout.Replanner(s.Build)
+	if s.replan != nil {
+		replan = s.replan
+	}
+	return rollout.Apply(ctx, rollout.Target{Plan: p, Probes: s.Probes, Replan: replan}, s.Fleet, s.gates(), rollout.Options{
 		Owner: rollout.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()}, GateTimeout: gate,
 		SnapshotDir: s.snapshotDir,
 		Events: func(e rollout.Event) {

@@ -21,6 +21,8 @@ type session struct {
 	events []rollout.Event
 	// snapshotDir is apply's --snapshot: where a cutover saves the lattice buckets.
 	snapshotDir string
+	// replan, when set, is apply's re-plan instead of the session's Build.
+	replan rollout.Replanner
 }
 
 func newSession(t *testing.T, env *labtest.Env, opts plan.Options) *session {
