@@ -41,8 +41,9 @@ func (g *Gates) record(at time.Time, exp rollout.Expect, res []verify.Result) {
 
 var _ rollout.Gates = (*Gates)(nil)
 
-// Targets connects to every inventory host (in parallel) and returns verify's view of them: a
-// dialer through the host's SSH connection, or the error that kept it unreachable.
+// Targets connects to every inventory host (in parallel; not again to one apply could not
+// reach) and returns verify's view of them: a dialer through the host's SSH connection, or
+// the error that kept it unreachable.
 func (f *Fleet) Targets(ctx context.Context) []verify.Target {
 	out := make([]verify.Target, len(f.inv.Hosts))
 	var wg sync.WaitGroup
@@ -53,7 +54,7 @@ func (f *Fleet) Targets(ctx context.Context) []verify.Target {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c, err := f.client(ctx, h.Name)
+			c, err := f.reach(ctx, h.Name)
 			t := verify.Target{Host: h, Err: err}
 			if err == nil {
 				t.Dial = c.DialContext
@@ -199,7 +200,7 @@ func (f *Fleet) ConnectHub(ctx context.Context) (*nats.Conn, error) { return f.c
 // connectHub is ConnectHub with the hubs where inv says they listen.
 func (f *Fleet) connectHub(ctx context.Context, inv *inventory.Inventory) (*nats.Conn, error) {
 	nc, _, err := verify.ConnectHub(ctx, inv, func(ctx context.Context, h *inventory.Host) (verify.Dialer, error) {
-		c, err := f.client(ctx, h.Name)
+		c, err := f.reach(ctx, h.Name)
 		if err != nil {
 			return nil, err
 		}
