@@ -104,6 +104,12 @@ func one(check, host string, f func(ctx context.Context) Result) task {
 
 func (r *round) allTasks() []task {
 	var ts []task
+	ws := r.inv.HostsWithRole(inventory.RoleWasmcloud)
+	if len(ws) > 0 {
+		// The wasmCloud census is the longest task (it gathers answers for a while after the
+		// last inventory host's): it starts first, and the other checks run meanwhile.
+		ts = append(ts, r.pingTask(ws, nil, true))
+	}
 	ts = append(ts, r.hubTasks(r.inv.Hubs())...)
 	ts = append(ts, r.metaTask(true))
 	ts = append(ts, r.upstreamTasks()...)
@@ -114,8 +120,8 @@ func (r *round) allTasks() []task {
 		ts = append(ts, r.leafTasks(l)...)
 		ts = append(ts, r.hygieneTasks(l)...)
 	}
-	if ws := r.inv.HostsWithRole(inventory.RoleWasmcloud); len(ws) > 0 {
-		ts = append(ts, r.wasmcloudTasks(ws, nil, true)...)
+	for _, h := range ws {
+		ts = append(ts, r.hostGetTask(h))
 	}
 	ts = append(ts, r.previousTasks()...)
 	return append(ts, r.userTasks()...)
@@ -196,8 +202,19 @@ func (r *round) hygieneTasks(leaf *inventory.Host) []task {
 func (r *round) wasmcloudTasks(hosts []*inventory.Host, expect []string, membership bool) []task {
 	var ts []task
 	for _, h := range hosts {
-		ts = append(ts, one(CheckWasmcloudHostGet, h.Name, func(ctx context.Context) Result { return r.checkHostGet(ctx, h) }))
+		ts = append(ts, r.hostGetTask(h))
 	}
+	return append(ts, r.pingTask(hosts, expect, membership))
+}
+
+// hostGetTask asks h's wasmCloud host for its inventory (host.get) from the hub side.
+func (r *round) hostGetTask(h *inventory.Host) task {
+	return one(CheckWasmcloudHostGet, h.Name, func(ctx context.Context) Result { return r.checkHostGet(ctx, h) })
+}
+
+// pingTask pings the lattice once and checks each host's answer and, with membership, who
+// answered.
+func (r *round) pingTask(hosts []*inventory.Host, expect []string, membership bool) task {
 	var keys []key
 	for _, h := range hosts {
 		keys = append(keys, key{CheckWasmcloudPing, h.Name})
@@ -205,7 +222,7 @@ func (r *round) wasmcloudTasks(hosts []*inventory.Host, expect []string, members
 	if membership {
 		keys = append(keys, key{CheckWasmcloudMembership, ""})
 	}
-	ts = append(ts, task{keys: keys, run: func(ctx context.Context) []Result {
+	return task{keys: keys, run: func(ctx context.Context) []Result {
 		pv := r.pingLattice(ctx, expect)
 		var out []Result
 		for _, h := range hosts {
@@ -221,8 +238,7 @@ func (r *round) wasmcloudTasks(hosts []*inventory.Host, expect []string, members
 			out = append(out, r.checkMembership(pv, want))
 		}
 		return out
-	}})
-	return ts
+	}}
 }
 
 // leaves are the hosts running a leaf-node nats-server, relays included.
