@@ -249,21 +249,49 @@ func (h *host) Unlock(ctx context.Context, c rollout.Closing) error {
 	return l.Release(ctx, steps...)
 }
 
-func (h *host) Stage(ctx context.Context, files []rollout.StageFile) ([]rollout.Staged, error) {
-	var out []rollout.Staged
-	for _, f := range files {
-		var opts remote.StageOptions
-		if f.Group != "" {
-			opts.Owner = "root:" + f.Group
-		}
-		st, err := h.c.Stage(ctx, f.Path, f.Content, fs.FileMode(f.Mode), opts)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, rollout.Staged{Path: st.Path, Temp: st.Temp})
+// SuperviseAll makes svcs known to the supervisor, held down, in one exec.
+func (h *host) SuperviseAll(ctx context.Context, svcs []string) error {
+	if err := h.svc.Supervise(ctx, svcs...); err != nil {
+		return redactedError{err: err, msg: string(plan.RedactSecrets(h.f.inv, []byte(err.Error())))}
 	}
-	return out, nil
+	return nil
 }
+
+// Stage uploads the files at once over the host's SFTP session (each upload is a handful of
+// round trips: create, write, fsync, read back), at most stageConcurrency at a time. On a
+// failure it returns the files staged, for the caller to discard, with the errors.
+func (h *host) Stage(ctx context.Context, files []rollout.StageFile) ([]rollout.Staged, error) {
+	staged := make([]*rollout.Staged, len(files))
+	errs := make([]error, len(files))
+	var g errgroup.Group
+	g.SetLimit(stageConcurrency)
+	for i, f := range files {
+		g.Go(func() error {
+			var opts remote.StageOptions
+			if f.Group != "" {
+				opts.Owner = "root:" + f.Group
+			}
+			st, err := h.c.Stage(ctx, f.Path, f.Content, fs.FileMode(f.Mode), opts)
+			if err != nil {
+				errs[i] = err
+				return nil
+			}
+			staged[i] = &rollout.Staged{Path: st.Path, Temp: st.Temp}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var out []rollout.Staged
+	for _, st := range staged {
+		if st != nil {
+			out = append(out, *st)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// stageConcurrency bounds one host's uploads in flight.
+const stageConcurrency = 8
 
 func (h *host) CheckNATS(ctx context.Context, binary, path string) (string, error) {
 	res, err := h.c.Run(ctx, remote.Script(checkScript, binary, path, DigestCache), remote.RunOptions{Become: h.inv.SSH.Become, Timeout: time.Minute})

@@ -130,7 +130,9 @@ func (g *Gates) Verify(ctx context.Context, exp rollout.Expect, changed rollout.
 
 // EnsureBuckets creates the lattice's buckets (LATTICEDATA_<l>, CONFIGDATA_<l>) on the hub
 // with replicas, or raises the replicas of ones a wasmCloud host created with one: left to the
-// first host they get a single replica, and one hub restart then takes the lattice down.
+// first host they get a single replica, and one hub restart then takes the lattice down. With
+// leaves, it creates verify's probe bucket too (verify.EnsureProbeBucket), while the leaves
+// start.
 func (g *Gates) EnsureBuckets(ctx context.Context, replicas int, exp rollout.Expect) error {
 	inv := view(g.f.inv, exp)
 	// Right after a hub restart the meta layer can be healthy while a bucket's own stream
@@ -138,7 +140,10 @@ func (g *Gates) EnsureBuckets(ctx context.Context, replicas int, exp rollout.Exp
 	// is short, and a failed one is repeated until ctx ends.
 	var last error
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
-		if last = g.ensureBuckets(ctx, inv, replicas); last == nil {
+		if last = g.ensureBuckets(ctx, inv, replicas); last == nil && len(inv.LeafServers()) > 0 {
+			last = verify.EnsureProbeBucket(ctx, inv, g.f.Targets(ctx), g.opts)
+		}
+		if last == nil {
 			return nil
 		}
 		select {

@@ -878,3 +878,25 @@ func TestApply_UnderLockUnreachableAndHeld(t *testing.T) {
 	fx.fleet.hosts["edge-2"].locked = false
 	fx.assertUnlockedNoTemps(t)
 }
+
+// A host's files go up in one call; each unit gets its own back, also when some failed and
+// when two units stage the same path (a leaf's bridge config, then its final one).
+func TestStagedByUnit(t *testing.T) {
+	a, b := &plan.Unit{Host: "h", Service: "nats-server", Step: "bridge"}, &plan.Unit{Host: "h", Service: "nats-server"}
+	c := &plan.Unit{Host: "h", Service: "wasmcloud"}
+	files := []StageFile{{Path: "/etc/nats.conf"}, {Path: "/etc/sv/run"}, {Path: "/etc/nats.conf"}, {Path: "/etc/wc.env"}, {Path: "/etc/wc/run"}}
+	of := []*plan.Unit{a, a, b, c, c}
+	// The second file and the last failed.
+	staged := []Staged{{Path: "/etc/nats.conf", Temp: "t1"}, {Path: "/etc/nats.conf", Temp: "t3"}, {Path: "/etc/wc.env", Temp: "t4"}}
+	got := stagedByUnit(files, of, staged)
+	want := map[*plan.Unit][]string{a: {"t1"}, b: {"t3"}, c: {"t4"}}
+	for u, temps := range want {
+		var have []string
+		for _, s := range got[u] {
+			have = append(have, s.Temp)
+		}
+		if !slices.Equal(have, temps) {
+			t.Errorf("%s: %v, want %v", u.ID(), have, temps)
+		}
+	}
+}

@@ -69,6 +69,12 @@ type ConfigDigest struct {
 	Digest string // what -t printed: "sha256:..."
 }
 
+// ManySupervised is a Host that makes several services known to their supervisor, held
+// down, in one round trip (OpSupervise for each).
+type ManySupervised interface {
+	SuperviseAll(ctx context.Context, svcs []string) error
+}
+
 // LeftoverHost is a Host that, on taking its lock, removes what an earlier run that did not
 // finish left behind (its staged temporary files), and says what.
 type LeftoverHost interface {

@@ -63,8 +63,10 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 					return nil
 				}
 			}
+			// Every unit's files of the host go up in one call: the host uploads them together.
+			var sf []StageFile
+			var of []*plan.Unit // the unit of each file
 			for _, u := range units {
-				var sf []StageFile
 				for _, f := range u.Files {
 					if sum := sha256.Sum256(f.Content()); hex.EncodeToString(sum[:]) != f.NewSHA256 {
 						mu.Lock()
@@ -73,15 +75,26 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 						return nil
 					}
 					sf = append(sf, StageFile{Path: f.Path, Mode: f.Mode, Group: f.Group, Content: f.Content()})
+					of = append(of, u)
 				}
-				staged, err := h.Stage(gctx, sf)
-				if err == nil {
-					staged, err = placeNow(gctx, h, u, staged)
-				}
+			}
+			staged, err := h.Stage(gctx, sf)
+			byUnit := stagedByUnit(sf, of, staged)
+			mu.Lock()
+			for u, st := range byUnit {
+				a.staged[u.Key()] = st
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: stage: %w", host, plan.WithoutHost(host, err)))
+			}
+			mu.Unlock()
+			if err != nil {
+				return nil
+			}
+			for _, u := range units {
+				rest, err := placeNow(gctx, h, u, byUnit[u])
 				mu.Lock()
-				if len(staged) > 0 {
-					a.staged[u.Key()] = staged
-				}
+				a.staged[u.Key()] = rest
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s: stage: %w", u.ID(), plan.WithoutHost(u.Host, err)))
 				}
@@ -93,19 +106,16 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 			// Once the host staged everything, its first starts become known to the
 			// supervisor, held down, all hosts at once: no wave then waits for a supervisor
 			// to notice a new service (runit rescans every five seconds).
+			var first []*plan.Unit
 			for _, u := range units {
-				if !firstStart(u) {
-					continue
+				if firstStart(u) {
+					first = append(first, u)
 				}
+			}
+			if err := a.supervise(gctx, h, first); err != nil {
 				mu.Lock()
-				a.supervised[u.Key()] = true
+				errs = append(errs, err)
 				mu.Unlock()
-				if err := h.Service(gctx, u.Service, OpSupervise); err != nil {
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("%s: supervise: %w", u.ID(), plan.WithoutHost(u.Host, err)))
-					mu.Unlock()
-					return nil
-				}
 			}
 			return nil
 		})
@@ -116,6 +126,58 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 		return fmt.Errorf("staging failed; nothing was swapped in or restarted:\n%w", errors.Join(errs...))
 	}
 	return ctx.Err()
+}
+
+// supervise makes the first starts of one host known to its supervisor, held down: in one
+// round trip when the host can (ManySupervised), else one by one. The cleanup undoes them.
+func (a *run) supervise(ctx context.Context, h Host, units []*plan.Unit) error {
+	if len(units) == 0 {
+		return nil
+	}
+	a.mu.Lock()
+	for _, u := range units {
+		a.supervised[u.Key()] = true
+	}
+	a.mu.Unlock()
+	inner := h
+	if c, ok := h.(changeRecorder); ok {
+		inner = c.Host
+	}
+	if m, ok := inner.(ManySupervised); ok && len(units) > 1 {
+		var svcs []string
+		for _, u := range units {
+			svcs = append(svcs, u.Service)
+		}
+		if err := m.SuperviseAll(ctx, svcs); err != nil {
+			return fmt.Errorf("%s: supervise %s: %w", units[0].Host, strings.Join(svcs, ", "), plan.WithoutHost(units[0].Host, err))
+		}
+		return nil
+	}
+	for _, u := range units {
+		if err := h.Service(ctx, u.Service, OpSupervise); err != nil {
+			return fmt.Errorf("%s: supervise: %w", u.ID(), plan.WithoutHost(u.Host, err))
+		}
+	}
+	return nil
+}
+
+// stagedByUnit gives each unit its staged files: staged holds, in the order of files, those
+// that were staged (all, unless staging failed); of names each file's unit. A path staged
+// for two units (a leaf's bridge config and its final one) goes to each in turn.
+func stagedByUnit(files []StageFile, of []*plan.Unit, staged []Staged) map[*plan.Unit][]Staged {
+	out := map[*plan.Unit][]Staged{}
+	next := 0
+	for _, st := range staged {
+		for next < len(files) && files[next].Path != st.Path {
+			next++
+		}
+		if next == len(files) {
+			break
+		}
+		out[of[next]] = append(out[of[next]], st)
+		next++
+	}
+	return out
 }
 
 // placeNow swaps in at once the staged files the plan marks InPlace (new TLS files named by

@@ -22,6 +22,18 @@ func (r *round) probeBucket(ctx context.Context) Result {
 	return r.bucketResult
 }
 
+// EnsureProbeBucket creates the probe bucket on the hub when it is absent, as the domain
+// checks do: apply calls it once the hubs run, so that the first gate through a leaf does not
+// wait for the bucket's creation on a cluster that has just formed.
+func EnsureProbeBucket(ctx context.Context, inv *inventory.Inventory, targets []Target, opts Options) error {
+	r := newRound(inv, targets, opts)
+	defer r.close()
+	if res := r.probeBucket(ctx); !res.OK {
+		return errors.New(res.Evidence)
+	}
+	return nil
+}
+
 func (r *round) ensureProbeBucket(ctx context.Context) Result {
 	bucket := r.opts.ProbeBucket
 	nc, hub, err := r.hubSide(ctx)

@@ -157,9 +157,9 @@ func dialTest(t *testing.T, srv *sshtest.Server) *remote.Client {
 	return c
 }
 
-// A service supervised ahead of its start is held down (it and its log service), runs once
-// enabled and started, and Disable leaves neither link nor down files; a service supervised
-// and disabled without ever starting leaves nothing either.
+// Services supervised ahead of their start (two in one command) are held down (each and its
+// log service); one runs once enabled and started, and Disable leaves neither link nor down
+// files; a service supervised and disabled without ever starting leaves nothing either.
 func TestRunit_SuperviseHeldDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts runsvdir")
@@ -194,9 +194,13 @@ func TestRunit_SuperviseHeldDown(t *testing.T) {
 	srv := sshtest.New(t)
 	m := New(supervisor.Runit{SvDir: svDir, ServiceDir: serviceDir}, dialTest(t, srv), Options{Wait: 15 * time.Second})
 	ctx := context.Background()
+	// Both in one command (one round trip), as apply's stage phase does for a host.
+	if err := m.Supervise(ctx, "a", "b"); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"a", "b"} {
-		if err := m.Supervise(ctx, name); err != nil {
-			t.Fatal(err)
+		if _, err := os.Lstat(filepath.Join(serviceDir, name)); err != nil {
+			t.Fatalf("%s not linked after Supervise: %v", name, err)
 		}
 	}
 	// runsvdir picks both up at its next rescan; they stay down.

@@ -38,9 +38,10 @@ type Manager interface {
 	// Disable undoes Enable and stops the service: used when a first start is rolled back,
 	// so no supervisor keeps trying to run a service whose files were removed.
 	Disable(ctx context.Context, name string) error
-	// Supervise makes the supervisor know a new service ahead of its start, held down
-	// (supervisor.EarlyCommands); nothing where the supervisor has no such step.
-	Supervise(ctx context.Context, name string) error
+	// Supervise makes the supervisor know new services ahead of their start, held down
+	// (supervisor.EarlyCommands), all in one command; nothing where the supervisor has no
+	// such step.
+	Supervise(ctx context.Context, names ...string) error
 	// DaemonReload makes the supervisor re-read definitions after one changed; a no-op where
 	// the supervisor needs none.
 	DaemonReload(ctx context.Context) error
@@ -89,12 +90,24 @@ func (m *manager) Enable(ctx context.Context, name string) error {
 func (m *manager) Disable(ctx context.Context, name string) error {
 	return m.do(ctx, m.cmd.Disable(name))
 }
-func (m *manager) Supervise(ctx context.Context, name string) error {
+func (m *manager) Supervise(ctx context.Context, names ...string) error {
 	e, ok := m.cmd.(supervisor.EarlyCommands)
-	if !ok {
+	if !ok || len(names) == 0 {
 		return nil
 	}
-	return m.do(ctx, e.Supervise(name))
+	if len(names) == 1 {
+		return m.do(ctx, e.Supervise(names[0]))
+	}
+	// One round trip for all: each command line quoted as for its own exec, joined.
+	lines := make([]string, len(names))
+	for i, n := range names {
+		line, err := remote.Command(e.Supervise(n))
+		if err != nil {
+			return err
+		}
+		lines[i] = line
+	}
+	return m.do(ctx, []string{"sh", "-c", strings.Join(lines, " && ")})
 }
 func (m *manager) GracefulStop(ctx context.Context, name, signal string) error {
 	return m.do(ctx, m.cmd.GracefulStop(name, signal))
