@@ -145,20 +145,19 @@ func (g *globals) remoteOptions() remote.Options {
 }
 
 func (s *session) plan(ctx context.Context) (*plan.Plan, error) {
-	p, err := s.Plan(ctx)
-	switch {
-	case ctx.Err() != nil:
-		return nil, errCanceled
-	case err != nil:
-		return nil, fmt.Errorf("cannot plan:\n%w", err)
-	}
-	return p, nil
+	return planned(ctx)(s.Plan(ctx))
 }
 
 // planFrom is apply's plan under the lock, from the facts it observed there.
 func (s *session) planFrom(ctx context.Context) rollout.Replanner {
 	return func(facts map[string]plan.Facts) (*plan.Plan, error) {
-		p, err := s.PlanFrom(ctx, facts)
+		return planned(ctx)(s.PlanFrom(ctx, facts))
+	}
+}
+
+// planned gives a plan's error the CLI's words: canceled, or "cannot plan".
+func planned(ctx context.Context) func(*plan.Plan, error) (*plan.Plan, error) {
+	return func(p *plan.Plan, err error) (*plan.Plan, error) {
 		switch {
 		case ctx.Err() != nil:
 			return nil, errCanceled
