@@ -175,13 +175,7 @@ func (observePhase) Run(ctx context.Context, r *run) error {
 	if why := plan.StaleReasons(r.p, fresh); len(why) > 0 {
 		return fmt.Errorf("%w:\n  %s\nrun plan again", ErrStale, strings.Join(why, "\n  "))
 	}
-	r.p = fresh
-	r.reportUnfinished()
-	r.initPorts()
-	if !fresh.HasChanges() {
-		r.phase(PhaseDone, "no changes")
-		r.done = true
-	}
+	r.take(fresh)
 	return nil
 }
 
@@ -201,13 +195,20 @@ func (r *run) planUnderLock(ctx context.Context) error {
 		r.done = true // nothing was changed: the cleanup only unlocks
 		return err
 	}
+	r.take(p)
+	return nil
+}
+
+// take makes p the plan the rest of the apply carries out: it reports a wave an earlier apply
+// left half done, notes where each server listens, and ends the apply when p changes nothing.
+func (r *run) take(p *plan.Plan) {
+	r.p = p
 	r.reportUnfinished()
 	r.initPorts()
 	if !p.HasChanges() {
 		r.phase(PhaseDone, "no changes")
 		r.done = true
 	}
-	return nil
 }
 
 // verifyPhase runs every check of `latticepush verify` once the waves passed, again while one
