@@ -38,8 +38,8 @@ const DigestCache = "/var/lib/latticepush/nats-digests"
 // every host pays at every observe, so it starts few: service states come from runit's
 // supervise files (or systemctl); one ls lists every process's executable (the services'
 // and each nats-server's); one grep reads all the command lines it needs; one stat and one
-// sha256sum cover the managed files; and the nats-server binary is not started at all when
-// the digest cache answers (see natsScript).
+// sha256sum cover the managed files; and the nats-server binary is started (-t, in the same
+// exec) only when the digest cache has no digest for the desired config.
 //
 //	svc.<s>.enabled|running|pid=...   services
 //	svc.<s>.exe=...  a running service's /proc/PID/exe
@@ -49,6 +49,9 @@ const DigestCache = "/var/lib/latticepush/nats-digests"
 //	--sums     sha256sum lines of the managed files
 //	--content  "C <path>", then the base64 of each file that differs from its desired sha256
 //	--cache    the digest cache's lines
+//	--nats     check_rc=... and check=...: what the nats-server binary's -t said of the
+//	           desired config (read from stdin), when the digest cache has no digest for that
+//	           binary and those bytes
 //	--cmdline  last, not lines: "/proc/<pid>/cmdline:<argument>" records, each ended by a NUL,
 //	           for the services' processes, the nats-server processes and their runsv
 //
@@ -60,9 +63,12 @@ const DigestCache = "/var/lib/latticepush/nats-digests"
 //	runsv.<pid>.cwd=...      that runsv's directory
 //
 // $1 service manager, $2 nats-server binary ("" for none), $3 digest cache, $4 content
-// limit, $5 JetStream store directory ("" for none), $6 N, then N "sha256:path"
-// (latticepush's paths hold no spaces or newlines), then the services. @SVC_STATE@ is the body of svc_state, the supervisor's part (its StateScript):
-// see factsScriptFor.
+// limit, $5 JetStream store directory ("" for none), $6 the sha256 of the desired
+// nats-server config, which is on stdin ("" for none: stdin is not read), $7 N, then N
+// "sha256:path" (latticepush's paths hold no spaces or newlines), then the services. The
+// binary's -t comes after the scan of nats-server processes, which must not list it.
+// @SVC_STATE@ is the body of svc_state, the supervisor's part (its StateScript): see
+// factsScriptFor.
 
 // factsScriptFor is the facts script of a host under sup.
 func factsScriptFor(sup supervisor.Supervisor) string {
@@ -71,7 +77,8 @@ func factsScriptFor(sup supervisor.Supervisor) string {
 }
 
 const factsScript = `set -f
-sm=$1; nats=$2; cache=$3; limit=$4; store=$5; n=$6; shift 6
+sm=$1; nats=$2; cache=$3; limit=$4; store=$5; csha=$6; n=$7; shift 7; nl='
+'
 svc_state() {
 @SVC_STATE@
 }
@@ -146,21 +153,26 @@ ${w%%:*}  $p
   [ "$(wc -c < "$p")" -le "$limit" ] || continue
   echo "C $p"; base64 < "$p" | tr -d '\n'; echo
 done
-echo "--cache"
-[ -n "$nats" ] && [ -r "$cache" ] && while IFS= read -r l; do echo "$l"; done < "$cache"
+echo "--cache"; cached=""
+if [ -n "$nats" ] && [ -r "$cache" ]; then
+  while IFS= read -r l; do echo "$l"; cached="$cached$nl$l"; done < "$cache"
+fi
+asked=""
+if [ -n "$csha" ] && [ -n "$nats" ] && [ -x "$nats" ]; then
+  asked=1
+  if [ -n "$cached" ]; then
+    bs=$(stat -L -c '%d.%i|%s|%Y' -- "$nats" 2>/dev/null)
+    case "$cached$nl" in *"$nl$bs $csha sha256:"*) asked="" ;; esac
+  fi
+  if [ -n "$asked" ]; then
+    out=$("$nats" -t -c /dev/stdin 2>&1); rc=$?
+    printf -- '--nats\ncheck_rc=%s\ncheck=%s\n' "$rc" "$(printf '%s' "$out" | tr '\n' ' ')"
+  fi
+fi
+# stdin is read to its end, asked or not: the controller's write of it then always completes.
+if [ -n "$csha" ] && [ -z "$asked" ]; then while read -r _; do :; done; fi
 if [ -n "$cmds" ]; then echo "--cmdline"; grep -a -z -H '' -- $cmds 2>/dev/null; fi
 exit 0
-`
-
-// natsScript asks the nats-server binary what the facts could not tell: its version ($2 = 1;
-// a running server's comes from /varz) and the digest -t prints for the desired config on
-// stdin ($3 = 1; when the cache had none). $1 is the binary.
-const natsScript = `nats=$1
-[ "$2" = 1 ] && echo "version=$("$nats" --version 2>&1 | head -n 1)"
-[ "$3" = 1 ] || exit 0
-out=$("$nats" -t -c /dev/stdin 2>&1); rc=$?
-echo "check_rc=$rc"
-echo "check=$(printf '%s' "$out" | tr '\n' ' ')"
 `
 
 // putCacheFunc defines put_cache: it puts lines ($2, each "binary-stamp config-sha256
@@ -218,10 +230,9 @@ done
 
 var digestRE = regexp.MustCompile(`\((sha256:[0-9a-f]{64})\)`)
 
-// observe gathers one host's facts: one exec of factsScript and, concurrently on the same
-// connection, the monitoring endpoints. Latency is one round trip; a second exec starts the
-// nats-server binary only when the digest cache has no entry for the desired config (or the
-// server is not running, for its version).
+// observe gathers one host's facts: one exec of factsScript (which starts the nats-server
+// binary only when the digest cache has no digest for the desired config) and, concurrently
+// on the same connection, the monitoring endpoints. Latency is one round trip.
 func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	facts := plan.Facts{Host: pr.Host}
 	h := f.inv.Host(pr.Host)
@@ -246,7 +257,7 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	var inst map[string]string
 	st, err := runFacts(ctx, c, h, pr)
 	if err == nil && pr.NATS != nil {
-		err = st.askNATS(ctx, c, h, pr.NATS, &f.digests)
+		st.answerNATS(pr.NATS)
 	}
 	if err == nil && pr.NATS != nil && pr.NATS.Install {
 		// After the facts script: a --version it starts must not show up in that script's
@@ -278,7 +289,7 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	}
 	if pr.NATS != nil {
 		facts.Others = st.others(facts.Services[plan.ServiceNATS])
-		nf := &plan.NATSFacts{DesiredDigest: st.digest, DesiredError: st.digestErr, Version: st.version,
+		nf := &plan.NATSFacts{DesiredDigest: st.digest, DesiredError: st.digestErr,
 			BinaryPath: st.kv["nats.real"], StoreState: st.kv["nats.store"] == "1"}
 		if (mon == nil || !mon.ok) && facts.Services[plan.ServiceNATS].Running {
 			mon = readPreviousMonitor(ctx, c, h, st.content[h.NATS().ConfigFile], pr.NATS.MonitorAddr, mon)
@@ -329,15 +340,16 @@ func (f *Fleet) holds(host, b64 string) bool {
 	return err == nil && l.(*remote.Lock).Holds(string(b))
 }
 
-// hostState is what factsScript and natsScript said.
+// hostState is what factsScript said.
 type hostState struct {
 	kv      map[string]string // svc.* and nats.* lines
+	nats    map[string]string // the --nats section: what the binary's -t said
 	stat    map[string]statLine
 	sums    map[string]string // path -> sha256 hex
 	content map[string][]byte
 	cache   []string // digest cache lines
 
-	version, digest, digestErr string
+	digest, digestErr string
 }
 
 type statLine struct {
@@ -453,28 +465,6 @@ func (st *hostState) cachedDigest(binary, configSHA string) string {
 	return ""
 }
 
-// digestMemo holds, for this process, what a host's nats-server binary answered: the digest
-// -t printed for an accepted config (by host, binary identity and config sha256, the key of
-// the host's digest cache, which plan reads but never writes: plan changes nothing on a
-// host) and the binary's --version (by host and binary identity).
-type digestMemo struct{ m sync.Map }
-
-func (d *digestMemo) get(key string) string {
-	if v, ok := d.m.Load(key); ok {
-		return v.(string)
-	}
-	return ""
-}
-
-func (d *digestMemo) put(key, digest string) { d.m.Store(key, digest) }
-
-// binaryStamp is the identity (device and inode, size, mtime) the facts' stat gave binary:
-// false when the facts did not stat it (nothing to key the memo on).
-func (st *hostState) binaryStamp(binary string) (string, bool) {
-	b, ok := st.stat[binary]
-	return b.stamp, ok && b.stamp != ""
-}
-
 func runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.Probe) (*hostState, error) {
 	natsBin := ""
 	if pr.NATS != nil {
@@ -484,11 +474,16 @@ func runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.
 	if err != nil {
 		return nil, err
 	}
-	store := ""
+	store, configSHA := "", ""
+	var stdin io.Reader
 	if pr.NATS != nil {
 		store = pr.NATS.StoreDir
+		if pr.NATS.DesiredConfig != nil {
+			sum := sha256.Sum256(pr.NATS.DesiredConfig)
+			configSHA, stdin = hex.EncodeToString(sum[:]), bytes.NewReader(pr.NATS.DesiredConfig)
+		}
 	}
-	args := []string{h.ServiceManager, natsBin, DigestCache, strconv.Itoa(diffLimit), store, strconv.Itoa(len(pr.Files))}
+	args := []string{h.ServiceManager, natsBin, DigestCache, strconv.Itoa(diffLimit), store, configSHA, strconv.Itoa(len(pr.Files))}
 	for _, p := range pr.Files {
 		w := pr.Want[p]
 		if w == "" {
@@ -497,81 +492,40 @@ func runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.
 		args = append(args, w+":"+p)
 	}
 	args = append(args, pr.Services...)
-	res, err := c.Run(ctx, remote.Script(factsScriptFor(sup), args...), remote.RunOptions{Become: h.SSH.Become, Timeout: 60 * time.Second})
+	res, err := c.Run(ctx, remote.Script(factsScriptFor(sup), args...), remote.RunOptions{Stdin: stdin, Become: h.SSH.Become, Timeout: 60 * time.Second})
 	if err != nil {
 		return nil, err
 	}
 	return parseFacts(res.Stdout)
 }
 
-// askNATS fills the nats-server's version and the desired config's digest: from the cache
-// when it has the digest and the server runs (its version then comes from /varz), else from
-// the binary.
-func (st *hostState) askNATS(ctx context.Context, c *remote.Client, h *inventory.Host, pr *plan.NATSProbe, memo *digestMemo) error {
+// answerNATS fills the desired config's digest: from the digest cache, else from what the
+// binary's -t said in the facts script.
+func (st *hostState) answerNATS(pr *plan.NATSProbe) {
 	if st.kv["nats.missing"] == "1" {
 		st.digestErr = fmt.Sprintf("%s is not installed (not executable)", pr.Binary)
-		return nil
+		return
+	}
+	if pr.DesiredConfig == nil {
+		return
 	}
 	sum := sha256.Sum256(pr.DesiredConfig)
-	configSHA := hex.EncodeToString(sum[:])
-	st.digest = st.cachedDigest(pr.Binary, configSHA)
-	stamp, keyed := st.binaryStamp(pr.Binary)
-	key, vkey := h.Name+" "+stamp+" "+configSHA, h.Name+" "+stamp+" version"
-	if st.digest == "" && keyed {
-		st.digest = memo.get(key)
+	if st.digest = st.cachedDigest(pr.Binary, hex.EncodeToString(sum[:])); st.digest != "" {
+		return
 	}
-	needVersion := !st.service(plan.ServiceNATS).Running
-	if needVersion && keyed {
-		if st.version = memo.get(vkey); st.version != "" {
-			needVersion = false
-		}
+	check, asked := st.nats["check"]
+	switch m := digestRE.FindStringSubmatch(check); {
+	case !asked:
+		st.digestErr = fmt.Sprintf("%s was not asked for the config's digest", pr.Binary)
+	case m != nil && st.nats["check_rc"] == "0":
+		st.digest = m[1]
+	default:
+		st.digestErr = strings.TrimSpace(check)
 	}
-	if st.digest != "" && !needVersion {
-		return nil
-	}
-	var stdin io.Reader
-	if st.digest == "" {
-		stdin = bytes.NewReader(pr.DesiredConfig)
-	}
-	res, err := c.Run(ctx, remote.Script(natsScript, pr.Binary, flag(needVersion), flag(stdin != nil)),
-		remote.RunOptions{Stdin: stdin, Become: h.SSH.Become, Timeout: 60 * time.Second})
-	if err != nil {
-		return fmt.Errorf("asking %s: %w", pr.Binary, err)
-	}
-	kv := map[string]string{}
-	for _, line := range strings.Split(string(res.Stdout), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			kv[k] = v
-		}
-	}
-	if needVersion {
-		st.version = strings.TrimPrefix(strings.TrimSpace(strings.TrimPrefix(kv["version"], "nats-server:")), "v")
-		if keyed && st.version != "" {
-			memo.put(vkey, st.version)
-		}
-	}
-	if stdin != nil {
-		if m := digestRE.FindStringSubmatch(kv["check"]); m != nil && kv["check_rc"] == "0" {
-			st.digest = m[1]
-			if keyed {
-				memo.put(key, st.digest)
-			}
-		} else {
-			st.digestErr = strings.TrimSpace(kv["check"])
-		}
-	}
-	return nil
-}
-
-func flag(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
 }
 
 func parseFacts(out []byte) (*hostState, error) {
-	st := &hostState{kv: map[string]string{}, stat: map[string]statLine{}, sums: map[string]string{}, content: map[string][]byte{}}
+	st := &hostState{kv: map[string]string{}, nats: map[string]string{}, stat: map[string]statLine{}, sums: map[string]string{}, content: map[string][]byte{}}
 	// The output is in memory: lines are cut from it, with no scanner buffer per host.
 	section, pending := "", ""
 	for rest := out; len(rest) > 0; {
@@ -628,6 +582,10 @@ func parseFacts(out []byte) (*hostState, error) {
 			st.content[pending], pending = b, ""
 		case "--cache":
 			st.cache = append(st.cache, line)
+		case "--nats":
+			if k, v, ok := strings.Cut(line, "="); ok {
+				st.nats[k] = v
+			}
 		}
 	}
 	return st, nil
@@ -698,9 +656,7 @@ func (m *monitorFacts) fill(nf *plan.NATSFacts) {
 		return
 	}
 	v := m.varz
-	if nf.Version == "" {
-		nf.Version = v.Version // the running server's: the one that reloads
-	}
+	nf.Version = v.Version // the running server's: the one that reloads
 	nf.RunningDigest = v.ConfigDigest
 	nf.ServerName = v.ServerName
 	nf.ClusterName = v.Cluster.Name

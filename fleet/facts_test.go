@@ -17,8 +17,10 @@ import (
 )
 
 // fakeNATS is a stand-in for the nats-server binary's --version and -t: it prints what
-// 2.15 prints, with the sha256 of the config as the digest.
+// 2.15 prints, with the sha256 of the config as the digest. It notes its arguments in
+// $FAKE_NATS_LOG, when set.
 const fakeNATS = `#!/bin/sh
+[ -z "$FAKE_NATS_LOG" ] || echo "$@" >> "$FAKE_NATS_LOG"
 case $1 in
 --version) echo "nats-server: v2.15.2" ;;
 -t) c=$(mktemp); cat "$3" > "$c"
@@ -69,16 +71,31 @@ func TestFactsScript(t *testing.T) {
 	}
 	cache := filepath.Join(dir, "state", "nats-digests")
 
-	facts := func(binary string) *hostState {
+	// askedFor is what the binary was started for, one line per start.
+	askLog := filepath.Join(dir, "asked")
+	t.Setenv("FAKE_NATS_LOG", askLog)
+	askedFor := func() string {
 		t.Helper()
-		args := []string{"runit", binary, cache, strconv.Itoa(diffLimit), "", "4",
+		b, _ := os.ReadFile(askLog)
+		os.Remove(askLog)
+		return string(b)
+	}
+	// factsAsking runs the facts script with the desired config on stdin (nil: none).
+	factsAsking := func(binary string, config []byte) *hostState {
+		t.Helper()
+		configSHA := ""
+		if config != nil {
+			configSHA = hexSum(config)
+		}
+		args := []string{"runit", binary, cache, strconv.Itoa(diffLimit), "", configSHA, "4",
 			hexSum(cfg) + ":" + same, hexSum([]byte("new\n")) + ":" + differs, "-:" + missing, "-:" + sub}
-		st, err := parseFacts(sh(t, factsScriptFor(supervisor.Runit{SvDir: supervisor.RunitSvDir, ServiceDir: supervisor.RunitServiceDir}), nil, args...))
+		st, err := parseFacts(sh(t, factsScriptFor(supervisor.Runit{SvDir: supervisor.RunitSvDir, ServiceDir: supervisor.RunitServiceDir}), config, args...))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return st
 	}
+	facts := func(binary string) *hostState { t.Helper(); return factsAsking(binary, nil) }
 	st := facts(bin)
 	if f := st.file(same); !f.Exists || f.Mode != 0o640 || f.Size != int64(len(cfg)) || f.SHA256 != hexSum(cfg) || f.Content != nil || f.MTime == 0 {
 		t.Errorf("matching file: %+v", f)
@@ -136,7 +153,7 @@ func TestFactsScript(t *testing.T) {
 	if got := st.cachedDigest(bin, hexSum(other)); got != "sha256:other" {
 		t.Errorf("second recorded digest %q", got)
 	}
-	stamp, _ := st.binaryStamp(bin)
+	stamp := st.stat[bin].stamp
 	b, _ := os.ReadFile(cache)
 	if n := strings.Count(string(b), stamp+" "+hexSum(cfg)+" "); n != 1 {
 		t.Errorf("the cache holds the key %d times, want once:\n%s", n, b)
@@ -164,13 +181,35 @@ func TestFactsScript(t *testing.T) {
 		t.Errorf("a rejected config was cached: %q", got)
 	}
 
-	// The nats script asks the binary for the version and the digest of stdin.
-	kv := string(sh(t, natsScript, cfg, bin, "1", "1"))
-	if !strings.Contains(kv, "version=nats-server: v2.15.2\n") || !strings.Contains(kv, "check_rc=0\n") || !strings.Contains(kv, "("+want+")") {
-		t.Errorf("nats script printed %q", kv)
+	// The binary gives, in the same exec, the digest of a config the cache does not hold (on
+	// stdin, which is read to its end either way).
+	askedFor()
+	fresh := []byte("port: 4224\n")
+	pr := &plan.NATSProbe{Binary: bin, DesiredConfig: fresh}
+	st = factsAsking(bin, fresh)
+	st.answerNATS(pr)
+	if st.digest != "sha256:"+hexSum(fresh) || st.digestErr != "" {
+		t.Errorf("uncached config: digest %q (error %q)", st.digest, st.digestErr)
 	}
-	if kv := string(sh(t, natsScript, nil, bin, "1", "0")); kv != "version=nats-server: v2.15.2\n" {
-		t.Errorf("version only: %q", kv)
+	if got := askedFor(); got != "-t -c /dev/stdin\n" {
+		t.Errorf("the binary was started for %q, want -t only", got)
+	}
+	sh(t, checkScript, nil, bin, same, cache) // caches cfg's digest for this binary
+	askedFor()
+	pr.DesiredConfig = cfg
+	st = factsAsking(bin, cfg)
+	st.answerNATS(pr)
+	if st.digest != want {
+		t.Errorf("cached config: digest %q", st.digest)
+	}
+	if got := askedFor(); got != "" {
+		t.Errorf("a cached digest started the binary: %q", got)
+	}
+	pr.DesiredConfig = []byte("bad\n")
+	st = factsAsking(bin, pr.DesiredConfig)
+	st.answerNATS(pr)
+	if st.digest != "" || !strings.Contains(st.digestErr, "unknown field") {
+		t.Errorf("rejected config: digest %q, error %q", st.digest, st.digestErr)
 	}
 }
 
@@ -178,7 +217,7 @@ func TestFactsScript(t *testing.T) {
 // not there, without failing the exec.
 func TestFactsScript_Missing(t *testing.T) {
 	dir := t.TempDir()
-	st, err := parseFacts(sh(t, factsScriptFor(supervisor.Runit{SvDir: supervisor.RunitSvDir, ServiceDir: supervisor.RunitServiceDir}), nil, "runit", filepath.Join(dir, "nats-server"), filepath.Join(dir, "cache"), "1024", "0", "latticepush-test-none"))
+	st, err := parseFacts(sh(t, factsScriptFor(supervisor.Runit{SvDir: supervisor.RunitSvDir, ServiceDir: supervisor.RunitServiceDir}), []byte("port: 4222\n"), "runit", filepath.Join(dir, "nats-server"), filepath.Join(dir, "cache"), "1024", "", hexSum([]byte("port: 4222\n")), "0", "latticepush-test-none"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +280,7 @@ func TestFactsScript_ServiceInEffect(t *testing.T) {
 	os.MkdirAll(filepath.Join(store, "jetstream", "$SYS"), 0o755)
 
 	r := supervisor.Runit{SvDir: svDir, ServiceDir: serviceDir}
-	out := sh(t, factsScriptFor(r), nil, "runit", bin, filepath.Join(dir, "cache"), "1024", store, "0", "nats-server", "wasmcloud")
+	out := sh(t, factsScriptFor(r), nil, "runit", bin, filepath.Join(dir, "cache"), "1024", store, "", "0", "nats-server", "wasmcloud")
 	st, err := parseFacts(out)
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +347,7 @@ esac
 		t.Fatal(err)
 	}
 	script := "PATH=" + dir + ":$PATH\nMASKED=" + masked + "; export MASKED\n" + factsScriptFor(supervisor.Systemd{})
-	st, err := parseFacts(sh(t, script, nil, "systemd", "", filepath.Join(dir, "cache"), "1024", "", "0", "nats-server"))
+	st, err := parseFacts(sh(t, script, nil, "systemd", "", filepath.Join(dir, "cache"), "1024", "", "", "0", "nats-server"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +365,7 @@ esac
 case "$1" in show) echo "FragmentPath="; echo "DropInPaths="; echo "ExecStart=" ;; *) exit 3 ;; esac
 `
 	os.WriteFile(filepath.Join(dir, "systemctl"), []byte(empty), 0o755)
-	st, err = parseFacts(sh(t, script, nil, "systemd", "", filepath.Join(dir, "cache"), "1024", "", "0", "nats-server"))
+	st, err = parseFacts(sh(t, script, nil, "systemd", "", filepath.Join(dir, "cache"), "1024", "", "", "0", "nats-server"))
 	if err != nil {
 		t.Fatal(err)
 	}

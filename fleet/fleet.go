@@ -41,11 +41,6 @@ type Fleet struct {
 	// releases holds each pinned release file read once for every host's upload.
 	releases releaseFiles
 	release  bool // Options.Release
-	// digests remembers, for this process, the digest each host's nats-server -t printed
-	// for a config it accepted (see digestMemo): a process that plans and then applies that
-	// plan (a program using this package, the lab tests) observes twice, and the second
-	// observe need not start nats-server again for the same bytes and binary.
-	digests digestMemo
 	// unreached holds, by host, why Host could not connect to it: Observe reports the same
 	// instead of waiting on the host again (apply that plans under its lock dials every host
 	// to lock it, then observes).

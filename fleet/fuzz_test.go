@@ -33,10 +33,10 @@ func factsSeeds(f *testing.F) [][]byte {
 	runit := factsScriptFor(supervisor.Runit{SvDir: supervisor.RunitSvDir, ServiceDir: supervisor.RunitServiceDir})
 	cache := filepath.Join(dir, "cache")
 	runs := [][]string{
-		{"runit", bin, cache, "1024", "", "4", hexSum([]byte("port: 4222\n")) + ":" + cfg,
+		{"runit", bin, cache, "1024", "", "", "4", hexSum([]byte("port: 4222\n")) + ":" + cfg,
 			hexSum([]byte("other\n")) + ":" + filepath.Join(dir, "link.conf"), "-:" + filepath.Join(dir, "missing"), "-:" + dir},
-		{"runit", bin, cache, "1024", dir, "0", "nats-server", "wasmcloud"},
-		{"runit", filepath.Join(dir, "absent"), cache, "16", "", "1", "-:" + cfg, "nats-server"},
+		{"runit", bin, cache, "1024", dir, "", "0", "nats-server", "wasmcloud"},
+		{"runit", filepath.Join(dir, "absent"), cache, "16", "", "", "1", "-:" + cfg, "nats-server"},
 	}
 	var out [][]byte
 	for _, args := range runs {

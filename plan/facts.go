@@ -133,7 +133,9 @@ type Process struct {
 
 // NATSFacts is what the host's nats-server says about itself.
 type NATSFacts struct {
-	Version string // the running server's (/varz), else `nats-server --version`; e.g. "2.15.2"
+	// Version is the running server's (/varz), e.g. "2.15.2"; empty when no server answers. It
+	// decides what a reload can change; a server that does not run is started, not reloaded.
+	Version string
 	// DesiredDigest is the digest the host's nats-server -t prints for the desired config (run
 	// now, or cached from apply's check of the same bytes with the same binary), or empty
 	// when that failed (DesiredError then says why).

@@ -225,10 +225,8 @@ func (h *simHost) exec(ch ssh.Channel, line string) int {
 	if len(words) >= 4 && words[0] == "sh" && words[1] == "-c" {
 		script, args := words[2], words[4:]
 		switch {
-		case strings.HasPrefix(script, "set -f\nsm=$1") && len(args) >= 5:
+		case strings.HasPrefix(script, "set -f\nsm=$1") && len(args) >= 7:
 			return h.facts(ch, args)
-		case strings.HasPrefix(script, "nats=$1") && len(args) == 3:
-			return h.nats(ch, args[1] == "1", args[2] == "1")
 		}
 	}
 	fmt.Fprintf(ch.Stderr(), "sim: unsupported command %.80q\n", line)
@@ -240,14 +238,22 @@ const simBinaryStamp = "2049.131|24450397|1795646298"
 
 // facts answers fleet's facts script as a converged host: every service enabled and
 // running, every file as rendered (so no content is sent), and a digest cache that holds the
-// digest of the host's nats-server config (its sha256 here).
-func (h *simHost) facts(w io.Writer, args []string) int {
-	natsBin := args[1]
-	n, err := strconv.Atoi(args[5]) // after the store directory
-	if err != nil || len(args) < 6+n {
+// digest of the host's nats-server config (its sha256 here). A desired config (on stdin)
+// that the cache does not hold gets the digest -t would print.
+func (h *simHost) facts(ch ssh.Channel, args []string) int {
+	natsBin, configSHA := args[1], args[5]
+	n, err := strconv.Atoi(args[6]) // after the store directory and the config's sha256
+	if err != nil || len(args) < 7+n {
 		return 2
 	}
-	wants, services := args[6:6+n], args[6+n:]
+	var desired []byte
+	if configSHA != "" {
+		if desired, err = io.ReadAll(ch); err != nil {
+			return 1
+		}
+	}
+	wants, services := args[7:7+n], args[7+n:]
+	w := io.Writer(ch)
 	bw := bufio.NewWriter(w)
 	for i, s := range services {
 		fmt.Fprintf(bw, "svc.%s.enabled=1\nsvc.%s.running=1\nsvc.%s.pid=%d\n", s, s, s, h.pid*10+i)
@@ -283,30 +289,15 @@ func (h *simHost) facts(w io.Writer, args []string) int {
 	bw.WriteString("--content\n")
 	bw.Write(content.Bytes())
 	bw.WriteString("--cache\n" + cache)
+	if natsBin != "" && configSHA != "" && !strings.Contains(cache, " "+configSHA+" ") {
+		fmt.Fprintf(bw, "--nats\ncheck_rc=0\ncheck=nats-server: configuration file /dev/stdin is valid (%s) \n", digest(desired))
+	}
 	bw.Flush()
 	return 0
 }
 
 // diffLimit mirrors fleet's: files up to it come back with their content.
 const diffLimit = 256 << 10
-
-// nats answers fleet's nats script: the version, and the digest of the config on
-// stdin (its sha256 here).
-func (h *simHost) nats(ch ssh.Channel, version, check bool) int {
-	bw := bufio.NewWriter(ch)
-	if version {
-		bw.WriteString("version=nats-server: v2.15.2\n")
-	}
-	if check {
-		cfg, err := io.ReadAll(ch)
-		if err != nil {
-			return 1
-		}
-		fmt.Fprintf(bw, "check_rc=0\ncheck=nats-server: configuration file /dev/stdin is valid (%s) \n", digest(cfg))
-	}
-	bw.Flush()
-	return 0
-}
 
 func (h *simHost) natsConfig() []byte {
 	if f, ok := h.files[h.config]; ok {
