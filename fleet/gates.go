@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/remote"
@@ -140,8 +141,19 @@ func (g *Gates) EnsureBuckets(ctx context.Context, replicas int, exp rollout.Exp
 	// is short, and a failed one is repeated until ctx ends.
 	var last error
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
-		if last = g.ensureBuckets(ctx, inv, replicas); last == nil && len(inv.LeafServers()) > 0 {
-			last = verify.EnsureProbeBucket(ctx, inv, g.f.Targets(ctx), g.opts)
+		var probe error
+		var wg sync.WaitGroup
+		if len(inv.LeafServers()) > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				probe = verify.EnsureProbeBucket(ctx, inv, g.f.Targets(ctx), g.opts)
+			}()
+		}
+		last = g.ensureBuckets(ctx, inv, replicas)
+		wg.Wait()
+		if last == nil {
+			last = probe
 		}
 		if last == nil {
 			return nil
@@ -164,15 +176,19 @@ func (g *Gates) ensureBuckets(ctx context.Context, inv *inventory.Inventory, rep
 	if err != nil {
 		return err
 	}
+	// The buckets are independent streams: they are made at once.
+	var g2 errgroup.Group
 	for _, name := range wasmcloud.BucketNames(inv.Lattice.Name) {
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := ensureBucket(actx, js, name, replicas)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("bucket %s with %d replicas: %w", name, replicas, err)
-		}
+		g2.Go(func() error {
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := ensureBucket(actx, js, name, replicas); err != nil {
+				return fmt.Errorf("bucket %s with %d replicas: %w", name, replicas, err)
+			}
+			return nil
+		})
 	}
-	return nil
+	return g2.Wait()
 }
 
 // ensureBucket creates bucket name, or raises its replicas; it leaves a bucket with enough

@@ -94,6 +94,10 @@ const (
 // buckets depend on them.
 func (w WaveName) ChangesHubs() bool { return w == WaveHub || w == WaveCutover }
 
+// GoesOnWhileBucketsAreMade reports whether the wave may run while apply makes the lattice
+// buckets on the hub: it neither changes the hub nor runs what uses them (wasmCloud hosts).
+func (w WaveName) GoesOnWhileBucketsAreMade() bool { return w == WaveRelay || w == WaveLeaf }
+
 // Service names latticepush manages.
 const (
 	ServiceNATS      = unit.ServiceNATS

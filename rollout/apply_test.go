@@ -900,3 +900,66 @@ func TestStagedByUnit(t *testing.T) {
 		}
 	}
 }
+
+// index is where s first is in list, or -1.
+func index(list []string, s string) int { return slices.Index(list, s) }
+
+// TestApply_NewHubNodesStartTogether: the nodes of a new hub cluster start at the same moment,
+// however late each one's supervisor picks it up, so the cluster holds its first election
+// with every node; leaves do not wait for each other.
+func TestApply_NewHubNodesStartTogether(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Empty)
+	fx.fleet.enableDelay = map[string]time.Duration{"hub-2": 200 * time.Millisecond, "edge-2": 200 * time.Millisecond}
+	p, probes := fx.plan(t)
+	if _, err := fx.apply(context.Background(), p, probes, nil); err != nil {
+		t.Fatal(err)
+	}
+	log := fx.fleet.log
+	late := index(log, "hub-2 nats-server enable")
+	for _, h := range []string{"hub-1", "hub-3"} {
+		if i := index(log, h+" nats-server start"); i < late {
+			t.Errorf("%s started (log line %d) before hub-2 was enabled (line %d):\n%s", h, i, late, strings.Join(log, "\n"))
+		}
+	}
+	if a, b := index(log, "edge-1 nats-server start"), index(log, "edge-2 nats-server enable"); a > b {
+		t.Errorf("edge-1 waited for edge-2's enable (start at line %d, enable at line %d): only hub nodes start together", a, b)
+	}
+}
+
+// TestApply_BucketsWhileLeavesRoll: the lattice buckets are made while the leaf wave runs,
+// and the wasmCloud wave waits for them; when they cannot be made, no wasmCloud host starts.
+func TestApply_BucketsWhileLeavesRoll(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Empty)
+	fx.gates.bucketsDelay = 300 * time.Millisecond
+	p, probes := fx.plan(t)
+	if _, err := fx.apply(context.Background(), p, probes, nil); err != nil {
+		t.Fatal(err)
+	}
+	log := fx.fleet.log
+	buckets := index(log, "buckets 3")
+	if buckets < 0 {
+		t.Fatalf("no buckets made:\n%s", strings.Join(log, "\n"))
+	}
+	if i := index(log, "edge-1 nats-server start"); i > buckets {
+		t.Errorf("the leaf wave waited for the buckets (leaf start at line %d, buckets at line %d)", i, buckets)
+	}
+	for _, e := range []string{"edge-1", "edge-2", "edge-3"} {
+		if i := index(log, e+" wasmcloud start"); i < buckets {
+			t.Errorf("%s's wasmCloud host started (line %d) before the buckets were made (line %d)", e, i, buckets)
+		}
+	}
+
+	fx = newApplyFixture(t, "lab", plantest.Empty)
+	fx.gates.bucketsErr = errors.New("no JetStream")
+	p, probes = fx.plan(t)
+	_, err := fx.apply(context.Background(), p, probes, nil)
+	if err == nil || !strings.Contains(err.Error(), "ensuring the lattice buckets on the hub: no JetStream") {
+		t.Fatalf("apply: %v, want the buckets' error", err)
+	}
+	for _, l := range fx.fleet.log {
+		if strings.HasSuffix(l, "wasmcloud start") {
+			t.Errorf("a wasmCloud host started without its buckets: %s", l)
+		}
+	}
+	fx.assertUnlockedNoTemps(t)
+}

@@ -36,6 +36,9 @@ type fakeFleet struct {
 	// observed counts Observe's looks at each host, and unlockedLooks those made while the
 	// host was not locked.
 	observed, unlockedLooks map[string]int
+	// enableDelay is how long a host's OpEnable takes before it is done (a supervisor that
+	// picks the service up late).
+	enableDelay map[string]time.Duration
 }
 
 type fakeHost struct {
@@ -304,6 +307,9 @@ func (h *fakeHost) GiveBack(ctx context.Context, svc string, from plan.Foreign) 
 }
 
 func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error {
+	if op == OpEnable {
+		time.Sleep(h.f.enableDelay[h.name])
+	}
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()
 	h.f.record("%s %s %s", h.name, svc, op)
@@ -373,6 +379,9 @@ type fakeGates struct {
 	expects []string
 	// calls records every hub node and leaf gate with what it was told to expect.
 	calls []gateCall
+	// bucketsDelay is how long EnsureBuckets takes; bucketsErr is what it returns.
+	bucketsDelay time.Duration
+	bucketsErr   error
 }
 
 // gateCall is one hub node or leaf gate and its expectation.
@@ -465,8 +474,16 @@ func (g *fakeGates) SnapshotBuckets(ctx context.Context, dir string, exp Expect)
 }
 
 func (g *fakeGates) EnsureBuckets(ctx context.Context, replicas int, _ Expect) error {
+	select {
+	case <-time.After(g.bucketsDelay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()
+	if g.bucketsErr != nil {
+		return g.bucketsErr
+	}
 	g.ff.record("buckets %d", replicas)
 	return nil
 }

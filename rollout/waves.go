@@ -16,20 +16,44 @@ import (
 // wavesPhase runs every wave in order. It stops at the first wave whose failures exceed its
 // max_failures, or at a batch boundary when ctx is canceled. The lattice buckets are ensured
 // on the hub as soon as the hub runs its new config: after the hub (or cutover) wave, or
-// before the first wave that needs them when the hub does not change.
+// before the first wave that needs them when the hub does not change. Leaves and relays do
+// not use them, so those waves go on while the buckets are made; a wave that uses them
+// (wasmCloud) or changes the hub again waits for them, and so does the end of the phase.
 type wavesPhase struct{}
 
 func (wavesPhase) Title() PhaseName { return PhaseWave }
 func (wavesPhase) Skip(*run) bool   { return false }
 
 func (wavesPhase) Run(ctx context.Context, a *run) error {
-	bucketsDone := !a.p.EnsureBuckets
+	var buckets chan error // the buckets being made; nil when none are
+	stopBuckets := func() {}
+	waitBuckets := func() error {
+		if buckets == nil {
+			return nil
+		}
+		err := <-buckets
+		buckets = nil
+		stopBuckets()
+		return err
+	}
+	defer func() { stopBuckets() }()
+	startBuckets := func() {
+		buckets = make(chan error, 1)
+		a.phase(PhaseBuckets, fmt.Sprintf("ensuring the lattice buckets on the hub (%d replicas); leaves go on meanwhile", a.p.BucketReplicas))
+		bctx, cancel := context.WithCancel(ctx)
+		stopBuckets = cancel
+		go func() { buckets <- a.ensureBuckets(bctx) }()
+	}
+	bucketsStarted := !a.p.EnsureBuckets
 	for _, w := range a.p.Waves {
-		if !bucketsDone && !w.Name.ChangesHubs() && w.Name != plan.WaveLeafBridge {
-			if err := a.ensureBuckets(ctx); err != nil {
+		if !bucketsStarted && !w.Name.ChangesHubs() && w.Name != plan.WaveLeafBridge {
+			startBuckets()
+			bucketsStarted = true
+		}
+		if !w.Name.GoesOnWhileBucketsAreMade() {
+			if err := waitBuckets(); err != nil {
 				return err
 			}
-			bucketsDone = true
 		}
 		var err error
 		if w.Name == plan.WaveCutover {
@@ -38,20 +62,19 @@ func (wavesPhase) Run(ctx context.Context, a *run) error {
 			err = a.rollingWave(ctx, w)
 		}
 		if err != nil {
+			stopBuckets() // the wave failed: the apply stops here
+			_ = waitBuckets()
 			return err
 		}
 		if w.Name.ChangesHubs() && a.p.EnsureBuckets {
-			if err := a.ensureBuckets(ctx); err != nil {
-				return err
-			}
-			bucketsDone = true
+			startBuckets()
+			bucketsStarted = true
 		}
 	}
-	return nil
+	return waitBuckets()
 }
 
 func (a *run) ensureBuckets(ctx context.Context) error {
-	a.phase(PhaseBuckets, fmt.Sprintf("ensuring the lattice buckets on the hub (%d replicas)", a.p.BucketReplicas))
 	bctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
 	defer cancel()
 	if err := a.gates.EnsureBuckets(bctx, a.p.BucketReplicas, a.expect("")); err != nil {
@@ -93,16 +116,18 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 		var wg sync.WaitGroup
 		var ran []string
 		var hubLost error // a hub node lost during the batch stops the wave, whatever max_failures says
+		together := newStartTogether()
 		for _, id := range batch {
 			u := a.p.Unit(id)
 			if _, ok := down[u.Host]; ok {
 				continue
 			}
 			ran = append(ran, id)
+			ready := together.add(firstStart(u) && u.Role == plan.RoleHub)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := a.applyUnit(ctx, w, u); err != nil {
+				if err := a.applyUnit(ctx, w, u, ready); err != nil {
 					mu.Lock()
 					if errors.Is(err, ErrHubLost) && hubLost == nil {
 						hubLost = err
@@ -142,8 +167,9 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 // applyUnit swaps one unit's files in, reloads or restarts it, and waits for its gate. When
 // any step fails it rolls the unit back and returns the error. It runs to completion even
 // when ctx is canceled: a unit is never left between its old and its new state.
-func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
+func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit, ready func()) error {
 	ctx = context.WithoutCancel(ctx)
+	defer ready() // a unit that failed before its start lets the others of its batch go on
 	start := time.Now()
 	a.emit(Event{Type: EventUnitStart, Wave: w.Name, Unit: u.ID(), Action: u.Action})
 	h := a.hosts[u.Host]
@@ -154,7 +180,7 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 	case u.Role == plan.RoleHub && u.Service == plan.ServiceNATS && u.WasRunning && (u.Action == plan.Restart || u.Action == plan.Cutover || u.Action == plan.Adopt):
 		a.cutLeaves(w.Name)
 	}
-	err := a.change(ctx, h, u, staged)
+	err := a.change(ctx, h, u, staged, ready)
 	gateFailed := false
 	if err == nil {
 		a.emit(Event{Type: EventWait, Wave: w.Name, Unit: u.ID(), Message: "waiting for the " + string(u.Role) + " gate"})
@@ -199,8 +225,9 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit) error {
 	return err
 }
 
-// change swaps the files in and performs the unit's service action.
-func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged) error {
+// change swaps the files in and performs the unit's service action. A first start waits, once
+// its service is enabled, until every first start of its batch is (ready).
+func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged, ready func()) error {
 	links, err := a.linksBefore(ctx, h, u) // before anything changes: a leaf switching its login
 	if err != nil {
 		return err
@@ -233,6 +260,7 @@ func (a *run) change(ctx context.Context, h Host, u *plan.Unit, staged []Staged)
 			return err
 		}
 	}
+	ready()
 	switch u.Action {
 	case plan.Start, plan.Adopt:
 		if err := h.Service(ctx, u.Service, OpStart); err != nil {
@@ -428,4 +456,32 @@ func batchesText(w plan.Wave) string {
 		s += fmt.Sprintf(", then %d gate(s)", len(w.GateOnly))
 	}
 	return s
+}
+
+// startTogether holds the first starts of a new hub cluster's nodes until each is enabled, so
+// that they start at the same moment. A supervisor can take seconds to pick a newly enabled
+// service up (runsvdir rescans its directory every five seconds), each host at its own
+// moment; nodes started that far apart miss the early election a JetStream cluster without
+// state holds at start, and wait for the next one (4 to 9 s later). A first start protects no
+// client, so waiting for the slowest enable costs nothing else. Leaves and wasmCloud hosts
+// elect nothing: each starts as soon as its supervisor knows it.
+type startTogether struct {
+	wg sync.WaitGroup
+}
+
+func newStartTogether() *startTogether { return &startTogether{} }
+
+// add registers one unit of the batch and returns its ready: for a first start, ready marks
+// it enabled and waits for the others; for any other unit it does nothing. Ready may be
+// called more than once; only the first call counts.
+func (t *startTogether) add(first bool) func() {
+	if !first {
+		return func() {}
+	}
+	t.wg.Add(1)
+	var once sync.Once
+	return func() {
+		once.Do(t.wg.Done)
+		t.wg.Wait()
+	}
 }
