@@ -148,7 +148,7 @@ func (g *Gates) RestoreBuckets(ctx context.Context, files []string, replicas int
 		if snap.FormatVersion != "1.0" || snap.Bucket == "" {
 			return n, fmt.Errorf("%s: not a latticepush bucket snapshot (format %q)", path, snap.FormatVersion)
 		}
-		if err := ensureBucket(ctx, js, snap.Bucket, replicas); err != nil {
+		if _, err := ensureBucket(ctx, js, snap.Bucket, replicas); err != nil {
 			return n, fmt.Errorf("bucket %s: %w", snap.Bucket, err)
 		}
 		kv, err := js.KeyValue(ctx, snap.Bucket)

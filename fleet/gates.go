@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -132,83 +133,92 @@ func (g *Gates) Verify(ctx context.Context, exp rollout.Expect, changed rollout.
 // EnsureBuckets creates the lattice's buckets (LATTICEDATA_<l>, CONFIGDATA_<l>) on the hub
 // with replicas, or raises the replicas of ones a wasmCloud host created with one: left to the
 // first host they get a single replica, and one hub restart then takes the lattice down. With
-// leaves, it creates verify's probe bucket too (verify.EnsureProbeBucket), while the leaves
-// start.
-func (g *Gates) EnsureBuckets(ctx context.Context, replicas int, exp rollout.Expect) error {
+// leaves, it creates verify's probe bucket too (verify.EnsureProbeBucket). All at once. made
+// says whether any of them was missing or short of replicas when it began: new streams on the
+// hub, which the final verify must look at again.
+func (g *Gates) EnsureBuckets(ctx context.Context, replicas int, exp rollout.Expect) (made bool, err error) {
 	inv := view(g.f.inv, exp)
 	// Right after a hub restart the meta layer can be healthy while a bucket's own stream
 	// still elects its leader; a JetStream request meanwhile gets no answer. So each attempt
 	// is short, and a failed one is repeated until ctx ends.
 	var last error
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
-		var probe error
-		var wg sync.WaitGroup
-		if len(inv.LeafServers()) > 0 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				probe = verify.EnsureProbeBucket(ctx, inv, g.f.Targets(ctx), g.opts)
-			}()
-		}
-		last = g.ensureBuckets(ctx, inv, replicas)
-		wg.Wait()
+		var m bool
+		m, last = g.ensureBuckets(ctx, inv, replicas)
+		made = made || m
 		if last == nil {
-			last = probe
-		}
-		if last == nil {
-			return nil
+			return made, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last attempt: %v)", ctx.Err(), last)
+			return made, fmt.Errorf("%w (last attempt: %v)", ctx.Err(), last)
 		case <-time.After(wait):
 		}
 	}
 }
 
-func (g *Gates) ensureBuckets(ctx context.Context, inv *inventory.Inventory, replicas int) error {
+func (g *Gates) ensureBuckets(ctx context.Context, inv *inventory.Inventory, replicas int) (bool, error) {
 	nc, err := g.f.connectHub(ctx, inv)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer nc.Close()
 	js, err := jetstream.NewWithDomain(nc, inv.Lattice.JSDomain)
 	if err != nil {
-		return err
+		return false, err
 	}
-	// The buckets are independent streams: they are made at once.
-	var g2 errgroup.Group
+	var made atomic.Bool
+	var eg errgroup.Group
+	if len(inv.LeafServers()) > 0 {
+		// Looked up before anything is made: a leaf gate may make it meanwhile too.
+		probe := g.opts.ProbeBucket
+		if probe == "" {
+			probe = verify.DefaultProbeBucket
+		}
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := js.KeyValue(lctx, probe)
+		cancel()
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			made.Store(true)
+		}
+		eg.Go(func() error { return verify.EnsureProbeBucket(ctx, inv, g.f.Targets(ctx), g.opts) })
+	}
 	for _, name := range wasmcloud.BucketNames(inv.Lattice.Name) {
-		g2.Go(func() error {
+		eg.Go(func() error {
 			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			if err := ensureBucket(actx, js, name, replicas); err != nil {
+			m, err := ensureBucket(actx, js, name, replicas)
+			if err != nil {
 				return fmt.Errorf("bucket %s with %d replicas: %w", name, replicas, err)
+			}
+			if m {
+				made.Store(true)
 			}
 			return nil
 		})
 	}
-	return g2.Wait()
+	err = eg.Wait()
+	return made.Load(), err
 }
 
-// ensureBucket creates bucket name, or raises its replicas; it leaves a bucket with enough
-// replicas alone.
-func ensureBucket(ctx context.Context, js jetstream.JetStream, name string, replicas int) error {
+// ensureBucket creates bucket name, or raises its replicas (made); it leaves a bucket with
+// enough replicas alone.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, name string, replicas int) (made bool, err error) {
 	kv, err := js.KeyValue(ctx, name)
 	switch {
 	case err == nil:
 		st, err := kv.Status(ctx)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas >= replicas {
-			return nil
+			return false, nil
 		}
 	case !errors.Is(err, jetstream.ErrBucketNotFound):
-		return err
+		return false, err
 	}
 	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Replicas: replicas, History: 1, Storage: jetstream.FileStorage})
-	return err
+	return err == nil, err
 }
 
 // hubConnectTimeout bounds each dial and NATS handshake of ConnectHub.

@@ -38,7 +38,12 @@ func newApplyFixture(t *testing.T, example string, start func(*inventory.Invento
 		}
 	}
 	ff := newFakeFleet(start(inv, d), configs)
-	return &applyFixture{inv: inv, d: d, fleet: ff, gates: &fakeGates{ff: ff, failGate: map[string]bool{}}}
+	// The lattice buckets exist where every hub node runs already.
+	made := true
+	for _, h := range inv.Hubs() {
+		made = made && ff.hosts[h.Name].running[plan.ServiceNATS]
+	}
+	return &applyFixture{inv: inv, d: d, fleet: ff, gates: &fakeGates{ff: ff, failGate: map[string]bool{}, bucketsMade: made}}
 }
 
 func (fx *applyFixture) plan(t *testing.T) (*plan.Plan, []plan.Probe) {
@@ -947,6 +952,11 @@ func TestApply_BucketsWhileLeavesRoll(t *testing.T) {
 		if i := index(log, e+" wasmcloud start"); i < buckets {
 			t.Errorf("%s's wasmCloud host started (line %d) before the buckets were made (line %d)", e, i, buckets)
 		}
+	}
+	// New buckets are new streams on every hub node: the final verify is told so, and takes
+	// no hub gate's result from before them.
+	if c := fx.gates.changed; !c.Hub.After(c.Hosts["hub-1"].Add(200 * time.Millisecond)) {
+		t.Errorf("last hub change %v, want the buckets' creation, after hub-1's start (%v)", c.Hub, c.Hosts["hub-1"])
 	}
 
 	fx = newApplyFixture(t, "lab", plantest.Empty)

@@ -382,6 +382,7 @@ type fakeGates struct {
 	// bucketsDelay is how long EnsureBuckets takes; bucketsErr is what it returns.
 	bucketsDelay time.Duration
 	bucketsErr   error
+	bucketsMade  bool // the buckets exist: the first EnsureBuckets makes them
 }
 
 // gateCall is one hub node or leaf gate and its expectation.
@@ -473,19 +474,21 @@ func (g *fakeGates) SnapshotBuckets(ctx context.Context, dir string, exp Expect)
 	return []string{dir + "/LATTICEDATA_default-" + domain + ".json"}, nil
 }
 
-func (g *fakeGates) EnsureBuckets(ctx context.Context, replicas int, _ Expect) error {
+func (g *fakeGates) EnsureBuckets(ctx context.Context, replicas int, _ Expect) (bool, error) {
 	select {
 	case <-time.After(g.bucketsDelay):
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()
 	if g.bucketsErr != nil {
-		return g.bucketsErr
+		return false, g.bucketsErr
 	}
 	g.ff.record("buckets %d", replicas)
-	return nil
+	made := !g.bucketsMade
+	g.bucketsMade = true
+	return made, nil
 }
 func (g *fakeGates) Verify(ctx context.Context, _ Expect, changed Changes) (string, error) {
 	g.ff.mu.Lock()

@@ -99,8 +99,9 @@ type Gates interface {
 	// Running passes when the service runs on the host and keeps running: the gate of a unit
 	// kind without a check of its own.
 	Running(ctx context.Context, host, service string) error
-	// EnsureBuckets creates the lattice buckets on the hub with replicas when missing.
-	EnsureBuckets(ctx context.Context, replicas int, exp Expect) error
+	// EnsureBuckets creates the lattice buckets on the hub with replicas when missing; made
+	// says whether it created or changed any (new streams on the hub nodes: a change there).
+	EnsureBuckets(ctx context.Context, replicas int, exp Expect) (made bool, err error)
 	// SnapshotBuckets saves the lattice buckets, read on exp.Domain, into dir and returns the
 	// files written: before a cutover stops the hubs, when apply is asked to.
 	SnapshotBuckets(ctx context.Context, dir string, exp Expect) ([]string, error)
@@ -113,7 +114,8 @@ type Gates interface {
 
 // Changes say when this apply last started, stopped, restarted, reloaded, enabled, disabled,
 // adopted or gave back a service (when the operation returned): per machine, and the latest
-// of those on any hub node.
+// of those on any hub node, or of the lattice buckets' creation (new streams on every hub
+// node).
 type Changes struct {
 	Hosts map[string]time.Time
 	Hub   time.Time

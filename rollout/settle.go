@@ -106,6 +106,14 @@ func (r *run) changedNow(host string) {
 	}
 }
 
+// hubChangedNow records that something on every hub node changed just now (the lattice
+// buckets were made).
+func (r *run) hubChangedNow() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hubChanged = time.Now()
+}
+
 // changes returns a copy of what changed when, for the final verify.
 func (r *run) changes() Changes {
 	r.mu.Lock()

@@ -77,7 +77,11 @@ func (wavesPhase) Run(ctx context.Context, a *run) error {
 func (a *run) ensureBuckets(ctx context.Context) error {
 	bctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
 	defer cancel()
-	if err := a.gates.EnsureBuckets(bctx, a.p.BucketReplicas, a.expect("")); err != nil {
+	made, err := a.gates.EnsureBuckets(bctx, a.p.BucketReplicas, a.expect(""))
+	if made {
+		a.hubChangedNow() // new streams: what a gate saw of the hub before is not proof now
+	}
+	if err != nil {
 		return fmt.Errorf("ensuring the lattice buckets on the hub: %w", err)
 	}
 	return nil
