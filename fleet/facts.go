@@ -12,6 +12,7 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -255,7 +256,7 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 		}()
 	}
 	var inst map[string]string
-	st, err := runFacts(ctx, c, h, pr)
+	st, err := f.runFacts(ctx, c, h, pr)
 	if err == nil && pr.NATS != nil {
 		st.answerNATS(pr.NATS)
 	}
@@ -465,22 +466,26 @@ func (st *hostState) cachedDigest(binary, configSHA string) string {
 	return ""
 }
 
-func runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.Probe) (*hostState, error) {
-	natsBin := ""
-	if pr.NATS != nil {
-		natsBin = pr.NATS.Binary
-	}
+// factsCall is how the facts script is run for pr: the script, its arguments and its
+// standard input (the desired nats-server config, or nil).
+type factsCall struct {
+	script string
+	args   []string
+	stdin  []byte
+}
+
+func factsCallFor(h *inventory.Host, pr plan.Probe) (factsCall, error) {
 	sup, err := supervisor.For(h.ServiceManager)
 	if err != nil {
-		return nil, err
+		return factsCall{}, err
 	}
-	store, configSHA := "", ""
-	var stdin io.Reader
+	natsBin, store, configSHA := "", "", ""
+	var stdin []byte
 	if pr.NATS != nil {
-		store = pr.NATS.StoreDir
+		natsBin, store = pr.NATS.Binary, pr.NATS.StoreDir
 		if pr.NATS.DesiredConfig != nil {
 			sum := sha256.Sum256(pr.NATS.DesiredConfig)
-			configSHA, stdin = hex.EncodeToString(sum[:]), bytes.NewReader(pr.NATS.DesiredConfig)
+			configSHA, stdin = hex.EncodeToString(sum[:]), pr.NATS.DesiredConfig
 		}
 	}
 	args := []string{h.ServiceManager, natsBin, DigestCache, strconv.Itoa(diffLimit), store, configSHA, strconv.Itoa(len(pr.Files))}
@@ -492,11 +497,47 @@ func runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.
 		args = append(args, w+":"+p)
 	}
 	args = append(args, pr.Services...)
-	res, err := c.Run(ctx, remote.Script(factsScriptFor(sup), args...), remote.RunOptions{Stdin: stdin, Become: h.SSH.Become, Timeout: 60 * time.Second})
+	return factsCall{script: factsScriptFor(sup), args: args, stdin: stdin}, nil
+}
+
+// same reports whether o asks the host exactly what c asks.
+func (c factsCall) same(o factsCall) bool {
+	return slices.Equal(c.args, o.args) && bytes.Equal(c.stdin, o.stdin)
+}
+
+// step is the facts script as a step of another exec (the lock's, see host.Lock): its
+// standard error, which the exec's output would mix into the facts, is dropped.
+func (c factsCall) step() *remote.Step {
+	return &remote.Step{Name: "facts", Script: "exec 2>/dev/null\n" + c.script, Args: c.args, Stdin: c.stdin != nil}
+}
+
+// runFacts runs the facts script for pr, unless the host's lock already did (prefetched).
+func (f *Fleet) runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.Probe) (*hostState, error) {
+	call, err := factsCallFor(h, pr)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := f.prefetched.LoadAndDelete(h.Name); ok {
+		if p := v.(prefetched); p.call.same(call) {
+			return parseFacts(p.out)
+		}
+	}
+	var stdin io.Reader
+	if call.stdin != nil {
+		stdin = bytes.NewReader(call.stdin)
+	}
+	res, err := c.Run(ctx, remote.Script(call.script, call.args...), remote.RunOptions{Stdin: stdin, Become: h.SSH.Become, Timeout: 60 * time.Second})
 	if err != nil {
 		return nil, err
 	}
 	return parseFacts(res.Stdout)
+}
+
+// prefetched is what the facts script printed in a host's lock exec, for the observe that
+// follows under that lock.
+type prefetched struct {
+	call factsCall
+	out  []byte
 }
 
 // answerNATS fills the desired config's digest: from the digest cache, else from what the

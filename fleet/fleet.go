@@ -48,6 +48,20 @@ type Fleet struct {
 	// held holds, by host, the lock this process holds there (*remote.Lock): Observe under
 	// it does not report it as another run's.
 	held sync.Map
+	// lockProbes are the probes Observe will be given after the hosts are locked: each
+	// host's lock exec runs its facts script too, once the lock is held, and keeps the
+	// output in prefetched (a prefetched) for that Observe, which takes it only when asked
+	// the same. One exec less per host at the start of every apply.
+	lockProbes map[string]plan.Probe
+	prefetched sync.Map
+}
+
+// ObserveWhenLocking tells the fleet what Observe will be asked under the hosts' locks.
+func (f *Fleet) ObserveWhenLocking(probes []plan.Probe) {
+	f.lockProbes = make(map[string]plan.Probe, len(probes))
+	for _, pr := range probes {
+		f.lockProbes[pr.Host] = pr
+	}
 }
 
 // Options tune a Fleet.
@@ -162,9 +176,19 @@ func (h *host) Lock(ctx context.Context, owner rollout.LockOwner) error {
 	// the lock, no other run is staging here, so they can go now (in the lock's round trip).
 	opts := h.f.lockOpts
 	opts.Sweep = h.managedDirs()
+	var call factsCall
+	if pr, ok := h.f.lockProbes[h.inv.Name]; ok {
+		if c, err := factsCallFor(h.inv, pr); err == nil {
+			call = c
+			opts.Then, opts.ThenStdin = c.step(), c.stdin
+		}
+	}
 	l, err := h.c.Lock(ctx, remote.LockInfo{User: owner.User, Host: owner.Host, PID: owner.PID, Command: owner.Command, Time: owner.Time}, opts)
 	if err != nil {
 		return err
+	}
+	if l.Then != nil && l.Then.Code == 0 {
+		h.f.prefetched.Store(h.inv.Name, prefetched{call: call, out: []byte(l.Then.Output)})
 	}
 	h.mu.Lock()
 	h.lock = l

@@ -36,8 +36,10 @@ func NewSession(inv *inventory.Inventory, opts plan.Options, ropts remote.Option
 	}
 	opts.Artifacts = HashArtifacts(inv)
 	pool := remote.NewPool(ropts)
-	return &Session{Inv: inv, Desired: desired, Opts: opts, Pool: pool, Fleet: New(inv, pool, Options{}),
-		Probes: plan.Probes(inv, desired, opts)}, nil
+	s := &Session{Inv: inv, Desired: desired, Opts: opts, Pool: pool, Fleet: New(inv, pool, Options{}),
+		Probes: plan.Probes(inv, desired, opts)}
+	s.Fleet.ObserveWhenLocking(s.Probes) // apply observes right after it locks
+	return s, nil
 }
 
 // Close closes every connection of the session.

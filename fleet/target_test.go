@@ -15,6 +15,7 @@ import (
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/remote/sshtest"
+	"github.com/latticepush/latticepush/rollout"
 )
 
 // jumpFixture: in-process SSH servers on loopback, keys and known_hosts files in a temp dir,
@@ -192,5 +193,60 @@ func TestJump_BastionBlock(t *testing.T) {
 	connectAndRun(t, p, i, "h1")
 	if b, tg := bastion.Connections(), target.Connections(); b != 1 || tg != 1 {
 		t.Fatalf("connections: bastion %d, target %d; want 1 and 1", b, tg)
+	}
+}
+
+// Apply observes each host in its lock's exec: the Observe that follows the lock takes the
+// facts the lock's exec printed, once, and only when asked the same; otherwise it runs the
+// facts script itself.
+func TestLock_ObservesInTheSameExec(t *testing.T) {
+	f := newJumpFixture(t)
+	srv := sshtest.New(t)
+	key := f.key("id_ed25519", srv)
+	kh := f.knownHosts("known_hosts", srv)
+	h := sshHost("h1", srv.Port(), inventory.SSH{User: "tester", IdentityFile: key, KnownHosts: kh})
+	h.ServiceManager = "runit"
+	i := inv(h)
+	p := remote.NewPool(remote.Options{AgentSocket: "none"})
+	defer p.Close()
+	fl := New(i, p, Options{Lock: remote.LockOptions{Dir: filepath.Join(t.TempDir(), "lock")}})
+	file := filepath.Join(t.TempDir(), "app.conf")
+	if err := os.WriteFile(file, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pr := plan.Probe{Host: "h1", Files: []string{file}, Want: map[string]string{file: hexSum([]byte("new\n"))}}
+	fl.ObserveWhenLocking([]plan.Probe{pr})
+	ctx := context.Background()
+	host, err := fl.Host(ctx, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Lock(ctx, rollout.LockOwner{User: "tester", Host: "controller", PID: os.Getpid()}); err != nil {
+		t.Fatal(err)
+	}
+	observe := func(what string, pr plan.Probe, execs int) {
+		t.Helper()
+		before := srv.Execs()
+		facts := fl.Observe(ctx, []plan.Probe{pr})["h1"]
+		if got := srv.Execs() - before; got != execs {
+			t.Errorf("%s: %d execs, want %d", what, got, execs)
+		}
+		if ff := facts.Files[file]; facts.Err != "" || !ff.Exists || string(ff.Content) != "old\n" || facts.Lock != "" {
+			t.Errorf("%s: facts %+v (file %+v), want the file's old content and no other run's lock", what, facts, ff)
+		}
+	}
+	observe("right after the lock", pr, 0)
+	observe("again", pr, 1)
+	if err := host.Unlock(ctx, rollout.Closing{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Lock(ctx, rollout.LockOwner{User: "tester", Host: "controller", PID: os.Getpid()}); err != nil {
+		t.Fatal(err)
+	}
+	other := pr
+	other.Want = map[string]string{file: hexSum([]byte("newer\n"))}
+	observe("asked something else than the lock's exec", other, 1)
+	if err := host.Unlock(ctx, rollout.Closing{}); err != nil {
+		t.Fatal(err)
 	}
 }

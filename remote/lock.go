@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -68,6 +69,11 @@ type LockOptions struct {
 	// temporary files an earlier run left in them (it lost its connection while staging) are
 	// removed in the same round trip (Lock.Swept names them), and again when it is released.
 	Sweep []string
+	// Then, when set, runs in the same exec once the lock is held (never when it is not):
+	// work that must happen under the lock saves a round trip. Lock.Then holds its result.
+	// With Then.Stdin, ThenStdin is its standard input.
+	Then      *Step
+	ThenStdin []byte
 }
 
 func (o LockOptions) dir() string {
@@ -88,6 +94,8 @@ type Lock struct {
 	// TookOver is set when Lock replaced a lock left behind by a run of this controller (same
 	// machine, same boot) whose process is gone; it describes that run.
 	TookOver *LockInfo
+	// Then is what LockOptions.Then printed and its exit status, run under this lock.
+	Then *StepResult
 }
 
 // sweepFunc defines sweep: it removes, from each directory given, the temporary files a
@@ -107,33 +115,34 @@ const sweepFunc = `sweep() {
 // lockScript creates the lock atomically: the info is written to a private temporary
 // file, then hard-linked to the lock name, which fails if a lock exists. A lock released
 // between the link and reading it answers gone (try again). Once acquired, it sweeps the
-// directories given after the info ($3...).
+// directories given after the info ($3...). It exits 0 only once acquired (1: not acquired,
+// 3: cannot write the lock).
 const lockScript = sweepFunc + `dir=$1; info=$2; shift 2; umask 077
 [ -d "$dir" ] || mkdir -p "$dir" || exit 3
 tmp="$dir/.lock.$$"
 printf '%s\n' "$info" > "$tmp" || exit 3
 if ln "$tmp" "$dir/lock" 2>/dev/null; then rm -f "$tmp"; echo acquired; sweep "$@"; exit 0; fi
 rm -f "$tmp"
-held=$(cat "$dir/lock" 2>/dev/null) || { echo gone; exit 0; }
-printf 'held\n%s\n' "$held"`
+held=$(cat "$dir/lock" 2>/dev/null) || { echo gone; exit 1; }
+printf 'held\n%s\n' "$held"; exit 1`
 
 // takeoverScript replaces a lock left behind, only if it still carries the dead owner's token
 // ($3). Takeovers exclude each other with a directory (mkdir is atomic; one left by a takeover
 // cut short is cleared after a minute); the new lock is renamed over the old one, so there is
 // never a moment without a lock for an ordinary Lock to slip into. Answers: acquired (then
 // it sweeps the directories from $4 on), held (with the holder), gone (no lock any more: lock
-// the ordinary way) or busy (another takeover is under way).
+// the ordinary way) or busy (another takeover is under way). It exits 0 only once acquired.
 const takeoverScript = sweepFunc + `dir=$1; info=$2; old=$3; shift 3; umask 077
 find "$dir" -maxdepth 1 -name .takeover -mmin +1 -exec rmdir {} + 2>/dev/null
-mkdir "$dir/.takeover" 2>/dev/null || { echo busy; exit 0; }
+mkdir "$dir/.takeover" 2>/dev/null || { echo busy; exit 1; }
 tmp="$dir/.lock.$$"
 if grep -qxF "$old" "$dir/lock" 2>/dev/null; then
   if printf '%s\n' "$info" > "$tmp" && mv -f "$tmp" "$dir/lock"; then rmdir "$dir/.takeover"; echo acquired; sweep "$@"; exit 0; fi
   rm -f "$tmp"; rmdir "$dir/.takeover"; exit 3
 fi
 rmdir "$dir/.takeover"
-held=$(cat "$dir/lock" 2>/dev/null) || { echo gone; exit 0; }
-printf 'held\n%s\n' "$held"`
+held=$(cat "$dir/lock" 2>/dev/null) || { echo gone; exit 1; }
+printf 'held\n%s\n' "$held"; exit 1`
 
 // unlockScript sweeps the directories from $3 on, then removes the lock, only if it still
 // carries our token ($2): the sweep runs while the lock is held, since an sftp-server of a
@@ -168,17 +177,33 @@ func (c *Client) Lock(ctx context.Context, owner LockInfo, opts LockOptions) (*L
 	owner.token = hex.EncodeToString(b[:])
 	dir := opts.dir()
 	tok := "token=" + strconv.Quote(owner.token)
-	script := Script(lockScript, append([]string{dir, encodeLock(owner)}, opts.Sweep...)...)
+	lock := Step{Name: "lock", Script: lockScript, Args: append([]string{dir, encodeLock(owner)}, opts.Sweep...)}
 	var tookOver *LockInfo
 	for try := 0; ; try++ {
-		res, err := c.Run(ctx, script, RunOptions{Become: c.target.Become})
+		steps := []Step{lock}
+		run := RunOptions{Become: c.target.Become}
+		if opts.Then != nil {
+			then := *opts.Then
+			then.AfterOK = true
+			steps = append(steps, then)
+			if then.Stdin {
+				run.Stdin = bytes.NewReader(opts.ThenStdin)
+			}
+		}
+		res, err := c.RunSteps(ctx, steps, run)
 		if err != nil {
 			return nil, c.errorf("lock %s: %w", dir, err)
 		}
-		state, rest, _ := strings.Cut(string(res.Stdout), "\n")
+		if r := res[0]; r.Code != 0 && r.Code != 1 {
+			return nil, c.errorf("lock %s: %s", dir, r.failure())
+		}
+		state, rest, _ := strings.Cut(res[0].Output, "\n")
 		switch state {
 		case "acquired":
 			l := &Lock{c: c, path: dir + "/lock", tok: tok, sweep: opts.Sweep, TookOver: tookOver}
+			if opts.Then != nil {
+				l.Then = &res[1]
+			}
 			var unremoved []string
 			l.Swept, unremoved = parseSweep(rest)
 			if len(unremoved) > 0 {
@@ -194,20 +219,20 @@ func (c *Client) Lock(ctx context.Context, owner LockInfo, opts LockOptions) (*L
 			if state == "busy" {
 				time.Sleep(100 * time.Millisecond)
 			}
-			script, tookOver = Script(lockScript, append([]string{dir, encodeLock(owner)}, opts.Sweep...)...), nil
+			lock, tookOver = Step{Name: "lock", Script: lockScript, Args: append([]string{dir, encodeLock(owner)}, opts.Sweep...)}, nil
 			continue
 		case "held":
 			holder := decodeLock(rest)
 			e := &LockedError{Target: c.target.Name, Holder: holder, Path: dir + "/lock"}
 			e.Stale, e.Why = staleness(holder, me, opts)
 			if mayTakeOver(holder, me) && try < 2 {
-				script = Script(takeoverScript, append([]string{dir, encodeLock(owner), "token=" + strconv.Quote(holder.token)}, opts.Sweep...)...)
+				lock = Step{Name: "lock", Script: takeoverScript, Args: append([]string{dir, encodeLock(owner), "token=" + strconv.Quote(holder.token)}, opts.Sweep...)}
 				tookOver = &holder
 				continue
 			}
 			return nil, e
 		}
-		return nil, c.errorf("lock %s: unexpected answer %q", dir, res.Stdout)
+		return nil, c.errorf("lock %s: unexpected answer %q", dir, res[0].Output)
 	}
 }
 

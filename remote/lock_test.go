@@ -172,3 +172,39 @@ func TestLock_ConcurrentTakeover(t *testing.T) {
 		}
 	}
 }
+
+// Then runs in the lock's own exec once the lock is held, with its standard input, and its
+// result comes back on the Lock; when the lock is held by another run, it does not run.
+func TestLock_ThenRunsOnlyUnderTheLock(t *testing.T) {
+	srv := sshtest.New(t)
+	f := newFixture(t, srv)
+	a := connect(t, newPool(t, Options{}), f.target(srv))
+	b := connect(t, newPool(t, Options{}), f.target(srv))
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "lock")
+	ran := filepath.Join(t.TempDir(), "ran")
+	opts := LockOptions{Dir: dir, ThenStdin: []byte("from stdin\n"),
+		Then: &Step{Name: "facts", Script: `[ -f "$1/lock" ] && echo "locked"; read -r l; echo "$l"; : > "$2"; exit 4`, Args: []string{dir, ran}, Stdin: true}}
+	me, _ := os.Hostname()
+	l, err := a.Lock(ctx, LockInfo{User: "alice", Host: me, PID: os.Getpid()}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Then == nil || l.Then.Output != "locked\nfrom stdin\n" || l.Then.Code != 4 {
+		t.Fatalf("Then = %+v, want its output under the lock, its stdin and its status", l.Then)
+	}
+	if err := os.Remove(ran); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Lock(ctx, LockInfo{User: "bob", Host: me, PID: os.Getpid()}, opts)
+	var le *LockedError
+	if !errors.As(err, &le) || le.Holder.User != "alice" {
+		t.Fatalf("second lock: %v, want refused by alice's lock", err)
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("Then ran although the lock was held by another run")
+	}
+	if err := l.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

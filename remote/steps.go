@@ -19,6 +19,12 @@ type Step struct {
 	// Script: it refers to them only as "$1", "$@" and so on.
 	Script string
 	Args   []string
+	// Stdin has the step read the exec's standard input (RunOptions.Stdin); at most one step
+	// may. The others read nothing.
+	Stdin bool
+	// AfterOK runs the step only when every step before it exited 0; a step that did not run
+	// has Code -1 (and reads its standard input to the end, unread).
+	AfterOK bool
 }
 
 // StepResult is what one step printed (standard output and error together) and its exit
@@ -64,14 +70,26 @@ func stepsScript(steps []Step, end string) (string, []string) {
 	for i, st := range steps {
 		fmt.Fprintf(&s, "step%d() (\n%s\n)\n", i, st.Script)
 	}
+	s.WriteString("ok=1\n")
 	for i, st := range steps {
-		fmt.Fprintf(&s, "step%d", i)
+		call := fmt.Sprintf("step%d", i)
 		for range st.Args {
 			args = append(args, "")
-			fmt.Fprintf(&s, ` "${%d}"`, len(args))
+			call += fmt.Sprintf(` "${%d}"`, len(args))
+		}
+		if !st.Stdin {
+			call += " </dev/null"
+		}
+		call += " 2>&1; rc=$?"
+		if st.AfterOK {
+			skip := "rc=-1"
+			if st.Stdin {
+				skip += "; while read -r _; do :; done"
+			}
+			call = fmt.Sprintf("if [ \"$ok\" = 1 ]; then %s; else %s; fi", call, skip)
 		}
 		// The marker starts a line of its own, even after output without a final newline.
-		fmt.Fprintf(&s, " </dev/null 2>&1; printf '\\n%%s %%s\\n' \"$1\" \"$?\"\n")
+		fmt.Fprintf(&s, "%s\n[ \"$rc\" = 0 ] || ok=0; printf '\\n%%s %%s\\n' \"$1\" \"$rc\"\n", call)
 	}
 	n := 1
 	for _, st := range steps {

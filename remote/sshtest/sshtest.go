@@ -37,6 +37,7 @@ type Server struct {
 	mu     sync.Mutex
 	keys   map[string]bool
 	conns  atomic.Int64
+	execs  atomic.Int64
 	wg     sync.WaitGroup
 }
 
@@ -82,6 +83,9 @@ func (s *Server) Authorize(pub ssh.PublicKey) {
 
 // Connections counts SSH connections that completed a handshake.
 func (s *Server) Connections() int { return int(s.conns.Load()) }
+
+// Execs is how many commands the server has run (exec requests).
+func (s *Server) Execs() int { return int(s.execs.Load()) }
 
 // NewKey returns a fresh ed25519 signer, for the test to authorize or hold in an agent.
 func NewKey(t testing.TB) (ssh.Signer, ed25519.PrivateKey) {
@@ -185,6 +189,7 @@ func (s *Server) session(nc ssh.NewChannel) {
 }
 
 func (s *Server) exec(ch ssh.Channel, cmdline string) {
+	s.execs.Add(1)
 	cmd := exec.Command("/bin/sh", "-c", cmdline)
 	cmd.Dir = s.Dir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
