@@ -37,17 +37,21 @@ func (wavesPhase) Run(ctx context.Context, a *run) error {
 		return err
 	}
 	defer func() { stopBuckets() }()
-	startBuckets := func() {
+	startBuckets := func(next *plan.Wave) {
 		buckets = make(chan error, 1)
-		a.phase(PhaseBuckets, fmt.Sprintf("ensuring the lattice buckets on the hub (%d replicas); leaves go on meanwhile", a.p.BucketReplicas))
+		msg := fmt.Sprintf("ensuring the lattice buckets on the hub (%d replicas)", a.p.BucketReplicas)
+		if next != nil && next.Name.GoesOnWhileBucketsAreMade() {
+			msg += fmt.Sprintf("; the %s wave goes on meanwhile", next.Name)
+		}
+		a.phase(PhaseBuckets, msg)
 		bctx, cancel := context.WithCancel(ctx)
 		stopBuckets = cancel
 		go func() { buckets <- a.ensureBuckets(bctx) }()
 	}
 	bucketsStarted := !a.p.EnsureBuckets
-	for _, w := range a.p.Waves {
+	for i, w := range a.p.Waves {
 		if !bucketsStarted && !w.Name.ChangesHubs() && w.Name != plan.WaveLeafBridge {
-			startBuckets()
+			startBuckets(&a.p.Waves[i])
 			bucketsStarted = true
 		}
 		if !w.Name.GoesOnWhileBucketsAreMade() {
@@ -67,7 +71,11 @@ func (wavesPhase) Run(ctx context.Context, a *run) error {
 			return err
 		}
 		if w.Name.ChangesHubs() && a.p.EnsureBuckets {
-			startBuckets()
+			var next *plan.Wave
+			if i+1 < len(a.p.Waves) {
+				next = &a.p.Waves[i+1]
+			}
+			startBuckets(next)
 			bucketsStarted = true
 		}
 	}
