@@ -94,6 +94,11 @@ func New(inv *inventory.Inventory, pool *remote.Pool, opts Options) *Fleet {
 
 var _ rollout.Fleet = (*Fleet)(nil)
 
+// Parallelism is how many hosts the fleet works on at once: the inventory's `parallelism`
+// (the highest any host has), unless Options said otherwise. apply bounds its own per-host
+// phases (lock, stage, unlock) by it too.
+func (f *Fleet) Parallelism() int { return f.parallelism }
+
 func (f *Fleet) client(ctx context.Context, name string) (*remote.Client, error) {
 	h := f.inv.Host(name)
 	if h == nil {

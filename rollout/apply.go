@@ -13,7 +13,7 @@ import (
 // Options tune an apply. Zero values take the defaults noted.
 type Options struct {
 	Owner       LockOwner
-	Parallelism int           // hosts worked on at once in connect, lock and stage (default 32)
+	Parallelism int           // hosts worked on at once in lock, release, stage and unlock (default 32; the CLI passes the inventory's)
 	GateTimeout time.Duration // how long one gate may take to pass (default 2m)
 	// ConfirmTimeout bounds waiting for /varz config_digest after a reload or start (default 30s).
 	ConfirmTimeout time.Duration

@@ -65,7 +65,7 @@ the old domain after the preflight and before any hub stops, to DIR (JSON, mode 
 				}
 			}
 			events := g.progress(f.json)
-			ropts := rollout.Options{Owner: lockOwner(args), Events: events, SnapshotDir: snapshotDir, Settle: s.Inv.Settle()}
+			ropts := rollout.Options{Owner: lockOwner(args), Events: events, SnapshotDir: snapshotDir, Settle: s.Inv.Settle(), Parallelism: s.Fleet.Parallelism()}
 			gates := s.Gates(verify.Options{})
 			if saved != nil {
 				g.snapshotTip(saved, snapshotDir, f.json)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,14 @@ func quarterBatches(src string) string {
 	return strings.Replace(src, "rollout {\n    batch = 1\n  }", "rollout {\n    batch = \"25%\"\n  }", 1)
 }
 
+// benchInventory is the lab example with 25% batches and, as Ansible runs with forks = fleet
+// size, parallelism = fleet size (the example's 16 suits its six hosts).
+func benchInventory(hosts int) func(string) string {
+	return func(src string) string {
+		return regexp.MustCompile(`parallelism\s+= \d+`).ReplaceAllString(quarterBatches(src), fmt.Sprintf("parallelism     = %d", hosts))
+	}
+}
+
 // BenchmarkLab brings up a lab of $LATTICEPUSH_BENCH_HOSTS hosts (default 50: 3 hubs and 47
 // edges) with 25% batches for leaves and wasmCloud hosts, and measures the first deployment
 // (latticepush apply of the empty lab; Ansible's deploy.yml on the lab taken back to empty,
@@ -53,7 +62,7 @@ func BenchmarkLab(b *testing.B) {
 		}
 	}
 	latticepushBin(b) // build first: a compile error should not cost a lab bring-up
-	env := labtest.Up(b, labtest.Spec{Name: "bench", Edges: hosts - 3, Edit: quarterBatches})
+	env := labtest.Up(b, labtest.Spec{Name: "bench", Edges: hosts - 3, Edit: benchInventory(hosts)})
 	report.Machine = ThisMachine(testenv.NATSServerPath())
 	report.Hosts, report.Runs = hosts, runs
 	budget := time.Duration(envInt("LATTICEPUSH_BENCH_BUDGET_MIN", 40)) * time.Minute

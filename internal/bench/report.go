@@ -300,7 +300,8 @@ func (r *Report) Goals() []string {
 
 const method = `- **Lab**: internal/labtest brings up a real fleet on this machine (one network namespace,
   OpenSSH sshd and runit per host; nats-server v2.15.2; the wasmCloud stand-in) once per run
-  and reuses it across cases. latticepush is the real CLI (` + "`go build ./cmd/latticepush`" + `), timed as a
+  and reuses it across cases. latticepush is the real CLI (` + "`go build ./cmd/latticepush`" + `, the inventory's ` + "`parallelism`" + ` set to the
+  fleet size, as Ansible's forks are), timed as a
   process: ` + "`latticepush plan INV`" + ` and ` + "`latticepush apply --auto-approve INV`" + `. The first apply
   converges the empty lab and is not one of the measured runs.
 - **first deployment (25% batches)**: the empty lab (leaf and wasmCloud rollout ` + "`batch = \"25%\"`" + `),
