@@ -154,7 +154,7 @@ type runitCommands struct {
 // stops watching: the pids a later run's restarts make are not its to count. $1 service dir,
 // $2 seconds.
 const runitStart = sessionGuard + `sv up "$1" || exit
-last=$(cat "$1/supervise/pid" 2>/dev/null); restarts=0; i=0; stable=""; up=0; waiting=0
+last=""; read -r last 2>/dev/null <"$1/supervise/pid"; restarts=0; i=0; stable=""; up=0; waiting=0
 while :; do
   if orphaned; then exit 125; fi
   st=$(sv status "$1" 2>/dev/null)
@@ -164,14 +164,14 @@ while :; do
       (cd "$1" && ./check >/dev/null 2>&1) && exit 0
     else
       # Without a check script, "run" is proof only once the same process lasted a second.
-      p=$(cat "$1/supervise/pid" 2>/dev/null)
+      p=""; read -r p 2>/dev/null <"$1/supervise/pid"
       if [ "$p" = "$stable" ]; then up=$((up+1)); else stable=$p; up=0; fi
       [ "$up" -ge 10 ] && exit 0
     fi ;;
   down:*"want up"*) waiting=$((waiting+1)) ;; # runsv is between restarts of a dying process
   down:*) sv up "$1" ;; # runsv can drop a command sent during its restart delay: repeat it
   esac
-  pid=$(cat "$1/supervise/pid" 2>/dev/null)
+  pid=""; read -r pid 2>/dev/null <"$1/supervise/pid"
   if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$pid" != "$last" ]; then restarts=$((restarts+1)); last=$pid; fi
   if [ "$restarts" -ge 3 ] || [ "$waiting" -ge 30 ]; then
     sv down "$1" >/dev/null 2>&1
@@ -192,32 +192,56 @@ done`
 // for a process started within the same second (its timestamps have one-second
 // granularity), before the restart happened. `sv check` then runs the service's check
 // script, if any. $1 service dir, $2 seconds.
-const runitRestart = `old=$(cat "$1/supervise/pid" 2>/dev/null)
+const runitRestart = `old=""; read -r old 2>/dev/null <"$1/supervise/pid"
 sv -w "$2" restart "$1" || exit
 i=0; while :; do
-  new=$(cat "$1/supervise/pid" 2>/dev/null)
+  new=""; read -r new 2>/dev/null <"$1/supervise/pid"
   if [ -n "$new" ] && [ "$new" != 0 ] && [ "$new" != "$old" ]; then break; fi
   i=$((i+1)); if [ "$i" -gt $(($2*10)) ]; then echo "$1 did not restart within $2s (pid still $old)" >&2; exit 1; fi
   sleep 0.1
 done
 sv -w "$2" check "$1"`
 
+// runitWake defines wake, which has the runsvdir that supervises directory $1 look at it
+// now instead of at its next rescan (every five seconds). runsvdir started with a log
+// argument after the directory, as Debian's /etc/runit/2 starts it, makes a pipe its own
+// standard error and its runsv processes', reads it into its process title, and wakes on
+// every byte written to it; a NUL byte does not show there. Woken, it looks at the directory
+// if it last looked a second ago or more, waiting one second more when the directory changed
+// within the current second: a new link is picked up 1-2 s after it is made rather than up
+// to 5. A runsvdir without a log argument is not written to (its standard error may be a
+// terminal, a file or a container's log); its rescan is waited for.
+const runitWake = `wake() {
+  for lp_c in $(grep -lx runsvdir /proc/[0-9]*/comm 2>/dev/null); do
+    lp_r=${lp_c%/comm}
+    case $(tr '\0' '\n' <"$lp_r/cmdline" 2>/dev/null) in
+    *"
+$1
+"?*) (printf '\0' >"$lp_r/fd/2") </dev/null >/dev/null 2>&1 & ;;
+    esac
+  done
+}
+`
+
 // runitSupervise writes a down file into the service directory (and its log directory, when
-// it has one) and links it into the supervised directory without waiting: runsvdir picks it
-// up at its next rescan and runsv holds both down. A service already linked is left as it is.
+// it has one), links it into the supervised directory and wakes runsvdir (runitWake) without
+// waiting for it: runsv then holds both down. A service already linked is left as it is.
 // $1 service dir, $2 supervised link.
-const runitSupervise = `if [ -L "$2" ] || [ -e "$2" ]; then exit 0; fi
+const runitSupervise = runitWake + `if [ -L "$2" ] || [ -e "$2" ]; then exit 0; fi
 [ -d "$1" ] || { echo "$1 does not exist: its files were not staged" >&2; exit 1; }
 : > "$1/down" || exit
 if [ -d "$1/log" ]; then : > "$1/log/down" || exit; fi
-ln -s -- "$1" "$2"`
+ln -s -- "$1" "$2" || exit
+wake "${2%/*}"
+exit 0`
 
 // runitEnable links the service directory into the supervised directory, waits until runsv
-// supervises it, and removes the down files Supervise wrote: the service then starts with the
-// host, and its log service (held down with it) runs. $1 service dir, $2 supervised link, $3
-// seconds.
-const runitEnable = `[ -L "$2" ] || [ -e "$2" ] || ln -s -- "$1" "$2" || exit
+// supervises it, waking runsvdir every half second meanwhile (runitWake), and removes the
+// down files Supervise wrote: the service then starts with the host, and its log service
+// (held down with it) runs. $1 service dir, $2 supervised link, $3 seconds.
+const runitEnable = runitWake + `[ -L "$2" ] || [ -e "$2" ] || ln -s -- "$1" "$2" || exit
 i=0; until sv status "$2" >/dev/null 2>&1; do
+  [ $((i % 5)) -eq 0 ] && wake "${2%/*}"
   i=$((i+1)); if [ "$i" -gt $(($3*10)) ]; then echo "runsvdir did not pick up $2 within $3s" >&2; exit 1; fi
   sleep 0.1
 done
@@ -236,7 +260,7 @@ rm -f -- "$3/down" "$3/log/down"`
 // orphaned (sessionGuard) it stops waiting and leaves the service as it is: `sv once` already
 // keeps runsv from restarting it, and a later run may have asked for it up since.
 // $1 service dir, $2 signal, $3 seconds.
-const runitGracefulStop = sessionGuard + `pid=$(cat "$1/supervise/pid" 2>/dev/null)
+const runitGracefulStop = sessionGuard + `pid=""; read -r pid 2>/dev/null <"$1/supervise/pid"
 if [ -z "$pid" ] || [ "$pid" = 0 ]; then exec sv -w "$3" down "$1"; fi
 sv once "$1" || exit
 if ! kill -s "$2" "$pid"; then

@@ -160,12 +160,14 @@ type EarlyCommands interface {
 // (sshd does not end a command without a terminal when the connection drops); once orphaned,
 // such a script stops without acting, so it cannot undo what a later run did meanwhile (mark
 // a service down that the next apply has just started). Run other than under sshd (the
-// in-process test server), orphaned() is always false.
+// in-process test server), orphaned() is always false. It walks up the process tree with
+// shell builtins only (each script that waits pays it, on every host of a wave at once).
 const sessionGuard = `lp_sshd=""; lp_p=$$
 while [ -n "$lp_p" ] && [ "$lp_p" -gt 1 ] 2>/dev/null; do
-  lp_c=$(cat "/proc/$lp_p/comm" 2>/dev/null) || break
+  read -r lp_c 2>/dev/null <"/proc/$lp_p/comm" || break
   case $lp_c in sshd*) lp_sshd=$lp_p; break ;; esac
-  lp_p=$(sed -n 's/.*) . \([0-9]*\) .*/\1/p' "/proc/$lp_p/stat" 2>/dev/null)
+  read -r lp_s 2>/dev/null <"/proc/$lp_p/stat" || break
+  lp_s=${lp_s##*) }; lp_s=${lp_s#* }; lp_p=${lp_s%% *}
 done
 orphaned() { [ -n "$lp_sshd" ] && [ ! -d "/proc/$lp_sshd" ]; }
 `

@@ -41,4 +41,7 @@ mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 
 echo "$NAME" > /proc/sys/kernel/hostname
 cd /
-exec env - PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin runsvdir -P /etc/service
+# As Debian's /etc/runit/2 starts it: with a log argument, runsvdir keeps its runsv processes'
+# error messages in its process title (`ps`), read from a pipe, and wakes on every byte there.
+exec env - PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin runsvdir -P /etc/service \
+  'log: ..........................................................................................................................................................................'
