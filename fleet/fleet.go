@@ -298,7 +298,7 @@ func (h *host) Stage(ctx context.Context, files []rollout.StageFile) ([]rollout.
 			}
 			st, err := h.c.Stage(ctx, f.Path, f.Content, fs.FileMode(f.Mode), opts)
 			if err != nil {
-				errs[i] = err
+				errs[i] = plan.WithoutHost(h.inv.Name, err) // the caller names the host once
 				return nil
 			}
 			staged[i] = &rollout.Staged{Path: st.Path, Temp: st.Temp}
