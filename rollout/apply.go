@@ -73,7 +73,8 @@ var ErrRolledBack = errors.New("rolled back")
 
 // Apply carries out t.Plan over fleet, waiting on gates: the phases of phases.go, in order.
 //
-// Nothing is swapped until every host staged successfully. A failure or Ctrl-C (ctx) stops
+// Nothing is swapped until every host staged successfully, but for a first wave of first
+// starts only, which may begin while the other hosts stage (stagePhase). A failure or Ctrl-C (ctx) stops
 // at a safe point: the unit in progress finishes (or rolls back), staged files on hosts not
 // reached are removed, and every lock is released.
 func Apply(ctx context.Context, t Target, fleet Fleet, gates Gates, opts Options) (*Result, error) {
@@ -133,7 +134,12 @@ type run struct {
 	// accepted are, per host, the configs the pre-check took as checked at observe, for
 	// the host's digest cache (Closing.Digests).
 	accepted map[string][]ConfigDigest
-	evMu     sync.Mutex
+	// later are the hosts that stage while the first wave runs (stagePhase): laterDone
+	// reports their staging and pre-check, laterStop cancels them.
+	later     map[string]bool
+	laterDone chan error
+	laterStop context.CancelFunc
+	evMu      sync.Mutex
 }
 
 func (r *run) emit(e Event) {

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -269,23 +269,24 @@ func (ff *fakeFleet) heldDown() []string {
 	return out
 }
 
-// A first deployment makes every new service known to its supervisor while staging, before
-// any wave starts one; each is enabled before its start.
+// A first deployment makes every new service known to its supervisor while its host stages,
+// before any wave starts one there; each is enabled before its start.
 func TestApply_FirstStartsSupervisedWhileStaging(t *testing.T) {
 	fx := newApplyFixture(t, "lab", plantest.Empty)
 	p, probes := fx.plan(t)
 	if _, err := fx.apply(context.Background(), p, probes, nil); err != nil {
 		t.Fatal(err)
 	}
-	firstStart, supervised := -1, 0
+	firstStart, supervised := map[string]int{}, 0
 	for i, l := range fx.fleet.log {
-		if strings.HasSuffix(l, " start") && firstStart < 0 {
-			firstStart = i
+		host, _, _ := strings.Cut(l, " ")
+		if _, ok := firstStart[host]; !ok && strings.HasSuffix(l, " start") {
+			firstStart[host] = i
 		}
 		if strings.HasSuffix(l, " supervise") {
 			supervised++
-			if firstStart >= 0 {
-				t.Errorf("%s after the first start (%s)", l, fx.fleet.log[firstStart])
+			if at, ok := firstStart[host]; ok {
+				t.Errorf("%s after the host's first start (%s)", l, fx.fleet.log[at])
 			}
 		}
 	}
@@ -320,18 +321,122 @@ func TestApply_FailureLeavesNothingSupervised(t *testing.T) {
 	}
 }
 
+// A host that cannot stage stops the apply before anything is swapped in or restarted: a
+// hub of a first deployment (the hosts of a first wave of first starts stage first), or any
+// host when a service already runs in the first wave.
 func TestApply_StageFailureChangesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name, fail string
+		start      func(*inventory.Inventory, plan.Desired) map[string]plan.Facts
+	}{
+		{"first deployment, a hub", "hub-2", plantest.Empty},
+		{"hubs running, an edge", "edge-2", plantest.Converged},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newApplyFixture(t, "lab", tc.start)
+			for name, h := range fx.fleet.hosts { // a change everywhere: every host stages
+				svc := "wasmcloud"
+				if strings.HasPrefix(name, "hub-") {
+					svc = "nats-server"
+				}
+				if _, ok := h.files["/etc/sv/"+svc+"/run"]; ok {
+					h.files["/etc/sv/"+svc+"/run"] = []byte("#!/bin/sh\nexec old\n")
+				}
+			}
+			p, probes := fx.plan(t)
+			fx.fleet.failOn[tc.fail+" stage"] = errors.New("no space left on device")
+			_, err := fx.apply(context.Background(), p, probes, nil)
+			if err == nil || !strings.Contains(err.Error(), "staging failed; nothing was swapped in or restarted") {
+				t.Fatalf("err %v", err)
+			}
+			for _, l := range fx.fleet.log {
+				if strings.Contains(l, " swap") || strings.Contains(l, " start") || strings.Contains(l, " restart") {
+					t.Errorf("changed after a failed stage: %s", l)
+				}
+			}
+			fx.assertUnlockedNoTemps(t)
+		})
+	}
+}
+
+// A first deployment's hub wave (first starts only) begins once the hubs staged, while the
+// edges stage: an edge's staging is held until a hub starts, and the apply passes. The leaf
+// wave waits for the edges.
+func TestApply_FirstWaveOfFirstStartsOverlapsStaging(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Empty)
+	p, probes := fx.plan(t)
+	hubStarted, leafWaveWaits := make(chan struct{}), make(chan struct{})
+	var once, onceWait sync.Once
+	hold := func(ch chan struct{}, what string) {
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Error(what)
+		}
+	}
+	fx.fleet.beforeOp = func(host, op string) {
+		switch {
+		case strings.HasPrefix(host, "hub-") && op == "nats-server start":
+			once.Do(func() { close(hubStarted) })
+		case host == "edge-2" && op == "stage":
+			hold(hubStarted, "edge-2 staged before any hub started: the hub wave waited for every host's staging")
+			hold(leafWaveWaits, "the leaf wave did not wait for edge-2's staging")
+		}
+	}
+	var waits []string
+	if _, err := fx.apply(context.Background(), p, probes, func(e Event) {
+		if e.Phase == PhaseStage && (e.Type == EventWait || e.Type == EventWaited) {
+			waits = append(waits, string(e.Type))
+			onceWait.Do(func() { close(leafWaveWaits) })
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	firstLeaf := slices.IndexFunc(fx.fleet.log, func(l string) bool {
+		return strings.HasPrefix(l, "edge-") && strings.HasSuffix(l, " nats-server start")
+	})
+	lastStage := -1
+	for i, l := range fx.fleet.log {
+		if strings.HasPrefix(l, "edge-") && strings.Contains(l, " stage ") {
+			lastStage = i
+		}
+	}
+	if firstLeaf < 0 || lastStage < 0 || lastStage > firstLeaf {
+		t.Errorf("an edge staged (log %d) after the leaf wave began (log %d): %v", lastStage, firstLeaf, fx.fleet.log)
+	}
+	if !slices.Equal(waits, []string{"wait", "waited"}) {
+		t.Errorf("stage wait events %v, want the leaf wave to say it waited for the edges' staging", waits)
+	}
+}
+
+// An edge that cannot stage while a first deployment's hub wave runs stops the apply before
+// the leaf wave: the hubs' first starts stay, no edge is changed, and the error says so.
+func TestApply_LaterStageFailureKeepsFirstStarts(t *testing.T) {
 	fx := newApplyFixture(t, "lab", plantest.Empty)
 	p, probes := fx.plan(t)
 	fx.fleet.failOn["edge-2 stage"] = errors.New("no space left on device")
-	_, err := fx.apply(context.Background(), p, probes, nil)
-	if err == nil || !strings.Contains(err.Error(), "nothing was swapped in or restarted") {
-		t.Fatalf("err %v", err)
+	res, err := fx.apply(context.Background(), p, probes, nil)
+	want := "staging the other 3 hosts failed while the hub wave ran; that wave's first starts stay applied (nothing ran there before), nothing else was swapped in or restarted:\nedge-2: stage: no space left on device"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err %v\nwant %s", err, want)
+	}
+	got := results(res)
+	for _, u := range p.Units {
+		want := "not reached"
+		if u.Role == plan.RoleHub {
+			want = "applied"
+		}
+		if got[u.ID()] != want {
+			t.Errorf("%s: %s, want %s", u.ID(), got[u.ID()], want)
+		}
 	}
 	for _, l := range fx.fleet.log {
-		if strings.Contains(l, " swap") || strings.Contains(l, " start") {
-			t.Errorf("changed after a failed stage: %s", l)
+		if strings.HasPrefix(l, "edge-") && (strings.Contains(l, " swap") || strings.Contains(l, " start")) {
+			t.Errorf("an edge changed after its staging failed: %s", l)
 		}
+	}
+	if left := fx.fleet.heldDown(); len(left) > 0 {
+		t.Errorf("held down after the apply stopped: %v", left)
 	}
 	fx.assertUnlockedNoTemps(t)
 }
@@ -771,7 +876,9 @@ func TestApply_PrecheckSkipsConfigsAcceptedAtObserve(t *testing.T) {
 	if !slices.Equal(recorded, nats) {
 		t.Errorf("digests recorded at unlock on %v, want every nats-server host but edge-2: %v", recorded, nats)
 	}
-	want := fmt.Sprintf("checking staged configs with each host's nats-server: 1 to check, %d accepted by the same binary when observed", len(nats))
+	// The hubs stage first (a first wave of first starts); the edges' configs are checked
+	// as the edges finish staging, during the hub wave.
+	want := "checking staged configs with each host's nats-server: 0 to check, 3 accepted by the same binary when observed; the other 3 hosts' configs once they staged"
 	if len(msgs) != 1 || msgs[0] != want {
 		t.Errorf("pre-check phase says %q, want %q", msgs, want)
 	}

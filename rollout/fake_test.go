@@ -39,6 +39,9 @@ type fakeFleet struct {
 	// enableDelay is how long a host's OpEnable takes before it is done (a supervisor that
 	// picks the service up late).
 	enableDelay map[string]time.Duration
+	// beforeOp, when set, is called before a host stages ("stage") or runs a service
+	// operation ("<service> <op>"), outside the fleet's lock: it may block.
+	beforeOp func(host, op string)
 }
 
 type fakeHost struct {
@@ -196,6 +199,9 @@ func (h *fakeHost) Unlock(ctx context.Context, c Closing) error {
 }
 
 func (h *fakeHost) Stage(ctx context.Context, files []StageFile) ([]Staged, error) {
+	if h.f.beforeOp != nil {
+		h.f.beforeOp(h.name, "stage")
+	}
 	h.f.mu.Lock()
 	defer h.f.mu.Unlock()
 	var out []Staged
@@ -307,6 +313,9 @@ func (h *fakeHost) GiveBack(ctx context.Context, svc string, from plan.Foreign) 
 }
 
 func (h *fakeHost) Service(ctx context.Context, svc string, op ServiceOp) error {
+	if h.f.beforeOp != nil {
+		h.f.beforeOp(h.name, svc+" "+string(op))
+	}
 	if op == OpEnable {
 		time.Sleep(h.f.enableDelay[h.name])
 	}

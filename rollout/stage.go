@@ -19,47 +19,186 @@ import (
 )
 
 // stagePhase uploads every changed file of every unit next to its destination. It succeeds
-// only when every host staged: nothing is swapped in before that.
+// only when every host staged: nothing is swapped in before that, with one exception. When
+// the first wave starts services for the first time only (a first deployment's hub wave),
+// its hosts stage first and the wave may begin while the other hosts stage: nothing runs on
+// its hosts yet, so no client is cut off, and what a later staging failure leaves behind is
+// what a later wave's failure leaves, that wave applied and nothing else touched. The next
+// wave waits for the rest (laterStaging).
 type stagePhase struct{}
 
 func (stagePhase) Title() PhaseName { return PhaseStage }
 func (stagePhase) Skip(*run) bool   { return false }
 
 func (stagePhase) Run(ctx context.Context, a *run) error {
-	byHost := map[string][]*plan.Unit{}
-	files := 0
-	users := map[string][]string{}
+	work := a.stageWork()
+	early := a.earlyHosts(work)
+	if early == nil {
+		a.phase(PhaseStage, fmt.Sprintf("uploading %d files to %d hosts", work.files(nil), len(work.units)))
+		return stageFailed(a.stageHosts(ctx, work, nil))
+	}
+	w := a.p.Waves[0].Name
+	rest := len(work.units) - len(early)
+	a.phase(PhaseStage, fmt.Sprintf("uploading %d files to the %d hosts of the %s wave first (first starts only: nothing runs there yet); the other %d hosts stage while it runs, and the next wave waits for them",
+		work.files(early), len(early), w, rest))
+	if err := stageFailed(a.stageHosts(ctx, work, func(h string) bool { return early[h] })); err != nil {
+		return err
+	}
+	a.later = map[string]bool{}
+	for h := range work.units {
+		if !early[h] {
+			a.later[h] = true
+		}
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	a.laterStop, a.laterDone = cancel, done
+	go func() {
+		errs := a.stageHosts(lctx, work, func(h string) bool { return a.later[h] })
+		if len(errs) == 0 && lctx.Err() == nil {
+			errs = a.precheck(lctx, func(h string) bool { return a.later[h] }, nil)
+		}
+		if len(errs) > 0 {
+			sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+			done <- fmt.Errorf("staging the other %d hosts failed while the %s wave ran; that wave's first starts stay applied (nothing ran there before), nothing else was swapped in or restarted:\n%w",
+				rest, w, errors.Join(errs...))
+			return
+		}
+		done <- lctx.Err()
+	}()
+	return nil
+}
+
+// stageFailed is the stage phase's error for the failures of stageHosts.
+func stageFailed(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return fmt.Errorf("staging failed; nothing was swapped in or restarted:\n%w", errors.Join(errs...))
+}
+
+// joinLaterStaging waits for the hosts staging while the first wave ran (stagePhase), and
+// returns their failure; nil at once when none stage so. stop cancels their staging first
+// (the apply stops): what they staged is discarded by the cleanup.
+func (a *run) joinLaterStaging(ctx context.Context, stop bool) error {
+	if a.laterDone == nil {
+		return nil
+	}
+	if stop {
+		a.laterStop()
+	}
+	var err error
+	select {
+	case err = <-a.laterDone:
+	default:
+		w := a.p.Waves[0].Name
+		a.emit(Event{Type: EventWait, Phase: PhaseStage, Message: fmt.Sprintf("waiting for the %d hosts staging since the %s wave began", len(a.later), w)})
+		began := time.Now()
+		select {
+		case err = <-a.laterDone:
+		case <-ctx.Done():
+			a.laterStop()
+			err = <-a.laterDone
+		}
+		if !stop {
+			a.emit(Event{Type: EventWaited, Phase: PhaseStage, Elapsed: time.Since(began).Seconds(),
+				Message: fmt.Sprintf("the other %d hosts staged %.1fs after the %s wave ended", len(a.later), time.Since(began).Seconds(), w)})
+		}
+	}
+	a.laterDone = nil
+	a.laterStop()
+	return err
+}
+
+// stageWork is what the stage phase uploads: per host, the units with files, and the users
+// the host's services run as.
+type stageWork struct {
+	units map[string][]*plan.Unit
+	users map[string][]string
+}
+
+func (a *run) stageWork() stageWork {
+	w := stageWork{units: map[string][]*plan.Unit{}, users: map[string][]string{}}
 	for _, u := range a.p.Units {
-		if u.User != "" && u.Action != plan.Noop && !slices.Contains(users[u.Host], u.User) {
-			users[u.Host] = append(users[u.Host], u.User)
-			if _, ok := byHost[u.Host]; !ok {
-				byHost[u.Host] = nil
+		if u.User != "" && u.Action != plan.Noop && !slices.Contains(w.users[u.Host], u.User) {
+			w.users[u.Host] = append(w.users[u.Host], u.User)
+			if _, ok := w.units[u.Host]; !ok {
+				w.units[u.Host] = nil
 			}
 		}
 		if len(u.Files) > 0 {
-			byHost[u.Host] = append(byHost[u.Host], u)
-			files += len(u.Files)
+			w.units[u.Host] = append(w.units[u.Host], u)
 		}
 	}
-	a.phase(PhaseStage, fmt.Sprintf("uploading %d files to %d hosts", files, len(byHost)))
+	return w
+}
+
+// files counts the files to upload to the hosts in only (every host when nil).
+func (w stageWork) files(only map[string]bool) int {
+	n := 0
+	for h, units := range w.units {
+		if only == nil || only[h] {
+			for _, u := range units {
+				n += len(u.Files)
+			}
+		}
+	}
+	return n
+}
+
+// earlyHosts returns the hosts to stage before the first wave may begin while the others
+// stage: the first wave's hosts when every unit of it is a first start and other hosts have
+// files to stage; nil when every host stages first.
+func (a *run) earlyHosts(w stageWork) map[string]bool {
+	if len(a.p.Waves) < 2 || a.p.Waves[0].Name == plan.WaveCutover {
+		return nil
+	}
+	early := map[string]bool{}
+	for _, batch := range a.p.Waves[0].Batches {
+		for _, id := range batch {
+			u := a.p.Unit(id)
+			if u == nil || !firstStart(u) {
+				return nil
+			}
+			early[u.Host] = true
+		}
+	}
+	for h := range w.units {
+		if !early[h] {
+			return early
+		}
+	}
+	return nil
+}
+
+// stageHosts stages the work of the hosts only admits (every host when nil) and makes their
+// first starts known to the supervisor; it returns each host's failure.
+func (a *run) stageHosts(ctx context.Context, work stageWork, only func(string) bool) []error {
 	var mu sync.Mutex
 	var errs []error
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.opts.Parallelism)
-	for host, units := range byHost {
+	for host, units := range work.units {
+		if only != nil && !only(host) {
+			continue
+		}
 		h := a.hosts[host]
 		g.Go(func() error {
 			// The services' users first: their groups own staged files, and the services
 			// start as them.
-			if need := users[host]; len(need) > 0 {
+			if need := work.users[host]; len(need) > 0 {
 				err := fmt.Errorf("the inventory runs services as %s, which this host cannot create", strings.Join(need, ", "))
 				if uh, ok := usersOf(h); ok {
 					err = uh.EnsureUsers(gctx, need)
 				}
 				if err != nil {
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("%s: users: %w", host, plan.WithoutHost(host, err)))
-					mu.Unlock()
+					fail(fmt.Errorf("%s: users: %w", host, plan.WithoutHost(host, err)))
 					return nil
 				}
 			}
@@ -69,9 +208,7 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 			for _, u := range units {
 				for _, f := range u.Files {
 					if sum := sha256.Sum256(f.Content()); hex.EncodeToString(sum[:]) != f.NewSHA256 {
-						mu.Lock()
-						errs = append(errs, fmt.Errorf("%s: %s: the content to upload does not match the plan's hash", u.ID(), f.Path))
-						mu.Unlock()
+						fail(fmt.Errorf("%s: %s: the content to upload does not match the plan's hash", u.ID(), f.Path))
 						return nil
 					}
 					sf = append(sf, StageFile{Path: f.Path, Mode: f.Mode, Group: f.Group, Content: f.Content()})
@@ -80,26 +217,22 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 			}
 			staged, err := h.Stage(gctx, sf)
 			byUnit := stagedByUnit(sf, of, staged)
-			mu.Lock()
+			a.mu.Lock()
 			for u, st := range byUnit {
 				a.staged[u.Key()] = st
 			}
+			a.mu.Unlock()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: stage: %w", host, plan.WithoutHost(host, err)))
-			}
-			mu.Unlock()
-			if err != nil {
+				fail(fmt.Errorf("%s: stage: %w", host, plan.WithoutHost(host, err)))
 				return nil
 			}
 			for _, u := range units {
 				rest, err := placeNow(gctx, h, u, byUnit[u])
-				mu.Lock()
+				a.mu.Lock()
 				a.staged[u.Key()] = rest
+				a.mu.Unlock()
 				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: stage: %w", u.ID(), plan.WithoutHost(u.Host, err)))
-				}
-				mu.Unlock()
-				if err != nil {
+					fail(fmt.Errorf("%s: stage: %w", u.ID(), plan.WithoutHost(u.Host, err)))
 					return nil
 				}
 			}
@@ -113,19 +246,18 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 				}
 			}
 			if err := a.supervise(gctx, h, first); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
+				fail(err)
 			}
 			return nil
 		})
 	}
 	_ = g.Wait()
-	if len(errs) > 0 {
-		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-		return fmt.Errorf("staging failed; nothing was swapped in or restarted:\n%w", errors.Join(errs...))
+	if len(errs) == 0 {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return ctx.Err()
+	return errs
 }
 
 // supervise makes the first starts of one host known to its supervisor, held down: in one
@@ -221,21 +353,40 @@ func (precheckPhase) Title() PhaseName { return PhasePrecheck }
 func (precheckPhase) Skip(*run) bool   { return false }
 
 func (precheckPhase) Run(ctx context.Context, a *run) error {
+	errs := a.precheck(ctx, func(h string) bool { return !a.later[h] }, func(checked, known int) {
+		msg := fmt.Sprintf("checking staged configs with each host's nats-server: %d to check, %d accepted by the same binary when observed", checked, known)
+		if len(a.later) > 0 {
+			msg += fmt.Sprintf("; the other %d hosts' configs once they staged", len(a.later))
+		}
+		a.phase(PhasePrecheck, msg)
+	})
+	if len(errs) > 0 {
+		return fmt.Errorf("pre-check failed; nothing was swapped in or restarted:\n%w", errors.Join(errs...))
+	}
+	return ctx.Err()
+}
+
+// precheck runs nats-server -t on the staged configs of the hosts only admits, and returns
+// the failures. Before it waits for them it calls begin (if not nil) with how many it runs
+// and how many were accepted at observe.
+func (a *run) precheck(ctx context.Context, only func(string) bool, begin func(checked, known int)) []error {
 	var mu sync.Mutex
 	var errs []error
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(a.opts.Parallelism)
 	checked, known := 0, 0
 	for _, u := range a.p.Units {
-		if u.ConfigPath == "" {
+		if u.ConfigPath == "" || !only(u.Host) {
 			continue // only nats-server units name a config that the binary can check
 		}
 		var cfg *Staged
+		a.mu.Lock()
 		for i, s := range a.staged[u.Key()] {
 			if s.Path == u.ConfigPath {
 				cfg = &a.staged[u.Key()][i]
 			}
 		}
+		a.mu.Unlock()
 		binary, config := u.Binary, u.ConfigPath
 		if cfg != nil {
 			config = cfg.Temp
@@ -247,7 +398,9 @@ func (precheckPhase) Run(ctx context.Context, a *run) error {
 		}
 		if d, ok := acceptedAtObserve(u); ok {
 			known++
+			a.mu.Lock()
 			a.accepted[u.Host] = append(a.accepted[u.Host], d)
+			a.mu.Unlock()
 			continue
 		}
 		checked++
@@ -267,12 +420,12 @@ func (precheckPhase) Run(ctx context.Context, a *run) error {
 			return nil
 		})
 	}
-	a.phase(PhasePrecheck, fmt.Sprintf("checking staged configs with each host's nats-server: %d to check, %d accepted by the same binary when observed", checked, known))
-	_ = g.Wait()
-	if len(errs) > 0 {
-		return fmt.Errorf("pre-check failed; nothing was swapped in or restarted:\n%w", errors.Join(errs...))
+	if begin != nil {
+		begin(checked, known)
 	}
-	return ctx.Err()
+	_ = g.Wait()
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errs
 }
 
 // acceptedAtObserve reports whether u's staged config was already checked: the planned
@@ -310,6 +463,7 @@ func (discardPhase) Title() PhaseName { return "discard" }
 func (discardPhase) Skip(*run) bool   { return false }
 
 func (discardPhase) Run(ctx context.Context, a *run) error {
+	_ = a.joinLaterStaging(ctx, true) // the apply stopped in its first wave: stop the others' staging
 	a.mu.Lock()
 	pending := map[string][]Staged{}
 	for id, s := range a.staged {

@@ -46,18 +46,19 @@ func TestApply_UsersBeforeStage(t *testing.T) {
 }
 
 // TestApply_UsersFailureChangesNothing: a host that cannot make its users fails the stage
-// phase: nothing is swapped in or restarted anywhere.
+// phase: nothing is swapped in or restarted anywhere. (A hub: in a first deployment an edge
+// stages while the hubs' first starts run, TestApply_LaterStageFailureKeepsFirstStarts.)
 func TestApply_UsersFailureChangesNothing(t *testing.T) {
 	fx := newApplyFixture(t, "lab", plantest.Empty)
 	withUsers(fx.inv)
 	p, probes := fx.plan(t)
-	fx.fleet.failOn["edge-2 users"] = errors.New("useradd: cannot lock /etc/passwd")
+	fx.fleet.failOn["hub-2 users"] = errors.New("useradd: cannot lock /etc/passwd")
 	_, err := fx.apply(context.Background(), p, probes, nil)
-	if err == nil || !strings.Contains(err.Error(), "nothing was swapped in or restarted") || !strings.Contains(err.Error(), "edge-2: users: useradd: cannot lock /etc/passwd") {
+	if err == nil || !strings.Contains(err.Error(), "nothing was swapped in or restarted") || !strings.Contains(err.Error(), "hub-2: users: useradd: cannot lock /etc/passwd") {
 		t.Fatalf("err %v", err)
 	}
 	for _, l := range fx.fleet.log {
-		if strings.Contains(l, " swap") || strings.Contains(l, " start") || strings.HasPrefix(l, "edge-2 stage") {
+		if strings.Contains(l, " swap") || strings.Contains(l, " start") || strings.HasPrefix(l, "hub-2 stage") {
 			t.Errorf("changed after a failed users step: %s", l)
 		}
 	}

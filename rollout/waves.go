@@ -50,6 +50,14 @@ func (wavesPhase) Run(ctx context.Context, a *run) error {
 	}
 	bucketsStarted := !a.p.EnsureBuckets
 	for i, w := range a.p.Waves {
+		if i > 0 {
+			// The hosts that staged while the first wave ran (stagePhase) must be done.
+			if err := a.joinLaterStaging(ctx, false); err != nil {
+				stopBuckets()
+				_ = waitBuckets()
+				return err
+			}
+		}
 		if !bucketsStarted && !w.Name.ChangesHubs() && w.Name != plan.WaveLeafBridge {
 			startBuckets(&a.p.Waves[i])
 			bucketsStarted = true

@@ -29,6 +29,7 @@ func TestReliability_DiskFull(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	revision(t, env, 0)
+	firstDeploymentDiskFull(t, ctx, env)
 	s := newSession(t, env, plan.Options{})
 	if _, err := s.apply(ctx, s.plan(ctx)); err != nil {
 		t.Fatalf("initial apply: %v", err)
@@ -180,6 +181,51 @@ func installedOn(t *testing.T, ctx context.Context, env *labtest.Env) string {
 }
 
 // rerunErr plans and applies the env's inventory once.
+// firstDeploymentDiskFull applies the empty lab with edge-2's /etc/nats full. The hub wave
+// (first starts only) runs while the edges stage, so the hubs come up; edge-2's staging
+// fails and stops the apply before the leaf wave: the error says so and names host, path and
+// ENOSPC, no edge holds a managed file, and no temp file or lock is left.
+func firstDeploymentDiskFull(t *testing.T, ctx context.Context, env *labtest.Env) {
+	t.Helper()
+	c := fullDisk{"edge-2", "/etc/nats"}
+	if out, err := env.Lab.Exec(ctx, c.host, "mkdir", "-p", c.dir); err != nil {
+		t.Fatalf("mkdir %s on %s: %v %s", c.dir, c.host, err, out)
+	}
+	fillDir(t, ctx, env, c)
+	s := newSession(t, env, plan.Options{})
+	res, err := s.apply(ctx, s.plan(ctx))
+	if err == nil {
+		t.Fatal("first deployment with edge-2:/etc/nats full succeeded")
+	}
+	for _, want := range []string{"while the hub wave ran; that wave's first starts stay applied", c.host, natsConf, "ENOSPC"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q:\n%v", want, err)
+		}
+	}
+	for id, r := range results(res) {
+		want := "not reached"
+		if strings.HasPrefix(id, "hub-") {
+			want = "applied"
+		}
+		if r != want {
+			t.Errorf("%s %s, want %s", id, r, want)
+		}
+	}
+	for k := range hashesOn(t, ctx, env, natsConf, wasmEnv) {
+		if strings.HasPrefix(k, "edge-") {
+			t.Errorf("%s written although the edges' staging failed", k)
+		}
+	}
+	if left := strays(t, ctx, env); len(left) > 0 {
+		t.Errorf("temp files left: %v", left)
+	}
+	if held := locksHeld(ctx, env); len(held) > 0 {
+		t.Errorf("locks left on %v", held)
+	}
+	emptyDir(t, ctx, env, c)
+	t.Logf("first deployment with %s:%s full: hubs applied, edges not reached, no edge file, no temp file or lock: %s", c.host, c.dir, enospcLine(err.Error()))
+}
+
 func rerunErr(t *testing.T, ctx context.Context, env *labtest.Env) error {
 	t.Helper()
 	s := newSession(t, env, plan.Options{})
