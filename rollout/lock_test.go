@@ -18,6 +18,9 @@ type lockWatch struct {
 	mu       sync.Mutex
 	order    []string
 	tookOver map[string]string
+	// connected counts the hosts connected to; beforeLock, when set, runs before a lock.
+	connected  int
+	beforeLock func(name string)
 }
 
 type watchedHost struct {
@@ -31,10 +34,16 @@ func (w *lockWatch) Host(ctx context.Context, name string) (Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.mu.Lock()
+	w.connected++
+	w.mu.Unlock()
 	return &watchedHost{Host: h, w: w, name: name}, nil
 }
 
 func (h *watchedHost) Lock(ctx context.Context, owner LockOwner) error {
+	if h.w.beforeLock != nil {
+		h.w.beforeLock(h.name)
+	}
 	h.w.mu.Lock()
 	h.w.order = append(h.w.order, h.name)
 	h.w.mu.Unlock()
@@ -67,6 +76,36 @@ func TestApply_FirstHostLockedAlone(t *testing.T) {
 	fx.assertUnlockedNoTemps(t)
 
 	w.order = nil
+	if err := w.apply(fx, t, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.order) != len(fx.fleet.hosts) || w.order[0] != "edge-1" {
+		t.Fatalf("lock order %v: want edge-1 first, then every other host", w.order)
+	}
+}
+
+// While the first host locks, the others connect: the first lock waits here until every host
+// is connected, and still comes first.
+func TestApply_OthersConnectWhileFirstHostLocks(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Empty)
+	w := &lockWatch{fakeFleet: fx.fleet}
+	w.beforeLock = func(name string) {
+		if name != "edge-1" {
+			return
+		}
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			w.mu.Lock()
+			n := w.connected
+			w.mu.Unlock()
+			if n == len(fx.fleet.hosts) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%d of %d hosts connected while the first host locked, want all", n, len(fx.fleet.hosts))
+				return
+			}
+		}
+	}
 	if err := w.apply(fx, t, nil); err != nil {
 		t.Fatal(err)
 	}

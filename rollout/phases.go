@@ -101,8 +101,20 @@ func (lockPhase) Run(ctx context.Context, r *run) error {
 	}
 	var mu sync.Mutex
 	var errs []error
-	lock := func(ctx context.Context, name string) {
+	// lock connects to name, waits until first is closed, and takes name's lock unless the
+	// first host's lock failed (abort).
+	abort := false
+	lock := func(ctx context.Context, name string, first <-chan struct{}) {
 		h, err := r.fleet.Host(ctx, name)
+		if first != nil {
+			<-first
+			mu.Lock()
+			stop := abort
+			mu.Unlock()
+			if stop {
+				return
+			}
+		}
 		if err != nil && r.underLock && ctx.Err() == nil {
 			r.emit(Event{Type: EventWarning, Phase: PhaseLock, Host: name, Message: "cannot connect: " + plan.WithoutHost(name, err).Error()})
 			return // unreachable: observe says so, and the plan decides
@@ -129,24 +141,35 @@ func (lockPhase) Run(ctx context.Context, r *run) error {
 	}
 	// The first host (by name) is locked alone, before the others: of two applies started at
 	// once on the same hosts, the one that gets it goes on and the other stops there. Locking
-	// all at once, each could get some hosts and both would be refused.
+	// all at once, each could get some hosts and both would be refused. The others connect
+	// meanwhile; they lock once the first lock is held.
 	sort.Strings(names)
-	if len(names) > 0 {
-		lock(ctx, names[0])
-		if len(errs) > 0 {
-			return fmt.Errorf("cannot lock every host; nothing was changed:\n%w", errs[0])
-		}
-		names = names[1:]
+	if len(names) == 0 {
+		return ctx.Err()
 	}
+	firstLocked := make(chan struct{})
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.Parallelism)
-	for _, name := range names {
-		g.Go(func() error {
-			lock(gctx, name)
-			return nil
-		})
-	}
+	others := make(chan struct{})
+	go func() {
+		defer close(others)
+		for _, name := range names[1:] {
+			g.Go(func() error {
+				lock(gctx, name, firstLocked)
+				return nil
+			})
+		}
+	}()
+	lock(ctx, names[0], nil)
+	mu.Lock()
+	abort = len(errs) > 0
+	mu.Unlock()
+	close(firstLocked)
+	<-others
 	_ = g.Wait()
+	if abort {
+		return fmt.Errorf("cannot lock every host; nothing was changed:\n%w", errs[0])
+	}
 	if len(errs) > 0 {
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 		return fmt.Errorf("cannot lock every host; nothing was changed:\n%w", errors.Join(errs...))
