@@ -305,8 +305,8 @@ const method = `- **Lab**: internal/labtest brings up a real fleet on this machi
   process: ` + "`latticepush plan INV`" + ` and ` + "`latticepush apply --auto-approve INV`" + `. The first apply
   converges the empty lab and is not one of the measured runs.
 - **first deployment (25% batches)**: the empty lab (leaf and wasmCloud rollout ` + "`batch = \"25%\"`" + `),
-  ` + "`latticepush apply --auto-approve`" + `: stage, supervise early, every wave gated, buckets, final
-  verify. Ansible's ` + "`deploy.yml`" + ` does the same first deployment on the lab taken back to empty
+  ` + "`latticepush apply --auto-approve`" + `: stage (the hubs first: their wave, first starts only,
+  runs while the edges stage), supervise early, every wave gated, buckets, final verify. Ansible's ` + "`deploy.yml`" + ` does the same first deployment on the lab taken back to empty
   (services stopped and unlinked, every rendered file, the runit directories, the JetStream
   store and latticepush's state removed): copy every file, link each service into runsvdir's
   directory and wait until ` + "`sv up`" + ` succeeds, hubs and leaves, then wasmCloud hosts; it
