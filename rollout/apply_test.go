@@ -409,6 +409,38 @@ func TestApply_FirstWaveOfFirstStartsOverlapsStaging(t *testing.T) {
 	}
 }
 
+// Ctrl-C while the hub wave runs and the edges stage is an interruption, not a staging
+// failure: no edge is changed and nothing is left behind.
+func TestApply_InterruptWhileOthersStage(t *testing.T) {
+	fx := newApplyFixture(t, "lab", plantest.Empty)
+	p, probes := fx.plan(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hubStarted := make(chan struct{})
+	var once sync.Once
+	fx.fleet.beforeOp = func(host, op string) {
+		switch {
+		case strings.HasPrefix(host, "hub-") && op == "nats-server start":
+			once.Do(func() { cancel(); close(hubStarted) })
+		case host == "edge-2" && op == "stage":
+			<-hubStarted
+		}
+	}
+	_, err := fx.apply(ctx, p, probes, nil)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || strings.Contains(err.Error(), "staging the other") {
+		t.Fatalf("err %v, want an interruption", err)
+	}
+	for _, l := range fx.fleet.log {
+		if strings.HasPrefix(l, "edge-") && (strings.Contains(l, " swap") || strings.Contains(l, " start")) {
+			t.Errorf("an edge changed after the interrupt: %s", l)
+		}
+	}
+	if left := fx.fleet.heldDown(); len(left) > 0 {
+		t.Errorf("held down after the interrupt: %v", left)
+	}
+	fx.assertUnlockedNoTemps(t)
+}
+
 // An edge that cannot stage while a first deployment's hub wave runs stops the apply before
 // the leaf wave: the hubs' first starts stay, no edge is changed, and the error says so.
 func TestApply_LaterStageFailureKeepsFirstStarts(t *testing.T) {

@@ -58,13 +58,17 @@ func (stagePhase) Run(ctx context.Context, a *run) error {
 		if len(errs) == 0 && lctx.Err() == nil {
 			errs = a.precheck(lctx, func(h string) bool { return a.later[h] }, nil)
 		}
+		if err := lctx.Err(); err != nil {
+			done <- err // stopped: what failed then is the interruption's doing
+			return
+		}
 		if len(errs) > 0 {
 			sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 			done <- fmt.Errorf("staging the other %d hosts failed while the %s wave ran; that wave's first starts stay applied (nothing ran there before), nothing else was swapped in or restarted:\n%w",
 				rest, w, errors.Join(errs...))
 			return
 		}
-		done <- lctx.Err()
+		done <- nil
 	}()
 	return nil
 }
@@ -92,6 +96,10 @@ func (a *run) joinLaterStaging(ctx context.Context, stop bool) error {
 	select {
 	case err = <-a.laterDone:
 	default:
+		if stop {
+			err = <-a.laterDone
+			break
+		}
 		w := a.p.Waves[0].Name
 		a.emit(Event{Type: EventWait, Phase: PhaseStage, Message: fmt.Sprintf("waiting for the %d hosts staging since the %s wave began", len(a.later), w)})
 		began := time.Now()
@@ -101,7 +109,7 @@ func (a *run) joinLaterStaging(ctx context.Context, stop bool) error {
 			a.laterStop()
 			err = <-a.laterDone
 		}
-		if !stop {
+		if err == nil {
 			a.emit(Event{Type: EventWaited, Phase: PhaseStage, Elapsed: time.Since(began).Seconds(),
 				Message: fmt.Sprintf("the other %d hosts staged %.1fs after the %s wave ended", len(a.later), time.Since(began).Seconds(), w)})
 		}

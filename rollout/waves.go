@@ -55,6 +55,9 @@ func (wavesPhase) Run(ctx context.Context, a *run) error {
 			if err := a.joinLaterStaging(ctx, false); err != nil {
 				stopBuckets()
 				_ = waitBuckets()
+				if cerr := ctx.Err(); cerr != nil {
+					return fmt.Errorf("interrupted before the %s wave: %w", w.Name, cerr)
+				}
 				return err
 			}
 		}
