@@ -430,13 +430,20 @@ func TestApply_InterruptWhileOthersStage(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "interrupted") || strings.Contains(err.Error(), "staging the other") {
 		t.Fatalf("err %v, want an interruption", err)
 	}
+	fx.assertEdgesUntouched(t, "the interrupt")
+}
+
+// assertEdgesUntouched checks that no edge was swapped in or started after what stopped the
+// apply, that nothing is held down, and that every lock and temp file is gone.
+func (fx *applyFixture) assertEdgesUntouched(t *testing.T, after string) {
+	t.Helper()
 	for _, l := range fx.fleet.log {
 		if strings.HasPrefix(l, "edge-") && (strings.Contains(l, " swap") || strings.Contains(l, " start")) {
-			t.Errorf("an edge changed after the interrupt: %s", l)
+			t.Errorf("an edge changed after %s: %s", after, l)
 		}
 	}
 	if left := fx.fleet.heldDown(); len(left) > 0 {
-		t.Errorf("held down after the interrupt: %v", left)
+		t.Errorf("held down after %s: %v", after, left)
 	}
 	fx.assertUnlockedNoTemps(t)
 }
@@ -462,15 +469,7 @@ func TestApply_LaterStageFailureKeepsFirstStarts(t *testing.T) {
 			t.Errorf("%s: %s, want %s", u.ID(), got[u.ID()], want)
 		}
 	}
-	for _, l := range fx.fleet.log {
-		if strings.HasPrefix(l, "edge-") && (strings.Contains(l, " swap") || strings.Contains(l, " start")) {
-			t.Errorf("an edge changed after its staging failed: %s", l)
-		}
-	}
-	if left := fx.fleet.heldDown(); len(left) > 0 {
-		t.Errorf("held down after the apply stopped: %v", left)
-	}
-	fx.assertUnlockedNoTemps(t)
+	fx.assertEdgesUntouched(t, "the edges' staging failed")
 }
 
 func TestApply_InterruptStopsAtBatchBoundary(t *testing.T) {
