@@ -139,14 +139,20 @@ func (a *run) rollingWave(ctx context.Context, w plan.Wave) error {
 		var wg sync.WaitGroup
 		var ran []string
 		var hubLost error // a hub node lost during the batch stops the wave, whatever max_failures says
+		// Every first start of the batch is registered before any unit runs: one that got to
+		// its start before the next was registered would not wait for it.
 		together := newStartTogether()
+		readies := map[string]func(){}
 		for _, id := range batch {
 			u := a.p.Unit(id)
 			if _, ok := down[u.Host]; ok {
 				continue
 			}
 			ran = append(ran, id)
-			ready := together.add(firstStart(u) && u.Role == plan.RoleHub)
+			readies[id] = together.add(firstStart(u) && u.Role == plan.RoleHub)
+		}
+		for _, id := range ran {
+			u, ready := a.p.Unit(id), readies[id]
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
