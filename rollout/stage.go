@@ -24,7 +24,7 @@ import (
 // its hosts stage first and the wave may begin while the other hosts stage: nothing runs on
 // its hosts yet, so no client is cut off, and what a later staging failure leaves behind is
 // what a later wave's failure leaves, that wave applied and nothing else touched. The next
-// wave waits for the rest (laterStaging).
+// wave waits for the rest (joinLaterStaging).
 type stagePhase struct{}
 
 func (stagePhase) Title() PhaseName { return PhaseStage }
