@@ -76,12 +76,15 @@ func (r *round) ensureProbeBucket(ctx context.Context) Result {
 	return pass(CheckDomainProbeBucket, hub, ev)
 }
 
-// checkDomainReach proves the hub's domain from a client on the leaf: account info through
-// jetstream.NewWithDomain, then a KV put/get on the probe bucket. Its second result proves it
-// was the hub that answered: the probe stream's cluster is the hub cluster (a leaf given the
-// hub's domain answers account info for it too, and reports the hub's domain).
+// checkDomainReach proves the hub's domain from a client on the leaf, in three requests
+// through jetstream.NewWithDomain: the probe stream's info (the domain answers, holds the hub's
+// probe bucket, and says on which cluster), a KV put of the leaf's own key (acknowledged by
+// that stream, in that domain) and the read back of what was written. Its second result proves
+// it was the hub that answered: the probe stream's cluster is the hub cluster (a leaf given the
+// hub's domain answers for it too, and reports the hub's domain).
 func (r *round) checkDomainReach(ctx context.Context, leaf *inventory.Host) (reach, proof Result) {
-	d := r.inv.Lattice.JSDomain
+	d, bucket := r.inv.Lattice.JSDomain, r.opts.ProbeBucket
+	stream := "KV_" + bucket
 	notChecked := func(why string) Result {
 		return fail(CheckDomainHubAnswers, leaf.Name, "not checked: "+why, "see "+CheckDomainReach)
 	}
@@ -102,10 +105,16 @@ func (r *round) checkDomainReach(ctx context.Context, leaf *inventory.Host) (rea
 	sctx, cancel := r.step(ctx)
 	defer cancel()
 	start := time.Now()
-	ai, err := js.AccountInfo(sctx)
+	st, err := js.Stream(sctx, stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		ev := fmt.Sprintf("domain %q answered but has no bucket %s, which the hub has: another JetStream answers for %q on this leaf", d, bucket, d)
+		fix := fmt.Sprintf("a server reachable from %s runs JetStream with domain %q: give it its own domain (see %s)", leaf.Name, d, CheckHygieneDomain)
+		return fail(CheckDomainReach, leaf.Name, ev, fix),
+			fail(CheckDomainHubAnswers, leaf.Name, fmt.Sprintf("the JetStream answering for %q through %s lacks the hub's probe bucket", d, leaf.Name), fix)
+	}
 	if err != nil {
-		// "jetstream not enabled" is what an unreachable domain looks like: the server answers
-		// at once with no responders, which nats.go reports as ErrJetStreamNotEnabled.
+		// No responders is what an unreachable domain looks like: the server answers at once
+		// that nobody subscribes to $JS.<domain>.API.>.
 		ev := fmt.Sprintf("domain %q not reachable from %s's client port: %v", d, leaf.Name, err)
 		fix := fmt.Sprintf("check the leaf link (%s, %s) and that the hubs run JetStream with domain %q", CheckLeafRemote, CheckLeafSeenByHub, d)
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -113,35 +122,31 @@ func (r *round) checkDomainReach(ctx context.Context, leaf *inventory.Host) (rea
 		}
 		return fail(CheckDomainReach, leaf.Name, ev, fix), notChecked("domain not reachable")
 	}
+	info := st.CachedInfo()
 
-	kv, err := js.KeyValue(sctx, r.opts.ProbeBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		ev := fmt.Sprintf("domain %q answered account info (%d streams) but has no bucket %s, which the hub has: another JetStream answers for %q on this leaf", d, ai.Streams, r.opts.ProbeBucket, d)
-		fix := fmt.Sprintf("a server reachable from %s runs JetStream with domain %q: give it its own domain (see %s)", leaf.Name, d, CheckHygieneDomain)
-		return fail(CheckDomainReach, leaf.Name, ev, fix),
-			fail(CheckDomainHubAnswers, leaf.Name, fmt.Sprintf("the JetStream answering for %q through %s lacks the hub's probe bucket", d, leaf.Name), fix)
-	}
-	if err != nil {
-		return fail(CheckDomainReach, leaf.Name, fmt.Sprintf("bucket %s through domain %q: %v", r.opts.ProbeBucket, d, err), "see the hub checks"),
-			notChecked("the probe bucket could not be opened")
-	}
+	// The put is what a KV put through a domain is: a publish to $JS.<domain>.API.$KV.<bucket>.<key>,
+	// which the domain's servers map to $KV.<bucket>.<key>.
 	key, val := probeKey(leaf.Name), probeValue(leaf.Name)
+	subject := "$KV." + bucket + "." + key
 	// A stream made moments ago (the probe bucket, created by the first gate of a first
 	// deployment) can leave a write through a new leaf link unanswered: the publish is lost
 	// while the stream's interest is still crossing the link, and waiting out the step's whole
 	// timeout helps nothing, where a second write a moment later is acknowledged at once.
-	var rev uint64
+	var ack *jetstream.PubAck
 	err = attempts(sctx, max(time.Second, r.opts.Timeout/4), func(ctx context.Context) (err error) {
-		rev, err = kv.Put(ctx, key, val)
+		ack, err = js.Publish(ctx, "$JS."+d+".API."+subject, val)
 		return err
 	})
+	if err == nil && (ack.Stream != stream || (ack.Domain != "" && ack.Domain != d)) {
+		err = fmt.Errorf("acknowledged by stream %q in domain %q, want %s in %q", ack.Stream, ack.Domain, stream, d)
+	}
 	if err == nil {
 		// A read can be served by a replica that has not applied the write yet: read again
-		// (briefly) until it reaches the written revision.
-		var e jetstream.KeyValueEntry
+		// (briefly) until it reaches the written sequence.
+		var m *jetstream.RawStreamMsg
 		for try := 0; ; try++ {
-			e, err = kv.Get(sctx, key)
-			if err != nil || e.Revision() >= rev || try == 20 {
+			m, err = st.GetLastMsgForSubject(sctx, subject)
+			if err != nil || m.Sequence >= ack.Sequence || try == 20 {
 				break
 			}
 			select {
@@ -149,23 +154,19 @@ func (r *round) checkDomainReach(ctx context.Context, leaf *inventory.Host) (rea
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
-		if err == nil && (e.Revision() != rev || string(e.Value()) != string(val)) {
-			err = fmt.Errorf("read back revision %d %q, wrote revision %d %q", e.Revision(), e.Value(), rev, val)
+		if err == nil && (m.Sequence != ack.Sequence || string(m.Data) != string(val)) {
+			err = fmt.Errorf("read back revision %d %q, wrote revision %d %q", m.Sequence, m.Data, ack.Sequence, val)
 		}
 	}
 	if err != nil {
-		reach = fail(CheckDomainReach, leaf.Name, fmt.Sprintf("KV round trip %s/%s through domain %q: %v", r.opts.ProbeBucket, key, d, err),
+		reach = fail(CheckDomainReach, leaf.Name, fmt.Sprintf("KV round trip %s/%s through domain %q: %v", bucket, key, d, err),
 			"the domain answers but writes fail: see the hub checks (meta leader, peers current)")
 	} else {
-		reach = pass(CheckDomainReach, leaf.Name, fmt.Sprintf("domain %q: account info ok, KV put/get %s/%s revision %d in %s",
-			d, r.opts.ProbeBucket, key, rev, time.Since(start).Round(time.Millisecond)))
+		reach = pass(CheckDomainReach, leaf.Name, fmt.Sprintf("domain %q: bucket %s found, KV put/get %s revision %d in %s",
+			d, bucket, key, ack.Sequence, time.Since(start).Round(time.Millisecond)))
 	}
 
-	st, err := js.Stream(sctx, "KV_"+r.opts.ProbeBucket)
-	if err != nil {
-		return reach, fail(CheckDomainHubAnswers, leaf.Name, fmt.Sprintf("stream info KV_%s through domain %q: %v", r.opts.ProbeBucket, d, err), "see "+CheckDomainReach)
-	}
-	info, want := st.CachedInfo(), r.hubCluster()
+	want := r.hubCluster()
 	if info.Cluster == nil || info.Cluster.Name != want {
 		got := "(none: not clustered)"
 		if info.Cluster != nil {
@@ -176,7 +177,7 @@ func (r *round) checkDomainReach(ctx context.Context, leaf *inventory.Host) (rea
 			fmt.Sprintf("a server other than the hub answers for domain %q: give it its own domain (see %s)", d, CheckHygieneDomain))
 	}
 	return reach, pass(CheckDomainHubAnswers, leaf.Name,
-		fmt.Sprintf("stream KV_%s answered from cluster %q (leader %s)", r.opts.ProbeBucket, info.Cluster.Name, info.Cluster.Leader))
+		fmt.Sprintf("stream %s answered from cluster %q (leader %s)", stream, info.Cluster.Name, info.Cluster.Leader))
 }
 
 var keyUnsafe = regexp.MustCompile(`[^-/_=.a-zA-Z0-9]`)

@@ -25,7 +25,7 @@ const (
 	CheckLeafSeenByHub = "leaf.seen-by-hub"      // some hub's /leafz lists the leaf
 
 	CheckDomainProbeBucket = "domain.probe-bucket"    // the probe bucket exists on the hub
-	CheckDomainReach       = "domain.reach"           // account info + KV round trip through the leaf
+	CheckDomainReach       = "domain.reach"           // the probe stream, a KV put and its read back, through the leaf
 	CheckDomainHubAnswers  = "domain.answered-by-hub" // the stream that answered is the hub's
 
 	CheckHygieneDomain      = "hygiene.leaf-domain"  // the leaf does not claim the hub's domain

@@ -34,9 +34,10 @@ client port needs to be open to you), checks:
   hub        every node healthy, one meta leader known to all, peers current (asked of
              the leader), routes to every peer, the inventory's domain on every node
   leaf       each leaf's remote connected, and the leaf seen by a hub node
-  domain     from each leaf's client port: the hub's JetStream domain answers (account
-             info, KV round trip on the bucket latticepush_probe), and it is the hub that
-             answered (the probe stream's cluster)
+  domain     from each leaf's client port: the hub's JetStream domain answers (the info of
+             the bucket latticepush_probe, a KV put of the leaf's own key acknowledged in
+             that domain, and its read back), and it is the hub that answered (the probe
+             stream's cluster)
   hygiene    no leaf runs JetStream under the hub's domain; no stray lattice bucket on a leaf
   wasmcloud  each host answers host.get from the hub side; its ping reply has the lattice,
              js_domain and labels; the hosts answering ping are the inventory's
