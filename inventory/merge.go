@@ -195,6 +195,7 @@ func (d *decoded) resolveHost(hb *hostBlock) *Host {
 			ro.MaxFailures = deref(b.MaxFailures, 0)
 			ro.MaxUnreachable = deref(b.MaxUnreachable, 0)
 			ro.Settle = parseSettle(b.Settle)
+			ro.GateTimeout = parseSettle(b.GateTimeout)
 			ro.SpreadBy = deref(b.SpreadBy, "")
 			ro.DeclRange = b.DeclRange
 		}

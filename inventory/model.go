@@ -284,6 +284,10 @@ type Rollout struct {
 	// Settle is how long apply gives the fleet to settle after a change before a failing
 	// check counts (settle = "30s"); 0 when the role does not set it (see Inventory.Settle).
 	Settle time.Duration
+	// GateTimeout is how long one gate of the role's units may take to pass before the unit
+	// counts as failed and is rolled back (gate_timeout = "10m"); 0 when the role does not set
+	// it (apply's default, DefaultGateTimeout).
+	GateTimeout time.Duration
 	// SpreadBy names a host label (spread_by = "rack"): the hosts sharing a value of it are
 	// spread over the batches, at most ceil(their number / batches) in one batch.
 	SpreadBy  string

@@ -206,6 +206,7 @@ type rolloutBlock struct {
 	MaxFailures    *int    `hcl:"max_failures,optional"`
 	MaxUnreachable *int    `hcl:"max_unreachable,optional"`
 	Settle         *string `hcl:"settle,optional"`
+	GateTimeout    *string `hcl:"gate_timeout,optional"`
 	SpreadBy       *string `hcl:"spread_by,optional"`
 
 	DeclRange           hcl.Range `hcl:",def_range"`
@@ -213,6 +214,7 @@ type rolloutBlock struct {
 	MaxFailuresRange    hcl.Range `hcl:"max_failures,attr_range"`
 	MaxUnreachableRange hcl.Range `hcl:"max_unreachable,attr_range"`
 	SettleRange         hcl.Range `hcl:"settle,attr_range"`
+	GateTimeoutRange    hcl.Range `hcl:"gate_timeout,attr_range"`
 	SpreadByRange       hcl.Range `hcl:"spread_by,attr_range"`
 }
 

@@ -4,19 +4,23 @@ import (
 	"time"
 )
 
+// DefaultGateTimeout is how long one gate may take to pass when the unit's role does not set
+// gate_timeout: a hub node whose JetStream catches up on a large store can need minutes.
+const DefaultGateTimeout = 2 * time.Minute
+
 // DefaultSettle is how long apply gives the fleet to settle when no role's rollout block sets
 // settle: leaves reconnect to the hub and wasmCloud hosts to their leaf within seconds of a
 // restart, longer with many of them.
 const DefaultSettle = 30 * time.Second
 
-// The bounds of a rollout block's settle.
+// The bounds of a rollout block's settle and gate_timeout.
 const (
 	minSettle = time.Second
 	maxSettle = time.Hour
 )
 
-// parseSettle returns the duration a rollout block's settle names, 0 when unset or invalid
-// (validate reports it).
+// parseSettle returns the duration a rollout block's settle or gate_timeout names, 0 when
+// unset or invalid (validate reports it).
 func parseSettle(s *string) time.Duration {
 	if s == nil {
 		return 0
@@ -35,6 +39,15 @@ func (v *validator) settle(name string, ro *rolloutBlock) {
 	}
 	v.errorf(ro.SettleRange, "Invalid rollout settle",
 		"settle %q in role %q must be a duration from 1s to 1h, such as \"30s\" or \"2m\".", *ro.Settle, name)
+}
+
+// gateTimeout checks role name's rollout gate_timeout: a duration from 1s to 1h.
+func (v *validator) gateTimeout(name string, ro *rolloutBlock) {
+	if ro.GateTimeout == nil || parseSettle(ro.GateTimeout) != 0 {
+		return
+	}
+	v.errorf(ro.GateTimeoutRange, "Invalid rollout gate_timeout",
+		"gate_timeout %q in role %q must be a duration from 1s to 1h, such as \"2m\" or \"10m\".", *ro.GateTimeout, name)
 }
 
 // Settle is how long apply gives the fleet to settle after a change before a check that still

@@ -53,3 +53,42 @@ func TestInventory_Settle(t *testing.T) {
 		t.Errorf("settle %s, want the default %s", got, DefaultSettle)
 	}
 }
+
+// TestLoad_RolloutGateTimeout: a gate_timeout that is not a duration, or is out of bounds, is
+// an error at its attribute with the exact advice; a valid one reaches the role's Rollout.
+func TestLoad_RolloutGateTimeout(t *testing.T) {
+	path := filepath.Join("testdata", "invalid", "rollout-gate-timeout.hcl")
+	_, diags := Load(path, Options{SkipSecrets: true})
+	want := []string{
+		path + `:25,5-24: Invalid rollout gate_timeout; gate_timeout "0s" in role "leaf" must be a duration from 1s to 1h, such as "2m" or "10m".`,
+		path + `:31,5-33: Invalid rollout gate_timeout; gate_timeout "ten minutes" in role "wasmcloud" must be a duration from 1s to 1h, such as "2m" or "10m".`,
+	}
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.Error())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := strings.Replace(strings.Replace(string(src), `"0s"`, `"10m"`, 1), `gate_timeout = "ten minutes"`, `batch = 1`, 1)
+	p := filepath.Join(t.TempDir(), "inventory.hcl")
+	if err := os.WriteFile(p, []byte(valid), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv, diags := Load(p, Options{SkipSecrets: true})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	edge := inv.Host("edge-1")
+	if got := edge.Rollout["leaf"].GateTimeout; got != 10*time.Minute {
+		t.Errorf("leaf gate_timeout %s, want 10m", got)
+	}
+	if got := edge.Rollout["wasmcloud"].GateTimeout; got != 0 {
+		t.Errorf("wasmcloud gate_timeout %s, want 0 (unset: apply's default)", got)
+	}
+}

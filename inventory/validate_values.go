@@ -84,6 +84,7 @@ func (v *validator) values() {
 				v.errorf(ro.MaxUnreachableRange, "Invalid max_unreachable", "max_unreachable must be 0 or more.")
 			}
 			v.settle(name, ro)
+			v.gateTimeout(name, ro)
 			v.spreadBy(name, ro)
 		}
 		if rb.Wasmcloud != nil {

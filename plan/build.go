@@ -217,6 +217,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	annotateRotations(inv, p, rots)
 	sort.Slice(p.Units, func(i, j int) bool { return p.Units[i].ID() < p.Units[j].ID() })
 	p.Waves = buildWaves(inv, p, facts)
+	p.GateTimeouts = gateTimeouts(inv)
 	hubs := len(inv.Hubs())
 	p.EnsureBuckets = true
 	p.BucketReplicas = min(3, hubs)

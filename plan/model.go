@@ -277,6 +277,9 @@ type Plan struct {
 	Locked []LockedHost `json:"locked,omitempty"`
 	// Rotations are the password rotations in progress, each with the step this plan takes.
 	Rotations []*Rotation `json:"rotations,omitempty"`
+	// GateTimeouts are the roles' rollout gate_timeout, in seconds: how long one gate of a
+	// unit of the role may take to pass. A role without one gets apply's default.
+	GateTimeouts map[Role]float64 `json:"gate_timeout_seconds,omitempty"`
 	// Fingerprints holds, per host, a digest of the observations that drove its decisions.
 	Fingerprints map[string]string `json:"fingerprints"`
 }

@@ -257,6 +257,22 @@ func changing(units []*Unit) []*Unit {
 	return out
 }
 
+// gateTimeouts are the gate timeouts the inventory's roles set, in seconds.
+func gateTimeouts(inv *inventory.Inventory) map[Role]float64 {
+	var out map[Role]float64
+	for _, h := range inv.Hosts {
+		for role, r := range h.Rollout {
+			if r.GateTimeout > 0 {
+				if out == nil {
+					out = map[Role]float64{}
+				}
+				out[Role(role)] = r.GateTimeout.Seconds()
+			}
+		}
+	}
+	return out
+}
+
 // roleRollout returns the role's rollout settings (the first host's; they come from the role).
 func roleRollout(inv *inventory.Inventory, role string) inventory.Rollout {
 	for _, h := range inv.HostsWithRole(role) {

@@ -1,10 +1,13 @@
 package plan
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/latticepush/latticepush/inventory"
 )
@@ -168,5 +171,35 @@ func TestRolloutWave_FirstStartsTogetherThenSpreadBatches(t *testing.T) {
 	}
 	if !reflect.DeepEqual(w.Batches, want) {
 		t.Errorf("batches\n%v, want\n%v", w.Batches, want)
+	}
+}
+
+// TestGateTimeouts: the plan carries the gate_timeout each role sets (in seconds, in the plan
+// file too), and nothing for roles without one.
+func TestGateTimeouts(t *testing.T) {
+	inv := &inventory.Inventory{Hosts: []*inventory.Host{
+		{Name: "hub-1", Roles: []string{"hub"}, Rollout: map[string]inventory.Rollout{"hub": {Batch: "1", GateTimeout: 10 * time.Minute}}},
+		{Name: "edge-1", Roles: []string{"leaf", "wasmcloud"}, Rollout: map[string]inventory.Rollout{
+			"leaf": {Batch: "1", GateTimeout: 45 * time.Second}, "wasmcloud": {Batch: "1"}}},
+	}}
+	got := gateTimeouts(inv)
+	want := map[Role]float64{RoleHub: 600, RoleLeaf: 45}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("gate timeouts %v, want %v", got, want)
+	}
+	b, err := json.Marshal(&Plan{GateTimeouts: got})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"gate_timeout_seconds":{"hub":600,"leaf":45}`) {
+		t.Errorf("plan JSON %s, want gate_timeout_seconds", b)
+	}
+	inv.Hosts = inv.Hosts[1:2]
+	inv.Hosts[0].Rollout["leaf"] = inventory.Rollout{Batch: "1"}
+	if got := gateTimeouts(inv); got != nil {
+		t.Errorf("gate timeouts %v, want none", got)
+	}
+	if b, _ := json.Marshal(&Plan{GateTimeouts: gateTimeouts(inv)}); strings.Contains(string(b), "gate_timeout") {
+		t.Errorf("plan JSON %s names gate timeouts none of its roles sets", b)
 	}
 }

@@ -14,7 +14,7 @@ import (
 type Options struct {
 	Owner       LockOwner
 	Parallelism int           // hosts worked on at once in lock, release, stage and unlock (default 32; the CLI passes the inventory's)
-	GateTimeout time.Duration // how long one gate may take to pass (default 2m)
+	GateTimeout time.Duration // how long one gate may take to pass where the plan's role sets none (default 2m)
 	// ConfirmTimeout bounds waiting for /varz config_digest after a reload or start (default 30s).
 	ConfirmTimeout time.Duration
 	// Settle is how long the fleet is given to settle after the waves (and after a nats-server

@@ -744,6 +744,30 @@ func TestApply_LeafNotBackStopsTheNextWave(t *testing.T) {
 	fx.assertUnlockedNoTemps(t)
 }
 
+// TestApply_GateTimeoutPerRole: a role's gate_timeout bounds its units' gates, here the leaf
+// gate that a hub roll makes the wasmCloud wave wait for (whose link never comes back); the
+// other roles' gates keep apply's default.
+func TestApply_GateTimeoutPerRole(t *testing.T) {
+	fx, p, probes := hubRollAndWasmcloudChange(t, time.Hour)
+	// apply plans again under the lock, from the inventory: the role's setting is there.
+	for _, h := range fx.inv.HostsWithRole(inventory.RoleLeaf) {
+		ro := h.Rollout[inventory.RoleLeaf]
+		ro.GateTimeout = 200 * time.Millisecond
+		h.Rollout[inventory.RoleLeaf] = ro
+	}
+	_, err := fx.apply(context.Background(), p, probes, nil)
+	if err == nil || !strings.Contains(err.Error(), "edge-1") || !strings.Contains(err.Error(), "(the gate timeout is 200ms; a role's rollout { gate_timeout") {
+		t.Fatalf("err %v, want the wasmcloud wave refused, naming edge-1 and the gate timeout it ran out of", err)
+	}
+	leaf, hub := fx.gates.budgets["leaf edge-1"], fx.gates.budgets["hub hub-1"]
+	if leaf <= 0 || leaf > 200*time.Millisecond {
+		t.Errorf("edge-1's leaf gate had %s, want at most the leaf role's gate_timeout, 200ms", leaf)
+	}
+	if hub <= 200*time.Millisecond || hub > time.Second {
+		t.Errorf("hub-1's gate had %s, want apply's default (1s here), not the leaf role's", hub)
+	}
+}
+
 // TestApply_LeafWaveNotHeldByItsOwnLeaves: a leaf changed by the leaf wave is not waited for
 // before its change (the change may be what links it again); its own gate proves it, and the
 // wasmCloud wave after it then has nothing to wait for.

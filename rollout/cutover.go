@@ -153,7 +153,7 @@ func (a *run) cutoverPreflight(ctx context.Context, units []*plan.Unit) error {
 		return nil
 	}
 	a.phase(PhasePreflight, fmt.Sprintf("every hub node must be reachable and the cluster healthy on domain %s before the cutover", from))
-	pctx, cancel := context.WithTimeout(ctx, min(preflightTimeout, a.opts.GateTimeout))
+	pctx, cancel := context.WithTimeout(ctx, min(preflightTimeout, a.gateTimeout(plan.RoleHub)))
 	defer cancel()
 	if err := a.hubOn(pctx, units[0].Host, from); err != nil {
 		if ctx.Err() != nil {
@@ -169,7 +169,7 @@ func (a *run) cutoverPreflight(ctx context.Context, units []*plan.Unit) error {
 
 // hubOn is the hub gate with the hub expected on domain.
 func (a *run) hubOn(ctx context.Context, host, domain string) error {
-	ctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
+	ctx, cancel := context.WithTimeout(ctx, a.gateTimeout(plan.RoleHub))
 	defer cancel()
 	return a.gates.HubNode(ctx, host, a.expect(domain))
 }
@@ -194,7 +194,7 @@ func (a *run) checkAlias(ctx context.Context) {
 	}
 	from := a.p.Cutover.From
 	err := a.allHubs(ctx, leaves, fmt.Sprintf("the old domain %s answers through every leaf (alias)", from), func(u *plan.Unit) error {
-		gctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
+		gctx, cancel := context.WithTimeout(ctx, a.gateTimeout(u.Role))
 		defer cancel()
 		return a.gates.Leaf(gctx, u.Host, a.expect(from))
 	})

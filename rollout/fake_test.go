@@ -392,6 +392,23 @@ type fakeGates struct {
 	bucketsDelay time.Duration
 	bucketsErr   error
 	bucketsMade  bool // the buckets exist: the first EnsureBuckets makes them
+	// budgets records, per gate called ("hub hub-1", "leaf edge-1", "wasmcloud edge-1"), the
+	// time its ctx left it when it was called, the longest of its calls.
+	budgets map[string]time.Duration
+}
+
+// budget records the time ctx leaves the gate what on host.
+func (g *fakeGates) budget(ctx context.Context, what, host string) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return
+	}
+	g.ff.mu.Lock()
+	defer g.ff.mu.Unlock()
+	if g.budgets == nil {
+		g.budgets = map[string]time.Duration{}
+	}
+	g.budgets[what+" "+host] = max(g.budgets[what+" "+host], time.Until(d))
 }
 
 // gateCall is one hub node or leaf gate and its expectation.
@@ -428,12 +445,14 @@ func (g *fakeGates) HubNode(ctx context.Context, host string, exp Expect) error 
 	g.expects = append(g.expects, host+": "+strings.Join(ports, " "))
 	g.ff.mu.Unlock()
 	g.called(host, exp)
+	g.budget(ctx, "hub", host)
 	return g.check(host, plan.ServiceNATS)
 }
 
 // Leaf waits, like the real gate, until the leaf's link is back (see linkDelay) or ctx ends.
 func (g *fakeGates) Leaf(ctx context.Context, host string, exp Expect) error {
 	g.called(host, exp)
+	g.budget(ctx, "leaf", host)
 	g.ff.mu.Lock()
 	back := g.ff.linkBack[host]
 	g.ff.mu.Unlock()
@@ -445,6 +464,7 @@ func (g *fakeGates) Leaf(ctx context.Context, host string, exp Expect) error {
 	return g.check(host, plan.ServiceNATS)
 }
 func (g *fakeGates) Wasmcloud(ctx context.Context, host string, _ Expect) error {
+	g.budget(ctx, "wasmcloud", host)
 	return g.check(host, plan.ServiceWasmcloud)
 }
 

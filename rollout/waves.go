@@ -94,7 +94,7 @@ func (wavesPhase) Run(ctx context.Context, a *run) error {
 }
 
 func (a *run) ensureBuckets(ctx context.Context) error {
-	bctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
+	bctx, cancel := context.WithTimeout(ctx, a.gateTimeout(plan.RoleHub))
 	defer cancel()
 	made, err := a.gates.EnsureBuckets(bctx, a.p.BucketReplicas, a.expect(""))
 	if made {
@@ -368,10 +368,29 @@ func (a *run) gate(ctx context.Context, u *plan.Unit) error {
 	return a.check(ctx, u, apply)
 }
 
-// check waits for one gate on u's host, bounded by the gate timeout.
+// gateTimeout is how long one gate of a unit of role may take: the role's gate_timeout, else
+// Options.GateTimeout.
+func (a *run) gateTimeout(role plan.Role) time.Duration {
+	if s := a.p.GateTimeouts[role]; s > 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	return a.opts.GateTimeout
+}
+
+// check waits for one gate on u's host, bounded by the gate timeout of u's role; a gate that
+// ran out of it says so, and where to give it longer.
 func (a *run) check(ctx context.Context, u *plan.Unit, g unit.Gate) error {
-	ctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
+	limit := a.gateTimeout(u.Role)
+	gctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	err := a.checkOnce(gctx, u, g)
+	if err != nil && ctx.Err() == nil && errors.Is(gctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%w (the gate timeout is %s; a role's rollout { gate_timeout = \"10m\" } gives its units longer)", err, limit)
+	}
+	return err
+}
+
+func (a *run) checkOnce(ctx context.Context, u *plan.Unit, g unit.Gate) error {
 	switch g {
 	case unit.GateHubNode:
 		return a.gates.HubNode(ctx, u.Host, a.expect(""))
@@ -458,7 +477,7 @@ func (a *run) giveBack(ctx context.Context, h Host, u *plan.Unit, staged []Stage
 		// The foreign server is back as it was, which need not be what the inventory's
 		// checks expect (a hand-made server is no member of the hub cluster): it must run
 		// and keep running, under its own service.
-		gctx, cancel := context.WithTimeout(ctx, a.opts.GateTimeout)
+		gctx, cancel := context.WithTimeout(ctx, a.gateTimeout(u.Role))
 		defer cancel()
 		if err := a.gates.Running(gctx, u.Host, u.Adopt.Service); err != nil {
 			errs = append(errs, fmt.Errorf("%s %s not running after rollback: %w", u.Adopt.Supervisor, u.Adopt.Service, err))

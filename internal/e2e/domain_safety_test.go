@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"path"
@@ -233,14 +234,14 @@ func TestDomainChange_FailuresAndNaiveRoll(t *testing.T) {
 }
 
 // applyWith applies p like session.apply, calling hook on every event first, with gates that
-// wait at most gate (0: the default).
+// wait at most gate (0: gateTimeout).
 func applyWith(ctx context.Context, s *session, p *plan.Plan, gate time.Duration, hook func(rollout.Event)) (*rollout.Result, error) {
 	replan := rollout.Replanner(s.Build)
 	if s.replan != nil {
 		replan = s.replan
 	}
 	return rollout.Apply(ctx, rollout.Target{Plan: p, Probes: s.Probes, Replan: replan}, s.Fleet, s.gates(), rollout.Options{
-		Owner: rollout.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()}, GateTimeout: gate,
+		Owner: rollout.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()}, GateTimeout: cmp.Or(gate, gateTimeout),
 		SnapshotDir: s.snapshotDir,
 		Events: func(e rollout.Event) {
 			hook(e)

@@ -119,7 +119,8 @@ func deadController(t *testing.T) rollout.LockOwner {
 // applyAs runs apply for owner, recording events on the session like session.apply.
 func (s *session) applyAs(ctx context.Context, p *plan.Plan, owner rollout.LockOwner, hook func(rollout.Event)) (*rollout.Result, error) {
 	return rollout.Apply(ctx, rollout.Target{Plan: p, Probes: s.Probes, Replan: s.Build}, s.Fleet, s.gates(), rollout.Options{
-		Owner: owner,
+		Owner:       owner,
+		GateTimeout: gateTimeout,
 		Events: func(e rollout.Event) {
 			s.events = append(s.events, e)
 			s.t.Logf("%s %s %s %s %s", e.Type, e.Phase, e.Unit, e.Action, e.Message)

@@ -45,14 +45,18 @@ func (s *session) plan(ctx context.Context) *plan.Plan {
 	return p
 }
 
+// gateTimeout bounds the lab's gates in the tests' applies (apply's default is 2m).
+const gateTimeout = 90 * time.Second
+
 func (s *session) gates() *fleet.Gates {
-	return s.Gates(verify.Options{GateTimeout: 90 * time.Second})
+	return s.Gates(verify.Options{GateTimeout: gateTimeout})
 }
 
 func (s *session) apply(ctx context.Context, p *plan.Plan) (*rollout.Result, error) {
 	return rollout.Apply(ctx, rollout.Target{Plan: p, Probes: s.Probes, Replan: s.Build}, s.Fleet, s.gates(), rollout.Options{
 		Owner:       rollout.LockOwner{User: "test", Host: "lab", PID: 1, Command: s.t.Name()},
 		SnapshotDir: s.snapshotDir,
+		GateTimeout: gateTimeout,
 		Events: func(e rollout.Event) {
 			s.events = append(s.events, e)
 			s.t.Logf("%s %s %s %s %s", e.Type, e.Phase, e.Unit, e.Action, e.Message)

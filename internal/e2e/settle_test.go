@@ -29,6 +29,8 @@ import (
 //     JSON result says how long it waited;
 //   - a restart of each leaf waits for the wasmCloud host on its machine to answer again
 //     before the next batch, and the final verify passes;
+//   - a leaf whose link cannot come back after its restart, with the leaf role's
+//     gate_timeout = "5s": its gate gives up after it, and the error names the timeout;
 //   - per listener kind (a leaf's http_host and client_host on an address the host does not
 //     have; a hub's leafnode and cluster port taken by another process), a start that fails,
 //     the files restored, and "rolled back" (not "rollback failed") with the host healthy.
@@ -194,6 +196,46 @@ func TestSettle_HubRollAndRollbackListeners(t *testing.T) {
 		t.Logf("leaf restarts: %s; final verify %s after %.1fs", strings.Join(waits, "; "), res.Verify, res.Settle)
 	})
 
+	t.Run("leaf gate past its role's gate_timeout: given up after it, the timeout named", func(t *testing.T) {
+		// edge-1's nats-server restarts (its own lame-duck grace period) while its new
+		// connections to the hubs' leafnode port are dropped: it runs, but its link cannot come
+		// back, so its gate can only run out of time, which the leaf role sets to 5s.
+		role := roleRollout(t, env, "leaf", `    gate_timeout = "5s"`+"\n")
+		defer role.undo(t)
+		host := hostBlock(t, env, "edge-1", "  nats {\n    lame_duck_grace_period = \"3s\"\n  }\n")
+		defer host.undo(t)
+		labSh(t, ctx, env, "edge-1", `nft add table inet lp_gate_test
+nft add chain inet lp_gate_test out '{ type filter hook output priority 0; }'
+nft add rule inet lp_gate_test out tcp dport 7422 drop`)
+		unblock := func() {
+			_, _ = env.Lab.Exec(context.Background(), "edge-1", "nft", "delete", "table", "inet", "lp_gate_test")
+		}
+		defer unblock()
+		s := newSession(t, env, plan.Options{})
+		p := s.plan(ctx)
+		if a := actions(p)["edge-1/nats-server"]; a != plan.Restart || actions(p)["edge-2/nats-server"] != plan.Noop {
+			t.Fatalf("edge-1/nats-server %s, edge-2/nats-server %s: want edge-1's leaf restarted, nothing else", a, actions(p)["edge-2/nats-server"])
+		}
+		if got := p.GateTimeouts[plan.RoleLeaf]; got != 5 {
+			t.Fatalf("the plan's leaf gate timeout %vs, want the role's 5s", got)
+		}
+		start := time.Now()
+		res, err := s.apply(ctx, p)
+		took := time.Since(start)
+		got := results(res)["edge-1/nats-server"]
+		if !errors.Is(err, rollout.ErrRolledBack) || (got != string(rollout.RolledBack) && got != string(rollout.RollbackFailed)) {
+			t.Fatalf("edge-1/nats-server %q (%v), want the unit given up", got, err)
+		}
+		if !strings.Contains(err.Error(), "(the gate timeout is 5s; a role's rollout { gate_timeout") {
+			t.Fatalf("err %v, want the gate timeout it ran out of named", err)
+		}
+		unblock()
+		role.undo(t)
+		host.undo(t)
+		repairLab(t, ctx, env)
+		t.Logf("edge-1/nats-server %s after %.1fs (the tests' default gate timeout is %s): %v", got, took.Seconds(), gateTimeout, err)
+	})
+
 	// An address in the lab's subnet that no host has: a server told to listen there cannot.
 	a := env.Lab.Subnet.Addr().As4()
 	a[3] = 250
@@ -261,4 +303,21 @@ func TestSettle_HubRollAndRollbackListeners(t *testing.T) {
 				time.Since(start).Seconds(), rolled)
 		})
 	}
+}
+
+// roleRollout adds lines to the rollout block of role in the inventory.
+func roleRollout(t *testing.T, env *labtest.Env, role, lines string) edit {
+	t.Helper()
+	var e edit
+	env.Edit(t, func(src string) string {
+		i := strings.Index(src, `role "`+role+`" {`)
+		j := strings.Index(src[max(i, 0):], "  rollout {\n")
+		if i < 0 || j < 0 {
+			t.Fatalf("no rollout block in role %s of the inventory", role)
+		}
+		j += i + len("  rollout {\n")
+		e = edit{env: env, from: src[i:j], to: src[i:j] + lines}
+		return src[:j] + lines + src[j:]
+	})
+	return e
 }

@@ -142,7 +142,7 @@ func TestTiersTLS_RollingMove(t *testing.T) {
 			settle = 2 * time.Second
 		}
 		res, err := rollout.Apply(ctx, rollout.Target{Plan: p, Probes: ss.Probes, Replan: ss.Build}, ss.Fleet, ss.gates(), rollout.Options{
-			Owner: rollout.LockOwner{User: "test", Host: "lab", PID: 1, Command: t.Name()}, Settle: settle})
+			Owner: rollout.LockOwner{User: "test", Host: "lab", PID: 1, Command: t.Name()}, Settle: settle, GateTimeout: gateTimeout})
 		if err != nil {
 			t.Fatalf("%s: %v %v", name, err, results(res))
 		}
