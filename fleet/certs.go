@@ -90,3 +90,35 @@ func (h *host) RemoveOldCerts(ctx context.Context, c plan.CertChange) error {
 	}
 	return nil
 }
+
+// removeCAsScript removes every <prefix><hex>.pem and <prefix><hex>-<hex>.pem ($1 the
+// prefix) but the files given after it.
+const removeCAsScript = `prefix=$1; shift
+keep=" $* "
+for f in "$prefix"*.pem; do
+  [ -f "$f" ] || continue
+  name=${f#"$prefix"}; name=${name%.pem}
+  case $name in ''|-*|*-|*--*|*-*-*|*[!0-9a-f-]*) continue ;; esac
+  case $keep in *" $f "*) continue ;; esac
+  rm -f -- "$f" || exit 1
+done`
+
+// RemoveOldCAs removes the managed CA files of a server's TLS directory that its config no
+// longer names: only <dir>/tls/ca-<serial>.pem and ca-<serial>-<serial>.pem, never the kept.
+func (h *host) RemoveOldCAs(ctx context.Context, s plan.CASweep) error {
+	dir := path.Dir(s.Prefix)
+	if !path.IsAbs(s.Prefix) || path.Clean(s.Prefix+"x") != s.Prefix+"x" || path.Base(dir) != "tls" || path.Base(s.Prefix) != "ca-" ||
+		!strings.HasSuffix(s.Prefix, "/ca-") || strings.ContainsAny(s.Prefix, " \t\n*?[") || len(s.Keep) == 0 {
+		return fmt.Errorf("refusing to remove %s*: not a server's CA files", s.Prefix)
+	}
+	for _, k := range s.Keep {
+		if !strings.HasPrefix(k, s.Prefix) || strings.ContainsAny(k, " \t\n") {
+			return fmt.Errorf("refusing to sweep %s*: the kept %s is not one of them", s.Prefix, k)
+		}
+	}
+	res, err := h.c.Run(ctx, remote.Script(removeCAsScript, append([]string{s.Prefix}, s.Keep...)...), remote.RunOptions{Become: h.inv.SSH.Become})
+	if err != nil {
+		return fmt.Errorf("%s", scriptErr(res, err))
+	}
+	return nil
+}

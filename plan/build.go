@@ -214,6 +214,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	}
 	tierMoveWarning(inv, p, facts)
 	planRenew(inv, facts, p)
+	planCASweep(inv, facts, p)
 	annotateRotations(inv, p, rots)
 	sort.Slice(p.Units, func(i, j int) bool { return p.Units[i].ID() < p.Units[j].ID() })
 	p.Waves = buildWaves(inv, p, facts)

@@ -138,6 +138,9 @@ type Unit struct {
 	Upgrade *Upgrade `json:"upgrade,omitempty"`
 	// Cert is a hub's new certificate, loaded by reload (renew.go).
 	Cert *CertChange `json:"cert,omitempty"`
+	// CASweep is the CA files a server's change leaves unnamed, removed once its gate passed
+	// (casweep.go).
+	CASweep *CASweep `json:"ca_sweep,omitempty"`
 	// Relogin is the user a leaf's reload switches its remote to (a password rotation's step
 	// 2): apply confirms the leaf linked again on a new connection, which can only be the new
 	// remote's, logged in as that user.

@@ -95,3 +95,27 @@ func (a *run) removeOldCerts(ctx context.Context, h Host, u *plan.Unit) {
 		a.emit(Event{Type: EventWarning, Host: u.Host, Message: "removing the previous certificate files failed: " + err.Error()})
 	}
 }
+
+// CAFiles is what a Host does for a server whose config moved to other CA files
+// (plan.CASweep): remove the ones no config names any more.
+type CAFiles interface {
+	RemoveOldCAs(ctx context.Context, s plan.CASweep) error
+}
+
+// removeOldCAs removes the CA files a server's config no longer names, once its gate passed
+// (a rollback needs them until then). A failure is a warning.
+func (a *run) removeOldCAs(ctx context.Context, h Host, u *plan.Unit) {
+	if u.CASweep == nil {
+		return
+	}
+	if c, ok := h.(changeRecorder); ok {
+		h = c.Host
+	}
+	c, ok := h.(CAFiles)
+	if !ok {
+		return
+	}
+	if err := c.RemoveOldCAs(ctx, *u.CASweep); err != nil {
+		a.emit(Event{Type: EventWarning, Host: u.Host, Message: "removing the previous CA files failed: " + err.Error()})
+	}
+}

@@ -16,6 +16,7 @@ type certHost struct {
 	*fakeHost
 	served  time.Time
 	removed []string
+	swept   []plan.CASweep
 }
 
 func (h *certHost) ServedCertNotAfter(context.Context, string) (time.Time, error) {
@@ -23,6 +24,10 @@ func (h *certHost) ServedCertNotAfter(context.Context, string) (time.Time, error
 }
 func (h *certHost) RemoveOldCerts(_ context.Context, c plan.CertChange) error {
 	h.removed = append(h.removed, c.Remove...)
+	return nil
+}
+func (h *certHost) RemoveOldCAs(_ context.Context, s plan.CASweep) error {
+	h.swept = append(h.swept, s)
 	return nil
 }
 
@@ -42,8 +47,8 @@ func (f certFleet) Host(ctx context.Context, name string) (Host, error) {
 }
 
 // A reload that names a new certificate is confirmed by the end the server serves: the new one
-// passes and the previous files are removed after the gate; the old one still served fails the
-// unit, which is rolled back with the previous files kept.
+// passes and the previous files (certificate, key, CA file) are removed after the gate; the old
+// one still served fails the unit, which is rolled back with the previous files kept.
 func TestApply_CertConfirmed(t *testing.T) {
 	newEnd := time.Date(2027, 2, 14, 0, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
@@ -63,6 +68,7 @@ func TestApply_CertConfirmed(t *testing.T) {
 			}
 			old := []string{"/etc/nats/tls/hub-2-aa.pem", "/etc/nats/tls/hub-2-aa.key"}
 			u.Cert = &plan.CertChange{To: "/etc/nats/tls/hub-2-bb.pem", NotAfter: newEnd, Remove: old}
+			u.CASweep = &plan.CASweep{Prefix: "/etc/nats/tls/ca-", Keep: []string{"/etc/nats/tls/ca-bb.pem"}, Previous: []string{"/etc/nats/tls/ca-bb-aa.pem"}}
 			ch := &certHost{fakeHost: fx.fleet.hosts["hub-2"], served: c.served}
 			replan := func(facts map[string]plan.Facts) (*plan.Plan, error) { return p, nil }
 			_, err := Apply(context.Background(), Target{Plan: p, Probes: probes, Replan: replan},
@@ -75,13 +81,16 @@ func TestApply_CertConfirmed(t *testing.T) {
 				if strings.Join(ch.removed, " ") != strings.Join(old, " ") {
 					t.Errorf("removed %v, want %v", ch.removed, old)
 				}
+				if len(ch.swept) != 1 || ch.swept[0].Prefix != u.CASweep.Prefix {
+					t.Errorf("CA sweeps %+v, want the unit's", ch.swept)
+				}
 				return
 			}
 			if !errors.Is(err, ErrRolledBack) || !strings.Contains(err.Error(), "new certificate /etc/nats/tls/hub-2-bb.pem was not confirmed") {
 				t.Fatalf("err %v, want the unconfirmed certificate rolled back", err)
 			}
-			if len(ch.removed) > 0 {
-				t.Errorf("removed %v after a failed confirmation", ch.removed)
+			if len(ch.removed) > 0 || len(ch.swept) > 0 {
+				t.Errorf("removed %v, swept %v after a failed confirmation", ch.removed, ch.swept)
 			}
 			fx.assertUnlockedNoTemps(t)
 		})

@@ -228,6 +228,7 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit, ready fu
 			a.pruneReleases(ctx, h, u)
 		}
 		a.removeOldCerts(ctx, h, u)
+		a.removeOldCAs(ctx, h, u)
 		a.setResult(u, Applied, nil, time.Since(start))
 		a.emit(Event{Type: EventUnitDone, Wave: w.Name, Unit: u.ID(), Action: u.Action, Elapsed: time.Since(start).Seconds()})
 		return nil

@@ -97,6 +97,12 @@ func (g *globals) printPlan(p *plan.Plan) {
 				fmt.Fprintf(w, "        - %s<serial>.pem and .key but the new ones (certificates replaced before)\n", u.Cert.Sweep)
 			}
 		}
+		if s := u.CASweep; s != nil {
+			for _, f := range s.Previous {
+				fmt.Fprintf(w, "        - %s (removed once the gate passed)\n", f)
+			}
+			fmt.Fprintf(w, "        - %s<serial>.pem but the new one (CA files of earlier CAs)\n", s.Prefix)
+		}
 	}
 	if len(p.Waves) > 0 {
 		fmt.Fprintf(w, "\nWaves, each gated before the next:\n")

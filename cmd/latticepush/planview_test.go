@@ -96,6 +96,22 @@ func TestPlanShowsRenew(t *testing.T) {
 	}
 }
 
+// TestPlanShowsCASweep: a server whose config moves to another CA file lists the CA files it
+// removes once its gate passed.
+func TestPlanShowsCASweep(t *testing.T) {
+	u := &plan.Unit{Host: "edge-1", Service: "nats-server", Role: plan.RoleLeaf, Action: plan.Reload,
+		Files:   []plan.FileChange{{Path: "/etc/nats/tls/ca-bb.pem", Op: "create"}},
+		CASweep: &plan.CASweep{Prefix: "/etc/nats/tls/ca-", Keep: []string{"/etc/nats/tls/ca-bb.pem"}, Previous: []string{"/etc/nats/tls/ca-bb-aa.pem"}}}
+	p := &plan.Plan{Lattice: "default", Domain: "hub", Units: []*plan.Unit{u}}
+	var out bytes.Buffer
+	(&globals{stdout: &out}).printPlan(p)
+	want := "        - /etc/nats/tls/ca-bb-aa.pem (removed once the gate passed)\n" +
+		"        - /etc/nats/tls/ca-<serial>.pem but the new one (CA files of earlier CAs)\n"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("plan lacks %q:\n%s", want, out.String())
+	}
+}
+
 // TestPlanShowsRotation: a password rotation is one block of three steps, the ones this plan
 // takes marked, with the leaves step 3 waits for or the command that completes it.
 func TestPlanShowsRotation(t *testing.T) {

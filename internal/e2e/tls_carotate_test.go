@@ -18,7 +18,8 @@ import (
 // ca.key`, then plan and apply until the plan reports the rotation complete. Asserted: the
 // plans take the steps in order, one each (trust both CAs, certificates of the new CA, drop the
 // old CA), every change a reload; no acknowledged write is lost; no server logs a TLS handshake
-// failure; every nats-server keeps its process; every hub presents a certificate of the new CA;
+// failure; every nats-server keeps its process; only the new CA's file is left on every server;
+// every hub presents a certificate of the new CA;
 // after `secrets --finish-rotation ca.key` verify passes and the plan is empty.
 func TestTLS_CARotation(t *testing.T) {
 	began := time.Now()
@@ -113,6 +114,17 @@ func TestTLS_CARotation(t *testing.T) {
 		n, _ := env.Lab.Exec(ctx, host, "sh", "-c", fmt.Sprintf(
 			"tail -n +%d /var/log/nats-server/current | grep -c 'Reloaded' || true", logFrom[host]+1))
 		t.Logf("%s: same pid %s, no TLS handshake failure in its log, %s reload line(s)", host, pids[host], strings.TrimSpace(string(n)))
+	}
+
+	// Each step swept the CA files its config stopped naming: the new CA's is the only one left.
+	for _, host := range servers {
+		out, err := env.Lab.Exec(ctx, host, "sh", "-c", "cd /etc/nats/tls && ls ca-*.pem")
+		if err != nil {
+			t.Fatalf("%s: %v", host, err)
+		}
+		if cas := strings.Fields(string(out)); len(cas) != 1 || strings.Count(cas[0], "-") != 1 {
+			t.Errorf("%s keeps the CA files %v, want the new CA's only", host, cas)
+		}
 	}
 
 	if _, err := inventory.FinishCARotation(s.Inv); err != nil {
