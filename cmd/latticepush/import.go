@@ -54,7 +54,7 @@ validated; its header says what to complete (the secrets file).
 		},
 	}
 	cmd.Flags().StringVarP(&a.out, "out", "o", "", "file to write the inventory to (default stdout)")
-	cmd.Flags().StringArrayVar(&a.roles, "role", nil, "ROLE[,ROLE]=GROUP: give GROUP's hosts these roles (hub, leaf, wasmcloud); repeatable")
+	cmd.Flags().StringArrayVar(&a.roles, "role", nil, "ROLE[,ROLE]=GROUP: give GROUP's hosts these roles (hub, relay, leaf, wasmcloud); repeatable")
 	cmd.Flags().StringVar(&a.lattice, "lattice", "default", "the lattice's name")
 	cmd.Flags().StringVar(&a.jsDomain, "js-domain", "hub", "the JetStream domain the hub cluster homes")
 	cmd.Flags().StringVar(&a.serviceManager, "service-manager", "", "service_manager of every host (systemd or runit; default systemd)")

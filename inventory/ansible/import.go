@@ -44,10 +44,10 @@ func ParseRole(s string) (RoleMap, error) {
 	for _, r := range strings.Split(roles, ",") {
 		r = strings.TrimSpace(r)
 		switch r {
-		case inventory.RoleHub, inventory.RoleLeaf, inventory.RoleWasmcloud:
+		case inventory.RoleHub, inventory.RoleRelay, inventory.RoleLeaf, inventory.RoleWasmcloud:
 			m.Roles = append(m.Roles, r)
 		default:
-			return RoleMap{}, fmt.Errorf("--role %q: unknown role %q: the roles are hub, leaf and wasmcloud", s, r)
+			return RoleMap{}, fmt.Errorf("--role %q: unknown role %q: the roles are hub, relay, leaf and wasmcloud", s, r)
 		}
 	}
 	return m, nil
@@ -279,7 +279,7 @@ func groupNames(s *source) []string {
 
 func canonicalRoles(roles []string) []string {
 	var out []string
-	for _, r := range []string{inventory.RoleHub, inventory.RoleLeaf, inventory.RoleWasmcloud} {
+	for _, r := range []string{inventory.RoleHub, inventory.RoleRelay, inventory.RoleLeaf, inventory.RoleWasmcloud} {
 		if contains(roles, r) {
 			out = append(out, r)
 		}

@@ -128,3 +128,50 @@ func TestImport_Golden(t *testing.T) {
 		})
 	}
 }
+
+// TestImport_Relays: a group mapped to the relay role becomes relay hosts, and the header says
+// how to put leaves below them; the output validates (a relay nothing names yet is a warning).
+func TestImport_Relays(t *testing.T) {
+	dir := t.TempDir()
+	src := "[hubs]\nhub-[1:3]\n\n[relays]\nrelay-east-1\nrelay-east-2\n\n[edge]\nedge-[1:4]\n"
+	path := filepath.Join(dir, "hosts.ini")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Import(path, Options{Roles: roles(t, "hub=hubs", "relay=relays", "leaf,wasmcloud=edge")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(res.HCL)
+	for _, want := range []string{
+		"host \"relay-east-1\" {\n  address = \"relay-east-1\"\n  roles   = [\"relay\"]\n}",
+		"#   - point the leaves that link through the relays at them: upstream = \"<relay host,",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	p := filepath.Join(dir, "inventory.hcl")
+	if err := os.WriteFile(p, res.HCL, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv, diags := inventory.Load(p, inventory.Options{SkipSecrets: true})
+	if diags.HasErrors() {
+		t.Fatalf("the imported inventory does not validate: %v", diags)
+	}
+	if h := inv.Host("relay-east-2"); h == nil || !h.IsRelay() {
+		t.Errorf("relay-east-2: %+v, want a relay", h)
+	}
+	if len(inv.HostsWithRole(inventory.RoleRelay)) != 2 {
+		t.Errorf("relays %d, want 2", len(inv.HostsWithRole(inventory.RoleRelay)))
+	}
+
+	// Without a relay role there is no such line.
+	res, err = Import(path, Options{Roles: roles(t, "hub=hubs", "leaf,wasmcloud=edge")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(res.HCL), "upstream") {
+		t.Errorf("output without relays mentions upstream:\n%s", res.HCL)
+	}
+}

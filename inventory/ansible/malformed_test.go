@@ -67,7 +67,7 @@ func TestImport_Malformed(t *testing.T) {
 
 // TestImport_RoleFlags: a --role naming a missing group or role is refused with the choices.
 func TestImport_RoleFlags(t *testing.T) {
-	if _, err := ParseRole("leaf,wasmcould=edge"); err == nil || err.Error() != `--role "leaf,wasmcould=edge": unknown role "wasmcould": the roles are hub, leaf and wasmcloud` {
+	if _, err := ParseRole("leaf,wasmcould=edge"); err == nil || err.Error() != `--role "leaf,wasmcould=edge": unknown role "wasmcould": the roles are hub, relay, leaf and wasmcloud` {
 		t.Errorf("ParseRole: %v", err)
 	}
 	_, err := Import("testdata/ini/hosts.ini", Options{Roles: []RoleMap{{Roles: []string{"hub"}, Group: "hubs"}}})

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
+
+	"github.com/latticepush/latticepush/inventory"
 )
 
 // spec is one host in latticepush terms.
@@ -174,6 +176,15 @@ func write(path string, s *source, specs map[string]*spec, opts Options, notes [
 #     service_manager in defaults if the hosts do not run systemd`)
 	}
 	b.WriteString(".\n")
+	for _, sp := range specs {
+		if contains(sp.roles, inventory.RoleRelay) {
+			b.WriteString(`#   - point the leaves that link through the relays at them: upstream = "<relay host,
+#     hosts block, or label=value of the relays' labels>" in role "leaf" or per host (validate
+#     warns about a relay that nothing names as its upstream).
+`)
+			break
+		}
+	}
 	if len(notes) > 0 {
 		b.WriteString("#\n# Not carried over from the Ansible inventory:\n")
 		for _, n := range notes {
