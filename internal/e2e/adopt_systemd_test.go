@@ -29,11 +29,12 @@ ExecStart=/usr/local/bin/nats-server -c /root/hand/nats.conf
 )
 
 // TestAdopt_SystemdPackagedUnitWithDropIn: on a systemd host, a packaged unit under
-// /lib/systemd/system with a drop-in in /etc and one shipped under /lib is what systemd runs;
+// /lib/systemd/system with a drop-in in /etc, one placed at runtime under /run and one shipped
+// under /lib is what systemd runs;
 // plan shows it as adopt (both reasons). An adoption whose managed server cannot start (its client port taken) is
 // rolled back: the packaged unit with its drop-in runs again, as before. Then apply adopts
-// it: systemd runs latticepush's unit in /etc, no drop-in applies (the one in /etc kept
-// aside, the one under /lib masked) and the process is latticepush's, with its lame-duck stop
+// it: systemd runs latticepush's unit in /etc, no drop-in applies (the ones in /etc and /run
+// kept aside, the one under /lib masked) and the process is latticepush's, with its lame-duck stop
 // signal. hub-1 runs its server as nats.service: adopted from it (stopped and disabled).
 // Every takeover stops the foreign server with lame duck: its log says so, once per takeover.
 func TestAdopt_SystemdPackagedUnitWithDropIn(t *testing.T) {
@@ -58,6 +59,8 @@ printf '%s' '`+packagedUnit+`' > /lib/systemd/system/nats-server.service
 printf '%s' '`+packagedDropIn+`' > /etc/systemd/system/nats-server.service.d/override.conf
 mkdir -p /lib/systemd/system/nats-server.service.d
 printf '[Service]\nLimitNOFILE=4096\n' > /lib/systemd/system/nats-server.service.d/10-limits.conf
+mkdir -p /run/systemd/system/nats-server.service.d
+printf '[Service]\nEnvironment=PLACED_AT_RUNTIME=1\n' > /run/systemd/system/nats-server.service.d/50-runtime.conf
 systemctl daemon-reload
 systemctl enable --now nats-server.service >/dev/null 2>&1`)
 	// hub-1 runs its server as a unit of another name, as a package might install it.
@@ -72,7 +75,7 @@ i=0; until systemctl is-active --quiet nats.service; do i=$((i+1)); [ $i -gt 50 
 		return sh("edge-1", `p=$(systemctl show -p MainPID --value nats-server.service)
 systemctl show -p FragmentPath,DropInPaths,UnitFileState,ActiveState nats-server.service | sort
 echo "cmdline=$(tr '\0' ' ' < /proc/$p/cmdline)"
-echo "aside=$(ls /etc/systemd/system/nats-server.service.d/)"`)
+echo "aside=$(ls /etc/systemd/system/nats-server.service.d/) $(ls /run/systemd/system/nats-server.service.d/)"`)
 	}
 	var before string
 	for i := 0; ; i++ {
@@ -92,7 +95,7 @@ echo "aside=$(ls /etc/systemd/system/nats-server.service.d/)"`)
 	if u.Action != plan.Adopt || len(u.Reasons) < 2 ||
 		u.Reasons[0] != "systemd runs /lib/systemd/system/nats-server.service, not latticepush's /etc/systemd/system/nats-server.service" ||
 		u.Reasons[1] != "drop-ins apply to the unit: /usr/lib/systemd/system/nats-server.service.d/10-limits.conf, "+
-			"/etc/systemd/system/nats-server.service.d/override.conf" {
+			"/run/systemd/system/nats-server.service.d/50-runtime.conf, /etc/systemd/system/nats-server.service.d/override.conf" {
 		t.Fatalf("edge-1: %s %q, want adopt of the packaged unit and its drop-in", u.Action, u.Reasons)
 	}
 	if !strings.Contains(u.Reasons[2], "/usr/local/bin/nats-server -c /root/hand/nats.conf") {
@@ -129,11 +132,12 @@ echo "aside=$(ls /etc/systemd/system/nats-server.service.d/)"`)
 	got := sh("edge-1", `p=$(systemctl show -p MainPID --value nats-server.service)
 systemctl show -p FragmentPath,DropInPaths,KillSignal nats-server.service | sort
 echo "exe=$(readlink /proc/$p/exe) cmdline=$(tr '\0' ' ' < /proc/$p/cmdline)"
-echo "aside=$(ls /etc/systemd/system/nats-server.service.d/ | tr '\n' ' ')" | sed 's/ $//'`)
+echo "aside=$(ls /etc/systemd/system/nats-server.service.d/ | tr '\n' ' ')" | sed 's/ $//'
+echo "aside in /run=$(ls /run/systemd/system/nats-server.service.d/ | tr '\n' ' ')" | sed 's/ $//'`)
 	// systemctl still lists the /lib drop-in's mask: a link to /dev/null.
 	want := "DropInPaths=/etc/systemd/system/nats-server.service.d/10-limits.conf\nFragmentPath=/etc/systemd/system/nats-server.service\nKillSignal=12\n" +
 		"exe=/usr/local/bin/nats-server cmdline=/usr/local/bin/nats-server -c /etc/nats/nats-server.conf \n" +
-		"aside=10-limits.conf override.conf.latticepush-adopted"
+		"aside=10-limits.conf override.conf.latticepush-adopted\naside in /run=50-runtime.conf.latticepush-adopted"
 	if got != want {
 		t.Errorf("edge-1 after the adoption:\n%s\nwant:\n%s", got, want)
 	}
