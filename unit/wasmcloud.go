@@ -48,6 +48,11 @@ func (wasmcloudHost) Service(c *Context) (supervisor.Service, error) {
 		StopTimeout:   wasmcloudStopTimeout,
 		// The host exits at once when it cannot reach NATS: once connected, it started.
 		ConnectedPort: wc.NATSPort,
+		// wasmCloud 1.x writes only below its temporary directory (the OCI cache,
+		// wasmcloud_ocicache, and the provider binaries it runs from there, wasmcloudcache),
+		// never below HOME: a private /tmp, which stays writable and executable, is all it needs.
+		// No MemoryDenyWriteExecute: Wasmtime compiles components to native code at run time.
+		Hardened: true,
 		// Its environment file, which holds the host's seed, stays root's: the supervisor
 		// reads it (as root) before the host starts as its user.
 		User: wc.User,

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,15 @@ true`
 			t.Errorf("%s: processes %v, want 1 nats-server and %d wasmCloud host:\n%s", h.Name, seen, wantWasm, out)
 		}
 		t.Logf("%s: %s", h.Name, strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", "; "))
+		if sd && h.Wasmcloud != nil {
+			// The wasmCloud host writes only to its temporary directory: a read-only system
+			// but for a private /tmp, and it runs (its gate passed, its process is above).
+			out, err := env.Lab.Exec(ctx, h.Name, "systemctl", "show", "-p", "ProtectSystem,PrivateTmp,ProtectHome,NoNewPrivileges,ReadWritePaths", "wasmcloud.service")
+			want := "NoNewPrivileges=yes\nPrivateTmp=yes\nProtectHome=yes\nProtectSystem=strict\nReadWritePaths="
+			if got := sortedLines(string(out)); err != nil || got != want {
+				t.Errorf("%s: wasmcloud.service sandbox:\n%s\nwant:\n%s (%v)", h.Name, got, want, err)
+			}
+		}
 		if h.Hub != nil {
 			store := h.Hub.StoreDir
 			out, err := env.Lab.Exec(ctx, h.Name, "sh", "-c", fmt.Sprintf("find %s ! -user nats | head -3; stat -c %%U %s/jetstream", store, store))
@@ -178,4 +188,11 @@ true`
 		}
 	}
 	t.Logf("test %s in all", time.Since(began).Round(time.Second))
+}
+
+// sortedLines is s's lines, trimmed and sorted.
+func sortedLines(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
 }
