@@ -13,12 +13,12 @@ import (
 )
 
 type importAnsibleArgs struct {
-	path           string
-	out            string
-	roles          []string
-	lattice        string
-	jsDomain       string
-	serviceManager string
+	path            string
+	out             string
+	roles           []string
+	lattice         string
+	jsDomain        string
+	serviceManagers []string
 }
 
 func newImportCommand(g *globals) *cobra.Command {
@@ -46,6 +46,8 @@ header, never dropped silently; passwords are never copied. The output is format
 validated; its header says what to complete (the secrets file).
 
   --role hub=nats_hubs --role leaf,wasmcloud=edge   roles of each group's hosts (repeatable)
+  --service-manager runit[=GROUP]                  service_manager of every host, or of a
+                                                   group's hosts (repeatable)
   -o FILE                                          write FILE instead of stdout`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -57,12 +59,23 @@ validated; its header says what to complete (the secrets file).
 	cmd.Flags().StringArrayVar(&a.roles, "role", nil, "ROLE[,ROLE]=GROUP: give GROUP's hosts these roles (hub, relay, leaf, wasmcloud); repeatable")
 	cmd.Flags().StringVar(&a.lattice, "lattice", "default", "the lattice's name")
 	cmd.Flags().StringVar(&a.jsDomain, "js-domain", "hub", "the JetStream domain the hub cluster homes")
-	cmd.Flags().StringVar(&a.serviceManager, "service-manager", "", "service_manager of every host (systemd or runit; default systemd)")
+	cmd.Flags().StringArrayVar(&a.serviceManagers, "service-manager", nil, "MANAGER: service_manager of every host (systemd or runit; default systemd); MANAGER=GROUP: of GROUP's hosts (repeatable)")
 	return cmd
 }
 
 func (g *globals) runImportAnsible(a importAnsibleArgs) error {
-	opts := ansible.Options{Lattice: a.lattice, JSDomain: a.jsDomain, ServiceManager: a.serviceManager}
+	opts := ansible.Options{Lattice: a.lattice, JSDomain: a.jsDomain}
+	for _, s := range a.serviceManagers {
+		m, forGroup, err := ansible.ParseServiceManager(s)
+		if err != nil {
+			return &exitStatus{code: exitError, err: err}
+		}
+		if forGroup {
+			opts.ServiceManagers = append(opts.ServiceManagers, m)
+		} else {
+			opts.ServiceManager = m.Manager
+		}
+	}
 	for _, r := range a.roles {
 		m, err := ansible.ParseRole(r)
 		if err != nil {

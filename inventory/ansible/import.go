@@ -5,6 +5,7 @@
 package ansible
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,6 +26,28 @@ type Options struct {
 	// ServiceManager, when set, is written to the defaults block (latticepush's default is
 	// systemd).
 	ServiceManager string
+	// ServiceManagers give the hosts of a group their own service_manager (a host in several
+	// mapped groups gets the one of its most specific group, as Ansible merges group
+	// variables).
+	ServiceManagers []ManagerMap
+}
+
+// ManagerMap gives the hosts of Group the service manager Manager.
+type ManagerMap struct {
+	Manager, Group string
+}
+
+// ParseServiceManager reads a --service-manager flag: MANAGER for every host, or
+// MANAGER=GROUP for a group's hosts. ok is false for the first form.
+func ParseServiceManager(s string) (m ManagerMap, ok bool, err error) {
+	manager, group, ok := strings.Cut(s, "=")
+	if manager != "systemd" && manager != "runit" {
+		return ManagerMap{}, false, fmt.Errorf("--service-manager %q: the service managers are systemd and runit (MANAGER, or MANAGER=GROUP for a group's hosts)", s)
+	}
+	if ok && group == "" {
+		return ManagerMap{}, false, fmt.Errorf("--service-manager %q: name the group after '=', e.g. --service-manager runit=edge", s)
+	}
+	return ManagerMap{Manager: manager, Group: group}, ok, nil
 }
 
 // RoleMap gives the hosts of Group the Roles.
@@ -167,6 +190,14 @@ func Import(path string, opts Options) (*Result, error) {
 				strings.Join(m.Roles, ","), m.Group, m.Group, strings.Join(groupNames(s), ", "))
 		}
 	}
+	managerOf := map[string]string{}
+	for _, m := range opts.ServiceManagers {
+		if s.groups[m.Group] == nil {
+			return nil, fmt.Errorf("--service-manager %s=%s: the inventory has no group %q; its groups: %s",
+				m.Manager, m.Group, m.Group, strings.Join(groupNames(s), ", "))
+		}
+		managerOf[m.Group] = m.Manager
+	}
 
 	prio := map[string]int{}
 	for _, n := range s.groupOrder {
@@ -223,6 +254,13 @@ func Import(path string, opts Options) (*Result, error) {
 			continue
 		}
 		specs[n] = newSpec(roles, fields)
+		for _, g := range groups { // the most specific group last, as its variables win
+			if m, ok := managerOf[g]; ok && m != cmp.Or(opts.ServiceManager, "systemd") {
+				specs[n].serviceManager = m
+			} else if ok {
+				specs[n].serviceManager = ""
+			}
+		}
 	}
 	for _, e := range s.entries {
 		if hs := unroled[e]; len(hs) > 0 {

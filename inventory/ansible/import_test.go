@@ -175,3 +175,56 @@ func TestImport_Relays(t *testing.T) {
 		t.Errorf("output without relays mentions upstream:\n%s", res.HCL)
 	}
 }
+
+// TestImport_ServiceManagers: --service-manager MANAGER=GROUP gives a group's hosts their own
+// service_manager (a host's most specific mapped group wins, as Ansible merges group
+// variables), hosts blocks included; the others keep the defaults'. A group the inventory
+// lacks, or a manager latticepush does not drive, is refused.
+func TestImport_ServiceManagers(t *testing.T) {
+	dir := t.TempDir()
+	src := "[hubs]\nhub-[1:3]\n\n[ams]\nams-[1:4]\n\n[fra]\nfra-1\n\n[edge:children]\nams\nfra\n"
+	path := filepath.Join(dir, "hosts.ini")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Import(path, Options{Roles: roles(t, "hub=hubs", "leaf,wasmcloud=edge"),
+		ServiceManagers: []ManagerMap{{Manager: "runit", Group: "edge"}, {Manager: "systemd", Group: "fra"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(res.HCL), "service_manager in defaults") {
+		t.Errorf("the header still asks for service_manager:\n%s", res.HCL)
+	}
+	p := filepath.Join(dir, "inventory.hcl")
+	if err := os.WriteFile(p, res.HCL, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv, diags := inventory.Load(p, inventory.Options{SkipSecrets: true})
+	if diags.HasErrors() {
+		t.Fatalf("the imported inventory does not validate: %v\n%s", diags, res.HCL)
+	}
+	for h, want := range map[string]string{"hub-1": "systemd", "ams-1": "runit", "ams-4": "runit", "fra-1": "systemd"} {
+		if got := inv.Host(h).ServiceManager; got != want {
+			t.Errorf("%s: service_manager %q, want %q", h, got, want)
+		}
+	}
+	if !strings.Contains(string(res.HCL), "hosts \"ams\" {\n  for_each        = [for i in range(1, 5) : format(\"ams-%d\", i)]\n  address         = each.key\n  roles           = [\"leaf\", \"wasmcloud\"]\n  service_manager = \"runit\"\n}") {
+		t.Errorf("the ams hosts block lacks its service_manager:\n%s", res.HCL)
+	}
+
+	if _, err := Import(path, Options{Roles: roles(t, "hub=hubs"), ServiceManagers: []ManagerMap{{Manager: "runit", Group: "edges"}}}); err == nil ||
+		err.Error() != `--service-manager runit=edges: the inventory has no group "edges"; its groups: hubs, ams, fra, edge` {
+		t.Errorf("unknown group: %v", err)
+	}
+	for in, want := range map[string]string{
+		"openrc=edge": `--service-manager "openrc=edge": the service managers are systemd and runit (MANAGER, or MANAGER=GROUP for a group's hosts)`,
+		"runit=":      `--service-manager "runit=": name the group after '=', e.g. --service-manager runit=edge`,
+	} {
+		if _, _, err := ParseServiceManager(in); err == nil || err.Error() != want {
+			t.Errorf("ParseServiceManager(%q): %v, want %s", in, err, want)
+		}
+	}
+	if m, forGroup, err := ParseServiceManager("runit=edge"); err != nil || !forGroup || m != (ManagerMap{Manager: "runit", Group: "edge"}) {
+		t.Errorf("ParseServiceManager(runit=edge): %+v %v %v", m, forGroup, err)
+	}
+}

@@ -14,6 +14,8 @@ type spec struct {
 	address string // "" : the host name
 	roles   []string
 	ssh     sshSpec
+	// serviceManager is the host's own service_manager, when it is not the defaults'.
+	serviceManager string
 }
 
 type sshSpec struct {
@@ -56,7 +58,14 @@ func (sp *spec) key() string {
 	if sp.ssh.become != nil {
 		b = fmt.Sprint(*sp.ssh.become)
 	}
-	return fmt.Sprintf("%q %q %q %q %q %q %q %d %s", sp.address, sp.roles, sp.ssh.user, sp.ssh.identity, sp.ssh.knownHosts, sp.ssh.strict, sp.ssh.proxyJump, sp.ssh.port, b)
+	return fmt.Sprintf("%q %q %q %q %q %q %q %d %s %q", sp.address, sp.roles, sp.ssh.user, sp.ssh.identity, sp.ssh.knownHosts, sp.ssh.strict, sp.ssh.proxyJump, sp.ssh.port, b, sp.serviceManager)
+}
+
+// writeServiceManager writes the host's own service_manager, if it has one.
+func (sp *spec) writeServiceManager(b *strings.Builder) {
+	if sp.serviceManager != "" {
+		fmt.Fprintf(b, "service_manager = %s\n", quote(sp.serviceManager))
+	}
 }
 
 // hoist moves every ssh setting all hosts share into the defaults block.
@@ -171,7 +180,7 @@ func write(path string, s *source, specs map[string]*spec, opts Options, notes [
 #     version control);
 #   - size the hubs' JetStream limits in role "hub" (written as 10GB on disk, 1GB in memory);
 #   - add role settings for NATS and wasmCloud as needed (binaries, labels, rollout)`)
-	if opts.ServiceManager == "" {
+	if opts.ServiceManager == "" && len(opts.ServiceManagers) == 0 {
 		b.WriteString(`, and
 #     service_manager in defaults if the hosts do not run systemd`)
 	}
@@ -273,6 +282,7 @@ role "hub" {
 				fmt.Fprintf(&b, "address = %s\n", quote(sp.address))
 			}
 			fmt.Fprintf(&b, "roles = %s\n", list(sp.roles))
+			sp.writeServiceManager(&b)
 			sp.ssh.write(&b)
 			b.WriteString("}\n")
 			res.Blocks++
@@ -289,6 +299,7 @@ role "hub" {
 				addr = n
 			}
 			fmt.Fprintf(&b, "\nhost %s {\naddress = %s\nroles = %s\n", quote(n), quote(addr), list(sp.roles))
+			sp.writeServiceManager(&b)
 			sp.ssh.write(&b)
 			b.WriteString("}\n")
 			res.Hosts++
