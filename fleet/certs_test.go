@@ -30,14 +30,7 @@ func TestRemoveCertsScript(t *testing.T) {
 	if out, err := exec.Command("sh", args...).CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var left []string
-	for _, e := range ents {
-		left = append(left, e.Name())
-	}
+	left := names(t, dir)
 	want := []string{"ca-dd.pem", "hub-1-cc.key", "hub-1-cc.pem", "hub-1-notes.pem", "hub-10-ee.pem", "other.key"}
 	if !slices.Equal(left, want) {
 		t.Errorf("left %v, want %v", left, want)
@@ -61,14 +54,7 @@ func TestRemoveCAsScript(t *testing.T) {
 	if out, err := exec.Command("sh", "-c", removeCAsScript, "latticepush", p("ca-"), p("ca-bb.pem")).CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var left []string
-	for _, e := range ents {
-		left = append(left, e.Name())
-	}
+	left := names(t, dir)
 	want := []string{"ca-.pem", "ca-aa-bb-cc.pem", "ca-bb.key", "ca-bb.pem", "ca-old.pem", "ca.pem", "hub-1-bb.pem"}
 	if !slices.Equal(left, want) {
 		t.Errorf("left %v, want %v", left, want)
@@ -90,4 +76,18 @@ func TestRemoveOldCAs_Refuses(t *testing.T) {
 			t.Errorf("%+v: %v, want refused", s, err)
 		}
 	}
+}
+
+// names lists dir's entries by name.
+func names(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
 }

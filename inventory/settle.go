@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"time"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 // DefaultGateTimeout is how long one gate may take to pass when the unit's role does not set
@@ -32,22 +34,21 @@ func parseSettle(s *string) time.Duration {
 	return d
 }
 
-// settle checks role name's rollout settle: a duration from 1s to 1h.
-func (v *validator) settle(name string, ro *rolloutBlock) {
-	if ro.Settle == nil || parseSettle(ro.Settle) != 0 {
-		return
+// rolloutDurations checks role name's rollout settle and gate_timeout: durations from 1s to 1h.
+func (v *validator) rolloutDurations(name string, ro *rolloutBlock) {
+	for _, d := range []struct {
+		attr, examples string
+		val            *string
+		rng            hcl.Range
+	}{
+		{"settle", `"30s" or "2m"`, ro.Settle, ro.SettleRange},
+		{"gate_timeout", `"2m" or "10m"`, ro.GateTimeout, ro.GateTimeoutRange},
+	} {
+		if d.val != nil && parseSettle(d.val) == 0 {
+			v.errorf(d.rng, "Invalid rollout "+d.attr,
+				"%s %q in role %q must be a duration from 1s to 1h, such as %s.", d.attr, *d.val, name, d.examples)
+		}
 	}
-	v.errorf(ro.SettleRange, "Invalid rollout settle",
-		"settle %q in role %q must be a duration from 1s to 1h, such as \"30s\" or \"2m\".", *ro.Settle, name)
-}
-
-// gateTimeout checks role name's rollout gate_timeout: a duration from 1s to 1h.
-func (v *validator) gateTimeout(name string, ro *rolloutBlock) {
-	if ro.GateTimeout == nil || parseSettle(ro.GateTimeout) != 0 {
-		return
-	}
-	v.errorf(ro.GateTimeoutRange, "Invalid rollout gate_timeout",
-		"gate_timeout %q in role %q must be a duration from 1s to 1h, such as \"2m\" or \"10m\".", *ro.GateTimeout, name)
 }
 
 // Settle is how long apply gives the fleet to settle after a change before a check that still

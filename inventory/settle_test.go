@@ -12,11 +12,15 @@ import (
 // at its attribute with the exact advice.
 func TestLoad_RolloutSettle(t *testing.T) {
 	path := filepath.Join("testdata", "invalid", "rollout-settle.hcl")
+	wantDiagnostics(t, path,
+		path+`:25,5-18: Invalid rollout settle; settle "30" in role "leaf" must be a duration from 1s to 1h, such as "30s" or "2m".`,
+		path+`:31,5-18: Invalid rollout settle; settle "2h" in role "wasmcloud" must be a duration from 1s to 1h, such as "30s" or "2m".`)
+}
+
+// wantDiagnostics loads path and checks its diagnostics are exactly want, in order.
+func wantDiagnostics(t *testing.T, path string, want ...string) {
+	t.Helper()
 	_, diags := Load(path, Options{SkipSecrets: true})
-	want := []string{
-		path + `:25,5-18: Invalid rollout settle; settle "30" in role "leaf" must be a duration from 1s to 1h, such as "30s" or "2m".`,
-		path + `:31,5-18: Invalid rollout settle; settle "2h" in role "wasmcloud" must be a duration from 1s to 1h, such as "30s" or "2m".`,
-	}
 	var got []string
 	for _, d := range diags {
 		got = append(got, d.Error())
@@ -58,18 +62,9 @@ func TestInventory_Settle(t *testing.T) {
 // an error at its attribute with the exact advice; a valid one reaches the role's Rollout.
 func TestLoad_RolloutGateTimeout(t *testing.T) {
 	path := filepath.Join("testdata", "invalid", "rollout-gate-timeout.hcl")
-	_, diags := Load(path, Options{SkipSecrets: true})
-	want := []string{
-		path + `:25,5-24: Invalid rollout gate_timeout; gate_timeout "0s" in role "leaf" must be a duration from 1s to 1h, such as "2m" or "10m".`,
-		path + `:31,5-33: Invalid rollout gate_timeout; gate_timeout "ten minutes" in role "wasmcloud" must be a duration from 1s to 1h, such as "2m" or "10m".`,
-	}
-	var got []string
-	for _, d := range diags {
-		got = append(got, d.Error())
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	wantDiagnostics(t, path,
+		path+`:25,5-24: Invalid rollout gate_timeout; gate_timeout "0s" in role "leaf" must be a duration from 1s to 1h, such as "2m" or "10m".`,
+		path+`:31,5-33: Invalid rollout gate_timeout; gate_timeout "ten minutes" in role "wasmcloud" must be a duration from 1s to 1h, such as "2m" or "10m".`)
 
 	src, err := os.ReadFile(path)
 	if err != nil {

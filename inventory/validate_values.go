@@ -83,8 +83,7 @@ func (v *validator) values() {
 			if ro.MaxUnreachable != nil && *ro.MaxUnreachable < 0 {
 				v.errorf(ro.MaxUnreachableRange, "Invalid max_unreachable", "max_unreachable must be 0 or more.")
 			}
-			v.settle(name, ro)
-			v.gateTimeout(name, ro)
+			v.rolloutDurations(name, ro)
 			v.spreadBy(name, ro)
 		}
 		if rb.Wasmcloud != nil {
