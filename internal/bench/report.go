@@ -327,7 +327,11 @@ const method = `- **Lab**: internal/labtest brings up a real fleet on this machi
   hub cluster's health, then waits for the leaves' links and runs the final verify. Ansible's
   ` + "`hubroll.yml`" + `: ` + "`serial: 1`" + ` over the hubs, copy, and a handler running ` + "`sv -w 60 restart`" + `; no
   health check between nodes. A latticepush plan afterwards must be empty (every hub runs the
-  new config).
+  new config). Most of a hub's restart is its lame-duck stop: nats-server closes its clients and
+  leaf connections one at a time, spread over lame_duck_duration less the grace period (29 s
+  here) but at most a second apart, so a hub holding N leaves takes min(N, 29) s to stop, and the
+  roll's time follows how the 47 leaves happen to be spread over the hubs as each one stops
+  (they move to the others): both tools' runs vary by tens of seconds for that reason.
 - **release upgrade**: after the other lab cases, one run each. latticepush: ` + "`nats { version, artifact }`" + `
   pinned in roles hub and leaf, the artifact being the nats-server binary itself (its sha256
   and size declared), as a local file (uploaded over SFTP) or as a URL of an HTTP server the
