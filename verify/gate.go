@@ -45,8 +45,8 @@ func (e *GateError) Unwrap() error { return e.Cause }
 // since one node's restart or reload (of its routes or their authorization) can leave another
 // behind.
 //
-// Like every gate it polls with backoff until the checks pass or ctx ends (without a deadline:
-// until Options.GateTimeout has passed); it returns the last attempt's results, and a *GateError unless they all passed.
+// Like every gate it polls with backoff until the checks pass, ctx ends, or Options.GateTimeout
+// has passed (unset: 60s, only when ctx has no deadline); it returns the last attempt's results, and a *GateError unless they all passed.
 func HubNodeGate(ctx context.Context, inv *inventory.Inventory, targets []Target, host string, opts Options) ([]Result, error) {
 	h, err := unit(inv, host, inventory.RoleHub)
 	if err != nil {
@@ -124,10 +124,11 @@ func unit(inv *inventory.Inventory, host, role string) (*inventory.Host, error) 
 
 // gate polls a fresh round of tasks until every result passes or the deadline passes.
 func gate(ctx context.Context, inv *inventory.Inventory, targets []Target, opts Options, name string, tasks func(*round) []task) ([]Result, error) {
+	// apply bounds each gate by its unit's role's gate_timeout and leaves Options.GateTimeout
+	// unset, so the default does not cut that shorter; a bound the caller sets always holds.
+	set := opts.GateTimeout > 0
 	opts = opts.withDefaults()
-	if _, ok := ctx.Deadline(); !ok {
-		// apply bounds each gate by the unit's role's gate_timeout; a gate asked without a
-		// deadline gets Options.GateTimeout, which must not cut that shorter.
+	if _, ok := ctx.Deadline(); set || !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.GateTimeout)
 		defer cancel()

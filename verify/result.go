@@ -160,7 +160,8 @@ type Options struct {
 	ProbeBucket string
 	// PingWait is how long replies to a wasmCloud ping are gathered. Default 2s.
 	PingWait time.Duration
-	// GateTimeout bounds how long a gate polls when ctx has no earlier deadline. Default 60s.
+	// GateTimeout bounds how long a gate polls. Unset, a gate polls until ctx's deadline, or
+	// for 60s when ctx has none.
 	GateTimeout time.Duration
 	// Now is the clock certificate expiry is judged by; nil means the current time.
 	Now func() time.Time
