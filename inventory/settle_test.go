@@ -36,18 +36,7 @@ func TestInventory_Settle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	load := func(s string) *Inventory {
-		t.Helper()
-		p := filepath.Join(t.TempDir(), "inventory.hcl")
-		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		inv, diags := Load(p, Options{SkipSecrets: true})
-		if diags.HasErrors() {
-			t.Fatal(diags)
-		}
-		return inv
-	}
+	load := func(s string) *Inventory { return loadValid(t, s) }
 	valid := strings.Replace(strings.Replace(string(src), `"30"`, `"5s"`, 1), `"2h"`, `"1m30s"`, 1)
 	if got := load(valid).Settle(); got != 90*time.Second {
 		t.Errorf("settle %s, want the longest a role sets, 1m30s", got)
@@ -71,19 +60,25 @@ func TestLoad_RolloutGateTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	valid := strings.Replace(strings.Replace(string(src), `"0s"`, `"10m"`, 1), `gate_timeout = "ten minutes"`, `batch = 1`, 1)
-	p := filepath.Join(t.TempDir(), "inventory.hcl")
-	if err := os.WriteFile(p, []byte(valid), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	inv, diags := Load(p, Options{SkipSecrets: true})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	edge := inv.Host("edge-1")
+	edge := loadValid(t, valid).Host("edge-1")
 	if got := edge.Rollout["leaf"].GateTimeout; got != 10*time.Minute {
 		t.Errorf("leaf gate_timeout %s, want 10m", got)
 	}
 	if got := edge.Rollout["wasmcloud"].GateTimeout; got != 0 {
 		t.Errorf("wasmcloud gate_timeout %s, want 0 (unset: apply's default)", got)
 	}
+}
+
+// loadValid loads src as an inventory file, which must validate.
+func loadValid(t *testing.T, src string) *Inventory {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "inventory.hcl")
+	if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv, diags := Load(p, Options{SkipSecrets: true})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return inv
 }

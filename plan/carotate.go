@@ -10,8 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nats-io/nats-server/v2/conf"
-
 	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/unit"
 )
@@ -55,33 +53,15 @@ func caSKI(pemBytes []byte) (serial, ski string, err error) {
 	return inventory.CASerial(c), hex.EncodeToString(c.SubjectKeyId), nil
 }
 
-// configCAFiles returns the base names of the CA files a nats-server config names.
+// configCAFiles returns the base names of the CA files a nats-server config names, sorted.
 func configCAFiles(config []byte) []string {
-	m, err := conf.Parse(string(config))
-	if err != nil {
-		return nil
-	}
 	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				if s, ok := e.(string); ok && k == "ca_file" {
-					if b := path.Base(s); !slices.Contains(out, b) {
-						out = append(out, b)
-					}
-					continue
-				}
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
+	for _, f := range configCAs(config) {
+		if b := path.Base(f); !slices.Contains(out, b) {
+			out = append(out, b)
 		}
 	}
-	walk(m)
+	sort.Strings(out)
 	return out
 }
 

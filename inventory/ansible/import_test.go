@@ -132,12 +132,8 @@ func TestImport_Golden(t *testing.T) {
 // TestImport_Relays: a group mapped to the relay role becomes relay hosts, and the header says
 // how to put leaves below them; the output validates (a relay nothing names yet is a warning).
 func TestImport_Relays(t *testing.T) {
-	dir := t.TempDir()
-	src := "[hubs]\nhub-[1:3]\n\n[relays]\nrelay-east-1\nrelay-east-2\n\n[edge]\nedge-[1:4]\n"
-	path := filepath.Join(dir, "hosts.ini")
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writeINI(t, "[hubs]\nhub-[1:3]\n\n[relays]\nrelay-east-1\nrelay-east-2\n\n[edge]\nedge-[1:4]\n")
+	dir := filepath.Dir(path)
 	res, err := Import(path, Options{Roles: roles(t, "hub=hubs", "relay=relays", "leaf,wasmcloud=edge")})
 	if err != nil {
 		t.Fatal(err)
@@ -181,12 +177,8 @@ func TestImport_Relays(t *testing.T) {
 // variables), hosts blocks included; the others keep the defaults'. A group the inventory
 // lacks, or a manager latticepush does not drive, is refused.
 func TestImport_ServiceManagers(t *testing.T) {
-	dir := t.TempDir()
-	src := "[hubs]\nhub-[1:3]\n\n[ams]\nams-[1:4]\n\n[fra]\nfra-1\n\n[edge:children]\nams\nfra\n"
-	path := filepath.Join(dir, "hosts.ini")
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writeINI(t, "[hubs]\nhub-[1:3]\n\n[ams]\nams-[1:4]\n\n[fra]\nfra-1\n\n[edge:children]\nams\nfra\n")
+	dir := filepath.Dir(path)
 	res, err := Import(path, Options{Roles: roles(t, "hub=hubs", "leaf,wasmcloud=edge"),
 		ServiceManagers: []ManagerMap{{Manager: "runit", Group: "edge"}, {Manager: "systemd", Group: "fra"}}})
 	if err != nil {
@@ -227,4 +219,14 @@ func TestImport_ServiceManagers(t *testing.T) {
 	if m, forGroup, err := ParseServiceManager("runit=edge"); err != nil || !forGroup || m != (ManagerMap{Manager: "runit", Group: "edge"}) {
 		t.Errorf("ParseServiceManager(runit=edge): %+v %v %v", m, forGroup, err)
 	}
+}
+
+// writeINI writes src as hosts.ini in a new directory and returns its path.
+func writeINI(t *testing.T, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hosts.ini")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
