@@ -92,7 +92,7 @@ type Auth struct {
 	LeafPassword   Secret
 	CheckPassword  Secret
 	RoutePassword  Secret // hub cluster routes; required only with Lattice.RouteAuth
-	// Users maps a rotatable password's key ("leaf", "system", "check") to the user it belongs
+	// Users maps a rotatable password's key ("leaf", "system", "check", "route") to the user it belongs
 	// to when a rotation renamed it ("leaf-b"; the secrets file's "users" object). Read it
 	// through UserName.
 	Users map[string]string
@@ -119,13 +119,13 @@ func (u RetiringUser) IsSet() bool { return u.User != "" && u.Password.IsSet() }
 
 // RotatableKeys are the passwords `secrets --rotate` rotates, by their key in the secrets
 // file's "passwords" object.
-var RotatableKeys = []string{"leaf", "system", "check"}
+var RotatableKeys = []string{"leaf", "system", "check", "route"}
 
 // defaultUsers are the users of the rotatable passwords before any rotation.
-var defaultUsers = map[string]string{"leaf": DefaultLeafUser, "system": "sys", "check": "latticepush"}
+var defaultUsers = map[string]string{"leaf": DefaultLeafUser, "system": "sys", "check": "latticepush", "route": "route"}
 
 // DefaultUserName is the user of a rotatable password before any rotation: "leaf", "sys",
-// "latticepush".
+// "latticepush", "route".
 func DefaultUserName(key string) string { return defaultUsers[key] }
 
 // UserName is the user the password key belongs to now: the recorded one, else the default.

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -44,6 +45,8 @@ type Rotation struct {
 	Step string `json:"step"`
 	// Waiting names what step 3 waits for, each with why.
 	Waiting []string `json:"waiting,omitempty"`
+
+	switching []string // a route rotation's members that accept the new login from this plan on
 }
 
 // Leaf reports whether this is the leaf password's rotation (the one with a step 2).
@@ -172,8 +175,12 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 		}
 		rots = append(rots, rot)
 	}
-	if len(drop) > 0 {
-		desired, facts, err = withoutRetiring(inv, desired, facts, drop, caStep)
+	routeRot, routeSteps, err := planRouteRotation(inv, desired, facts, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(drop) > 0 || len(routeSteps) > 0 {
+		desired, facts, err = rerender(inv, desired, facts, unit.Options{DropRetiring: drop, CAStep: caStep, RouteSteps: routeSteps})
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -195,19 +202,30 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 			rot.Step = RotationComplete
 		}
 	}
+	if routeRot != nil {
+		rots = append(rots, routeRot)
+	}
 	return desired, facts, rots, nil
 }
 
-// withoutRetiring re-renders the hubs without the retiring users of keys. The hubs were
-// observed against the config with every retiring user: a file that matched it was not read
-// (it is that config), and the digest their nats-server printed is that config's; the facts
+// rerender renders again, with opts, the hubs and the members of a route rotation
+// (opts.RouteSteps): without the retiring users whose last step is due, at a route rotation's
+// step. They were observed against the first render: a file that matched it was not read (it
+// is that config), and the digest their nats-server printed is that config's; the facts
 // returned say so, and the new config's digest is taken in apply's pre-check.
-func withoutRetiring(inv *inventory.Inventory, desired Desired, facts map[string]Facts, keys []string, caStep int) (Desired, map[string]Facts, error) {
+func rerender(inv *inventory.Inventory, desired Desired, facts map[string]Facts, opts unit.Options) (Desired, map[string]Facts, error) {
 	out, outFacts := maps.Clone(desired), maps.Clone(facts)
-	for _, h := range inv.Hubs() {
-		files, err := renderHostFiles(inv, h, unit.Options{DropRetiring: keys, CAStep: caStep})
+	for _, h := range inv.Hosts {
+		n := h.NATS()
+		if _, ok := opts.RouteSteps[h.Name]; n == nil || (h.Hub == nil && !ok) {
+			continue
+		}
+		files, err := renderHostFiles(inv, h, opts)
 		if err != nil {
 			return nil, nil, err
+		}
+		if sameFiles(files, desired[h.Name]) {
+			continue // the first render's, and what was observed against it
 		}
 		out[h.Name] = files
 		f, ok := facts[h.Name]
@@ -215,9 +233,9 @@ func withoutRetiring(inv *inventory.Inventory, desired Desired, facts map[string
 			continue
 		}
 		f.Files = maps.Clone(f.Files)
-		if ff, ok := f.Files[h.Hub.ConfigFile]; ok {
-			ff.Content = fileContent(f, desired[h.Name], h.Hub.ConfigFile)
-			f.Files[h.Hub.ConfigFile] = ff
+		if ff, ok := f.Files[n.ConfigFile]; ok {
+			ff.Content = fileContent(f, desired[h.Name], n.ConfigFile)
+			f.Files[n.ConfigFile] = ff
 		}
 		if f.NATS != nil {
 			nf := *f.NATS
@@ -227,6 +245,13 @@ func withoutRetiring(inv *inventory.Inventory, desired Desired, facts map[string
 		outFacts[h.Name] = f
 	}
 	return out, outFacts, nil
+}
+
+// sameFiles reports whether two renders of a host are the same files with the same content.
+func sameFiles(a, b []DesiredFile) bool {
+	return slices.EqualFunc(a, b, func(x, y DesiredFile) bool {
+		return x.Path == y.Path && bytes.Equal(x.Content, y.Content) && bytes.Equal(x.Display, y.Display)
+	})
 }
 
 // planLeafRotation decides the leaf password rotation's step; retire is true when step 3 is
@@ -391,6 +416,10 @@ func annotateRotations(inv *inventory.Inventory, p *Plan, rots []*Rotation) {
 			}
 			h := inv.Host(u.Host)
 			if h == nil {
+				continue
+			}
+			if rot.Secret == inventory.SecretRoutePassword {
+				annotateRouteRotation(u, rot)
 				continue
 			}
 			switch {

@@ -299,8 +299,8 @@ func TestRotation_RefusesLeavesBeforeHubs(t *testing.T) {
 
 func TestRotatePassword_Refusals(t *testing.T) {
 	inv := plantest.LoadExample(t, "lab", nil)
-	if _, err := inventory.RotatePassword(inv, inventory.SecretRoutePassword, inventory.Options{}); err == nil || !strings.Contains(err.Error(), "passwords.check") {
-		t.Errorf("rotating passwords.route: %v, want a refusal naming what rotates", err)
+	if _, err := inventory.RotatePassword(inv, "passwords.nope", inventory.Options{}); err == nil || !strings.Contains(err.Error(), "passwords.route") {
+		t.Errorf("rotating passwords.nope: %v, want a refusal naming what rotates", err)
 	}
 	rotated(t, inv)
 	_, err := inventory.RotatePassword(inv, inventory.SecretLeafPassword, inventory.Options{})

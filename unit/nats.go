@@ -144,9 +144,9 @@ func (r *Context) hubConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error 
 	}
 
 	w.line("")
-	var peers []string
+	var peers []routePeer
 	for _, p := range r.Inv.Hubs() {
-		peers = append(peers, hostPort(p.Address, p.Hub.ClusterPort))
+		peers = append(peers, routePeer{p.Name, hostPort(p.Address, p.Hub.ClusterPort)})
 	}
 	if err := r.clusterBlock(w, n, tf, peers); err != nil {
 		return err
@@ -317,21 +317,46 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 	return nil
 }
 
-// clusterBlock writes a cluster block routed to peers (host:port of every member's cluster
-// port, itself included): the hub cluster, or a relay cluster. Routes authenticate with
-// passwords.route unless route_auth = false, and are mutual TLS with a tls block.
-func (r *Context) clusterBlock(w *confWriter, n *inventory.NATS, tf *tlsFiles, peers []string) error {
+// routePeer is a cluster member a route is dialled to: its host name and "host:port".
+type routePeer struct{ host, addr string }
+
+// clusterBlock writes a cluster block routed to peers (every member's cluster port, itself
+// included): the hub cluster, or a relay cluster. Routes authenticate with passwords.route
+// unless route_auth = false, and are mutual TLS with a tls block. During a route password
+// rotation the member's RouteStep says which login it accepts and dials each peer with.
+func (r *Context) clusterBlock(w *confWriter, n *inventory.NATS, tf *tlsFiles, peers []routePeer) error {
 	w.open("cluster {")
 	w.kv("name", quote(n.ClusterName))
 	w.kv("listen", quote(hostPort(anyAddress, n.ClusterPort)))
-	userinfo := ""
+	login := map[string]string{} // peer host -> "user:password@" of its route URL
 	if r.Inv.Lattice.RouteAuth {
-		pw, err := r.Secret(r.Inv.Auth.RoutePassword, secretRoute)
+		a := r.Inv.Auth
+		cur, err := r.routeLogin(a.UserName("route"), a.RoutePassword, secretRoute)
 		if err != nil {
 			return err
 		}
-		if err := checkPassword(secretRoute, pw); err != nil {
-			return err
+		accept, old := cur, cur
+		step, rotating := r.Opts.RouteSteps[r.Host.Name]
+		if ru := a.RetiringUser("route"); rotating && ru.IsSet() {
+			if old, err = r.routeLogin(ru.User, ru.Password, inventory.RetiringSecretName("route")); err != nil {
+				return err
+			}
+			if !step.AcceptNew {
+				accept = old
+			}
+		} else {
+			step = RouteStep{}
+			rotating = false
+		}
+		for _, p := range peers {
+			switch {
+			case p.host == r.Host.Name:
+				login[p.host] = accept.userinfo // a route to itself, which nats-server skips
+			case rotating && !slices.Contains(step.DialNew, p.host):
+				login[p.host] = old.userinfo
+			default:
+				login[p.host] = cur.userinfo
+			}
 		}
 		// Both halves in one config, applied by one reload (nats-server reloads cluster
 		// authorization and routes). A changed route URL is a route removed and one added, so
@@ -345,17 +370,13 @@ func (r *Context) clusterBlock(w *confWriter, n *inventory.NATS, tf *tlsFiles, p
 		// each reload, no acknowledged KV write lost).
 		w.line("# Routes authenticate (passwords.route): a server without it cannot join the cluster.")
 		w.open("authorization {")
-		w.kv("user", quote(UserRoute))
-		w.kv("password", quote(pw))
+		w.kv("user", quote(accept.user))
+		w.kv("password", quote(accept.password))
 		w.close("}")
-		userinfo = url.UserPassword(UserRoute, pw).String() + "@"
-		if !r.Opts.RevealSecrets {
-			userinfo = UserRoute + ":" + pw + "@" // keep the placeholder readable
-		}
 	}
 	routes := make([]string, 0, len(peers))
-	for _, hp := range peers {
-		routes = append(routes, "nats-route://"+userinfo+hp)
+	for _, p := range peers {
+		routes = append(routes, "nats-route://"+login[p.host]+p.addr)
 	}
 	sort.Strings(routes)
 	w.open("routes: [")
@@ -366,4 +387,23 @@ func (r *Context) clusterBlock(w *confWriter, n *inventory.NATS, tf *tlsFiles, p
 	routeTLS(w, tf)
 	w.close("}")
 	return nil
+}
+
+// routeCred is a route login as a config writes it: the password (or its placeholder) and
+// the "user:password@" of a route URL.
+type routeCred struct{ user, password, userinfo string }
+
+func (r *Context) routeLogin(user string, s inventory.Secret, name string) (routeCred, error) {
+	pw, err := r.Secret(s, name)
+	if err != nil {
+		return routeCred{}, err
+	}
+	if err := checkPassword(name, pw); err != nil {
+		return routeCred{}, err
+	}
+	userinfo := url.UserPassword(user, pw).String() + "@"
+	if !r.Opts.RevealSecrets {
+		userinfo = user + ":" + pw + "@" // keep the placeholder readable
+	}
+	return routeCred{user, pw, userinfo}, nil
 }

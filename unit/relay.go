@@ -110,9 +110,9 @@ func (r *Context) relayCluster(w *confWriter, n *inventory.NATS, tf *tlsFiles) e
 	}
 	w.line("")
 	w.line("# Relay cluster " + quote(n.ClusterName) + ": routes to every relay of it.")
-	peers := make([]string, 0, len(members))
+	peers := make([]routePeer, 0, len(members))
 	for _, m := range members {
-		peers = append(peers, hostPort(m.Address, m.Leaf.ClusterPort))
+		peers = append(peers, routePeer{m.Name, hostPort(m.Address, m.Leaf.ClusterPort)})
 	}
 	return r.clusterBlock(w, n, tf, peers)
 }

@@ -97,11 +97,26 @@ type Options struct {
 	// retiring user (a password rotation) the hubs leave out: a rotation's last step, which
 	// plan takes only once nothing logs in with it. By default the hubs accept both users.
 	DropRetiring []string
+	// RouteSteps are a route password rotation's step (plan), by cluster member's host name:
+	// which login the member's cluster accepts and which peers it dials with the new one. A
+	// member not in it, or any member while no rotation is recorded, renders the rotation's
+	// end: it accepts and dials the current login only.
+	RouteSteps map[string]RouteStep
 	// CAStep is the step of a CA rotation (a retiring CA recorded) the servers render at:
 	// CATrustBoth (the default) trusts both CAs and keeps the certificates of the retiring
 	// one, CAReissue trusts both with certificates of the new one, CADropOld trusts the new
 	// one only. Plan takes each step once the fleet is observed through the one before.
 	CAStep int
+}
+
+// RouteStep is one cluster member's config during a route password rotation. A cluster
+// accepts one route login (nats-server allows no second user there), but a route is one
+// connection that either end may dial: a member that accepts the new login keeps its routes
+// to members that do not as long as it dials them with the retiring one, and they dial it
+// with the new one once it accepts that. See plan's route rotation for the order.
+type RouteStep struct {
+	AcceptNew bool     // the cluster's authorization is the new login, else the retiring one
+	DialNew   []string // peers (host names) whose route URL carries the new login; the others the retiring one
 }
 
 // CA rotation steps (Options.CAStep).

@@ -267,8 +267,12 @@ func printRotation(w io.Writer, p *plan.Plan, r *plan.Rotation) {
 		}
 		return "  "
 	}
-	if r.Secret == inventory.SecretCAKey {
+	switch r.Secret {
+	case inventory.SecretCAKey:
 		printCARotation(w, p, r, mark)
+		return
+	case inventory.SecretRoutePassword:
+		printRouteRotation(w, p, r, mark)
 		return
 	}
 	switching, retiring := r.Step == plan.RotationAcceptAndSwitch, r.Step == plan.RotationRetire
@@ -294,6 +298,25 @@ func printRotation(w io.Writer, p *plan.Plan, r *plan.Rotation) {
 		}
 	case plan.RotationComplete:
 		fmt.Fprintf(w, "  Complete: no server accepts %s any more. Run `latticepush secrets --finish-rotation %s %s`.\n", r.OldUser, r.Secret, p.Inventory)
+	}
+}
+
+// printRouteRotation writes a route password rotation's steps, marking the one this plan takes.
+func printRouteRotation(w io.Writer, p *plan.Plan, r *plan.Rotation, mark func(bool) string) {
+	fmt.Fprintf(w, "\nRotation of %s (%s -> %s), one apply per cluster member and one more:\n", r.Secret, r.OldUser, r.NewUser)
+	fmt.Fprintf(w, "  %s 1. one member of each cluster accepts %s instead of %s (reload); every member dials those that accept %s with it\n",
+		mark(r.Step == plan.RotationAcceptOne), r.NewUser, r.OldUser, r.NewUser)
+	fmt.Fprintf(w, "  %s 2. every route dials with %s (reload), once every member accepts it\n", mark(r.Step == plan.RotationRetire), r.NewUser)
+	switch r.Step {
+	case plan.RotationAcceptOne:
+		fmt.Fprintf(w, "  Plan again after apply for the next member.\n")
+	case plan.RotationRetire:
+		fmt.Fprintf(w, "  Plan again after apply: it reports the rotation complete.\n")
+	case plan.RotationComplete:
+		fmt.Fprintf(w, "  Complete: no config names %s any more. Run `latticepush secrets --finish-rotation %s %s`.\n", r.OldUser, r.Secret, p.Inventory)
+	}
+	for _, why := range r.Waiting {
+		fmt.Fprintf(w, "  waiting for %s\n", why)
 	}
 }
 

@@ -20,10 +20,11 @@ file nor its environment variable supplies, and an nkeys server seed for each wa
 Existing values are never changed, and no value is ever printed: only the names of the
 secrets it added. Run it after adding wasmCloud hosts; keep the file out of version control.
 
---rotate passwords.leaf (or passwords.system, passwords.check) writes a new password under
-the other user name of its pair (leaf-a, leaf-b; sys-a, sys-b; latticepush-a, latticepush-b)
-and keeps the current one as retiring; plan and apply then roll it out without a refused
-connection (README, Secrets). --rotate ca.key creates a new fleet CA and keeps the current
+--rotate passwords.leaf (or passwords.system, passwords.check, passwords.route) writes a new
+password under the other user name of its pair (leaf-a, leaf-b; sys-a, sys-b; latticepush-a,
+latticepush-b; route-a, route-b) and keeps the current one as retiring; plan and apply then
+roll it out without a refused connection (README, Secrets; the route password takes one
+apply per cluster member and one more). --rotate ca.key creates a new fleet CA and keeps the current
 one as retiring: plan trusts both, reissues every certificate, then drops the old CA
 (README, TLS). --finish-rotation forgets the retiring user or CA once plan reports the
 rotation complete.`,
@@ -38,7 +39,7 @@ rotation complete.`,
 			return g.runSecrets(args[0])
 		},
 	}
-	cmd.Flags().StringVar(&rotate, "rotate", "", "rotate this secret: `passwords.leaf`, `passwords.system`, `passwords.check` or `ca.key`")
+	cmd.Flags().StringVar(&rotate, "rotate", "", "rotate this secret: `passwords.leaf`, `passwords.system`, `passwords.check`, `passwords.route` or `ca.key`")
 	cmd.Flags().StringVar(&finish, "finish-rotation", "", "forget the retiring user (or CA) of this secret's completed rotation")
 	g.addVarFlags(cmd)
 	return cmd
@@ -79,7 +80,11 @@ func (g *globals) runRotate(path, rotate, finish string) error {
 		return err
 	}
 	fmt.Fprintf(g.stdout, "%s: new %s for user %s; %s is retiring (mode 0600, no value printed).\n", inv.Auth.SecretsFile, r.Secret, r.NewUser, r.OldUser)
-	fmt.Fprintf(g.stdout, "Next: `latticepush plan %s` shows the steps; apply, then plan and apply again for the last.\n", path)
+	next := "apply, then plan and apply again for the last"
+	if r.Secret == inventory.SecretRoutePassword {
+		next = "apply, then plan and apply again for each next step"
+	}
+	fmt.Fprintf(g.stdout, "Next: `latticepush plan %s` shows the steps; %s.\n", path, next)
 	return nil
 }
 

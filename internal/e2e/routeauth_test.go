@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/latticepush/latticepush/internal/labtest"
+	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/verify"
 	"github.com/latticepush/latticepush/verify/natsmon"
@@ -35,13 +37,34 @@ func TestRouteAuth_StrayServerRefused(t *testing.T) {
 	if res, err := s.apply(ctx, s.plan(ctx)); err != nil || res.VerifyError != "" {
 		t.Fatalf("apply: %v %s\nresults: %v", err, res.VerifyError, results(res))
 	}
+	strayRefused(t, ctx, env, s, "")
+	strayLog, _ := env.Lab.Exec(ctx, "edge-1", "sh", "-c", "grep -ci 'authorization violation' /tmp/stray.log || true")
+	t.Logf("the stray's own log has %s authorization violation line(s)", strings.TrimSpace(string(strayLog)))
+
+	rep := s.verify(ctx)
+	for _, r := range rep.Failed() {
+		t.Errorf("verify with the stray running: %s on %s: %s", r.Check, r.Host, r.Evidence)
+	}
+	for _, h := range s.Inv.Hubs() {
+		if r := resultOf(rep, verify.CheckHubRouteAuth, h.Name); r == nil || !r.OK || r.Warning {
+			t.Errorf("%s on %s: %+v", verify.CheckHubRouteAuth, h.Name, r)
+		} else {
+			t.Logf("verify %s %s: %s", r.Check, r.Host, r.Evidence)
+		}
+	}
+}
+
+// strayRefused starts a nats-server on edge-1 (a lab host that reaches hub-1's cluster port
+// like any peer) whose route to hub-1 logs in with userinfo ("user:password@", or "" for
+// none), and waits for hub-1's log to show three of its routes closed for an authentication
+// failure; no hub's /routez may list it. The stray is stopped at the end of the test.
+func strayRefused(t *testing.T, ctx context.Context, env *labtest.Env, s *session, userinfo string) {
+	t.Helper()
 	hub1 := s.Inv.Host("hub-1")
 	logFrom := hubLogLines(t, ctx, env, "hub-1")
-
-	// The stray runs on edge-1, a lab host that reaches hub-1's cluster port like any peer.
 	conf := fmt.Sprintf("server_name: stray\nlisten: \"127.0.0.1:4333\"\nhttp: \"127.0.0.1:8333\"\n"+
-		"cluster {\n  name: %q\n  listen: \"0.0.0.0:6333\"\n  routes: [\"nats-route://%s:%d\"]\n}\n",
-		hub1.Hub.ClusterName, hub1.Address, hub1.Hub.ClusterPort)
+		"cluster {\n  name: %q\n  listen: \"0.0.0.0:6333\"\n  routes: [\"nats-route://%s%s:%d\"]\n}\n",
+		hub1.Hub.ClusterName, userinfo, hub1.Address, hub1.Hub.ClusterPort)
 	out, err := env.Lab.Exec(ctx, "edge-1", "sh", "-c",
 		`printf '%s' "$1" > /tmp/stray.conf && { setsid /usr/local/bin/nats-server -c /tmp/stray.conf -l /tmp/stray.log </dev/null >/dev/null 2>&1 & echo $!; }`,
 		"sh", conf)
@@ -49,7 +72,7 @@ func TestRouteAuth_StrayServerRefused(t *testing.T) {
 	if err != nil || pid == "" {
 		t.Fatalf("start the stray server on edge-1: %v %s", err, out)
 	}
-	defer env.Lab.Exec(context.Background(), "edge-1", "kill", pid)
+	t.Cleanup(func() { env.Lab.Exec(context.Background(), "edge-1", "kill", pid) })
 
 	// It dials again every second: wait for a few refusals.
 	var refused string
@@ -77,20 +100,6 @@ func TestRouteAuth_StrayServerRefused(t *testing.T) {
 			t.Errorf("%s's /routez lists the stray server: %s", h.Name, names)
 		}
 		t.Logf("%s /routez remote_names: %s", h.Name, names)
-	}
-	strayLog, _ := env.Lab.Exec(ctx, "edge-1", "sh", "-c", "grep -ci 'authorization violation' /tmp/stray.log || true")
-	t.Logf("the stray's own log has %s authorization violation line(s)", strings.TrimSpace(string(strayLog)))
-
-	rep := s.verify(ctx)
-	for _, r := range rep.Failed() {
-		t.Errorf("verify with the stray running: %s on %s: %s", r.Check, r.Host, r.Evidence)
-	}
-	for _, h := range s.Inv.Hubs() {
-		if r := resultOf(rep, verify.CheckHubRouteAuth, h.Name); r == nil || !r.OK || r.Warning {
-			t.Errorf("%s on %s: %+v", verify.CheckHubRouteAuth, h.Name, r)
-		} else {
-			t.Logf("verify %s %s: %s", r.Check, r.Host, r.Evidence)
-		}
 	}
 }
 
@@ -209,6 +218,119 @@ func TestRouteAuth_IntroducedUnderLoad(t *testing.T) {
 	if p := newSession(t, env, plan.Options{}).plan(ctx); p.HasChanges() {
 		t.Errorf("a second plan is not empty: %v", actions(p))
 	}
+	t.Logf("test %.1fs in all", time.Since(began).Seconds())
+}
+
+// TestRouteAuth_RotatedUnderLoad rotates the route password of a running lab lattice with
+// the CLI (`secrets --rotate passwords.route`, then plan and apply until plan reports the
+// rotation complete) while a KV writer and reader go through a leaf. A cluster accepts one
+// route login, so a hub reloaded with the new password alone refuses its peers' routes and
+// they refuse its own: one at a time, the wave's gate on routes to every other node fails
+// and rolls it back. Asserted: the plans take one hub per apply and then one apply that makes
+// every route URL carry the new login (steps accept-one, accept-one, accept-one, retire,
+// complete), only hubs change, every apply exits 0 (each hub's reload passed its gate), no
+// acknowledged write is lost, every hub's /routez names both other nodes at the end; after
+// `--finish-rotation` the plan is empty, verify passes, and a server dialling hub-1 with the
+// old password is refused.
+func TestRouteAuth_RotatedUnderLoad(t *testing.T) {
+	began := time.Now()
+	env := labtest.Up(t, labtest.Spec{Edges: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	bin := buildCLI(t)
+	s := newSession(t, env, plan.Options{})
+	if res, err := s.apply(ctx, s.plan(ctx)); err != nil || res.VerifyError != "" {
+		t.Fatalf("apply: %v %s\nresults: %v", err, res.VerifyError, results(res))
+	}
+	oldLogin := url.UserPassword(inventory.DefaultUserName("route"), s.Inv.Auth.RoutePassword.Reveal()).String() + "@"
+	cli := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1"}
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
+	}
+	if out, err := cli("secrets", "--rotate", "passwords.route", env.Path); err != nil {
+		t.Fatalf("secrets --rotate passwords.route: %v\n%s", err, out)
+	}
+
+	l := startLoad(t, ctx, env, "edge-1")
+	time.Sleep(2 * time.Second) // a baseline before the change
+	logFrom := map[string]int{}
+	for _, h := range s.Inv.Hubs() {
+		logFrom[h.Name] = hubLogLines(t, ctx, env, h.Name)
+	}
+	watch := watchRoutes(t, ctx, s)
+	var steps []string
+	for len(steps) < 7 {
+		p := newSession(t, env, plan.Options{}).plan(ctx)
+		var rot *plan.Rotation
+		for _, r := range p.Rotations {
+			if r.Secret == inventory.SecretRoutePassword {
+				rot = r
+			}
+		}
+		if rot == nil {
+			t.Fatalf("plan %d has no rotation of passwords.route", len(steps)+1)
+		}
+		steps = append(steps, rot.Step)
+		if rot.Step == plan.RotationComplete {
+			break
+		}
+		for _, u := range p.Units {
+			if u.Role != "hub" && u.Changes() {
+				t.Fatalf("plan %d (%s): %s %s (%v)", len(steps), rot.Step, u.ID(), u.Action, u.Reasons)
+			}
+		}
+		start := time.Now()
+		out, err := cli("apply", "--auto-approve", env.Path)
+		t.Logf("apply %d (%s, waiting %v), %.1fs", len(steps), rot.Step, rot.Waiting, time.Since(start).Seconds())
+		if err != nil {
+			t.Fatalf("latticepush apply: %v\n%s", err, out)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	gaps := watch.stop()
+	st := l.stop()
+	missing, wrong := l.check(t, ctx)
+	t.Logf("route password rotated under load: %d writes acknowledged, %d write errors; %d reads (%d verified, %d errors, %d wrong); longest write unavailability %s, longest read unavailability %s; afterwards %d acknowledged writes missing, %d wrong",
+		st.acked, st.writeErrs, st.reads, st.readOK, st.readErrs, st.readWrong,
+		st.writeGap.Round(time.Millisecond), st.readGap.Round(time.Millisecond), missing, wrong)
+	t.Logf("hub /routez polled every %s: %s", routePoll, gaps)
+	want := []string{plan.RotationAcceptOne, plan.RotationAcceptOne, plan.RotationAcceptOne, plan.RotationRetire, plan.RotationComplete}
+	if !slices.Equal(steps, want) {
+		t.Errorf("steps %v, want %v", steps, want)
+	}
+	if st.acked == 0 || st.readOK == 0 {
+		t.Fatal("the load got nothing through")
+	}
+	if missing+wrong+st.readWrong > 0 {
+		t.Fatalf("lost or wrong: %d missing, %d wrong after, %d wrong reads during", missing, wrong, st.readWrong)
+	}
+	if bad := gaps.notBack(); bad != "" {
+		t.Errorf("routes not back at the end: %s", bad)
+	}
+	for _, h := range s.Inv.Hubs() {
+		b, err := env.Lab.Exec(ctx, h.Name, "sh", "-c", fmt.Sprintf(
+			"tail -n +%d /var/log/nats-server/current | grep -c 'Router connection closed: Authentication Failure' || true", logFrom[h.Name]+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s's log during the rotation: %s route connection(s) refused for authentication", h.Name, strings.TrimSpace(string(b)))
+	}
+
+	if out, err := cli("secrets", "--finish-rotation", "passwords.route", env.Path); err != nil {
+		t.Fatalf("secrets --finish-rotation passwords.route: %v\n%s", err, out)
+	}
+	after := newSession(t, env, plan.Options{})
+	if p := after.plan(ctx); p.HasChanges() || len(p.Rotations) > 0 {
+		t.Errorf("after --finish-rotation: changes %v, rotations %v", actions(p), p.Rotations)
+	}
+	for _, r := range after.verify(ctx).Failed() {
+		t.Errorf("verify after: %s on %s: %s", r.Check, r.Host, r.Evidence)
+	}
+	strayRefused(t, ctx, env, after, oldLogin)
 	t.Logf("test %.1fs in all", time.Since(began).Seconds())
 }
 
