@@ -291,6 +291,7 @@ func (f *Fleet) observe(ctx context.Context, pr plan.Probe) plan.Facts {
 	if pr.NATS != nil {
 		facts.Others = st.others(facts.Services[plan.ServiceNATS])
 		nf := &plan.NATSFacts{DesiredDigest: st.digest, DesiredError: st.digestErr,
+			FileDigest: st.cachedDigest(pr.NATS.Binary, st.sums[h.NATS().ConfigFile]),
 			BinaryPath: st.kv["nats.real"], StoreState: st.kv["nats.store"] == "1"}
 		if (mon == nil || !mon.ok) && facts.Services[plan.ServiceNATS].Running {
 			mon = readPreviousMonitor(ctx, c, h, st.content[h.NATS().ConfigFile], pr.NATS.MonitorAddr, mon)

@@ -141,6 +141,10 @@ type NATSFacts struct {
 	// when that failed (DesiredError then says why).
 	DesiredDigest string
 	DesiredError  string
+	// FileDigest is what the host's digest cache holds for its config file as found (its
+	// sha256, this binary): the digest of a config an apply checked there; empty when the
+	// cache holds none. Compared with RunningDigest, it says whether the server runs its file.
+	FileDigest string
 	// The rest comes from the running server's monitoring endpoints; empty when it is down.
 	RunningDigest string // /varz config_digest
 	ServerName    string // /varz server_name

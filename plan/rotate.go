@@ -240,11 +240,30 @@ func rerender(inv *inventory.Inventory, desired Desired, facts map[string]Facts,
 		if f.NATS != nil {
 			nf := *f.NATS
 			nf.DesiredDigest, nf.DesiredError = "", ""
+			// A config that is the file already on the host has the digest an apply
+			// recorded for that file, if any: then a server that does not run it is seen.
+			if c := fileByPath(files, n.ConfigFile); c != nil && sha256Hex(c.Content) == f.Files[n.ConfigFile].SHA256 {
+				nf.DesiredDigest = nf.FileDigest
+			}
 			f.NATS = &nf
 		}
 		outFacts[h.Name] = f
 	}
 	return out, outFacts, nil
+}
+
+func fileByPath(files []DesiredFile, path string) *DesiredFile {
+	for i := range files {
+		if files[i].Path == path {
+			return &files[i]
+		}
+	}
+	return nil
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // sameFiles reports whether two renders of a host are the same files with the same content.

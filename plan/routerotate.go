@@ -39,8 +39,9 @@ const (
 //
 // The hub wave reloads one member at a time, each gated on routes to every other member, so
 // a step that would cut a route is rolled back. The state is read from each member's config
-// file: a member whose running server does not run its file (an apply killed between the
-// two) is taken by its file, and its next reload's gate finds a route it cannot make.
+// file. A member whose server does not run its file (an apply stopped between the two; seen
+// when the host's digest cache knows the file's digest, as it does for every file an apply
+// wrote) holds its cluster: the plan only reloads it, with its file, and moves no member.
 
 // routeState is what one member's observed config says of its routes.
 type routeState struct {
@@ -137,6 +138,12 @@ func planRouteRotation(inv *inventory.Inventory, desired Desired, facts map[stri
 			if content == nil {
 				continue // no config yet: it starts with the one rendered for it
 			}
+			if nf := f.NATS; nf != nil && nf.FileDigest != "" && nf.RunningDigest != "" && nf.FileDigest != nf.RunningDigest {
+				// An apply stopped between its file and its reload: the plan reloads it
+				// (its file is what it renders while nothing moves), and the next one moves on.
+				rot.Waiting = append(rot.Waiting, m.host.Name+" (does not run its config file yet)")
+				observed = false
+			}
 			st, err := routeStateOf(content)
 			if err != nil {
 				rot.Waiting = append(rot.Waiting, m.host.Name+" (its config could not be read)")
@@ -158,7 +165,7 @@ func planRouteRotation(inv *inventory.Inventory, desired Desired, facts map[stri
 				namesOld = true
 			}
 		}
-		if len(accepting) == len(members) {
+		if observed && len(accepting) == len(members) {
 			continue // the retire step: every member renders the end (no RouteStep)
 		}
 		retiring = false
@@ -180,7 +187,8 @@ func planRouteRotation(inv *inventory.Inventory, desired Desired, facts map[stri
 		for _, m := range members {
 			st := unit.RouteStep{AcceptNew: accepting[m.host.Name] || m.host.Name == next, DialNew: dialNew}
 			if !observed {
-				// Keep what the file says: no member of this cluster moves until all are seen.
+				// Keep what the files say: no member of this cluster moves until every one
+				// is seen running its file.
 				if s := states[m.host.Name]; s != nil {
 					st = unit.RouteStep{AcceptNew: s.accepts == cur}
 					for _, p := range members {

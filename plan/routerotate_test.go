@@ -272,6 +272,46 @@ func TestRotation_RouteWaitsForEveryHub(t *testing.T) {
 	}
 }
 
+// A hub whose server does not run its config file (an apply stopped between the file and the
+// reload) holds the rotation: the plan reloads it with its file and moves no hub.
+func TestRotation_RouteWaitsForAFileNotRunning(t *testing.T) {
+	inv0 := plantest.LoadExample(t, "lab", nil)
+	d := render(t, inv0)
+	if _, err := inventory.RotatePassword(inv0, inventory.SecretRoutePassword, inventory.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	inv := reload(t, inv0)
+	p, err := plan.Build(inv, render(t, inv), plantest.Converged(inv0, d), plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = applied(d, p) // hub-1 accepts the new login
+	facts := plantest.Converged(inv, d)
+	f := facts["hub-1"]
+	nf := *f.NATS
+	nf.RunningDigest = "sha256:" + strings.Repeat("0", 64) // still the config from before
+	f.NATS = &nf
+	facts["hub-1"] = f
+	p, err = plan.Build(inv, render(t, inv), facts, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot := routeRotation(p)
+	if rot == nil || !slices.Contains(rot.Waiting, "hub-1 (does not run its config file yet)") || slices.ContainsFunc(rot.Waiting, func(w string) bool { return strings.Contains(w, "from this apply on") }) {
+		t.Fatalf("rotation %+v, want it waiting for hub-1 to run its file, no hub switching", rot)
+	}
+	for _, u := range p.Units {
+		switch {
+		case u.ID() == "hub-1/nats-server":
+			if u.Action != plan.Reload || len(u.Files) > 0 {
+				t.Errorf("hub-1: %s %v (files %v), want a reload of the file it has", u.Action, u.Reasons, u.Files)
+			}
+		case u.Changes():
+			t.Errorf("%s: %s (%v), want unchanged while hub-1 does not run its file", u.ID(), u.Action, u.Reasons)
+		}
+	}
+}
+
 func TestRotatePassword_RouteNeedsRouteAuth(t *testing.T) {
 	inv := plantest.LoadExample(t, "lab", func(src string) string {
 		return strings.Replace(src, "js_domain = \"hub\"\n", "js_domain = \"hub\"\n  route_auth = false\n", 1)

@@ -289,6 +289,19 @@ func TestRouteAuth_RotatedUnderLoad(t *testing.T) {
 		if err != nil {
 			t.Fatalf("latticepush apply: %v\n%s", err, out)
 		}
+		// Each hub runs its file, and observe says so: the digest apply recorded for the
+		// file is the running one (what holds the rotation when it is not).
+		ns := newSession(t, env, plan.Options{})
+		for h, f := range ns.Fleet.Observe(ctx, ns.Probes) {
+			n := f.NATS
+			switch {
+			case ns.Inv.Host(h).Hub == nil:
+			case n == nil:
+				t.Errorf("after apply %d, %s: no nats-server facts: %s", len(steps), h, f.Err)
+			case n.FileDigest == "" || n.FileDigest != n.RunningDigest:
+				t.Errorf("after apply %d, %s: file digest %q, running %q", len(steps), h, n.FileDigest, n.RunningDigest)
+			}
+		}
 	}
 	time.Sleep(2 * time.Second)
 	gaps := watch.stop()

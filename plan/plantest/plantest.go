@@ -122,7 +122,7 @@ func Converged(inv *inventory.Inventory, d plan.Desired) map[string]plan.Facts {
 					digest = "sha256:" + SHA(df.Content)
 				}
 			}
-			nf := &plan.NATSFacts{Version: "2.15.2", DesiredDigest: digest, RunningDigest: digest, ServerName: n.ServerName,
+			nf := &plan.NATSFacts{Version: "2.15.2", DesiredDigest: digest, RunningDigest: digest, FileDigest: digest, ServerName: n.ServerName,
 				ClientPort: n.ClientPort, HTTPPort: n.HTTPPort}
 			if h.Hub != nil {
 				nf.Domain = inv.Lattice.JSDomain
