@@ -475,12 +475,10 @@ type Rotation struct {
 // RotatePassword writes a new random value for the password name ("passwords.leaf",
 // "passwords.system", "passwords.check", "passwords.route") under the other user name of its
 // pair (leaf → leaf-a, leaf-a → leaf-b, leaf-b → leaf-a; sys-a/sys-b;
-// latticepush-a/latticepush-b; route-a/route-b) and
-// records the current user and password as retiring. NATS refuses two users with one name,
-// so the hubs can accept the old and the new password side by side only under two names.
-// The route password rotates only where routes authenticate (route_auth). The leaf
-// password cannot rotate in a fleet with relays: they take it in leafnodes
-// authorization, which a reload cannot change. A rotation already recorded is refused until
+// latticepush-a/latticepush-b; route-a/route-b) and records the current user and password as
+// retiring. NATS refuses two users with one name, so the hubs (and relays) can accept the old
+// and the new password side by side only under two names. The route password rotates only
+// where routes authenticate (route_auth). A rotation already recorded is refused until
 // FinishRotation: rotating twice before everything switched would lock out what still logs
 // in with the first password.
 func RotatePassword(inv *Inventory, name string, opts Options) (Rotation, error) {
@@ -496,9 +494,6 @@ func RotatePassword(inv *Inventory, name string, opts Options) (Rotation, error)
 	}
 	if key == "route" && !inv.Lattice.RouteAuth {
 		return Rotation{}, fmt.Errorf("%s cannot be rotated: routes do not authenticate (route_auth = false in the lattice block). Nothing was changed", name)
-	}
-	if r := inv.Relays(); key == "leaf" && len(r) > 0 {
-		return Rotation{}, fmt.Errorf("%s cannot be rotated in a fleet with relays (%s): a relay takes the leaf password in its leafnodes authorization, which nats-server cannot change by reload. Nothing was changed", name, r[0].Name)
 	}
 	doc, _, err := readSecretsDoc(path)
 	if err != nil {

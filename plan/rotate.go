@@ -117,6 +117,43 @@ func hubLogins(config []byte, account string) ([]login, error) {
 	return out, nil
 }
 
+// relayLogins returns the users of a relay config's leafnode listener.
+func relayLogins(config []byte) ([]login, error) {
+	m, err := conf.Parse(string(config))
+	if err != nil {
+		return nil, err
+	}
+	ln, _ := m["leafnodes"].(map[string]any)
+	au, _ := ln["authorization"].(map[string]any)
+	var out []login
+	if u, ok := au["user"].(string); ok {
+		pw, _ := au["password"].(string)
+		out = append(out, login{u, pw})
+	}
+	users, _ := au["users"].([]any)
+	for _, u := range users {
+		um, _ := u.(map[string]any)
+		name, _ := um["user"].(string)
+		pw, _ := um["password"].(string)
+		out = append(out, login{name, pw})
+	}
+	return out, nil
+}
+
+// leafUpstreams are the servers leaves log in to: the hubs and the relays.
+func leafUpstreams(inv *inventory.Inventory) []*inventory.Host {
+	return append(inv.Hubs(), inv.Relays()...)
+}
+
+// leafUserLogins returns the leaf users a hub (its lattice account) or a relay (its leafnode
+// listener) accepts, from its config.
+func leafUserLogins(h *inventory.Host, config []byte) ([]login, error) {
+	if h.Hub != nil {
+		return hubLogins(config, unit.AccountLattice)
+	}
+	return relayLogins(config)
+}
+
 // accountOf is the account the users of a rotatable password are in.
 func accountOf(key string) string {
 	if key == "system" {
@@ -198,6 +235,12 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 			logins, _ := hubLogins(f.Files[h.Hub.ConfigFile].Content, accountOf(key))
 			still = still || slices.Contains(logins, old)
 		}
+		if key == "leaf" {
+			for _, h := range inv.Relays() {
+				logins, _ := relayLogins(facts[h.Name].Files[h.Leaf.ConfigFile].Content)
+				still = still || slices.Contains(logins, old)
+			}
+		}
 		if !still {
 			rot.Step = RotationComplete
 		}
@@ -217,7 +260,9 @@ func rerender(inv *inventory.Inventory, desired Desired, facts map[string]Facts,
 	out, outFacts := maps.Clone(desired), maps.Clone(facts)
 	for _, h := range inv.Hosts {
 		n := h.NATS()
-		if _, ok := opts.RouteSteps[h.Name]; n == nil || (h.Hub == nil && !ok) {
+		_, routes := opts.RouteSteps[h.Name]
+		relayDrop := h.IsRelay() && slices.Contains(opts.DropRetiring, "leaf")
+		if n == nil || (h.Hub == nil && !routes && !relayDrop) {
 			continue
 		}
 		files, err := renderHostFiles(inv, h, opts)
@@ -280,11 +325,6 @@ func planLeafRotation(inv *inventory.Inventory, desired Desired, facts map[strin
 	cur := login{a.LeafUserName(), a.LeafPassword.Reveal()}
 	accepted := []login{cur}
 	if ru := a.RetiringUser("leaf"); ru.IsSet() {
-		if r := inv.Relays(); len(r) > 0 {
-			return nil, false, fmt.Errorf("%s records a rotation of %s, but the fleet has relays (%s): a relay takes the leaf password in its "+
-				"leafnodes authorization, which nats-server cannot change by reload. Nothing was changed",
-				a.SecretsFile, inventory.SecretLeafPassword, r[0].Name)
-		}
 		accepted = append(accepted, login{ru.User, ru.Password.Reveal()})
 		rot = &Rotation{Secret: inventory.SecretLeafPassword, OldUser: ru.User, NewUser: cur.user}
 	}
@@ -311,7 +351,9 @@ func planLeafRotation(inv *inventory.Inventory, desired Desired, facts map[strin
 			continue
 		}
 		n := f.NATS
-		live := n != nil && n.RunningDigest != "" && n.RunningDigest == n.DesiredDigest
+		// It runs its file: the desired config's digest, or the one an apply recorded for the
+		// file (a relay's file differs from the desired config once its old user is dropped).
+		live := n != nil && n.RunningDigest != "" && (n.RunningDigest == n.DesiredDigest || n.RunningDigest == n.FileDigest)
 		onCurrent := len(logins) > 0
 		for _, l := range logins {
 			if l != cur {
@@ -340,16 +382,16 @@ func planLeafRotation(inv *inventory.Inventory, desired Desired, facts map[strin
 
 	// Hubs reloaded now: with the retiring user unless every leaf is on the current one.
 	retire = rot != nil && len(waiting) == 0
-	var hubsChanging bool
-	for _, h := range inv.Hubs() {
-		hubsChanging = hubsChanging || opts.Selected(h.Name)
+	var upstreamsChanging bool
+	for _, h := range leafUpstreams(inv) {
+		upstreamsChanging = upstreamsChanging || opts.Selected(h.Name)
 	}
-	if len(cutOff) > 0 && hubsChanging {
+	if len(cutOff) > 0 && upstreamsChanging {
 		sort.Strings(cutOff)
-		return nil, false, fmt.Errorf("the hubs would be reloaded without a leaf user that running leaves still log in with, and nats-server closes "+
+		return nil, false, fmt.Errorf("the hubs (and relays) would be reloaded without a leaf user that running leaves still log in with, and nats-server closes "+
 			"the connections of a removed user: %s. The secrets file (%s) no longer records that user (rotated twice, or "+
-			"`secrets --finish-rotation` run early). If the hubs accept %s already, switch the leaves first: apply with -exclude "+
-			"for every hub, then plan again; otherwise put back the secrets file from before. Nothing was changed",
+			"`secrets --finish-rotation` run early). If the hubs and relays accept %s already, switch the leaves first: apply with -exclude "+
+			"for every hub and relay, then plan again; otherwise put back the secrets file from before. Nothing was changed",
 			strings.Join(cutOff, ", "), a.SecretsFile, cur.user)
 	}
 
@@ -357,12 +399,11 @@ func planLeafRotation(inv *inventory.Inventory, desired Desired, facts map[strin
 	// reloaded with it first in this plan's hub wave.
 	if len(switching) > 0 {
 		var notYet []string
-		for _, h := range inv.Hubs() {
+		for _, h := range leafUpstreams(inv) {
 			if opts.Selected(h.Name) {
 				continue
 			}
-			f := facts[h.Name]
-			logins, err := hubLogins(fileContent(f, desired[h.Name], h.Hub.ConfigFile), unit.AccountLattice)
+			logins, err := leafUserLogins(h, fileContent(facts[h.Name], desired[h.Name], h.NATS().ConfigFile))
 			if err != nil || !slices.Contains(logins, cur) {
 				notYet = append(notYet, h.Name)
 			}
@@ -373,8 +414,8 @@ func planLeafRotation(inv *inventory.Inventory, desired Desired, facts map[strin
 				leaves = append(leaves, l)
 			}
 			sort.Strings(leaves)
-			return nil, false, fmt.Errorf("leaves %s would log in as %s, which hubs left out of this plan (%s) do not accept yet: "+
-				"include the hubs (their wave runs first and adds %s by reload). Nothing was changed",
+			return nil, false, fmt.Errorf("leaves %s would log in as %s, which hubs or relays left out of this plan (%s) do not accept yet: "+
+				"include them (the hub and relay waves run first and add %s). Nothing was changed",
 				strings.Join(leaves, ", "), cur.user, strings.Join(notYet, ", "), cur.user)
 		}
 	}
@@ -446,6 +487,11 @@ func annotateRotations(inv *inventory.Inventory, p *Plan, rots []*Rotation) {
 				u.Reasons = append(u.Reasons, fmt.Sprintf("rotation of %s, step 1 of 3: the hubs accept %s beside %s", rot.Secret, rot.NewUser, rot.OldUser))
 			case h.Hub != nil && rot.Step == RotationRetire:
 				u.Reasons = append(u.Reasons, fmt.Sprintf("rotation of %s, step 3 of 3: nothing logs in as %s any more; the hubs drop it", rot.Secret, rot.OldUser))
+			case h.IsRelay() && rot.Leaf() && rot.Step == RotationAcceptAndSwitch:
+				u.Reasons = append(u.Reasons, fmt.Sprintf("rotation of %s, steps 1 and 2 of 3: the relay accepts %s beside %s from the leaves below it "+
+					"(a restart: nats-server does not reload a leafnode listener's users) and logs in upstream as %s", rot.Secret, rot.NewUser, rot.OldUser, rot.NewUser))
+			case h.IsRelay() && rot.Leaf() && rot.Step == RotationRetire:
+				u.Reasons = append(u.Reasons, fmt.Sprintf("rotation of %s, step 3 of 3: nothing logs in as %s any more; the relay drops it (restart)", rot.Secret, rot.OldUser))
 			case h.Leaf != nil && rot.Leaf() && rot.Step == RotationAcceptAndSwitch:
 				u.Reasons = append(u.Reasons, fmt.Sprintf("rotation of %s, step 2 of 3: the leaf logs in as %s (its link reconnects on reload)", rot.Secret, rot.NewUser))
 				if u.Action == Reload {

@@ -307,10 +307,91 @@ func TestRotatePassword_Refusals(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--finish-rotation") {
 		t.Errorf("second rotation before finishing: %v, want a refusal naming --finish-rotation", err)
 	}
-	tiered := plantest.LoadExample(t, "tiered", nil)
-	_, err = inventory.RotatePassword(tiered, inventory.SecretLeafPassword, inventory.Options{})
-	if err == nil || !strings.Contains(err.Error(), "relays") {
-		t.Errorf("rotation with relays: %v, want a refusal", err)
+}
+
+// observed is the facts of a fleet that runs the files d, as a host reports them: the desired
+// digest is the digest of inv's first render (what plan asks about), the file's digest the one
+// an apply recorded for d.
+func observed(inv *inventory.Inventory, d plan.Desired) map[string]plan.Facts {
+	facts := plantest.Converged(inv, d)
+	first := plantest.FakeDesired(inv, true)
+	if r, err := plan.Render(inv); err == nil {
+		first = r
+	}
+	for h, f := range facts {
+		if f.NATS == nil {
+			continue
+		}
+		nf := *f.NATS
+		nf.DesiredDigest = "sha256:" + plantest.SHA(plantest.ContentOf(first, h, inv.Host(h).NATS().ConfigFile))
+		f.NATS = &nf
+		facts[h] = f
+	}
+	return facts
+}
+
+// With relays, the leaf password rotates in the same three steps: the relays accept both
+// users on their leafnode listener (a restart: nats-server does not reload those users) and
+// log in upstream as the new one while the hubs accept both (reload); the leaves below the
+// relays switch (reload); then the hubs (reload) and the relays (restart) drop the old user.
+func TestRotation_LeafWithRelays(t *testing.T) {
+	inv0 := plantest.LoadExample(t, "tiered", nil)
+	d := render(t, inv0)
+	oldPW := inv0.Auth.LeafPassword.Reveal()
+	inv := rotated(t, inv0)
+	newPW := inv.Auth.LeafPassword.Reveal()
+	want := map[string]plan.Action{"hub-1": plan.Reload, "hub-2": plan.Reload, "hub-3": plan.Reload,
+		"relay-1": plan.Restart, "relay-2": plan.Restart, "edge-1": plan.Reload, "edge-2": plan.Reload, "edge-3": plan.Reload, "edge-4": plan.Reload}
+	steps := []struct {
+		step  string
+		nats  map[string]plan.Action
+		relay []string // what relay-1's listener must hold
+	}{
+		{plan.RotationAcceptAndSwitch, want, []string{`users: [`, `{user: "leaf-a", password: "` + newPW + `"}`, `{user: "leaf", password: "` + oldPW + `"}`}},
+		{plan.RotationRetire, map[string]plan.Action{"hub-1": plan.Reload, "hub-2": plan.Reload, "hub-3": plan.Reload, "relay-1": plan.Restart, "relay-2": plan.Restart},
+			[]string{`user: "leaf-a"`, `password: "` + newPW + `"`}},
+	}
+	facts := plantest.Converged(inv0, d)
+	for i, st := range steps {
+		p, err := plan.Build(inv, render(t, inv), facts, plan.Options{})
+		if err != nil {
+			t.Fatalf("plan %d: %v", i+1, err)
+		}
+		if r := leafRotation(p); r == nil || r.Step != st.step {
+			t.Fatalf("plan %d: rotation %+v, want step %s", i+1, r, st.step)
+		}
+		for _, u := range p.Units {
+			if u.Service != plan.ServiceNATS {
+				if u.Changes() {
+					t.Errorf("plan %d: %s %s (%v), want unchanged", i+1, u.ID(), u.Action, u.Reasons)
+				}
+				continue
+			}
+			if w, ok := st.nats[u.Host]; (ok && u.Action != w) || (!ok && u.Changes()) {
+				t.Errorf("plan %d: %s %s (%v), want %s", i+1, u.ID(), u.Action, u.Reasons, w)
+			}
+		}
+		relay := configOf(t, p, "relay-1/nats-server")
+		for _, w := range st.relay {
+			if !strings.Contains(relay, w) {
+				t.Errorf("plan %d: relay-1's config lacks %s:\n%s", i+1, strings.Split(w, ", password")[0], relay)
+			}
+		}
+		if i == 1 && strings.Contains(relay, oldPW) {
+			t.Errorf("plan %d: relay-1's config still accepts the old password", i+1)
+		}
+		if i == 0 && !strings.Contains(configOf(t, p, "edge-1/nats-server"), "leaf-a:") {
+			t.Error("edge-1 does not log in as leaf-a in step 2")
+		}
+		d = applied(d, p)
+		facts = observed(inv, d)
+	}
+	p, err := plan.Build(inv, render(t, inv), facts, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := leafRotation(p); r == nil || r.Step != plan.RotationComplete || p.HasChanges() {
+		t.Fatalf("after step 3: rotation %+v, changes %v; want complete and no change", r, p.HasChanges())
 	}
 }
 

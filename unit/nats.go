@@ -300,7 +300,18 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 	}
 	w.open("leafnodes {")
 	if r.Host.IsRelay() {
-		relayListener(w, n, leafUser, pw)
+		users := []relayUser{{leafUser, pw}}
+		if ru := r.Inv.Auth.RetiringUser("leaf"); ru.IsSet() && !slices.Contains(r.Opts.DropRetiring, "leaf") {
+			old, err := r.Secret(ru.Password, inventory.RetiringSecretName("leaf"))
+			if err != nil {
+				return err
+			}
+			if err := checkPassword(inventory.RetiringSecretName("leaf"), old); err != nil {
+				return err
+			}
+			users = append(users, relayUser{ru.User, old})
+		}
+		relayListener(w, n, users...)
 		r.leafListenTLS(w, tf)
 	}
 	w.open("remotes: [")

@@ -44,14 +44,27 @@ func upstreamListeners(inv *inventory.Inventory, h *inventory.Host) ([]string, s
 // relayListener writes a relay's leafnode listener, inside its leafnodes block: the leaves
 // below log in as user "leaf" with passwords.leaf, bound to $G. With a tls block the listener
 // then requires TLS with the relay's own certificate (leafListenTLS), as a hub's does.
-func relayListener(w *confWriter, n *inventory.NATS, user, password string) {
-	w.line("# Leaves below this relay dial here, as user " + user + " (passwords.leaf), bound to $G.")
+func relayListener(w *confWriter, n *inventory.NATS, users ...relayUser) {
+	w.line("# Leaves below this relay dial here, as user " + users[0].name + " (passwords.leaf), bound to $G.")
 	w.kv("listen", quote(hostPort(anyAddress, n.LeafnodePort)))
 	w.open("authorization {")
-	w.kv("user", quote(user))
-	w.kv("password", quote(password))
+	if len(users) == 1 {
+		w.kv("user", quote(users[0].name))
+		w.kv("password", quote(users[0].password))
+	} else {
+		// A leaf password rotation: the retiring user stays accepted until nothing logs in
+		// with it (a change of these users takes a restart: nats-server does not reload them).
+		w.open("users: [")
+		for _, u := range users {
+			w.line("{user: " + quote(u.name) + ", password: " + quote(u.password) + "}")
+		}
+		w.close("]")
+	}
 	w.close("}")
 }
+
+// relayUser is a user of a relay's leafnode listener.
+type relayUser struct{ name, password string }
 
 // relayLinks draws the leaf links of h to every relay of its upstream, one tier down the
 // graph from them.

@@ -94,8 +94,9 @@ type Options struct {
 	// the hubs' current addresses while the hub wave moves them.
 	LeafAlsoTo []string
 	// DropRetiring lists the rotatable passwords ("leaf", "system", "check") whose recorded
-	// retiring user (a password rotation) the hubs leave out: a rotation's last step, which
-	// plan takes only once nothing logs in with it. By default the hubs accept both users.
+	// retiring user (a password rotation) the hubs, and for "leaf" the relays' leafnode
+	// listeners, leave out: a rotation's last step, which plan takes only once nothing logs in
+	// with it. By default they accept both users.
 	DropRetiring []string
 	// RouteSteps are a route password rotation's step (plan), by cluster member's host name:
 	// which login the member's cluster accepts and which peers it dials with the new one. A
