@@ -85,7 +85,8 @@ type Lattice struct {
 //
 // On the hubs: account SYS (user "sys"), account LATTICE with JetStream holding the users
 // "leaf" (what leaves authenticate with) and "latticepush" (the deployer's own checks); the
-// cluster's routes authenticate as user "route" (Lattice.RouteAuth).
+// cluster's routes authenticate as user "route" (Lattice.RouteAuth). A rotation renames a
+// user (UserName: "leaf-a", "route-b"…).
 // Leaves have no accounts block: local clients land in $G, bridged to LATTICE by the leaf link.
 type Auth struct {
 	SystemPassword Secret

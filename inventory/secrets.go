@@ -536,8 +536,8 @@ func RotatePassword(inv *Inventory, name string, opts Options) (Rotation, error)
 }
 
 // FinishRotation drops the retiring user of name from the secrets file. Plan refuses
-// afterwards while a leaf still logs in with it, so finishing early changes nothing on the
-// fleet.
+// afterwards while a leaf still logs in with it, or while a cluster member still accepts only
+// the old route login, so finishing early changes nothing on the fleet.
 func FinishRotation(inv *Inventory, name string) (Rotation, error) {
 	path := inv.Auth.SecretsFile
 	key, ok := rotatableKey(name)

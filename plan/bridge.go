@@ -33,7 +33,7 @@ const StepBridge = "bridge"
 // planBridges adds a bridge unit before each leaf whose remote loses listeners it uses now
 // and gains others, when the hub wave changes hubs. It needs the leaf to take the remotes by
 // reload; a leaf that restarts anyway is named in a warning instead.
-func planBridges(inv *inventory.Inventory, p *Plan, facts map[string]Facts, red *redactor) error {
+func planBridges(inv *inventory.Inventory, p *Plan, facts map[string]Facts, red *redactor, opts unit.Options) error {
 	if p.Cutover != nil {
 		return nil // every hub stops at once: no hub is left to bridge to
 	}
@@ -70,7 +70,7 @@ func planBridges(inv *inventory.Inventory, p *Plan, facts map[string]Facts, red 
 			restarting = append(restarting, u.Host)
 			continue
 		}
-		b, err := bridgeUnit(inv, u, have, red.redact(old))
+		b, err := bridgeUnit(inv, u, have, red.redact(old), opts)
 		if err != nil {
 			return err
 		}
@@ -100,14 +100,17 @@ func needsBridge(have, want []string) bool {
 }
 
 // bridgeUnit is the leaf's nats-server reloaded with the desired config plus its current
-// listeners.
-func bridgeUnit(inv *inventory.Inventory, u *Unit, have []string, oldShown []byte) (*Unit, error) {
+// listeners: rendered with the plan's options (a rotation's step) and those listeners.
+func bridgeUnit(inv *inventory.Inventory, u *Unit, have []string, oldShown []byte, opts unit.Options) (*Unit, error) {
 	h := inv.Host(u.Host)
-	content, err := renderConfig(inv, h, u.ConfigPath, unit.Options{RevealSecrets: true, LeafAlsoTo: have})
+	opts.LeafAlsoTo = have
+	opts.RevealSecrets = true
+	content, err := renderConfig(inv, h, u.ConfigPath, opts)
 	if err != nil {
 		return nil, err
 	}
-	display, err := renderConfig(inv, h, u.ConfigPath, unit.Options{LeafAlsoTo: have})
+	opts.RevealSecrets = false
+	display, err := renderConfig(inv, h, u.ConfigPath, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -143,7 +143,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	if err != nil {
 		return nil, err
 	}
-	desired, facts, rots, err := planRotation(inv, desired, facts, opts, caRot.renderStep())
+	desired, facts, rots, renderOpts, err := planRotation(inv, desired, facts, opts, caRot.renderStep())
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +209,7 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if err := planBridges(inv, p, facts, red); err != nil {
+	if err := planBridges(inv, p, facts, red, renderOpts); err != nil {
 		return nil, err
 	}
 	tierMoveWarning(inv, p, facts)

@@ -150,7 +150,10 @@ func planCARotation(inv *inventory.Inventory, desired Desired, facts map[string]
 		st.tls = true
 		st.newOnly = len(cas) == 1 && cas[0] == newOnly
 		nf := f.NATS
-		live := nf != nil && nf.RunningDigest != "" && nf.RunningDigest == nf.DesiredDigest
+		// It runs its file: the desired config's digest, or the one an apply recorded for
+		// the file (the file differs from the desired config while another rotation's step
+		// renders it, e.g. a route rotation's).
+		live := nf != nil && nf.RunningDigest != "" && (nf.RunningDigest == nf.DesiredDigest || nf.RunningDigest == nf.FileDigest)
 		if nf != nil && st.certHost && st.running {
 			st.servesNew = nf.TLSCertIssuer == newSKI
 			st.servesOld = nf.TLSCertIssuer == oldSKI

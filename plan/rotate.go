@@ -47,7 +47,12 @@ type Rotation struct {
 	Waiting []string `json:"waiting,omitempty"`
 
 	switching []string // a route rotation's members that accept the new login from this plan on
+	members   []string // a route rotation's members in clusters that have not all moved
 }
+
+// Moving names the cluster members a route rotation moves to the new login in this plan
+// (none while a cluster is held, and none in a plan read back from a file).
+func (r *Rotation) Moving() []string { return slices.Clone(r.switching) }
 
 // Leaf reports whether this is the leaf password's rotation (the one with a step 2).
 func (r *Rotation) Leaf() bool { return r.Secret == inventory.SecretLeafPassword }
@@ -163,20 +168,21 @@ func accountOf(key string) string {
 }
 
 // planRotation decides the step of every recorded password rotation and returns the desired
-// files and facts to plan with: the hubs' re-rendered without the retiring users whose last
+// files and facts to plan with, and the options every host renders with in this plan: the hubs' re-rendered without the retiring users whose last
 // step is due. It refuses what would cut a leaf off: hubs reloaded without a user a running
 // leaf still logs in with, and leaves switched to a user that a hub left out of the plan does
 // not accept yet.
-func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Facts, opts Options, caStep int) (Desired, map[string]Facts, []*Rotation, error) {
+func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Facts, opts Options, caStep int) (Desired, map[string]Facts, []*Rotation, unit.Options, error) {
 	a := inv.Auth
+	renderOpts := unit.Options{CAStep: caStep}
 	if !a.LeafPassword.IsSet() {
-		return desired, facts, nil, nil // loaded without secrets: nothing to compare
+		return desired, facts, nil, renderOpts, nil // loaded without secrets: nothing to compare
 	}
 	var rots []*Rotation
 	var drop []string
 	leafRot, retireLeaf, err := planLeafRotation(inv, desired, facts, opts)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, unit.Options{}, err
 	}
 	if leafRot != nil {
 		rots = append(rots, leafRot)
@@ -214,12 +220,13 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 	}
 	routeRot, routeSteps, err := planRouteRotation(inv, desired, facts, opts)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, unit.Options{}, err
 	}
+	renderOpts.DropRetiring, renderOpts.RouteSteps = drop, routeSteps
 	if len(drop) > 0 || len(routeSteps) > 0 {
-		desired, facts, err = rerender(inv, desired, facts, unit.Options{DropRetiring: drop, CAStep: caStep, RouteSteps: routeSteps})
+		desired, facts, err = rerender(inv, desired, facts, renderOpts)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, unit.Options{}, err
 		}
 	}
 	// Complete: the step 3 is due and no hub's config accepts the old user any more.
@@ -231,13 +238,12 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 		old := login{rot.OldUser, a.RetiringUser(key).Password.Reveal()}
 		still := false
 		for _, h := range inv.Hubs() {
-			f := facts[h.Name]
-			logins, _ := hubLogins(f.Files[h.Hub.ConfigFile].Content, accountOf(key))
+			logins, _ := hubLogins(fileContent(facts[h.Name], desired[h.Name], h.Hub.ConfigFile), accountOf(key))
 			still = still || slices.Contains(logins, old)
 		}
 		if key == "leaf" {
 			for _, h := range inv.Relays() {
-				logins, _ := relayLogins(facts[h.Name].Files[h.Leaf.ConfigFile].Content)
+				logins, _ := relayLogins(fileContent(facts[h.Name], desired[h.Name], h.Leaf.ConfigFile))
 				still = still || slices.Contains(logins, old)
 			}
 		}
@@ -248,7 +254,7 @@ func planRotation(inv *inventory.Inventory, desired Desired, facts map[string]Fa
 	if routeRot != nil {
 		rots = append(rots, routeRot)
 	}
-	return desired, facts, rots, nil
+	return desired, facts, rots, renderOpts, nil
 }
 
 // rerender renders again, with opts, the hubs and the members of a route rotation

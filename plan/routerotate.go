@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats-server/v2/conf"
 
@@ -83,20 +84,21 @@ type routeMember struct {
 }
 
 // routeClusters lists the clusters whose routes authenticate with passwords.route: the hub
-// cluster and each relay cluster, members in inventory order.
+// cluster and each relay cluster (a single server too: its cluster block has the login),
+// members in inventory order.
 func routeClusters(inv *inventory.Inventory) [][]routeMember {
 	var out [][]routeMember
 	var hubs []routeMember
 	for _, h := range inv.Hubs() {
 		hubs = append(hubs, routeMember{h, net.JoinHostPort(h.Address, strconv.Itoa(h.Hub.ClusterPort)), h.Hub.ConfigFile})
 	}
-	if len(hubs) > 1 {
+	if len(hubs) > 0 {
 		out = append(out, hubs)
 	}
 	seen := map[string]bool{}
 	for _, r := range inv.Relays() {
 		ms := inv.RelayCluster(r)
-		if len(ms) < 2 || seen[r.Leaf.ClusterName] {
+		if len(ms) == 0 || seen[r.Leaf.ClusterName] {
 			continue
 		}
 		seen[r.Leaf.ClusterName] = true
@@ -109,68 +111,81 @@ func routeClusters(inv *inventory.Inventory) [][]routeMember {
 	return out
 }
 
+// observeRoutes reads what each member's config says of its routes. A member is left out of
+// the map when it has no config yet (it starts with the one rendered for it); hold names the
+// members that keep their cluster from moving, each with why.
+func observeRoutes(members []routeMember, desired Desired, facts map[string]Facts) (states map[string]*routeState, hold []string) {
+	states = map[string]*routeState{}
+	for _, m := range members {
+		f, ok := facts[m.host.Name]
+		if !ok || !f.Reachable() {
+			hold = append(hold, m.host.Name+" (not observed: a member left out of the plan, or unreachable)")
+			continue
+		}
+		content := fileContent(f, desired[m.host.Name], m.config)
+		if content == nil {
+			if f.Files[m.config].Exists || f.Services[ServiceNATS].Running {
+				hold = append(hold, m.host.Name+" (its config could not be read)")
+			}
+			continue
+		}
+		if nf := f.NATS; nf != nil && nf.FileDigest != "" && nf.RunningDigest != "" && nf.FileDigest != nf.RunningDigest {
+			// An apply stopped between its file and its reload: the plan reloads it (its file
+			// is what it renders while nothing moves), and the next one moves on.
+			hold = append(hold, m.host.Name+" (does not run its config file yet)")
+		}
+		st, err := routeStateOf(content)
+		if err != nil {
+			hold = append(hold, m.host.Name+" (its config could not be read)")
+			continue
+		}
+		states[m.host.Name] = &st
+	}
+	return states, hold
+}
+
 // planRouteRotation decides the step of a recorded route password rotation and each cluster
-// member's RouteStep. Members of a cluster that is not fully observed keep what their files
-// say (no member switches there), and the rotation names them.
+// member's RouteStep. With no rotation recorded it refuses a route password that some member
+// does not accept yet: every member would take it in one apply.
 func planRouteRotation(inv *inventory.Inventory, desired Desired, facts map[string]Facts, opts Options) (*Rotation, map[string]unit.RouteStep, error) {
 	a := inv.Auth
-	ru := a.RetiringUser("route")
-	if !ru.IsSet() || !inv.Lattice.RouteAuth || !a.RoutePassword.IsSet() {
+	if !inv.Lattice.RouteAuth || !a.RoutePassword.IsSet() {
 		return nil, nil, nil
 	}
 	cur := login{a.UserName("route"), a.RoutePassword.Reveal()}
+	ru := a.RetiringUser("route")
+	if !ru.IsSet() {
+		return nil, nil, refuseRouteChange(inv, desired, facts, opts, cur)
+	}
 	old := login{ru.User, ru.Password.Reveal()}
 	rot := &Rotation{Secret: inventory.SecretRoutePassword, OldUser: old.user, NewUser: cur.user}
 	steps := map[string]unit.RouteStep{}
 	retiring := true // every member accepts the new login
 	namesOld := false
 	for _, members := range routeClusters(inv) {
-		states := map[string]*routeState{}
-		observed := true
-		for _, m := range members {
-			f, ok := facts[m.host.Name]
-			if !ok || !f.Reachable() {
-				rot.Waiting = append(rot.Waiting, m.host.Name+" (not observed)")
-				observed = false
-				continue
-			}
-			content := fileContent(f, desired[m.host.Name], m.config)
-			if content == nil {
-				continue // no config yet: it starts with the one rendered for it
-			}
-			if nf := f.NATS; nf != nil && nf.FileDigest != "" && nf.RunningDigest != "" && nf.FileDigest != nf.RunningDigest {
-				// An apply stopped between its file and its reload: the plan reloads it
-				// (its file is what it renders while nothing moves), and the next one moves on.
-				rot.Waiting = append(rot.Waiting, m.host.Name+" (does not run its config file yet)")
-				observed = false
-			}
-			st, err := routeStateOf(content)
-			if err != nil {
-				rot.Waiting = append(rot.Waiting, m.host.Name+" (its config could not be read)")
-				observed = false
-				continue
-			}
-			states[m.host.Name] = &st
-		}
+		states, hold := observeRoutes(members, desired, facts)
+		rot.Waiting = append(rot.Waiting, hold...)
 		accepting := map[string]bool{} // S
 		for _, m := range members {
 			st := states[m.host.Name]
-			if st == nil || st.accepts != cur {
+			if st == nil {
 				continue
 			}
-			accepting[m.host.Name] = true
+			accepting[m.host.Name] = st.accepts == cur
+			namesOld = namesOld || st.accepts == old || slices.Contains(slices.Collect(maps.Values(st.dials)), old)
 		}
-		for _, m := range members {
-			if st := states[m.host.Name]; st != nil && (st.accepts == old || slices.Contains(slices.Collect(maps.Values(st.dials)), old)) {
-				namesOld = true
+		count := 0
+		for _, ok := range accepting {
+			if ok {
+				count++
 			}
 		}
-		if observed && len(accepting) == len(members) {
+		if len(hold) == 0 && count == len(members) {
 			continue // the retire step: every member renders the end (no RouteStep)
 		}
 		retiring = false
 		next := ""
-		if observed {
+		if len(hold) == 0 {
 			for _, m := range members {
 				if !accepting[m.host.Name] && opts.Selected(m.host.Name) {
 					next = m.host.Name
@@ -185,16 +200,15 @@ func planRouteRotation(inv *inventory.Inventory, desired Desired, facts map[stri
 			}
 		}
 		for _, m := range members {
+			rot.members = append(rot.members, m.host.Name)
 			st := unit.RouteStep{AcceptNew: accepting[m.host.Name] || m.host.Name == next, DialNew: dialNew}
-			if !observed {
+			if s := states[m.host.Name]; len(hold) > 0 && s != nil {
 				// Keep what the files say: no member of this cluster moves until every one
 				// is seen running its file.
-				if s := states[m.host.Name]; s != nil {
-					st = unit.RouteStep{AcceptNew: s.accepts == cur}
-					for _, p := range members {
-						if s.dials[p.addr] == cur {
-							st.DialNew = append(st.DialNew, p.host.Name)
-						}
+				st = unit.RouteStep{AcceptNew: s.accepts == cur}
+				for _, p := range members {
+					if s.dials[p.addr] == cur {
+						st.DialNew = append(st.DialNew, p.host.Name)
 					}
 				}
 			}
@@ -202,8 +216,9 @@ func planRouteRotation(inv *inventory.Inventory, desired Desired, facts map[stri
 			switch {
 			case m.host.Name == next:
 				rot.switching = append(rot.switching, next)
-				rot.Waiting = append(rot.Waiting, fmt.Sprintf("%s (accepts %s from this apply on)", m.host.Name, cur.user))
-			case !accepting[m.host.Name] && (states[m.host.Name] != nil || observed):
+				rot.Waiting = append(rot.Waiting, fmt.Sprintf("%s (moves to %s in this apply)", m.host.Name, cur.user))
+			case states[m.host.Name] == nil:
+			case !accepting[m.host.Name]:
 				rot.Waiting = append(rot.Waiting, fmt.Sprintf("%s (accepts %s)", m.host.Name, old.user))
 			}
 		}
@@ -220,9 +235,45 @@ func planRouteRotation(inv *inventory.Inventory, desired Desired, facts map[stri
 	return rot, steps, nil
 }
 
+// refuseRouteChange refuses, when no route rotation is recorded, to render a route login that
+// a member's observed config does not accept while another member of its cluster would take
+// it: a password edited into the secrets file, or `--finish-rotation` run before every member
+// moved. A member without route authorization yet is the one-pass introduction (README, Route
+// authentication), not a change.
+func refuseRouteChange(inv *inventory.Inventory, desired Desired, facts map[string]Facts, opts Options, cur login) error {
+	for _, members := range routeClusters(inv) {
+		states, _ := observeRoutes(members, desired, facts)
+		var other []string
+		changing := false
+		for _, m := range members {
+			st := states[m.host.Name]
+			if st == nil || st.accepts.user == "" {
+				continue
+			}
+			if st.accepts != cur {
+				other = append(other, fmt.Sprintf("%s accepts %s", m.host.Name, st.accepts.user))
+				changing = changing || opts.Selected(m.host.Name)
+			}
+		}
+		if len(other) > 0 && changing {
+			return fmt.Errorf("the route password (%s) is not the one the cluster runs (%s): a cluster accepts one route login, so its members "+
+				"would take the new one in one apply and refuse each other's routes. Rotate it with `latticepush secrets --rotate %s`, "+
+				"which takes one member per apply: put back the previous value first, or, if `secrets --finish-rotation %s` ran "+
+				"before plan reported the rotation complete, the secrets file from before it. Nothing was changed",
+				inventory.SecretRoutePassword, strings.Join(other, ", "), inventory.SecretRoutePassword, inventory.SecretRoutePassword)
+		}
+	}
+	return nil
+}
+
 // annotateRouteRotation gives a changed cluster member's unit the rotation's step as a reason.
 func annotateRouteRotation(u *Unit, rot *Rotation) {
+	if rot.Step != RotationRetire && !slices.Contains(rot.members, u.Host) {
+		return
+	}
 	switch {
+	case rot.Step == RotationAcceptOne && len(rot.switching) == 0:
+		return // held: the unit changes for another reason (or runs its file again)
 	case rot.Step == RotationAcceptOne && slices.Contains(rot.switching, u.Host):
 		u.Reasons = append(u.Reasons, fmt.Sprintf("rotation of %s: accepts %s instead of %s from now on, one member of its cluster per apply "+
 			"(its peers' routes with %s are refused; it dials each peer with the login that peer accepts, so every route stays up)",

@@ -262,8 +262,8 @@ func TestRotation_RouteWaitsForEveryHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	rot := routeRotation(p)
-	if rot == nil || rot.Step != plan.RotationAcceptOne || !slices.Contains(rot.Waiting, "hub-3 (not observed)") {
-		t.Fatalf("rotation %+v, want accept-one waiting for hub-3 (not observed)", rot)
+	if rot == nil || rot.Step != plan.RotationAcceptOne || !slices.Contains(rot.Waiting, "hub-3 (not observed: a member left out of the plan, or unreachable)") {
+		t.Fatalf("rotation %+v, want accept-one waiting for hub-3, not observed", rot)
 	}
 	for _, u := range p.Units {
 		if u.Changes() {
@@ -297,7 +297,7 @@ func TestRotation_RouteWaitsForAFileNotRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	rot := routeRotation(p)
-	if rot == nil || !slices.Contains(rot.Waiting, "hub-1 (does not run its config file yet)") || slices.ContainsFunc(rot.Waiting, func(w string) bool { return strings.Contains(w, "from this apply on") }) {
+	if rot == nil || !slices.Contains(rot.Waiting, "hub-1 (does not run its config file yet)") || slices.ContainsFunc(rot.Waiting, func(w string) bool { return strings.Contains(w, "in this apply") }) || len(rot.Moving()) > 0 {
 		t.Fatalf("rotation %+v, want it waiting for hub-1 to run its file, no hub switching", rot)
 	}
 	for _, u := range p.Units {
@@ -320,5 +320,76 @@ func TestRotatePassword_RouteNeedsRouteAuth(t *testing.T) {
 	want := "passwords.route cannot be rotated: routes do not authenticate (route_auth = false in the lattice block). Nothing was changed"
 	if err == nil || err.Error() != want {
 		t.Fatalf("rotating with route_auth = false: %v\nwant: %s", err, want)
+	}
+}
+
+// A route password the cluster does not run, with no rotation recorded (edited into the
+// secrets file, or --finish-rotation run before every hub moved), is refused: every hub would
+// take it in one apply. Finishing once every hub accepts the new password is fine.
+func TestRotation_RouteRefusesAChangeWithoutRotation(t *testing.T) {
+	inv0 := plantest.LoadExample(t, "lab", nil)
+	d := render(t, inv0)
+	if _, err := inventory.RotatePassword(inv0, inventory.SecretRoutePassword, inventory.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	inv := reload(t, inv0)
+	p, err := plan.Build(inv, render(t, inv), plantest.Converged(inv0, d), plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = applied(d, p) // hub-1 accepts route-a; hub-2 and hub-3 accept route
+	if _, err := inventory.FinishRotation(inv, inventory.SecretRoutePassword); err != nil {
+		t.Fatal(err)
+	}
+	early := reload(t, inv)
+	_, err = plan.Build(early, render(t, early), plantest.Converged(early, d), plan.Options{})
+	want := "the route password (passwords.route) is not the one the cluster runs (hub-2 accepts route, hub-3 accepts route): a cluster accepts one route login, " +
+		"so its members would take the new one in one apply and refuse each other's routes. Rotate it with `latticepush secrets --rotate passwords.route`, " +
+		"which takes one member per apply: put back the previous value first, or, if `secrets --finish-rotation passwords.route` ran before plan reported " +
+		"the rotation complete, the secrets file from before it. Nothing was changed"
+	if err == nil || err.Error() != want {
+		t.Fatalf("early finish: %v\nwant: %s", err, want)
+	}
+	// Every hub excluded: nothing would take it, nothing to refuse.
+	if _, err := plan.Build(early, render(t, early), plantest.Converged(early, d), plan.Options{Excludes: []string{"hub-1", "hub-2", "hub-3"}}); err != nil {
+		t.Errorf("with every hub excluded: %v", err)
+	}
+}
+
+// A cluster of one (the lab example with one hub) moves in one apply, and the plan after
+// reports the rotation complete.
+func TestRotation_RouteSingleHub(t *testing.T) {
+	inv0 := plantest.LoadExample(t, "lab", func(src string) string {
+		for _, h := range []string{"hub-2", "hub-3"} {
+			block := fmt.Sprintf("host %q {\n  address = \"198.18.0.1%s\"\n  roles   = [\"hub\"]\n}\n", h, h[len(h)-1:])
+			if !strings.Contains(src, block) {
+				t.Fatalf("the lab example has no block %q", block)
+			}
+			src = strings.Replace(src, block, "", 1)
+		}
+		return src
+	})
+	if len(inv0.Hubs()) != 1 {
+		t.Fatalf("%d hubs, want 1", len(inv0.Hubs()))
+	}
+	d := render(t, inv0)
+	if _, err := inventory.RotatePassword(inv0, inventory.SecretRoutePassword, inventory.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	inv := reload(t, inv0)
+	facts := plantest.Converged(inv0, d)
+	for i, want := range []string{plan.RotationAcceptOne, plan.RotationComplete} {
+		p, err := plan.Build(inv, render(t, inv), facts, plan.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := routeRotation(p); r == nil || r.Step != want {
+			t.Fatalf("plan %d: %+v, want step %s", i+1, r, want)
+		}
+		if changed := p.HasChanges(); changed != (want != plan.RotationComplete) {
+			t.Errorf("plan %d (%s): changes %v", i+1, want, changed)
+		}
+		d = applied(d, p)
+		facts = plantest.Converged(inv, d)
 	}
 }

@@ -307,12 +307,14 @@ func printRouteRotation(w io.Writer, p *plan.Plan, r *plan.Rotation, mark func(b
 	fmt.Fprintf(w, "  %s 1. one member of each cluster accepts %s instead of %s (reload); every member dials those that accept %s with it\n",
 		mark(r.Step == plan.RotationAcceptOne), r.NewUser, r.OldUser, r.NewUser)
 	fmt.Fprintf(w, "  %s 2. every route dials with %s (reload), once every member accepts it\n", mark(r.Step == plan.RotationRetire), r.NewUser)
-	switch r.Step {
-	case plan.RotationAcceptOne:
-		fmt.Fprintf(w, "  Plan again after apply for the next member.\n")
-	case plan.RotationRetire:
+	switch {
+	case r.Step == plan.RotationAcceptOne && len(r.Moving()) > 0:
+		fmt.Fprintf(w, "  This plan moves %s; plan again after apply for the next member.\n", strings.Join(r.Moving(), ", "))
+	case r.Step == plan.RotationAcceptOne:
+		fmt.Fprintf(w, "  No member moves in this plan: see what it waits for.\n")
+	case r.Step == plan.RotationRetire:
 		fmt.Fprintf(w, "  Plan again after apply: it reports the rotation complete.\n")
-	case plan.RotationComplete:
+	case r.Step == plan.RotationComplete:
 		fmt.Fprintf(w, "  Complete: no config names %s any more. Run `latticepush secrets --finish-rotation %s %s`.\n", r.OldUser, r.Secret, p.Inventory)
 	}
 	for _, why := range r.Waiting {
