@@ -3,9 +3,11 @@ package plan_test
 import (
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -58,7 +60,7 @@ func parseHubRoutes(t *testing.T, config string) hubRoutes {
 func clusterMembers(inv *inventory.Inventory) []map[string]string {
 	hubs := map[string]string{}
 	for _, h := range inv.Hubs() {
-		hubs[h.Name] = fmt.Sprintf("%s:%d", h.Address, h.Hub.ClusterPort)
+		hubs[h.Name] = net.JoinHostPort(h.Address, strconv.Itoa(h.Hub.ClusterPort))
 	}
 	out := []map[string]string{hubs}
 	seen := map[string]bool{}
@@ -69,7 +71,7 @@ func clusterMembers(inv *inventory.Inventory) []map[string]string {
 		seen[r.Leaf.ClusterName] = true
 		c := map[string]string{}
 		for _, m := range inv.RelayCluster(r) {
-			c[m.Name] = fmt.Sprintf("%s:%d", m.Address, m.Leaf.ClusterPort)
+			c[m.Name] = net.JoinHostPort(m.Address, strconv.Itoa(m.Leaf.ClusterPort))
 		}
 		out = append(out, c)
 	}
