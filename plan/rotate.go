@@ -112,6 +112,11 @@ func hubLogins(config []byte, account string) ([]login, error) {
 	accts, _ := m["accounts"].(map[string]any)
 	acct, _ := accts[account].(map[string]any)
 	users, _ := acct["users"].([]any)
+	return usersOf(users), nil
+}
+
+// usersOf reads a parsed config's users list ({user, password} maps).
+func usersOf(users []any) []login {
 	var out []login
 	for _, u := range users {
 		um, _ := u.(map[string]any)
@@ -119,7 +124,7 @@ func hubLogins(config []byte, account string) ([]login, error) {
 		pw, _ := um["password"].(string)
 		out = append(out, login{name, pw})
 	}
-	return out, nil
+	return out
 }
 
 // relayLogins returns the users of a relay config's leafnode listener.
@@ -136,13 +141,7 @@ func relayLogins(config []byte) ([]login, error) {
 		out = append(out, login{u, pw})
 	}
 	users, _ := au["users"].([]any)
-	for _, u := range users {
-		um, _ := u.(map[string]any)
-		name, _ := um["user"].(string)
-		pw, _ := um["password"].(string)
-		out = append(out, login{name, pw})
-	}
-	return out, nil
+	return append(out, usersOf(users)...), nil
 }
 
 // leafUpstreams are the servers leaves log in to: the hubs and the relays.

@@ -277,24 +277,14 @@ func TestRotation_RouteWaitsForEveryHub(t *testing.T) {
 // A hub whose server does not run its config file (an apply stopped between the file and the
 // reload) holds the rotation: the plan reloads it with its file and moves no hub.
 func TestRotation_RouteWaitsForAFileNotRunning(t *testing.T) {
-	inv0 := plantest.LoadExample(t, "lab", nil)
-	d := render(t, inv0)
-	if _, err := inventory.RotatePassword(inv0, inventory.SecretRoutePassword, inventory.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	inv := reload(t, inv0)
-	p, err := plan.Build(inv, render(t, inv), plantest.Converged(inv0, d), plan.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d = applied(d, p) // hub-1 accepts the new login
+	inv, d := routeStepOne(t)
 	facts := plantest.Converged(inv, d)
 	f := facts["hub-1"]
 	nf := *f.NATS
 	nf.RunningDigest = "sha256:" + strings.Repeat("0", 64) // still the config from before
 	f.NATS = &nf
 	facts["hub-1"] = f
-	p, err = plan.Build(inv, render(t, inv), facts, plan.Options{})
+	p, err := plan.Build(inv, render(t, inv), facts, plan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,10 +315,10 @@ func TestRotatePassword_RouteNeedsRouteAuth(t *testing.T) {
 	}
 }
 
-// A route password the cluster does not run, with no rotation recorded (edited into the
-// secrets file, or --finish-rotation run before every hub moved), is refused: every hub would
-// take it in one apply. Finishing once every hub accepts the new password is fine.
-func TestRotation_RouteRefusesAChangeWithoutRotation(t *testing.T) {
+// routeStepOne rotates the lab example's route password and returns the inventory and the
+// files of the fleet after the rotation's first apply: hub-1 accepts the new login.
+func routeStepOne(t *testing.T) (*inventory.Inventory, plan.Desired) {
+	t.Helper()
 	inv0 := plantest.LoadExample(t, "lab", nil)
 	d := render(t, inv0)
 	if _, err := inventory.RotatePassword(inv0, inventory.SecretRoutePassword, inventory.Options{}); err != nil {
@@ -339,12 +329,19 @@ func TestRotation_RouteRefusesAChangeWithoutRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d = applied(d, p) // hub-1 accepts route-a; hub-2 and hub-3 accept route
+	return inv, applied(d, p)
+}
+
+// A route password the cluster does not run, with no rotation recorded (edited into the
+// secrets file, or --finish-rotation run before every hub moved), is refused: every hub would
+// take it in one apply. Finishing once every hub accepts the new password is fine.
+func TestRotation_RouteRefusesAChangeWithoutRotation(t *testing.T) {
+	inv, d := routeStepOne(t) // hub-1 accepts route-a; hub-2 and hub-3 accept route
 	if _, err := inventory.FinishRotation(inv, inventory.SecretRoutePassword); err != nil {
 		t.Fatal(err)
 	}
 	early := reload(t, inv)
-	_, err = plan.Build(early, render(t, early), plantest.Converged(early, d), plan.Options{})
+	_, err := plan.Build(early, render(t, early), plantest.Converged(early, d), plan.Options{})
 	want := "the route password (passwords.route) is not the one the cluster runs (hub-2 accepts route, hub-3 accepts route): a cluster accepts one route login, " +
 		"so its members would take the new one in one apply and refuse each other's routes. Rotate it with `latticepush secrets --rotate passwords.route`, " +
 		"which takes one member per apply: put back the previous value first, or, if `secrets --finish-rotation passwords.route` ran before plan reported " +

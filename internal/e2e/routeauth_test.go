@@ -132,14 +132,7 @@ func TestRouteAuth_IntroducedUnderLoad(t *testing.T) {
 		}
 		return on
 	})
-	cli := func(args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1"}
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		return out.String(), err
-	}
+	cli := cliRunner(t, ctx, bin)
 	planOut, err := cli("plan", env.Path)
 	if err != nil {
 		t.Fatalf("latticepush plan: %v\n%s", err, planOut)
@@ -173,37 +166,18 @@ func TestRouteAuth_IntroducedUnderLoad(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	gaps := watch.stop()
-	st := l.stop()
-	missing, wrong := l.check(t, ctx)
-	t.Logf("route auth introduced under load (%s): %d writes acknowledged, %d write errors; %d reads (%d verified, %d errors, %d wrong); longest write unavailability %s, longest read unavailability %s; afterwards %d acknowledged writes missing, %d wrong",
-		took.Round(time.Second), st.acked, st.writeErrs, st.reads, st.readOK, st.readErrs, st.readWrong,
-		st.writeGap.Round(time.Millisecond), st.readGap.Round(time.Millisecond), missing, wrong)
-	t.Logf("hub /routez polled every %s: %s", routePoll, gaps)
-	if st.acked == 0 || st.readOK == 0 {
-		t.Fatal("the load got nothing through")
-	}
-	if missing+wrong+st.readWrong > 0 {
-		t.Fatalf("lost or wrong: %d missing, %d wrong after, %d wrong reads during", missing, wrong, st.readWrong)
-	}
-	if bad := gaps.notBack(); bad != "" {
-		t.Errorf("routes not back at the end: %s", bad)
-	}
+	checkRoutesUnderLoad(t, ctx, env, s, l, gaps, logFrom, fmt.Sprintf("route auth introduced under load (%s)", took.Round(time.Second)))
 	// How the cluster went through it, from the hubs' logs: each reloading node drops its
 	// routes and dials them again with the credentials, which the nodes not yet reloaded
 	// accept without asking for them; a refused route (an old node re-dialling a new one
 	// first) is reported, not required.
 	for _, h := range s.Inv.Hubs() {
-		b, err := env.Lab.Exec(ctx, h.Name, "sh", "-c", fmt.Sprintf(
-			"tail -n +%d /var/log/nats-server/current | grep -c 'Router connection closed: Authentication Failure' || true", logFrom[h.Name]+1))
-		if err != nil {
-			t.Fatal(err)
+		if !testing.Verbose() {
+			break
 		}
-		t.Logf("%s's log during the apply: %s route connection(s) refused for authentication", h.Name, strings.TrimSpace(string(b)))
-		if testing.Verbose() {
-			lines, _ := env.Lab.Exec(ctx, h.Name, "sh", "-c", fmt.Sprintf(
-				"tail -n +%d /var/log/nats-server/current | grep -e 'Removed route' -e 'Reloaded server configuration' -e 'Authentication' | head -n 12", logFrom[h.Name]+1))
-			t.Logf("%s's log, routes removed, reloads and refusals:\n%s", h.Name, lines)
-		}
+		lines, _ := env.Lab.Exec(ctx, h.Name, "sh", "-c", fmt.Sprintf(
+			"tail -n +%d /var/log/nats-server/current | grep -e 'Removed route' -e 'Reloaded server configuration' -e 'Authentication' | head -n 12", logFrom[h.Name]+1))
+		t.Logf("%s's log, routes removed, reloads and refusals:\n%s", h.Name, lines)
 	}
 
 	rep := newSession(t, env, plan.Options{}).verify(ctx)
@@ -243,14 +217,7 @@ func TestRouteAuth_RotatedUnderLoad(t *testing.T) {
 		t.Fatalf("apply: %v %s\nresults: %v", err, res.VerifyError, results(res))
 	}
 	oldLogin := url.UserPassword(inventory.DefaultUserName("route"), s.Inv.Auth.RoutePassword.Reveal()).String() + "@"
-	cli := func(args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1"}
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		return out.String(), err
-	}
+	cli := cliRunner(t, ctx, bin)
 	if out, err := cli("secrets", "--rotate", "passwords.route", env.Path); err != nil {
 		t.Fatalf("secrets --rotate passwords.route: %v\n%s", err, out)
 	}
@@ -305,16 +272,50 @@ func TestRouteAuth_RotatedUnderLoad(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	gaps := watch.stop()
-	st := l.stop()
-	missing, wrong := l.check(t, ctx)
-	t.Logf("route password rotated under load: %d writes acknowledged, %d write errors; %d reads (%d verified, %d errors, %d wrong); longest write unavailability %s, longest read unavailability %s; afterwards %d acknowledged writes missing, %d wrong",
-		st.acked, st.writeErrs, st.reads, st.readOK, st.readErrs, st.readWrong,
-		st.writeGap.Round(time.Millisecond), st.readGap.Round(time.Millisecond), missing, wrong)
-	t.Logf("hub /routez polled every %s: %s", routePoll, gaps)
+	checkRoutesUnderLoad(t, ctx, env, s, l, gaps, logFrom, "route password rotated under load")
 	want := []string{plan.RotationAcceptOne, plan.RotationAcceptOne, plan.RotationAcceptOne, plan.RotationRetire, plan.RotationComplete}
 	if !slices.Equal(steps, want) {
 		t.Errorf("steps %v, want %v", steps, want)
 	}
+
+	if out, err := cli("secrets", "--finish-rotation", "passwords.route", env.Path); err != nil {
+		t.Fatalf("secrets --finish-rotation passwords.route: %v\n%s", err, out)
+	}
+	after := newSession(t, env, plan.Options{})
+	if p := after.plan(ctx); p.HasChanges() || len(p.Rotations) > 0 {
+		t.Errorf("after --finish-rotation: changes %v, rotations %v", actions(p), p.Rotations)
+	}
+	for _, r := range after.verify(ctx).Failed() {
+		t.Errorf("verify after: %s on %s: %s", r.Check, r.Host, r.Evidence)
+	}
+	strayRefused(t, ctx, env, after, oldLogin)
+	t.Logf("test %.1fs in all", time.Since(began).Seconds())
+}
+
+// cliRunner runs the CLI bin with a clean environment and returns its combined output.
+func cliRunner(t *testing.T, ctx context.Context, bin string) func(args ...string) (string, error) {
+	return func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1"}
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
+	}
+}
+
+// checkRoutesUnderLoad stops l and checks what a route change under it left: something got
+// through, no acknowledged write is lost or read wrong, every hub's /routez names every other
+// hub at the end. It logs the load's figures, the /routez gaps and, per hub, the route
+// connections its log refused for authentication since logFrom.
+func checkRoutesUnderLoad(t *testing.T, ctx context.Context, env *labtest.Env, s *session, l *kvLoad, gaps routeGaps, logFrom map[string]int, what string) {
+	t.Helper()
+	st := l.stop()
+	missing, wrong := l.check(t, ctx)
+	t.Logf("%s: %d writes acknowledged, %d write errors; %d reads (%d verified, %d errors, %d wrong); longest write unavailability %s, longest read unavailability %s; afterwards %d acknowledged writes missing, %d wrong",
+		what, st.acked, st.writeErrs, st.reads, st.readOK, st.readErrs, st.readWrong,
+		st.writeGap.Round(time.Millisecond), st.readGap.Round(time.Millisecond), missing, wrong)
+	t.Logf("hub /routez polled every %s: %s", routePoll, gaps)
 	if st.acked == 0 || st.readOK == 0 {
 		t.Fatal("the load got nothing through")
 	}
@@ -330,21 +331,8 @@ func TestRouteAuth_RotatedUnderLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%s's log during the rotation: %s route connection(s) refused for authentication", h.Name, strings.TrimSpace(string(b)))
+		t.Logf("%s's log: %s route connection(s) refused for authentication", h.Name, strings.TrimSpace(string(b)))
 	}
-
-	if out, err := cli("secrets", "--finish-rotation", "passwords.route", env.Path); err != nil {
-		t.Fatalf("secrets --finish-rotation passwords.route: %v\n%s", err, out)
-	}
-	after := newSession(t, env, plan.Options{})
-	if p := after.plan(ctx); p.HasChanges() || len(p.Rotations) > 0 {
-		t.Errorf("after --finish-rotation: changes %v, rotations %v", actions(p), p.Rotations)
-	}
-	for _, r := range after.verify(ctx).Failed() {
-		t.Errorf("verify after: %s on %s: %s", r.Check, r.Host, r.Evidence)
-	}
-	strayRefused(t, ctx, env, after, oldLogin)
-	t.Logf("test %.1fs in all", time.Since(began).Seconds())
 }
 
 const routePoll = 100 * time.Millisecond
