@@ -318,6 +318,24 @@ func (l *kvLoad) stop() loadStats {
 }
 
 // check reads every acknowledged key back: how many are missing, and how many differ.
+// finish stops the load, checks every acknowledged write, logs the figures under what, and
+// fails the test when nothing got through or a write was lost or read wrong.
+func (l *kvLoad) finish(t *testing.T, ctx context.Context, what string) loadStats {
+	t.Helper()
+	st := l.stop()
+	missing, wrong := l.check(t, ctx)
+	t.Logf("%s: %d writes acknowledged, %d write errors; %d reads (%d verified, %d errors, %d wrong); longest write unavailability %s, longest read unavailability %s; afterwards %d acknowledged writes missing, %d wrong",
+		what, st.acked, st.writeErrs, st.reads, st.readOK, st.readErrs, st.readWrong,
+		st.writeGap.Round(time.Millisecond), st.readGap.Round(time.Millisecond), missing, wrong)
+	if st.acked == 0 || st.readOK == 0 {
+		t.Fatal("the load got nothing through")
+	}
+	if missing+wrong+st.readWrong > 0 {
+		t.Errorf("lost or wrong: %d missing, %d wrong after, %d wrong reads during", missing, wrong, st.readWrong)
+	}
+	return st
+}
+
 func (l *kvLoad) check(t *testing.T, ctx context.Context) (missing, wrong int) {
 	for k, v := range l.acked {
 		var e jetstream.KeyValueEntry
