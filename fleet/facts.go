@@ -512,33 +512,58 @@ func (c factsCall) step() *remote.Step {
 	return &remote.Step{Name: "facts", Script: "exec 2>/dev/null\n" + c.script, Args: c.args, Stdin: c.stdin != nil}
 }
 
-// runFacts runs the facts script for pr, unless the host's lock already did (prefetched).
+// runFacts runs the facts script for pr, unless the host's lock already did or is doing
+// it (prefetched) and was asked the same.
 func (f *Fleet) runFacts(ctx context.Context, c *remote.Client, h *inventory.Host, pr plan.Probe) (*hostState, error) {
 	call, err := factsCallFor(h, pr)
 	if err != nil {
 		return nil, err
 	}
 	if v, ok := f.prefetched.LoadAndDelete(h.Name); ok {
-		if p := v.(prefetched); p.call.same(call) {
-			return parseFacts(p.out)
+		if p := v.(*prefetched); p.call.same(call) {
+			select {
+			case <-p.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if p.err == nil {
+				return parseFacts(p.out)
+			}
+			// It failed on its own: ask again, and say what this attempt finds.
 		}
 	}
+	out, err := f.execFacts(ctx, c, h, call)
+	if err != nil {
+		return nil, err
+	}
+	return parseFacts(out)
+}
+
+// execFacts runs the facts script in an exec of its own and returns what it printed.
+func (f *Fleet) execFacts(ctx context.Context, c *remote.Client, h *inventory.Host, call factsCall) ([]byte, error) {
 	var stdin io.Reader
 	if call.stdin != nil {
 		stdin = bytes.NewReader(call.stdin)
 	}
 	res, err := c.Run(ctx, remote.Script(call.script, call.args...), remote.RunOptions{Stdin: stdin, Become: h.SSH.Become, Timeout: 60 * time.Second})
-	if err != nil {
-		return nil, err
-	}
-	return parseFacts(res.Stdout)
+	return res.Stdout, err
 }
 
-// prefetched is what the facts script printed in a host's lock exec, for the observe that
-// follows under that lock.
+// prefetched is the facts script's output for the observe that follows a host's lock:
+// printed in the lock's exec, or by an exec of its own started once the lock was held
+// (host.LockQuick), which has finished when done is closed.
 type prefetched struct {
 	call factsCall
+	done chan struct{}
 	out  []byte
+	err  error
+}
+
+// donePrefetch is a prefetched whose output is already in.
+func donePrefetch(call factsCall, out []byte) *prefetched {
+	p := &prefetched{call: call, done: make(chan struct{}), out: out}
+	close(p.done)
+	return p
 }
 
 // answerNATS fills the desired config's digest: from the digest cache, else from what the

@@ -174,26 +174,53 @@ type host struct {
 // LockTakenOver says what Lock took over, if anything (see remote.Client.Lock).
 func (h *host) LockTakenOver() string { return h.tookOver }
 
-var _ rollout.Host = (*host)(nil)
+var (
+	_ rollout.Host          = (*host)(nil)
+	_ rollout.QuickLockHost = (*host)(nil)
+)
 
 func (h *host) Lock(ctx context.Context, owner rollout.LockOwner) error {
+	return h.takeLock(ctx, owner, true)
+}
+
+// LockQuick takes the lock as Lock does, but alone in its exec: the facts script Lock would
+// run in the same exec follows in an exec of its own, which Observe waits for.
+func (h *host) LockQuick(ctx context.Context, owner rollout.LockOwner) error {
+	return h.takeLock(ctx, owner, false)
+}
+
+// takeLock takes the host's lock and sweeps the staging directories; with observe announced
+// (ObserveWhenLocking), it runs the facts script under the lock too: in the lock's exec when
+// inline, else in its own exec started once the lock is held.
+func (h *host) takeLock(ctx context.Context, owner rollout.LockOwner, inline bool) error {
 	// A run that lost its connection mid-stage leaves its temporary copies behind. Holding
 	// the lock, no other run is staging here, so they can go now (in the lock's round trip).
 	opts := h.f.lockOpts
 	opts.Sweep = h.managedDirs()
-	var call factsCall
+	var call *factsCall
 	if pr, ok := h.f.lockProbes[h.inv.Name]; ok {
 		if c, err := factsCallFor(h.inv, pr); err == nil {
-			call = c
-			opts.Then, opts.ThenStdin = c.step(), c.stdin
+			call = &c
+			if inline {
+				opts.Then, opts.ThenStdin = c.step(), c.stdin
+			}
 		}
 	}
 	l, err := h.c.Lock(ctx, remote.LockInfo{User: owner.User, Host: owner.Host, PID: owner.PID, Command: owner.Command, Time: owner.Time}, opts)
 	if err != nil {
 		return err
 	}
-	if l.Then != nil && l.Then.Code == 0 {
-		h.f.prefetched.Store(h.inv.Name, prefetched{call: call, out: []byte(l.Then.Output)})
+	switch {
+	case call == nil:
+	case inline && l.Then != nil && l.Then.Code == 0:
+		h.f.prefetched.Store(h.inv.Name, donePrefetch(*call, []byte(l.Then.Output)))
+	case !inline:
+		pf := &prefetched{call: *call, done: make(chan struct{})}
+		h.f.prefetched.Store(h.inv.Name, pf)
+		go func() {
+			defer close(pf.done)
+			pf.out, pf.err = h.f.execFacts(ctx, h.c, h.inv, *call)
+		}()
 	}
 	h.mu.Lock()
 	h.lock = l

@@ -224,9 +224,12 @@ func TestLock_ObservesInTheSameExec(t *testing.T) {
 	if err := host.Lock(ctx, rollout.LockOwner{User: "tester", Host: "controller", PID: os.Getpid()}); err != nil {
 		t.Fatal(err)
 	}
-	observe := func(what string, pr plan.Probe, execs int) {
+	// observe checks the facts Observe returns, and the execs since before (now, when -1).
+	observeSince := func(what string, pr plan.Probe, before, execs int) {
 		t.Helper()
-		before := srv.Execs()
+		if before < 0 {
+			before = srv.Execs()
+		}
 		facts := fl.Observe(ctx, []plan.Probe{pr})["h1"]
 		if got := srv.Execs() - before; got != execs {
 			t.Errorf("%s: %d execs, want %d", what, got, execs)
@@ -235,6 +238,7 @@ func TestLock_ObservesInTheSameExec(t *testing.T) {
 			t.Errorf("%s: facts %+v (file %+v), want the file's old content and no other run's lock", what, facts, ff)
 		}
 	}
+	observe := func(what string, pr plan.Probe, execs int) { t.Helper(); observeSince(what, pr, -1, execs) }
 	observe("right after the lock", pr, 0)
 	observe("again", pr, 1)
 	if err := host.Unlock(ctx, rollout.Closing{}); err != nil {
@@ -246,6 +250,18 @@ func TestLock_ObservesInTheSameExec(t *testing.T) {
 	other := pr
 	other.Want = map[string]string{file: hexSum([]byte("newer\n"))}
 	observe("asked something else than the lock's exec", other, 1)
+	if err := host.Unlock(ctx, rollout.Closing{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// LockQuick, the first host's lock: the lock alone in its exec, the facts in one of their
+	// own, which the Observe that follows waits for instead of asking again.
+	before := srv.Execs()
+	if err := host.(rollout.QuickLockHost).LockQuick(ctx, rollout.LockOwner{User: "tester", Host: "controller", PID: os.Getpid()}); err != nil {
+		t.Fatal(err)
+	}
+	observeSince("a quick lock and the observe after it (the lock's exec, the facts')", pr, before, 2)
+	observe("again after a quick lock", pr, 1)
 	if err := host.Unlock(ctx, rollout.Closing{}); err != nil {
 		t.Fatal(err)
 	}

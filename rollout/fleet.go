@@ -75,6 +75,14 @@ type ManySupervised interface {
 	SuperviseAll(ctx context.Context, svcs []string) error
 }
 
+// QuickLockHost is a Host whose Lock does more under the lock in the same exec (fleet: the
+// facts script observe is about to ask for). The first host is locked alone, before the
+// others (lockPhase), so every apply waits for that one round trip: LockQuick takes the lock
+// only, and the host does the rest right after, on its own, for observe to collect.
+type QuickLockHost interface {
+	LockQuick(ctx context.Context, owner LockOwner) error
+}
+
 // LeftoverHost is a Host that, on taking its lock, removes what an earlier run that did not
 // finish left behind (its staged temporary files), and says what.
 type LeftoverHost interface {

@@ -17,6 +17,7 @@ type lockWatch struct {
 	*fakeFleet
 	mu       sync.Mutex
 	order    []string
+	quick    []string // the hosts locked with LockQuick
 	tookOver map[string]string
 	// connected counts the hosts connected to; beforeLock, when set, runs before a lock.
 	connected  int
@@ -50,6 +51,14 @@ func (h *watchedHost) Lock(ctx context.Context, owner LockOwner) error {
 	return h.Host.Lock(ctx, owner)
 }
 
+// LockQuick is the lock without the work a host's Lock does in the same exec.
+func (h *watchedHost) LockQuick(ctx context.Context, owner LockOwner) error {
+	h.w.mu.Lock()
+	h.w.quick = append(h.w.quick, h.name)
+	h.w.mu.Unlock()
+	return h.Lock(ctx, owner)
+}
+
 func (h *watchedHost) LockTakenOver() string { return h.w.tookOver[h.name] }
 
 func (w *lockWatch) apply(fx *applyFixture, t *testing.T, events func(Event)) error {
@@ -81,6 +90,10 @@ func TestApply_FirstHostLockedAlone(t *testing.T) {
 	}
 	if len(w.order) != len(fx.fleet.hosts) || w.order[0] != "edge-1" {
 		t.Fatalf("lock order %v: want edge-1 first, then every other host", w.order)
+	}
+	// Every other lock waits for the first: it is the quick one, the lock alone.
+	if len(w.quick) != 2 || w.quick[0] != "edge-1" || w.quick[1] != "edge-1" {
+		t.Fatalf("quick locks %v (both applies), want edge-1 alone each time", w.quick)
 	}
 }
 

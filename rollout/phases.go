@@ -119,7 +119,11 @@ func (lockPhase) Run(ctx context.Context, r *run) error {
 			r.emit(Event{Type: EventWarning, Phase: PhaseLock, Host: name, Message: "cannot connect: " + plan.WithoutHost(name, err).Error()})
 			return // unreachable: observe says so, and the plan decides
 		}
-		if err == nil {
+		switch q, quick := h.(QuickLockHost); {
+		case err != nil:
+		case first == nil && quick:
+			err = q.LockQuick(ctx, owner) // the first lock: every other host waits for it
+		default:
 			err = h.Lock(ctx, owner)
 		}
 		mu.Lock()
