@@ -142,6 +142,33 @@ func TestBuild_HubRestartsFollowersFirstLeaderLast(t *testing.T) {
 	}
 }
 
+// A hub added to a running cluster (a new one, or one replacing a lost node) starts first:
+// each running node's gate asks every hub of the inventory, the new one too.
+func TestBuild_NewHubStartsBeforeRunningNodesChange(t *testing.T) {
+	before := plantest.LoadExample(t, "lab", nil)
+	inv := plantest.LoadExample(t, "lab", func(s string) string {
+		return s + "\nhost \"hub-4\" {\n  address = \"198.18.0.14\"\n  roles   = [\"hub\"]\n}\n"
+	})
+	d := plantest.FakeDesired(inv, true)
+	facts := plantest.Converged(inv, d)
+	old := plantest.FakeDesired(before, true)
+	for _, h := range before.Hubs() {
+		f := facts[h.Name]
+		conf := plantest.ContentOf(old, h.Name, h.Hub.ConfigFile)
+		f.Files[h.Hub.ConfigFile] = plan.FileFact{Exists: true, Mode: 0o600, SHA256: plantest.SHA(conf), Content: conf}
+		f.NATS.MetaLeader = "hub-1"
+	}
+	facts["hub-4"] = plantest.Empty(inv, d)["hub-4"]
+	p, err := plan.Build(inv, d, facts, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"hub-4/nats-server"}, {"hub-2/nats-server"}, {"hub-3/nats-server"}, {"hub-1/nats-server"}}
+	if p.Waves[0].Name != "hub" || !reflect.DeepEqual(p.Waves[0].Batches, want) {
+		t.Fatalf("hub wave %v, want %v (the new node first, meta leader hub-1 last)", p.Waves[0].Batches, want)
+	}
+}
+
 func TestBuild_DomainChangeIsACutoverNeverARoll(t *testing.T) {
 	inv := plantest.LoadExample(t, "domain-change", nil)
 	d := plantest.FakeDesired(inv, true)

@@ -37,15 +37,15 @@ func buildWaves(inv *inventory.Inventory, p *Plan, facts map[string]Facts) []Wav
 	} else if hubs := changing(byRole[RoleHub]); len(hubs) > 0 {
 		leader := metaLeader(inv, facts)
 		w := Wave{Name: WaveHub}
-		// Without a running quorum, a JetStream cluster cannot become healthy one node at a
-		// time: the nodes that are down start together (a first deployment, or a cluster
-		// that lost quorum), and only then are running nodes restarted one by one.
+		// The nodes that are down start first, together: without a running quorum a
+		// JetStream cluster cannot become healthy one node at a time (a first deployment, or
+		// a cluster that lost quorum), and with one, each running node's gate asks every
+		// node of the inventory, a new one too (a node added or replacing a lost one). Only
+		// then are running nodes changed one by one, the meta leader last.
 		var down []string
-		if running := runningHubs(inv, facts, hubs); running < len(inv.Hubs())/2+1 {
-			for _, u := range hubs {
-				if !inQuorum(u, facts[u.Host]) {
-					down = append(down, u.ID())
-				}
+		for _, u := range hubs {
+			if !inQuorum(u, facts[u.Host]) {
+				down = append(down, u.ID())
 			}
 		}
 		if len(down) > 0 {
@@ -303,23 +303,6 @@ func metaLeader(inv *inventory.Inventory, facts map[string]Facts) string {
 		}
 	}
 	return ""
-}
-
-// runningHubs counts the hub nodes whose nats-server was observed running, less the foreign
-// servers without JetStream about to be adopted.
-func runningHubs(inv *inventory.Inventory, facts map[string]Facts, changing []*Unit) int {
-	n := 0
-	for _, h := range inv.Hubs() {
-		if f, ok := facts[h.Name]; ok && f.Services[ServiceNATS].Running {
-			n++
-		}
-	}
-	for _, u := range changing {
-		if u.WasRunning && !inQuorum(u, facts[u.Host]) {
-			n--
-		}
-	}
-	return n
 }
 
 // inQuorum reports whether a hub unit's server counts towards the JetStream cluster's
