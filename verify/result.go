@@ -14,12 +14,13 @@ import (
 // Check names: stable identifiers, shown in reports and in -json output. The part before the
 // first dot is the check's group.
 const (
-	CheckHubHealthz      = "hub.healthz"       // /healthz 200 on the node
-	CheckHubMetaLeader   = "hub.meta-leader"   // the node knows the one meta leader all nodes agree on
-	CheckHubPeersCurrent = "hub.peers-current" // asked of the meta leader: every peer current
-	CheckHubRoutes       = "hub.routes"        // a route to every other hub node
-	CheckHubDomain       = "hub.domain"        // the node's JetStream domain is the lattice's
-	CheckHubRouteAuth    = "hub.route-auth"    // the node's cluster port requires the route credentials
+	CheckHubHealthz      = "hub.healthz"         // /healthz 200 on the node
+	CheckHubMetaLeader   = "hub.meta-leader"     // the node knows the one meta leader all nodes agree on
+	CheckHubPeersCurrent = "hub.peers-current"   // asked of the meta leader: every peer current
+	CheckHubRoutes       = "hub.routes"          // a route to every other hub node
+	CheckHubDomain       = "hub.domain"          // the node's JetStream domain is the lattice's
+	CheckHubRouteAuth    = "hub.route-auth"      // the node's cluster port requires the route credentials
+	CheckHubStreams      = "hub.stream-replicas" // every stream on the hub's domain has its replicas placed and current
 
 	CheckLeafRemote    = "leaf.remote-connected" // the leaf's own /leafz shows its remote up
 	CheckLeafSeenByHub = "leaf.seen-by-hub"      // some hub's /leafz lists the leaf
@@ -43,7 +44,7 @@ const (
 // checkOrder is the order checks appear in a report: the order a reader reasons in, each
 // group building on the ones before it.
 var checkOrder = []string{
-	CheckHubHealthz, CheckHubMetaLeader, CheckHubPeersCurrent, CheckHubRoutes, CheckHubDomain, CheckHubTLS, CheckHubUpstream,
+	CheckHubHealthz, CheckHubMetaLeader, CheckHubPeersCurrent, CheckHubStreams, CheckHubRoutes, CheckHubDomain, CheckHubTLS, CheckHubUpstream,
 	CheckLeafRemote, CheckLeafSeenByHub, CheckLeafSeenByRelay, CheckLeafRelayBelow, CheckLeafRelayRoutes, CheckLeafRelayTLS, CheckLeafTLS,
 	CheckDomainProbeBucket, CheckDomainReach, CheckDomainHubAnswers, CheckDomainPath,
 	CheckHygieneDomain, CheckHygieneStrayBucket,

@@ -50,7 +50,7 @@ type task struct {
 type key struct{ check, host string }
 
 func keyOf(r Result) key {
-	if r.Check == CheckHubPeersCurrent { // lattice-wide; its host names the meta leader asked
+	if r.Check == CheckHubPeersCurrent || r.Check == CheckHubStreams { // lattice-wide; its host names the hub asked
 		return key{r.Check, ""}
 	}
 	return key{r.Check, r.Host}
@@ -112,6 +112,7 @@ func (r *round) allTasks() []task {
 	}
 	ts = append(ts, r.hubTasks(r.inv.Hubs())...)
 	ts = append(ts, r.metaTask(true))
+	ts = append(ts, one(CheckHubStreams, "", r.checkStreamReplicas))
 	ts = append(ts, r.upstreamTasks()...)
 	if len(r.leaves()) > 0 {
 		ts = append(ts, task{run: func(ctx context.Context) []Result { return []Result{r.probeBucket(ctx)} }})

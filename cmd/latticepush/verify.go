@@ -32,7 +32,8 @@ func newVerifyCommand(g *globals) *cobra.Command {
 client port needs to be open to you), checks:
 
   hub        every node healthy, one meta leader known to all, peers current (asked of
-             the leader), routes to every peer, the inventory's domain on every node
+             the leader), every stream of the domain with all its replicas placed, routes
+             to every peer, the inventory's domain on every node
   leaf       each leaf's remote connected, and the leaf seen by a hub node
   domain     from each leaf's client port: the hub's JetStream domain answers (the info of
              the bucket latticepush_probe, a KV put of the leaf's own key acknowledged in

@@ -273,7 +273,7 @@ sv -w 30 restart /etc/service/wasmcloud`)
 		rep, _ := awaitVerdict(t, ctx, env, verdict{fail: []checkAt{
 			{verify.CheckHubHealthz, "hub-2"}, {verify.CheckHubMetaLeader, "hub-2"}, {verify.CheckHubDomain, "hub-2"},
 			{verify.CheckHubRouteAuth, "hub-2"}, {verify.CheckHubRoutes, "hub-1"}, {verify.CheckHubRoutes, "hub-2"}, {verify.CheckHubRoutes, "hub-3"},
-			{verify.CheckHubPeersCurrent, "*"},
+			{verify.CheckHubPeersCurrent, "*"}, {verify.CheckHubStreams, "*"},
 		}}, 90*time.Second)
 		hub2 := inv.Host("hub-2").Hub.ServerName
 		evidenceHas(t, rep, verify.CheckHubHealthz, "hub-2", "GET /healthz on hub-2")
@@ -283,6 +283,9 @@ sv -w 30 restart /etc/service/wasmcloud`)
 		for _, r := range rep.Results {
 			if r.Check == verify.CheckHubPeersCurrent && !strings.Contains(r.Evidence, hub2+" offline") {
 				t.Errorf("%s@%s does not name %s offline: %s", r.Check, r.Host, hub2, r.Evidence)
+			}
+			if r.Check == verify.CheckHubStreams && !strings.Contains(r.Evidence, "the replica on "+hub2+" not current") {
+				t.Errorf("%s@%s does not name %s's replicas behind: %s", r.Check, r.Host, hub2, r.Evidence)
 			}
 		}
 		repairLab(t, ctx, env)
