@@ -714,6 +714,8 @@ func quoteClip(s string, n int) string {
 type monitorFacts struct {
 	varz       natsmon.Varz
 	metaLeader string
+	metaPeers  []plan.MetaPeer   // the other members of the meta group, as this node sees them
+	routes     []string          // the servers it has a route to (/routez), by name
 	served     *x509.Certificate // the certificate it presents, when it has TLS
 	ok         bool
 }
@@ -730,7 +732,7 @@ func (m *monitorFacts) fill(nf *plan.NATSFacts) {
 	nf.ClientPort, nf.HTTPPort, nf.ClusterPort, nf.LeafnodePort = v.Port, v.HTTPPort, v.Cluster.Port, v.Leaf.Port
 	nf.ClientHost, nf.HTTPHost = v.Host, v.HTTPHost
 	nf.Domain, nf.JetStream = v.Domain()
-	nf.MetaLeader = m.metaLeader
+	nf.MetaLeader, nf.MetaPeers, nf.Routes = m.metaLeader, m.metaPeers, m.routes
 	nf.TLSCertNotAfter = v.CertNotAfter()
 	if c := m.served; c != nil {
 		nf.TLSCertSerial = strings.ToLower(c.SerialNumber.Text(16))
@@ -746,21 +748,42 @@ func readMonitor(ctx context.Context, c *remote.Client, addr string, hub bool) *
 	mc := natsmon.New(addr, c.DialContext, natsmon.Options{})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	leader := make(chan string, 1)
+	jsz, routez := make(chan *natsmon.Jsz, 1), make(chan *natsmon.Routez, 1)
 	if hub {
 		go func() {
 			j, err := mc.Jsz(ctx)
 			if err != nil {
-				leader <- ""
-				return
+				j = nil
 			}
-			leader <- j.Leader()
+			jsz <- j
+		}()
+		go func() {
+			r, err := mc.Routez(ctx)
+			if err != nil {
+				r = nil
+			}
+			routez <- r
 		}()
 	} else {
-		leader <- ""
+		jsz <- nil
+		routez <- nil
 	}
 	v, err := mc.Varz(ctx)
-	m.metaLeader = <-leader
+	if r := <-routez; r != nil {
+		for _, rt := range r.Routes {
+			if rt.RemoteName != "" && !slices.Contains(m.routes, rt.RemoteName) {
+				m.routes = append(m.routes, rt.RemoteName) // a pool's routes share the name
+			}
+		}
+	}
+	if j := <-jsz; j != nil {
+		m.metaLeader = j.Leader()
+		if j.Meta != nil {
+			for _, r := range j.Meta.Replicas {
+				m.metaPeers = append(m.metaPeers, plan.MetaPeer{Name: r.Name, Peer: r.Peer, Current: r.Current, Offline: r.Offline})
+			}
+		}
+	}
 	if m.ok = err == nil; m.ok {
 		m.varz = *v
 		if at := natsmon.ServedCertAddr(v, addr); at != "" {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/latticepush/latticepush/inventory"
+	"github.com/latticepush/latticepush/plan"
 	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/rollout"
 	"github.com/latticepush/latticepush/supervisor"
@@ -229,6 +230,22 @@ const hubConnectTimeout = 5 * time.Second
 func (f *Fleet) ConnectHub(ctx context.Context) (*nats.Conn, error) { return f.connectHub(ctx, f.inv) }
 
 // connectHub is ConnectHub with the hubs where inv says they listen.
+// RemovePeer removes a member from the hub cluster's JetStream meta group (verify.RemovePeer),
+// waiting at most peerRemoveTimeout for the meta leader's answer.
+func (g *Gates) RemovePeer(ctx context.Context, pr plan.PeerRemoval) error {
+	return verify.RemovePeer(ctx, g.f.inv, func(ctx context.Context, h *inventory.Host) (verify.Dialer, error) {
+		c, err := g.f.reach(ctx, h.Name)
+		if err != nil {
+			return nil, err
+		}
+		return c.DialContext, nil
+	}, pr.Name, pr.Peer, peerRemoveTimeout)
+}
+
+// peerRemoveTimeout bounds the meta leader's answer to a peer removal: it answers once the
+// group committed the change.
+const peerRemoveTimeout = 30 * time.Second
+
 func (f *Fleet) connectHub(ctx context.Context, inv *inventory.Inventory) (*nats.Conn, error) {
 	nc, _, err := verify.ConnectHub(ctx, inv, func(ctx context.Context, h *inventory.Host) (verify.Dialer, error) {
 		c, err := f.reach(ctx, h.Name)

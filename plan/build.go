@@ -206,6 +206,9 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 	if err := planTLSMove(inv, facts, p); err != nil {
 		errs = append(errs, err)
 	}
+	if p.PeerRemovals, err = planPeerRemovals(inv, facts, opts); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

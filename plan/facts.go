@@ -131,6 +131,14 @@ type Process struct {
 	RunitName string
 }
 
+// MetaPeer is a member of the JetStream meta group, as a node sees it.
+type MetaPeer struct {
+	Name    string // server_name
+	Peer    string // peer id
+	Current bool
+	Offline bool
+}
+
 // NATSFacts is what the host's nats-server says about itself.
 type NATSFacts struct {
 	// Version is the running server's (/varz), e.g. "2.15.2"; empty when no server answers. It
@@ -151,6 +159,12 @@ type NATSFacts struct {
 	Domain        string // /varz jetstream.config.domain
 	ClusterName   string // /varz cluster.name
 	MetaLeader    string // /jsz meta_cluster.leader, as this node sees it
+	// MetaPeers are the other members of the JetStream meta group as this node sees them
+	// (/jsz meta_cluster.replicas): on the meta leader, who is current and who is offline.
+	MetaPeers []MetaPeer
+	// Routes are the servers a hub has a route to (/routez remote_name): who runs in the
+	// cluster as far as this node can tell.
+	Routes []string
 	// Listening ports as /varz reports them (port, http_port, cluster.port, leaf.port); 0 when
 	// not listening. They tell a pending restart from a pending reload.
 	ClientPort   int

@@ -280,6 +280,9 @@ type Plan struct {
 	Locked []LockedHost `json:"locked,omitempty"`
 	// Rotations are the password rotations in progress, each with the step this plan takes.
 	Rotations []*Rotation `json:"rotations,omitempty"`
+	// PeerRemovals are the JetStream meta group members no hub of the inventory is, which
+	// apply removes from the group before the hub wave (peers.go).
+	PeerRemovals []PeerRemoval `json:"peer_removals,omitempty"`
 	// GateTimeouts are the roles' rollout gate_timeout, in seconds: how long one gate of a
 	// unit of the role may take to pass. A role without one gets apply's default.
 	GateTimeouts map[Role]float64 `json:"gate_timeout_seconds,omitempty"`
@@ -305,6 +308,9 @@ func (p *Plan) Unit(id string) *Unit {
 
 // HasChanges reports whether applying the plan changes anything.
 func (p *Plan) HasChanges() bool {
+	if len(p.PeerRemovals) > 0 {
+		return true
+	}
 	for _, u := range p.Units {
 		if u.Changes() {
 			return true
@@ -347,6 +353,9 @@ func (p *Plan) Summary() string {
 	s := "Plan: " + strings.Join(parts, ", ")
 	if bridges > 0 {
 		s += fmt.Sprintf("; %d leaf bridge reload%s first", bridges, plural(bridges))
+	}
+	if n := len(p.PeerRemovals); n > 0 {
+		s += fmt.Sprintf("; %d JetStream peer%s removed (%s)", n, plural(n), strings.Join(removedPeers(p), ", "))
 	}
 	if n := len(p.Unreachable); n > 0 {
 		s += fmt.Sprintf("; %d host%s unreachable", n, plural(n))

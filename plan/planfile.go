@@ -135,6 +135,11 @@ func StaleReasons(saved, fresh *Plan) []string {
 	if a, b := decisions(saved), decisions(fresh); a != b {
 		why = append(why, "the planned actions differ from what the inventory and hosts give now (rendered files or secrets changed)")
 	}
+	// A peer the saved plan removes must still be one to remove, and no other: a member that
+	// came back online, or one lost since, is another decision.
+	if a, b := strings.Join(removedPeers(saved), ", "), strings.Join(removedPeers(fresh), ", "); a != b {
+		why = append(why, fmt.Sprintf("the JetStream peers to remove changed since the plan was made: [%s], now [%s]", a, b))
+	}
 	return why
 }
 

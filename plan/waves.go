@@ -285,6 +285,18 @@ func roleRollout(inv *inventory.Inventory, role string) inventory.Rollout {
 
 // metaLeader returns the host whose server is the JetStream meta leader, as most hubs see it.
 func metaLeader(inv *inventory.Inventory, facts map[string]Facts) string {
+	best := metaLeaderName(inv, facts)
+	for _, h := range inv.Hubs() {
+		if h.Hub.ServerName == best {
+			return h.Name
+		}
+	}
+	return ""
+}
+
+// metaLeaderName is the server_name of the JetStream meta leader, as most hubs see it: a
+// server outside the inventory, too.
+func metaLeaderName(inv *inventory.Inventory, facts map[string]Facts) string {
 	votes := map[string]int{}
 	for _, h := range inv.Hubs() {
 		if f, ok := facts[h.Name]; ok && f.NATS != nil && f.NATS.MetaLeader != "" {
@@ -297,12 +309,7 @@ func metaLeader(inv *inventory.Inventory, facts map[string]Facts) string {
 			best, n = name, v
 		}
 	}
-	for _, h := range inv.Hubs() {
-		if h.Hub.ServerName == best {
-			return h.Name
-		}
-	}
-	return ""
+	return best
 }
 
 // inQuorum reports whether a hub unit's server counts towards the JetStream cluster's

@@ -34,6 +34,7 @@ const (
 	PhaseObserve   PhaseName = "observe"
 	PhaseStage     PhaseName = "stage"
 	PhasePrecheck  PhaseName = "precheck"
+	PhasePeers     PhaseName = "peers"
 	PhaseWave      PhaseName = "wave"
 	PhasePreflight PhaseName = "preflight"
 	PhaseSnapshot  PhaseName = "snapshot"

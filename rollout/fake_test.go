@@ -384,6 +384,7 @@ type fakeGates struct {
 	// verifyFails is how many Verify calls fail before one passes; verifyCalls counts them.
 	verifyFails, verifyCalls int
 	snapErr                  error // what SnapshotBuckets returns
+	removeErr                error // what RemovePeer returns
 	// expects records, per hub node gate, the ports the gate was told to expect.
 	expects []string
 	// calls records every hub node and leaf gate with what it was told to expect.
@@ -489,6 +490,14 @@ func (g *fakeGates) WasmcloudAnswers(ctx context.Context, host string, _ Expect)
 }
 func (g *fakeGates) Running(ctx context.Context, host, service string) error {
 	return g.check(host, service)
+}
+
+// RemovePeer records the removal in the fleet's log.
+func (g *fakeGates) RemovePeer(ctx context.Context, pr plan.PeerRemoval) error {
+	g.ff.mu.Lock()
+	defer g.ff.mu.Unlock()
+	g.ff.record("remove peer %s %s", pr.Name, pr.Peer)
+	return g.removeErr
 }
 
 // SnapshotBuckets records the snapshot in the fleet's log.

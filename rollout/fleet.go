@@ -110,6 +110,10 @@ type Gates interface {
 	// EnsureBuckets creates the lattice buckets on the hub with replicas when missing; made
 	// says whether it created or changed any (new streams on the hub nodes: a change there).
 	EnsureBuckets(ctx context.Context, replicas int, exp Expect) (made bool, err error)
+	// RemovePeer removes a member from the hub cluster's JetStream meta group (JetStream's
+	// peer-remove, asked of the meta leader), by server_name and peer id; one that is no
+	// member any more is removed already.
+	RemovePeer(ctx context.Context, r plan.PeerRemoval) error
 	// SnapshotBuckets saves the lattice buckets, read on exp.Domain, into dir and returns the
 	// files written: before a cutover stops the hubs, when apply is asked to.
 	SnapshotBuckets(ctx context.Context, dir string, exp Expect) ([]string, error)

@@ -30,6 +30,7 @@ var phases = []phase{
 	releasePhase{},  // upload, check and unpack pinned nats-server releases (release.go)
 	stagePhase{},    // upload every changed file next to its destination
 	precheckPhase{}, // each host's nats-server -t on its staged config
+	peersPhase{},    // meta group members that no inventory hub is leave the group (peers.go)
 	wavesPhase{},    // the waves, gated; the lattice buckets once the hub runs
 	verifyPhase{},   // every check of `latticepush verify`
 }

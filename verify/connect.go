@@ -19,15 +19,21 @@ import (
 // names every hub's reason. timeout bounds each dial and connection handshake.
 func ConnectHub(ctx context.Context, inv *inventory.Inventory, dial func(context.Context, *inventory.Host) (Dialer, error),
 	timeout time.Duration) (*nats.Conn, string, error) {
+	return connectHubAs(ctx, inv, dial, timeout, "check", inv.Auth.CheckPassword.Reveal())
+}
+
+// connectHubAs is ConnectHub as the user of the auth model's key ("check", "system") with
+// password pw; during a rotation of its password, a hub not reloaded yet accepts only the
+// retiring user, which is tried next.
+func connectHubAs(ctx context.Context, inv *inventory.Inventory, dial func(context.Context, *inventory.Host) (Dialer, error),
+	timeout time.Duration, key, pw string) (*nats.Conn, string, error) {
 	var why []string
 	for _, h := range inv.Hubs() {
 		d, err := dial(ctx, h)
 		if err == nil {
 			var nc *nats.Conn
-			nc, err = connectNATS(ctx, d, h.NATS(), timeout, withHubTLS(inv, h, []nats.Option{nats.UserInfo(inv.Auth.UserName("check"), inv.Auth.CheckPassword.Reveal())})...)
-			// During a rotation of passwords.check, a hub not reloaded yet accepts only the
-			// retiring user.
-			if old := inv.Auth.RetiringUser("check"); err != nil && errors.Is(err, nats.ErrAuthorization) && old.IsSet() {
+			nc, err = connectNATS(ctx, d, h.NATS(), timeout, withHubTLS(inv, h, []nats.Option{nats.UserInfo(inv.Auth.UserName(key), pw)})...)
+			if old := inv.Auth.RetiringUser(key); err != nil && errors.Is(err, nats.ErrAuthorization) && old.IsSet() {
 				if d, err = dial(ctx, h); err == nil {
 					nc, err = connectNATS(ctx, d, h.NATS(), timeout, withHubTLS(inv, h, []nats.Option{nats.UserInfo(old.User, old.Password.Reveal())})...)
 				}

@@ -204,7 +204,7 @@ func (r *round) checkPeersCurrent(ctx context.Context, mv metaView) Result {
 	}
 	if want := len(r.inv.Hubs()); j.Meta.Size != want {
 		return fail(CheckHubPeersCurrent, leader.Name, fmt.Sprintf("%s, inventory has %d hubs", ev, want),
-			"a server outside the inventory is a JetStream peer, or an old peer was never removed (nats server raft peer-remove)")
+			"a server outside the inventory is a JetStream peer (a node replaced or taken out): stop its nats-server and run apply, which removes an offline peer from the group")
 	}
 	return pass(CheckHubPeersCurrent, leader.Name, ev)
 }

@@ -46,6 +46,12 @@ func (g *globals) printPlan(p *plan.Plan) {
 	for _, r := range p.Rotations {
 		printRotation(w, p, r)
 	}
+	if len(p.PeerRemovals) > 0 {
+		fmt.Fprintf(w, "\n%s JetStream meta group of the hub cluster: removed before the hub wave\n", paint(plan.Restart, "  -"))
+		for _, r := range p.PeerRemovals {
+			fmt.Fprintf(w, "   - %s (peer %s): %s\n", r.Name, r.Peer, r.Why)
+		}
+	}
 	host := ""
 	for _, u := range p.Units {
 		if !u.Changes() {

@@ -99,6 +99,7 @@ type Jsz struct {
 // MetaPeer is one replicas[] entry of /jsz meta_cluster.
 type MetaPeer struct {
 	Name    string        `json:"name"`
+	Peer    string        `json:"peer"` // its peer id in the group
 	Current bool          `json:"current"`
 	Offline bool          `json:"offline"`
 	Active  time.Duration `json:"active"` // nanoseconds since last seen
@@ -259,6 +260,12 @@ func (c *Client) Varz(ctx context.Context) (*Varz, error) {
 func (c *Client) Jsz(ctx context.Context) (*Jsz, error) {
 	v := new(Jsz)
 	return v, c.getJSON(ctx, PathJsz, v)
+}
+
+// Routez fetches /routez.
+func (c *Client) Routez(ctx context.Context) (*Routez, error) {
+	v := new(Routez)
+	return v, c.getJSON(ctx, PathRoutez, v)
 }
 
 // FirstLine is the first line of a reply body, trimmed and cut at 200 bytes, for messages.
