@@ -193,3 +193,24 @@ func TestPlanShowsCARotation(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanShowsPeerRemovals: the meta group members a plan removes come before the hosts, and
+// in the summary.
+func TestPlanShowsPeerRemovals(t *testing.T) {
+	p := &plan.Plan{Lattice: "default", Domain: "hub", PeerRemovals: []plan.PeerRemoval{
+		{Name: "hub-2", Peer: "PBdTVlg5", Why: "no hub of the inventory; no hub has a route to it, not current on the meta leader hub-1"}}}
+	var out bytes.Buffer
+	(&globals{stdout: &out}).printPlan(p)
+	for _, want := range []string{
+		"\n  - JetStream meta group of the hub cluster: removed before the hub wave\n" +
+			"   - hub-2 (peer PBdTVlg5): no hub of the inventory; no hub has a route to it, not current on the meta leader hub-1\n",
+		"Plan: 0 unchanged; 1 JetStream peer removed (hub-2).\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "No changes") {
+		t.Errorf("a plan that removes a peer says it has no changes:\n%s", out.String())
+	}
+}
