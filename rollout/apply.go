@@ -134,6 +134,9 @@ type run struct {
 	// accepted are, per host, the configs the pre-check took as checked at observe, for
 	// the host's digest cache (Closing.Digests).
 	accepted map[string][]ConfigDigest
+	// removedPeers are the meta group members the peers phase removed, for the hubs' audit
+	// records.
+	removedPeers []string
 	// later are the hosts that stage while the first wave runs (stagePhase): laterDone
 	// reports their staging and pre-check, laterStop cancels them.
 	later     map[string]bool

@@ -20,11 +20,14 @@ func (peersPhase) Run(ctx context.Context, r *run) error {
 	for _, pr := range r.p.PeerRemovals {
 		names = append(names, pr.Name)
 	}
-	r.phase(PhasePeers, fmt.Sprintf("removing %s from the hub cluster's JetStream meta group (no hub of the inventory, offline)", strings.Join(names, ", ")))
+	r.phase(PhasePeers, fmt.Sprintf("removing %s from the hub cluster's JetStream meta group (no hub of the inventory, not running)", strings.Join(names, ", ")))
 	for _, pr := range r.p.PeerRemovals {
 		if err := r.gates.RemovePeer(ctx, pr); err != nil {
 			return fmt.Errorf("removing %s from the JetStream meta group: %w; nothing was restarted", pr.Name, err)
 		}
+		r.mu.Lock()
+		r.removedPeers = append(r.removedPeers, pr.Name)
+		r.mu.Unlock()
 	}
 	return ctx.Err()
 }

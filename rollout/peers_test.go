@@ -12,7 +12,8 @@ import (
 )
 
 // A meta group member that no hub of the inventory is leaves the group before the hub wave
-// touches a node; a removal that fails stops the apply there, nothing restarted.
+// touches a node, and every hub's audit record says so; a removal that fails stops the apply
+// there, nothing restarted.
 func TestApply_PeerRemovedBeforeTheHubWave(t *testing.T) {
 	for _, fail := range []bool{false, true} {
 		fx, p, probes := hubRollAndWasmcloudChange(t, 0)
@@ -39,6 +40,14 @@ func TestApply_PeerRemovedBeforeTheHubWave(t *testing.T) {
 		if !fail {
 			if err != nil || changed < removed {
 				t.Fatalf("removed at %d, first change at %d, err %v: %v", removed, changed, err, fx.fleet.log)
+			}
+			// Every hub's audit record says so.
+			for _, h := range []string{"hub-1", "hub-2", "hub-3"} {
+				if !slices.ContainsFunc(fx.fleet.log, func(l string) bool {
+					return strings.HasPrefix(l, h+" audit ") && strings.Contains(l, "jetstream meta group: removed hub-9")
+				}) {
+					t.Errorf("%s's audit record does not name the removal: %v", h, fx.fleet.log)
+				}
 			}
 			continue
 		}

@@ -541,6 +541,14 @@ func (a *run) closing() map[string]Closing {
 			byHost[id.Host] = append(byHost[id.Host], fmt.Sprintf("%s: %s %s", svc, r.Action, r.Result))
 		}
 	}
+	// A meta group member removed is a change of every hub's cluster.
+	for _, name := range a.removedPeers {
+		for _, u := range a.p.Units {
+			if u.Role == plan.RoleHub && u.Service == plan.ServiceNATS {
+				byHost[u.Host] = append(byHost[u.Host], "jetstream meta group: removed "+name)
+			}
+		}
+	}
 	a.mu.Unlock()
 	result := "ok"
 	if a.err != nil {
