@@ -77,5 +77,5 @@ func (r *round) checkStreamReplicas(ctx context.Context) Result {
 			"a replica catches up on its own once its hub runs (see the hub checks); nats-server places a missing one on a hub that holds none of "+
 				"the stream's, once one runs: after a hub was replaced, wait for the new node; a stream cannot ask for more replicas than the cluster has hubs")
 	}
-	return pass(CheckHubStreams, hub, fmt.Sprintf("%d streams on domain %q, each with every replica it asks for placed and current", n, r.inv.Lattice.JSDomain))
+	return pass(CheckHubStreams, hub, fmt.Sprintf("domain %q: every one of its %d streams has every replica it asks for placed and current", r.inv.Lattice.JSDomain, n))
 }
