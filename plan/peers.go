@@ -56,9 +56,15 @@ func planPeerRemovals(inv *inventory.Inventory, facts map[string]Facts, opts Opt
 		}
 	}
 	name := metaLeaderName(inv, facts)
+	if name != "" && !known[name] && len(routedFrom[name]) == 0 {
+		name = "" // the hubs still name a leader that is gone: an election follows
+	}
 	if name == "" {
 		// Only a meta leader removes a member: a stranger any hub sees waits for one.
 		var seen []string
+		if l := metaLeaderName(inv, facts); l != "" && !known[l] {
+			seen = append(seen, l)
+		}
 		for _, h := range hubs {
 			if f := facts[h.Name].NATS; f != nil {
 				for _, mp := range f.MetaPeers {
@@ -77,10 +83,10 @@ func planPeerRemovals(inv *inventory.Inventory, facts map[string]Facts, opts Opt
 		return nil, nil
 	}
 	if !known[name] {
-		// The leader itself is the stranger: it runs, and leads.
+		// The leader itself is the stranger: it runs (routed to a hub), and leads.
 		return nil, fmt.Errorf("the hub cluster's JetStream meta group has members that are no hub of the inventory and still run, "+
-			"seen from the hubs: %s (the meta leader). Stop its nats-server (apply then removes it from the group), "+
-			"or put it back in the inventory", name)
+			"seen from the hubs: %s (the meta leader, routed to %s). Stop its nats-server (apply then removes it from the group), "+
+			"or put it back in the inventory", name, strings.Join(routedFrom[name], ", "))
 	}
 	lf := facts[metaLeader(inv, facts)].NATS
 	if lf == nil || lf.ServerName != name {
