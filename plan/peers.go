@@ -77,7 +77,7 @@ func planPeerRemovals(inv *inventory.Inventory, facts map[string]Facts, opts Opt
 		if len(seen) > 0 {
 			sort.Strings(seen)
 			return nil, fmt.Errorf("the hub cluster's JetStream meta group has members that are no hub of the inventory (%s), and no meta leader, "+
-				"which alone can remove them: wait for the election (a few seconds after a node is lost) and plan again, or bring a quorum of hubs up",
+				"which alone can remove them: wait for the election (a few seconds after a node is lost) and plan again, or bring a quorum of hubs up first (apply --target the hubs that are down)",
 				strings.Join(seen, ", "))
 		}
 		return nil, nil

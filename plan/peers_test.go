@@ -69,7 +69,7 @@ func TestPeerRemovals_RunningStrangerIsRefused(t *testing.T) {
 	facts["hub-3"].NATS.MetaPeers = []plan.MetaPeer{{Name: "hub-1", Current: true}, {Name: "hub-9", Offline: true}}
 	_, err = build(plan.Options{})
 	want = "the hub cluster's JetStream meta group has members that are no hub of the inventory (hub-9), and no meta leader, which alone can remove them: " +
-		"wait for the election (a few seconds after a node is lost) and plan again, or bring a quorum of hubs up"
+		"wait for the election (a few seconds after a node is lost) and plan again, or bring a quorum of hubs up first (apply --target the hubs that are down)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err %v\nwant %s", err, want)
 	}
@@ -90,7 +90,7 @@ func TestPeerRemovals_RunningStrangerIsRefused(t *testing.T) {
 	facts["hub-1"].NATS.Routes = nil
 	_, err = build(plan.Options{})
 	want = "the hub cluster's JetStream meta group has members that are no hub of the inventory (hub-9), and no meta leader, which alone can remove them: " +
-		"wait for the election (a few seconds after a node is lost) and plan again, or bring a quorum of hubs up"
+		"wait for the election (a few seconds after a node is lost) and plan again, or bring a quorum of hubs up first (apply --target the hubs that are down)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err %v\nwant %s", err, want)
 	}
