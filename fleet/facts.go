@@ -715,7 +715,9 @@ type monitorFacts struct {
 	varz       natsmon.Varz
 	metaLeader string
 	metaPeers  []plan.MetaPeer   // the other members of the meta group, as this node sees them
+	metaSize   int               // the meta group's size as this node counts it
 	routes     []string          // the servers it has a route to (/routez), by name
+	routesRead bool              // /routez answered
 	served     *x509.Certificate // the certificate it presents, when it has TLS
 	ok         bool
 }
@@ -732,7 +734,8 @@ func (m *monitorFacts) fill(nf *plan.NATSFacts) {
 	nf.ClientPort, nf.HTTPPort, nf.ClusterPort, nf.LeafnodePort = v.Port, v.HTTPPort, v.Cluster.Port, v.Leaf.Port
 	nf.ClientHost, nf.HTTPHost = v.Host, v.HTTPHost
 	nf.Domain, nf.JetStream = v.Domain()
-	nf.MetaLeader, nf.MetaPeers, nf.Routes = m.metaLeader, m.metaPeers, m.routes
+	nf.MetaLeader, nf.MetaPeers, nf.MetaSize = m.metaLeader, m.metaPeers, m.metaSize
+	nf.Routes, nf.RoutesRead = m.routes, m.routesRead
 	nf.TLSCertNotAfter = v.CertNotAfter()
 	if c := m.served; c != nil {
 		nf.TLSCertSerial = strings.ToLower(c.SerialNumber.Text(16))
@@ -770,6 +773,7 @@ func readMonitor(ctx context.Context, c *remote.Client, addr string, hub bool) *
 	}
 	v, err := mc.Varz(ctx)
 	if r := <-routez; r != nil {
+		m.routesRead = true
 		for _, rt := range r.Routes {
 			if rt.RemoteName != "" && !slices.Contains(m.routes, rt.RemoteName) {
 				m.routes = append(m.routes, rt.RemoteName) // a pool's routes share the name
@@ -779,6 +783,7 @@ func readMonitor(ctx context.Context, c *remote.Client, addr string, hub bool) *
 	if j := <-jsz; j != nil {
 		m.metaLeader = j.Leader()
 		if j.Meta != nil {
+			m.metaSize = j.Meta.Size
 			for _, r := range j.Meta.Replicas {
 				m.metaPeers = append(m.metaPeers, plan.MetaPeer{Name: r.Name, Peer: r.Peer, Current: r.Current, Offline: r.Offline})
 			}

@@ -160,11 +160,15 @@ type NATSFacts struct {
 	ClusterName   string // /varz cluster.name
 	MetaLeader    string // /jsz meta_cluster.leader, as this node sees it
 	// MetaPeers are the other members of the JetStream meta group as this node sees them
-	// (/jsz meta_cluster.replicas): on the meta leader, who is current and who is offline.
+	// (/jsz meta_cluster.replicas; nats-server before 2.15 lists them only on the meta
+	// leader): on the meta leader, who is current and who is offline.
 	MetaPeers []MetaPeer
+	// MetaSize is the meta group's size as this node counts it (/jsz meta_cluster.cluster_size).
+	MetaSize int
 	// Routes are the servers a hub has a route to (/routez remote_name): who runs in the
-	// cluster as far as this node can tell.
-	Routes []string
+	// cluster as far as this node can tell. RoutesRead says /routez answered.
+	Routes     []string
+	RoutesRead bool
 	// Listening ports as /varz reports them (port, http_port, cluster.port, leaf.port); 0 when
 	// not listening. They tell a pending restart from a pending reload.
 	ClientPort   int

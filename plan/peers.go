@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"sort"
@@ -44,17 +45,26 @@ func planPeerRemovals(inv *inventory.Inventory, facts map[string]Facts, opts Opt
 			return nil, nil
 		}
 	}
-	known := map[string]bool{}
+	// Known are the inventory hubs' names and the names they run under now, and their peer
+	// ids: a meta leader that has not heard from a member since it started names it only by
+	// its id ("Server name unknown at this time (peerID: …)"), and that member may well be a
+	// hub of the inventory that is down.
+	known, knownPeer := map[string]bool{}, map[string]bool{}
 	routedFrom := map[string][]string{}
+	var unread []string
 	for _, h := range hubs {
-		known[h.Hub.ServerName] = true
+		known[h.Hub.ServerName], knownPeer[PeerID(h.Hub.ServerName)] = true, true
 		if f := facts[h.Name].NATS; f != nil && f.ServerName != "" {
-			known[f.ServerName] = true
+			known[f.ServerName], knownPeer[PeerID(f.ServerName)] = true, true
+			if !f.RoutesRead {
+				unread = append(unread, h.Name)
+			}
 			for _, r := range f.Routes {
 				routedFrom[r] = append(routedFrom[r], h.Name)
 			}
 		}
 	}
+	isKnown := func(mp MetaPeer) bool { return known[mp.Name] || knownPeer[mp.Peer] }
 	name := metaLeaderName(inv, facts)
 	if name != "" && !known[name] && len(routedFrom[name]) == 0 {
 		name = "" // the hubs still name a leader that is gone: an election follows
@@ -68,17 +78,22 @@ func planPeerRemovals(inv *inventory.Inventory, facts map[string]Facts, opts Opt
 		for _, h := range hubs {
 			if f := facts[h.Name].NATS; f != nil {
 				for _, mp := range f.MetaPeers {
-					if !known[mp.Name] && !slices.Contains(seen, mp.Name) {
+					if !isKnown(mp) && !slices.Contains(seen, mp.Name) {
 						seen = append(seen, mp.Name)
 					}
+				}
+				// A follower may list no members at all (nats-server before 2.15 lists them
+				// only on the leader), but it counts them.
+				if f.MetaSize > len(hubs) {
+					seen = append(seen, fmt.Sprintf("%d members, the inventory has %d hubs", f.MetaSize, len(hubs)))
 				}
 			}
 		}
 		if len(seen) > 0 {
-			sort.Strings(seen)
+			seen = slices.Compact(slices.Sorted(slices.Values(seen)))
 			return nil, fmt.Errorf("the hub cluster's JetStream meta group has members that are no hub of the inventory (%s), and no meta leader, "+
 				"which alone can remove them: wait for the election (a few seconds after a node is lost) and plan again, or bring a quorum of hubs up first (apply --target the hubs that are down)",
-				strings.Join(seen, ", "))
+				strings.Join(seen, "; "))
 		}
 		return nil, nil
 	}
@@ -96,7 +111,9 @@ func planPeerRemovals(inv *inventory.Inventory, facts map[string]Facts, opts Opt
 	var running []string
 	for _, mp := range lf.MetaPeers {
 		switch routed := routedFrom[mp.Name]; {
-		case known[mp.Name]:
+		case isKnown(mp):
+		case len(unread) > 0:
+			running = append(running, fmt.Sprintf("%s (no telling: /routez of %s not read)", mp.Name, strings.Join(unread, ", ")))
 		case len(routed) > 0:
 			sort.Strings(routed)
 			running = append(running, fmt.Sprintf("%s (routed to %s)", mp.Name, strings.Join(routed, ", ")))
@@ -119,6 +136,18 @@ func planPeerRemovals(inv *inventory.Inventory, facts map[string]Facts, opts Opt
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// PeerID is the id nats-server gives the server named name in a raft group: its name's
+// SHA-256, the first 8 bytes each mapped onto 62 letters and digits.
+func PeerID(name string) string {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	sum := sha256.Sum256([]byte(name))
+	id := make([]byte, 8)
+	for i := range id {
+		id[i] = digits[int(sum[i]%62)]
+	}
+	return string(id)
 }
 
 // removedPeers names the plan's peer removals, for messages.

@@ -16,7 +16,10 @@ func peersLab(t *testing.T, others ...plan.MetaPeer) (build func(plan.Options) (
 	inv := plantest.LoadExample(t, "lab", nil)
 	d := plantest.FakeDesired(inv, true)
 	facts = plantest.Converged(inv, d)
-	facts["hub-1"].NATS.MetaPeers = append([]plan.MetaPeer{{Name: "hub-2", Peer: "p2", Current: true}, {Name: "hub-3", Peer: "p3", Current: true}}, others...)
+	for _, h := range inv.Hubs() {
+		facts[h.Name].NATS.RoutesRead = true
+	}
+	facts["hub-1"].NATS.MetaPeers = append([]plan.MetaPeer{{Name: "hub-2", Peer: plan.PeerID("hub-2"), Current: true}, {Name: "hub-3", Peer: plan.PeerID("hub-3"), Current: true}}, others...)
 	return func(o plan.Options) (*plan.Plan, error) { return plan.Build(inv, d, facts, o) }, facts
 }
 
@@ -73,6 +76,24 @@ func TestPeerRemovals_RunningStrangerIsRefused(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("err %v\nwant %s", err, want)
 	}
+	// A follower of nats-server 2.14 lists no members, but counts them.
+	facts["hub-3"].NATS.MetaPeers, facts["hub-2"].NATS.MetaSize = nil, 4
+	_, err = build(plan.Options{})
+	want = "the hub cluster's JetStream meta group has members that are no hub of the inventory (4 members, the inventory has 3 hubs), and no meta leader, " +
+		"which alone can remove them: wait for the election (a few seconds after a node is lost) and plan again, or bring a quorum of hubs up first (apply --target the hubs that are down)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err %v\nwant %s", err, want)
+	}
+
+	// Whether a stranger runs cannot be told without every hub's routes.
+	build, facts = peersLab(t, plan.MetaPeer{Name: "hub-9", Peer: "p9"})
+	facts["hub-2"].NATS.RoutesRead = false
+	_, err = build(plan.Options{})
+	want = "the hub cluster's JetStream meta group has members that are no hub of the inventory and still run, seen from the meta leader hub-1: " +
+		"hub-9 (no telling: /routez of hub-2 not read). Stop their nats-server (apply then removes them from the group), or put them back in the inventory"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err %v\nwant %s", err, want)
+	}
 
 	// The meta leader itself, routed to a hub; gone (no route), it is a leader the hubs have
 	// not replaced yet.
@@ -93,6 +114,23 @@ func TestPeerRemovals_RunningStrangerIsRefused(t *testing.T) {
 		"wait for the election (a few seconds after a node is lost) and plan again, or bring a quorum of hubs up first (apply --target the hubs that are down)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err %v\nwant %s", err, want)
+	}
+}
+
+// A meta leader that has not heard from a member since it started names it by its peer id
+// only: an inventory hub that is down is no stranger for that.
+func TestPeerRemovals_MemberNamedByIDOnly(t *testing.T) {
+	if got := plan.PeerID("hub-2"); got != "PBdTVlg5" { // as nats-server 2.15.2 reported it in the lab
+		t.Fatalf("PeerID(hub-2) = %q, want PBdTVlg5", got)
+	}
+	build, facts := peersLab(t, plan.MetaPeer{Name: "Server name unknown at this time (peerID: p9)", Peer: "p9"})
+	facts["hub-1"].NATS.MetaPeers[1] = plan.MetaPeer{Name: "Server name unknown at this time (peerID: " + plan.PeerID("hub-3") + ")", Peer: plan.PeerID("hub-3")}
+	p, err := build(plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.PeerRemovals) != 1 || p.PeerRemovals[0].Peer != "p9" {
+		t.Fatalf("removals %+v, want the stranger p9 only, never hub-3", p.PeerRemovals)
 	}
 }
 

@@ -137,7 +137,14 @@ func StaleReasons(saved, fresh *Plan) []string {
 	}
 	// A peer the saved plan removes must still be one to remove, and no other: a member that
 	// came back online, or one lost since, is another decision.
-	if a, b := strings.Join(removedPeers(saved), ", "), strings.Join(removedPeers(fresh), ", "); a != b {
+	ids := func(p *Plan) string {
+		var out []string
+		for _, r := range p.PeerRemovals {
+			out = append(out, r.Name+" "+r.Peer)
+		}
+		return strings.Join(out, ", ")
+	}
+	if a, b := strings.Join(removedPeers(saved), ", "), strings.Join(removedPeers(fresh), ", "); a != b || ids(saved) != ids(fresh) {
 		why = append(why, fmt.Sprintf("the JetStream peers to remove changed since the plan was made: [%s], now [%s]", a, b))
 	}
 	return why
