@@ -49,9 +49,10 @@ type Fleet struct {
 	// it does not report it as another run's.
 	held sync.Map
 	// lockProbes are the probes Observe will be given after the hosts are locked: each
-	// host's lock exec runs its facts script too, once the lock is held, and keeps the
-	// output in prefetched (a prefetched) for that Observe, which takes it only when asked
-	// the same. One exec less per host at the start of every apply.
+	// host's lock exec runs its facts script too, once the lock is held (the first host's,
+	// locked alone, in an exec of its own right after: LockQuick), and keeps the output in
+	// prefetched (a *prefetched) for that Observe, which takes it only when asked the same.
+	// One exec less per host at the start of every apply.
 	lockProbes map[string]plan.Probe
 	prefetched sync.Map
 }
@@ -197,6 +198,7 @@ func (h *host) takeLock(ctx context.Context, owner rollout.LockOwner, inline boo
 	// the lock, no other run is staging here, so they can go now (in the lock's round trip).
 	opts := h.f.lockOpts
 	opts.Sweep = h.managedDirs()
+	h.f.prefetched.Delete(h.inv.Name) // an earlier lock's facts are not this one's
 	var call *factsCall
 	if pr, ok := h.f.lockProbes[h.inv.Name]; ok {
 		if c, err := factsCallFor(h.inv, pr); err == nil {
