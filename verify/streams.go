@@ -2,12 +2,15 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 )
 
 // checkStreamReplicas: every stream of the lattice account on the hub's domain has as many
@@ -28,8 +31,9 @@ func (r *round) checkStreamReplicas(ctx context.Context) Result {
 	}
 	sctx, cancel := r.step(ctx)
 	defer cancel()
-	// The meta layer names every stream; a stream whose leader does not answer is left out of
-	// the list of infos without an error.
+	// The meta layer names every stream. Each one's info comes from its leader: asked one by
+	// one (a few at a time), a stream whose leader does not answer is named, where a listing
+	// of infos would leave it out, or page through it again and again.
 	var names []string
 	nl := js.StreamNames(sctx)
 	for name := range nl.Name() {
@@ -39,38 +43,37 @@ func (r *round) checkStreamReplicas(ctx context.Context) Result {
 		return fail(CheckHubStreams, hub, fmt.Sprintf("listing the streams of domain %q: %v", r.inv.Lattice.JSDomain, err),
 			"the domain answers but JetStream is degraded (meta quorum?): see the hub checks")
 	}
-	var short []string
-	n := 0
-	l := js.ListStreams(sctx)
-	for si := range l.Info() {
-		n++
-		names = slices.DeleteFunc(names, func(s string) bool { return s == si.Config.Name })
-		var placed, behind []string
-		if c := si.Cluster; c != nil {
-			if c.Leader != "" {
-				placed = append(placed, c.Leader)
-			}
-			for _, p := range c.Replicas {
-				placed = append(placed, p.Name)
-				if !p.Current || p.Offline {
-					behind = append(behind, p.Name)
-				}
-			}
-		}
-		switch want := si.Config.Replicas; {
-		case len(placed) < want:
-			short = append(short, fmt.Sprintf("%s: %d of %d replicas placed (%s)", si.Config.Name, len(placed), want, strings.Join(placed, ", ")))
-		case len(behind) > 0:
-			short = append(short, fmt.Sprintf("%s: the replica on %s not current", si.Config.Name, strings.Join(behind, ", ")))
-		}
-	}
-	if err := l.Err(); err != nil {
-		return fail(CheckHubStreams, hub, fmt.Sprintf("listing the streams of domain %q: %v", r.inv.Lattice.JSDomain, err),
-			"the domain answers but JetStream is degraded (meta quorum?): see the hub checks")
-	}
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	var (
+		mu    sync.Mutex
+		short []string
+		g     errgroup.Group
+	)
+	g.SetLimit(8)
 	for _, name := range names {
-		short = append(short, name+": no answer from its leader")
+		g.Go(func() error {
+			ictx, cancel := r.step(ctx)
+			defer cancel()
+			st, err := js.Stream(ictx, name)
+			var problem string
+			switch {
+			case errors.Is(err, jetstream.ErrStreamNotFound):
+				return nil // deleted since it was listed
+			case err != nil:
+				problem = fmt.Sprintf("%s: no answer from its leader (%v)", name, timedOut(err, r.opts.Timeout))
+			default:
+				problem = replicaProblem(st.CachedInfo())
+			}
+			if problem != "" {
+				mu.Lock()
+				short = append(short, problem)
+				mu.Unlock()
+			}
+			return nil
+		})
 	}
+	_ = g.Wait()
+	n := len(names)
 	if len(short) > 0 {
 		sort.Strings(short)
 		return fail(CheckHubStreams, hub, strings.Join(short, "; "),
@@ -78,4 +81,28 @@ func (r *round) checkStreamReplicas(ctx context.Context) Result {
 				"the stream's, once one runs: after a hub was replaced, wait for the new node; a stream cannot ask for more replicas than the cluster has hubs")
 	}
 	return pass(CheckHubStreams, hub, fmt.Sprintf("domain %q: every one of its %d streams has every replica it asks for placed and current", r.inv.Lattice.JSDomain, n))
+}
+
+// replicaProblem says what is wrong with a stream's replicas, or "": fewer placed (leader and
+// replicas) than it asks for, or one not current.
+func replicaProblem(si *jetstream.StreamInfo) string {
+	var placed, behind []string
+	if c := si.Cluster; c != nil {
+		if c.Leader != "" {
+			placed = append(placed, c.Leader)
+		}
+		for _, p := range c.Replicas {
+			placed = append(placed, p.Name)
+			if !p.Current || p.Offline {
+				behind = append(behind, p.Name)
+			}
+		}
+	}
+	switch want := si.Config.Replicas; {
+	case len(placed) < want:
+		return fmt.Sprintf("%s: %d of %d replicas placed (%s)", si.Config.Name, len(placed), want, strings.Join(placed, ", "))
+	case len(behind) > 0:
+		return fmt.Sprintf("%s: the replica on %s not current", si.Config.Name, strings.Join(behind, ", "))
+	}
+	return ""
 }
