@@ -223,23 +223,51 @@ $1
 }
 `
 
+// runitLingering defines lingering, which waits until no runsv runs service directory $1
+// while it is linked nowhere, waking the runsvdir of directory $2 (runitWake), for at most $3
+// seconds. Such a runsv is left from an earlier link of the directory: once runsvdir saw the
+// link go, it told that runsv to exit, which it does only once its log service has, and its
+// log service holds on while any process still has the service's output open. Until then it
+// answers sv as if it supervised the directory, but it starts nothing any more: it closed the
+// pipe the service's output goes to, so each start fails before the run script runs, without
+// a line in the log. Linking the directory again must wait for it to go.
+const runitLingering = `lingering() {
+  lg_i=0
+  while sv status "$1" >/dev/null 2>&1; do
+    [ $((lg_i % 5)) -eq 0 ] && wake "$2"
+    lg_i=$((lg_i+1))
+    if [ "$lg_i" -gt $(($3*10)) ]; then
+      echo "$1 is linked nowhere, yet a runsv still runs it ${3}s on: runsvdir told it to exit when its link went, and it exits only once its log service does (is the service's output still open in another process?): $(sv status "$1" 2>&1)" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+`
+
 // runitSupervise writes a down file into the service directory (and its log directory, when
 // it has one), links it into the supervised directory and wakes runsvdir (runitWake) without
-// waiting for it: runsv then holds both down. A service already linked is left as it is.
-// $1 service dir, $2 supervised link.
-const runitSupervise = runitWake + `if [ -L "$2" ] || [ -e "$2" ]; then exit 0; fi
+// waiting for it: runsv then holds both down. A service already linked is left as it is; a
+// runsv left from an earlier link of the directory is waited for first (runitLingering).
+// $1 service dir, $2 supervised link, $3 seconds.
+const runitSupervise = runitWake + runitLingering + `if [ -L "$2" ] || [ -e "$2" ]; then exit 0; fi
 [ -d "$1" ] || { echo "$1 does not exist: its files were not staged" >&2; exit 1; }
+lingering "$1" "${2%/*}" "$3" || exit
 : > "$1/down" || exit
 if [ -d "$1/log" ]; then : > "$1/log/down" || exit; fi
 ln -s -- "$1" "$2" || exit
 wake "${2%/*}"
 exit 0`
 
-// runitEnable links the service directory into the supervised directory, waits until runsv
-// supervises it, waking runsvdir every half second meanwhile (runitWake), and removes the
-// down files Supervise wrote: the service then starts with the host, and its log service
-// (held down with it) runs. $1 service dir, $2 supervised link, $3 seconds.
-const runitEnable = runitWake + `[ -L "$2" ] || [ -e "$2" ] || ln -s -- "$1" "$2" || exit
+// runitEnable links the service directory into the supervised directory (once a runsv left
+// from an earlier link of it is gone, runitLingering), waits until runsv supervises it,
+// waking runsvdir every half second meanwhile (runitWake), and removes the down files
+// Supervise wrote: the service then starts with the host, and its log service (held down
+// with it) runs. $1 service dir, $2 supervised link, $3 seconds.
+const runitEnable = runitWake + runitLingering + `if [ ! -L "$2" ] && [ ! -e "$2" ]; then
+  lingering "$1" "${2%/*}" "$3" || exit
+  ln -s -- "$1" "$2" || exit
+fi
 i=0; until sv status "$2" >/dev/null 2>&1; do
   [ $((i % 5)) -eq 0 ] && wake "${2%/*}"
   i=$((i+1)); if [ "$i" -gt $(($3*10)) ]; then echo "runsvdir did not pick up $2 within $3s" >&2; exit 1; fi
@@ -300,7 +328,7 @@ func (c runitCommands) Disable(name string) []string {
 
 // Supervise links the service held down (EarlyCommands).
 func (c runitCommands) Supervise(name string) []string {
-	return Script(runitSupervise, c.r.dir(name), c.r.supervised(name))
+	return Script(runitSupervise, c.r.dir(name), c.r.supervised(name), c.wait)
 }
 
 // DaemonReload is nil: runsvdir rescans its directory by itself.

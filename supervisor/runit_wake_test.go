@@ -157,3 +157,79 @@ func processArgs(t *testing.T, pid int) []string {
 	}
 	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
 }
+
+// A service linked again soon after its link was removed: runsvdir told the old runsv to exit
+// when the link went, and it exits only once its log service does, which waits while any
+// process still holds the service's output (here a child the run script left behind, for four
+// seconds). Until then that runsv answers sv for the directory but starts nothing: each start
+// fails before the run script runs, without a line in the log. Enable and Supervise wait for
+// it to go, so the service then starts under a runsv of its own.
+func TestRunit_RelinkWaitsForTheLastRunsv(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts runsvdir")
+	}
+	for _, c := range []string{"runsvdir", "runsv", "sv"} {
+		testenv.RequireCommand(t, c)
+	}
+	r, rsv := privateRunsvdir(t, true)
+	cmds := r.Commands(15 * time.Second)
+	d := filepath.Join(r.SvDir, "svc")
+	link := filepath.Join(r.ServiceDir, "svc")
+	for path, body := range map[string]string{
+		"run":     "#!/bin/sh\nsleep 4 &\nexec sleep 600\n",
+		"log/run": "#!/bin/sh\nexec cat >/dev/null\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(d, path)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, path), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(what string, argv []string) {
+		t.Helper()
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", what, err, out)
+		}
+	}
+	runsvPid := func() string { // this runsvdir's runsv processes
+		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(rsv.Process.Pid), "-x", "runsv").Output()
+		return strings.TrimSpace(string(out))
+	}
+	for _, op := range []string{"enable", "supervise"} {
+		run("enable", cmds.Enable("svc"))
+		run("start", cmds.Start("svc"))
+		old := runsvPid()
+		if old == "" || strings.Contains(old, "\n") {
+			t.Fatalf("%s: runsv processes of svc: %q", op, old)
+		}
+		run("disable", cmds.Disable("svc"))
+		// runsvdir sees the link gone at its next look and tells the old runsv to exit: its
+		// log service is then asked down, and waits for the run script's child.
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			out, _ := exec.Command("sv", "status", d).Output()
+			if strings.Contains(string(out), "log: (pid") && strings.HasSuffix(strings.TrimSpace(string(out)), "want down") {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("%s: runsvdir did not tell the old runsv to exit: %s", op, out)
+			}
+			exec.Command("sh", "-c", `printf '\0' > /proc/$1/fd/2`, "wake", strconv.Itoa(rsv.Process.Pid)).Run()
+		}
+		if op == "enable" {
+			run("enable again", cmds.Enable("svc"))
+		} else {
+			run("supervise", cmds.(supervisor.EarlyCommands).Supervise("svc"))
+			run("enable", cmds.Enable("svc"))
+		}
+		run("start again", cmds.Start("svc"))
+		if now := runsvPid(); now == "" || now == old || strings.Contains(now, "\n") {
+			t.Errorf("%s: runsv of svc after the relink: %q, before: %s", op, now, old)
+		}
+		out, err := exec.Command("sv", "status", link).Output()
+		if err != nil || !strings.HasPrefix(string(out), "run: ") {
+			t.Errorf("%s: after the relink: %s %v", op, out, err)
+		}
+		run("disable", cmds.Disable("svc"))
+	}
+}
