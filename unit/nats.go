@@ -145,7 +145,7 @@ func (r *Context) hubConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error 
 
 	w.line("")
 	var peers []routePeer
-	for _, p := range r.Inv.Hubs() {
+	for _, p := range r.Hubs() {
 		peers = append(peers, routePeer{p.Name, hostPort(p.Address, p.Hub.ClusterPort)})
 	}
 	if err := r.clusterBlock(w, n, tf, peers); err != nil {
@@ -262,7 +262,7 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 	if r.Inv.Lattice.TLS != nil && r.Inv.Lattice.TLS.RoutesOnly {
 		tf = nil // a relay's files are for its routes only: every leaf link stays plaintext
 	}
-	listeners, why, err := upstreamListeners(r.Inv, r.Host)
+	listeners, why, err := upstreamListeners(r.Inv, r.Host, r.Hubs())
 	if err != nil {
 		return err
 	}

@@ -16,14 +16,14 @@ import (
 
 // upstreamListeners returns the "host:port" leafnode listeners leaf or relay h dials, and
 // what they are, for the config's comment: every hub, or every relay its upstream names.
-func upstreamListeners(inv *inventory.Inventory, h *inventory.Host) ([]string, string, error) {
+// hubs is inv.Hubs().
+func upstreamListeners(inv *inventory.Inventory, h *inventory.Host, hubs []*inventory.Host) ([]string, string, error) {
 	u, err := inv.UpstreamOf(h)
 	if err != nil {
 		return nil, "", err
 	}
 	var out []string
 	if u.Hub {
-		hubs := inv.Hubs()
 		if len(hubs) == 0 {
 			return nil, "", fmt.Errorf("a leaf needs at least one hub to connect to")
 		}

@@ -13,7 +13,9 @@ package unit
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/latticepush/latticepush/inventory"
 )
@@ -127,15 +129,30 @@ const (
 	CADropOld
 )
 
-// All renders every host of inv, keyed by host name.
+// All renders every host of inv, keyed by host name. Hosts render independently (rendering
+// is pure), so they are spread over one worker per CPU: a 10,000-host inventory renders in a
+// fraction of a second more than one CPU's share. An error is the first host's, in the
+// inventory's order, whichever worker met it first.
 func All(inv *inventory.Inventory, opts Options) (map[string][]File, error) {
+	rendered := make([][]File, len(inv.Hosts))
+	errs := make([]error, len(inv.Hosts))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(inv.Hosts)/64))
+	hubs := inv.Hubs() // every leaf's remote lists them: found once, not once per leaf
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(inv.Hosts); i += workers {
+				rendered[i], errs[i] = render(&Context{Inv: inv, Host: inv.Hosts[i], Opts: opts, hubs: hubs})
+			}
+		})
+	}
+	wg.Wait()
 	out := make(map[string][]File, len(inv.Hosts))
-	for _, h := range inv.Hosts {
-		files, err := Host(inv, h, opts)
-		if err != nil {
-			return nil, err
+	for i, h := range inv.Hosts {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		out[h.Name] = files
+		out[h.Name] = rendered[i]
 	}
 	return out, nil
 }
@@ -143,10 +160,21 @@ func All(inv *inventory.Inventory, opts Options) (map[string][]File, error) {
 // Host renders the files host h holds, sorted by path. h must belong to inv. Errors name
 // the host and say which inventory setting to fix.
 func Host(inv *inventory.Inventory, h *inventory.Host, opts Options) ([]File, error) {
-	r := &Context{Inv: inv, Host: h, Opts: opts}
+	return render(&Context{Inv: inv, Host: h, Opts: opts})
+}
+
+// Hubs returns the inventory's hub nodes in name order.
+func (r *Context) Hubs() []*inventory.Host {
+	if r.hubs == nil {
+		r.hubs = r.Inv.Hubs()
+	}
+	return r.hubs
+}
+
+func render(r *Context) ([]File, error) {
 	files, err := r.host()
 	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", h.Name, err)
+		return nil, fmt.Errorf("render %s: %w", r.Host.Name, err)
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil
@@ -161,6 +189,9 @@ type Context struct {
 	Opts Options
 	// usedSecret is set by Secret while one file renders.
 	usedSecret bool
+	// hubs is Inv.Hubs(), found once per rendering of the inventory (Hubs finds it
+	// otherwise).
+	hubs []*inventory.Host
 }
 
 // host renders every kind's own files, then the service definitions of the host's supervisor.
