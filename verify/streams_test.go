@@ -66,3 +66,61 @@ func TestStreamReplicas_StoppedThenRemovedPeer(t *testing.T) {
 		t.Fatalf("hub-3 removed: %+v", r)
 	}
 }
+
+// A removal asked while the hub cluster has no meta leader is answered by no one: RemovePeer
+// asks again until a leader is elected, which removes the member and answers. Here two of the
+// three hubs stop (the meta leader and the follower to remove), and the leader comes back two
+// seconds after the removal was first asked.
+func TestRemovePeer_AsksAgainUntilALeaderAnswers(t *testing.T) {
+	lat := startHubs(t, 3)
+	inv := lat.inventory()
+	inv.Auth.SystemPassword = inventory.NewSecret("passwords.system", "sys-secret", "test")
+	var leader string
+	for name, nd := range lat.nodes {
+		if nd.srv.JetStreamIsLeader() {
+			leader = name
+		}
+	}
+	var followers []string
+	for _, name := range []string{"hub-1", "hub-2", "hub-3"} {
+		if name != leader {
+			followers = append(followers, name)
+		}
+	}
+	target, back, alone := followers[1], leader, followers[0]
+	removeResend = 300 * time.Millisecond
+	t.Cleanup(func() { removeResend = 2 * time.Second })
+	lat.stop(target)
+	lat.stop(back)
+	waitFor(t, 10*time.Second, alone+" without a meta leader", func() bool { return !lat.nodes[alone].srv.JetStreamIsLeader() })
+
+	var d net.Dialer
+	dial := func(context.Context, *inventory.Host) (Dialer, error) { return d.DialContext, nil }
+	done := make(chan error, 1)
+	asked := time.Now()
+	go func() { done <- RemovePeer(context.Background(), inv, dial, target, "", 30*time.Second) }()
+	time.Sleep(2 * time.Second)
+	select {
+	case err := <-done:
+		t.Fatalf("answered without a meta leader: %v", err)
+	default:
+	}
+	srv, err := lat.restart(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lat.nodes[back].srv = srv
+	if err := <-done; err != nil {
+		t.Fatalf("after %s came back: %v", back, err)
+	}
+	t.Logf("removed %.1fs after it was first asked", time.Since(asked).Seconds())
+	waitFor(t, 10*time.Second, "a meta group of 2", func() bool {
+		for _, name := range []string{alone, back} {
+			if s := lat.nodes[name].srv; s.JetStreamIsLeader() {
+				jsz, err := s.Jsz(nil)
+				return err == nil && jsz.Meta != nil && jsz.Meta.Size == 2
+			}
+		}
+		return false
+	})
+}
