@@ -232,6 +232,7 @@ $1
 // pipe the service's output goes to, so each start fails before the run script runs, without
 // a line in the log. Linking the directory again must wait for it to go.
 const runitLingering = `lingering() {
+  [ -p "$1/supervise/ok" ] || return 0 # no runsv ever ran it: nothing to ask sv
   lg_i=0
   while sv status "$1" >/dev/null 2>&1; do
     [ $((lg_i % 5)) -eq 0 ] && wake "$2"
