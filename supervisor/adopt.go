@@ -81,10 +81,11 @@ sv -w "$w" down "$sup/log" >/dev/null 2>&1
 mv -- "$sup" "$aside"`
 
 // runitGiveBack: $1 foreign supervised path, $2 aside path, $3 seconds, $4 1 when it ran,
-// $5 the managed supervised link (removed when it is a link to $6, the managed dir).
+// $5 the managed supervised link (removed when it is a link to $6, the managed dir, whose
+// runsv is then told to exit, as runitDisable does).
 const runitGiveBack = `sup=$1; aside=$2; w=$3; ran=$4; link=$5; own=$6
 if [ -L "$link" ] && [ "$(readlink "$link")" = "$own" ]; then
-  sv -w "$w" down "$link" >/dev/null 2>&1; rm -f -- "$link"
+  sv -w "$w" down "$link" >/dev/null 2>&1; rm -f -- "$link"; sv exit "$own" >/dev/null 2>&1
 fi
 if [ -e "$aside" ] || [ -L "$aside" ]; then
   if [ -e "$sup" ] || [ -L "$sup" ]; then echo "$sup exists: cannot put $aside back" >&2; exit 1; fi

@@ -225,20 +225,29 @@ $1
 
 // runitLingering defines lingering, which waits until no runsv runs service directory $1
 // while it is linked nowhere, waking the runsvdir of directory $2 (runitWake), for at most $3
-// seconds. Such a runsv is left from an earlier link of the directory: once runsvdir saw the
-// link go, it told that runsv to exit, which it does only once its log service has, and its
+// seconds. Such a runsv is left from an earlier link of the directory. Once runsvdir sees the
+// link go it tells that runsv to exit, which it does only once its log service has, and its
 // log service holds on while any process still has the service's output open. Until then it
 // answers sv as if it supervised the directory, but it starts nothing any more: it closed the
 // pipe the service's output goes to, so each start fails before the run script runs, without
-// a line in the log. Linking the directory again must wait for it to go.
+// a line in the log. And runsvdir does not always tell it: in the lab a runsv of a directory
+// whose link was gone for 90 s still ran, its service and its log service both down. So after
+// a second lingering tells it to exit itself (sv exit): linked nowhere, it supervises nothing
+// runsvdir knows of. Linking the directory again must wait for it to go.
 const runitLingering = `lingering() {
   [ -p "$1/supervise/ok" ] || return 0 # no runsv ever ran it: nothing to ask sv
   lg_i=0
   while sv status "$1" >/dev/null 2>&1; do
     [ $((lg_i % 5)) -eq 0 ] && wake "$2"
+    [ $((lg_i % 20)) -eq 10 ] && sv exit "$1" >/dev/null 2>&1
     lg_i=$((lg_i+1))
     if [ "$lg_i" -gt $(($3*10)) ]; then
-      echo "$1 is linked nowhere, yet a runsv still runs it ${3}s on: runsvdir told it to exit when its link went, and it exits only once its log service does (is the service's output still open in another process?): $(sv status "$1" 2>&1)" >&2
+      echo "$1 is linked nowhere, yet a runsv still runs it ${3}s on, though told to exit: it exits only once its log service does (is the service's output still open in another process?): $(sv status "$1" 2>&1)" >&2
+      for lg_p in /proc/[0-9]*; do
+        [ "$(readlink "$lg_p/cwd" 2>/dev/null)" = "$1" ] && read -r lg_c 2>/dev/null <"$lg_p/comm" && [ "$lg_c" = runsv ] || continue
+        read -r lg_s 2>/dev/null <"$lg_p/stat"; lg_s=${lg_s##*) }
+        echo "runsv ${lg_p#/proc/}: state ${lg_s%% *}, waiting in $(cat "$lg_p/wchan" 2>/dev/null)" >&2
+      done
       return 1
     fi
     sleep 0.1
@@ -278,9 +287,10 @@ rm -f -- "$1/down"
 if [ -e "$1/log/down" ]; then rm -f -- "$1/log/down"; sv up "$2/log" || exit; fi
 exit 0`
 
-// runitDisable stops the service and removes its supervised link (runsv then exits) and the
-// down files Supervise wrote. $1 supervised link, $2 seconds, $3 service dir.
-const runitDisable = `if [ -L "$1" ] || [ -e "$1" ]; then sv -w "$2" down "$1" >/dev/null 2>&1; rm -f -- "$1"; fi
+// runitDisable stops the service, removes its supervised link and tells its runsv to exit
+// (runsvdir would at its next look, but does not always: runitLingering), and removes the down
+// files Supervise wrote. $1 supervised link, $2 seconds, $3 service dir.
+const runitDisable = `if [ -L "$1" ] || [ -e "$1" ]; then sv -w "$2" down "$1" >/dev/null 2>&1; rm -f -- "$1"; sv exit "$3" >/dev/null 2>&1; fi
 rm -f -- "$3/down" "$3/log/down"`
 
 // runitGracefulStop tells runsv not to restart the service (`sv once`), sends the signal to

@@ -233,3 +233,49 @@ func TestRunit_RelinkWaitsForTheLastRunsv(t *testing.T) {
 		run("disable", cmds.Disable("svc"))
 	}
 }
+
+// A runsv that runs a directory linked nowhere, which no runsvdir will tell to exit (here one
+// started by hand; in the lab, one left from an earlier link 90 s after the link went): Enable
+// tells it to exit itself, then links the directory, and the service starts under runsvdir.
+func TestRunit_EnableEndsARunsvNoRunsvdirKnows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts runsvdir")
+	}
+	for _, c := range []string{"runsvdir", "runsv", "sv"} {
+		testenv.RequireCommand(t, c)
+	}
+	r, rsv := privateRunsvdir(t, true)
+	cmds := r.Commands(15 * time.Second)
+	newService(t, r, "svc")
+	d := filepath.Join(r.SvDir, "svc")
+	stray := exec.Command("runsv", d)
+	stray.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := stray.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- stray.Wait() }()
+	t.Cleanup(func() { _ = stray.Process.Kill() })
+	for end := time.Now().Add(5 * time.Second); exec.Command("sv", "status", d).Run() != nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the stray runsv did not start")
+		}
+	}
+	for _, argv := range [][]string{cmds.Enable("svc"), cmds.Start("svc")} {
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", argv[3:], err, out)
+		}
+	}
+	select {
+	case <-exited:
+	default:
+		t.Fatal("the stray runsv still runs")
+	}
+	out, err := exec.Command("pgrep", "-P", strconv.Itoa(rsv.Process.Pid), "-x", "runsv").Output()
+	if err != nil || len(strings.Fields(string(out))) != 1 {
+		t.Errorf("runsvdir's runsv processes: %q %v", out, err)
+	}
+	if out, err := exec.Command("sv", "status", filepath.Join(r.ServiceDir, "svc")).Output(); err != nil || !strings.HasPrefix(string(out), "run: ") {
+		t.Errorf("after enable and start: %s %v", out, err)
+	}
+}
