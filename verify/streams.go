@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
@@ -54,15 +55,30 @@ func (r *round) checkStreamReplicas(ctx context.Context) Result {
 		g.Go(func() error {
 			ictx, cancel := r.step(ctx)
 			defer cancel()
-			st, err := js.Stream(ictx, name)
 			var problem string
-			switch {
-			case errors.Is(err, jetstream.ErrStreamNotFound):
-				return nil // deleted since it was listed
-			case err != nil:
-				problem = fmt.Sprintf("%s: no answer from its leader (%v)", name, timedOut(err, r.opts.Timeout))
-			default:
-				problem = replicaProblem(st.CachedInfo())
+			// A replica is behind for a moment after its server reloaded or restarted: it is
+			// asked again for a while before it counts.
+			for asked := 0; ; asked++ {
+				st, err := js.Stream(ictx, name)
+				behind := false
+				switch {
+				case errors.Is(err, jetstream.ErrStreamNotFound):
+					return nil // deleted since it was listed
+				case err != nil:
+					problem = fmt.Sprintf("%s: no answer from its leader (%v)", name, timedOut(err, r.opts.Timeout))
+				default:
+					problem, behind = replicaProblem(st.CachedInfo())
+				}
+				if !behind || asked >= catchUpAsks {
+					break
+				}
+				select {
+				case <-time.After(catchUpEvery):
+				case <-ictx.Done():
+				}
+				if ictx.Err() != nil {
+					break
+				}
 			}
 			if problem != "" {
 				mu.Lock()
@@ -83,9 +99,16 @@ func (r *round) checkStreamReplicas(ctx context.Context) Result {
 	return pass(CheckHubStreams, hub, fmt.Sprintf("domain %q: every one of its %d streams has every replica it asks for placed and current", r.inv.Lattice.JSDomain, n))
 }
 
+// A stream with a replica behind is asked again catchUpAsks times, catchUpEvery apart (2 s in
+// all), before the replica counts as not current.
+const (
+	catchUpAsks  = 8
+	catchUpEvery = 250 * time.Millisecond
+)
+
 // replicaProblem says what is wrong with a stream's replicas, or "": fewer placed (leader and
-// replicas) than it asks for, or one not current.
-func replicaProblem(si *jetstream.StreamInfo) string {
+// replicas) than it asks for, or one not current (behind).
+func replicaProblem(si *jetstream.StreamInfo) (problem string, lagging bool) {
 	var placed, behind []string
 	if c := si.Cluster; c != nil {
 		if c.Leader != "" {
@@ -100,9 +123,9 @@ func replicaProblem(si *jetstream.StreamInfo) string {
 	}
 	switch want := si.Config.Replicas; {
 	case len(placed) < want:
-		return fmt.Sprintf("%s: %d of %d replicas placed (%s)", si.Config.Name, len(placed), want, strings.Join(placed, ", "))
+		return fmt.Sprintf("%s: %d of %d replicas placed (%s)", si.Config.Name, len(placed), want, strings.Join(placed, ", ")), false
 	case len(behind) > 0:
-		return fmt.Sprintf("%s: the replica on %s not current", si.Config.Name, strings.Join(behind, ", "))
+		return fmt.Sprintf("%s: the replica on %s not current", si.Config.Name, strings.Join(behind, ", ")), true
 	}
-	return ""
+	return "", false
 }
