@@ -178,7 +178,9 @@ func TestBootLattice(t *testing.T) {
 	}
 	var kv jetstream.KeyValue
 	for {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "probe", Replicas: 3})
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second) // a request no one answered is asked again
+		kv, err = js.CreateKeyValue(actx, jetstream.KeyValueConfig{Bucket: "probe", Replicas: 3})
+		acancel()
 		if err == nil || ctx.Err() != nil {
 			break
 		}

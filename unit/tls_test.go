@@ -303,8 +303,12 @@ func TestBootLatticeTLS(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.NewWithDomain(nc, inv.Lattice.JSDomain)
 	var kv jetstream.KeyValue
+	// The cluster elects a meta leader and the leaf links within seconds: retry, each request
+	// on its own short deadline (one sent before the election is answered by no one).
 	for {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "probe", Replicas: 3})
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		kv, err = js.CreateKeyValue(actx, jetstream.KeyValueConfig{Bucket: "probe", Replicas: 3})
+		acancel()
 		if err == nil || ctx.Err() != nil {
 			break
 		}
