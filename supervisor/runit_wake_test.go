@@ -24,12 +24,7 @@ import (
 // link was just picked up), so without the wake runsv would start only at its next look,
 // five seconds after that one.
 func TestRunit_WakesRunsvdir(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts runsvdir")
-	}
-	for _, c := range []string{"runsvdir", "runsv", "sv"} {
-		testenv.RequireCommand(t, c)
-	}
+	requireRunit(t)
 	t.Run("with its log pipe", func(t *testing.T) {
 		r, rsv := privateRunsvdir(t, true)
 		cmds := r.Commands(30 * time.Second)
@@ -79,6 +74,17 @@ func TestRunit_WakesRunsvdir(t *testing.T) {
 			t.Errorf("runsvdir's standard error (a file) was written to: %q, %v", b, err)
 		}
 	})
+}
+
+// requireRunit skips a test that starts runsvdir in -short mode, and needs runit's commands.
+func requireRunit(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts runsvdir")
+	}
+	for _, c := range []string{"runsvdir", "runsv", "sv"} {
+		testenv.RequireCommand(t, c)
+	}
 }
 
 // privateRunsvdir starts runsvdir over a directory of its own, with the log argument when
@@ -165,12 +171,7 @@ func processArgs(t *testing.T, pid int) []string {
 // fails before the run script runs, without a line in the log. Enable and Supervise wait for
 // it to go, so the service then starts under a runsv of its own.
 func TestRunit_RelinkWaitsForTheLastRunsv(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts runsvdir")
-	}
-	for _, c := range []string{"runsvdir", "runsv", "sv"} {
-		testenv.RequireCommand(t, c)
-	}
+	requireRunit(t)
 	r, rsv := privateRunsvdir(t, true)
 	cmds := r.Commands(15 * time.Second)
 	d := filepath.Join(r.SvDir, "svc")
@@ -238,12 +239,7 @@ func TestRunit_RelinkWaitsForTheLastRunsv(t *testing.T) {
 // started by hand; in the lab, one left from an earlier link 90 s after the link went): Enable
 // tells it to exit itself, then links the directory, and the service starts under runsvdir.
 func TestRunit_EnableEndsARunsvNoRunsvdirKnows(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts runsvdir")
-	}
-	for _, c := range []string{"runsvdir", "runsv", "sv"} {
-		testenv.RequireCommand(t, c)
-	}
+	requireRunit(t)
 	r, rsv := privateRunsvdir(t, true)
 	cmds := r.Commands(15 * time.Second)
 	newService(t, r, "svc")
