@@ -130,9 +130,8 @@ const (
 )
 
 // All renders every host of inv, keyed by host name. Hosts render independently (rendering
-// is pure), so they are spread over one worker per CPU: a 10,000-host inventory renders in a
-// fraction of a second more than one CPU's share. An error is the first host's, in the
-// inventory's order, whichever worker met it first.
+// is pure), so they are spread over one worker per CPU. An error is the first failing host's
+// in the inventory's order, whichever worker met it first.
 func All(inv *inventory.Inventory, opts Options) (map[string][]File, error) {
 	rendered := make([][]File, len(inv.Hosts))
 	errs := make([]error, len(inv.Hosts))
