@@ -268,6 +268,7 @@ func applyNATS(n *NATS, b *natsBlock) {
 	set(&n.Binary, b.Binary)
 	set(&n.ConfigFile, b.ConfigFile)
 	set(&n.LogFile, b.LogFile)
+	set(&n.LeafCompression, b.LeafCompression)
 	set(&n.User, b.User)
 	applyInstall(n, b)
 	set(&n.Upstream, b.Upstream)

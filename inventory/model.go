@@ -209,6 +209,10 @@ type SSH struct {
 }
 
 // NATS is one nats-server's settings, for a hub node or a leaf.
+// LeafCompressionModes are the leaf_compression values: nats-server's names of its
+// compression modes. Between two servers, "off" on either end turns a link's compression off.
+var LeafCompressionModes = []string{"off", "accept", "s2_auto", "s2_uncompressed", "s2_fast", "s2_better", "s2_best"}
+
 type NATS struct {
 	ServerName string // defaults to the host name
 	// ClusterName is the hub cluster's name (hubs only).
@@ -233,6 +237,10 @@ type NATS struct {
 	Binary     string // path of nats-server on the host
 	ConfigFile string // path of the rendered config on the host
 	LogFile    string // optional
+	// LeafCompression is the compression of the server's leaf links within the lattice:
+	// a hub's or relay's leafnode listener, a leaf's or relay's remotes to the hubs or relays
+	// ("" leaves nats-server's default, s2_auto). One of LeafCompressionModes.
+	LeafCompression string
 	// User is the system user (and group of the same name) the server runs as; "" runs it
 	// as root, as before the setting existed (nats { user = "nats" }).
 	User string

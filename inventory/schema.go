@@ -174,6 +174,7 @@ type natsBlock struct {
 	Binary              *string `hcl:"binary,optional"`
 	ConfigFile          *string `hcl:"config_file,optional"`
 	LogFile             *string `hcl:"log_file,optional"`
+	LeafCompression     *string `hcl:"leaf_compression,optional"`
 	User                *string `hcl:"user,optional"`
 	Upstream            *string `hcl:"upstream,optional"`
 	// Version and Artifacts pin the nats-server release (artifact.go).

@@ -85,6 +85,8 @@ func TestLoad_Rules(t *testing.T) {
 		{"bad-size", []wantDiag{errorAt(9, "Invalid size", `max_file_store "20 gigs"`)}},
 		{"lame-duck-short", []wantDiag{errorAt(10, "Lame duck duration too short", "minimum of 30s")}},
 		{"lame-duck-grace", []wantDiag{errorAt(10, "Lame duck grace period too long", "must be shorter than lame_duck_duration")}},
+		{"leaf-compression", []wantDiag{errorAt(15, "Invalid leaf_compression",
+			`leaf_compression "s2-fast" is not a compression mode of nats-server. Did you mean "s2_fast"? Use one of off, accept, s2_auto, s2_uncompressed, s2_fast, s2_better, s2_best`)}},
 		{"service-manager", []wantDiag{errorAt(6, "Unknown service manager", `Did you mean "systemd"?`)}},
 		{"service-manager-host", []wantDiag{errorAt(25, "Unknown service manager", `service_manager "rnuit" is not supported. Did you mean "runit"?`)}},
 		{"rollout-batch", []wantDiag{errorAt(25, "Invalid rollout batch", `batch "150%" in role "leaf"`)}},

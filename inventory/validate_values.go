@@ -197,6 +197,11 @@ func (v *validator) natsValues(h *Host, n *NATS) {
 		v.hubLimits(h, n)
 	}
 	v.lameDuck(n, at("lame_duck_duration"), at("lame_duck_grace_period"))
+	if c := n.LeafCompression; c != "" && !slices.Contains(LeafCompressionModes, c) {
+		v.errorf(at("leaf_compression"), "Invalid leaf_compression",
+			"leaf_compression %q is not a compression mode of nats-server.%s Use one of %s: \"off\" where links gain nothing from it (hosts of one site), \"s2_fast\" or \"s2_auto\" (raises the level as the link's round-trip time grows) over slow links.",
+			c, didYouMean(c, LeafCompressionModes), strings.Join(LeafCompressionModes, ", "))
+	}
 }
 
 // serviceUserRE is a system user name useradd accepts on every distribution (and that

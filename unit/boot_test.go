@@ -128,6 +128,7 @@ func TestBootLattice(t *testing.T) {
 	inv.Hosts = hosts // edge-2 and edge-3 stay out of the boot
 
 	digests := map[string]string{}
+	servers := map[string]*server{}
 	for _, h := range hosts {
 		files, err := Host(inv, h, Options{RevealSecrets: true})
 		if err != nil {
@@ -142,7 +143,7 @@ func TestBootLattice(t *testing.T) {
 			t.Fatal(err)
 		}
 		digests[h.Name] = natsCheck(t, bin, h.Name+".conf", fileAt(t, files, h.NATS().ConfigFile).Content)
-		startServer(t, bin, dir, conf)
+		servers[h.Name] = startServer(t, bin, dir, conf)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -240,6 +241,56 @@ func TestBootLattice(t *testing.T) {
 		if varz.ConfigDigest != digests[h.Name] {
 			t.Errorf("%s: /varz config_digest %q, nats-server -t printed %q", h.Name, varz.ConfigDigest, digests[h.Name])
 		}
+	}
+
+	// leaf_compression: the lab's "off" is what the link runs; another mode set everywhere is
+	// a reload (plan's classification), and the reloaded servers run the link with it.
+	linkCompression := func() string {
+		for _, h := range inv.Hubs() {
+			var d net.Dialer
+			lz, err := natsmon.New(h.NATS().LocalMonitorAddr(), d.DialContext, natsmon.Options{}).Leafz(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range lz.Leafs {
+				if l.Name == "edge-1" {
+					return l.Compression
+				}
+			}
+		}
+		return ""
+	}
+	if got := linkCompression(); got != "off" {
+		t.Errorf("edge-1's leaf link runs compression %q, want off (leaf_compression)", got)
+	}
+	for _, h := range hosts {
+		h.NATS().LeafCompression = "s2_fast"
+		files, err := Host(inv, h, Options{RevealSecrets: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := filepath.Join(root, h.Name, "nats-server.conf")
+		old, err := os.ReadFile(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desired := fileAt(t, files, h.NATS().ConfigFile).Content
+		change, err := diffNATSConfig(old, desired, "2.15.2")
+		if err != nil || len(change.NeedsStop) > 0 || len(change.Keys) == 0 {
+			t.Fatalf("%s: leaf_compression off → s2_fast: %+v %v, want a reload", h.Name, change, err)
+		}
+		if err := os.WriteFile(conf, desired, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := servers[h.Name].cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for got := linkCompression(); got != "s2_fast"; got = linkCompression() {
+		if ctx.Err() != nil {
+			t.Fatalf("edge-1's leaf link runs compression %q after the reload, want s2_fast", got)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	// The runit check the leaf would get, run as is against the running leaf, then a dead port.

@@ -155,6 +155,7 @@ func (r *Context) hubConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error 
 	w.line("")
 	w.open("leafnodes {")
 	w.kv("listen", quote(hostPort(anyAddress, n.LeafnodePort)))
+	leafCompression(w, n)
 	r.leafListenTLS(w, tf)
 	upstreamRemote(w, r.Inv.UpstreamSystem)
 	w.close("}")
@@ -312,6 +313,7 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 			users = append(users, relayUser{ru.User, old})
 		}
 		relayListener(w, n, users...)
+		leafCompression(w, n)
 		r.leafListenTLS(w, tf)
 	}
 	w.open("remotes: [")
@@ -321,11 +323,21 @@ func (r *Context) leafConf(w *confWriter, n *inventory.NATS, tf *tlsFiles) error
 		w.line(quote(u))
 	}
 	w.close("]")
+	leafCompression(w, n)
 	remoteTLS(w, tf)
 	w.close("}")
 	w.close("]")
 	w.close("}")
 	return nil
+}
+
+// leafCompression writes, in a leafnodes block or in a remote to the hubs or relays, the
+// compression of the server's leaf links when the inventory sets one (leaf_compression;
+// unset, nats-server's s2_auto applies). Quoted: unquoted, nats-server reads off as false.
+func leafCompression(w *confWriter, n *inventory.NATS) {
+	if n.LeafCompression != "" {
+		w.kv("compression", quote(n.LeafCompression))
+	}
 }
 
 // routePeer is a cluster member a route is dialled to: its host name and "host:port".

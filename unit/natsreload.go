@@ -41,7 +41,7 @@ var reloadableKeys = []string{
 	"debug", "trace", "logtime", "log_file", "log_size_limit", "max_payload",
 	"max_connections", "max_subscriptions", "ping_interval", "ping_max", "write_deadline",
 	"server_tags", "server_metadata",
-	"tls", "cluster.tls", "leafnodes.tls",
+	"tls", "cluster.tls", "leafnodes.tls", "leafnodes.compression",
 }
 
 // leafRemotesReloadableSince is the first nats-server minor whose reload adds and removes

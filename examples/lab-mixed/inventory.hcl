@@ -25,6 +25,10 @@ defaults {
 
 role "hub" {
   nats {
+    # Every host of the lab is on one bridge of one machine: compressing the leaf links
+    # gains nothing, and nats-server's default (s2_auto) raises the level as a link's
+    # round-trip time grows, to s2_best above 100 ms, which a busy lab machine reaches.
+    leaf_compression       = "off"
     cluster_name           = "hub"
     store_dir              = "/var/lib/nats"
     max_file_store         = "1GB"
@@ -36,6 +40,7 @@ role "hub" {
 
 role "leaf" {
   nats {
+    leaf_compression       = "off"
     lame_duck_duration     = "30s"
     lame_duck_grace_period = "1s"
   }

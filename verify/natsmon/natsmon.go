@@ -126,6 +126,8 @@ type Leafz struct {
 		IP      string `json:"ip"`
 		Port    int    `json:"port"`
 		RTT     string `json:"rtt"`
+		// Compression is the link's compression mode ("off", "s2_fast", ...).
+		Compression string `json:"compression"`
 	} `json:"leafs"`
 }
 
@@ -260,6 +262,12 @@ func (c *Client) Varz(ctx context.Context) (*Varz, error) {
 func (c *Client) Jsz(ctx context.Context) (*Jsz, error) {
 	v := new(Jsz)
 	return v, c.getJSON(ctx, PathJsz, v)
+}
+
+// Leafz fetches /leafz.
+func (c *Client) Leafz(ctx context.Context) (*Leafz, error) {
+	v := new(Leafz)
+	return v, c.getJSON(ctx, PathLeafz, v)
 }
 
 // Routez fetches /routez.
