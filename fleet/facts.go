@@ -59,6 +59,7 @@ const DigestCache = "/var/lib/latticepush/nats-digests"
 //	nats.real=...            the nats-server binary, resolved (readlink -f)
 //	nats.store=1             the store directory holds JetStream state
 //	lock=...                 the base64 of the host's latticepush lock, when one is held
+//	                         (not in the lock's own exec, step: that lock is this run's)
 //	proc.<pid>.exe|unit|runsvpid=...  every process of a nats-server binary, with the systemd
 //	           unit (cgroup) or the runsv process that runs it
 //	runsv.<pid>.cwd=...      that runsv's directory
@@ -78,7 +79,7 @@ func factsScriptFor(sup supervisor.Supervisor) string {
 }
 
 const factsScript = `set -f
-sm=$1; nats=$2; cache=$3; limit=$4; store=$5; csha=$6; n=$7; shift 7; nl='
+sm=$1; nats=$2; cache=$3; limit=$4; store=$5; csha=$6; n=$7; shift 7; held=""; ifs=$IFS; nl='
 '
 svc_state() {
 @SVC_STATE@
@@ -91,7 +92,7 @@ for s in "$@"; do
   echo "svc.$s.running=$r"
   if [ "$r" = 1 ]; then echo "svc.$s.pid=$p"; procs="$procs /proc/$p"; svcpids="$svcpids $p:$s"; fi
 done
-[ -f @LOCK@ ] && echo "lock=$(head -c 2048 @LOCK@ | base64 | tr -d '\n')"
+[ -z "$held" ] && [ -f @LOCK@ ] && echo "lock=$(head -c 2048 @LOCK@ | base64 | tr -d '\n')"
 [ -n "$nats" ] && [ ! -x "$nats" ] && echo "nats.missing=1"
 if [ -n "$store" ]; then
   set +f
@@ -167,7 +168,8 @@ if [ -n "$csha" ] && [ -n "$nats" ] && [ -x "$nats" ]; then
   fi
   if [ -n "$asked" ]; then
     out=$("$nats" -t -c /dev/stdin 2>&1); rc=$?
-    printf -- '--nats\ncheck_rc=%s\ncheck=%s\n' "$rc" "$(printf '%s' "$out" | tr '\n' ' ')"
+    chk=""; IFS=$nl; for l in $out; do chk="$chk$l "; done; IFS=$ifs
+    printf -- '--nats\ncheck_rc=%s\ncheck=%s\n' "$rc" "${chk% }"
   fi
 fi
 # stdin is read to its end, asked or not: the controller's write of it then always completes.
@@ -507,9 +509,11 @@ func (c factsCall) same(o factsCall) bool {
 }
 
 // step is the facts script as a step of another exec (the lock's, see host.Lock): its
-// standard error, which the exec's output would mix into the facts, is dropped.
+// standard error, which the exec's output would mix into the facts, is dropped, and it does
+// not read the lock, which that exec has just taken for this run (held=1: four processes
+// less on every host at every apply).
 func (c factsCall) step() *remote.Step {
-	return &remote.Step{Name: "facts", Script: "exec 2>/dev/null\n" + c.script, Args: c.args, Stdin: c.stdin != nil}
+	return &remote.Step{Name: "facts", Script: "exec 2>/dev/null\n" + strings.Replace(c.script, `held=""`, "held=1", 1), Args: c.args, Stdin: c.stdin != nil}
 }
 
 // runFacts runs the facts script for pr, unless the host's lock already did or is doing

@@ -3,16 +3,20 @@ package fleet
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/latticepush/latticepush/inventory"
 	"github.com/latticepush/latticepush/plan"
+	"github.com/latticepush/latticepush/remote"
 	"github.com/latticepush/latticepush/supervisor"
 )
 
@@ -24,7 +28,8 @@ const fakeNATS = `#!/bin/sh
 case $1 in
 --version) echo "nats-server: v2.15.2" ;;
 -t) c=$(mktemp); cat "$3" > "$c"
-    case $(cat "$c") in *bad*) rm -f "$c"; echo "nats-server: $3:1:1: unknown field"; exit 1 ;; esac
+    case $(cat "$c") in *bad*) rm -f "$c"; echo "nats-server: $3:1:1: unknown field"; exit 1 ;;
+      *twice*) rm -f "$c"; printf 'nats-server: %s:1:1: unknown field\n\n%s:2:1: and another\n' "$3" "$3"; exit 1 ;; esac
     echo "nats-server: configuration file $3 is valid (sha256:$(sha256sum < "$c" | cut -c1-64))"; rm -f "$c" ;;
 esac
 `
@@ -210,6 +215,48 @@ func TestFactsScript(t *testing.T) {
 	st.answerNATS(pr)
 	if st.digest != "" || !strings.Contains(st.digestErr, "unknown field") {
 		t.Errorf("rejected config: digest %q, error %q", st.digest, st.digestErr)
+	}
+	// What -t printed on several lines comes back on one, each line ended by a space but the last.
+	st = factsAsking(bin, []byte("twice\n"))
+	if got, want := st.nats["check"], "nats-server: /dev/stdin:1:1: unknown field /dev/stdin:2:1: and another"; got != want || st.nats["check_rc"] != "1" {
+		t.Errorf("rejected config, two lines: check %q (rc %q), want %q", got, st.nats["check_rc"], want)
+	}
+}
+
+// TestFactsScript_LockInItsOwnExec: the facts report another run's lock, but not in the lock's
+// own exec (step), where the lock was just taken for this run.
+func TestFactsScript_LockInItsOwnExec(t *testing.T) {
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "lock")
+	if err := os.WriteFile(lock, []byte("user=someone\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := &inventory.Host{Name: "edge-1", ServiceManager: inventory.ServiceManagerRunit}
+	call, err := factsCallFor(h, plan.Probe{Host: "edge-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	atLock := func(script string) string {
+		t.Helper()
+		at := remote.Quote(path.Join(remote.DefaultLockDir, "lock"))
+		if !strings.Contains(script, at) {
+			t.Fatalf("the facts script does not read %s", at)
+		}
+		return strings.ReplaceAll(script, at, remote.Quote(lock))
+	}
+	st, err := parseFacts(sh(t, atLock(call.script), nil, call.args...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := st.kv["lock"], base64.StdEncoding.EncodeToString([]byte("user=someone\n")); got != want {
+		t.Errorf("facts: lock %q, want %q", got, want)
+	}
+	st, err = parseFacts(sh(t, atLock(call.step().Script), nil, call.args...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := st.kv["lock"]; ok {
+		t.Errorf("facts in the lock's exec report the lock %q", l)
 	}
 }
 
