@@ -102,7 +102,7 @@ func BenchmarkLab(b *testing.B) {
 		r := latticepush(ctx, b, "apply", "--auto-approve", "--json", env.Path)
 		verifyFailed(b, r, "first deployment")
 		report.FirstPhases = applyPhases(r)
-		firstC.Latticepush = append(firstC.Latticepush, r.Wall)
+		firstC.Took(r)
 		report.FirstBatches = batchSpans(b, r.Out)
 		b.Logf("first deployment of %d hosts: %s; %d batches took %s", hosts, secs(r.Wall), len(report.FirstBatches), secs(report.FirstBatches.Sum()))
 	}
@@ -190,7 +190,7 @@ func BenchmarkLab(b *testing.B) {
 				return cliRun{}, false
 			}
 			r := latticepush(ctx, b, args...)
-			c.Latticepush = append(c.Latticepush, r.Wall)
+			c.Took(r)
 			return r, true
 		}
 		d, err := floor.Run(ctx, addrs)

@@ -43,6 +43,9 @@ func cpuTimes() (busy, total uint64, err error) {
 	return busy, total, nil
 }
 
+// jiffies converts /proc/stat's clock ticks (USER_HZ, 100 on Linux) to a duration.
+func jiffies(n uint64) time.Duration { return time.Duration(n) * 10 * time.Millisecond }
+
 // sampleLoad measures the CPUs' busy share over window.
 func sampleLoad(ctx context.Context, window time.Duration) (LoadSample, error) {
 	b0, t0, err := cpuTimes()

@@ -96,6 +96,9 @@ type cliRun struct {
 	Out     []byte
 	MaxRSS  int64 // bytes; set by latticepushPeak only
 	Started time.Time
+	// CPU is the CPU time the whole machine used while the run lasted (every process, all
+	// CPUs), and CLI the CLI's own: the lab's hosts share the machine's CPUs with it.
+	CPU, CLI time.Duration
 }
 
 // latticepush runs the CLI with args and times it as a process (start to exit).
@@ -145,11 +148,16 @@ func runCLI(ctx context.Context, tb testing.TB, wrapper, args []string) cliRun {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	r := cliRun{Started: time.Now()}
+	busy0, _, cpuErr := cpuTimes()
 	err := cmd.Run()
 	r.Wall = time.Since(r.Started)
+	if busy1, _, err := cpuTimes(); err == nil && cpuErr == nil {
+		r.CPU = jiffies(busy1 - busy0)
+	}
 	r.Out = out.Bytes()
 	if cmd.ProcessState != nil {
 		r.Exit = cmd.ProcessState.ExitCode()
+		r.CLI = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	if err != nil && cmd.ProcessState == nil {
 		tb.Fatalf("latticepush %v: %v", args, err)

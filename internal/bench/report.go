@@ -29,6 +29,25 @@ type Case struct {
 	// Loads are the machine's load before each timed run of the case (latticepush's and
 	// Ansible's).
 	Loads []LoadSample
+	// CPU and CLI are, for each latticepush run, the CPU time the machine used while it ran
+	// and the CLI's own (cliRun).
+	CPU, CLI Series
+}
+
+// Took records one latticepush run of the case.
+func (c *Case) Took(r cliRun) {
+	c.Latticepush = append(c.Latticepush, r.Wall)
+	c.CPU = append(c.CPU, r.CPU)
+	c.CLI = append(c.CLI, r.CLI)
+}
+
+// cpuUse is the medians of the machine's CPU time during latticepush's runs, of what the
+// machine's CPUs could give over that wall time, and of the CLI's own.
+func (c *Case) cpuUse(cpus int) string {
+	if len(c.CPU) == 0 || cpus <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%s of %s (CLI %s)", secs(c.CPU.Median()), secs(c.Latticepush.Median()*time.Duration(cpus)), secs(c.CLI.Median()))
 }
 
 // AnsibleRun records one Ansible run of the case.
@@ -162,9 +181,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	p("Lab: %d hosts (3 hubs, %d edges each running a leaf nats-server and a wasmCloud host), %d runs per case for latticepush and %d for Ansible (first deployment: one run each); ", r.Hosts, r.Hosts-3, r.Runs, r.AnsibleRuns)
 	p("median and min–max wall time. The floor is %s (min–max %s).\n\n", secs(r.Floor.Median()), r.Floor.Spread())
-	p("| case | latticepush median | min–max | × floor | Ansible %s | Ansible %s | Ansible %s | Ansible's median over latticepush's (%s / %s / %s) | load before the runs |\n",
+	p("| case | latticepush median | min–max | × floor | CPU used during latticepush's runs | Ansible %s | Ansible %s | Ansible %s | Ansible's median over latticepush's (%s / %s / %s) | load before the runs |\n",
 		ColdPerCall, ColdPerRun, Warm, ColdPerCall, ColdPerRun, Warm)
-	p("|---|---|---|---|---|---|---|---|---|\n")
+	p("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.Cases {
 		lp := c.Latticepush.Median()
 		var cols, ratios []string
@@ -172,13 +191,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			cols = append(cols, medianSpread(c.Ansible[m]))
 			ratios = append(ratios, ratio(c.Ansible[m].Median(), lp))
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Name, secs(lp), c.Latticepush.Spread(), ratio(lp, r.Floor.Median()),
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Name, secs(lp), c.Latticepush.Spread(), ratio(lp, r.Floor.Median()), c.cpuUse(r.Machine.CPUs),
 			cols[0], cols[1], cols[2], strings.Join(ratios, " / "), c.loadRange())
 	}
 	for _, s := range r.Scale {
-		p("| scale %d (simulated) | %s | %s | — | — | — | — | — | — |\n", s.Hosts, secs(s.Wall.Median()), s.Wall.Spread())
+		p("| scale %d (simulated) | %s | %s | — | — | — | — | — | — | — |\n", s.Hosts, secs(s.Wall.Median()), s.Wall.Spread())
 	}
-	p("\n\"× floor\" is the case's median over the floor's median; Ansible's median over latticepush's above 1 means latticepush is faster. \"—\": Ansible has no equivalent (verify), or cannot run there (the simulated hosts answer only latticepush's commands). \"Load before the runs\" is the share of both CPUs busy over 2 s while the benchmark waited, and the 1-minute load average, before each timed run of the case.\n\n")
+	p("\n\"× floor\" is the case's median over the floor's median. \"CPU used\" is the medians of the CPU time the whole machine used during each run (every process: the lab's hosts run on the same CPUs), of what its CPUs could give over the case's median, and of the CLI's own. Ansible's median over latticepush's above 1 means latticepush is faster. \"—\": Ansible has no equivalent (verify), or cannot run there (the simulated hosts answer only latticepush's commands). \"Load before the runs\" is the share of both CPUs busy over 2 s while the benchmark waited, and the 1-minute load average, before each timed run of the case.\n\n")
 	if len(r.Scale) > 0 {
 		p("### Scale run (simulated hosts)\n\n| hosts | served by | median | min–max | peak RSS | peak RSS per host | live heap and stacks per host after observe | where the time goes (one in-process run) |\n|---|---|---|---|---|---|---|---|\n")
 		for _, s := range r.Scale {
