@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/latticepush/latticepush/remote/sshtest"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -320,5 +322,53 @@ func TestForward_DialContextReachesLoopback(t *testing.T) {
 	buf := make([]byte, 4)
 	if _, err := io.ReadFull(conn, buf); err != nil || string(buf) != "ping" {
 		t.Fatalf("echo through forward: %q %v", buf, err)
+	}
+}
+
+// TestPoolClose_EndsSFTPSessionsTogether: closing the pool ends every host's SFTP session at
+// once. Each session's end here waits until all three hosts' sessions are ending (or 3 s),
+// as a host's sftp-server takes a round trip to exit: one after the other, each would wait
+// out its 3 s.
+func TestPoolClose_EndsSFTPSessionsTogether(t *testing.T) {
+	const hosts = 3
+	var (
+		mu        sync.Mutex
+		ending    int
+		together  = make(chan struct{})
+		waitedOut atomic.Int32
+	)
+	end := func() {
+		mu.Lock()
+		if ending++; ending == hosts {
+			close(together)
+		}
+		mu.Unlock()
+		select {
+		case <-together:
+		case <-time.After(3 * time.Second):
+			waitedOut.Add(1)
+		}
+	}
+	var servers []*sshtest.Server
+	for range hosts {
+		s := sshtest.New(t)
+		s.SFTPEnd = end
+		servers = append(servers, s)
+	}
+	f := newFixture(t, servers...)
+	p := NewPool(Options{AgentSocket: "none"})
+	for i, s := range servers {
+		tg := f.target(s)
+		tg.Name = fmt.Sprintf("h%d", i)
+		c := connect(t, p, tg)
+		if _, err := c.Stage(context.Background(), filepath.Join(s.Dir, "f"), []byte("x"), 0o644, StageOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := waitedOut.Load(); n > 0 {
+		t.Errorf("%d of %d SFTP sessions ended while the others were still open: the pool closed its connections one after the other", n, hosts)
 	}
 }

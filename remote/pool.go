@@ -349,24 +349,36 @@ func (p *Pool) keepAlive(c *ssh.Client, e Endpoint, done <-chan struct{}) {
 	}
 }
 
-// Close closes every connection; Clients obtained from the pool stop working.
+// Close closes every connection, all at once; Clients obtained from the pool stop working.
+// Ending an SFTP session waits for the host's sftp-server to exit (a round trip), so
+// connections closed one after the other would cost the CLI a round trip per host at exit.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	conns := p.conns
 	p.conns = map[string]*conn{}
 	p.mu.Unlock()
-	var errs []error
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
 	for _, cn := range conns {
-		<-cn.ready
-		if cn.client != nil {
+		wg.Go(func() {
+			<-cn.ready
+			if cn.client == nil {
+				return
+			}
 			if cn.c != nil {
 				cn.c.closeSFTP()
 			}
 			if err := cn.client.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				mu.Lock()
 				errs = append(errs, err)
+				mu.Unlock()
 			}
-		}
+		})
 	}
+	wg.Wait()
 	p.keys.mu.Lock()
 	if p.keys.agentC != nil {
 		p.keys.agentC.Close()

@@ -31,6 +31,10 @@ type Server struct {
 	// Dir is where exec'd commands start; default the test's temp dir.
 	Dir     string
 	HostKey ssh.PublicKey
+	// SFTPEnd, when set, is called once an SFTP session's client has ended it (the client's
+	// end of input), before the server closes its side: what a host's sftp-server does
+	// before it exits. Set it before the first connection.
+	SFTPEnd func()
 
 	ln     net.Listener
 	signer ssh.Signer
@@ -177,6 +181,9 @@ func (s *Server) session(nc ssh.NewChannel) {
 			srv, err := sftp.NewServer(ch)
 			if err == nil {
 				srv.Serve()
+				if s.SFTPEnd != nil {
+					s.SFTPEnd()
+				}
 				srv.Close()
 			}
 			return
