@@ -40,9 +40,9 @@ role "hub" {
 
 role "leaf" {
   nats {
-    leaf_compression       = "off"
     lame_duck_duration     = "30s"
     lame_duck_grace_period = "1s"
+    leaf_compression       = "off"
   }
   rollout {
     batch = "50%"
