@@ -211,6 +211,11 @@ func downWhere(ctx context.Context, pick func(*state) bool) ([]string, error) {
 		return nil, err
 	}
 	defer unlock()
+	return downLocked(ctx, pick)
+}
+
+// downLocked is downWhere for a caller that holds the registry lock.
+func downLocked(ctx context.Context, pick func(*state) bool) ([]string, error) {
 	var names []string
 	var errs []error
 	for name, st := range registered() {

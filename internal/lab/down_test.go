@@ -166,11 +166,18 @@ func TestDownLeavesNothing(t *testing.T) {
 	t.Run("StaleLab", func(t *testing.T) {
 		f := upLab(t, "stale", 1, nil)
 		fp := footprintOf(f)
+		// Any Up removes stale labs, and other test binaries bring labs up while this one
+		// runs: hold the registry while the lab is stale, so only this test removes it.
+		unlock, err := lockRegistry()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unlock()
 		f.st.Owner = procID{PID: os.Getpid(), Start: 1} // as if its creator had exited
 		if err := f.st.save(); err != nil {
 			t.Fatal(err)
 		}
-		names, err := DownStale(ctx)
+		names, err := downLocked(ctx, stale) // DownStale, under the lock already held
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -251,6 +251,13 @@ func testKilledUp(t *testing.T, persistent bool) {
 		booting = nspawnsUnder(stateDir)
 	}
 	time.Sleep(300 * time.Millisecond) // let more of them start and mount
+	// Any Up removes stale labs (reserve), and other test binaries bring labs up while this
+	// one runs: hold the registry from before the kill, so only this test removes this lab.
+	unlock, err := lockRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
 	cmd.Process.Kill()
 	cmd.Wait()
 	if len(booting) == 0 {
@@ -278,6 +285,7 @@ func testKilledUp(t *testing.T, persistent bool) {
 	}
 	if persistent {
 		// As `latticepush lab down NAME`, from another process than the one that made it.
+		unlock()
 		f, err := Open(name)
 		if err != nil {
 			t.Fatal(err)
@@ -286,9 +294,10 @@ func testKilledUp(t *testing.T, persistent bool) {
 			t.Fatal(err)
 		}
 	} else {
-		// DownStale is DownAll (`lab down --all`) restricted to labs whose creator is gone:
-		// DownAll would also take down labs other test runs on this machine are using.
-		names, err := DownStale(context.Background())
+		// DownStale (here under the lock already held) is DownAll (`lab down --all`)
+		// restricted to labs whose creator is gone: DownAll would also take down labs other
+		// test runs on this machine are using.
+		names, err := downLocked(context.Background(), stale)
 		if err != nil {
 			t.Fatal(err)
 		}
