@@ -35,6 +35,16 @@ type simFleet struct {
 	path  string // inventory
 	inv   *inventory.Inventory
 	procs int
+	floor Floor // the client side of the floor against these hosts
+}
+
+// addrs lists every simulated host's SSH address.
+func (sf *simFleet) addrs() []string {
+	out := make([]string, len(sf.inv.Hosts))
+	for i, h := range sf.inv.Hosts {
+		out[i] = simSSHAddr(h)
+	}
+	return out
 }
 
 // simHostsPerProcess is how many simulated hosts one process serves by default: two
@@ -94,7 +104,7 @@ func startSimFleetSplit(tb testing.TB, n, perProc int) *simFleet {
 		tb.Fatal(err)
 	}
 	sshPub, _ := ssh.NewPublicKey(pub)
-	sf := &simFleet{path: path, inv: inv}
+	sf := &simFleet{path: path, inv: inv, floor: Floor{User: "root", KeyPath: keyPath, KnownHosts: khPath}}
 	for from := 0; from < len(inv.Hosts); from += perProc {
 		spec := SimSpec{Inventory: path, HostKey: hostKeyPath, ClientKey: string(ssh.MarshalAuthorizedKey(sshPub)),
 			From: from, To: min(from+perProc, len(inv.Hosts))}
@@ -177,14 +187,19 @@ func BenchmarkScale(b *testing.B) {
 				r.mustExit(b, 0, fmt.Sprintf("plan of %d simulated hosts", n))
 				row.Wall = append(row.Wall, r.Wall)
 				row.PeakRSS = max(row.PeakRSS, r.MaxRSS)
+				d, err := sf.floor.Run(ctx, sf.addrs())
+				if err != nil {
+					b.Fatalf("floor of %d simulated hosts: %v", n, err)
+				}
+				row.Floor = append(row.Floor, d)
 			}
 			split := phases(ctx, b, sf.path, fmt.Sprintf("scale-%d", n))
 			row.Phases, row.HeapPerHost, row.Procs = split.text, split.heapPerHost, sf.procs
 			b.ReportMetric(row.Wall.Median().Seconds(), "s/plan")
 			b.ReportMetric(float64(row.PeakRSS)/(1<<20), "MiB-peak")
 			b.ReportMetric(0, "ns/op")
-			b.Logf("%d hosts (served by %d process(es)): plan median %s (%s), peak RSS %.0f MiB (%.0f KiB per host); heap and stacks per host after observe %.1f KiB; %s",
-				n, sf.procs, secs(row.Wall.Median()), row.Wall.Spread(), float64(row.PeakRSS)/(1<<20), float64(row.PeakRSS)/float64(n)/1024, float64(row.HeapPerHost)/1024, row.Phases)
+			b.Logf("%d hosts (served by %d process(es)): floor median %s (%s); plan median %s (%s), peak RSS %.0f MiB (%.0f KiB per host); heap and stacks per host after observe %.1f KiB; %s",
+				n, sf.procs, secs(row.Floor.Median()), row.Floor.Spread(), secs(row.Wall.Median()), row.Wall.Spread(), float64(row.PeakRSS)/(1<<20), float64(row.PeakRSS)/float64(n)/1024, float64(row.HeapPerHost)/1024, row.Phases)
 			report.Scale = append(report.Scale, row)
 		})
 	}
