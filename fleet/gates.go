@@ -37,7 +37,8 @@ func NewGates(f *Fleet, opts verify.Options) *Gates { return &Gates{f: f, opts: 
 // record keeps a gate's results, observed no earlier than at, for the final verify. Only a
 // gate that expects the inventory's domain counts: the final verify expects it.
 func (g *Gates) record(at time.Time, exp rollout.Expect, res []verify.Result) {
-	if exp.Domain == "" {
+	// A gate that accepted a leaving name in the meta group proved less than verify asks.
+	if exp.Domain == "" && len(exp.Leaving) == 0 {
 		g.proven.Record(at, res)
 	}
 }
@@ -75,7 +76,9 @@ func (f *Fleet) Targets(ctx context.Context) []verify.Target {
 
 func (g *Gates) HubNode(ctx context.Context, host string, exp rollout.Expect) error {
 	at := time.Now()
-	res, err := verify.HubNodeGate(ctx, view(g.f.inv, exp), g.f.Targets(ctx), host, g.opts)
+	opts := g.opts
+	opts.Leaving = exp.Leaving
+	res, err := verify.HubNodeGate(ctx, view(g.f.inv, exp), g.f.Targets(ctx), host, opts)
 	g.record(at, exp, res)
 	return err
 }

@@ -202,6 +202,8 @@ func Build(inv *inventory.Inventory, desired Desired, facts map[string]Facts, op
 		errs = append(errs, err)
 	} else if err := upgradesWithCutover(p); err != nil {
 		errs = append(errs, err)
+	} else if err := renamesWithCutover(p); err != nil {
+		errs = append(errs, err)
 	}
 	if err := planTLSMove(inv, facts, p); err != nil {
 		errs = append(errs, err)

@@ -221,8 +221,36 @@ func TestBuild_RefusesHubIdentityChange(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("err %v\nwant %s", err, want)
 	}
-	if _, err := plan.Build(inv, d, facts, plan.Options{Replace: []string{"hub-2"}}); err != nil {
+	p, err := plan.Build(inv, d, facts, plan.Options{Replace: []string{"hub-2"}})
+	if err != nil {
 		t.Fatalf("with -replace hub-2: %v", err)
+	}
+	// The old name leaves the meta group once the node runs under the new one.
+	for _, u := range p.Units {
+		want := ""
+		if u.Host == "hub-2" && u.Service == plan.ServiceNATS {
+			want = "old-hub-2"
+		}
+		if u.LeavesMetaGroup != want {
+			t.Errorf("%s: leaves the meta group as %q, want %q", u.ID(), u.LeavesMetaGroup, want)
+		}
+	}
+	// Not in the plan of a domain change, whose cutover gates on the whole group at once.
+	inv.Lattice.JSDomain = "edge"
+	_, err = plan.Build(inv, d, facts, plan.Options{Replace: []string{"hub-2"}, AllowDomainChange: true})
+	if want := "the JetStream domain changes (hub → edge) and hub-2 change server_name (-replace): make one change at a time: " +
+		"rename the nodes first, then change the domain"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("rename with a cutover: err %v\nwant %s", err, want)
+	}
+	// A server without JetStream is no member: nothing to remove.
+	inv.Lattice.JSDomain = "hub"
+	facts["hub-2"].NATS.JetStream = false
+	facts["hub-2"].NATS.StoreState = true
+	if p, err = plan.Build(inv, d, facts, plan.Options{Replace: []string{"hub-2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if u := p.Unit("hub-2/nats-server"); u == nil || u.LeavesMetaGroup != "" {
+		t.Errorf("hub-2 without JetStream running: %+v, want no name to remove", u)
 	}
 }
 

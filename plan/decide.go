@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/latticepush/latticepush/inventory"
@@ -91,13 +92,19 @@ func liveMismatch(inv *inventory.Inventory, h *inventory.Host, n *inventory.NATS
 // JetStream state (a hand-made config being adopted, often without server_name, running as
 // its generated ID) keeps nothing under its name: the change is noted, not refused.
 func checkHubIdentity(h *inventory.Host, n *inventory.NATS, u *Unit, nf *NATSFacts, opts Options) error {
-	for _, r := range opts.Replace {
-		if r == h.Name {
-			return nil
-		}
-	}
 	nameChanges := nf.ServerName != "" && nf.ServerName != n.ServerName
 	clusterChanges := nf.ClusterName != "" && nf.ClusterName != n.ClusterName
+	if slices.Contains(opts.Replace, h.Name) {
+		if nameChanges && nf.JetStream {
+			// The running server is a member of the meta group under its old name, which
+			// the group keeps (counting it in its size and quorum) once the node restarts
+			// under the new one.
+			u.LeavesMetaGroup = nf.ServerName
+			u.Reasons = append(u.Reasons, fmt.Sprintf("server_name %q becomes %q (-replace): once the node runs as %q, "+
+				"apply removes %q from the hub cluster's JetStream meta group", nf.ServerName, n.ServerName, n.ServerName, nf.ServerName))
+		}
+		return nil
+	}
 	if !nameChanges && !clusterChanges {
 		return nil
 	}

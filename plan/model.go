@@ -145,6 +145,11 @@ type Unit struct {
 	// 2): apply confirms the leaf linked again on a new connection, which can only be the new
 	// remote's, logged in as that user.
 	Relogin string `json:"relogin,omitempty"`
+	// LeavesMetaGroup is the server_name a hub node renamed in place (-replace) ran under as a
+	// member of the hub cluster's JetStream meta group: apply removes that name from the group
+	// once the node runs under its new one, before the node's gate, which waits for a group
+	// of the inventory's hubs.
+	LeavesMetaGroup string `json:"leaves_meta_group,omitempty"`
 	// WasRunning records whether the service ran when observed (for an adopt, the service it
 	// adopts): a rollback restores that.
 	WasRunning bool `json:"was_running"`

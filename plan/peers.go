@@ -34,8 +34,8 @@ type PeerRemoval struct {
 // nats-server sets it only once the server's heartbeats have been missing for minutes.
 //
 // A name an inventory hub runs under now (a node whose server_name changes in this plan,
-// -replace) is no stranger: it leaves the group once that node restarts under its new name,
-// and the plan after that removes it. Nothing is removed unless every hub is in the plan
+// -replace) is no stranger: apply removes it once that node restarts under its new name
+// (Unit.LeavesMetaGroup). Nothing is removed unless every hub is in the plan
 // (-target, -exclude); without a meta leader, a stranger any hub sees is refused (only the
 // leader removes a member).
 func planPeerRemovals(inv *inventory.Inventory, facts map[string]Facts, opts Options) ([]PeerRemoval, error) {
@@ -157,4 +157,24 @@ func removedPeers(p *Plan) []string {
 		names = append(names, r.Name)
 	}
 	return slices.Clip(names)
+}
+
+// renamesWithCutover refuses a hub renamed in place (-replace) in the plan of a domain change:
+// the cutover starts every hub together and gates on the whole group, which would still hold
+// the old name.
+func renamesWithCutover(p *Plan) error {
+	if p.Cutover == nil {
+		return nil
+	}
+	var hosts []string
+	for _, u := range p.Units {
+		if u.LeavesMetaGroup != "" {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the JetStream domain changes (%s → %s) and %s change server_name (-replace): make one change at a time: rename the nodes first, then change the domain",
+		p.Cutover.From, p.Cutover.To, strings.Join(hosts, ", "))
 }

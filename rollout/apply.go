@@ -134,9 +134,12 @@ type run struct {
 	// accepted are, per host, the configs the pre-check took as checked at observe, for
 	// the host's digest cache (Closing.Digests).
 	accepted map[string][]ConfigDigest
-	// removedPeers are the meta group members the peers phase removed, for the hubs' audit
-	// records.
+	// removedPeers are the meta group members the peers phase removed, and the old names of
+	// hub nodes renamed in place, for the hubs' audit records.
 	removedPeers []string
+	// leaving are the old names of hub nodes being renamed in place, which the gates accept
+	// in the meta group until apply removes them (Expect.Leaving).
+	leaving map[string]bool
 	// later are the hosts that stage while the first wave runs (stagePhase): laterDone
 	// reports their staging and pre-check, laterStop cancels them.
 	later     map[string]bool

@@ -1,6 +1,8 @@
 package rollout
 
 import (
+	"sort"
+
 	"github.com/latticepush/latticepush/plan"
 )
 
@@ -77,6 +79,10 @@ func (r *run) expect(domain string) Expect {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	exp := Expect{Domain: domain}
+	for name := range r.leaving {
+		exp.Leaving = append(exp.Leaving, name)
+	}
+	sort.Strings(exp.Leaving)
 	for host, now := range r.ports {
 		if now != r.desired[host] {
 			if exp.Ports == nil {

@@ -385,6 +385,7 @@ type fakeGates struct {
 	verifyFails, verifyCalls int
 	snapErr                  error // what SnapshotBuckets returns
 	removeErr                error // what RemovePeer returns
+	removedAfter             []int // per RemovePeer, how many gates had been called
 	// expects records, per hub node gate, the ports the gate was told to expect.
 	expects []string
 	// calls records every hub node and leaf gate with what it was told to expect.
@@ -497,6 +498,7 @@ func (g *fakeGates) RemovePeer(ctx context.Context, pr plan.PeerRemoval) error {
 	g.ff.mu.Lock()
 	defer g.ff.mu.Unlock()
 	g.ff.record("remove peer %s %s", pr.Name, pr.Peer)
+	g.removedAfter = append(g.removedAfter, len(g.calls))
 	return g.removeErr
 }
 

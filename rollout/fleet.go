@@ -142,6 +142,10 @@ type Expect struct {
 	// Ports are, per host, where its nats-server listens now, for the hosts where that is not
 	// the inventory's.
 	Ports map[string]plan.Ports
+	// Leaving are server_names the hub cluster's JetStream meta group may still hold beside
+	// the inventory's hubs: the old name of a hub node renamed in place (-replace), which
+	// apply removes from the group once the node's gate passed.
+	Leaving []string
 }
 
 // StageFile is a file to upload.

@@ -209,12 +209,21 @@ func (a *run) applyUnit(ctx context.Context, w plan.Wave, u *plan.Unit, ready fu
 	case u.Role == plan.RoleHub && u.Service == plan.ServiceNATS && u.WasRunning && (u.Action == plan.Restart || u.Action == plan.Cutover || u.Action == plan.Adopt):
 		a.cutLeaves(w.Name)
 	}
+	if u.LeavesMetaGroup != "" {
+		a.setLeaving(u.LeavesMetaGroup, true) // its gate accepts the old name in the group
+	}
 	err := a.change(ctx, h, u, staged, ready)
 	gateFailed := false
 	if err == nil {
 		a.emit(Event{Type: EventWait, Wave: w.Name, Unit: u.ID(), Message: "waiting for the " + string(u.Role) + " gate"})
 		err = a.gate(ctx, u)
 		gateFailed = err != nil
+	}
+	if u.LeavesMetaGroup != "" {
+		if err == nil {
+			a.leaveMetaGroup(ctx, w, u)
+		}
+		a.setLeaving(u.LeavesMetaGroup, false)
 	}
 	if gateFailed && u.Role == plan.RoleHub && u.Service == plan.ServiceNATS {
 		if lost := a.hubLost(ctx, h, u, w, err); lost != nil {

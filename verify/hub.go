@@ -202,8 +202,15 @@ func (r *round) checkPeersCurrent(ctx context.Context, mv metaView) Result {
 		return fail(CheckHubPeersCurrent, leader.Name, ev+"; "+strings.Join(bad, "; "),
 			"start nats-server on the hub nodes named, or check their routes; a peer catches up on its own once it runs")
 	}
-	if want := len(r.inv.Hubs()); j.Meta.Size != want {
-		return fail(CheckHubPeersCurrent, leader.Name, fmt.Sprintf("%s, inventory has %d hubs", ev, want),
+	want := len(r.inv.Hubs())
+	for _, name := range r.opts.Leaving {
+		if slices.ContainsFunc(j.Meta.Replicas, func(p natsmon.MetaPeer) bool { return p.Name == name }) {
+			want++
+			ev += fmt.Sprintf("; %s leaving (a renamed node's old name)", name)
+		}
+	}
+	if j.Meta.Size != want {
+		return fail(CheckHubPeersCurrent, leader.Name, fmt.Sprintf("%s, inventory has %d hubs", ev, len(r.inv.Hubs())),
 			"a server outside the inventory is a JetStream peer (a node replaced or taken out): stop its nats-server and run apply, which removes an offline peer from the group")
 	}
 	return pass(CheckHubPeersCurrent, leader.Name, ev)

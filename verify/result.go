@@ -166,6 +166,10 @@ type Options struct {
 	GateTimeout time.Duration
 	// Now is the clock certificate expiry is judged by; nil means the current time.
 	Now func() time.Time
+	// Leaving are server_names the hub cluster's JetStream meta group may hold beside the
+	// inventory's hubs, running or not (apply's gate of a hub node renamed in place, whose
+	// old name apply removes once the gate passed): the peers check counts them out.
+	Leaving []string
 }
 
 // DefaultProbeBucket is the probe bucket's name unless Options.ProbeBucket says otherwise.

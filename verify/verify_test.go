@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,6 +243,30 @@ func TestVerify(t *testing.T) {
 		_, err := HubNodeGate(ctx, inv, targets(inv), "hub-1", opts)
 		if err == nil || !strings.Contains(err.Error(), "hub.healthz on hub-3") {
 			t.Errorf("hub gate with hub-3 down: %v", err)
+		}
+	})
+
+	// hub-3, stopped above, as the old name of a node renamed in place: no hub of the
+	// inventory, still a member of the meta group. A gate told that the name is leaving
+	// counts it out; one not told fails on the group's size.
+	t.Run("LeavingNameCountedOut", func(t *testing.T) {
+		inv := lat.inventory("edge-1", "edge-2")
+		inv.Hosts = slices.DeleteFunc(inv.Hosts, func(h *inventory.Host) bool { return h.Name == "hub-3" })
+		opts := fast
+		opts.GateTimeout = 2 * time.Second
+		_, err := HubNodeGate(ctx, inv, targets(inv), "hub-1", opts)
+		if err == nil || !strings.Contains(err.Error(), "cluster size 3") || !strings.Contains(err.Error(), "inventory has 2 hubs") {
+			t.Errorf("hub gate with a member out of the inventory: %v, want a failure on the group's size", err)
+		}
+		opts.Leaving = []string{"hub-3"}
+		res, err := HubNodeGate(ctx, inv, targets(inv), "hub-1", opts)
+		if err != nil {
+			t.Fatalf("hub gate with hub-3 leaving: %v", err)
+		}
+		for _, r := range res {
+			if r.Check == CheckHubPeersCurrent && !strings.Contains(r.Evidence, "hub-3 leaving (a renamed node's old name)") {
+				t.Errorf("peers evidence %q does not name hub-3 as leaving", r.Evidence)
+			}
 		}
 	})
 }

@@ -154,3 +154,80 @@ func replicasMissing(ctx context.Context, js jetstream.JetStream, node string) [
 	}
 	return short
 }
+
+// TestHubs_RenameInPlace: hub-2's server_name changes on the same machine. Without -replace
+// the plan refuses (JetStream keeps a node's name). With it, the plan restarts hub-2 and names
+// its old name to leave the meta group; the apply restarts hub-2 under the new name, its gate
+// passes with the old name still in the group, then the apply removes the old name: the final
+// verify passes with a group of three, the old name is no member, and the plan after that is
+// empty.
+func TestHubs_RenameInPlace(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	env := labtest.Up(t, labtest.Spec{Edges: 1})
+	s := newSession(t, env, plan.Options{})
+	if res, err := s.apply(ctx, s.plan(ctx)); err != nil || res.VerifyError != "" {
+		t.Fatalf("first apply: %v %s", err, verifyError(res))
+	}
+
+	hub2 := regexp.MustCompile(`(host "hub-2" \{\n  address = "[^"]+"\n  roles   = \["hub"\]\n)`)
+	env.Edit(t, func(src string) string {
+		out := hub2.ReplaceAllString(src, "${1}  nats {\n    server_name = \"hub-2b\"\n  }\n")
+		if out == src {
+			t.Fatal("examples/lab changed: no hub-2 host block with address and roles")
+		}
+		return out
+	})
+	s = newSession(t, env, plan.Options{})
+	if _, err := s.Plan(ctx); err == nil || !strings.Contains(err.Error(), `server_name would change from "hub-2" to "hub-2b"`) {
+		t.Fatalf("plan without -replace: err %v, want the refusal", err)
+	}
+	s = newSession(t, env, plan.Options{Replace: []string{"hub-2"}})
+	p := s.plan(ctx)
+	if u := p.Unit("hub-2/nats-server"); u == nil || u.Action != plan.Restart || u.LeavesMetaGroup != "hub-2" {
+		t.Fatalf("hub-2's unit %+v, want a restart leaving the meta group as hub-2", u)
+	}
+	res, err := s.apply(ctx, p)
+	if err != nil || res.VerifyError != "" {
+		t.Fatalf("rename apply: %v %s\nresults: %v", err, verifyError(res), results(res))
+	}
+	gatePassed, removing := -1, -1
+	for i, e := range s.events {
+		switch {
+		case e.Type == rollout.EventUnitDone && e.Unit == "hub-2/nats-server":
+			gatePassed = i
+		case e.Type == rollout.EventWait && e.Unit == "hub-2/nats-server" && strings.Contains(e.Message, "removing hub-2, the name hub-2 ran under"):
+			removing = i
+		case e.Type == rollout.EventWarning:
+			t.Errorf("warning: %s", e.Message)
+		}
+	}
+	if removing < 0 || gatePassed < removing {
+		t.Fatalf("removal event at %d, hub-2 done at %d: want the removal before hub-2 is done", removing, gatePassed)
+	}
+
+	rep := mustVerify(t, ctx, s)
+	for _, r := range rep.Results {
+		if r.Check == "hub.peers-current" && !strings.Contains(r.Evidence, "cluster size 3") {
+			t.Errorf("peers: %s, want a cluster of 3", r.Evidence)
+		}
+	}
+	nc := clientOn(t, ctx, s, "hub-1", nats.UserInfo(s.Inv.Auth.UserName("check"), s.Inv.Auth.CheckPassword.Reveal()))
+	js, err := jetstream.NewWithDomain(nc, s.Inv.Lattice.JSDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
+		short := replicasMissing(ctx, js, "hub-2b")
+		if len(short) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("streams without a current replica on hub-2b a minute after the apply: %s", strings.Join(short, "; "))
+		}
+	}
+	s = newSession(t, env, plan.Options{})
+	if p := s.plan(ctx); p.HasChanges() || len(p.PeerRemovals) > 0 {
+		t.Fatalf("plan after the rename: %s, peer removals %+v", p.Summary(), p.PeerRemovals)
+	}
+}
